@@ -1,0 +1,46 @@
+// Tiny argument checks that return their input, in the style of noble: precise TypeError/RangeError messages.
+
+/** Asserts a Uint8Array (optionally of an exact length) and returns it. */
+export function abytes(value: unknown, name: string, length?: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`"${name}" expected Uint8Array, got ${describe(value)}`);
+  }
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`"${name}" expected Uint8Array of length ${length}, got length=${value.length}`);
+  }
+  return value;
+}
+
+/** Asserts an integer within [min, max] and returns it. */
+export function aint(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`"${name}" expected an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`"${name}" expected an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** Asserts a string and returns it. */
+export function astring(value: unknown, name: string): string {
+  if (typeof value !== "string") throw new TypeError(`"${name}" expected a string, got ${describe(value)}`);
+  return value;
+}
+
+/** Asserts a non-null object and returns it. */
+export function aobject<T extends object>(value: unknown, name: string): T {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`"${name}" expected an object, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+/** How a value looks in an error message: its type, never its content (it may be secret). */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (value instanceof Uint8Array) return `Uint8Array of length ${value.length}`;
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  return typeof value;
+}

@@ -1,0 +1,78 @@
+// @sealkit/core: the types, envelope codec and errors every Sealkit package shares.
+
+export { abytes, aint, aobject, astring } from "./assert.js";
+export {
+  concatBytes,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  fromUtf8,
+  randomBytes,
+  toBase64,
+  toHex,
+  utf8,
+  wipe,
+} from "./bytes.js";
+export { contextContains, decodeContext, encodeContext, MAX_CONTEXT_BYTES } from "./context.js";
+export {
+  AUTHENTICATION_FAILED_MESSAGE,
+  authenticationFailed,
+  malformed,
+  SealkitError,
+  type SealkitErrorCode,
+} from "./errors.js";
+export {
+  type BodyLayout,
+  bodyLayout,
+  encryptedBodyLength,
+  FINAL_FRAME_OVERHEAD,
+  FIRST_FRAME_INDEX,
+  FRAME_FINAL,
+  FRAME_REGULAR,
+  frameAad,
+  frameNonce,
+  MAX_FRAME_INDEX,
+  REGULAR_FRAME_OVERHEAD,
+} from "./frames.js";
+export {
+  COMMITMENT_LENGTH,
+  checkFrameSize,
+  DEFAULT_FRAME_SIZE,
+  DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
+  type EnvelopeHeader,
+  encodeAuthenticatedHeader,
+  encodeEncryptedDataKeys,
+  encodeHeader,
+  FORMAT_VERSION,
+  HEADER_TAG_LENGTH,
+  type HeaderFields,
+  type HeaderParseResult,
+  headerAad,
+  MAGIC,
+  MAX_FRAME_SIZE,
+  MAX_HEADER_BYTES,
+  MESSAGE_ID_LENGTH,
+  MIN_FRAME_SIZE,
+  type ParseHeaderOptions,
+  parseHeader,
+  replaceEncryptedDataKeys,
+  tryParseHeader,
+} from "./header.js";
+export {
+  AES_256_GCM,
+  DEFAULT_SUITE,
+  SUITES,
+  type Suite,
+  type SuiteName,
+  suiteById,
+  suiteByName,
+  XCHACHA20_POLY1305,
+} from "./suites.js";
+export type {
+  DataKey,
+  EncryptedDataKey,
+  EncryptionContext,
+  KeyProvider,
+  KeyWrapper,
+  ProviderCallOptions,
+} from "./types.js";

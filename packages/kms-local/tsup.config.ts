@@ -1,0 +1,4 @@
+import { tsupConfig } from "@sealkit/config/tsup";
+import { defineConfig } from "tsup";
+
+export default defineConfig(tsupConfig());

@@ -1,0 +1,2 @@
+import type { Options } from "tsup";
+export function tsupConfig(overrides?: Partial<Options>): Options;
