@@ -72,6 +72,7 @@ export type {
   DataKey,
   EncryptedDataKey,
   EncryptionContext,
+  GenerateDataKeyRequest,
   KeyProvider,
   KeyWrapper,
   ProviderCallOptions,

@@ -1,5 +1,7 @@
 // The types every Sealkit package shares: data keys, encrypted data keys, encryption contexts, key providers.
 
+import type { SuiteName } from "./suites.js";
+
 /**
  * Non-secret key-value pairs bound to an envelope or a data key as authenticated data.
  * Keys are non-empty strings; values may be empty. Both must be well-formed Unicode.
@@ -30,6 +32,19 @@ export interface ProviderCallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A request for a fresh data key. */
+export interface GenerateDataKeyRequest extends ProviderCallOptions {
+  /** Data key length in bytes (32 for both envelope suites). */
+  readonly length: number;
+  /** The suite the key will serve; caching providers never share a key across suites. */
+  readonly suite?: SuiteName;
+  /**
+   * How many plaintext bytes the key will encrypt, when known in advance (one-shot encryption).
+   * Caching providers count it against their byte limit and do not cache keys for unknown lengths.
+   */
+  readonly plaintextLength?: number;
+}
+
 /**
  * What an envelope needs from a key service. Implemented by the raw provider (core), kms-local, kms-aws,
  * kms-cloudhsm, remote, and the caching provider, which wraps any of them.
@@ -45,7 +60,7 @@ export interface KeyProvider {
    * Generates a fresh data key of `length` bytes under the generator key, wrapped for every key of the provider.
    * @throws {SealkitError} ERR_ACCESS_DENIED, ERR_KEY_DISABLED, ERR_KEY_NOT_FOUND, ERR_THROTTLED, ERR_PROVIDER_UNAVAILABLE
    */
-  generateDataKey(request: ProviderCallOptions & { readonly length: number }): Promise<DataKey>;
+  generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey>;
 
   /**
    * Wraps an existing data key for every key of the provider (a second recipient, or a rewrap).
