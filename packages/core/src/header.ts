@@ -9,7 +9,7 @@ import { type Suite, suiteById } from "./suites.js";
 import type { EncryptedDataKey, EncryptionContext } from "./types.js";
 
 /** "SLKT": the first four bytes of every envelope. */
-export const MAGIC: Uint8Array = Object.freeze(new Uint8Array([0x53, 0x4c, 0x4b, 0x54])) as Uint8Array;
+export const MAGIC: Uint8Array = new Uint8Array([0x53, 0x4c, 0x4b, 0x54]);
 /** The format version this library writes and reads. */
 export const FORMAT_VERSION = 1;
 export const MESSAGE_ID_LENGTH = 32;
