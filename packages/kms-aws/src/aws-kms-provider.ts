@@ -1,0 +1,264 @@
+// A KeyProvider over AWS KMS (@aws-sdk/client-kms): GenerateDataKey under the generator key, Encrypt under each
+// additional key, Decrypt with the KeyId set. Web-standard only, so it runs in Node, browsers and workerd.
+
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  type KMSClient,
+} from "@aws-sdk/client-kms";
+import {
+  type DataKey,
+  type EncryptedDataKey,
+  type GenerateDataKeyRequest,
+  type KeyProvider,
+  type ProviderCallOptions,
+  SealkitError,
+  wipe,
+} from "@sealkit/core";
+import { isKeyArn, parseKmsArn } from "./arn.js";
+import { fromKmsError } from "./errors.js";
+
+/** The provider id written into encrypted data keys; the same as the AWS Encryption SDK's, and kms-local's. */
+export const AWS_KMS_PROVIDER_ID = "aws-kms";
+
+/** The part of a KMS client this provider uses: `send` of @aws-sdk/client-kms's KMSClient. */
+export type KmsClientLike = Pick<KMSClient, "send">;
+
+/** Which keys a provider in discovery mode may ask KMS about. */
+export interface DiscoveryFilter {
+  /** The AWS partition, e.g. "aws". */
+  readonly partition: string;
+  /** Only keys in these accounts. */
+  readonly accountIds: readonly string[];
+  /** Only keys in these regions, when given. */
+  readonly regions?: readonly string[];
+}
+
+export interface AwsKmsProviderOptions {
+  /** The key that generates data keys (key ARN, alias ARN, alias name or key id). Required to encrypt. */
+  readonly generatorKeyId?: string;
+  /** Further keys each data key is encrypted under; any of them can decrypt. */
+  readonly keyIds?: readonly string[];
+  /** One client for every key. Give this or `clientForRegion`. */
+  readonly client?: KmsClientLike;
+  /** A client for a region (multi-region use): the region comes from each key ARN, else `defaultRegion`. */
+  readonly clientForRegion?: (region: string | undefined) => KmsClientLike;
+  /** Passed on every call. */
+  readonly grantTokens?: readonly string[];
+  /**
+   * Decrypt with any AWS KMS key the filter allows, instead of only the listed ones. Off by default: strict mode
+   * only ever asks KMS about keys the caller named.
+   */
+  readonly discovery?: boolean;
+  /** Required with `discovery` (the AWS Encryption SDK's advice: never discover across unknown accounts). */
+  readonly discoveryFilter?: DiscoveryFilter;
+}
+
+/** An AWS KMS KeyProvider, with the key ARNs it has resolved. */
+export interface AwsKmsProvider extends KeyProvider {
+  readonly providerId: typeof AWS_KMS_PROVIDER_ID;
+}
+
+/**
+ * Creates a KeyProvider over AWS KMS.
+ *
+ * Strict mode (the default) decrypts only encrypted data keys whose key ARN is one of `generatorKeyId` and
+ * `keyIds` (aliases are resolved to key ARNs with DescribeKey on first use). Discovery mode decrypts any key the
+ * filter allows. Throttled calls are retried by the SDK's own retry strategy.
+ *
+ * @throws {TypeError} when neither `client` nor `clientForRegion` is given, or discovery lacks a filter
+ */
+export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
+  const { generatorKeyId, keyIds = [], grantTokens, discovery = false, discoveryFilter } = options;
+  if (!options.client && !options.clientForRegion) {
+    throw new TypeError(`"client" or "clientForRegion" is required`);
+  }
+  if (discovery && !discoveryFilter) {
+    throw new TypeError(`"discoveryFilter" is required with "discovery": true`);
+  }
+  if (discovery && (generatorKeyId || keyIds.length > 0)) {
+    throw new TypeError(`a discovery provider decrypts only; give no "generatorKeyId" or "keyIds"`);
+  }
+  for (const [name, id] of [
+    ["generatorKeyId", generatorKeyId],
+    ...keyIds.map((k, i) => [`keyIds[${i}]`, k]),
+  ]) {
+    if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
+      throw new TypeError(`"${name}" expected a non-empty key identifier`);
+    }
+  }
+  const tokens = grantTokens ? [...grantTokens] : undefined;
+  const configured = [generatorKeyId, ...keyIds].filter((id): id is string => id !== undefined);
+  // Configured identifiers resolved to key ARNs, for strict decryption.
+  const resolved = new Map<string, Promise<string>>();
+
+  const clientFor = (keyId: string): KmsClientLike => {
+    const region = parseKmsArn(keyId)?.region;
+    return options.clientForRegion ? options.clientForRegion(region) : options.client!;
+  };
+
+  const resolveArn = (keyId: string, signal?: AbortSignal): Promise<string> => {
+    if (isKeyArn(keyId)) return Promise.resolve(keyId);
+    let arn = resolved.get(keyId);
+    if (!arn) {
+      arn = clientFor(keyId)
+        .send(new DescribeKeyCommand({ KeyId: keyId, GrantTokens: tokens }), { abortSignal: signal })
+        .then((out) => {
+          const value = out.KeyMetadata?.Arn;
+          if (!value || !isKeyArn(value)) throw new Error("DescribeKey returned no key ARN");
+          return value;
+        })
+        .catch((error) => {
+          resolved.delete(keyId);
+          throw fromKmsError(error, "DescribeKey", keyId);
+        });
+      resolved.set(keyId, arn);
+    }
+    return arn;
+  };
+
+  const checkResponseKey = (operation: string, requested: string, returned: string | undefined): string => {
+    if (!returned || !isKeyArn(returned)) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `AWS KMS ${operation} with key ${requested} returned no key ARN`,
+      );
+    }
+    return returned;
+  };
+
+  const encryptUnder = async (
+    keyId: string,
+    plaintext: Uint8Array,
+    { context, signal }: ProviderCallOptions,
+  ): Promise<EncryptedDataKey> => {
+    let out: { KeyId?: string; CiphertextBlob?: Uint8Array };
+    try {
+      out = await clientFor(keyId).send(
+        new EncryptCommand({
+          KeyId: keyId,
+          Plaintext: plaintext,
+          EncryptionContext: { ...context },
+          GrantTokens: tokens,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      throw fromKmsError(error, "Encrypt", keyId);
+    }
+    const arn = checkResponseKey("Encrypt", keyId, out.KeyId);
+    if (!out.CiphertextBlob?.length) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `AWS KMS Encrypt with key ${keyId} returned no ciphertext`,
+      );
+    }
+    return { providerId: AWS_KMS_PROVIDER_ID, keyId: arn, ciphertext: out.CiphertextBlob };
+  };
+
+  // Strict mode: configured key ARNs match directly; any other form (alias, alias ARN, bare key id) is resolved
+  // to its key ARN with DescribeKey before KMS is asked to decrypt.
+  const configuredArns = configured.filter(isKeyArn);
+  const unresolved = configured.filter((id) => !isKeyArn(id));
+
+  const mayTry = (arn: string): boolean => {
+    const key = parseKmsArn(arn);
+    if (!key || key.resourceType !== "key") return false;
+    if (!discovery) return configuredArns.includes(arn) || unresolved.length > 0;
+    const filter = discoveryFilter!;
+    return (
+      key.partition === filter.partition &&
+      filter.accountIds.includes(key.accountId) &&
+      (filter.regions === undefined || filter.regions.includes(key.region))
+    );
+  };
+
+  return {
+    providerId: AWS_KMS_PROVIDER_ID,
+
+    async generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey> {
+      if (!generatorKeyId) throw new TypeError(`"generatorKeyId" is required to encrypt`);
+      const { length, context, signal } = request;
+      let out: { KeyId?: string; Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array };
+      try {
+        out = await clientFor(generatorKeyId).send(
+          new GenerateDataKeyCommand({
+            KeyId: generatorKeyId,
+            NumberOfBytes: length,
+            EncryptionContext: { ...context },
+            GrantTokens: tokens,
+          }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        throw fromKmsError(error, "GenerateDataKey", generatorKeyId);
+      }
+      const plaintext = out.Plaintext;
+      if (!plaintext || plaintext.length !== length || !out.CiphertextBlob?.length) {
+        wipe(plaintext);
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `AWS KMS GenerateDataKey with key ${generatorKeyId} returned a malformed data key`,
+        );
+      }
+      try {
+        const arn = checkResponseKey("GenerateDataKey", generatorKeyId, out.KeyId);
+        const encryptedDataKeys: EncryptedDataKey[] = [
+          { providerId: AWS_KMS_PROVIDER_ID, keyId: arn, ciphertext: out.CiphertextBlob },
+        ];
+        for (const keyId of keyIds) encryptedDataKeys.push(await encryptUnder(keyId, plaintext, request));
+        return { plaintext, encryptedDataKeys };
+      } catch (error) {
+        wipe(plaintext);
+        throw error;
+      }
+    },
+
+    async encryptDataKey(request) {
+      if (!generatorKeyId && keyIds.length === 0) throw new TypeError(`a discovery provider cannot encrypt`);
+      const out: EncryptedDataKey[] = [];
+      for (const keyId of configured) out.push(await encryptUnder(keyId, request.plaintext, request));
+      return out;
+    },
+
+    async decryptDataKey({ encryptedDataKey: edk, context, signal }) {
+      if (!this.canDecrypt(edk)) {
+        throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
+      }
+      if (!discovery && !configuredArns.includes(edk.keyId)) {
+        const arns = await Promise.all(unresolved.map((id) => resolveArn(id, signal)));
+        if (!arns.includes(edk.keyId)) {
+          throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
+        }
+      }
+      let out: { KeyId?: string; Plaintext?: Uint8Array };
+      try {
+        out = await clientFor(edk.keyId).send(
+          new DecryptCommand({
+            KeyId: edk.keyId,
+            CiphertextBlob: edk.ciphertext,
+            EncryptionContext: { ...context },
+            GrantTokens: tokens,
+          }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        throw fromKmsError(error, "Decrypt", edk.keyId);
+      }
+      if (out.KeyId !== edk.keyId || !out.Plaintext?.length) {
+        wipe(out.Plaintext);
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `AWS KMS Decrypt with key ${edk.keyId} answered for another key or with no plaintext`,
+        );
+      }
+      return out.Plaintext;
+    },
+
+    canDecrypt(edk) {
+      return edk.providerId === AWS_KMS_PROVIDER_ID && mayTry(edk.keyId);
+    },
+  };
+}
