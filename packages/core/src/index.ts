@@ -15,6 +15,14 @@ export {
 } from "./bytes.js";
 export { contextContains, decodeContext, encodeContext, MAX_CONTEXT_BYTES } from "./context.js";
 export {
+  DATA_KEY_LENGTH,
+  type GenerateEnvelopeDataKeyOptions,
+  generateEnvelopeDataKey,
+  type OpenEnvelopeDataKeyOptions,
+  type OpenedDataKey,
+  openEnvelopeDataKey,
+} from "./data-keys.js";
+export {
   AUTHENTICATION_FAILED_MESSAGE,
   authenticationFailed,
   malformed,
@@ -58,6 +66,23 @@ export {
   replaceEncryptedDataKeys,
   tryParseHeader,
 } from "./header.js";
+export {
+  COMMITMENT_INFO,
+  CONTENT_KEY_INFO,
+  deriveMessageKeys,
+  keyScheduleInfo,
+  type MessageKeys,
+} from "./key-schedule.js";
+export {
+  RAW_PROVIDER_ID,
+  RAW_UNWRAP_FAILED_MESSAGE,
+  RAW_WRAP_LABEL,
+  RAW_WRAP_NONCE_LENGTH,
+  RAW_WRAPPED_KEY_LENGTH,
+  type RawKeyProviderOptions,
+  rawKeyProvider,
+  rawWrapAad,
+} from "./raw-provider.js";
 export {
   AES_256_GCM,
   DEFAULT_SUITE,
