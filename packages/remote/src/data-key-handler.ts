@@ -1,0 +1,349 @@
+// The server half: a fetch handler that issues data keys to authorized callers and unwraps them again.
+// It runs wherever Request/Response do: Hono, a Node HTTP server through an adapter, an edge worker.
+
+import {
+  contextContains,
+  type EncryptedDataKey,
+  type EncryptionContext,
+  type KeyProvider,
+  SealkitError,
+  type SealkitErrorCode,
+  toBase64,
+  wipe,
+} from "@sealkit/core";
+import {
+  type ErrorBody,
+  InvalidBody,
+  REQUEST_HEADER,
+  type RemoteOperation,
+  ROUTES,
+  readDecryptBody,
+  readGenerateBody,
+  writeEncryptedDataKey,
+} from "./protocol.js";
+import { createRateLimiter, type RateLimit } from "./rate-limiter.js";
+
+/** What `authorize` learns about a request before deciding. */
+export interface AuthorizeDetails {
+  readonly operation: RemoteOperation;
+  readonly context: EncryptionContext;
+  /** For "decrypt": the key the caller wants opened. */
+  readonly encryptedDataKey?: EncryptedDataKey;
+}
+
+/** An allowed caller: who it is, and context pairs every request of theirs must carry. */
+export interface Authorization {
+  /** The authenticated principal; rate limits, events and (through a provider factory) the KMS audit name it. */
+  readonly principal: string;
+  /** Pairs the request's encryption context must contain, e.g. `{ tenant: "acme" }` for a user of tenant acme. */
+  readonly requireContext?: EncryptionContext;
+}
+
+/** What the handler reports for every request it decides; never key material. */
+export interface DataKeyEvent {
+  readonly time: Date;
+  readonly operation: RemoteOperation;
+  readonly principal?: string;
+  readonly context?: EncryptionContext;
+  readonly keyIds: readonly string[];
+  readonly outcome: "issued" | "unwrapped" | "refused" | "failed";
+  readonly code?: SealkitErrorCode;
+  readonly status: number;
+}
+
+export interface DataKeyHandlerOptions {
+  /**
+   * The provider that issues and opens data keys, or a factory that makes one per principal (so that a KMS
+   * provider can name the principal as its caller, and the KMS audit log records who asked).
+   */
+  readonly provider: KeyProvider | ((authorization: Authorization) => KeyProvider | Promise<KeyProvider>);
+  /**
+   * Authenticates the caller (session cookie, bearer token) and decides. Return the principal to allow, or
+   * null/undefined/false to refuse with 403. Without it every request is refused: a data-key endpoint that
+   * answers anyone hands out the power to decrypt every envelope, so there is no permissive default.
+   */
+  readonly authorize?: (
+    request: Request,
+    details: AuthorizeDetails,
+  ) => Authorization | null | undefined | false | Promise<Authorization | null | undefined | false>;
+  /** Path prefix the handler is mounted under, e.g. "/api/keys". Default "". */
+  readonly basePath?: string;
+  /** Largest request body, in bytes. Default 16 KiB. */
+  readonly maxBodyBytes?: number;
+  /** Per-principal rate limit; default 20 per second with bursts of 100. `false` turns it off. */
+  readonly rateLimit?: RateLimit | false;
+  /** Origins allowed to call cross-origin (CORS, with credentials). Default none: same-origin only. */
+  readonly allowedOrigins?: readonly string[];
+  /** Called once per decided request (for logs and metrics); must not throw. */
+  readonly onEvent?: (event: DataKeyEvent) => void;
+  /** Clock for the rate limiter, in milliseconds. */
+  readonly now?: () => number;
+}
+
+const STATUS_FOR: Partial<Record<SealkitErrorCode, number>> = {
+  ERR_REQUEST_INVALID: 400,
+  ERR_INVALID_CIPHERTEXT: 400,
+  ERR_UNSUPPORTED_SUITE: 400,
+  ERR_ACCESS_DENIED: 403,
+  ERR_CONTEXT_MISMATCH: 403,
+  ERR_KEY_NOT_FOUND: 404,
+  ERR_KEY_DISABLED: 409,
+  ERR_RATE_LIMITED: 429,
+  ERR_THROTTLED: 503,
+  ERR_PROVIDER_UNAVAILABLE: 502,
+};
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: SealkitErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Creates the data-key endpoints as a fetch handler: `POST {basePath}/data-keys` issues a data key for an
+ * encryption context, `POST {basePath}/data-keys/decrypt` opens an encrypted data key (see openapi.yaml).
+ * Requests must carry `X-Sealkit-Request: 1` and JSON; cross-origin calls are refused unless their origin is in
+ * `allowedOrigins`. Every response carries `Cache-Control: no-store`. Paths it does not serve answer 404.
+ */
+export function createDataKeyHandler(
+  options: DataKeyHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const {
+    provider,
+    authorize,
+    basePath = "",
+    maxBodyBytes = 16 * 1024,
+    allowedOrigins = [],
+    onEvent,
+  } = options;
+  if (!provider) throw new TypeError(`"provider" is required`);
+  const limiter =
+    options.rateLimit === false
+      ? undefined
+      : createRateLimiter(options.rateLimit ?? { perSecond: 20, burst: 100 }, options.now);
+  const base = basePath.replace(/\/+$/, "");
+  const providerFor = async (authorization: Authorization): Promise<KeyProvider> =>
+    typeof provider === "function" ? provider(authorization) : provider;
+
+  const corsHeaders = (request: Request): Record<string, string> => {
+    const origin = request.headers.get("origin");
+    if (!origin || !allowedOrigins.includes(origin)) return {};
+    return {
+      "access-control-allow-origin": origin,
+      "access-control-allow-credentials": "true",
+      vary: "Origin",
+    };
+  };
+
+  const respond = (request: Request, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), {
+      status,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        ...corsHeaders(request),
+        ...headers,
+      },
+    });
+
+  const refuse = (request: Request, refusal: Refusal) =>
+    respond(
+      request,
+      refusal.status,
+      { error: { code: refusal.code, message: refusal.message } } satisfies ErrorBody,
+      refusal.headers,
+    );
+
+  const checkOrigin = (request: Request, url: URL): void => {
+    const origin = request.headers.get("origin");
+    if (origin && origin !== url.origin && !allowedOrigins.includes(origin)) {
+      throw new Refusal(403, "ERR_ACCESS_DENIED", `origin ${origin} may not call this endpoint`);
+    }
+    if (request.headers.get(REQUEST_HEADER) !== "1") {
+      throw new Refusal(403, "ERR_REQUEST_INVALID", `requests must carry the header "X-Sealkit-Request: 1"`);
+    }
+  };
+
+  const readJson = async (request: Request): Promise<unknown> => {
+    const type = request.headers.get("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      throw new Refusal(415, "ERR_REQUEST_INVALID", "the body must be application/json");
+    }
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > maxBodyBytes)
+      throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
+    const reader = request.body?.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (reader) {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        if (size > maxBodyBytes) {
+          await reader.cancel();
+          throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
+        }
+        chunks.push(value);
+      }
+    }
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    try {
+      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      throw new Refusal(400, "ERR_REQUEST_INVALID", "the body is not valid JSON");
+    }
+  };
+
+  const decide = async (request: Request, details: AuthorizeDetails): Promise<Authorization> => {
+    const authorization = authorize ? await authorize(request, details) : undefined;
+    if (!authorization) {
+      throw new Refusal(
+        403,
+        "ERR_ACCESS_DENIED",
+        authorize ? "not authorized" : "this endpoint has no authorize hook and refuses every request",
+      );
+    }
+    if (typeof authorization.principal !== "string" || authorization.principal.length === 0) {
+      throw new TypeError("authorize must return { principal: string }");
+    }
+    if (authorization.requireContext && !contextContains(details.context, authorization.requireContext)) {
+      const pairs = Object.entries(authorization.requireContext)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ");
+      throw new Refusal(403, "ERR_ACCESS_DENIED", `the encryption context must contain ${pairs}`);
+    }
+    const wait = limiter?.(authorization.principal) ?? 0;
+    if (wait > 0) {
+      throw new Refusal(429, "ERR_RATE_LIMITED", `too many requests; retry in ${wait} s`, {
+        "retry-after": String(wait),
+      });
+    }
+    return authorization;
+  };
+
+  return async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const path = url.pathname.startsWith(base) ? url.pathname.slice(base.length) : undefined;
+    const operation: RemoteOperation | undefined =
+      path === ROUTES.generate ? "generate" : path === ROUTES.decrypt ? "decrypt" : undefined;
+    if (!operation) return refuse(request, new Refusal(404, "ERR_REQUEST_INVALID", "not found"));
+
+    if (request.method === "OPTIONS") {
+      const origin = request.headers.get("origin");
+      if (!origin || !allowedOrigins.includes(origin)) {
+        return refuse(
+          request,
+          new Refusal(403, "ERR_ACCESS_DENIED", "cross-origin requests are not allowed"),
+        );
+      }
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...corsHeaders(request),
+          "access-control-allow-methods": "POST",
+          "access-control-allow-headers": `content-type, authorization, ${REQUEST_HEADER}`,
+          "access-control-max-age": "600",
+          "cache-control": "no-store",
+        },
+      });
+    }
+
+    let authorization: Authorization | undefined;
+    let context: EncryptionContext | undefined;
+    let keyIds: string[] = [];
+    const report = (outcome: DataKeyEvent["outcome"], status: number, code?: SealkitErrorCode) => {
+      try {
+        onEvent?.({
+          time: new Date(),
+          operation,
+          ...(authorization ? { principal: authorization.principal } : {}),
+          ...(context ? { context } : {}),
+          keyIds,
+          outcome,
+          status,
+          ...(code ? { code } : {}),
+        });
+      } catch {
+        // An observer must not turn a decided request into a failure.
+      }
+    };
+
+    try {
+      if (request.method !== "POST") {
+        throw new Refusal(405, "ERR_REQUEST_INVALID", "use POST", { allow: "POST, OPTIONS" });
+      }
+      checkOrigin(request, url);
+      const json = await readJson(request);
+      let body: ReturnType<typeof readGenerateBody> | ReturnType<typeof readDecryptBody>;
+      try {
+        body = operation === "generate" ? readGenerateBody(json) : readDecryptBody(json);
+      } catch (error) {
+        if (error instanceof InvalidBody) throw new Refusal(400, "ERR_REQUEST_INVALID", error.message);
+        throw error;
+      }
+      context = body.context;
+      const encryptedDataKey = "encryptedDataKey" in body ? body.encryptedDataKey : undefined;
+      if (encryptedDataKey) keyIds = [encryptedDataKey.keyId];
+      authorization = await decide(request, {
+        operation,
+        context,
+        ...(encryptedDataKey ? { encryptedDataKey } : {}),
+      });
+      const keys = await providerFor(authorization);
+
+      if (operation === "generate" && "length" in body) {
+        const dataKey = await keys.generateDataKey({
+          length: body.length,
+          context: body.context,
+          ...(body.suite ? { suite: body.suite as never } : {}),
+        });
+        keyIds = dataKey.encryptedDataKeys.map((k) => k.keyId);
+        const plaintext = toBase64(dataKey.plaintext);
+        wipe(dataKey.plaintext);
+        report("issued", 200);
+        return respond(request, 200, {
+          plaintext,
+          encryptedDataKeys: dataKey.encryptedDataKeys.map(writeEncryptedDataKey),
+        });
+      }
+      if (!encryptedDataKey || !keys.canDecrypt(encryptedDataKey)) {
+        throw new Refusal(
+          403,
+          "ERR_ACCESS_DENIED",
+          "this server does not open keys of that provider or key id",
+        );
+      }
+      const opened = await keys.decryptDataKey({ encryptedDataKey, context: body.context });
+      const plaintext = toBase64(opened);
+      wipe(opened);
+      report("unwrapped", 200);
+      return respond(request, 200, { plaintext });
+    } catch (error) {
+      if (error instanceof Refusal) {
+        report("refused", error.status, error.code);
+        return refuse(request, error);
+      }
+      if (SealkitError.isInstance(error)) {
+        const status = STATUS_FOR[error.code] ?? 500;
+        report(status < 500 ? "refused" : "failed", status, error.code);
+        // Provider messages name keys and reasons, never key material; internal failures stay generic.
+        const message = status < 500 ? error.message : "the key service failed; try again later";
+        return refuse(request, new Refusal(status, error.code, message));
+      }
+      report("failed", 500, "ERR_PROVIDER_UNAVAILABLE");
+      return refuse(request, new Refusal(500, "ERR_PROVIDER_UNAVAILABLE", "internal error"));
+    }
+  };
+}

@@ -1,0 +1,155 @@
+// The JSON wire format between remoteProvider (browser) and createDataKeyHandler (server); see openapi.yaml.
+
+import { type EncryptedDataKey, type EncryptionContext, fromBase64, toBase64 } from "@sealkit/core";
+
+/** The header every request must carry: a custom header forces a CORS preflight, which is the CSRF defence. */
+export const REQUEST_HEADER = "x-sealkit-request";
+
+/** Paths below the handler's base path. */
+export const ROUTES = { generate: "/data-keys", decrypt: "/data-keys/decrypt" } as const;
+
+/** The operations `authorize` is asked about. */
+export type RemoteOperation = "generate" | "decrypt";
+
+/** An encrypted data key as JSON. */
+export interface WireEncryptedDataKey {
+  readonly providerId: string;
+  readonly keyId: string;
+  /** Standard base64. */
+  readonly ciphertext: string;
+}
+
+export interface GenerateRequestBody {
+  readonly context: EncryptionContext;
+  /** Defaults to 32. */
+  readonly length?: number;
+  readonly suite?: string;
+}
+
+export interface GenerateResponseBody {
+  readonly plaintext: string;
+  readonly encryptedDataKeys: WireEncryptedDataKey[];
+}
+
+export interface DecryptRequestBody {
+  readonly context: EncryptionContext;
+  readonly encryptedDataKey: WireEncryptedDataKey;
+}
+
+export interface DecryptResponseBody {
+  readonly plaintext: string;
+}
+
+/** An error body: a stable code and a message fit to show a person. */
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+// Limits on what a request may carry: far above real use, far below what could hurt the server.
+export const LIMITS = {
+  contextPairs: 64,
+  contextStringLength: 1024,
+  idLength: 2048,
+  ciphertextBytes: 8192,
+  maxLength: 64,
+} as const;
+
+/** Why a body was refused; becomes a 400 with code ERR_REQUEST_INVALID. */
+export class InvalidBody extends Error {}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new InvalidBody(`unknown field "${key}" in ${where}`);
+  }
+}
+
+/** Validates an encryption context from JSON: an object of at most 64 string pairs of at most 1,024 characters. */
+export function readContext(value: unknown): EncryptionContext {
+  if (!isPlainObject(value)) throw new InvalidBody(`"context" must be an object of strings`);
+  const entries = Object.entries(value);
+  if (entries.length > LIMITS.contextPairs)
+    throw new InvalidBody(`"context" has more than ${LIMITS.contextPairs} pairs`);
+  const context: Record<string, string> = {};
+  for (const [key, item] of entries) {
+    if (typeof item !== "string") throw new InvalidBody(`"context.${key}" must be a string`);
+    if (
+      key.length === 0 ||
+      key.length > LIMITS.contextStringLength ||
+      item.length > LIMITS.contextStringLength
+    ) {
+      throw new InvalidBody(
+        `"context" keys must be 1 to ${LIMITS.contextStringLength} characters, values at most that`,
+      );
+    }
+    context[key] = item;
+  }
+  return context;
+}
+
+/** Validates an encrypted data key from JSON. */
+export function readEncryptedDataKey(value: unknown): EncryptedDataKey {
+  if (!isPlainObject(value)) throw new InvalidBody(`"encryptedDataKey" must be an object`);
+  onlyKeys(value, ["providerId", "keyId", "ciphertext"], "encryptedDataKey");
+  const { providerId, keyId, ciphertext } = value;
+  for (const [name, field] of [
+    ["providerId", providerId],
+    ["keyId", keyId],
+  ] as const) {
+    if (typeof field !== "string" || field.length === 0 || field.length > LIMITS.idLength) {
+      throw new InvalidBody(
+        `"encryptedDataKey.${name}" must be a string of 1 to ${LIMITS.idLength} characters`,
+      );
+    }
+  }
+  const bytes = typeof ciphertext === "string" ? fromBase64(ciphertext) : undefined;
+  if (!bytes || bytes.length === 0 || bytes.length > LIMITS.ciphertextBytes) {
+    throw new InvalidBody(
+      `"encryptedDataKey.ciphertext" must be base64 of 1 to ${LIMITS.ciphertextBytes} bytes`,
+    );
+  }
+  return { providerId: providerId as string, keyId: keyId as string, ciphertext: bytes };
+}
+
+/** Validates a generate request body. */
+export function readGenerateBody(value: unknown): {
+  context: EncryptionContext;
+  length: number;
+  suite?: string;
+} {
+  if (!isPlainObject(value)) throw new InvalidBody("body must be a JSON object");
+  onlyKeys(value, ["context", "length", "suite"], "body");
+  const length = value.length ?? 32;
+  if (typeof length !== "number" || !Number.isInteger(length) || length < 16 || length > LIMITS.maxLength) {
+    throw new InvalidBody(`"length" must be an integer from 16 to ${LIMITS.maxLength}`);
+  }
+  if (value.suite !== undefined && (typeof value.suite !== "string" || value.suite.length > 64)) {
+    throw new InvalidBody(`"suite" must be a suite name`);
+  }
+  return {
+    context: readContext(value.context ?? {}),
+    length,
+    ...(value.suite !== undefined ? { suite: value.suite as string } : {}),
+  };
+}
+
+/** Validates a decrypt request body. */
+export function readDecryptBody(value: unknown): {
+  context: EncryptionContext;
+  encryptedDataKey: EncryptedDataKey;
+} {
+  if (!isPlainObject(value)) throw new InvalidBody("body must be a JSON object");
+  onlyKeys(value, ["context", "encryptedDataKey"], "body");
+  return {
+    context: readContext(value.context ?? {}),
+    encryptedDataKey: readEncryptedDataKey(value.encryptedDataKey),
+  };
+}
+
+/** An encrypted data key as JSON. */
+export function writeEncryptedDataKey(key: EncryptedDataKey): WireEncryptedDataKey {
+  return { providerId: key.providerId, keyId: key.keyId, ciphertext: toBase64(key.ciphertext) };
+}

@@ -1,0 +1,43 @@
+// A token bucket per principal, bounded in memory, for the data-key handler's rate limit.
+
+/** Requests allowed per principal: `burst` at once, refilled at `perSecond`. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+  /** Principals tracked at once; the least recently seen are forgotten first. Default 10,000. */
+  readonly maxPrincipals?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+/** Takes one token for `principal`; returns 0 when allowed, else the seconds until a token is available. */
+export function createRateLimiter(
+  limit: RateLimit,
+  now: () => number = Date.now,
+): (principal: string) => number {
+  const { perSecond, burst, maxPrincipals = 10_000 } = limit;
+  if (!(perSecond > 0) || !(burst >= 1))
+    throw new RangeError(`rate limit needs perSecond > 0 and burst >= 1`);
+  const buckets = new Map<string, Bucket>();
+  return (principal) => {
+    const time = now();
+    let bucket = buckets.get(principal);
+    if (bucket) {
+      buckets.delete(principal); // re-inserted below: Map order is recency order
+      bucket.tokens = Math.min(burst, bucket.tokens + ((time - bucket.updated) / 1000) * perSecond);
+      bucket.updated = time;
+    } else {
+      bucket = { tokens: burst, updated: time };
+      if (buckets.size >= maxPrincipals) buckets.delete(buckets.keys().next().value as string);
+    }
+    buckets.set(principal, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - bucket.tokens) / perSecond);
+  };
+}
