@@ -1,0 +1,181 @@
+// JSON ↔ API objects for the awsJson1_1 protocol: base64 blobs, epoch-second timestamps, strict member types.
+
+import type { OperationModel, Shape } from "./model.generated.js";
+import { WireError } from "./wire-errors.js";
+
+// Strict base64 (RFC 4648 §4, with padding), as AWS's JSON protocol sends blobs.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Parses a request body into the API request of an operation. Members the model does not know are ignored, as AWS
+ * ignores them; null members count as absent.
+ * @throws {WireError} SerializationException for JSON that does not parse, a member of the wrong type or invalid
+ *   base64; ValidationException for a missing required member.
+ */
+export function decodeRequest(model: OperationModel, body: Uint8Array): Record<string, unknown> {
+  let json: unknown;
+  if (body.length === 0) {
+    json = {};
+  } else {
+    try {
+      json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+    } catch {
+      throw new WireError("SerializationException", "Request body is not valid JSON.");
+    }
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new WireError(
+      "SerializationException",
+      "Start of structure expected: the request body must be a JSON object.",
+    );
+  }
+  const request = decodeStructure(model.input, json as Record<string, unknown>, "");
+  const missing = model.required.filter((m) => request[m] === undefined);
+  if (missing.length > 0) {
+    throw new WireError(
+      "ValidationException",
+      `${missing.length} validation error${missing.length > 1 ? "s" : ""} detected: ${missing
+        .map(
+          (m) =>
+            `Value null at '${m.charAt(0).toLowerCase()}${m.slice(1)}' failed to satisfy constraint: Member must not be null`,
+        )
+        .join("; ")}`,
+    );
+  }
+  return request;
+}
+
+function decodeStructure(
+  members: { readonly [m: string]: Shape },
+  json: Record<string, unknown>,
+  path: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name in json) {
+    const shape = members[name];
+    if (shape === undefined) continue;
+    const value = json[name];
+    if (value === null || value === undefined) continue;
+    out[name] = decodeValue(shape, value, path === "" ? name : `${path}.${name}`);
+  }
+  return out;
+}
+
+function decodeValue(shape: Shape, value: unknown, path: string): unknown {
+  switch (shape) {
+    case "s":
+      if (typeof value !== "string") throw typeError(path, "a string", value);
+      return value;
+    case "n":
+      if (typeof value !== "number" || !Number.isFinite(value)) throw typeError(path, "a number", value);
+      return value;
+    case "b":
+      if (typeof value !== "boolean") throw typeError(path, "a boolean", value);
+      return value;
+    case "B": {
+      if (typeof value !== "string") throw typeError(path, "a base64 string", value);
+      if (!BASE64.test(value)) {
+        throw new WireError("SerializationException", `Value of '${path}' is not valid base64.`);
+      }
+      const buf = Buffer.from(value, "base64");
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    case "t":
+      if (typeof value !== "number" || !Number.isFinite(value))
+        throw typeError(path, "a timestamp in epoch seconds", value);
+      return new Date(value * 1000);
+  }
+  if (Array.isArray(shape)) {
+    const [kind, inner] = shape as readonly ["l" | "m", Shape];
+    if (kind === "l") {
+      if (!Array.isArray(value)) throw typeError(path, "a list", value);
+      return value.map((v, i) => {
+        if (v === null) throw typeError(`${path}[${i}]`, "a list member", v);
+        return decodeValue(inner, v, `${path}[${i}]`);
+      });
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw typeError(path, "a map", value);
+    const out: Record<string, unknown> = {};
+    for (const k in value as Record<string, unknown>) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v === null) throw typeError(`${path}.${k}`, "a map value", v);
+      // A "__proto__" key (legal in an encryption context) must stay data, never become the object's prototype.
+      Object.defineProperty(out, k, {
+        value: decodeValue(inner, v, `${path}.${k}`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw typeError(path, "a structure", value);
+  return decodeStructure(shape as { readonly [m: string]: Shape }, value as Record<string, unknown>, path);
+}
+
+function typeError(path: string, expected: string, value: unknown): WireError {
+  const got =
+    value === null
+      ? "null"
+      : Array.isArray(value)
+        ? "a list"
+        : typeof value === "object"
+          ? "a structure"
+          : typeof value;
+  return new WireError("SerializationException", `Value of '${path}' must be ${expected}, got ${got}.`);
+}
+
+/**
+ * Serializes an API response to the JSON body AWS would send: only members the model knows, blobs in base64,
+ * dates as epoch seconds. Plaintext blobs are wiped once encoded.
+ */
+export function encodeResponse(model: OperationModel, response: unknown): string {
+  if (response === undefined || response === null) return "{}";
+  return JSON.stringify(encodeStructure(model.output, response as Record<string, unknown>));
+}
+
+function encodeStructure(
+  members: { readonly [m: string]: Shape },
+  value: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name in members) {
+    const v = value[name];
+    if (v === undefined || v === null) continue;
+    out[name] = encodeValue(members[name] as Shape, v, name);
+  }
+  return out;
+}
+
+function encodeValue(shape: Shape, value: unknown, name: string): unknown {
+  switch (shape) {
+    case "s":
+    case "n":
+    case "b":
+      return value;
+    case "B": {
+      const bytes = value as Uint8Array;
+      const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+      // Data keys and decrypted plaintext leave memory as soon as they are on the wire.
+      if (name === "Plaintext") bytes.fill(0);
+      return text;
+    }
+    case "t":
+      return value instanceof Date
+        ? value.getTime() / 1000
+        : typeof value === "number"
+          ? value
+          : Date.parse(String(value)) / 1000;
+  }
+  if (Array.isArray(shape)) {
+    const [kind, inner] = shape as readonly ["l" | "m", Shape];
+    if (kind === "l") return (value as unknown[]).map((v) => encodeValue(inner, v, name));
+    const out: Record<string, unknown> = {};
+    for (const k in value as Record<string, unknown>)
+      out[k] = encodeValue(inner, (value as Record<string, unknown>)[k], name);
+    return out;
+  }
+  return encodeStructure(shape as { readonly [m: string]: Shape }, value as Record<string, unknown>);
+}

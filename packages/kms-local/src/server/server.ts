@@ -1,0 +1,597 @@
+// createKmsServer: the AWS KMS JSON protocol (awsJson1_1) over node:http, with SigV4 authentication, on a local KMS.
+
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { decodeRequest, encodeResponse } from "./codec.js";
+import {
+  parseCredentials,
+  principalAccount,
+  type ResolvedCredential,
+  type ServerCredential,
+} from "./credentials.js";
+import { ServerMetrics } from "./metrics.js";
+import { ERROR_STATUS, OPERATION_MODELS } from "./model.generated.js";
+import { SigV4Verifier } from "./sigv4.js";
+import { Throttle, type ThrottleOptions } from "./throttle.js";
+import { WireError } from "./wire-errors.js";
+
+/** The identity a request runs as, passed to every local KMS method. */
+export interface KmsCaller {
+  readonly principal: string;
+  readonly account: string;
+  readonly accessKeyId?: string;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
+  readonly viaService?: string;
+  readonly requestId?: string;
+}
+
+/** A request the server refused before it reached the local KMS, as it goes into the audit log. */
+export interface RejectedRequest {
+  /** The operation named by X-Amz-Target ("" when absent or unparsable). */
+  readonly operation: string;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly requestId: string;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
+  /** The access key the request claimed (not proven when the signature failed). */
+  readonly accessKeyId?: string;
+  /** The principal, when the signature was verified (set for throttled and malformed requests). */
+  readonly principal?: string;
+  readonly account?: string;
+  readonly time: Date;
+}
+
+/**
+ * What the server needs from a local KMS: one method per operation (lower camel case of the AWS name) taking the
+ * caller and the request with AWS's member names, and `close`. `LocalKms` satisfies it.
+ */
+export interface KmsBackend {
+  close(): Promise<void> | void;
+  // biome-ignore lint/suspicious/noExplicitAny: requests and responses are typed by the local KMS, checked by the wire model here.
+  [method: string]: any;
+}
+
+/** Server limits; every one has a default. */
+export interface KmsServerLimits {
+  /** Largest request body in bytes (default 1 MiB); larger gets 413. */
+  readonly maxBodyBytes?: number;
+  /** Time to receive the request headers, ms (default 10 s); slower gets 408. */
+  readonly headersTimeoutMs?: number;
+  /** Time to receive the whole request, ms (default 30 s); slower gets 408. */
+  readonly requestTimeoutMs?: number;
+  /** Idle time of a keep-alive connection between requests, ms (default 60 s). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Open connections at most (default 1,024); one more gets 503 and is closed. */
+  readonly maxConnections?: number;
+}
+
+/** Options of {@link createKmsServer}. */
+export interface KmsServerOptions {
+  /** The local KMS the server fronts; closed by `close()`. */
+  readonly kms: KmsBackend;
+  /** Access keys and their principals (the credentials file's `credentials` array, or its parsed form). */
+  readonly credentials: readonly ServerCredential[] | ReadonlyMap<string, ResolvedCredential>;
+  /** The region the server answers for (SigV4 scopes must name it). */
+  readonly region: string;
+  /**
+   * Development only: accept requests without an Authorization header as this principal ARN. Signed requests are
+   * still verified. Off by default.
+   */
+  readonly allowUnsignedAs?: string;
+  /** Enables AWS-like request quotas (true for the defaults). Off by default. */
+  readonly throttle?: boolean | ThrottleOptions;
+  readonly limits?: KmsServerLimits;
+  /**
+   * Records a request refused before the local KMS saw it (authentication failure, unsupported operation, malformed
+   * request, throttling), durably, before the response. Default: the local KMS's audit log (`kms.auditRejected`,
+   * `kms.auditLog.appendRejected` or `kms.auditLog.append`, whichever exists).
+   */
+  readonly auditRejected?: (event: RejectedRequest) => Promise<void> | void;
+  /** Extra Prometheus lines for /metrics (default: the audit log's stats when it has any). */
+  readonly metricsExtra?: () => readonly string[] | Promise<readonly string[]>;
+  /** Where internal errors are reported (default console.error); never given plaintext or key material. */
+  readonly onError?: (error: unknown) => void;
+  /** The server's clock for SigV4 (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** A running (or ready to run) KMS server. */
+export interface KmsServer {
+  /**
+   * Starts listening. Port 0 picks a free port; `url` then tells which.
+   * @throws the listen error (EADDRINUSE...).
+   */
+  listen(port: number, host?: string): Promise<void>;
+  /** Graceful stop: refuse new connections, finish requests in flight, then close the local KMS. */
+  close(): Promise<void>;
+  /** `http://host:port` once listening. @throws {Error} before listen. */
+  readonly url: string;
+  /** The underlying node:http server. */
+  readonly httpServer: Server;
+  readonly metrics: ServerMetrics;
+}
+
+const JSON_TYPE = "application/x-amz-json-1.1";
+const TARGET_PREFIX = "TrentService.";
+
+const METHOD_NAMES: Record<string, string> = {};
+for (const op of Object.keys(OPERATION_MODELS)) METHOD_NAMES[op] = op.charAt(0).toLowerCase() + op.slice(1);
+
+/**
+ * Creates the KMS server: `POST /` with `X-Amz-Target: TrentService.<Operation>`, SigV4 on every request, JSON in
+ * AWS's shapes, errors as `{ "__type", "message" }` with AWS's statuses, `GET /health` and `GET /metrics`.
+ * @throws {TypeError} for malformed credentials or an invalid `allowUnsignedAs` ARN.
+ * @throws {RangeError} for non-positive limits or quotas.
+ */
+export function createKmsServer(options: KmsServerOptions): KmsServer {
+  const { kms, region } = options;
+  const credentials =
+    options.credentials instanceof Map
+      ? (options.credentials as ReadonlyMap<string, ResolvedCredential>)
+      : parseCredentials({ credentials: options.credentials });
+  const unsigned =
+    options.allowUnsignedAs === undefined
+      ? undefined
+      : { principal: options.allowUnsignedAs, account: principalAccount(options.allowUnsignedAs) };
+  const verifier = new SigV4Verifier({
+    region,
+    secretFor: (id) => credentials.get(id)?.secretAccessKey,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const throttle =
+    options.throttle === undefined || options.throttle === false
+      ? undefined
+      : new Throttle(options.throttle === true ? {} : options.throttle);
+  const limits = {
+    maxBodyBytes: positive(options.limits?.maxBodyBytes, 1024 * 1024, "maxBodyBytes"),
+    headersTimeoutMs: positive(options.limits?.headersTimeoutMs, 10_000, "headersTimeoutMs"),
+    requestTimeoutMs: positive(options.limits?.requestTimeoutMs, 30_000, "requestTimeoutMs"),
+    keepAliveTimeoutMs: positive(options.limits?.keepAliveTimeoutMs, 60_000, "keepAliveTimeoutMs"),
+    maxConnections: positive(options.limits?.maxConnections, 1024, "maxConnections"),
+  };
+  const onError =
+    options.onError ?? ((e: unknown) => console.error("sealkit-kms: internal error:", describe(e)));
+  const auditRejected = options.auditRejected ?? defaultAuditRejected(kms);
+  const metricsExtra = options.metricsExtra ?? defaultMetricsExtra(kms);
+  const metrics = new ServerMetrics();
+
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  let idle: (() => void) | undefined;
+
+  const server = createServer(
+    {
+      keepAlive: true,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Checks of the request timeouts run this often (ms).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      noDelay: true,
+    },
+    (req, res) => {
+      onRequest(req, res);
+    },
+  );
+
+  server.on("connection", (socket: Socket) => {
+    if (metrics.openConnections >= limits.maxConnections) {
+      metrics.rejectedConnections++;
+      const body = errorBody(
+        "ServiceUnavailableException",
+        `Too many connections: the server accepts at most ${limits.maxConnections}.`,
+      );
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${randomUUID()}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      socket.destroySoon();
+      return;
+    }
+    metrics.openConnections++;
+    socket.once("close", () => {
+      metrics.openConnections--;
+    });
+  });
+
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let name = "SerializationException";
+    let message = "Malformed HTTP request.";
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      status = 408;
+      name = "RequestTimeoutException";
+      message = `The request was not received within ${limits.requestTimeoutMs} ms (headers within ${limits.headersTimeoutMs} ms).`;
+    } else if (err.code === "HPE_HEADER_OVERFLOW") {
+      status = 431;
+      name = "RequestHeaderFieldsTooLargeException";
+      message = "The request headers are too large.";
+    }
+    const body = errorBody(name, message);
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${randomUUID()}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = randomUUID();
+    if (req.method === "GET" && (req.url === "/health" || req.url === "/metrics")) {
+      void serveInfo(req.url, requestId, res);
+      req.resume();
+      return;
+    }
+    if (req.method !== "POST") {
+      req.resume();
+      sendError(
+        res,
+        requestId,
+        405,
+        "UnknownOperationException",
+        "Only POST / is accepted (and GET /health, GET /metrics).",
+      );
+      return;
+    }
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+      tooLarge(req, res, requestId);
+      return;
+    }
+    metrics.inFlight++;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let aborted = false;
+    req.on("data", (chunk: Buffer) => {
+      if (aborted) return;
+      size += chunk.length;
+      if (size > limits.maxBodyBytes) {
+        aborted = true;
+        chunks.length = 0;
+        done();
+        tooLarge(req, res, requestId);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (aborted) return;
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const start = performance.now();
+      handle(req, res, body, requestId).then(
+        (outcome) => {
+          metrics.record(outcome.operation, outcome.error, (performance.now() - start) / 1000);
+          done();
+        },
+        (e) => {
+          onError(e);
+          done();
+        },
+      );
+    });
+    req.on("error", () => {
+      if (aborted) return;
+      aborted = true;
+      done();
+    });
+  }
+
+  function done(): void {
+    metrics.inFlight--;
+    if (metrics.inFlight === 0 && idle !== undefined) idle();
+  }
+
+  function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    metrics.record("-", "RequestEntityTooLargeException", 0);
+    res.shouldKeepAlive = false;
+    sendError(
+      res,
+      requestId,
+      413,
+      "RequestEntityTooLargeException",
+      `The request body exceeds ${limits.maxBodyBytes} bytes.`,
+    );
+    // Stop reading: the connection closes after the response.
+    res.once("finish", () => req.socket.destroySoon());
+  }
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    requestId: string,
+  ): Promise<{ operation: string; error: string }> {
+    const target = req.headers["x-amz-target"];
+    const operation =
+      typeof target === "string" && target.startsWith(TARGET_PREFIX)
+        ? target.slice(TARGET_PREFIX.length)
+        : "";
+    const sourceIp = req.socket.remoteAddress;
+    const userAgent = req.headers["user-agent"];
+    let caller: KmsCaller | undefined;
+    let accessKeyId: string | undefined;
+    try {
+      if (unsigned !== undefined && req.headers.authorization === undefined) {
+        caller = { principal: unsigned.principal, account: unsigned.account, requestId, sourceIp, userAgent };
+      } else {
+        accessKeyId = claimedAccessKey(req.headers.authorization);
+        const verified = verifier.verify({
+          method: "POST",
+          url: req.url ?? "/",
+          rawHeaders: req.rawHeaders,
+          body,
+        });
+        const credential = credentials.get(verified.accessKeyId) as ResolvedCredential;
+        if (target !== undefined && !signedHeaderListIncludes(req.headers.authorization, "x-amz-target")) {
+          throw new WireError(
+            "IncompleteSignatureException",
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+          );
+        }
+        caller = {
+          principal: credential.principal,
+          account: credential.account,
+          accessKeyId: credential.accessKeyId,
+          requestId,
+          sourceIp,
+          userAgent,
+        };
+      }
+      const model = OPERATION_MODELS[operation];
+      const method = METHOD_NAMES[operation];
+      if (model === undefined || method === undefined || typeof kms[method] !== "function") {
+        throw new WireError(
+          "UnsupportedOperationException",
+          target === undefined
+            ? "Missing X-Amz-Target header: expected TrentService.<Operation>."
+            : `${truncate(String(target))} is not an operation this server supports.`,
+        );
+      }
+      if (throttle !== undefined && !throttle.take(operation)) {
+        throw new WireError("ThrottlingException", "Rate exceeded");
+      }
+      const request = decodeRequest(model, body);
+      let response: unknown;
+      try {
+        response = await kms[method](caller, request);
+      } finally {
+        wipe(request.Plaintext);
+      }
+      const json = encodeResponse(model, response);
+      send(res, requestId, 200, json);
+      return { operation, error: "" };
+    } catch (e) {
+      if (e instanceof WireError) {
+        try {
+          await auditRejected({
+            operation,
+            errorCode: e.awsName,
+            errorMessage: e.message,
+            requestId,
+            time: new Date(),
+            ...(sourceIp ? { sourceIp } : {}),
+            ...(userAgent ? { userAgent } : {}),
+            ...(accessKeyId ? { accessKeyId } : {}),
+            ...(caller ? { principal: caller.principal, account: caller.account } : {}),
+          });
+        } catch (auditError) {
+          // Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same).
+          onError(auditError);
+          sendError(
+            res,
+            requestId,
+            500,
+            "KMSInternalException",
+            "The audit log could not record the request.",
+          );
+          return { operation: operation || "-", error: "KMSInternalException" };
+        }
+        sendError(res, requestId, e.httpStatus, e.awsName, e.message);
+        return { operation: operation || "-", error: e.awsName };
+      }
+      const mapped = mapError(e);
+      if (mapped.status >= 500) onError(e);
+      sendError(res, requestId, mapped.status, mapped.name, mapped.message);
+      return { operation, error: mapped.name };
+    }
+  }
+
+  async function serveInfo(url: string, requestId: string, res: ServerResponse): Promise<void> {
+    if (url === "/health") {
+      const body = JSON.stringify({ status: closing ? "closing" : "ok", region, inFlight: metrics.inFlight });
+      send(res, requestId, closing ? 503 : 200, body, "application/json");
+      return;
+    }
+    let extra: readonly string[] = [];
+    try {
+      extra = await metricsExtra();
+    } catch (e) {
+      onError(e);
+    }
+    send(res, requestId, 200, metrics.render(extra), "text/plain; version=0.0.4");
+  }
+
+  function send(
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    body: string,
+    type = JSON_TYPE,
+  ): void {
+    if (res.headersSent || res.destroyed) return;
+    const headers: Record<string, string | number> = {
+      "Content-Type": type,
+      "Content-Length": Buffer.byteLength(body),
+      "x-amzn-RequestId": requestId,
+    };
+    if (closing) headers.Connection = "close";
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  function sendError(
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    name: string,
+    message: string,
+  ): void {
+    send(res, requestId, status, errorBody(name, message));
+  }
+
+  let address: AddressInfo | undefined;
+  let host = "127.0.0.1";
+
+  return {
+    httpServer: server,
+    metrics,
+    get url(): string {
+      if (address === undefined) throw new Error("the KMS server is not listening");
+      const h = host.includes(":") ? `[${host}]` : host;
+      return `http://${h}:${address.port}`;
+    },
+    listen(port: number, listenHost = "127.0.0.1"): Promise<void> {
+      host = listenHost;
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, listenHost, () => {
+          server.off("error", reject);
+          address = server.address() as AddressInfo;
+          resolve();
+        });
+      });
+    },
+    close(): Promise<void> {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (metrics.inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+        // Keep-alive connections between requests: nothing is in flight, close them.
+        server.closeAllConnections();
+        if (server.listening) await stopped;
+        await kms.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) {
+    throw new RangeError(`limits.${name} expected a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function errorBody(name: string, message: string): string {
+  return JSON.stringify({ __type: name, message });
+}
+
+function mapError(e: unknown): { status: number; name: string; message: string } {
+  const err = e as { awsName?: unknown; httpStatus?: unknown; message?: unknown; code?: unknown };
+  if (typeof err === "object" && err !== null && typeof err.awsName === "string") {
+    const status = typeof err.httpStatus === "number" ? err.httpStatus : (ERROR_STATUS[err.awsName] ?? 400);
+    return {
+      status,
+      name: err.awsName,
+      message: typeof err.message === "string" ? err.message : err.awsName,
+    };
+  }
+  return {
+    status: 500,
+    name: "KMSInternalException",
+    message: "The request could not be completed because of an internal error.",
+  };
+}
+
+function wipe(value: unknown): void {
+  if (value instanceof Uint8Array) value.fill(0);
+}
+
+function claimedAccessKey(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const m = /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization);
+  return m?.[1];
+}
+
+function signedHeaderListIncludes(authorization: string | undefined, name: string): boolean {
+  const m = authorization === undefined ? null : /SignedHeaders=([^,\s]*)/.exec(authorization);
+  return m !== null && (m[1] as string).split(";").includes(name);
+}
+
+function truncate(s: string): string {
+  return s.length > 100 ? `${s.slice(0, 100)}...` : s;
+}
+
+function statusText(status: number): string {
+  return status === 408
+    ? "Request Timeout"
+    : status === 431
+      ? "Request Header Fields Too Large"
+      : "Bad Request";
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: probing the local KMS for the audit entry point it exposes.
+type Loose = any;
+
+function defaultAuditRejected(kms: KmsBackend): (event: RejectedRequest) => Promise<void> {
+  const k = kms as Loose;
+  if (typeof k.auditRejected === "function") return (event) => k.auditRejected(event);
+  const log = k.auditLog ?? k.audit;
+  if (log && typeof log.appendRejected === "function") return (event) => log.appendRejected(event);
+  if (log && typeof log.append === "function") return (event) => log.append(rejectedToCloudTrail(event));
+  return async () => {
+    throw new Error("the local KMS exposes no audit log to record refused requests");
+  };
+}
+
+/** A refused request as a CloudTrail-shaped KMS event (what `AuditLog.append` takes). */
+export function rejectedToCloudTrail(event: RejectedRequest): Record<string, unknown> {
+  return {
+    eventVersion: "1.08",
+    eventTime: event.time.toISOString(),
+    eventSource: "kms.amazonaws.com",
+    eventName: event.operation || "Unknown",
+    userIdentity:
+      event.principal !== undefined
+        ? { type: "IAMUser", arn: event.principal, accountId: event.account, accessKeyId: event.accessKeyId }
+        : { type: "Unknown", accessKeyId: event.accessKeyId },
+    sourceIPAddress: event.sourceIp,
+    userAgent: event.userAgent,
+    errorCode: event.errorCode,
+    errorMessage: event.errorMessage,
+    requestParameters: null,
+    responseElements: null,
+    requestID: event.requestId,
+    eventID: randomUUID(),
+    readOnly: false,
+    eventType: "AwsApiCall",
+    managementEvent: true,
+  };
+}
+
+function defaultMetricsExtra(kms: KmsBackend): () => Promise<readonly string[]> {
+  return async () => {
+    const k = kms as Loose;
+    const log = k.auditLog ?? k.audit;
+    const stats = log && typeof log.stats === "function" ? await log.stats() : undefined;
+    if (stats === undefined || stats === null || typeof stats !== "object") return [];
+    const lines: string[] = [];
+    for (const [name, value] of Object.entries(stats as Record<string, unknown>)) {
+      if (typeof value !== "number" || !Number.isFinite(value)) continue;
+      const metric = `sealkit_kms_audit_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/g, "_")}`;
+      lines.push(`# TYPE ${metric} gauge`, `${metric} ${value}`);
+    }
+    return lines;
+  };
+}
