@@ -1,0 +1,13 @@
+// Every shared suite, by name, for one implementation.
+
+import type { Cipher, TestCase } from "./harness.js";
+import { primitiveCases, type WycheproofTally } from "./primitives.js";
+
+export function allSuites(
+  cipher: Cipher,
+  report: (tally: WycheproofTally) => void = () => {},
+): Record<string, readonly TestCase[]> {
+  return {
+    primitives: primitiveCases(cipher, report),
+  };
+}
