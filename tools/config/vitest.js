@@ -16,3 +16,10 @@ export const sourceAliases = packages
   }));
 
 export const repoRoot = root;
+
+/** The same mapping as a plain object, for bundlers such as esbuild (`alias: sourcePaths`). */
+export const sourcePaths = Object.fromEntries(
+  packages
+    .filter((name) => existsSync(resolve(root, "packages", name, "src/index.ts")))
+    .map((name) => [`@sealkit/${name}`, resolve(root, "packages", name, "src/index.ts")]),
+);
