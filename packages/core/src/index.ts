@@ -13,7 +13,14 @@ export {
   utf8,
   wipe,
 } from "./bytes.js";
+export { CACHING_DEFAULTS, type CachingProviderOptions, cachingProvider } from "./caching-provider.js";
 export { contextContains, decodeContext, encodeContext, MAX_CONTEXT_BYTES } from "./context.js";
+export {
+  type DataKeyCache,
+  type DataKeyCacheEntry,
+  DEFAULT_CACHE_CAPACITY,
+  memoryDataKeyCache,
+} from "./data-key-cache.js";
 export {
   DATA_KEY_LENGTH,
   type GenerateEnvelopeDataKeyOptions,
@@ -83,6 +90,7 @@ export {
   rawKeyProvider,
   rawWrapAad,
 } from "./raw-provider.js";
+export { type RewrapOptions, type RewrapResult, rewrapEnvelopeHeader } from "./rewrap.js";
 export {
   AES_256_GCM,
   DEFAULT_SUITE,

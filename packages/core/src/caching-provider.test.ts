@@ -1,0 +1,288 @@
+import { describe, expect, it } from "vitest";
+import { toHex } from "./bytes.js";
+import { cachingProvider } from "./caching-provider.js";
+import { type DataKeyCache, type DataKeyCacheEntry, memoryDataKeyCache } from "./data-key-cache.js";
+import { generateEnvelopeDataKey, openEnvelopeDataKey } from "./data-keys.js";
+import { rawKeyProvider } from "./raw-provider.js";
+import type { KeyProvider } from "./types.js";
+
+/** A raw provider that counts the calls that reach it. */
+function counted(keyId = "k1") {
+  const inner = rawKeyProvider({ keyId, key: new Uint8Array(32).fill(4) });
+  const calls = { generate: 0, decrypt: 0 };
+  const provider: KeyProvider = {
+    providerId: inner.providerId,
+    generateDataKey: (r) => {
+      calls.generate++;
+      return inner.generateDataKey(r);
+    },
+    encryptDataKey: (r) => inner.encryptDataKey(r),
+    decryptDataKey: (r) => {
+      calls.decrypt++;
+      return inner.decryptDataKey(r);
+    },
+    canDecrypt: (k) => inner.canDecrypt(k),
+  };
+  return { provider, calls };
+}
+
+const context = { tenant: "acme" };
+const request = (plaintextLength: number, ctx: Record<string, string> = context) =>
+  ({ length: 32, suite: "XCHACHA20_POLY1305", context: ctx, plaintextLength }) as const;
+
+describe("cachingProvider: encryption", () => {
+  it("makes exactly one call for 10,000 small generations within the limits", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider, { maxMessages: 2 ** 32, maxBytes: 2 ** 32 });
+    const first = await cached.generateDataKey(request(100));
+    for (let i = 1; i < 10_000; i++) {
+      const dk = await cached.generateDataKey(request(100));
+      if (i === 9_999)
+        expect(toHex(dk.encryptedDataKeys[0]!.ciphertext)).toBe(
+          toHex(first.encryptedDataKeys[0]!.ciphertext),
+        );
+    }
+    expect(calls.generate).toBe(1);
+  });
+
+  it("forces a new key when the age limit passes (injected clock)", async () => {
+    const { provider, calls } = counted();
+    let time = 1_000_000;
+    const cached = cachingProvider(provider, { maxAge: 60_000, now: () => time });
+    await cached.generateDataKey(request(1));
+    time += 59_999;
+    await cached.generateDataKey(request(1));
+    expect(calls.generate).toBe(1);
+    time += 1;
+    await cached.generateDataKey(request(1));
+    expect(calls.generate).toBe(2);
+  });
+
+  it("forces a new key when the message limit passes", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider, { maxMessages: 3 });
+    for (let i = 0; i < 3; i++) await cached.generateDataKey(request(1));
+    expect(calls.generate).toBe(1);
+    await cached.generateDataKey(request(1));
+    expect(calls.generate).toBe(2);
+    // maxMessages 1: no reuse at all.
+    const { provider: p1, calls: c1 } = counted();
+    const once = cachingProvider(p1, { maxMessages: 1 });
+    for (let i = 0; i < 5; i++) await once.generateDataKey(request(1));
+    expect(c1.generate).toBe(5);
+  });
+
+  it("forces a new key when the byte limit passes, and bypasses the cache above it", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider, { maxBytes: 1000 });
+    await cached.generateDataKey(request(600));
+    await cached.generateDataKey(request(400)); // exactly 1000
+    expect(calls.generate).toBe(1);
+    await cached.generateDataKey(request(1)); // 1001: new key
+    expect(calls.generate).toBe(2);
+    await cached.generateDataKey(request(1001)); // larger than any entry may carry: straight through
+    await cached.generateDataKey(request(1));
+    expect(calls.generate).toBe(3);
+  });
+
+  it("bypasses the cache when the plaintext length is unknown", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider);
+    await cached.generateDataKey({ length: 32, context });
+    await cached.generateDataKey({ length: 32, context });
+    expect(calls.generate).toBe(2);
+  });
+
+  it("keeps contexts, suites and partitions apart", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider);
+    await cached.generateDataKey(request(1, { tenant: "a" }));
+    await cached.generateDataKey(request(1, { tenant: "b" }));
+    await cached.generateDataKey({ ...request(1, { tenant: "a" }), suite: "AES_256_GCM" });
+    expect(calls.generate).toBe(3);
+    // Two instances over one shared cache: random partitions never share, equal partitions do.
+    const shared = memoryDataKeyCache();
+    const x = cachingProvider(provider, { cache: shared });
+    const y = cachingProvider(provider, { cache: shared });
+    await x.generateDataKey(request(1));
+    await y.generateDataKey(request(1));
+    expect(calls.generate).toBe(5);
+    const p = cachingProvider(provider, { cache: shared, partition: "svc" });
+    const q = cachingProvider(provider, { cache: shared, partition: "svc" });
+    await p.generateDataKey(request(1));
+    await q.generateDataKey(request(1));
+    expect(calls.generate).toBe(6);
+  });
+
+  it("makes one call for concurrent misses", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider);
+    const keys = await Promise.all(Array.from({ length: 50 }, () => cached.generateDataKey(request(10))));
+    expect(calls.generate).toBe(1);
+    expect(new Set(keys.map((k) => toHex(k.plaintext))).size).toBe(1);
+    // Every caller has its own copy.
+    expect(new Set(keys.map((k) => k.plaintext)).size).toBe(50);
+  });
+
+  it("shares one failure among concurrent misses and caches nothing", async () => {
+    let calls = 0;
+    const { provider } = counted();
+    const failing: KeyProvider = {
+      ...provider,
+      providerId: "raw",
+      generateDataKey: async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 5));
+        throw new Error("kms down");
+      },
+    };
+    const cached = cachingProvider(failing);
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => cached.generateDataKey(request(1))),
+    );
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it("returns copies: wiping one does not spoil the cache", async () => {
+    const { provider } = counted();
+    const cached = cachingProvider(provider);
+    const a = await cached.generateDataKey(request(1));
+    const copy = toHex(a.plaintext);
+    a.plaintext.fill(0);
+    const b = await cached.generateDataKey(request(1));
+    expect(toHex(b.plaintext)).toBe(copy);
+  });
+
+  it("wipes evicted keys (limit, capacity)", async () => {
+    const store = memoryDataKeyCache({ capacity: 1 });
+    const seen: DataKeyCacheEntry[] = [];
+    const spy: DataKeyCache = {
+      get: (k) => store.get(k),
+      set: (k, e) => {
+        seen.push(e);
+        return store.set(k, e);
+      },
+      delete: (k) => store.delete(k),
+    };
+    const { provider } = counted();
+    const cached = cachingProvider(provider, { cache: spy, maxMessages: 2 });
+    await cached.generateDataKey(request(1));
+    const first = seen[0]!.plaintext;
+    expect(first.some((b) => b !== 0)).toBe(true);
+    await cached.generateDataKey(request(1));
+    await cached.generateDataKey(request(1)); // past maxMessages: evicted
+    expect(first.every((b) => b === 0)).toBe(true);
+    const second = seen.at(-1)!.plaintext;
+    await cached.generateDataKey(request(1, { other: "context" })); // capacity 1: evicts the previous entry
+    expect(second.every((b) => b === 0)).toBe(true);
+  });
+
+  it("produces envelopes' data keys that open, through generateEnvelopeDataKey", async () => {
+    const { provider } = counted();
+    const cached = cachingProvider(provider);
+    const dk = await generateEnvelopeDataKey([cached], { context, suite: "AES_256_GCM", plaintextLength: 5 });
+    const opened = await openEnvelopeDataKey(dk.encryptedDataKeys, [provider], { context });
+    expect(toHex(opened.plaintext)).toBe(toHex(dk.plaintext));
+  });
+
+  it("checks its options", () => {
+    const { provider } = counted();
+    expect(() => cachingProvider(provider, { maxMessages: 0 })).toThrow(RangeError);
+    expect(() => cachingProvider(provider, { maxMessages: 2 ** 32 + 1 })).toThrow(RangeError);
+    expect(() => cachingProvider(provider, { maxAge: Number.POSITIVE_INFINITY })).toThrow(TypeError);
+    expect(() => cachingProvider(provider, { maxBytes: 0 })).toThrow(RangeError);
+    expect(() => cachingProvider(provider, { capacity: 0 })).toThrow(RangeError);
+    expect(() => cachingProvider({} as KeyProvider)).toThrow(TypeError);
+  });
+});
+
+describe("cachingProvider: decryption", () => {
+  it("opens each encrypted data key once within the limits, concurrently too", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider);
+    const dk = await provider.generateDataKey({ length: 32, context });
+    const edk = dk.encryptedDataKeys[0]!;
+    const opened = await Promise.all(
+      Array.from({ length: 20 }, () => cached.decryptDataKey({ encryptedDataKey: edk, context })),
+    );
+    for (let i = 0; i < 100; i++) await cached.decryptDataKey({ encryptedDataKey: edk, context });
+    expect(calls.decrypt).toBe(1);
+    expect(opened.every((k) => toHex(k) === toHex(dk.plaintext))).toBe(true);
+  });
+
+  it("does not reuse an opened key for another context or another ciphertext", async () => {
+    const { provider, calls } = counted();
+    const cached = cachingProvider(provider);
+    const dk = await provider.generateDataKey({ length: 32, context });
+    const edk = dk.encryptedDataKeys[0]!;
+    await cached.decryptDataKey({ encryptedDataKey: edk, context });
+    await expect(
+      cached.decryptDataKey({ encryptedDataKey: edk, context: { tenant: "other" } }),
+    ).rejects.toMatchObject({ code: "ERR_INVALID_CIPHERTEXT" });
+    const tampered = new Uint8Array(edk.ciphertext);
+    tampered[30]! ^= 1;
+    await expect(
+      cached.decryptDataKey({ encryptedDataKey: { ...edk, ciphertext: tampered }, context }),
+    ).rejects.toMatchObject({ code: "ERR_INVALID_CIPHERTEXT" });
+    expect(calls.decrypt).toBe(3);
+  });
+
+  it("expires opened keys by age", async () => {
+    const { provider, calls } = counted();
+    let time = 0;
+    const cached = cachingProvider(provider, { maxAge: 1000, now: () => time });
+    const dk = await provider.generateDataKey({ length: 32, context });
+    await cached.decryptDataKey({ encryptedDataKey: dk.encryptedDataKeys[0]!, context });
+    time = 1000;
+    await cached.decryptDataKey({ encryptedDataKey: dk.encryptedDataKeys[0]!, context });
+    expect(calls.decrypt).toBe(2);
+  });
+});
+
+describe("DataKeyCache backed by something else", () => {
+  it("works over a store that serializes entries (as Redis would)", async () => {
+    const store = new Map<string, string>();
+    const remote: DataKeyCache = {
+      async get(key) {
+        const raw = store.get(key);
+        if (!raw) return undefined;
+        const e = JSON.parse(raw);
+        return {
+          ...e,
+          plaintext: Uint8Array.from(e.plaintext),
+          encryptedDataKeys: e.encryptedDataKeys.map((k: { ciphertext: number[] }) => ({
+            ...k,
+            ciphertext: Uint8Array.from(k.ciphertext),
+          })),
+        };
+      },
+      async set(key, entry) {
+        store.set(
+          key,
+          JSON.stringify({
+            ...entry,
+            plaintext: [...entry.plaintext],
+            encryptedDataKeys: entry.encryptedDataKeys.map((k) => ({ ...k, ciphertext: [...k.ciphertext] })),
+          }),
+        );
+      },
+      async delete(key) {
+        store.delete(key);
+      },
+    };
+    const { provider, calls } = counted();
+    const a = cachingProvider(provider, { cache: remote, partition: "p", maxMessages: 10 });
+    const b = cachingProvider(provider, { cache: remote, partition: "p", maxMessages: 10 });
+    for (let i = 0; i < 5; i++) {
+      await a.generateDataKey(request(1));
+      await b.generateDataKey(request(1));
+    }
+    expect(calls.generate).toBe(1);
+    await a.generateDataKey(request(1));
+    expect(calls.generate).toBe(2);
+    // The store never sees the context in clear.
+    expect([...store.keys()].every((k) => /^[0-9a-f]{64}$/.test(k))).toBe(true);
+    expect([...store.values()].join("")).not.toContain("acme");
+  });
+});
