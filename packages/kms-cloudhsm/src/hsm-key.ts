@@ -1,0 +1,137 @@
+// One AES key on one token, used through a session pool: the shared engine of the provider and the key wrapper.
+
+import { SealkitError } from "@sealkit/core";
+import { type GcmCall, openInHsm, sealInHsm } from "./gcm.js";
+import { findOneKey, type Pkcs11SessionConfig } from "./key-admin.js";
+import { isKeyHandleError } from "./pkcs11-error.js";
+import type { Handle, Pkcs11Module } from "./pkcs11-module.js";
+import { type Pkcs11Profile, profileByName } from "./profiles.js";
+import { SessionPool, type SessionPoolStats } from "./session-pool.js";
+import { TokenConnection } from "./token.js";
+
+/** Options shared by the provider and the key wrapper. */
+export interface HsmKeyConfig extends Pkcs11SessionConfig {
+  /** CKA_LABEL of the AES-256 key inside the token. */
+  readonly keyLabel: string;
+  /** Token profile (required): "softhsm", "cloudhsm" or "generic". */
+  readonly profile: "softhsm" | "cloudhsm" | "generic";
+  /** Most sessions to open (default 8; at most the profile's limit, 1,024 for CloudHSM). */
+  readonly poolSize?: number;
+  /** Use pkcs11js's thread-pool C_Encrypt/C_Decrypt. Default: the profile's choice (see BENCHMARKS.md). */
+  readonly async?: boolean;
+}
+
+/** Default number of sessions in a pool. */
+export const DEFAULT_POOL_SIZE = 8;
+
+/** Percent-encodes a PKCS#11 URI attribute value (RFC 7512). */
+function uriValue(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** An HSM key reached through a pool of logged-in sessions. */
+export class HsmKey {
+  readonly profile: Pkcs11Profile;
+  readonly keyLabel: string;
+  readonly #connection: TokenConnection;
+  readonly #pool: SessionPool;
+  readonly #async: boolean;
+  #key: { generation: number; handle: Handle } | undefined;
+
+  /**
+   * Checks the config; loads nothing until the first call (except to read the token label when only a slot
+   * was given).
+   * @throws {TypeError} for a bad config
+   * @throws {RangeError} for a pool size outside 1 to the profile's session limit
+   */
+  constructor(config: HsmKeyConfig) {
+    if (typeof config !== "object" || config === null) throw new TypeError(`"config" expected an object`);
+    this.profile = profileByName(config.profile);
+    this.profile.checkPin(config.pin);
+    if (typeof config.keyLabel !== "string" || config.keyLabel.length === 0) {
+      throw new TypeError(`"keyLabel" expected a non-empty string`);
+    }
+    this.keyLabel = config.keyLabel;
+    const size = config.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isInteger(size) || size < 1 || size > this.profile.maxSessions) {
+      throw new RangeError(
+        `"poolSize" expected an integer from 1 to ${this.profile.maxSessions}, got ${size}`,
+      );
+    }
+    if (config.async !== undefined && typeof config.async !== "boolean") {
+      throw new TypeError(`"async" expected a boolean`);
+    }
+    this.#async = config.async ?? this.profile.asyncByDefault;
+    this.#connection = new TokenConnection(config);
+    this.#pool = new SessionPool(this.#connection, config.pin, size);
+  }
+
+  /** The token's label (read from the token when only a slot was configured). */
+  get tokenLabel(): string {
+    return this.#connection.tokenLabel;
+  }
+
+  /** `pkcs11:token=<token label>;object=<key label>` (RFC 7512 syntax). */
+  get uri(): string {
+    return `pkcs11:token=${uriValue(this.tokenLabel)};object=${uriValue(this.keyLabel)}`;
+  }
+
+  /** Pool counters. */
+  stats(): SessionPoolStats {
+    return this.#pool.stats();
+  }
+
+  /**
+   * Runs `fn` on a pooled session with the key's handle, finding the key again if its handle went stale.
+   * @throws {SealkitError} ERR_KEY_NOT_FOUND, ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or what `fn` throws
+   */
+  run<T>(operation: string, fn: (call: GcmCall, module: Pkcs11Module) => Promise<T>): Promise<T> {
+    return this.#pool.run(operation, async (session, module) => {
+      for (let attempt = 0; ; attempt++) {
+        const generation = this.#pool.generation;
+        if (!this.#key || this.#key.generation !== generation) {
+          this.#key = { generation, handle: findOneKey(module, session, this.keyLabel) };
+        }
+        const call: GcmCall = {
+          module,
+          session,
+          key: this.#key.handle,
+          profile: this.profile,
+          async: this.#async,
+        };
+        try {
+          return await fn(call, module);
+        } catch (error) {
+          if (!isKeyHandleError(error) || attempt > 0) throw error;
+          this.#key = undefined; // deleted and re-created, or a stale handle: look it up again
+        }
+      }
+    });
+  }
+
+  /** AES-GCM encrypts inside the HSM: version || IV || ciphertext || tag. @throws as `run` */
+  seal(plaintext: Uint8Array, aad: Uint8Array, operation = "encrypt"): Promise<Uint8Array> {
+    return this.run(operation, (call) => sealInHsm(call, plaintext, aad));
+  }
+
+  /** Opens a sealed value inside the HSM. @throws ERR_INVALID_CIPHERTEXT, or as `run` */
+  open(sealed: Uint8Array, aad: Uint8Array, operation = "decrypt"): Promise<Uint8Array> {
+    return this.run(operation, (call) => openInHsm(call, sealed, aad));
+  }
+
+  /** Closes the pool's sessions once calls in flight finish, then releases the library. */
+  async close(): Promise<void> {
+    await this.#pool.close();
+    this.#connection.close();
+  }
+}
+
+/** Throws the signal's reason when it is already aborted. */
+export function checkSignal(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw signal.reason ?? new SealkitError("ERR_PROVIDER_UNAVAILABLE", "PKCS#11 call aborted");
+  }
+}

@@ -1,0 +1,120 @@
+// The PKCS#11 functions this package calls (the pkcs11js shapes), and the per-process registry of loaded libraries.
+
+import pkcs11js from "pkcs11js";
+
+/** A PKCS#11 handle as pkcs11js represents it: a CK_ULONG in a Buffer. */
+export type Handle = Buffer;
+
+/** One attribute of a template, as pkcs11js takes it. */
+export interface TemplateAttribute {
+  type: number;
+  value?: number | boolean | string | Buffer;
+}
+
+/** A mechanism with its parameter, as pkcs11js takes it. */
+export interface MechanismSpec {
+  mechanism: number;
+  parameter?: Buffer | number | { type: number; [field: string]: unknown };
+}
+
+/**
+ * The subset of pkcs11js's `PKCS11` class this package uses. A real `PKCS11` satisfies it; tests of the
+ * cloudhsm profile pass a small fake with the same shapes, since no CloudHSM is reachable from CI.
+ */
+export interface Pkcs11Module {
+  C_Initialize(options?: { flags?: number }): void;
+  C_Finalize(): void;
+  C_GetSlotList(tokenPresent?: boolean): Handle[];
+  C_GetTokenInfo(slot: Handle): { label: string };
+  C_OpenSession(slot: Handle, flags: number): Handle;
+  C_CloseSession(session: Handle): void;
+  C_Login(session: Handle, userType: number, pin?: string): void;
+  C_GetSessionInfo(session: Handle): { state: number };
+  C_FindObjectsInit(session: Handle, template: TemplateAttribute[]): void;
+  C_FindObjects(session: Handle, maxObjectCount: number): Handle[];
+  C_FindObjectsFinal(session: Handle): void;
+  C_GetAttributeValue(
+    session: Handle,
+    object: Handle,
+    template: TemplateAttribute[],
+  ): { type: number; value?: Buffer }[];
+  C_GenerateKey(session: Handle, mechanism: MechanismSpec, template: TemplateAttribute[]): Handle;
+  C_GenerateRandom(session: Handle, buffer: Buffer): Buffer;
+  C_EncryptInit(session: Handle, mechanism: MechanismSpec, key: Handle): void;
+  C_Encrypt(session: Handle, input: Buffer, output: Buffer): Buffer;
+  C_EncryptAsync(session: Handle, input: Buffer, output: Buffer): Promise<Buffer>;
+  C_DecryptInit(session: Handle, mechanism: MechanismSpec, key: Handle): void;
+  C_Decrypt(session: Handle, input: Buffer, output: Buffer): Buffer;
+  C_DecryptAsync(session: Handle, input: Buffer, output: Buffer): Promise<Buffer>;
+}
+
+/** The pkcs11js constants (CKA_*, CKM_*, CKR_* ...). */
+export const ck = pkcs11js as unknown as Record<string, number>;
+
+// One library is one process-wide state: C_Finalize through any handle ends every session of every user,
+// so every provider and wrapper of this process shares one loaded module per library path.
+const loaded = new Map<string, { module: pkcs11js.PKCS11; refs: number }>();
+
+function initialize(module: Pkcs11Module): void {
+  try {
+    // CKF_OS_LOCKING_OK: the async calls run on libuv's thread pool, so the library must lock for itself.
+    module.C_Initialize({ flags: ck.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String((error as Error)?.message))) throw error;
+  }
+}
+
+/**
+ * Loads and initializes the PKCS#11 library at `path` once per process and counts its users.
+ * @throws {Error} from pkcs11js when the file is missing or is not a PKCS#11 library (callers map it)
+ */
+export function acquireLibrary(path: string): Pkcs11Module {
+  let entry = loaded.get(path);
+  if (!entry) {
+    const module = new pkcs11js.PKCS11();
+    module.load(path);
+    entry = { module, refs: 0 };
+    try {
+      initialize(module);
+    } catch (error) {
+      module.close();
+      throw error;
+    }
+    loaded.set(path, entry);
+  }
+  entry.refs++;
+  return entry.module as unknown as Pkcs11Module;
+}
+
+/** Drops one user of the library; the last one finalizes and unloads it. */
+export function releaseLibrary(path: string): void {
+  const entry = loaded.get(path);
+  if (!entry) return;
+  entry.refs--;
+  if (entry.refs > 0) return;
+  loaded.delete(path);
+  try {
+    entry.module.C_Finalize();
+  } catch {
+    // Already finalized underneath us: nothing left to release.
+  }
+  entry.module.close();
+}
+
+/**
+ * Finalizes and re-initializes a library after a device error, so that the token's slot is scanned again.
+ * Every session of the process on that library is gone afterwards; other pools recover on their next call.
+ */
+export function reinitializeLibrary(module: Pkcs11Module): void {
+  try {
+    module.C_Finalize();
+  } catch {
+    // CKR_CRYPTOKI_NOT_INITIALIZED: someone finalized it already.
+  }
+  initialize(module);
+}
+
+/** Initializes an injected module (tests), ignoring CKR_CRYPTOKI_ALREADY_INITIALIZED. */
+export function initializeModule(module: Pkcs11Module): void {
+  initialize(module);
+}

@@ -1,0 +1,133 @@
+// pkcs11Provider: a KeyProvider whose master key is an AES-256 key inside a PKCS#11 token (CloudHSM, SoftHSM2, ...).
+
+import {
+  aint,
+  concatBytes,
+  type DataKey,
+  type EncryptedDataKey,
+  type EncryptionContext,
+  encodeContext,
+  type GenerateDataKeyRequest,
+  type KeyProvider,
+  type ProviderCallOptions,
+  utf8,
+  wipe,
+} from "@sealkit/core";
+import { SEALED_OVERHEAD, sealInHsm } from "./gcm.js";
+import { checkSignal, HsmKey, type HsmKeyConfig } from "./hsm-key.js";
+import { invalidCiphertext } from "./pkcs11-error.js";
+import type { SessionPoolStats } from "./session-pool.js";
+
+/** The AAD prefix of every data key this provider encrypts; the canonical context encoding follows it. */
+export const PKCS11_AAD_PREFIX = "SEALKIT-PKCS11-V1";
+
+/** Options of `pkcs11Provider`. */
+export interface Pkcs11ProviderConfig extends HsmKeyConfig {
+  /** Provider id written into encrypted data keys. Default "pkcs11". */
+  readonly providerId?: string;
+}
+
+/** A KeyProvider backed by a PKCS#11 token, with its pool's counters and a `close`. */
+export interface Pkcs11Provider extends KeyProvider {
+  /** `pkcs11:token=<token label>;object=<key label>`, recorded in every encrypted data key. */
+  readonly keyId: string;
+  /** Session pool counters. */
+  stats(): SessionPoolStats;
+  /** Closes the session pool (after calls in flight) and finalizes the library when no one else uses it. */
+  close(): Promise<void>;
+}
+
+function dataKeyAad(context: EncryptionContext): Uint8Array {
+  return concatBytes(utf8(PKCS11_AAD_PREFIX), encodeContext(context));
+}
+
+/**
+ * A KeyProvider whose master key never leaves a PKCS#11 token. Data keys come from the token's random
+ * generator (C_GenerateRandom) and are encrypted inside the token with CKM_AES_GCM under the AES-256 key
+ * labelled `keyLabel`, with AAD "SEALKIT-PKCS11-V1" || encodeContext(context). Each encrypted data key is
+ * 0x01 || IV (12) || ciphertext || tag (16), whichever side generated the IV (see the profiles in the README).
+ * `canDecrypt` is strict: the provider id and this key's id only.
+ *
+ * @example
+ * const kms = pkcs11Provider({ library: "/usr/lib/softhsm/libsofthsm2.so", tokenLabel: "sealkit",
+ *   pin: "1234", keyLabel: "master", profile: "softhsm" });
+ * @throws {TypeError} for a bad config (missing library, token, PIN, key label; a CloudHSM PIN without "user:")
+ * @throws {RangeError} for a pool size outside 1 to 1,024
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE only when `slot` is given without `tokenLabel` and the token
+ * cannot be read at construction (its label goes into the key id)
+ */
+export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
+  const key = new HsmKey(config);
+  const providerId = config.providerId ?? "pkcs11";
+  if (typeof providerId !== "string" || providerId.length === 0 || utf8(providerId).length > 255) {
+    throw new TypeError(`"providerId" expected a string of 1 to 255 bytes`);
+  }
+  let keyId: string | undefined = config.tokenLabel === undefined ? key.uri : undefined;
+  const getKeyId = (): string => {
+    keyId ??= key.uri;
+    return keyId;
+  };
+
+  const encryptOne = async (plaintext: Uint8Array, context: EncryptionContext): Promise<EncryptedDataKey> => {
+    const ciphertext = await key.seal(plaintext, dataKeyAad(context), "encryptDataKey");
+    return { providerId, keyId: getKeyId(), ciphertext };
+  };
+
+  return {
+    providerId,
+    get keyId() {
+      return getKeyId();
+    },
+
+    async generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey> {
+      const length = aint(request?.length, "length", 1, 1024);
+      const aad = dataKeyAad(request.context);
+      checkSignal(request.signal);
+      return key.run("generateDataKey", async (call, module) => {
+        const random = module.C_GenerateRandom(call.session, Buffer.alloc(length));
+        const plaintext = new Uint8Array(random);
+        wipe(random);
+        try {
+          const ciphertext = await sealInHsm(call, plaintext, aad);
+          return { plaintext, encryptedDataKeys: [{ providerId, keyId: getKeyId(), ciphertext }] };
+        } catch (error) {
+          wipe(plaintext);
+          throw error;
+        }
+      });
+    },
+
+    async encryptDataKey(
+      request: ProviderCallOptions & { readonly plaintext: Uint8Array },
+    ): Promise<readonly EncryptedDataKey[]> {
+      const plaintext = request?.plaintext;
+      if (!(plaintext instanceof Uint8Array) || plaintext.length === 0 || plaintext.length > 1024) {
+        throw new TypeError(`"plaintext" expected a Uint8Array of 1 to 1,024 bytes`);
+      }
+      encodeContext(request.context);
+      checkSignal(request.signal);
+      return [await encryptOne(plaintext, request.context)];
+    },
+
+    async decryptDataKey(
+      request: ProviderCallOptions & { readonly encryptedDataKey: EncryptedDataKey },
+    ): Promise<Uint8Array> {
+      const edk = request?.encryptedDataKey;
+      if (typeof edk !== "object" || edk === null || !(edk.ciphertext instanceof Uint8Array)) {
+        throw new TypeError(`"encryptedDataKey" expected an EncryptedDataKey`);
+      }
+      const aad = dataKeyAad(request.context);
+      checkSignal(request.signal);
+      if (edk.providerId !== providerId || edk.keyId !== getKeyId()) throw invalidCiphertext();
+      if (edk.ciphertext.length < SEALED_OVERHEAD + 1) throw invalidCiphertext();
+      return key.open(edk.ciphertext, aad, "decryptDataKey");
+    },
+
+    canDecrypt(edk: EncryptedDataKey): boolean {
+      return edk.providerId === providerId && edk.keyId === getKeyId();
+    },
+
+    stats: () => key.stats(),
+    close: () => key.close(),
+  };
+}

@@ -1,0 +1,256 @@
+// A pool of logged-in PKCS#11 sessions: bounded, fair under concurrency, self-healing after session or device loss.
+
+import { SealkitError } from "@sealkit/core";
+import { recoveryFor, toSealkitError } from "./pkcs11-error.js";
+import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
+import type { TokenConnection } from "./token.js";
+
+/** Counters describing a pool, for tests and monitoring. */
+export interface SessionPoolStats {
+  /** The most sessions the pool opens. */
+  readonly size: number;
+  /** Sessions open now (idle or in use). */
+  readonly open: number;
+  /** Sessions open and not in use. */
+  readonly idle: number;
+  /** Calls waiting for a session. */
+  readonly waiting: number;
+  /** The most sessions ever open at once. */
+  readonly peakOpen: number;
+  /** Sessions discarded after CKR_SESSION_HANDLE_INVALID and the like. */
+  readonly sessionsDiscarded: number;
+  /** Times the library was re-initialized after CKR_DEVICE_REMOVED and the like. */
+  readonly reinitializations: number;
+}
+
+interface PooledSession {
+  readonly handle: Handle;
+  readonly generation: number;
+}
+
+type Waiter = { resolve(session: PooledSession | undefined): void; reject(error: unknown): void };
+
+// CKS_RO_USER_FUNCTIONS and CKS_RW_USER_FUNCTIONS: the session is logged in as the normal user.
+const LOGGED_IN_STATES = new Set([1, 3]);
+
+/**
+ * Opens at most `size` sessions on a token, logs each in, and lends them one call at a time. A call that
+ * fails because its session or the device went away is retried once on a fresh session (after
+ * re-initializing the library for device errors).
+ */
+export class SessionPool {
+  readonly #connection: TokenConnection;
+  readonly #pin: string;
+  readonly #size: number;
+  #idle: PooledSession[] = [];
+  #waiters: Waiter[] = [];
+  #open = 0;
+  #busy = 0;
+  #generation = 0;
+  #closed = false;
+  #drained: (() => void) | undefined;
+  #peakOpen = 0;
+  #sessionsDiscarded = 0;
+  #reinitializations = 0;
+
+  constructor(connection: TokenConnection, pin: string, size: number) {
+    this.#connection = connection;
+    this.#pin = pin;
+    this.#size = size;
+  }
+
+  /** Increases each time the library is re-initialized; object handles from older generations are stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Current counters. */
+  stats(): SessionPoolStats {
+    return {
+      size: this.#size,
+      open: this.#open,
+      idle: this.#idle.length,
+      waiting: this.#waiters.length,
+      peakOpen: this.#peakOpen,
+      sessionsDiscarded: this.#sessionsDiscarded,
+      reinitializations: this.#reinitializations,
+    };
+  }
+
+  /**
+   * Runs `fn` with a logged-in session of its own. Retries once on a fresh session when the session or the
+   * device was lost; maps every PKCS#11 error to a SealkitError.
+   * @throws {SealkitError} ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or whatever `fn` throws
+   */
+  async run<T>(operation: string, fn: (session: Handle, module: Pkcs11Module) => Promise<T> | T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let session: PooledSession | undefined;
+      try {
+        session = await this.#acquire();
+        const result = await fn(session.handle, this.#connection.module);
+        this.#release(session);
+        return result;
+      } catch (error) {
+        const recovery = recoveryFor(error);
+        if (session) {
+          if (recovery === "none") this.#release(session);
+          else this.#discard(session);
+        }
+        if (recovery === "none" || attempt > 0 || this.#closed) throw toSealkitError(error, operation);
+        if (recovery === "device") {
+          // Only the first caller to see the loss re-initializes; the others just retry.
+          if (!session || session.generation === this.#generation) this.#reinitialize();
+        } else {
+          this.#pruneIdle();
+        }
+      }
+    }
+  }
+
+  /** Closes every session once the calls in flight finish; later calls fail with ERR_PROVIDER_UNAVAILABLE. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
+    if (this.#busy > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    for (const session of this.#idle.splice(0)) this.#closeHandle(session);
+    this.#open = 0;
+  }
+
+  async #acquire(): Promise<PooledSession> {
+    for (;;) {
+      if (this.#closed) throw closedError();
+      const idle = this.#idle.pop();
+      if (idle) {
+        this.#busy++;
+        return idle;
+      }
+      if (this.#open < this.#size) {
+        this.#open++;
+        try {
+          const session = this.#openSession();
+          this.#busy++;
+          this.#peakOpen = Math.max(this.#peakOpen, this.#open);
+          return session;
+        } catch (error) {
+          this.#open--;
+          this.#wakeOne(undefined);
+          throw error;
+        }
+      }
+      const handed = await new Promise<PooledSession | undefined>((resolve, reject) =>
+        this.#waiters.push({ resolve, reject }),
+      );
+      if (handed) return handed; // counted busy by #release, which handed it over
+    }
+  }
+
+  #openSession(): PooledSession {
+    const module = this.#connection.module;
+    const slot = this.#connection.slot;
+    const generation = this.#generation;
+    const handle = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION! | ck.CKF_RW_SESSION!);
+    try {
+      const { state } = module.C_GetSessionInfo(handle);
+      // Login is per application and token: once one session logged in, every new one is logged in too.
+      if (!LOGGED_IN_STATES.has(state)) {
+        try {
+          module.C_Login(handle, ck.CKU_USER!, this.#pin);
+        } catch (error) {
+          if (!/CKR_USER_ALREADY_LOGGED_IN/.test(String((error as Error)?.message))) throw error;
+        }
+      }
+    } catch (error) {
+      try {
+        module.C_CloseSession(handle);
+      } catch {
+        // The session is unusable either way.
+      }
+      throw error;
+    }
+    return { handle, generation };
+  }
+
+  #release(session: PooledSession): void {
+    this.#busy--;
+    if (session.generation !== this.#generation || this.#closed) {
+      if (session.generation === this.#generation) this.#closeHandle(session);
+      if (session.generation === this.#generation) this.#open--;
+      this.#checkDrained();
+      if (!this.#closed) this.#wakeOne(undefined);
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      this.#busy++;
+      waiter.resolve(session);
+    } else {
+      this.#idle.push(session);
+    }
+    this.#checkDrained();
+  }
+
+  #discard(session: PooledSession): void {
+    this.#busy--;
+    this.#sessionsDiscarded++;
+    if (session.generation === this.#generation) {
+      this.#open--;
+      this.#closeHandle(session);
+    }
+    this.#checkDrained();
+    this.#wakeOne(undefined);
+  }
+
+  /** Drops idle sessions that are no longer valid or no longer logged in (C_CloseAllSessions, a logout). */
+  #pruneIdle(): void {
+    const module = this.#connection.module;
+    this.#idle = this.#idle.filter((session) => {
+      let alive = false;
+      try {
+        alive = LOGGED_IN_STATES.has(module.C_GetSessionInfo(session.handle).state);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        this.#open--;
+        this.#sessionsDiscarded++;
+        this.#closeHandle(session);
+      }
+      return alive;
+    });
+  }
+
+  #reinitialize(): void {
+    this.#reinitializations++;
+    // Finalizing invalidates every handle: idle ones are dropped now, busy ones when they come back.
+    this.#open -= this.#idle.length + this.#busy;
+    this.#idle = [];
+    this.#generation++;
+    this.#connection.reinitialize();
+    this.#open = Math.max(0, this.#open);
+  }
+
+  #wakeOne(session: PooledSession | undefined): void {
+    this.#waiters.shift()?.resolve(session);
+  }
+
+  #closeHandle(session: PooledSession): void {
+    try {
+      this.#connection.module.C_CloseSession(session.handle);
+    } catch {
+      // Already closed underneath us.
+    }
+  }
+
+  #checkDrained(): void {
+    if (this.#busy === 0 && this.#drained) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  }
+}
+
+function closedError(): SealkitError {
+  return new SealkitError("ERR_PROVIDER_UNAVAILABLE", "PKCS#11 session pool is closed");
+}
