@@ -1,0 +1,150 @@
+// Tests of AuditLog against real SQLite files in temp dirs: round trip, group commit, verification, refusals.
+
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLog } from "./index.js";
+import type { AuditEventInput } from "./types.js";
+
+const ACCOUNT = "111122223333";
+const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+const BOB = `arn:aws:iam::${ACCOUNT}:user/bob`;
+const KEY_A = `arn:aws:kms:us-east-1:${ACCOUNT}:key/aaaaaaaa-0000-4000-8000-000000000001`;
+const KEY_B = `arn:aws:kms:us-east-1:${ACCOUNT}:key/bbbbbbbb-0000-4000-8000-000000000002`;
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function decryptEvent(
+  principal = ALICE,
+  keyId = KEY_A,
+  extra: Partial<AuditEventInput> = {},
+): AuditEventInput {
+  return {
+    eventName: "Decrypt",
+    caller: {
+      principal,
+      account: ACCOUNT,
+      accessKeyId: "AKIAEXAMPLE",
+      sourceIp: "127.0.0.1",
+      userAgent: "test",
+    },
+    requestParameters: {
+      keyId,
+      encryptionAlgorithm: "SYMMETRIC_DEFAULT",
+      encryptionContext: { tenant: "acme" },
+    },
+    responseElements: null,
+    resources: [{ ARN: keyId, type: "AWS::KMS::Key", accountId: ACCOUNT }],
+    keyId,
+    ...extra,
+  };
+}
+
+describe("AuditLog", () => {
+  it("round-trips an event in CloudTrail's shape and creates the signing key with mode 0600", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir, { region: "us-east-1" });
+    const stored = await log.append(decryptEvent());
+    expect(stored.sequence).toBe(1);
+    expect(stored.prevHash).toBe("0".repeat(64));
+    expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored.eventID).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stored).toMatchObject({
+      eventVersion: "1.08",
+      eventSource: "kms.amazonaws.com",
+      eventName: "Decrypt",
+      awsRegion: "us-east-1",
+      sourceIPAddress: "127.0.0.1",
+      userAgent: "test",
+      readOnly: true,
+      eventType: "AwsApiCall",
+      recipientAccountId: ACCOUNT,
+      userIdentity: {
+        type: "IAMUser",
+        principalId: "user/alice",
+        arn: ALICE,
+        accountId: ACCOUNT,
+        accessKeyId: "AKIAEXAMPLE",
+      },
+    });
+    expect(statSync(join(dir, "audit-signing.key")).mode & 0o777).toBe(0o600);
+    await log.close();
+    const reopened = await AuditLog.open(dir);
+    const [read] = reopened.query({ keyId: KEY_A });
+    expect(read).toEqual(stored);
+    expect((await reopened.append(decryptEvent())).prevHash).toBe(stored.hash);
+    await reopened.close();
+  });
+
+  it("queries by key, event name, principal, time, errors and pages with after", async () => {
+    let now = Date.parse("2026-01-01T00:00:00.000Z");
+    const log = await AuditLog.open(tempDir(), { clock: () => new Date((now += 1000)) });
+    await log.append(decryptEvent(ALICE, KEY_A));
+    await log.append(decryptEvent(BOB, KEY_B));
+    await log.append(
+      decryptEvent(BOB, KEY_A, {
+        eventName: "Encrypt",
+        errorCode: "AccessDeniedException",
+        errorMessage: "no",
+      }),
+    );
+    await log.append({ eventName: "ListKeys", caller: { principal: ALICE, account: ACCOUNT } });
+    expect(log.query({ keyId: KEY_A }).map((e) => e.sequence)).toEqual([1, 3]);
+    expect(log.query({ eventName: "Decrypt" }).map((e) => e.sequence)).toEqual([1, 2]);
+    expect(log.query({ principal: BOB }).map((e) => e.sequence)).toEqual([2, 3]);
+    expect(log.query({ errorsOnly: true }).map((e) => e.errorCode)).toEqual(["AccessDeniedException"]);
+    expect(
+      log
+        .query({ from: new Date("2026-01-01T00:00:02.000Z"), to: new Date("2026-01-01T00:00:03.000Z") })
+        .map((e) => e.sequence),
+    ).toEqual([2, 3]);
+    expect(log.query({ limit: 2 }).map((e) => e.sequence)).toEqual([3, 4]);
+    expect(log.query({ after: 0, limit: 3 }).map((e) => e.sequence)).toEqual([1, 2, 3]);
+    expect(log.query({ after: 3, limit: 3 }).map((e) => e.sequence)).toEqual([4]);
+    expect(log.query({ principal: ALICE, keyId: KEY_A }).map((e) => e.sequence)).toEqual([1]);
+    expect(log.query({ eventName: "ListKeys" })[0]?.readOnly).toBe(true);
+    expect(() => log.query({ limit: 0 })).toThrow(RangeError);
+    expect(() => log.query({ from: new Date("nope") })).toThrow(TypeError);
+    await log.close();
+  });
+
+  it("commits thousands of concurrent appends in batches, all in one chain", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir, { digestEvery: 500 });
+    const results = await Promise.all(
+      Array.from({ length: 64 }, async (_, worker) => {
+        const out = [];
+        for (let i = 0; i < 50; i++) out.push(await log.append(decryptEvent(worker % 2 ? ALICE : BOB)));
+        return out;
+      }),
+    );
+    const sequences = results
+      .flat()
+      .map((e) => e.sequence)
+      .sort((a, b) => a - b);
+    expect(sequences).toEqual(Array.from({ length: 3200 }, (_, i) => i + 1));
+    const { batches, largestBatch } = log.diagnostics();
+    expect(largestBatch).toBeGreaterThan(1);
+    expect(batches).toBeLessThan(3200);
+    expect(log.stats()).toMatchObject({ appended: 3200, pending: 0, lastSequence: 3200, lagMs: 0 });
+    const report = await log.verify();
+    expect(report).toMatchObject({ ok: true, events: 3200, problems: [] });
+    expect(report.digests).toBeGreaterThanOrEqual(6);
+    await log.close();
+    const reopened = await AuditLog.open(dir);
+    const all = reopened.query({ after: 0, limit: 100_000 });
+    expect(all).toHaveLength(3200);
+    for (let i = 1; i < all.length; i++) expect(all[i]!.prevHash).toBe(all[i - 1]!.hash);
+    expect(await reopened.verify()).toMatchObject({ ok: true, eventsAfterLastDigest: 0 });
+    await reopened.close();
+  });
+});

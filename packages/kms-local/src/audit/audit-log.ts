@@ -1,0 +1,460 @@
+// AuditLog: the durable, hash-chained, digest-signed audit trail of the local KMS, written by group commit.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
+import { auditUnavailable } from "./audit-error.js";
+import { type AuditEventBody, buildEventBody } from "./build-event.js";
+import { canonicalEventJson } from "./canonical-json.js";
+import { type AuditDigest, signDigest } from "./digest.js";
+import { migrateAuditSchema } from "./schema.js";
+import { type DigestSigningKey, loadOrCreateSigningKey } from "./signing-key.js";
+import type {
+  AuditEvent,
+  AuditEventInput,
+  AuditLogOptions,
+  AuditQuery,
+  AuditStats,
+  AuditVerifyReport,
+} from "./types.js";
+import { chainHash, digestFromRow, GENESIS_HASH, verifyAuditDatabase } from "./verify-log.js";
+
+interface PendingEvent {
+  body: AuditEventBody;
+  enqueuedAt: number;
+  resolve: (event: AuditEvent) => void;
+  reject: (error: unknown) => void;
+}
+
+interface InsertRow {
+  sequence: number;
+  event_time: string;
+  event_name: string;
+  principal: string;
+  key_id: string | null;
+  error_code: string | null;
+  event_json: string;
+  hash: string;
+}
+
+const DEFAULT_LIMIT = 1000;
+const MAX_LIMIT = 100_000;
+
+function positiveInteger(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`"${name}" expected a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The audit log of the local KMS, in `<dataDir>/audit.db` (SQLite, WAL, synchronous=FULL).
+ *
+ * Every event carries the hash of the previous one; signed Ed25519 digests are written every `digestEvery`
+ * events, every `digestIntervalMs` while events arrive, and on {@link AuditLog.close}. Appends are grouped:
+ * all events appended in one turn of the event loop are written in one transaction with one fsync, and each
+ * promise resolves only after that commit. A write failure rejects the whole batch (fail closed).
+ *
+ * @example
+ * ```ts
+ * const log = await AuditLog.open("/var/lib/sealkit-kms");
+ * await log.append({ eventName: "Decrypt", caller: { principal: "arn:aws:iam::111122223333:user/alice", account: "111122223333" } });
+ * (await log.verify()).ok; // true
+ * await log.close();
+ * ```
+ */
+export class AuditLog {
+  readonly #db: Database.Database;
+  readonly #path: string;
+  readonly #key: DigestSigningKey;
+  readonly #clock: () => Date;
+  readonly #eventSource: string;
+  readonly #region: string | undefined;
+  readonly #digestEvery: number;
+  readonly #digestIntervalMs: number;
+  readonly #insertEvent: Database.Statement<InsertRow>;
+  readonly #insertDigest: Database.Statement<Record<string, unknown>>;
+  readonly #timer: NodeJS.Timeout;
+
+  #pending: PendingEvent[] = [];
+  #flushScheduled = false;
+  #closed = false;
+  #needsResync = false;
+  #lastSequence = 0;
+  #lastHash = GENESIS_HASH;
+  #lastEventId = "";
+  #lastDigest: AuditDigest | undefined;
+  #lastDigestAt = 0;
+  #appended = 0;
+  #batches = 0;
+  #largestBatch = 0;
+  #lastError: unknown;
+
+  private constructor(db: Database.Database, path: string, key: DigestSigningKey, options: AuditLogOptions) {
+    this.#db = db;
+    this.#path = path;
+    this.#key = key;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#eventSource = options.eventSource ?? "kms.amazonaws.com";
+    this.#region = options.region;
+    this.#digestEvery = positiveInteger(options.digestEvery, "digestEvery", 1000);
+    this.#digestIntervalMs = positiveInteger(options.digestIntervalMs, "digestIntervalMs", 60_000);
+    this.#insertEvent = db.prepare(
+      `INSERT INTO audit_events (sequence, event_time, event_name, principal, key_id, error_code, event_json, hash)
+       VALUES (@sequence, @event_time, @event_name, @principal, @key_id, @error_code, @event_json, @hash)`,
+    );
+    this.#insertDigest = db.prepare(
+      `INSERT INTO audit_digests (digest_number, first_sequence, last_sequence, last_hash, last_event_id, digest_time,
+         previous_signature, public_key_fingerprint, signature)
+       VALUES (@digestNumber, @firstSequence, @lastSequence, @lastHash, @lastEventId, @digestTime,
+         @previousSignature, @publicKeyFingerprint, @signature)`,
+    );
+    this.#loadHead();
+    this.#lastDigestAt = performance.now();
+    this.#timer = setInterval(() => this.#digestIfDue(), Math.min(this.#digestIntervalMs, 2 ** 31 - 1));
+    this.#timer.unref();
+  }
+
+  /**
+   * Opens (creating if needed) the audit log in `dataDir`: `audit.db`, and the signing key
+   * `audit-signing.key` (Ed25519, PKCS#8 PEM, mode 0600) with its public key `audit-signing.key.pub`.
+   *
+   * @throws RangeError for a non-positive `digestEvery` or `digestIntervalMs`.
+   * @throws Error when the directory, key or database cannot be created or read, or the schema is newer than this code.
+   */
+  static async open(dataDir: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    if (typeof dataDir !== "string" || dataDir.length === 0) {
+      throw new TypeError(`"dataDir" expected a non-empty string`);
+    }
+    positiveInteger(options.digestEvery, "digestEvery", 1);
+    positiveInteger(options.digestIntervalMs, "digestIntervalMs", 1);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const key = await loadOrCreateSigningKey(options.signingKey ?? join(dataDir, "audit-signing.key"));
+    const path = join(dataDir, "audit.db");
+    const db = new Database(path);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("busy_timeout = 2000");
+      migrateAuditSchema(db);
+      db.prepare(
+        "INSERT OR IGNORE INTO audit_public_keys (fingerprint, public_key_pem, first_used) VALUES (?, ?, ?)",
+      ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
+      return new AuditLog(db, path, key, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** The SPKI PEM public key that verifies this log's digests; keep a copy outside the data dir. */
+  get publicKeyPem(): string {
+    return this.#key.publicKeyPem;
+  }
+
+  /** Path of the SQLite file. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Appends an event. Resolves with the stored event only once it is durable on disk (committed with
+   * synchronous=FULL); concurrent appends share one commit.
+   *
+   * @throws TypeError (as a rejection) for a malformed input or a secret-looking field (Plaintext,
+   *   CiphertextBlob, KeyMaterial, binary values) in requestParameters or responseElements.
+   * @throws KmsError KMSInternalException (as a rejection) when the event could not be written, or the log is
+   *   closed: the caller must fail the operation and return nothing.
+   */
+  append(event: AuditEventInput): Promise<AuditEvent> {
+    if (this.#closed) return Promise.reject(auditUnavailable("the audit log is closed"));
+    let body: AuditEventBody;
+    try {
+      body = buildEventBody(event, {
+        now: this.#clock(),
+        eventSource: this.#eventSource,
+        region: this.#region,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AuditEvent>((resolve, reject) => {
+      this.#pending.push({ body, enqueuedAt: performance.now(), resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Writes every pending event in one transaction, then settles their promises. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let events: AuditEvent[];
+    try {
+      if (this.#needsResync) this.#loadHead();
+      let sequence = this.#lastSequence;
+      let prevHash = this.#lastHash;
+      events = new Array(batch.length);
+      const rows: InsertRow[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const body = batch[i]!.body;
+        sequence++;
+        const event = body as AuditEvent;
+        event.sequence = sequence;
+        event.prevHash = prevHash;
+        const json = canonicalEventJson(event);
+        const hash = chainHash(prevHash, json);
+        event.hash = hash;
+        prevHash = hash;
+        events[i] = event;
+        rows[i] = {
+          sequence,
+          event_time: event.eventTime,
+          event_name: event.eventName,
+          principal: event.userIdentity.arn,
+          key_id: event.keyId ?? null,
+          error_code: event.errorCode ?? null,
+          event_json: json,
+          hash,
+        };
+      }
+      const last = events[events.length - 1]!;
+      const digest =
+        sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery
+          ? this.#makeDigest(sequence, prevHash, last.eventID)
+          : undefined;
+      this.#db.transaction(() => {
+        for (const row of rows) this.#insertEvent.run(row);
+        if (digest !== undefined) this.#insertDigest.run({ ...digest });
+      })();
+      this.#lastSequence = sequence;
+      this.#lastHash = prevHash;
+      this.#lastEventId = last.eventID;
+      if (digest !== undefined) {
+        this.#lastDigest = digest;
+        this.#lastDigestAt = performance.now();
+      }
+      this.#appended += batch.length;
+      this.#batches++;
+      if (batch.length > this.#largestBatch) this.#largestBatch = batch.length;
+    } catch (error) {
+      // Nothing of this batch is acknowledged, and the chain head is re-read before the next attempt,
+      // in case the failed commit left anything behind.
+      this.#needsResync = true;
+      this.#lastError = error;
+      const failure = auditUnavailable("the event could not be written", error);
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
+  }
+
+  #makeDigest(lastSequence: number, lastHash: string, lastEventId: string): AuditDigest {
+    const previous = this.#lastDigest;
+    return signDigest(
+      {
+        digestNumber: (previous?.digestNumber ?? 0) + 1,
+        firstSequence: (previous?.lastSequence ?? 0) + 1,
+        lastSequence,
+        lastHash,
+        lastEventId,
+        digestTime: this.#clock().toISOString(),
+        previousSignature: previous?.signature ?? "",
+        publicKeyFingerprint: this.#key.fingerprint,
+      },
+      this.#key.privateKey,
+    );
+  }
+
+  /** Reads the chain head and the last digest from the database. */
+  #loadHead(): void {
+    const head = this.#db
+      .prepare("SELECT sequence, hash, event_json FROM audit_events ORDER BY sequence DESC LIMIT 1")
+      .get() as { sequence: number; hash: string; event_json: string } | undefined;
+    this.#lastSequence = head?.sequence ?? 0;
+    this.#lastHash = head?.hash ?? GENESIS_HASH;
+    this.#lastEventId = "";
+    if (head !== undefined) {
+      try {
+        this.#lastEventId = String((JSON.parse(head.event_json) as { eventID?: unknown }).eventID ?? "");
+      } catch {
+        // A damaged row: verify() reports it; the digest then names no event id.
+      }
+    }
+    const digestRow = this.#db
+      .prepare("SELECT * FROM audit_digests ORDER BY digest_number DESC LIMIT 1")
+      .get();
+    this.#lastDigest =
+      digestRow === undefined ? undefined : digestFromRow(digestRow as Parameters<typeof digestFromRow>[0]);
+    this.#needsResync = false;
+  }
+
+  /** Writes a digest now if durable events are not yet covered by one. */
+  #writeDigestNow(): void {
+    if (this.#needsResync) this.#loadHead();
+    if (this.#lastSequence === (this.#lastDigest?.lastSequence ?? 0)) return;
+    const digest = this.#makeDigest(this.#lastSequence, this.#lastHash, this.#lastEventId);
+    this.#db.transaction(() => this.#insertDigest.run({ ...digest }))();
+    this.#lastDigest = digest;
+    this.#lastDigestAt = performance.now();
+  }
+
+  #digestIfDue(): void {
+    if (this.#closed || performance.now() - this.#lastDigestAt < this.#digestIntervalMs) return;
+    try {
+      this.#writeDigestNow();
+    } catch (error) {
+      // The next append or tick retries; the failure is visible in stats() lag and in `lastError`.
+      this.#needsResync = true;
+      this.#lastError = error;
+    }
+  }
+
+  /**
+   * Writes pending events, then a signed digest covering every durable event (no-op when the last digest
+   * already covers them).
+   *
+   * @throws KmsError KMSInternalException when the digest cannot be written.
+   */
+  async writeDigest(): Promise<void> {
+    if (this.#closed) throw auditUnavailable("the audit log is closed");
+    this.#flush();
+    try {
+      this.#writeDigestNow();
+    } catch (error) {
+      this.#needsResync = true;
+      this.#lastError = error;
+      throw auditUnavailable("the digest could not be written", error);
+    }
+  }
+
+  /**
+   * Events matching every given filter, oldest first (newest last). With `after`, the first `limit` events
+   * after that sequence (paging from `after: 0`); without it, the latest `limit` events.
+   *
+   * @throws TypeError or RangeError for malformed filters.
+   */
+  query(filter: AuditQuery = {}): AuditEvent[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const text = (value: unknown, name: string): string => {
+      if (typeof value !== "string") throw new TypeError(`"${name}" expected a string`);
+      return value;
+    };
+    const date = (value: unknown, name: string): string => {
+      if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+        throw new TypeError(`"${name}" expected a valid Date`);
+      return value.toISOString();
+    };
+    if (filter.keyId !== undefined) {
+      where.push("key_id = ?");
+      params.push(text(filter.keyId, "keyId"));
+    }
+    if (filter.eventName !== undefined) {
+      where.push("event_name = ?");
+      params.push(text(filter.eventName, "eventName"));
+    }
+    if (filter.principal !== undefined) {
+      where.push("principal = ?");
+      params.push(text(filter.principal, "principal"));
+    }
+    if (filter.from !== undefined) {
+      where.push("event_time >= ?");
+      params.push(date(filter.from, "from"));
+    }
+    if (filter.to !== undefined) {
+      where.push("event_time <= ?");
+      params.push(date(filter.to, "to"));
+    }
+    if (filter.errorsOnly === true) where.push("error_code IS NOT NULL");
+    const limit =
+      filter.limit === undefined ? DEFAULT_LIMIT : positiveInteger(filter.limit, "limit", DEFAULT_LIMIT);
+    if (limit > MAX_LIMIT) throw new RangeError(`"limit" expected at most ${MAX_LIMIT}, got ${limit}`);
+    let sql: string;
+    if (filter.after !== undefined) {
+      if (!Number.isSafeInteger(filter.after) || filter.after < 0) {
+        throw new RangeError(`"after" expected a non-negative integer, got ${String(filter.after)}`);
+      }
+      where.push("sequence > ?");
+      params.push(filter.after);
+      sql = `SELECT sequence, event_json, hash FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY sequence ASC LIMIT ?`;
+    } else {
+      sql = `SELECT * FROM (SELECT sequence, event_json, hash FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY sequence DESC LIMIT ?) ORDER BY sequence ASC`;
+    }
+    params.push(limit);
+    const rows = this.#db.prepare(sql).all(...params) as {
+      sequence: number;
+      event_json: string;
+      hash: string;
+    }[];
+    return rows.map((row) => ({
+      ...(JSON.parse(row.event_json) as Omit<AuditEvent, "hash">),
+      hash: row.hash,
+    }));
+  }
+
+  /** Every digest written so far, oldest first, for copying outside the data dir. */
+  digests(): AuditDigest[] {
+    return (
+      this.#db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as Parameters<
+        typeof digestFromRow
+      >[0][]
+    ).map(digestFromRow);
+  }
+
+  /**
+   * Reads the whole log through a separate read-only connection and checks the chain and the digests
+   * against this service's signing key. Events appended meanwhile are not included.
+   *
+   * @throws Error when the database cannot be read at all.
+   */
+  async verify(): Promise<AuditVerifyReport> {
+    const reader = new Database(this.#path, { readonly: true, fileMustExist: true });
+    try {
+      return await verifyAuditDatabase(reader, this.#key);
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** Counters for /metrics. `lagMs` is the age of the oldest event still waiting for its commit. */
+  stats(): AuditStats {
+    return {
+      appended: this.#appended,
+      pending: this.#pending.length,
+      lastSequence: this.#lastSequence,
+      lagMs: this.#pending.length === 0 ? 0 : performance.now() - this.#pending[0]!.enqueuedAt,
+    };
+  }
+
+  /** Group-commit counters (batches written, largest batch) and the last write error, for diagnostics and tests. */
+  diagnostics(): { batches: number; largestBatch: number; lastError: unknown } {
+    return { batches: this.#batches, largestBatch: this.#largestBatch, lastError: this.#lastError };
+  }
+
+  /**
+   * Writes pending events and a final digest, then closes the database. Later appends reject.
+   *
+   * @throws KmsError KMSInternalException when the final digest cannot be written (the database is closed anyway).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#timer);
+    let failure: unknown;
+    try {
+      this.#flush();
+      this.#writeDigestNow();
+    } catch (error) {
+      failure = auditUnavailable("the final digest could not be written", error);
+    }
+    this.#closed = true;
+    this.#db.close();
+    if (failure !== undefined) throw failure;
+  }
+}

@@ -1,0 +1,205 @@
+// Turns an AuditEventInput into the CloudTrail-shaped body of a stored event, refusing anything secret-looking.
+
+import { randomUUID } from "node:crypto";
+import type { AuditEvent, AuditEventInput, AuditUserIdentity } from "./types.js";
+
+/** An event before the group commit gives it a sequence, a previous hash and a hash. */
+export type AuditEventBody = Omit<AuditEvent, "sequence" | "prevHash" | "hash">;
+
+/** Member names that may never appear in requestParameters or responseElements, at any depth (case-insensitive). */
+const FORBIDDEN_KEYS = new Set(["plaintext", "ciphertextblob", "keymaterial"]);
+
+/** Operations CloudTrail records as readOnly besides Describe*, Get* and List*. */
+const READ_ONLY_OPERATIONS = new Set([
+  "Encrypt",
+  "Decrypt",
+  "ReEncrypt",
+  "GenerateDataKey",
+  "GenerateDataKeyWithoutPlaintext",
+  "GenerateDataKeyPair",
+  "GenerateDataKeyPairWithoutPlaintext",
+  "GenerateRandom",
+  "GenerateMac",
+  "VerifyMac",
+  "Sign",
+  "Verify",
+]);
+
+const MAX_DEPTH = 32;
+
+/**
+ * Throws if `value` holds a forbidden member name or binary data anywhere inside it, so that plaintext,
+ * ciphertext blobs and key material can never reach the log even when a caller passes a whole request.
+ *
+ * @throws TypeError naming the offending path.
+ */
+export function assertNoSecrets(value: unknown, path: string, depth = 0): void {
+  if (value === null || typeof value !== "object") return;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    throw new TypeError(
+      `audit event: "${path}" is binary data; plaintext or key material must never be logged`,
+    );
+  }
+  if (depth >= MAX_DEPTH)
+    throw new TypeError(`audit event: "${path}" is nested deeper than ${MAX_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) assertNoSecrets(value[i], `${path}[${i}]`, depth + 1);
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key.toLowerCase())) {
+      throw new TypeError(
+        `audit event: "${path}.${key}" is refused; plaintext or key material must never be logged`,
+      );
+    }
+    assertNoSecrets((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+  }
+}
+
+function requireString(value: unknown, name: string): string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new TypeError(`audit event: "${name}" expected a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string")
+    throw new TypeError(`audit event: "${name}" expected a string, got ${describe(value)}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return `string of length ${value.length}`;
+  return typeof value;
+}
+
+/** CloudTrail's userIdentity for a caller: Root for `:root` ARNs, AWSService for service principals, else IAMUser. */
+function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
+  const caller = input.caller;
+  const principal = caller.principal;
+  let type: AuditUserIdentity["type"] = "IAMUser";
+  let principalId = principal;
+  if (!principal.startsWith("arn:") && principal.endsWith(".amazonaws.com")) {
+    type = "AWSService";
+  } else if (principal.endsWith(":root")) {
+    type = "Root";
+    principalId = caller.account;
+  } else {
+    // arn:aws:iam::111122223333:user/alice -> user/alice: stable, and unlike AWS's AIDA... ids, derivable here.
+    const resource = principal.split(":").slice(5).join(":");
+    if (resource.length > 0) principalId = resource;
+  }
+  const identity: AuditUserIdentity = {
+    type,
+    principalId,
+    arn: principal,
+    accountId: caller.account,
+    accessKeyId: caller.accessKeyId ?? "",
+  };
+  if (caller.viaService !== undefined) identity.invokedBy = caller.viaService;
+  return identity;
+}
+
+/**
+ * Checks an input and builds the stored body. Everything is copied, so later changes by the caller
+ * cannot alter an event waiting for its commit.
+ *
+ * @throws TypeError for a malformed input or a secret-looking field.
+ */
+export function buildEventBody(
+  input: AuditEventInput,
+  defaults: { now: Date; eventSource: string; region: string | undefined },
+): AuditEventBody {
+  if (input === null || typeof input !== "object") {
+    throw new TypeError(`audit event: expected an object, got ${describe(input)}`);
+  }
+  const eventName = requireString(input.eventName, "eventName");
+  const caller = input.caller;
+  if (caller === null || typeof caller !== "object") {
+    throw new TypeError(`audit event: "caller" expected an object, got ${describe(caller)}`);
+  }
+  requireString(caller.principal, "caller.principal");
+  requireString(caller.account, "caller.account");
+  for (const name of ["accessKeyId", "sourceIp", "userAgent", "viaService"] as const) {
+    optionalString(caller[name], `caller.${name}`);
+  }
+  const time = input.eventTime ?? defaults.now;
+  if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
+    throw new TypeError(`audit event: "eventTime" expected a valid Date`);
+  }
+  const requestParameters = input.requestParameters ?? null;
+  const responseElements = input.responseElements ?? null;
+  if (requestParameters !== null && typeof requestParameters !== "object") {
+    throw new TypeError(
+      `audit event: "requestParameters" expected an object, got ${describe(requestParameters)}`,
+    );
+  }
+  if (responseElements !== null && typeof responseElements !== "object") {
+    throw new TypeError(
+      `audit event: "responseElements" expected an object, got ${describe(responseElements)}`,
+    );
+  }
+  assertNoSecrets(requestParameters, "requestParameters");
+  assertNoSecrets(responseElements, "responseElements");
+  const errorCode = optionalString(input.errorCode, "errorCode");
+  const errorMessage = optionalString(input.errorMessage, "errorMessage");
+  const keyId = optionalString(input.keyId, "keyId");
+  const requestId = optionalString(input.requestId, "requestId");
+  if (input.readOnly !== undefined && typeof input.readOnly !== "boolean") {
+    throw new TypeError(`audit event: "readOnly" expected a boolean, got ${describe(input.readOnly)}`);
+  }
+  const resources: AuditEvent["resources"] = [];
+  if (input.resources !== undefined) {
+    if (!Array.isArray(input.resources)) throw new TypeError(`audit event: "resources" expected an array`);
+    input.resources.forEach((resource, i) => {
+      if (resource === null || typeof resource !== "object") {
+        throw new TypeError(`audit event: "resources[${i}]" expected an object`);
+      }
+      const copy: AuditEvent["resources"][number] = {
+        ARN: requireString(resource.ARN, `resources[${i}].ARN`),
+      };
+      const type = optionalString(resource.type, `resources[${i}].type`);
+      const accountId = optionalString(resource.accountId, `resources[${i}].accountId`);
+      if (accountId !== undefined) copy.accountId = accountId;
+      if (type !== undefined) copy.type = type;
+      resources.push(copy);
+    });
+  }
+  const readOnly =
+    input.readOnly ?? (/^(Describe|Get|List)/.test(eventName) || READ_ONLY_OPERATIONS.has(eventName));
+  const body: AuditEventBody = {
+    eventVersion: "1.08",
+    userIdentity: userIdentityOf(input),
+    eventTime: time.toISOString(),
+    eventSource: defaults.eventSource,
+    eventName,
+    sourceIPAddress: caller.sourceIp ?? caller.viaService ?? "127.0.0.1",
+    userAgent: caller.userAgent ?? "",
+    // A JSON round trip copies the caller's objects and drops what JSON cannot keep, so the stored text
+    // and the hashed text agree; the canonical serializer then orders the keys.
+    requestParameters:
+      requestParameters === null
+        ? null
+        : (JSON.parse(JSON.stringify(requestParameters)) as Record<string, unknown>),
+    responseElements:
+      responseElements === null
+        ? null
+        : (JSON.parse(JSON.stringify(responseElements)) as Record<string, unknown>),
+    requestID: requestId ?? randomUUID(),
+    eventID: randomUUID(),
+    readOnly,
+    resources,
+    eventType: "AwsApiCall",
+    managementEvent: true,
+    eventCategory: "Management",
+    recipientAccountId: resources[0]?.accountId ?? caller.account,
+  };
+  if (defaults.region !== undefined) body.awsRegion = defaults.region;
+  if (errorCode !== undefined) body.errorCode = errorCode;
+  if (errorMessage !== undefined) body.errorMessage = errorMessage;
+  if (keyId !== undefined) body.keyId = keyId;
+  return body;
+}

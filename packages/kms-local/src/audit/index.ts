@@ -1,0 +1,20 @@
+// The tamper-evident, fail-closed audit log of the local KMS: public API.
+
+export { auditUnavailable } from "./audit-error.js";
+export { AuditLog } from "./audit-log.js";
+export { canonicalEventJson, canonicalJson } from "./canonical-json.js";
+export { type AuditDigest, checkDigestSignature, digestSigningInput } from "./digest.js";
+export type {
+  AuditCaller,
+  AuditEvent,
+  AuditEventInput,
+  AuditLogOptions,
+  AuditProblem,
+  AuditProblemKind,
+  AuditQuery,
+  AuditResource,
+  AuditStats,
+  AuditUserIdentity,
+  AuditVerifyReport,
+} from "./types.js";
+export { chainHash, GENESIS_HASH } from "./verify-log.js";

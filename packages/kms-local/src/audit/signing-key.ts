@@ -1,0 +1,75 @@
+// The Ed25519 key that signs audit digests: loaded from the data dir, created with mode 0600 on first start.
+
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import { constants, promises as fs } from "node:fs";
+import { dirname } from "node:path";
+
+/** The digest signing key pair and the SHA-256 fingerprint (hex) of the public key's SPKI DER. */
+export interface DigestSigningKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** The public key as SPKI PEM, written next to the private key as `<path>.pub` for external verifiers. */
+  publicKeyPem: string;
+  fingerprint: string;
+}
+
+function fingerprintOf(publicKey: KeyObject): string {
+  return createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex");
+}
+
+/**
+ * Loads the PKCS#8 PEM Ed25519 key at `path`, or creates it (mode 0600, exclusive create, fsync'd) when missing.
+ * Writes the public key next to it as `<path>.pub` (mode 0644).
+ *
+ * @throws Error when the file exists but is not an Ed25519 private key, or cannot be read or created.
+ */
+export async function loadOrCreateSigningKey(path: string): Promise<DigestSigningKey> {
+  let pem: string;
+  try {
+    pem = await fs.readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    const { privateKey } = generateKeyPairSync("ed25519");
+    pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    await fs.mkdir(dirname(path), { recursive: true });
+    try {
+      const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        await handle.writeFile(pem, "utf8");
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (createError) {
+      // Another process created it between our read and our create: use theirs.
+      if ((createError as NodeJS.ErrnoException).code !== "EEXIST") throw createError;
+      pem = await fs.readFile(path, "utf8");
+    }
+  }
+  const privateKey = createPrivateKey(pem);
+  if (privateKey.asymmetricKeyType !== "ed25519") {
+    throw new Error(`audit signing key ${path} is not an Ed25519 private key`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
+  const pubPath = `${path}.pub`;
+  const existing = await fs.readFile(pubPath, "utf8").catch(() => undefined);
+  if (existing !== publicKeyPem) await fs.writeFile(pubPath, publicKeyPem, { mode: 0o644 });
+  return { privateKey, publicKey, publicKeyPem, fingerprint: fingerprintOf(publicKey) };
+}
+
+/** Parses an SPKI PEM Ed25519 public key (for verifying a copied log with only the public key). */
+export function parsePublicKey(pem: string): { publicKey: KeyObject; fingerprint: string } {
+  const publicKey = createPublicKey(pem);
+  if (publicKey.asymmetricKeyType !== "ed25519")
+    throw new TypeError("audit public key is not an Ed25519 key");
+  return { publicKey, fingerprint: fingerprintOf(publicKey) };
+}

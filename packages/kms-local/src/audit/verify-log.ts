@@ -1,0 +1,263 @@
+// Reads a whole audit.db and reports every edited, deleted, inserted or reordered event and every bad digest.
+
+import { createHash, type KeyObject } from "node:crypto";
+import type Database from "better-sqlite3";
+import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
+import { type AuditDigest, checkDigestSignature } from "./digest.js";
+import type { AuditEvent, AuditProblem, AuditVerifyReport } from "./types.js";
+
+/** The prevHash of the first event. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** At most this many problems are listed; a log damaged beyond that is reported by its first problems. */
+const MAX_PROBLEMS = 1000;
+
+/** Rows read between yields to the event loop, so a long verification does not stall a server. */
+const ROWS_PER_SLICE = 5000;
+
+interface EventRow {
+  sequence: number;
+  event_time: string;
+  event_name: string;
+  principal: string;
+  key_id: string | null;
+  error_code: string | null;
+  event_json: string;
+  hash: string;
+}
+
+interface DigestRow {
+  digest_number: number;
+  first_sequence: number;
+  last_sequence: number;
+  last_hash: string;
+  last_event_id: string;
+  digest_time: string;
+  previous_signature: string;
+  public_key_fingerprint: string;
+  signature: string;
+}
+
+/** The chain hash of an event: hex SHA-256 of prevHash followed by the canonical JSON without hash. */
+export function chainHash(prevHash: string, canonicalJsonText: string): string {
+  return createHash("sha256").update(prevHash, "utf8").update(canonicalJsonText, "utf8").digest("hex");
+}
+
+/** Reads a digest row as an AuditDigest. */
+export function digestFromRow(row: DigestRow): AuditDigest {
+  return {
+    digestNumber: row.digest_number,
+    firstSequence: row.first_sequence,
+    lastSequence: row.last_sequence,
+    lastHash: row.last_hash,
+    lastEventId: row.last_event_id,
+    digestTime: row.digest_time,
+    previousSignature: row.previous_signature,
+    publicKeyFingerprint: row.public_key_fingerprint,
+    signature: row.signature,
+  };
+}
+
+/** Why the indexed columns of a row disagree with its event, or undefined when they agree. */
+function columnMismatch(row: EventRow, event: AuditEvent): string | undefined {
+  if (row.event_name !== event.eventName) return "event_name";
+  if (row.principal !== event.userIdentity?.arn) return "principal";
+  if (row.event_time !== event.eventTime) return "event_time";
+  if (row.key_id !== (event.keyId ?? null)) return "key_id";
+  if (row.error_code !== (event.errorCode ?? null)) return "error_code";
+  return undefined;
+}
+
+/**
+ * Verifies the events and digests visible in one read transaction of `db` against the trusted public key.
+ * The connection must not be used by anyone else until the promise settles.
+ *
+ * What is checked: every digest's signature, key and link to the previous digest; every event's hash
+ * against its content, its link to the previous event, its sequence against its row, and its indexed
+ * columns against its content; and that every digest's last event is present with the hash it signed.
+ */
+export async function verifyAuditDatabase(
+  db: Database.Database,
+  trusted: { publicKey: KeyObject; fingerprint: string },
+): Promise<AuditVerifyReport> {
+  const problems: AuditProblem[] = [];
+  const report = (sequence: number, kind: AuditProblem["kind"], detail: string) => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ sequence, kind, detail });
+  };
+  db.exec("BEGIN");
+  try {
+    // Digests first: only correctly signed, correctly linked digests are trusted below.
+    const digestRows = db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as DigestRow[];
+    const trustedDigests: AuditDigest[] = [];
+    let previous: AuditDigest | undefined;
+    for (const row of digestRows) {
+      const digest = digestFromRow(row);
+      const expectedNumber = previous === undefined ? 1 : previous.digestNumber + 1;
+      if (
+        digest.publicKeyFingerprint !== trusted.fingerprint ||
+        !checkDigestSignature(digest, trusted.publicKey)
+      ) {
+        report(
+          digest.lastSequence,
+          "bad-digest-signature",
+          `digest #${digest.digestNumber} (events ${digest.firstSequence}..${digest.lastSequence}) does not verify under the audit public key ${trusted.fingerprint.slice(0, 16)}`,
+        );
+        continue;
+      }
+      if (digest.digestNumber !== expectedNumber) {
+        report(
+          digest.firstSequence,
+          "deleted",
+          `digests #${expectedNumber}..#${digest.digestNumber - 1} are missing before digest #${digest.digestNumber}`,
+        );
+      } else if (digest.previousSignature !== (previous?.signature ?? "")) {
+        report(
+          digest.firstSequence,
+          "bad-digest-signature",
+          `digest #${digest.digestNumber} does not link to the signature of digest #${expectedNumber - 1}`,
+        );
+      }
+      if (previous !== undefined && digest.firstSequence !== previous.lastSequence + 1) {
+        report(
+          digest.firstSequence,
+          "bad-digest-signature",
+          `digest #${digest.digestNumber} starts at ${digest.firstSequence}, not after digest #${previous.digestNumber}'s ${previous.lastSequence}`,
+        );
+      }
+      trustedDigests.push(digest);
+      previous = digest;
+    }
+    // Where each digest's last event actually is now, to tell insertions from deletions after a re-chaining.
+    const wanted = new Map<string, number>();
+    for (const digest of trustedDigests) wanted.set(digest.lastEventId, -1);
+    const hashAt = new Map<number, string>();
+    const digestEnds = new Set(trustedDigests.map((d) => d.lastSequence));
+
+    let expected = 1;
+    let prevHash = GENESIS_HASH;
+    let prevDisordered = false;
+    let events = 0;
+    let maxSequence = 0;
+    const iterator = db
+      .prepare("SELECT * FROM audit_events ORDER BY sequence")
+      .iterate() as IterableIterator<EventRow>;
+    for (const row of iterator) {
+      events++;
+      if (events % ROWS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const seq = row.sequence;
+      maxSequence = seq;
+      if (digestEnds.has(seq)) hashAt.set(seq, row.hash);
+      let gap = false;
+      if (seq > expected) {
+        gap = true;
+        report(
+          expected,
+          "deleted",
+          seq - expected === 1
+            ? `event ${expected} is missing`
+            : `events ${expected}..${seq - 1} are missing`,
+        );
+      } else if (seq < expected) {
+        report(seq, "inserted", `an event with sequence ${seq} precedes the first event`);
+      }
+      let event: AuditEvent | undefined;
+      try {
+        event = JSON.parse(row.event_json) as AuditEvent;
+        if (event === null || typeof event !== "object" || Array.isArray(event)) event = undefined;
+      } catch {
+        event = undefined;
+      }
+      let disordered = false;
+      if (event !== undefined && wanted.get(event.eventID) === -1) wanted.set(event.eventID, seq);
+      if (event === undefined) {
+        report(seq, "edited", `event ${seq} is not a JSON object`);
+      } else if (event.sequence !== seq) {
+        disordered = true;
+        report(seq, "reordered", `the row at sequence ${seq} holds event ${String(event.sequence)}`);
+      } else {
+        const extra = Object.keys(event).find((key) => !CANONICAL_EVENT_KEYS.has(key));
+        const recomputed = chainHash(String(event.prevHash), canonicalEventJson(event));
+        const column = columnMismatch(row, event);
+        if (extra !== undefined) {
+          report(seq, "edited", `event ${seq} has an unexpected member "${extra}"`);
+        } else if (recomputed !== row.hash) {
+          report(seq, "edited", `event ${seq} does not match its hash: its content was changed`);
+        } else if (column !== undefined) {
+          report(seq, "edited", `event ${seq}: the indexed column ${column} does not match the event`);
+        } else if (!gap && !prevDisordered && event.prevHash !== prevHash) {
+          // The previous event was rewritten together with its own hash: only the link shows it.
+          report(
+            seq - 1,
+            "edited",
+            `event ${seq - 1} was changed and re-hashed: event ${seq}'s prevHash no longer matches it`,
+          );
+        }
+      }
+      prevDisordered = disordered;
+      prevHash = row.hash;
+      expected = Math.max(expected, seq + 1);
+    }
+
+    // Every trusted digest's last event must still be there with the hash that was signed.
+    let lastGood = 0;
+    let truncationReported = false;
+    for (const digest of trustedDigests) {
+      if (digest.lastSequence === 0) continue;
+      const found = hashAt.get(digest.lastSequence);
+      if (found === undefined && digest.lastSequence > maxSequence) {
+        if (!truncationReported) {
+          truncationReported = true;
+          report(
+            maxSequence + 1,
+            "truncated-after-digest",
+            `digest #${digest.digestNumber} covers events up to ${digest.lastSequence} but the log ends at ${maxSequence}`,
+          );
+        }
+      } else if (found !== digest.lastHash) {
+        const from = lastGood + 1;
+        // Event-level findings in this range already say where; the digest adds nothing then.
+        if (problems.some((p) => p.sequence >= from && p.sequence <= digest.lastSequence)) continue;
+        const movedTo = wanted.get(digest.lastEventId) ?? -1;
+        const range = `between ${from} and ${digest.lastSequence}`;
+        if (movedTo > digest.lastSequence) {
+          report(
+            lastGood + 1,
+            "inserted",
+            `${movedTo - digest.lastSequence} event(s) were inserted ${range}: digest #${digest.digestNumber}'s last event is now at ${movedTo}`,
+          );
+        } else if (movedTo > 0 && movedTo < digest.lastSequence) {
+          report(
+            lastGood + 1,
+            "deleted",
+            `${digest.lastSequence - movedTo} event(s) were deleted ${range}: digest #${digest.digestNumber}'s last event is now at ${movedTo}`,
+          );
+        } else {
+          report(
+            lastGood + 1,
+            "edited",
+            `events ${range} were rewritten and re-chained: they do not end with the hash digest #${digest.digestNumber} signed`,
+          );
+        }
+      } else {
+        lastGood = digest.lastSequence;
+      }
+    }
+    const lastDigestSequence = trustedDigests.at(-1)?.lastSequence ?? 0;
+    const firstBad = problems.reduce<number | undefined>(
+      (min, p) => (min === undefined || p.sequence < min ? p.sequence : min),
+      undefined,
+    );
+    const result: AuditVerifyReport = {
+      ok: problems.length === 0,
+      events,
+      digests: digestRows.length,
+      problems: problems.sort((a, b) => a.sequence - b.sequence),
+      lastDigestSequence,
+      eventsAfterLastDigest: Math.max(0, maxSequence - lastDigestSequence),
+    };
+    if (firstBad !== undefined) result.firstBadSequence = firstBad;
+    return result;
+  } finally {
+    db.exec("COMMIT");
+  }
+}
