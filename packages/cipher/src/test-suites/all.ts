@@ -1,5 +1,6 @@
 // Every shared suite, by name, for one implementation.
 
+import { envelopeCases } from "./envelope.js";
 import type { Cipher, TestCase } from "./harness.js";
 import { primitiveCases, type WycheproofTally } from "./primitives.js";
 
@@ -9,5 +10,6 @@ export function allSuites(
 ): Record<string, readonly TestCase[]> {
   return {
     primitives: primitiveCases(cipher, report),
+    envelope: envelopeCases(cipher),
   };
 }

@@ -1,0 +1,86 @@
+// One-shot decryption of an envelope held in memory.
+
+import { abytes, type EnvelopeHeader, malformed, parseHeader } from "@sealkit/core";
+import { InOrder } from "./lib/content-cipher.js";
+import { nextFrame, truncated } from "./lib/frame-reader.js";
+import {
+  checkDecryptOptions,
+  checkExpectedContext,
+  type DecryptOptions,
+  openMessage,
+} from "./lib/message.js";
+
+export type { DecryptOptions } from "./lib/message.js";
+
+/** What `decrypt` returns. */
+export interface DecryptResult {
+  readonly plaintext: Uint8Array;
+  /** The parsed header: context, suite, frame size, encrypted data keys. Its arrays are views of the envelope. */
+  readonly header: EnvelopeHeader;
+}
+
+/**
+ * Decrypts a whole envelope. Nothing is returned unless every frame authenticated and the envelope ended
+ * exactly after its final frame.
+ *
+ * Order of checks: the header is parsed (with its limits), the expected context is checked, a data key is
+ * opened, the commitment and the header tag are verified, then every frame.
+ * @throws {TypeError} when `envelope` is not a Uint8Array or an option has the wrong type
+ * @throws {RangeError} when `providers` is empty or `maxEncryptedDataKeys` is out of range
+ * @throws {SealkitError} ERR_ENVELOPE_MALFORMED, ERR_UNSUPPORTED_VERSION, ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE,
+ * ERR_TOO_MANY_ENCRYPTED_DATA_KEYS, ERR_LIMIT_EXCEEDED, ERR_CONTEXT_MISMATCH, ERR_NO_DECRYPTABLE_KEY,
+ * ERR_AUTHENTICATION_FAILED, ERR_TRUNCATED
+ */
+export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
+  abytes(envelope, "envelope");
+  const checked = checkDecryptOptions(options);
+  const header = parseHeader(
+    envelope,
+    checked.maxEncryptedDataKeys !== undefined ? { maxEncryptedDataKeys: checked.maxEncryptedDataKeys } : {},
+  );
+  checkExpectedContext(header, checked);
+  const body = envelope.subarray(header.length);
+
+  // Walk the frame structure before any key is opened: a body that is cut short or malformed fails without a
+  // provider call, and the output size is known exactly.
+  const frames: { start: number; final: boolean; length: number; sealedStart: number; sealedEnd: number }[] =
+    [];
+  let offset = 0;
+  let plaintextLength = 0;
+  for (let index = 1; ; index++) {
+    const frame = nextFrame(body.subarray(offset), header.frameSize, index);
+    if (!frame) throw truncated();
+    const sealedStart = offset + frame.wireLength - frame.sealed.length;
+    frames.push({
+      start: plaintextLength,
+      final: frame.final,
+      length: frame.plaintextLength,
+      sealedStart,
+      sealedEnd: sealedStart + frame.sealed.length,
+    });
+    plaintextLength += frame.plaintextLength;
+    offset += frame.wireLength;
+    if (frame.final) break;
+  }
+  if (offset !== body.length) throw malformed("trailing bytes after the final frame");
+
+  const cipher = await openMessage(header, checked);
+  try {
+    const plaintext = new Uint8Array(plaintextLength);
+    const inFlight = new InOrder<void>(cipher.window);
+    try {
+      for (const [i, f] of frames.entries()) {
+        const sealed = body.subarray(f.sealedStart, f.sealedEnd);
+        await inFlight.push(cipher.open(i + 1, f.final, sealed, plaintext, f.start), () => {});
+      }
+      await inFlight.drain(() => {});
+    } catch (error) {
+      inFlight.abandon();
+      plaintext.fill(0);
+      throw error;
+    }
+    return { plaintext, header };
+  } finally {
+    cipher.dispose();
+  }
+}
