@@ -1,0 +1,44 @@
+// Timing helpers shared by the Node and browser runs: warm-up, interleaved rounds, medians. Runtime-neutral.
+
+/** The median of a list of numbers (the mean of the two middle values for an even count). */
+export function median(values) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Milliseconds since an arbitrary origin, from the high-resolution clock every runtime has. */
+export function now() {
+  return performance.now();
+}
+
+/** Waits one macrotask, so timers (memory samplers, the browser's event loop) get a turn between rounds. */
+export function yieldToEventLoop() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Times every case `rounds` times after `warmup` untimed runs. Rounds are interleaved (case A, case B, ...,
+ * then again) so that a burst of load from other processes hits all cases alike and the ratios stay fair.
+ * Each case is `{ id, run: () => Promise<void> | void }`; returns a Map id -> array of milliseconds.
+ */
+export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
+  const samples = new Map(cases.map((c) => [c.id, []]));
+  for (let w = 0; w < warmup; w++) {
+    for (const c of cases) {
+      await c.run();
+      await yieldToEventLoop();
+    }
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      const start = now();
+      await c.run();
+      samples.get(c.id).push(now() - start);
+      await yieldToEventLoop();
+    }
+    onProgress?.(r + 1, rounds);
+  }
+  return samples;
+}
