@@ -1,0 +1,368 @@
+// Grants: their shape, AWS's validation of CreateGrant requests, and whether a grant allows a request.
+
+import { KmsError, validation } from "../errors.js";
+import { roleArnOfSession } from "./evaluate-policy.js";
+import { CONTEXT_OPERATIONS } from "./operations.js";
+
+/** Every operation a grant may allow (AWS's GrantOperation enum). */
+export const GRANT_OPERATIONS: readonly string[] = [
+  "Decrypt",
+  "Encrypt",
+  "GenerateDataKey",
+  "GenerateDataKeyWithoutPlaintext",
+  "ReEncryptFrom",
+  "ReEncryptTo",
+  "Sign",
+  "Verify",
+  "GetPublicKey",
+  "CreateGrant",
+  "RetireGrant",
+  "DescribeKey",
+  "GenerateDataKeyPair",
+  "GenerateDataKeyPairWithoutPlaintext",
+  "GenerateMac",
+  "VerifyMac",
+  "DeriveSharedSecret",
+];
+const GRANT_OPERATION_SET = new Set(GRANT_OPERATIONS);
+
+/** The grant operations valid for a symmetric encryption key (key usage ENCRYPT_DECRYPT). */
+export const SYMMETRIC_GRANT_OPERATIONS: ReadonlySet<string> = new Set([
+  "Decrypt",
+  "Encrypt",
+  "GenerateDataKey",
+  "GenerateDataKeyWithoutPlaintext",
+  "GenerateDataKeyPair",
+  "GenerateDataKeyPairWithoutPlaintext",
+  "ReEncryptFrom",
+  "ReEncryptTo",
+  "CreateGrant",
+  "RetireGrant",
+  "DescribeKey",
+]);
+
+/** Operations a constrained grant may also include, though the constraint does not apply to them. */
+const CONSTRAINT_EXEMPT = new Set(["DescribeKey", "RetireGrant", "CreateGrant"]);
+
+/** Encryption context constraints of a grant. Keys compare case-insensitively, values case-sensitively. */
+export interface GrantConstraints {
+  /** The request's encryption context must be exactly these pairs. */
+  readonly EncryptionContextEquals?: Readonly<Record<string, string>>;
+  /** The request's encryption context must include these pairs (it may have more). */
+  readonly EncryptionContextSubset?: Readonly<Record<string, string>>;
+}
+
+/** A grant, with AWS's field names (as ListGrants returns them). */
+export interface Grant {
+  readonly GrantId: string;
+  /** The key's ARN. */
+  readonly KeyId: string;
+  readonly GranteePrincipal: string;
+  readonly RetiringPrincipal?: string;
+  readonly Operations: readonly string[];
+  readonly Constraints?: GrantConstraints;
+  readonly Name?: string;
+  /** The account that created the grant, as `arn:aws:iam::111122223333:root` (AWS's form) or a bare id. */
+  readonly IssuingAccount: string;
+  readonly CreationDate: Date;
+}
+
+/** A request checked against a grant. */
+export interface GrantRequest {
+  /** The caller's ARN. */
+  readonly grantee: string;
+  /** The caller's account id; taken from the caller's ARN when absent. */
+  readonly account?: string;
+  /** The AWS operation name: "Decrypt", "ReEncryptFrom", ... */
+  readonly operation: string;
+  /** The request's encryption context ({} or absent when none). */
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+const ACCOUNT_ID = /^\d{12}$/;
+const ROOT_ARN = /^arn:[a-z0-9-]+:iam::(\d{12}):root$/;
+const ARN_ACCOUNT = /^arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):/;
+
+function accountOf(principal: string): string | undefined {
+  if (ACCOUNT_ID.test(principal)) return principal;
+  return ARN_ACCOUNT.exec(principal)?.[1];
+}
+
+/**
+ * Whether `principal` is the principal a grant names (`named`): the same ARN, a session of the named role, or
+ * any principal of the account when `named` is an account root (no IAM here: see docs/KMS-LOCAL.md).
+ */
+export function grantPrincipalMatches(named: string, principal: string, account?: string): boolean {
+  if (named === principal) return true;
+  const root = ROOT_ARN.exec(named)?.[1] ?? (ACCOUNT_ID.test(named) ? named : undefined);
+  if (root !== undefined) return (account ?? accountOf(principal)) === root;
+  return roleArnOfSession(principal) === named;
+}
+
+/**
+ * Lower-cases a context's keys for constraint matching; undefined when two keys differ only by case, which a
+ * constraint cannot judge unambiguously (AWS advises against such contexts): such requests never match.
+ */
+function lowerKeys(context: Readonly<Record<string, string>>): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(context)) {
+    const lower = k.toLowerCase();
+    if (out.has(lower)) return undefined;
+    out.set(lower, v);
+  }
+  return out;
+}
+
+function nonEmpty(
+  map: Readonly<Record<string, string>> | undefined,
+): map is Readonly<Record<string, string>> {
+  return map !== undefined && map !== null && Object.keys(map).length > 0;
+}
+
+/** Whether a request's context satisfies a grant's constraints (AWS semantics; empty maps mean none). */
+export function contextSatisfies(
+  constraints: GrantConstraints | undefined,
+  context: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (!constraints) return true;
+  const equals = constraints.EncryptionContextEquals;
+  const subset = constraints.EncryptionContextSubset;
+  if (!nonEmpty(equals) && !nonEmpty(subset)) return true;
+  const request = lowerKeys(context ?? {});
+  if (!request) return false;
+  if (nonEmpty(equals)) {
+    const pairs = Object.entries(equals);
+    if (pairs.length !== request.size) return false;
+    for (const [k, v] of pairs) if (request.get(k.toLowerCase()) !== v) return false;
+  }
+  if (nonEmpty(subset)) {
+    for (const [k, v] of Object.entries(subset)) if (request.get(k.toLowerCase()) !== v) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a grant allows a request: the caller is the grantee (see `grantPrincipalMatches`), the operation is
+ * one of the grant's, and, for operations that take an encryption context, the context satisfies the grant's
+ * constraints: EncryptionContextEquals requires exactly the constraint's pairs, EncryptionContextSubset
+ * requires them and allows more. Constraint keys compare case-insensitively, values case-sensitively, as AWS
+ * documents. Operations without a context (DescribeKey, RetireGrant, CreateGrant) ignore constraints; for
+ * CreateGrant also use `grantAllowsCreateGrant`, which checks what the new grant may contain.
+ *
+ * @throws TypeError when `request.grantee` or `request.operation` is not a string.
+ */
+export function grantAllows(grant: Grant, request: GrantRequest): boolean {
+  if (typeof request.grantee !== "string") throw new TypeError('"grantee" expected a string');
+  if (typeof request.operation !== "string") throw new TypeError('"operation" expected a string');
+  if (!grantPrincipalMatches(grant.GranteePrincipal, request.grantee, request.account)) return false;
+  if (!grant.Operations.includes(request.operation)) return false;
+  if (!CONTEXT_OPERATIONS.has(request.operation)) return true;
+  return contextSatisfies(grant.Constraints, request.context);
+}
+
+/**
+ * Whether `child` constraints are at least as strict as `parent`'s: what a grant created through a grant's
+ * CreateGrant permission must satisfy. Equals parent: the child has Equals with the same pairs. Subset parent:
+ * the child's Equals or Subset contains every parent pair. No parent constraint: anything.
+ */
+export function constraintsAtLeastAsStrict(
+  parent: GrantConstraints | undefined,
+  child: GrantConstraints | undefined,
+): boolean {
+  const pEquals = parent?.EncryptionContextEquals;
+  const pSubset = parent?.EncryptionContextSubset;
+  const cEquals = child?.EncryptionContextEquals;
+  const cSubset = child?.EncryptionContextSubset;
+  if (nonEmpty(pEquals)) {
+    if (!nonEmpty(cEquals) || nonEmpty(cSubset)) return false;
+    return contextSatisfies({ EncryptionContextEquals: pEquals }, cEquals);
+  }
+  if (nonEmpty(pSubset)) {
+    if (nonEmpty(cEquals)) return contextSatisfies({ EncryptionContextSubset: pSubset }, cEquals);
+    if (nonEmpty(cSubset)) return contextSatisfies({ EncryptionContextSubset: pSubset }, cSubset);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a grant lets `grantee` create a new grant with `operations` and `constraints`: the grant allows
+ * CreateGrant to the caller, the new grant's operations are among the grant's, and its constraints are at least
+ * as strict (AWS: a grant cannot be used to create a less restricted grant).
+ */
+export function grantAllowsCreateGrant(
+  grant: Grant,
+  request: {
+    grantee: string;
+    account?: string;
+    operations: readonly string[];
+    constraints?: GrantConstraints;
+  },
+): boolean {
+  if (!grantAllows(grant, { grantee: request.grantee, account: request.account, operation: "CreateGrant" }))
+    return false;
+  if (!request.operations.every((op) => grant.Operations.includes(op))) return false;
+  return constraintsAtLeastAsStrict(grant.Constraints, request.constraints);
+}
+
+/**
+ * Whether `principal` may retire a grant (RetireGrant): its retiring principal, its grantee when the grant
+ * includes RetireGrant, or a principal of the issuing account (the account root, which stands for every
+ * principal of the account here).
+ */
+export function canRetireGrant(grant: Grant, principal: string, account?: string): boolean {
+  const callerAccount = account ?? accountOf(principal);
+  if (
+    grant.RetiringPrincipal !== undefined &&
+    grantPrincipalMatches(grant.RetiringPrincipal, principal, callerAccount)
+  ) {
+    return true;
+  }
+  if (
+    grant.Operations.includes("RetireGrant") &&
+    grantPrincipalMatches(grant.GranteePrincipal, principal, callerAccount)
+  ) {
+    return true;
+  }
+  const issuing = ROOT_ARN.exec(grant.IssuingAccount)?.[1] ?? grant.IssuingAccount;
+  return callerAccount !== undefined && callerAccount === issuing;
+}
+
+/**
+ * Validates CreateGrant's `Operations`: a non-empty list of AWS grant operation names, each valid for the
+ * key's usage. Returns the list.
+ *
+ * @param keyUsage The key's usage; with "ENCRYPT_DECRYPT" (the default) only symmetric operations are valid.
+ * @throws KmsError ValidationException for a missing or empty list, an unknown name, or an operation the key
+ *   does not support.
+ */
+export function validateGrantOperations(operations: unknown, keyUsage = "ENCRYPT_DECRYPT"): string[] {
+  if (!Array.isArray(operations) || operations.length === 0) {
+    throw validation(
+      "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must not be null or empty",
+    );
+  }
+  const unknown = operations.filter((op) => typeof op !== "string" || !GRANT_OPERATION_SET.has(op));
+  if (unknown.length > 0) {
+    throw validation(
+      `1 validation error detected: Value '[${unknown.map(String).join(", ")}]' at 'operations' failed to satisfy constraint: ` +
+        `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(", ")}]]`,
+    );
+  }
+  if (keyUsage === "ENCRYPT_DECRYPT") {
+    const invalid = (operations as string[]).filter((op) => !SYMMETRIC_GRANT_OPERATIONS.has(op));
+    if (invalid.length > 0) {
+      throw validation(
+        `Grant operations [${invalid.join(", ")}] are not valid for a key with KeyUsage ENCRYPT_DECRYPT`,
+      );
+    }
+  }
+  return [...(operations as string[])];
+}
+
+/** The most pairs a constraint map may hold, and the longest value (AWS's CreateGrant limits). */
+export const MAX_CONSTRAINT_PAIRS = 8;
+export const MAX_CONSTRAINT_VALUE_LENGTH = 384;
+
+function validateContextMap(raw: unknown, field: string): Record<string, string> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw validation(`${field} must be a map of strings to strings`);
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_CONSTRAINT_PAIRS) {
+    throw validation(
+      `${field} has ${entries.length} pairs; a grant constraint can hold at most ${MAX_CONSTRAINT_PAIRS}`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const [k, v] of entries) {
+    if (k.length === 0) throw validation(`${field} has an empty key`);
+    if (typeof v !== "string") throw validation(`${field} value of "${k}" must be a string`);
+    if (v.length > MAX_CONSTRAINT_VALUE_LENGTH) {
+      throw validation(`${field} value of "${k}" is longer than ${MAX_CONSTRAINT_VALUE_LENGTH} characters`);
+    }
+    // Constraint keys compare case-insensitively, so two that differ only by case would be ambiguous.
+    const lower = k.toLowerCase();
+    if (seen.has(lower)) throw validation(`${field} has keys that differ only by case ("${k}")`);
+    seen.add(lower);
+  }
+  return entries.length === 0 ? undefined : { ...(raw as Record<string, string>) };
+}
+
+/**
+ * Validates CreateGrant's `Constraints` against its operations. Empty maps count as absent; returns the
+ * normalised constraints, or undefined when there are none.
+ *
+ * @throws KmsError ValidationException for unknown fields, non-string values, more than 8 pairs, values over 384
+ *   characters, keys differing only by case, both Equals and Subset given, or constraints on a grant whose
+ *   operations do not take an encryption context (other than DescribeKey, RetireGrant and CreateGrant).
+ */
+export function validateGrantConstraints(
+  constraints: unknown,
+  operations: readonly string[],
+): GrantConstraints | undefined {
+  if (constraints === undefined || constraints === null) return undefined;
+  if (typeof constraints !== "object" || Array.isArray(constraints))
+    throw validation("Constraints must be an object");
+  for (const field of Object.keys(constraints)) {
+    if (field !== "EncryptionContextEquals" && field !== "EncryptionContextSubset") {
+      throw validation(`Constraints has an unknown field "${field}"`);
+    }
+  }
+  const c = constraints as Record<string, unknown>;
+  const equals = validateContextMap(c.EncryptionContextEquals, "EncryptionContextEquals");
+  const subset = validateContextMap(c.EncryptionContextSubset, "EncryptionContextSubset");
+  if (equals && subset) {
+    throw validation("Constraints can contain EncryptionContextEquals or EncryptionContextSubset, not both");
+  }
+  if (!equals && !subset) return undefined;
+  const unsupported = operations.filter((op) => !CONTEXT_OPERATIONS.has(op) && !CONSTRAINT_EXEMPT.has(op));
+  if (unsupported.length > 0) {
+    throw validation(
+      `Encryption context grant constraints are not supported for the operations [${unsupported.join(", ")}], which take no encryption context`,
+    );
+  }
+  return equals ? { EncryptionContextEquals: equals } : { EncryptionContextSubset: subset! };
+}
+
+const PRINCIPAL_PATTERN = /^[\w+=,.@:/-]+$/;
+const PRINCIPAL_ARN = /^arn:[a-z0-9-]+:(iam|sts)::\d{12}:[^*?\s]+$/;
+const SERVICE_PRINCIPAL = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+
+/**
+ * Validates a grantee or retiring principal: a principal ARN (user, role, assumed role, account root) or a
+ * service principal such as `ec2.amazonaws.com`.
+ *
+ * @throws KmsError ValidationException when it is missing, longer than 256 characters or has invalid characters;
+ *   InvalidArnException when it is not a principal ARN.
+ */
+export function validateGrantPrincipal(principal: unknown, field = "GranteePrincipal"): string {
+  if (typeof principal !== "string" || principal.length === 0)
+    throw validation(`${field} must be a non-empty string`);
+  if (principal.length > 256 || !PRINCIPAL_PATTERN.test(principal)) {
+    throw validation(
+      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: ` +
+        "Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$ and have length less than or equal to 256",
+    );
+  }
+  if (!PRINCIPAL_ARN.test(principal) && !SERVICE_PRINCIPAL.test(principal)) {
+    throw new KmsError("InvalidArnException", `${field} ${principal} is not a valid principal ARN`);
+  }
+  return principal;
+}
+
+const GRANT_NAME = /^[a-zA-Z0-9:/_-]{1,256}$/;
+
+/**
+ * Validates a grant Name (used for idempotent CreateGrant): 1 to 256 of `a-z A-Z 0-9 : / _ -`.
+ * @throws KmsError ValidationException otherwise.
+ */
+export function validateGrantName(name: unknown): string {
+  if (typeof name !== "string" || !GRANT_NAME.test(name)) {
+    throw validation(
+      "1 validation error detected: Value at 'name' failed to satisfy constraint: " +
+        "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$ and have length between 1 and 256",
+    );
+  }
+  return name;
+}

@@ -1,0 +1,298 @@
+// parsePolicy: validates a key policy in IAM's JSON policy language and compiles it for evaluation.
+
+import { KmsError } from "../errors.js";
+import { COMPILED, type CompiledPolicy, type CompiledStatement, type PrincipalMatcher } from "./compiled.js";
+import { compileConditions } from "./conditions.js";
+import type { Policy, PolicyStatement, PolicyVersion, PrincipalSpec } from "./types.js";
+import { compileMatcher } from "./wildcard.js";
+
+/** The largest key policy AWS KMS accepts, in characters (PutKeyPolicy's `Policy` length constraint). */
+export const MAX_POLICY_LENGTH = 32768;
+
+const VERSIONS: readonly PolicyVersion[] = ["2012-10-17", "2008-10-17"];
+const TOP_LEVEL = new Set(["Version", "Id", "Statement"]);
+const STATEMENT_FIELDS = new Set([
+  "Sid",
+  "Effect",
+  "Principal",
+  "NotPrincipal",
+  "Action",
+  "NotAction",
+  "Resource",
+  "NotResource",
+  "Condition",
+]);
+/** Characters a key policy may contain (PutKeyPolicy): tab, LF, CR, and U+0020 to U+00FF. */
+const ALLOWED_CHARS = /^[\t\n\r\u0020-\u00ff]*$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const ROOT_ARN = /^arn:[a-z0-9-]+:iam::(\d{12}):root$/;
+const PRINCIPAL_ARN = /^arn:[a-z0-9-]+:(iam|sts)::\d{12}:[^*?\s]+$/;
+const SERVICE_PRINCIPAL = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+const ACTION = /^[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+$/;
+
+function malformed(message: string): KmsError {
+  return new KmsError("MalformedPolicyDocumentException", message);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "string" ? `"${v}"` : typeof v;
+}
+
+/** A string or a non-empty array of strings, as IAM allows for Action, Resource and principal lists. */
+function stringList(raw: unknown, what: string, where: string): string[] {
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length === 0) throw malformed(`${where}: ${what} must not be an empty list`);
+  for (const v of list) {
+    if (typeof v !== "string") throw malformed(`${where}: ${what} must contain strings, got ${describe(v)}`);
+    if (v.length === 0) throw malformed(`${where}: ${what} must not contain an empty string`);
+  }
+  return list as string[];
+}
+
+function parsePrincipal(
+  raw: unknown,
+  field: string,
+  where: string,
+): { spec: PrincipalSpec; matcher: PrincipalMatcher } {
+  const accounts = new Set<string>();
+  const arns = new Set<string>();
+  const services = new Set<string>();
+  if (raw === "*") {
+    return { spec: "*", matcher: { any: true, accounts, arns, services } };
+  }
+  if (!isObject(raw)) {
+    throw malformed(
+      `${where}: ${field} must be "*" or an object such as {"AWS": "arn:aws:iam::111122223333:root"}, got ${describe(raw)}`,
+    );
+  }
+  let any = false;
+  const spec: { AWS?: readonly string[]; Service?: readonly string[] } = {};
+  const entries = Object.entries(raw);
+  if (entries.length === 0) throw malformed(`${where}: ${field} names no principal`);
+  for (const [type, value] of entries) {
+    if (type === "AWS") {
+      const list = stringList(value, `${field}.AWS`, where);
+      for (const p of list) {
+        if (p === "*") any = true;
+        else if (ACCOUNT_ID.test(p)) accounts.add(p);
+        else if (ROOT_ARN.test(p)) accounts.add(ROOT_ARN.exec(p)![1]!);
+        else if (PRINCIPAL_ARN.test(p)) arns.add(p);
+        else
+          throw malformed(
+            `${where}: Policy contains a statement with one or more invalid principals: "${p}"`,
+          );
+      }
+      spec.AWS = Object.freeze([...list]);
+    } else if (type === "Service") {
+      const list = stringList(value, `${field}.Service`, where);
+      for (const s of list) {
+        if (!SERVICE_PRINCIPAL.test(s)) throw malformed(`${where}: invalid service principal "${s}"`);
+        services.add(s);
+      }
+      spec.Service = Object.freeze([...list]);
+    } else if (type === "Federated" || type === "CanonicalUser") {
+      throw malformed(
+        `${where}: ${field} type "${type}" is not supported by this local KMS (use "AWS" or "Service")`,
+      );
+    } else {
+      throw malformed(`${where}: unknown principal type "${type}" in ${field} (expected "AWS" or "Service")`);
+    }
+  }
+  return { spec: Object.freeze(spec), matcher: { any, accounts, arns, services } };
+}
+
+function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
+  let where = `Statement ${index + 1}`;
+  if (!isObject(raw)) throw malformed(`${where}: a statement must be an object, got ${describe(raw)}`);
+  if ("Sid" in raw) {
+    if (typeof raw.Sid !== "string")
+      throw malformed(`${where}: Sid must be a string, got ${describe(raw.Sid)}`);
+    where += ` (Sid "${raw.Sid}")`;
+  }
+  for (const field of Object.keys(raw)) {
+    if (!STATEMENT_FIELDS.has(field)) throw malformed(`${where}: unknown field "${field}"`);
+  }
+  const statement: {
+    -readonly [K in keyof PolicyStatement]: PolicyStatement[K];
+  } = { effect: "Allow" };
+  if (typeof raw.Sid === "string") statement.sid = raw.Sid;
+
+  if (raw.Effect !== "Allow" && raw.Effect !== "Deny") {
+    throw malformed(
+      raw.Effect === undefined
+        ? `${where}: Effect is missing`
+        : `${where}: Effect must be "Allow" or "Deny", got ${describe(raw.Effect)}`,
+    );
+  }
+  statement.effect = raw.Effect;
+
+  // Principal: key policies must name one (AWS KMS refuses statements without).
+  if ("Principal" in raw && "NotPrincipal" in raw)
+    throw malformed(`${where}: has both Principal and NotPrincipal`);
+  if (!("Principal" in raw) && !("NotPrincipal" in raw)) throw malformed(`${where}: Principal is missing`);
+  const principalNegated = "NotPrincipal" in raw;
+  const principalField = principalNegated ? "NotPrincipal" : "Principal";
+  const principal = parsePrincipal(raw[principalField], principalField, where);
+  if (principalNegated) statement.notPrincipal = principal.spec;
+  else statement.principal = principal.spec;
+
+  if ("Action" in raw && "NotAction" in raw) throw malformed(`${where}: has both Action and NotAction`);
+  if (!("Action" in raw) && !("NotAction" in raw)) throw malformed(`${where}: Action is missing`);
+  const actionNegated = "NotAction" in raw;
+  const actionField = actionNegated ? "NotAction" : "Action";
+  const actions = stringList(raw[actionField], actionField, where);
+  for (const a of actions) {
+    if (a !== "*" && !ACTION.test(a))
+      throw malformed(`${where}: invalid action "${a}" (expected "kms:Name", wildcards allowed)`);
+  }
+  if (actionNegated) statement.notAction = Object.freeze([...actions]);
+  else statement.action = Object.freeze([...actions]);
+
+  if ("Resource" in raw && "NotResource" in raw)
+    throw malformed(`${where}: has both Resource and NotResource`);
+  if (!("Resource" in raw) && !("NotResource" in raw)) throw malformed(`${where}: Resource is missing`);
+  const resourceNegated = "NotResource" in raw;
+  const resourceField = resourceNegated ? "NotResource" : "Resource";
+  const resources = stringList(raw[resourceField], resourceField, where);
+  for (const r of resources) {
+    if (r !== "*" && !r.startsWith("arn:"))
+      throw malformed(`${where}: invalid resource "${r}" (expected "*" or a key ARN)`);
+    if (version === "2012-10-17" && r.includes("${")) {
+      throw malformed(
+        `${where}: policy variables such as \${aws:username} are not supported (resource "${r}")`,
+      );
+    }
+  }
+  if (resourceNegated) statement.notResource = Object.freeze([...resources]);
+  else statement.resource = Object.freeze([...resources]);
+
+  let conditions: CompiledStatement["conditions"] = [];
+  if ("Condition" in raw) {
+    const compiled = compileConditions(raw.Condition, where, version === "2012-10-17");
+    conditions = compiled.conditions;
+    statement.condition = Object.freeze(
+      Object.fromEntries(
+        Object.entries(compiled.normalized).map(([opName, keys]) => [
+          opName,
+          Object.freeze(Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Object.freeze(v)]))),
+        ]),
+      ),
+    );
+  }
+
+  const compiledStatement: CompiledStatement = {
+    effect: statement.effect,
+    principals: principal.matcher,
+    principalNegated,
+    actions: compileMatcher(actions, true),
+    actionNegated,
+    resources: compileMatcher(resources),
+    resourceNegated,
+    conditions,
+  };
+  return { statement: Object.freeze(statement) as PolicyStatement, compiled: compiledStatement };
+}
+
+function parseUncached(json: string): Policy {
+  if (json.length === 0 || json.trim().length === 0) throw malformed("The policy document is empty");
+  if (json.length > MAX_POLICY_LENGTH) {
+    throw malformed(
+      `The policy document is ${json.length} characters long; the limit is ${MAX_POLICY_LENGTH}`,
+    );
+  }
+  if (!ALLOWED_CHARS.test(json)) {
+    throw malformed(
+      "The policy document contains a character outside tab, line feed, carriage return and U+0020 to U+00FF",
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch (e) {
+    throw malformed(`The policy document is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(doc)) throw malformed(`The policy document must be a JSON object, got ${describe(doc)}`);
+  for (const field of Object.keys(doc)) {
+    if (!TOP_LEVEL.has(field)) throw malformed(`Unknown field "${field}" in the policy document`);
+  }
+  let version: PolicyVersion = "2008-10-17";
+  if ("Version" in doc) {
+    if (!VERSIONS.includes(doc.Version as PolicyVersion)) {
+      throw malformed(`Version must be "2012-10-17" or "2008-10-17", got ${describe(doc.Version)}`);
+    }
+    version = doc.Version as PolicyVersion;
+  }
+  if ("Id" in doc && typeof doc.Id !== "string")
+    throw malformed(`Id must be a string, got ${describe(doc.Id)}`);
+  if (!("Statement" in doc)) throw malformed("The policy document has no Statement");
+  const rawStatements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+  if (rawStatements.length === 0) throw malformed("Statement must not be an empty list");
+
+  const statements: PolicyStatement[] = [];
+  const compiled: CompiledStatement[] = [];
+  rawStatements.forEach((raw, i) => {
+    const parsed = parseStatement(raw, i, version);
+    statements.push(parsed.statement);
+    compiled.push(parsed.compiled);
+  });
+  const compiledPolicy: CompiledPolicy = {
+    statements: compiled,
+    hasConditions: compiled.some((s) => s.conditions.length > 0),
+  };
+  const policy: Policy = {
+    version,
+    ...(typeof doc.Id === "string" ? { id: doc.Id } : {}),
+    statements: Object.freeze(statements),
+    json,
+  };
+  Object.defineProperty(policy, COMPILED, { value: compiledPolicy, enumerable: false });
+  return Object.freeze(policy);
+}
+
+/** How many parsed policies are kept, keyed by their JSON text. */
+const CACHE_SIZE = 1024;
+const cache = new Map<string, Policy>();
+
+/**
+ * Parses a key policy written in AWS's IAM JSON policy language, as AWS KMS key policies use it, and compiles it
+ * (wildcards to RegExps, condition operators to functions) so `evaluatePolicy` does no parsing per request.
+ * Results are cached by JSON text (the last 1,024 distinct documents), so calling it on every request is cheap.
+ *
+ * Accepted: `Version` ("2012-10-17", "2008-10-17" or absent), `Id`, `Statement` (an object or a non-empty list)
+ * with `Sid`, `Effect`, `Principal`/`NotPrincipal` (`"*"`, `{"AWS": ...}`, `{"Service": ...}`),
+ * `Action`/`NotAction`, `Resource`/`NotResource` and `Condition` (see docs/KMS-LOCAL.md for the operators).
+ *
+ * @param json The policy document, at most 32,768 characters from tab, LF, CR and U+0020 to U+00FF.
+ * @returns An immutable Policy.
+ * @throws TypeError when `json` is not a string.
+ * @throws KmsError MalformedPolicyDocumentException with a message naming the statement and field at fault:
+ *   invalid JSON, an unknown field, a bad Effect, a missing Principal/Action/Resource, an invalid principal,
+ *   an unknown or unsupported condition operator, a non-string value, a policy variable, a document too long.
+ */
+export function parsePolicy(json: string): Policy {
+  if (typeof json !== "string") throw new TypeError(`"json" expected a string, got ${typeof json}`);
+  const hit = cache.get(json);
+  if (hit) {
+    // Refresh its position so the cache evicts the least recently used document.
+    cache.delete(json);
+    cache.set(json, hit);
+    return hit;
+  }
+  const policy = parseUncached(json);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(json, policy);
+  return policy;
+}
+
+/** Reads the compiled form; throws TypeError for an object that did not come from parsePolicy. */
+export function compiledOf(policy: Policy): CompiledPolicy {
+  const compiled = (policy as Policy & { [COMPILED]?: CompiledPolicy })[COMPILED];
+  if (!compiled) throw new TypeError('"policy" expected a Policy returned by parsePolicy');
+  return compiled;
+}
