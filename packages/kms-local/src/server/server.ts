@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { AuditCaller, AuditEventInput } from "../audit/index.js";
 import { decodeRequest, encodeResponse } from "./codec.js";
 import {
   parseCredentials,
@@ -86,8 +87,8 @@ export interface KmsServerOptions {
   readonly limits?: KmsServerLimits;
   /**
    * Records a request refused before the local KMS saw it (authentication failure, unsupported operation, malformed
-   * request, throttling), durably, before the response. Default: the local KMS's audit log (`kms.auditRejected`,
-   * `kms.auditLog.appendRejected` or `kms.auditLog.append`, whichever exists).
+   * request, throttling), durably, before the response. Default: the local KMS's audit log (`kms.auditRejected(event)`
+   * when the local KMS has it, else `kms.auditLog.append(rejectedToAuditInput(event))`).
    */
   readonly auditRejected?: (event: RejectedRequest) => Promise<void> | void;
   /** Extra Prometheus lines for /metrics (default: the audit log's stats when it has any). */
@@ -548,35 +549,35 @@ function defaultAuditRejected(kms: KmsBackend): (event: RejectedRequest) => Prom
   const k = kms as Loose;
   if (typeof k.auditRejected === "function") return (event) => k.auditRejected(event);
   const log = k.auditLog ?? k.audit;
-  if (log && typeof log.appendRejected === "function") return (event) => log.appendRejected(event);
-  if (log && typeof log.append === "function") return (event) => log.append(rejectedToCloudTrail(event));
+  if (log && typeof log.append === "function")
+    return async (event) => {
+      await log.append(rejectedToAuditInput(event));
+    };
   return async () => {
     throw new Error("the local KMS exposes no audit log to record refused requests");
   };
 }
 
-/** A refused request as a CloudTrail-shaped KMS event (what `AuditLog.append` takes). */
-export function rejectedToCloudTrail(event: RejectedRequest): Record<string, unknown> {
+/**
+ * A refused request as the audit log's input (`AuditEventInput`): the verified caller when the signature held,
+ * otherwise principal "anonymous" and account "unknown" with the access key the request claimed.
+ */
+export function rejectedToAuditInput(event: RejectedRequest): AuditEventInput {
+  const caller: AuditCaller = {
+    principal: event.principal ?? "anonymous",
+    account: event.account ?? "unknown",
+    ...(event.accessKeyId !== undefined ? { accessKeyId: event.accessKeyId } : {}),
+    ...(event.sourceIp !== undefined ? { sourceIp: event.sourceIp } : {}),
+    ...(event.userAgent !== undefined ? { userAgent: event.userAgent } : {}),
+  };
   return {
-    eventVersion: "1.08",
-    eventTime: event.time.toISOString(),
-    eventSource: "kms.amazonaws.com",
     eventName: event.operation || "Unknown",
-    userIdentity:
-      event.principal !== undefined
-        ? { type: "IAMUser", arn: event.principal, accountId: event.account, accessKeyId: event.accessKeyId }
-        : { type: "Unknown", accessKeyId: event.accessKeyId },
-    sourceIPAddress: event.sourceIp,
-    userAgent: event.userAgent,
+    eventTime: event.time,
+    caller,
+    responseElements: null,
     errorCode: event.errorCode,
     errorMessage: event.errorMessage,
-    requestParameters: null,
-    responseElements: null,
-    requestID: event.requestId,
-    eventID: randomUUID(),
-    readOnly: false,
-    eventType: "AwsApiCall",
-    managementEvent: true,
+    requestId: event.requestId,
   };
 }
 
