@@ -87,7 +87,11 @@ describe("AuditLog", () => {
 
   it("queries by key, event name, principal, time, errors and pages with after", async () => {
     let now = Date.parse("2026-01-01T00:00:00.000Z");
-    const log = await AuditLog.open(tempDir(), { clock: () => new Date((now += 1000)) });
+    const clock = () => {
+      now += 1000;
+      return new Date(now);
+    };
+    const log = await AuditLog.open(tempDir(), { clock });
     await log.append(decryptEvent(ALICE, KEY_A));
     await log.append(decryptEvent(BOB, KEY_B));
     await log.append(
@@ -146,5 +150,62 @@ describe("AuditLog", () => {
     for (let i = 1; i < all.length; i++) expect(all[i]!.prevHash).toBe(all[i - 1]!.hash);
     expect(await reopened.verify()).toMatchObject({ ok: true, eventsAfterLastDigest: 0 });
     await reopened.close();
+  });
+
+  it("refuses plaintext, ciphertext blobs, key material and binary values anywhere in parameters", async () => {
+    const log = await AuditLog.open(tempDir());
+    const refused: Partial<AuditEventInput>[] = [
+      { requestParameters: { keyId: KEY_A, Plaintext: "secret" } },
+      { requestParameters: { keyId: KEY_A, nested: { plaintext: "secret" } } },
+      { requestParameters: { CiphertextBlob: "AQID" } },
+      { responseElements: { KeyMaterial: "AAAA" } },
+      { responseElements: { items: [{ data: new Uint8Array([1, 2, 3]) }] } },
+      { requestParameters: { blob: Buffer.from("secret") } },
+      { requestParameters: { blob: new ArrayBuffer(4) } },
+    ];
+    for (const extra of refused) {
+      await expect(log.append(decryptEvent(ALICE, KEY_A, extra))).rejects.toThrow(TypeError);
+    }
+    await expect(
+      log.append({ eventName: "", caller: { principal: ALICE, account: ACCOUNT } }),
+    ).rejects.toThrow(/"eventName" expected a non-empty string/);
+    await expect(log.append({ eventName: "Decrypt" } as unknown as AuditEventInput)).rejects.toThrow(
+      TypeError,
+    );
+    await expect(
+      log.append({ ...decryptEvent(), requestParameters: { n: 10n } as unknown as Record<string, unknown> }),
+    ).rejects.toThrow(TypeError);
+    expect(log.stats().lastSequence).toBe(0);
+    expect((await log.verify()).events).toBe(0);
+    await log.close();
+  });
+
+  it("keeps a copy of the input, so later changes by the caller do not reach the log", async () => {
+    const log = await AuditLog.open(tempDir());
+    const input = decryptEvent();
+    const pending = log.append(input);
+    (input.requestParameters as Record<string, unknown>).keyId = "changed";
+    expect((await pending).requestParameters?.keyId).toBe(KEY_A);
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
+  });
+
+  it("maps callers to CloudTrail identity types and writes a digest on the interval", async () => {
+    const log = await AuditLog.open(tempDir(), { digestIntervalMs: 50 });
+    const root = await log.append({
+      eventName: "CreateKey",
+      caller: { principal: `arn:aws:iam::${ACCOUNT}:root`, account: ACCOUNT },
+    });
+    expect(root.userIdentity).toMatchObject({ type: "Root", principalId: ACCOUNT });
+    expect(root.readOnly).toBe(false);
+    const service = await log.append({
+      eventName: "Decrypt",
+      caller: { principal: "s3.amazonaws.com", account: ACCOUNT, viaService: "s3.amazonaws.com" },
+    });
+    expect(service.userIdentity).toMatchObject({ type: "AWSService", invokedBy: "s3.amazonaws.com" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(log.digests().at(-1)?.lastSequence).toBe(2);
+    expect(await log.verify()).toMatchObject({ ok: true, eventsAfterLastDigest: 0 });
+    await log.close();
   });
 });

@@ -89,10 +89,13 @@ export async function verifyAuditDatabase(
     // Digests first: only correctly signed, correctly linked digests are trusted below.
     const digestRows = db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as DigestRow[];
     const trustedDigests: AuditDigest[] = [];
+    // Links are checked against the row just before, signed correctly or not: a digest whose signature fails
+    // is reported once, and the ones after it still link to its (unchanged) signature.
     let previous: AuditDigest | undefined;
     for (const row of digestRows) {
       const digest = digestFromRow(row);
-      const expectedNumber = previous === undefined ? 1 : previous.digestNumber + 1;
+      const before = previous;
+      previous = digest;
       if (
         digest.publicKeyFingerprint !== trusted.fingerprint ||
         !checkDigestSignature(digest, trusted.publicKey)
@@ -104,28 +107,27 @@ export async function verifyAuditDatabase(
         );
         continue;
       }
+      const expectedNumber = before === undefined ? 1 : before.digestNumber + 1;
       if (digest.digestNumber !== expectedNumber) {
         report(
           digest.firstSequence,
           "deleted",
           `digests #${expectedNumber}..#${digest.digestNumber - 1} are missing before digest #${digest.digestNumber}`,
         );
-      } else if (digest.previousSignature !== (previous?.signature ?? "")) {
+      } else if (digest.previousSignature !== (before?.signature ?? "")) {
         report(
           digest.firstSequence,
           "bad-digest-signature",
           `digest #${digest.digestNumber} does not link to the signature of digest #${expectedNumber - 1}`,
         );
-      }
-      if (previous !== undefined && digest.firstSequence !== previous.lastSequence + 1) {
+      } else if (digest.firstSequence !== (before?.lastSequence ?? 0) + 1) {
         report(
           digest.firstSequence,
           "bad-digest-signature",
-          `digest #${digest.digestNumber} starts at ${digest.firstSequence}, not after digest #${previous.digestNumber}'s ${previous.lastSequence}`,
+          `digest #${digest.digestNumber} starts at ${digest.firstSequence}, not after the previous digest's ${before?.lastSequence ?? 0}`,
         );
       }
       trustedDigests.push(digest);
-      previous = digest;
     }
     // Where each digest's last event actually is now, to tell insertions from deletions after a re-chaining.
     const wanted = new Map<string, number>();

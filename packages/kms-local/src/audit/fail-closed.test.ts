@@ -1,0 +1,128 @@
+// Fail-closed tests with really unwritable stores: a full 1 MB tmpfs, and an immutable (chattr +i) WAL file.
+
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { KmsError } from "../errors.js";
+import { type AuditEventInput, AuditLog } from "./index.js";
+
+const ACCOUNT = "111122223333";
+const event = (n: number): AuditEventInput => ({
+  eventName: "GenerateDataKey",
+  caller: { principal: `arn:aws:iam::${ACCOUNT}:user/alice`, account: ACCOUNT },
+  requestParameters: { keyId: "alias/app", n, padding: "x".repeat(400) },
+  keyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/aaaaaaaa-0000-4000-8000-000000000001`,
+});
+
+function tryRun(file: string, args: string[]): boolean {
+  try {
+    execFileSync(file, args, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this machine lets us mount a tmpfs (root with CAP_SYS_ADMIN) and set the immutable attribute. */
+const probe = mkdtempSync(join(tmpdir(), "sealkit-audit-probe-"));
+const canMount =
+  tryRun("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) && tryRun("umount", [probe]);
+const probeFile = join(probe, "f");
+closeSync(openSync(probeFile, "w"));
+const canChattr = tryRun("chattr", ["+i", probeFile]) && tryRun("chattr", ["-i", probeFile]);
+rmSync(probe, { recursive: true, force: true });
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+
+/** Fills the file system holding `dir` until it refuses another byte; returns the filler's path. */
+function fill(dir: string): string {
+  const filler = join(dir, "filler");
+  const fd = openSync(filler, "w");
+  const chunk = Buffer.alloc(4096, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+async function expectRejectedBatch(log: AuditLog, count: number): Promise<void> {
+  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => log.append(event(i))));
+  for (const result of results) {
+    expect(result.status).toBe("rejected");
+    const reason = (result as PromiseRejectedResult).reason;
+    expect(KmsError.isInstance(reason, "KMSInternalException")).toBe(true);
+    expect(String(reason.message)).toContain("audit log is unavailable");
+  }
+}
+
+describe("fail closed", () => {
+  it.skipIf(!canMount)("rejects every append of a batch when the disk is full, then recovers", async () => {
+    const mountPoint = mkdtempSync(join(tmpdir(), "sealkit-audit-tmpfs-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]);
+    cleanups.push(() => {
+      execFileSync("umount", ["-l", mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
+    });
+    const log = await AuditLog.open(mountPoint, { digestEvery: 1_000_000 });
+    cleanups.push(() => void log.close().catch(() => undefined));
+    for (let i = 0; i < 5; i++) await log.append(event(i));
+    const before = log.stats().lastSequence;
+    const filler = fill(mountPoint);
+
+    await expectRejectedBatch(log, 400);
+    expect(log.stats().lastSequence).toBe(before);
+    expect(log.diagnostics().lastError).toBeDefined();
+    // Still full: the next attempt fails the same way, and nothing is acknowledged.
+    await expectRejectedBatch(log, 400);
+
+    unlinkSync(filler);
+    const next = await log.append(event(99));
+    expect(next.sequence).toBe(before + 1);
+    expect(log.query({ after: 0, limit: 1000 }).map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(log.query({ after: before - 1, limit: 1 })[0]?.hash).toBe(next.prevHash);
+    expect(await log.verify()).toMatchObject({ ok: true, events: 6 });
+  });
+
+  it.skipIf(!canChattr)(
+    "rejects appends while the WAL file is immutable (chattr +i), then recovers",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-immutable-"));
+      const wal = join(dir, "audit.db-wal");
+      cleanups.push(() => {
+        tryRun("chattr", ["-i", wal]);
+        rmSync(dir, { recursive: true, force: true });
+      });
+      const log = await AuditLog.open(dir, { digestEvery: 1_000_000 });
+      cleanups.push(() => void log.close().catch(() => undefined));
+      await log.append(event(1));
+      execFileSync("chattr", ["+i", wal]);
+
+      await expectRejectedBatch(log, 50);
+      expect(log.stats().lastSequence).toBe(1);
+
+      execFileSync("chattr", ["-i", wal]);
+      const next = await log.append(event(2));
+      expect(next.sequence).toBe(2);
+      expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
+    },
+  );
+
+  it("rejects appends after close", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-closed-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const log = await AuditLog.open(dir);
+    await log.close();
+    await expect(log.append(event(1))).rejects.toSatisfy((e) =>
+      KmsError.isInstance(e, "KMSInternalException"),
+    );
+  });
+});
