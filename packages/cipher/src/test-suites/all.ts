@@ -3,6 +3,7 @@
 import { envelopeCases } from "./envelope.js";
 import type { Cipher, TestCase } from "./harness.js";
 import { primitiveCases, type WycheproofTally } from "./primitives.js";
+import { streamCases } from "./streams.js";
 
 export function allSuites(
   cipher: Cipher,
@@ -11,5 +12,6 @@ export function allSuites(
   return {
     primitives: primitiveCases(cipher, report),
     envelope: envelopeCases(cipher),
+    streams: streamCases(cipher),
   };
 }

@@ -344,7 +344,7 @@ export function frameOrders(n: number): number[][] {
       if (prefix.some((v, i) => v !== i)) out.push(prefix);
       return;
     }
-    rest.forEach((v, i) => permute([...prefix, v], [...rest.slice(0, i), ...rest.slice(i + 1)]));
+    for (const [i, v] of rest.entries()) permute([...prefix, v], [...rest.slice(0, i), ...rest.slice(i + 1)]);
   };
   permute(
     [],

@@ -1,0 +1,119 @@
+// Streaming decryption: a TransformStream from envelope bytes to plaintext that releases each frame only after
+// its tag verified, in memory bounded by a few frames.
+
+import { type EnvelopeHeader, malformed, parseHeader, SealkitError, tryParseHeader } from "@sealkit/core";
+import { ByteQueue } from "./lib/byte-queue.js";
+import { type ContentCipher, InOrder } from "./lib/content-cipher.js";
+import { nextFrame, truncated } from "./lib/frame-reader.js";
+import {
+  checkDecryptOptions,
+  checkExpectedContext,
+  type DecryptOptions,
+  openMessage,
+} from "./lib/message.js";
+
+/** Options of `decryptStream`. */
+export interface DecryptStreamOptions extends DecryptOptions {
+  /** Called once the header has been authenticated, before any plaintext is released. */
+  readonly onHeader?: (header: EnvelopeHeader) => void;
+}
+
+/**
+ * A TransformStream that decrypts an envelope written to it.
+ *
+ * **Caveat: a streaming decryptor releases verified frames before it has seen the end of the envelope.** Every
+ * chunk it emits is authentic, but a stream cut short after some frames emits those frames and only then errors
+ * (ERR_TRUNCATED, when the input ends). When partial output is unacceptable, use one-shot `decrypt`, or decrypt
+ * to a temporary file and rename it only when the stream finished without error (as the Sealkit CLI does).
+ *
+ * @example
+ * await Readable.toWeb(createReadStream("in.slkt")).pipeThrough(decryptStream({ providers })).pipeTo(Writable.toWeb(createWriteStream("out.tmp")));
+ * @throws {TypeError} / {RangeError} at once for bad options. The stream errors with SealkitError
+ * ERR_ENVELOPE_MALFORMED, ERR_UNSUPPORTED_VERSION, ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE,
+ * ERR_TOO_MANY_ENCRYPTED_DATA_KEYS, ERR_LIMIT_EXCEEDED, ERR_CONTEXT_MISMATCH, ERR_NO_DECRYPTABLE_KEY,
+ * ERR_AUTHENTICATION_FAILED or ERR_TRUNCATED, and with TypeError for a chunk that is not a Uint8Array.
+ */
+export function decryptStream(options: DecryptStreamOptions): TransformStream<Uint8Array, Uint8Array> {
+  const checked = checkDecryptOptions(options);
+  const onHeader = options.onHeader;
+  if (onHeader !== undefined && typeof onHeader !== "function") {
+    throw new TypeError(`"onHeader" expected a function, got ${typeof onHeader}`);
+  }
+  const parseOptions =
+    checked.maxEncryptedDataKeys !== undefined ? { maxEncryptedDataKeys: checked.maxEncryptedDataKeys } : {};
+  const queue = new ByteQueue();
+  let header: EnvelopeHeader | undefined;
+  let needed = 1;
+  let cipher: ContentCipher | undefined;
+  let inFlight: InOrder<Uint8Array> | undefined;
+  let index = 1;
+  let done = false;
+
+  const fail = (error: unknown): never => {
+    inFlight?.abandon();
+    cipher?.dispose();
+    throw error;
+  };
+
+  const pump = async (controller: TransformStreamDefaultController<Uint8Array>): Promise<void> => {
+    if (!header) {
+      if (queue.length < needed) return;
+      const bytes = queue.peek(queue.length);
+      const result = tryParseHeader(bytes, parseOptions);
+      if (!result.complete) {
+        needed = result.needed;
+        return;
+      }
+      // Keep a copy of the header alone, so that it does not pin the first body chunk.
+      header = parseHeader(bytes.slice(0, result.header.length), parseOptions);
+      queue.consume(header.length);
+      checkExpectedContext(header, checked);
+      cipher = await openMessage(header, checked);
+      inFlight = new InOrder(cipher.window);
+      onHeader?.(header);
+    }
+    const emit = (plaintext: Uint8Array) => {
+      if (plaintext.length > 0) controller.enqueue(plaintext);
+    };
+    const maxWire = header.frameSize + 21;
+    while (!done && queue.length > 0) {
+      const frame = nextFrame(queue.peek(Math.min(queue.length, maxWire)), header.frameSize, index);
+      if (!frame) break;
+      queue.consume(frame.wireLength);
+      const plaintext = new Uint8Array(frame.plaintextLength);
+      const opened = cipher!.open(index, frame.final, frame.sealed, plaintext, 0).then(() => plaintext);
+      index++;
+      if (frame.final) done = true;
+      await inFlight!.push(opened, emit);
+    }
+    if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
+  };
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      try {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(`decryptStream expected Uint8Array chunks, got ${typeof chunk}`);
+        }
+        queue.push(chunk);
+        await pump(controller);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    async flush(controller) {
+      try {
+        if (!header) {
+          throw new SealkitError("ERR_TRUNCATED", "envelope ended inside its header: it was truncated");
+        }
+        await inFlight!.drain((plaintext) => {
+          if (plaintext.length > 0) controller.enqueue(plaintext);
+        });
+        if (!done) throw truncated();
+        cipher!.dispose();
+      } catch (error) {
+        fail(error);
+      }
+    },
+  });
+}

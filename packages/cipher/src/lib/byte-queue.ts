@@ -1,0 +1,60 @@
+// A FIFO of byte chunks that hands out contiguous views, copying only when a request spans chunks.
+
+export class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /** The first `n` bytes as one contiguous array (a view when they lie in one chunk). */
+  peek(n: number): Uint8Array {
+    if (n > this.#length) throw new RangeError(`peek(${n}) of a queue of ${this.#length} bytes`);
+    if (n === 0) return new Uint8Array(0);
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    // Merge just enough leading chunks, and keep the merged chunk so a second peek does not copy again.
+    const merged = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length, n - filled);
+      merged.set(chunk.subarray(0, take), filled);
+      filled += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    this.#chunks.unshift(merged);
+    return merged;
+  }
+
+  /** Drops the first `n` bytes. */
+  consume(n: number): void {
+    if (n > this.#length) throw new RangeError(`consume(${n}) of a queue of ${this.#length} bytes`);
+    this.#length -= n;
+    while (n > 0) {
+      const chunk = this.#chunks[0]!;
+      if (chunk.length <= n) {
+        this.#chunks.shift();
+        n -= chunk.length;
+      } else {
+        this.#chunks[0] = chunk.subarray(n);
+        n = 0;
+      }
+    }
+  }
+
+  /** Removes and returns the first `n` bytes. The view stays valid: the queue never reuses memory. */
+  take(n: number): Uint8Array {
+    const bytes = this.peek(n);
+    this.consume(n);
+    return bytes;
+  }
+}

@@ -1,0 +1,209 @@
+// Suite: encryptStream and decryptStream: round trips over many chunkings, agreement with one-shot, and that a
+// damaged envelope releases no plaintext of the damaged frame.
+
+import { concatBytes, parseHeader, SealkitError } from "@sealkit/core";
+import { boundarySizes, frameOrders, reorderFrames, SUITE_NAMES, testProvider } from "./envelope.js";
+import {
+  AssertionFailed,
+  assert,
+  assertEqualBytes,
+  type Cipher,
+  expectCode,
+  expectThrows,
+  type TestCase,
+  testBytes,
+} from "./harness.js";
+
+/** What a stream produced before it ended or failed. */
+export interface StreamOutcome {
+  readonly output: Uint8Array;
+  readonly error?: unknown;
+}
+
+/** Writes `input` in chunks of `chunkSize` (0: one chunk) through `stream` and collects what comes out. */
+export async function runThrough(
+  stream: TransformStream<Uint8Array, Uint8Array>,
+  input: Uint8Array,
+  chunkSize = 0,
+): Promise<StreamOutcome> {
+  const parts: Uint8Array[] = [];
+  const reading = (async () => {
+    const reader = stream.readable.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      parts.push(value);
+    }
+  })();
+  const writing = (async () => {
+    const writer = stream.writable.getWriter();
+    const step = chunkSize || Math.max(input.length, 1);
+    for (let i = 0; i < input.length; i += step) await writer.write(input.subarray(i, i + step));
+    await writer.close();
+  })();
+  const [read, written] = await Promise.allSettled([reading, writing]);
+  const error =
+    read.status === "rejected" ? read.reason : written.status === "rejected" ? written.reason : undefined;
+  return error === undefined ? { output: concatBytes(...parts) } : { output: concatBytes(...parts), error };
+}
+
+function expectFailed(
+  outcome: StreamOutcome,
+  plaintext: Uint8Array,
+  maxReleased: number,
+  label: string,
+): void {
+  if (outcome.error === undefined) throw new AssertionFailed(`${label}: stream did not fail`);
+  if (!SealkitError.isInstance(outcome.error)) {
+    throw new AssertionFailed(`${label}: expected a SealkitError, got ${String(outcome.error)}`);
+  }
+  if (outcome.output.length > maxReleased) {
+    throw new AssertionFailed(
+      `${label}: released ${outcome.output.length} bytes, at most ${maxReleased} allowed`,
+    );
+  }
+  assertEqualBytes(
+    outcome.output,
+    plaintext.subarray(0, outcome.output.length),
+    `${label}: released a prefix`,
+  );
+}
+
+export function streamCases(cipher: Cipher): TestCase[] {
+  const { encrypt, decrypt, encryptStream, decryptStream } = cipher;
+  const providers = [testProvider()];
+  const cases: TestCase[] = [];
+
+  for (const suite of SUITE_NAMES) {
+    cases.push({
+      name: `${suite}: stream round trips around frame boundaries, in chunks of 1, 7, 64 and whole`,
+      async run() {
+        const frameSize = 64;
+        for (const size of boundarySizes(frameSize)) {
+          const plaintext = testBytes(size, size + 3);
+          for (const chunk of [1, 7, 64, 0]) {
+            const sealed = await runThrough(encryptStream({ providers, suite, frameSize }), plaintext, chunk);
+            assert(
+              sealed.error === undefined,
+              `encrypt size ${size} chunk ${chunk}: ${String(sealed.error)}`,
+            );
+            const oneShot = await decrypt(sealed.output, { providers });
+            assertEqualBytes(oneShot.plaintext, plaintext, `one-shot of stream, size ${size} chunk ${chunk}`);
+            const opened = await runThrough(decryptStream({ providers }), sealed.output, chunk);
+            assert(
+              opened.error === undefined,
+              `decrypt size ${size} chunk ${chunk}: ${String(opened.error)}`,
+            );
+            assertEqualBytes(opened.output, plaintext, `stream of stream, size ${size} chunk ${chunk}`);
+          }
+          // A one-shot envelope decrypts as a stream too, and has the same length as a streamed one.
+          const sealed = await encrypt(plaintext, { providers, suite, frameSize });
+          const opened = await runThrough(decryptStream({ providers }), sealed, 5);
+          assertEqualBytes(opened.output, plaintext, `stream of one-shot, size ${size}`);
+        }
+      },
+    });
+    cases.push({
+      name: `${suite}: 3 MiB in the default frame size through both streams`,
+      async run() {
+        const plaintext = testBytes(3 * 1024 * 1024 + 17, 11);
+        const sealed = await runThrough(encryptStream({ providers, suite }), plaintext, 10_000);
+        assert(sealed.error === undefined, "encrypt");
+        const opened = await runThrough(decryptStream({ providers }), sealed.output, 65_536);
+        assertEqualBytes(opened.output, plaintext, "3 MiB");
+      },
+    });
+    cases.push({
+      name: `${suite}: every single-byte change, truncation and frame reorder fails the stream and releases nothing of the damaged frame`,
+      async run() {
+        const frameSize = 64;
+        const plaintext = testBytes(3 * frameSize + 10, 5);
+        const sealed = await encrypt(plaintext, { providers, suite, frameSize });
+        const headerLength = parseHeader(sealed).length;
+        const frameOf = (offset: number) =>
+          offset < headerLength ? 0 : Math.floor((offset - headerLength) / (frameSize + 17));
+        for (let i = 0; i < sealed.length; i++) {
+          const bad = sealed.slice();
+          bad[i]! ^= 0x01;
+          const outcome = await runThrough(decryptStream({ providers }), bad, 50);
+          expectFailed(outcome, plaintext, frameOf(i) * frameSize, `byte ${i}`);
+        }
+        for (let length = 0; length < sealed.length; length++) {
+          const outcome = await runThrough(decryptStream({ providers }), sealed.subarray(0, length), 50);
+          // Frames wholly inside the cut may be released; the frame that was cut may not.
+          expectFailed(outcome, plaintext, frameOf(length) * frameSize, `truncated to ${length}`);
+          if (length > headerLength + 3 * (frameSize + 17)) {
+            assert(
+              SealkitError.isInstance(outcome.error, "ERR_TRUNCATED"),
+              `cut final frame at ${length}: ERR_TRUNCATED`,
+            );
+          }
+        }
+        for (const order of frameOrders(4)) {
+          const firstMoved = order.findIndex((v, i) => v !== i);
+          const outcome = await runThrough(
+            decryptStream({ providers }),
+            reorderFrames(sealed, frameSize, order),
+            64,
+          );
+          expectFailed(outcome, plaintext, firstMoved * frameSize, `order ${order.join(",")}`);
+        }
+        const longer = concatBytes(sealed, new Uint8Array([0]));
+        const trailing = await runThrough(decryptStream({ providers }), longer);
+        expectFailed(trailing, plaintext, plaintext.length, "trailing byte");
+        assert(
+          SealkitError.isInstance(trailing.error, "ERR_ENVELOPE_MALFORMED"),
+          "trailing: ERR_ENVELOPE_MALFORMED",
+        );
+      },
+    });
+  }
+
+  cases.push({
+    name: "decryptStream checks expectContext and reports the header before any plaintext",
+    async run() {
+      const sealed = await encrypt(testBytes(200), { providers, context: { tenant: "acme" }, frameSize: 64 });
+      const mismatch = await runThrough(
+        decryptStream({ providers, expectContext: { tenant: "x" } }),
+        sealed,
+        10,
+      );
+      assert(SealkitError.isInstance(mismatch.error, "ERR_CONTEXT_MISMATCH"), "context mismatch");
+      assert(mismatch.output.length === 0, "no plaintext on mismatch");
+      let seen: string | undefined;
+      const ok = await runThrough(
+        decryptStream({ providers, onHeader: (h) => (seen = h.context.tenant) }),
+        sealed,
+        10,
+      );
+      assert(ok.error === undefined && seen === "acme", "onHeader saw the context");
+    },
+  });
+
+  cases.push({
+    name: "an empty stream is ERR_TRUNCATED; a wrong key is ERR_NO_DECRYPTABLE_KEY; bad options and chunks are TypeErrors",
+    async run() {
+      const empty = await runThrough(decryptStream({ providers }), new Uint8Array(0));
+      assert(SealkitError.isInstance(empty.error, "ERR_TRUNCATED"), "empty input");
+      const sealed = await encrypt(testBytes(10), { providers });
+      const wrong = await runThrough(decryptStream({ providers: [testProvider("test-key", 42)] }), sealed);
+      assert(SealkitError.isInstance(wrong.error, "ERR_NO_DECRYPTABLE_KEY"), "wrong key");
+      await expectThrows(
+        () => encryptStream({ providers: "x" as never }),
+        TypeError,
+        "encryptStream providers",
+      );
+      await expectThrows(() => decryptStream({ providers, onHeader: 1 as never }), TypeError, "onHeader");
+      await expectCode(() => encryptStream({ providers, frameSize: 10 }), "ERR_FRAME_SIZE", "frame size");
+      const stream = encryptStream({ providers });
+      const writer = stream.writable.getWriter();
+      const failed = writer.write("text" as never);
+      const reader = stream.readable.getReader();
+      await reader.read(); // the header
+      // The transform runs when the reader asks for more (the readable side has no buffer).
+      await expectThrows(() => reader.read(), TypeError, "string chunk: read");
+      await expectThrows(() => failed, TypeError, "string chunk: write");
+    },
+  });
+  return cases;
+}
