@@ -19,6 +19,11 @@ export interface HsmKeyConfig extends Pkcs11SessionConfig {
   readonly poolSize?: number;
   /** Use pkcs11js's thread-pool C_Encrypt/C_Decrypt. Default: the profile's choice (see BENCHMARKS.md). */
   readonly async?: boolean;
+  /**
+   * With synchronous calls: give the event loop a turn (setImmediate) before every `yieldEvery`-th call, so a
+   * burst of calls chained by promises cannot starve timers and I/O. Default 1; 0 never yields.
+   */
+  readonly yieldEvery?: number;
 }
 
 /** Default number of sessions in a pool. */
@@ -39,6 +44,8 @@ export class HsmKey {
   readonly #connection: TokenConnection;
   readonly #pool: SessionPool;
   readonly #async: boolean;
+  readonly #yieldEvery: number;
+  #calls = 0;
   #key: { generation: number; handle: Handle } | undefined;
 
   /**
@@ -65,6 +72,11 @@ export class HsmKey {
       throw new TypeError(`"async" expected a boolean`);
     }
     this.#async = config.async ?? this.profile.asyncByDefault;
+    const yieldEvery = config.yieldEvery ?? 1;
+    if (!Number.isInteger(yieldEvery) || yieldEvery < 0) {
+      throw new RangeError(`"yieldEvery" expected a non-negative integer, got ${yieldEvery}`);
+    }
+    this.#yieldEvery = yieldEvery;
     this.#connection = new TokenConnection(config);
     this.#pool = new SessionPool(this.#connection, config.pin, size);
   }
@@ -88,7 +100,11 @@ export class HsmKey {
    * Runs `fn` on a pooled session with the key's handle, finding the key again if its handle went stale.
    * @throws {SealkitError} ERR_KEY_NOT_FOUND, ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or what `fn` throws
    */
-  run<T>(operation: string, fn: (call: GcmCall, module: Pkcs11Module) => Promise<T>): Promise<T> {
+  async run<T>(operation: string, fn: (call: GcmCall, module: Pkcs11Module) => Promise<T>): Promise<T> {
+    if (!this.#async && this.#yieldEvery > 0 && ++this.#calls % this.#yieldEvery === 0) {
+      // Synchronous PKCS#11 calls resolve in microtasks; without a macrotask hop a burst never lets I/O in.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     return this.#pool.run(operation, async (session, module) => {
       for (let attempt = 0; ; attempt++) {
         const generation = this.#pool.generation;

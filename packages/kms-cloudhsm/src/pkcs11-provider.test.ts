@@ -255,6 +255,21 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider on SoftHSM2", () => {
     expect(provider.stats().reinitializations).toBe(before + 1);
   });
 
+  it("gives timers a turn during a burst of synchronous calls (yieldEvery), unlike without yielding", async () => {
+    const burst = async (yieldEvery: number) => {
+      const p = pkcs11Provider({ ...session, keyLabel: "master", async: false, yieldEvery });
+      await p.generateDataKey({ length: 32, context });
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      for (let i = 0; i < 100; i++) await p.generateDataKey({ length: 32, context });
+      clearInterval(timer);
+      await p.close();
+      return ticks;
+    };
+    expect(await burst(0)).toBe(0);
+    expect(await burst(1)).toBeGreaterThan(0);
+  });
+
   it("works as one recipient next to core's raw provider", async () => {
     const raw = rawKeyProvider({ keyId: "backup", key: randomBytes(32) });
     const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
