@@ -1,6 +1,21 @@
 // @sealkit/kms-local: an AWS KMS-compatible key management service that runs in process, on SQLite.
 
 export {
+  type AuditEvent,
+  type AuditEventInput,
+  AuditLog,
+  type AuditLogOptions,
+  type AuditQuery,
+  type AuditVerifyReport,
+} from "./audit/index.js";
+export {
+  BLOB_HEADER_LENGTH,
+  BLOB_TAG_LENGTH,
+  BLOB_VERSION,
+  MAX_BLOB_LENGTH,
+  readBlobHeader,
+} from "./ciphertext-blob.js";
+export {
   accessDenied,
   invalidCiphertext,
   invalidState,
@@ -11,3 +26,10 @@ export {
   notFound,
   validation,
 } from "./errors.js";
+export { aliasArn, type KmsLocation, keyArn, parseKeyId } from "./key-id.js";
+export { type AuditSink, LocalKms, type LocalKmsOptions } from "./local-kms.js";
+export { AWS_KMS_PROVIDER_ID, type LocalKmsProviderOptions, localKmsProvider } from "./provider.js";
+export { AesKeyWrapper, type Argon2Parameters, DEFAULT_ARGON2 } from "./root-key.js";
+export { SCHEMA_VERSION } from "./store.js";
+export type * from "./types.js";
+export { AWS_KMS_PRICES, type UsageReport } from "./usage-report.js";

@@ -1,0 +1,2496 @@
+// LocalKms: AWS KMS's operations in process, on SQLite, with key policies, grants and a fail-closed audit log.
+
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  concatBytes,
+  type EncryptionContext,
+  encodeContext,
+  type KeyWrapper,
+  SealkitError,
+  utf8,
+  wipe,
+} from "@sealkit/core";
+import type Database from "better-sqlite3";
+import { AuditLog } from "./audit/index.js";
+import type { AuditEventInput, AuditLogOptions } from "./audit/types.js";
+import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
+import { accessDenied, invalidState, KmsError, notFound, validation } from "./errors.js";
+import {
+  aliasArn,
+  checkAliasName,
+  type KmsLocation,
+  keyArn,
+  parseKeyId,
+  RESERVED_ALIAS_PREFIX,
+  serviceOfAlias,
+  uuidToBytes,
+} from "./key-id.js";
+import {
+  canRetireGrant,
+  checkLockout,
+  conditionKeysFor,
+  decodeGrantToken,
+  decodeGrantTokens,
+  defaultKeyPolicy,
+  encodeGrantToken,
+  evaluatePolicy,
+  grantAllows,
+  grantAllowsCreateGrant,
+  newGrantId,
+  type Policy,
+  parsePolicy,
+  SYMMETRIC_GRANT_OPERATIONS,
+  validateGrantConstraints,
+  validateGrantName,
+  validateGrantOperations,
+  validateGrantPrincipal,
+} from "./policy/index.js";
+import { loadRootKeyFile, newArgon2Parameters, passphraseWrapper } from "./root-key.js";
+import { type AliasRow, type GrantRow, type KeyRow, type KeyVersionRow, openStore } from "./store.js";
+import type {
+  AliasListEntry,
+  Caller,
+  CreateGrantRequest,
+  CreateKeyRequest,
+  DecryptRequest,
+  DecryptResponse,
+  EncryptRequest,
+  EncryptResponse,
+  GenerateDataKeyRequest,
+  GenerateDataKeyResponse,
+  GenerateDataKeyWithoutPlaintextResponse,
+  GetKeyLastUsageResponse,
+  GrantConstraints,
+  GrantListEntry,
+  KeyMetadata,
+  KeyOperationUsage,
+  ListResponse,
+  ReEncryptRequest,
+  ReEncryptResponse,
+  Tag,
+} from "./types.js";
+import { buildUsageReport, type UsageReport } from "./usage-report.js";
+
+/** Where audit events go: the built-in AuditLog, or anything with its `append`. */
+export interface AuditSink {
+  /** Resolves when the event is durable; rejects when it cannot be written (the operation then fails). */
+  append(event: AuditEventInput): Promise<unknown>;
+  close?(): Promise<void>;
+}
+
+/** Options of {@link LocalKms.open}. */
+export interface LocalKmsOptions {
+  /** The data directory (created with mode 0700): kms.db, root.key, the audit log. */
+  dataDir: string;
+  /**
+   * The root key every backing key is wrapped by: a KeyWrapper (e.g. a PKCS#11 one), a key file
+   * (`{ file }`, default `<dataDir>/root.key`, created with mode 0600 on first start), or a passphrase
+   * (Argon2id; its parameters and salt are stored in kms.db).
+   */
+  rootKey?:
+    | KeyWrapper
+    | { file?: string }
+    | { passphrase: string; argon2?: { memorySize?: number; iterations?: number; parallelism?: number } };
+  /** Default "us-east-1". */
+  region?: string;
+  /** The account that owns the keys. Default "111122223333". */
+  account?: string;
+  /** Default "aws". */
+  partition?: string;
+  /** The clock for creation dates, deletion and rotation schedules (tests). */
+  clock?: () => Date;
+  /** Options for the built-in audit log in the data dir, or a sink of your own. */
+  audit?: AuditLogOptions | AuditSink;
+}
+
+/** Usage counts of one month in the shape of AWS KMS pricing; see {@link LocalKms.usageReport}. */
+export type { UsageReport };
+
+const DAY = 86_400_000;
+const ROOT_CHECK_AAD = utf8("sealkit-kms-local/root-check/v1");
+const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
+const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
+const SERVICE_PRINCIPAL = "kms.amazonaws.com";
+const MAX_ON_DEMAND_ROTATIONS = 10;
+const MAX_TAGS = 50;
+const CACHE_LIMIT = 1024;
+
+/** Operations that use key material: what GetKeyLastUsage reports as the last use. */
+const CRYPTO_OPERATIONS = new Set([
+  "Encrypt",
+  "Decrypt",
+  "ReEncrypt",
+  "GenerateDataKey",
+  "GenerateDataKeyWithoutPlaintext",
+]);
+
+interface CallContext {
+  /** Key ARNs the call touched, first the one it is about. */
+  readonly arns: string[];
+  readonly keyIds: string[];
+  /** Data to wipe when the response cannot be returned. */
+  readonly secrets: Uint8Array[];
+}
+
+interface CallSpec<Req, Res> {
+  readonly readOnly: boolean;
+  /** The audit record's requestParameters (camelCase, never plaintext, keys or blobs). */
+  readonly params?: (request: Req) => Record<string, unknown>;
+  readonly response?: (response: Res) => Record<string, unknown> | null;
+}
+
+/**
+ * The local KMS. Open one per data dir with {@link LocalKms.open}; every method takes the caller and an
+ * AWS-shaped request and resolves to the AWS-shaped response. Calls are serialized: each runs in one SQLite
+ * transaction that commits only after its audit event is durable.
+ */
+export class LocalKms {
+  /** Partition, region and account of every ARN this KMS issues. */
+  readonly location: KmsLocation;
+  readonly dataDir: string;
+  readonly #db: Database.Database;
+  readonly #root: KeyWrapper;
+  readonly #ownsRoot: boolean;
+  readonly #audit: AuditSink;
+  readonly #auditLog: AuditLog | undefined;
+  readonly #clock: () => Date;
+  readonly #cache = new Map<string, Uint8Array>();
+  readonly #policies = new Map<string, Policy>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(init: {
+    location: KmsLocation;
+    dataDir: string;
+    db: Database.Database;
+    root: KeyWrapper;
+    ownsRoot: boolean;
+    audit: AuditSink;
+    auditLog: AuditLog | undefined;
+    clock: () => Date;
+  }) {
+    this.location = init.location;
+    this.dataDir = init.dataDir;
+    this.#db = init.db;
+    this.#root = init.root;
+    this.#ownsRoot = init.ownsRoot;
+    this.#audit = init.audit;
+    this.#auditLog = init.auditLog;
+    this.#clock = init.clock;
+  }
+
+  /**
+   * Opens (creating on first start) the KMS in `options.dataDir`, checks that the root key opens it, then
+   * destroys keys past their deletion date and rotates keys whose rotation is due.
+   * @throws {TypeError} for malformed options
+   * @throws {KmsError} KMSInternalException when the root key is missing or is not the one the data dir was
+   * created with, or the database is newer than this code
+   */
+  static async open(options: LocalKmsOptions): Promise<LocalKms> {
+    if (typeof options !== "object" || options === null) throw new TypeError(`"options" expected an object`);
+    const { dataDir } = options;
+    if (typeof dataDir !== "string" || dataDir.length === 0)
+      throw new TypeError(`"dataDir" expected a non-empty string`);
+    const location: KmsLocation = {
+      partition: options.partition ?? "aws",
+      region: options.region ?? "us-east-1",
+      account: options.account ?? "111122223333",
+    };
+    if (!/^aws(-[a-z]+)*$/.test(location.partition))
+      throw new TypeError(`"partition" expected a partition such as "aws"`);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(location.region))
+      throw new TypeError(`"region" expected a region such as "us-east-1"`);
+    if (!/^\d{12}$/.test(location.account)) throw new TypeError(`"account" expected a 12-digit account id`);
+    const clock = options.clock ?? (() => new Date());
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    let db: Database.Database;
+    try {
+      db = openStore(join(dataDir, "kms.db"));
+    } catch (cause) {
+      throw new KmsError(
+        "KMSInternalException",
+        `cannot open ${join(dataDir, "kms.db")}: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    let root: KeyWrapper | undefined;
+    let ownsRoot = true;
+    let auditLog: AuditLog | undefined;
+    try {
+      ({ root, ownsRoot } = await openRootKey(db, dataDir, options.rootKey));
+      let audit: AuditSink;
+      if (options.audit && typeof (options.audit as AuditSink).append === "function") {
+        audit = options.audit as AuditSink;
+      } else {
+        auditLog = await AuditLog.open(dataDir, {
+          region: location.region,
+          clock,
+          ...(options.audit as AuditLogOptions),
+        });
+        audit = auditLog;
+      }
+      const kms = new LocalKms({ location, dataDir, db, root, ownsRoot, audit, auditLog, clock });
+      await kms.#exclusive(() => kms.#sweep());
+      return kms;
+    } catch (error) {
+      await auditLog?.close().catch(() => {});
+      if (ownsRoot) await root?.close?.().catch(() => {});
+      db.close();
+      if (KmsError.isInstance(error) || error instanceof TypeError || error instanceof RangeError)
+        throw error;
+      if (SealkitError.isInstance(error)) {
+        throw new KmsError("KMSInternalException", error.message, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** The built-in audit log (query, verify), or undefined when a custom sink was given. */
+  get auditLog(): AuditLog | undefined {
+    return this.#auditLog;
+  }
+
+  /** Waits for calls in progress, wipes cached backing keys and closes the database, the audit log and the root key. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#exclusive(async () => {
+      this.#closed = true;
+    });
+    for (const key of this.#cache.values()) wipe(key);
+    this.#cache.clear();
+    await this.#audit.close?.();
+    if (this.#ownsRoot) await this.#root.close?.();
+    this.#db.close();
+  }
+
+  /**
+   * The key ARN a key id, key ARN, alias name or alias ARN names now, without a policy check or an audit event
+   * (for in-process providers deciding which keys they may open). Undefined when it names no usable key.
+   */
+  resolveKeyArn(keyId: string): string | undefined {
+    try {
+      const parsed = parseKeyId(keyId, this.location, true);
+      const id = parsed.kind === "key" ? parsed.id : this.#aliasRow(parsed.name)?.key_id;
+      if (!id) return undefined;
+      const row = this.#keyRow(id);
+      return row && row.kind !== "owned" ? keyArn(this.location, row.id) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Keys
+
+  /**
+   * CreateKey: a customer managed symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, origin AWS_KMS).
+   * @throws {KmsError} MalformedPolicyDocumentException (bad policy, or one locking the caller out),
+   * UnsupportedOperationException (other key specs, usages, origins, multi-Region), TagException, ValidationException
+   */
+  async createKey(caller: Caller, request: CreateKeyRequest = {}): Promise<{ KeyMetadata: KeyMetadata }> {
+    return this.#call(
+      "CreateKey",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) =>
+          pick(r, [
+            "Description",
+            "KeyUsage",
+            "KeySpec",
+            "Origin",
+            "BypassPolicyLockoutSafetyCheck",
+            "Tags",
+            "MultiRegion",
+          ]),
+        response: (r) => ({ keyMetadata: auditMetadata(r.KeyMetadata) }),
+      },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const description = optionalString(req.Description, "Description", 0, 8192) ?? "";
+        checkEnum(
+          req.KeyUsage,
+          "KeyUsage",
+          ["ENCRYPT_DECRYPT"],
+          ["SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],
+        );
+        checkEnum(req.KeySpec, "KeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS);
+        checkEnum(req.CustomerMasterKeySpec, "CustomerMasterKeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS);
+        checkEnum(req.Origin, "Origin", ["AWS_KMS"], ["EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"]);
+        if (req.MultiRegion === true)
+          throw new KmsError(
+            "UnsupportedOperationException",
+            "Multi-Region keys are not supported by this KMS.",
+          );
+        const tags = checkTags(req.Tags);
+        this.#checkAccountCaller(caller, "kms:CreateKey");
+        const id = randomUUID();
+        const arn = keyArn(this.location, id);
+        let policyJson: string;
+        if (req.Policy !== undefined) {
+          policyJson = checkString(req.Policy, "Policy", 1, 32768);
+          const policy = parsePolicy(policyJson);
+          if (
+            req.BypassPolicyLockoutSafetyCheck !== true &&
+            !checkLockout(policy, caller.principal, caller.account, { keyArn: arn })
+          ) {
+            throw lockoutError();
+          }
+        } else {
+          policyJson = defaultKeyPolicy(this.location.account, this.location.partition);
+        }
+        const row = await this.#insertKey(id, "customer", null, description, policyJson);
+        for (const tag of tags)
+          this.#db
+            .prepare("INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)")
+            .run(id, tag.TagKey, tag.TagValue);
+        ctx.arns.push(arn);
+        ctx.keyIds.push(id);
+        return { KeyMetadata: this.#metadata(row) };
+      },
+    );
+  }
+
+  /**
+   * The AWS managed key of `service` (alias `alias/aws/<service>`), created on first use. Users may use it (through
+   * the service, see README) and describe it, but not change its policy, rotation or state.
+   * @throws {KmsError} ValidationException for a malformed service name, AccessDeniedException
+   */
+  async serviceKey(caller: Caller, service: string): Promise<{ KeyMetadata: KeyMetadata }> {
+    return this.#call(
+      "DescribeKey",
+      caller,
+      { service },
+      { readOnly: true, params: () => ({ keyId: `${RESERVED_ALIAS_PREFIX}${String(service)}` }) },
+      async (ctx) => {
+        if (typeof service !== "string" || !/^[a-z0-9-]{1,64}$/.test(service)) {
+          throw validation("service must be 1 to 64 lower-case letters, digits or hyphens");
+        }
+        const row = await this.#resolve(`${RESERVED_ALIAS_PREFIX}${service}`, ctx, {
+          allowAlias: true,
+          createServiceKey: true,
+        });
+        this.#authorize(caller, row, "DescribeKey", {});
+        return { KeyMetadata: this.#metadata(row) };
+      },
+    );
+  }
+
+  /**
+   * DescribeKey. Accepts every key identifier form; an `alias/aws/<service>` alias creates its AWS managed key.
+   * @throws {KmsError} NotFoundException, AccessDeniedException
+   */
+  async describeKey(
+    caller: Caller,
+    request: { KeyId: string; GrantTokens?: string[] },
+  ): Promise<{ KeyMetadata: KeyMetadata }> {
+    return this.#call("DescribeKey", caller, request, { readOnly: true, params: keyParams }, async (ctx) => {
+      const row = await this.#resolve(objectRequest(request).KeyId, ctx, {
+        allowAlias: true,
+        createServiceKey: true,
+      });
+      this.#authorize(caller, row, "DescribeKey", { grantTokens: request.GrantTokens });
+      return { KeyMetadata: this.#metadata(row) };
+    });
+  }
+
+  /**
+   * ListKeys: customer and AWS managed keys of the account (service owned keys are never listed), by creation.
+   * @throws {KmsError} InvalidMarkerException, ValidationException, AccessDeniedException (caller of another account)
+   */
+  async listKeys(
+    caller: Caller,
+    request: { Limit?: number; Marker?: string } = {},
+  ): Promise<{ Keys: { KeyId: string; KeyArn: string }[] } & ListResponse> {
+    return this.#call(
+      "ListKeys",
+      caller,
+      request,
+      { readOnly: true, params: (r) => pick(r, ["Limit", "Marker"]) },
+      async () => {
+        const req = objectRequest(request);
+        const limit = checkLimit(req.Limit, 1000, 100);
+        const offset = decodeMarker(req.Marker);
+        this.#checkAccountCaller(caller, "kms:ListKeys");
+        const rows = this.#db
+          .prepare("SELECT id FROM keys WHERE kind != 'owned' ORDER BY created_at, id LIMIT ? OFFSET ?")
+          .all(limit + 1, offset) as { id: string }[];
+        const page = rows.slice(0, limit);
+        return {
+          Keys: page.map((r) => ({ KeyId: r.id, KeyArn: keyArn(this.location, r.id) })),
+          ...pageInfo(rows.length > limit, offset + limit),
+        };
+      },
+    );
+  }
+
+  /**
+   * UpdateKeyDescription.
+   * @throws {KmsError} NotFoundException, KMSInvalidStateException (pending deletion), AccessDeniedException
+   */
+  async updateKeyDescription(
+    caller: Caller,
+    request: { KeyId: string; Description: string },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "UpdateKeyDescription",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) => ({ ...keyParams(r), description: (r as { Description?: unknown }).Description }),
+      },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "UpdateKeyDescription", {});
+        this.#checkCustomerManaged(row);
+        const description = checkString(request.Description, "Description", 0, 8192);
+        this.#checkNotPendingDeletion(row);
+        this.#db.prepare("UPDATE keys SET description = ? WHERE id = ?").run(description, row.id);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * EnableKey: Disabled → Enabled (Enabled stays Enabled).
+   * @throws {KmsError} KMSInvalidStateException when pending deletion, NotFoundException, AccessDeniedException
+   */
+  async enableKey(caller: Caller, request: { KeyId: string }): Promise<Record<string, never>> {
+    return this.#stateChange("EnableKey", caller, request, (row) => {
+      this.#checkNotPendingDeletion(row);
+      this.#db.prepare("UPDATE keys SET state = 'Enabled' WHERE id = ?").run(row.id);
+    });
+  }
+
+  /**
+   * DisableKey: Enabled → Disabled (Disabled stays Disabled).
+   * @throws {KmsError} KMSInvalidStateException when pending deletion, NotFoundException, AccessDeniedException
+   */
+  async disableKey(caller: Caller, request: { KeyId: string }): Promise<Record<string, never>> {
+    return this.#stateChange("DisableKey", caller, request, (row) => {
+      this.#checkNotPendingDeletion(row);
+      this.#db.prepare("UPDATE keys SET state = 'Disabled' WHERE id = ?").run(row.id);
+    });
+  }
+
+  /**
+   * ScheduleKeyDeletion: Enabled or Disabled → PendingDeletion, for 7 to 30 days (default 30). At the deletion
+   * date the key, its aliases, grants, tags and every backing-key version are destroyed.
+   * @throws {KmsError} KMSInvalidStateException when already pending deletion, ValidationException, NotFoundException
+   */
+  async scheduleKeyDeletion(
+    caller: Caller,
+    request: { KeyId: string; PendingWindowInDays?: number },
+  ): Promise<{
+    KeyId: string;
+    DeletionDate: Date;
+    KeyState: "PendingDeletion";
+    PendingWindowInDays: number;
+  }> {
+    return this.#call(
+      "ScheduleKeyDeletion",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) => ({
+          ...keyParams(r),
+          pendingWindowInDays: (r as { PendingWindowInDays?: unknown }).PendingWindowInDays,
+        }),
+        response: (r) => ({
+          keyId: r.KeyId,
+          deletionDate: r.DeletionDate.toISOString(),
+          keyState: r.KeyState,
+          pendingWindowInDays: r.PendingWindowInDays,
+        }),
+      },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "ScheduleKeyDeletion", {});
+        this.#checkCustomerManaged(row);
+        const days =
+          request.PendingWindowInDays === undefined
+            ? 30
+            : checkInt(request.PendingWindowInDays, "PendingWindowInDays", 7, 30);
+        this.#checkNotPendingDeletion(row);
+        const deletionDate = this.#now() + days * DAY;
+        this.#db
+          .prepare(
+            "UPDATE keys SET state = 'PendingDeletion', deletion_date = ?, pending_window_days = ? WHERE id = ?",
+          )
+          .run(deletionDate, days, row.id);
+        return {
+          KeyId: keyArn(this.location, row.id),
+          DeletionDate: new Date(deletionDate),
+          KeyState: "PendingDeletion",
+          PendingWindowInDays: days,
+        };
+      },
+    );
+  }
+
+  /**
+   * CancelKeyDeletion: PendingDeletion → Disabled.
+   * @throws {KmsError} KMSInvalidStateException when the key is not pending deletion, NotFoundException
+   */
+  async cancelKeyDeletion(caller: Caller, request: { KeyId: string }): Promise<{ KeyId: string }> {
+    return this.#call(
+      "CancelKeyDeletion",
+      caller,
+      request,
+      { readOnly: false, params: keyParams },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "CancelKeyDeletion", {});
+        this.#checkCustomerManaged(row);
+        if (row.state !== "PendingDeletion")
+          throw invalidState(keyArn(this.location, row.id), "not pending deletion");
+        this.#db
+          .prepare(
+            "UPDATE keys SET state = 'Disabled', deletion_date = NULL, pending_window_days = NULL WHERE id = ?",
+          )
+          .run(row.id);
+        return { KeyId: keyArn(this.location, row.id) };
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Aliases
+
+  /**
+   * CreateAlias: `alias/` followed by letters, digits, `/`, `_` or `-`; `alias/aws/` is reserved.
+   * @throws {KmsError} InvalidAliasNameException, AlreadyExistsException, NotFoundException, KMSInvalidStateException
+   */
+  async createAlias(
+    caller: Caller,
+    request: { AliasName: string; TargetKeyId: string },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "CreateAlias",
+      caller,
+      request,
+      { readOnly: false, params: aliasParams },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const name = checkAliasName(req.AliasName);
+        const row = await this.#resolve(req.TargetKeyId, ctx, { allowAlias: false, field: "TargetKeyId" });
+        this.#authorize(caller, row, "CreateAlias", {});
+        this.#checkCustomerManaged(row);
+        this.#checkNotPendingDeletion(row);
+        if (this.#aliasRow(name))
+          throw new KmsError(
+            "AlreadyExistsException",
+            `An alias with the name ${aliasArn(this.location, name)} already exists`,
+          );
+        const now = this.#now();
+        this.#db
+          .prepare("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
+          .run(name, row.id, now, now);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * UpdateAlias: points an existing alias at another customer managed key.
+   * @throws {KmsError} NotFoundException (alias or key), InvalidAliasNameException, KMSInvalidStateException
+   */
+  async updateAlias(
+    caller: Caller,
+    request: { AliasName: string; TargetKeyId: string },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "UpdateAlias",
+      caller,
+      request,
+      { readOnly: false, params: aliasParams },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const name = checkAliasName(req.AliasName);
+        const alias = this.#aliasRow(name);
+        if (!alias) throw notFound(`Alias ${aliasArn(this.location, name)}`);
+        const target = await this.#resolve(req.TargetKeyId, ctx, { allowAlias: false, field: "TargetKeyId" });
+        const current = this.#keyRow(alias.key_id)!;
+        ctx.arns.push(keyArn(this.location, current.id));
+        this.#authorize(caller, target, "UpdateAlias", {});
+        this.#authorize(caller, current, "UpdateAlias", {});
+        this.#checkCustomerManaged(target);
+        this.#checkNotPendingDeletion(target);
+        this.#db
+          .prepare("UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?")
+          .run(target.id, this.#now(), name);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * DeleteAlias (the key is unaffected).
+   * @throws {KmsError} NotFoundException, InvalidAliasNameException for reserved aliases, AccessDeniedException
+   */
+  async deleteAlias(caller: Caller, request: { AliasName: string }): Promise<Record<string, never>> {
+    return this.#call(
+      "DeleteAlias",
+      caller,
+      request,
+      { readOnly: false, params: aliasParams },
+      async (ctx) => {
+        const name = checkAliasName(objectRequest(request).AliasName);
+        const alias = this.#aliasRow(name);
+        if (!alias) throw notFound(`Alias ${aliasArn(this.location, name)}`);
+        const row = this.#keyRow(alias.key_id)!;
+        ctx.arns.push(keyArn(this.location, row.id));
+        ctx.keyIds.push(row.id);
+        this.#authorize(caller, row, "DeleteAlias", {});
+        this.#db.prepare("DELETE FROM aliases WHERE name = ?").run(name);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * ListAliases, optionally of one key (KeyId: key id or ARN), sorted by name.
+   * @throws {KmsError} NotFoundException, InvalidMarkerException, ValidationException
+   */
+  async listAliases(
+    caller: Caller,
+    request: { KeyId?: string; Limit?: number; Marker?: string } = {},
+  ): Promise<{ Aliases: AliasListEntry[] } & ListResponse> {
+    return this.#call(
+      "ListAliases",
+      caller,
+      request,
+      { readOnly: true, params: (r) => pick(r, ["KeyId", "Limit", "Marker"]) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const limit = checkLimit(req.Limit, 100, 50);
+        const offset = decodeMarker(req.Marker);
+        let rows: AliasRow[];
+        if (req.KeyId !== undefined) {
+          const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+          this.#authorize(caller, row, "ListAliases", {});
+          rows = this.#db
+            .prepare("SELECT * FROM aliases WHERE key_id = ? ORDER BY name LIMIT ? OFFSET ?")
+            .all(row.id, limit + 1, offset) as AliasRow[];
+        } else {
+          this.#checkAccountCaller(caller, "kms:ListAliases");
+          rows = this.#db
+            .prepare(
+              "SELECT a.* FROM aliases a JOIN keys k ON k.id = a.key_id WHERE k.kind != 'owned' ORDER BY a.name LIMIT ? OFFSET ?",
+            )
+            .all(limit + 1, offset) as AliasRow[];
+        }
+        return {
+          Aliases: rows.slice(0, limit).map((a) => ({
+            AliasName: a.name,
+            AliasArn: aliasArn(this.location, a.name),
+            TargetKeyId: a.key_id,
+            CreationDate: new Date(a.created_at),
+            LastUpdatedDate: new Date(a.updated_at),
+          })),
+          ...pageInfo(rows.length > limit, offset + limit),
+        };
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Rotation
+
+  /**
+   * EnableKeyRotation with a period of 90 to 2,560 days (default 365); the next rotation is that long from now.
+   * @throws {KmsError} DisabledException, KMSInvalidStateException, UnsupportedOperationException (AWS managed keys)
+   */
+  async enableKeyRotation(
+    caller: Caller,
+    request: { KeyId: string; RotationPeriodInDays?: number },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "EnableKeyRotation",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) => ({
+          ...keyParams(r),
+          rotationPeriodInDays: (r as { RotationPeriodInDays?: unknown }).RotationPeriodInDays,
+        }),
+      },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "EnableKeyRotation", {});
+        this.#checkCustomerManaged(row);
+        const period =
+          request.RotationPeriodInDays === undefined
+            ? 365
+            : checkInt(request.RotationPeriodInDays, "RotationPeriodInDays", 90, 2560);
+        this.#checkUsable(row);
+        this.#db
+          .prepare(
+            "UPDATE keys SET rotation_enabled = 1, rotation_period_days = ?, next_rotation_at = ? WHERE id = ?",
+          )
+          .run(period, this.#now() + period * DAY, row.id);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * DisableKeyRotation.
+   * @throws {KmsError} DisabledException, KMSInvalidStateException, UnsupportedOperationException (AWS managed keys)
+   */
+  async disableKeyRotation(caller: Caller, request: { KeyId: string }): Promise<Record<string, never>> {
+    return this.#call(
+      "DisableKeyRotation",
+      caller,
+      request,
+      { readOnly: false, params: keyParams },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "DisableKeyRotation", {});
+        this.#checkCustomerManaged(row);
+        this.#checkUsable(row);
+        this.#db
+          .prepare("UPDATE keys SET rotation_enabled = 0, next_rotation_at = NULL WHERE id = ?")
+          .run(row.id);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * GetKeyRotationStatus.
+   * @throws {KmsError} KMSInvalidStateException when pending deletion, NotFoundException, AccessDeniedException
+   */
+  async getKeyRotationStatus(
+    caller: Caller,
+    request: { KeyId: string },
+  ): Promise<{
+    KeyId: string;
+    KeyRotationEnabled: boolean;
+    RotationPeriodInDays?: number;
+    NextRotationDate?: Date;
+  }> {
+    return this.#call(
+      "GetKeyRotationStatus",
+      caller,
+      request,
+      { readOnly: true, params: keyParams },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "GetKeyRotationStatus", {});
+        this.#checkNotPendingDeletion(row);
+        const enabled = row.rotation_enabled === 1;
+        return {
+          KeyId: keyArn(this.location, row.id),
+          KeyRotationEnabled: enabled,
+          ...(enabled
+            ? {
+                RotationPeriodInDays: row.rotation_period_days!,
+                NextRotationDate: new Date(row.next_rotation_at!),
+              }
+            : {}),
+        };
+      },
+    );
+  }
+
+  /**
+   * RotateKeyOnDemand: adds a backing-key version now (at most 10 on-demand rotations per key, as AWS).
+   * @throws {KmsError} LimitExceededException, DisabledException, KMSInvalidStateException, UnsupportedOperationException
+   */
+  async rotateKeyOnDemand(caller: Caller, request: { KeyId: string }): Promise<{ KeyId: string }> {
+    return this.#call(
+      "RotateKeyOnDemand",
+      caller,
+      request,
+      { readOnly: false, params: keyParams },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "RotateKeyOnDemand", {});
+        this.#checkCustomerManaged(row);
+        this.#checkUsable(row);
+        if (row.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS) {
+          throw new KmsError(
+            "LimitExceededException",
+            `${keyArn(this.location, row.id)} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`,
+          );
+        }
+        await this.#addVersion(row, "ON_DEMAND");
+        this.#db
+          .prepare("UPDATE keys SET on_demand_rotations = on_demand_rotations + 1 WHERE id = ?")
+          .run(row.id);
+        return { KeyId: keyArn(this.location, row.id) };
+      },
+    );
+  }
+
+  /**
+   * ListKeyRotations: every rotation (not the initial material), oldest first.
+   * @throws {KmsError} NotFoundException, InvalidMarkerException, AccessDeniedException
+   */
+  async listKeyRotations(
+    caller: Caller,
+    request: { KeyId: string; Limit?: number; Marker?: string },
+  ): Promise<
+    {
+      Rotations: { KeyId: string; RotationDate: Date; RotationType: "AUTOMATIC" | "ON_DEMAND" }[];
+    } & ListResponse
+  > {
+    return this.#call(
+      "ListKeyRotations",
+      caller,
+      request,
+      { readOnly: true, params: (r) => ({ ...keyParams(r), ...pick(r, ["Limit", "Marker"]) }) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "ListKeyRotations", {});
+        const limit = checkLimit(req.Limit, 1000, 100);
+        const offset = decodeMarker(req.Marker);
+        const rows = this.#db
+          .prepare(
+            "SELECT * FROM key_versions WHERE key_id = ? AND version > 1 ORDER BY version LIMIT ? OFFSET ?",
+          )
+          .all(row.id, limit + 1, offset) as KeyVersionRow[];
+        return {
+          Rotations: rows.slice(0, limit).map((v) => ({
+            KeyId: keyArn(this.location, row.id),
+            RotationDate: new Date(v.created_at),
+            RotationType: v.rotation_type as "AUTOMATIC" | "ON_DEMAND",
+          })),
+          ...pageInfo(rows.length > limit, offset + limit),
+        };
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Key policies
+
+  /**
+   * GetKeyPolicy (PolicyName "default", the only one).
+   * @throws {KmsError} NotFoundException, AccessDeniedException
+   */
+  async getKeyPolicy(
+    caller: Caller,
+    request: { KeyId: string; PolicyName?: string },
+  ): Promise<{ Policy: string; PolicyName: "default" }> {
+    return this.#call(
+      "GetKeyPolicy",
+      caller,
+      request,
+      {
+        readOnly: true,
+        params: (r) => ({ ...keyParams(r), policyName: (r as { PolicyName?: unknown }).PolicyName }),
+      },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "GetKeyPolicy", {});
+        checkPolicyName(request.PolicyName);
+        return { Policy: this.#policyJson(row.id), PolicyName: "default" };
+      },
+    );
+  }
+
+  /**
+   * PutKeyPolicy, refusing a policy under which the caller could no longer change it unless
+   * BypassPolicyLockoutSafetyCheck is true.
+   * @throws {KmsError} MalformedPolicyDocumentException, UnsupportedOperationException (AWS managed keys),
+   * KMSInvalidStateException, NotFoundException, AccessDeniedException
+   */
+  async putKeyPolicy(
+    caller: Caller,
+    request: { KeyId: string; Policy: string; PolicyName?: string; BypassPolicyLockoutSafetyCheck?: boolean },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "PutKeyPolicy",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) => ({
+          ...keyParams(r),
+          ...pick(r, ["PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck"]),
+        }),
+      },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "PutKeyPolicy", {});
+        this.#checkCustomerManaged(row);
+        checkPolicyName(req.PolicyName);
+        const json = checkString(req.Policy, "Policy", 1, 32768);
+        const policy = parsePolicy(json);
+        if (
+          req.BypassPolicyLockoutSafetyCheck !== true &&
+          !checkLockout(policy, caller.principal, caller.account, { keyArn: keyArn(this.location, row.id) })
+        ) {
+          throw lockoutError();
+        }
+        this.#checkNotPendingDeletion(row);
+        this.#db
+          .prepare("UPDATE policies SET document = ? WHERE key_id = ? AND name = 'default'")
+          .run(json, row.id);
+        this.#policies.delete(row.id);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * ListKeyPolicies: always `["default"]`.
+   * @throws {KmsError} NotFoundException, AccessDeniedException
+   */
+  async listKeyPolicies(
+    caller: Caller,
+    request: { KeyId: string; Limit?: number; Marker?: string },
+  ): Promise<{ PolicyNames: string[] } & ListResponse> {
+    return this.#call(
+      "ListKeyPolicies",
+      caller,
+      request,
+      { readOnly: true, params: keyParams },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "ListKeyPolicies", {});
+        checkLimit(req.Limit, 1000, 100);
+        const offset = decodeMarker(req.Marker);
+        return { PolicyNames: offset === 0 ? ["default"] : [], Truncated: false };
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Grants
+
+  /**
+   * CreateGrant. A grant with the same Name and the same parameters is returned again rather than duplicated.
+   * @throws {KmsError} ValidationException, NotFoundException, KMSInvalidStateException, AccessDeniedException,
+   * InvalidGrantTokenException
+   */
+  async createGrant(
+    caller: Caller,
+    request: CreateGrantRequest,
+  ): Promise<{ GrantToken: string; GrantId: string }> {
+    return this.#call(
+      "CreateGrant",
+      caller,
+      request,
+      {
+        readOnly: false,
+        params: (r) => ({
+          ...keyParams(r),
+          ...pick(r, ["GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name"]),
+        }),
+        response: (r) => ({ grantId: r.GrantId }),
+      },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        const grantee = validateGrantPrincipal(req.GranteePrincipal, "GranteePrincipal");
+        const retiring =
+          req.RetiringPrincipal === undefined || req.RetiringPrincipal === null
+            ? undefined
+            : validateGrantPrincipal(req.RetiringPrincipal, "RetiringPrincipal");
+        const operations = validateGrantOperations(req.Operations);
+        const constraints = validateGrantConstraints(req.Constraints, operations);
+        const name = req.Name === undefined || req.Name === null ? undefined : validateGrantName(req.Name);
+        this.#authorize(caller, row, "CreateGrant", {
+          grantTokens: req.GrantTokens,
+          newGrant: constraints ? { operations, constraints } : { operations },
+          extra: {
+            "kms:GrantOperations": operations,
+            "kms:GranteePrincipal": grantee,
+            ...(retiring ? { "kms:RetiringPrincipal": retiring } : {}),
+            ...(constraints
+              ? {
+                  "kms:GrantConstraintType": constraints.EncryptionContextEquals
+                    ? "EncryptionContextEquals"
+                    : "EncryptionContextSubset",
+                }
+              : {}),
+          },
+        });
+        this.#checkNotPendingDeletion(row);
+        const operationsJson = JSON.stringify([...operations].sort());
+        const constraintsJson = constraints ? JSON.stringify(constraints) : null;
+        if (name !== undefined) {
+          const same = this.#db
+            .prepare(
+              "SELECT * FROM grants WHERE key_id = ? AND name = ? AND grantee = ? AND retiring IS ? AND operations = ? AND constraints IS ?",
+            )
+            .get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
+            | GrantRow
+            | undefined;
+          if (same) return { GrantToken: same.token, GrantId: same.grant_id };
+        }
+        const grantId = newGrantId();
+        const token = encodeGrantToken(grantId);
+        this.#db
+          .prepare(
+            `INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, constraints, issuing_account, created_at, token)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            grantId,
+            row.id,
+            name ?? null,
+            grantee,
+            retiring ?? null,
+            operationsJson,
+            constraintsJson,
+            caller.account,
+            this.#now(),
+            token,
+          );
+        return { GrantToken: token, GrantId: grantId };
+      },
+    );
+  }
+
+  /**
+   * ListGrants of a key, optionally filtered by GrantId or GranteePrincipal.
+   * @throws {KmsError} NotFoundException, InvalidMarkerException, InvalidGrantIdException, AccessDeniedException
+   */
+  async listGrants(
+    caller: Caller,
+    request: { KeyId: string; Limit?: number; Marker?: string; GrantId?: string; GranteePrincipal?: string },
+  ): Promise<{ Grants: GrantListEntry[] } & ListResponse> {
+    return this.#call(
+      "ListGrants",
+      caller,
+      request,
+      {
+        readOnly: true,
+        params: (r) => ({ ...keyParams(r), ...pick(r, ["Limit", "Marker", "GrantId", "GranteePrincipal"]) }),
+      },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "ListGrants", {});
+        const limit = checkLimit(req.Limit, 100, 50);
+        const offset = decodeMarker(req.Marker);
+        if (req.GrantId !== undefined) checkGrantId(req.GrantId);
+        const grantee = optionalString(req.GranteePrincipal, "GranteePrincipal", 1, 256);
+        const rows = this.#db
+          .prepare(
+            `SELECT * FROM grants WHERE key_id = ? AND (? IS NULL OR grant_id = ?) AND (? IS NULL OR grantee = ?)
+             ORDER BY created_at, grant_id LIMIT ? OFFSET ?`,
+          )
+          .all(
+            row.id,
+            req.GrantId ?? null,
+            req.GrantId ?? null,
+            grantee ?? null,
+            grantee ?? null,
+            limit + 1,
+            offset,
+          ) as GrantRow[];
+        return {
+          Grants: rows.slice(0, limit).map((g) => this.#grantEntry(g)),
+          ...pageInfo(rows.length > limit, offset + limit),
+        };
+      },
+    );
+  }
+
+  /**
+   * RetireGrant, by GrantToken or by KeyId and GrantId. Allowed for the retiring principal, the grantee when the
+   * grant includes RetireGrant, and principals of the account that issued the grant.
+   * @throws {KmsError} InvalidGrantTokenException, InvalidGrantIdException, NotFoundException, AccessDeniedException
+   */
+  async retireGrant(
+    caller: Caller,
+    request: { GrantToken?: string; KeyId?: string; GrantId?: string },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "RetireGrant",
+      caller,
+      request,
+      { readOnly: false, params: (r) => pick(r, ["KeyId", "GrantId"]) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        let grant: GrantRow | undefined;
+        if (req.GrantToken !== undefined) {
+          const grantId = decodeGrantToken(req.GrantToken);
+          grant = this.#db.prepare("SELECT * FROM grants WHERE grant_id = ?").get(grantId) as
+            | GrantRow
+            | undefined;
+          if (!grant) throw new KmsError("InvalidGrantTokenException", "The grant token is not valid.");
+        } else {
+          if (req.KeyId === undefined || req.GrantId === undefined)
+            throw validation("Specify either GrantToken or both KeyId and GrantId");
+          const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+          checkGrantId(req.GrantId);
+          grant = this.#db
+            .prepare("SELECT * FROM grants WHERE key_id = ? AND grant_id = ?")
+            .get(row.id, req.GrantId) as GrantRow | undefined;
+          if (!grant) throw notFound(`Grant ${req.GrantId}`);
+        }
+        const arn = keyArn(this.location, grant.key_id);
+        if (!ctx.arns.includes(arn)) ctx.arns.push(arn);
+        ctx.keyIds.push(grant.key_id);
+        if (!canRetireGrant(this.#grantEntry(grant), caller.principal, caller.account))
+          throw accessDenied(caller.principal, "kms:RetireGrant", arn);
+        this.#db.prepare("DELETE FROM grants WHERE grant_id = ?").run(grant.grant_id);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * RevokeGrant (key policy action kms:RevokeGrant).
+   * @throws {KmsError} NotFoundException, InvalidGrantIdException, AccessDeniedException
+   */
+  async revokeGrant(
+    caller: Caller,
+    request: { KeyId: string; GrantId: string },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "RevokeGrant",
+      caller,
+      request,
+      { readOnly: false, params: (r) => pick(r, ["KeyId", "GrantId"]) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "RevokeGrant", {});
+        checkGrantId(req.GrantId);
+        const result = this.#db
+          .prepare("DELETE FROM grants WHERE key_id = ? AND grant_id = ?")
+          .run(row.id, req.GrantId);
+        if (result.changes === 0) throw notFound(`Grant ${req.GrantId}`);
+        return {};
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Tags
+
+  /**
+   * TagResource: adds or replaces tags (at most 50 per key; `aws:` keys are reserved).
+   * @throws {KmsError} TagException, LimitExceededException, KMSInvalidStateException, NotFoundException
+   */
+  async tagResource(caller: Caller, request: { KeyId: string; Tags: Tag[] }): Promise<Record<string, never>> {
+    return this.#call(
+      "TagResource",
+      caller,
+      request,
+      { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["Tags"]) }) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "TagResource", {});
+        this.#checkCustomerManaged(row);
+        const tags = checkTags(req.Tags, true);
+        this.#checkNotPendingDeletion(row);
+        const upsert = this.#db.prepare(
+          "INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+        );
+        for (const tag of tags) upsert.run(row.id, tag.TagKey, tag.TagValue);
+        const count = (
+          this.#db.prepare("SELECT count(*) AS n FROM tags WHERE key_id = ?").get(row.id) as { n: number }
+        ).n;
+        if (count > MAX_TAGS)
+          throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * UntagResource.
+   * @throws {KmsError} TagException, KMSInvalidStateException, NotFoundException, AccessDeniedException
+   */
+  async untagResource(
+    caller: Caller,
+    request: { KeyId: string; TagKeys: string[] },
+  ): Promise<Record<string, never>> {
+    return this.#call(
+      "UntagResource",
+      caller,
+      request,
+      { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["TagKeys"]) }) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "UntagResource", {});
+        this.#checkCustomerManaged(row);
+        if (!Array.isArray(req.TagKeys) || req.TagKeys.length === 0)
+          throw validation("TagKeys must list at least one tag key");
+        for (const k of req.TagKeys as unknown[]) {
+          if (typeof k !== "string" || k.length < 1 || k.length > 128)
+            throw new KmsError("TagException", "Tag keys must be 1 to 128 characters.");
+        }
+        this.#checkNotPendingDeletion(row);
+        const del = this.#db.prepare("DELETE FROM tags WHERE key_id = ? AND tag_key = ?");
+        for (const k of req.TagKeys as string[]) del.run(row.id, k);
+        return {};
+      },
+    );
+  }
+
+  /**
+   * ListResourceTags, sorted by tag key.
+   * @throws {KmsError} NotFoundException, InvalidMarkerException, AccessDeniedException
+   */
+  async listResourceTags(
+    caller: Caller,
+    request: { KeyId: string; Limit?: number; Marker?: string },
+  ): Promise<{ Tags: Tag[] } & ListResponse> {
+    return this.#call(
+      "ListResourceTags",
+      caller,
+      request,
+      { readOnly: true, params: (r) => ({ ...keyParams(r), ...pick(r, ["Limit", "Marker"]) }) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        this.#authorize(caller, row, "ListResourceTags", {});
+        const limit = checkLimit(req.Limit, 50, 50);
+        const offset = decodeMarker(req.Marker);
+        const rows = this.#db
+          .prepare("SELECT tag_key, tag_value FROM tags WHERE key_id = ? ORDER BY tag_key LIMIT ? OFFSET ?")
+          .all(row.id, limit + 1, offset) as { tag_key: string; tag_value: string }[];
+        return {
+          Tags: rows.slice(0, limit).map((t) => ({ TagKey: t.tag_key, TagValue: t.tag_value })),
+          ...pageInfo(rows.length > limit, offset + limit),
+        };
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Cryptographic operations
+
+  /**
+   * Encrypt 1 to 4,096 bytes under the key's newest backing-key version, binding the encryption context.
+   * @throws {KmsError} DisabledException, KMSInvalidStateException, NotFoundException, AccessDeniedException,
+   * ValidationException, UnsupportedOperationException
+   */
+  async encrypt(caller: Caller, request: EncryptRequest): Promise<EncryptResponse> {
+    return this.#call("Encrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
+      const req = objectRequest(request);
+      const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
+      const plaintext = checkBytes(req.Plaintext, "Plaintext", 1, 4096);
+      const context = checkContext(req.EncryptionContext, "EncryptionContext");
+      checkAlgorithm(req.EncryptionAlgorithm);
+      checkDryRun(req.DryRun);
+      this.#authorize(caller, row, "Encrypt", { context, grantTokens: req.GrantTokens });
+      this.#checkUsable(row);
+      const blob = await this.#seal(row, plaintext, context);
+      return {
+        CiphertextBlob: blob,
+        KeyId: keyArn(this.location, row.id),
+        EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+      };
+    });
+  }
+
+  /**
+   * Decrypt: the blob names its key and backing-key version; an explicit KeyId must name the same key.
+   * @throws {KmsError} InvalidCiphertextException (tampered, wrong context, not a blob of this KMS), IncorrectKeyException,
+   * NotFoundException (the key was deleted), DisabledException, KMSInvalidStateException, AccessDeniedException
+   */
+  async decrypt(caller: Caller, request: DecryptRequest): Promise<DecryptResponse> {
+    return this.#call("Decrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
+      const req = objectRequest(request);
+      const blob = checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144);
+      const context = checkContext(req.EncryptionContext, "EncryptionContext");
+      checkAlgorithm(req.EncryptionAlgorithm);
+      checkDryRun(req.DryRun);
+      if (req.Recipient !== undefined)
+        throw new KmsError(
+          "UnsupportedOperationException",
+          "Recipient (Nitro Enclaves attestation) is not supported.",
+        );
+      const header = readBlobHeader(blob);
+      const row = await this.#resolve(header.keyId, ctx, { allowAlias: false });
+      this.#authorize(caller, row, "Decrypt", { context, grantTokens: req.GrantTokens });
+      if (req.KeyId !== undefined) {
+        const named = await this.#resolve(
+          req.KeyId,
+          { arns: [], keyIds: [], secrets: [] },
+          { allowAlias: true },
+        );
+        if (named.id !== row.id) {
+          throw new KmsError(
+            "IncorrectKeyException",
+            "The key ID in the request does not identify a KMS key that can perform this operation.",
+          );
+        }
+      }
+      this.#checkUsable(row);
+      const plaintext = await this.#open(row, blob, context);
+      ctx.secrets.push(plaintext);
+      return {
+        KeyId: keyArn(this.location, row.id),
+        Plaintext: plaintext,
+        EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+      };
+    });
+  }
+
+  /**
+   * ReEncrypt: decrypts under the source key and encrypts under the destination key without returning plaintext.
+   * Authorized as kms:ReEncryptFrom on the source and kms:ReEncryptTo on the destination.
+   * @throws {KmsError} as decrypt and encrypt
+   */
+  async reEncrypt(caller: Caller, request: ReEncryptRequest): Promise<ReEncryptResponse> {
+    return this.#call(
+      "ReEncrypt",
+      caller,
+      request,
+      {
+        readOnly: true,
+        params: (r) => {
+          const q = r as Partial<ReEncryptRequest>;
+          return {
+            sourceKeyId: q.SourceKeyId,
+            destinationKeyId: q.DestinationKeyId,
+            sourceEncryptionContext: q.SourceEncryptionContext,
+            destinationEncryptionContext: q.DestinationEncryptionContext,
+            sourceEncryptionAlgorithm: q.SourceEncryptionAlgorithm,
+            destinationEncryptionAlgorithm: q.DestinationEncryptionAlgorithm,
+          };
+        },
+      },
+      async (ctx) => {
+        const req = objectRequest(request);
+        const blob = checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144);
+        const sourceContext = checkContext(req.SourceEncryptionContext, "SourceEncryptionContext");
+        const destinationContext = checkContext(
+          req.DestinationEncryptionContext,
+          "DestinationEncryptionContext",
+        );
+        checkAlgorithm(req.SourceEncryptionAlgorithm);
+        checkAlgorithm(req.DestinationEncryptionAlgorithm);
+        checkDryRun(req.DryRun);
+        const header = readBlobHeader(blob);
+        const source = await this.#resolve(header.keyId, ctx, { allowAlias: false });
+        const destination = await this.#resolve(req.DestinationKeyId, ctx, {
+          allowAlias: true,
+          createServiceKey: true,
+          field: "DestinationKeyId",
+        });
+        this.#authorize(caller, source, "ReEncryptFrom", {
+          context: sourceContext,
+          grantTokens: req.GrantTokens,
+        });
+        this.#authorize(caller, destination, "ReEncryptTo", {
+          context: destinationContext,
+          grantTokens: req.GrantTokens,
+        });
+        if (req.SourceKeyId !== undefined) {
+          const named = await this.#resolve(
+            req.SourceKeyId,
+            { arns: [], keyIds: [], secrets: [] },
+            { allowAlias: true, field: "SourceKeyId" },
+          );
+          if (named.id !== source.id) {
+            throw new KmsError(
+              "IncorrectKeyException",
+              "The key ID in the request does not identify a KMS key that can perform this operation.",
+            );
+          }
+        }
+        this.#checkUsable(source);
+        this.#checkUsable(destination);
+        const plaintext = await this.#open(source, blob, sourceContext);
+        try {
+          const out = await this.#seal(destination, plaintext, destinationContext);
+          return {
+            CiphertextBlob: out,
+            SourceKeyId: keyArn(this.location, source.id),
+            KeyId: keyArn(this.location, destination.id),
+            SourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+            DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+          };
+        } finally {
+          wipe(plaintext);
+        }
+      },
+    );
+  }
+
+  /**
+   * GenerateDataKey: a fresh random data key (KeySpec AES_256 / AES_128, or NumberOfBytes 1 to 1,024), in
+   * plaintext and encrypted under the key. Data keys are never stored.
+   * @throws {KmsError} ValidationException (neither or both of KeySpec and NumberOfBytes), and as encrypt
+   */
+  async generateDataKey(caller: Caller, request: GenerateDataKeyRequest): Promise<GenerateDataKeyResponse> {
+    return this.#call(
+      "GenerateDataKey",
+      caller,
+      request,
+      { readOnly: true, params: dataKeyParams },
+      async (ctx) => {
+        const { row, blob, plaintext } = await this.#generateDataKey(caller, request, ctx, "GenerateDataKey");
+        ctx.secrets.push(plaintext);
+        return { CiphertextBlob: blob, Plaintext: plaintext, KeyId: keyArn(this.location, row.id) };
+      },
+    );
+  }
+
+  /**
+   * GenerateDataKeyWithoutPlaintext: as generateDataKey, returning only the encrypted data key.
+   * @throws {KmsError} as generateDataKey
+   */
+  async generateDataKeyWithoutPlaintext(
+    caller: Caller,
+    request: GenerateDataKeyRequest,
+  ): Promise<GenerateDataKeyWithoutPlaintextResponse> {
+    return this.#call(
+      "GenerateDataKeyWithoutPlaintext",
+      caller,
+      request,
+      { readOnly: true, params: dataKeyParams },
+      async (ctx) => {
+        const { row, blob, plaintext } = await this.#generateDataKey(
+          caller,
+          request,
+          ctx,
+          "GenerateDataKeyWithoutPlaintext",
+        );
+        wipe(plaintext);
+        return { CiphertextBlob: blob, KeyId: keyArn(this.location, row.id) };
+      },
+    );
+  }
+
+  /**
+   * GenerateRandom: 1 to 1,024 random bytes (node:crypto's CSPRNG).
+   * @throws {KmsError} ValidationException, UnsupportedOperationException (CustomKeyStoreId, Recipient)
+   */
+  async generateRandom(
+    caller: Caller,
+    request: { NumberOfBytes?: number; CustomKeyStoreId?: string } = {},
+  ): Promise<{ Plaintext: Uint8Array }> {
+    return this.#call(
+      "GenerateRandom",
+      caller,
+      request,
+      { readOnly: true, params: (r) => pick(r, ["NumberOfBytes"]) },
+      async (ctx) => {
+        const req = objectRequest(request);
+        if (req.NumberOfBytes === undefined) throw validation("NumberOfBytes is required");
+        const n = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
+        if (req.CustomKeyStoreId !== undefined || req.Recipient !== undefined) {
+          throw new KmsError(
+            "UnsupportedOperationException",
+            "Custom key stores and Recipient are not supported.",
+          );
+        }
+        this.#checkAccountCaller(caller, "kms:GenerateRandom");
+        const plaintext = new Uint8Array(randomBytes(n));
+        ctx.secrets.push(plaintext);
+        return { Plaintext: plaintext };
+      },
+    );
+  }
+
+  /**
+   * GetKeyLastUsage (this KMS's design): per-operation request counts and last use of a key since its creation,
+   * and the last cryptographic use (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*).
+   * @throws {KmsError} NotFoundException, AccessDeniedException
+   */
+  async getKeyLastUsage(caller: Caller, request: { KeyId: string }): Promise<GetKeyLastUsageResponse> {
+    return this.#call(
+      "GetKeyLastUsage",
+      caller,
+      request,
+      { readOnly: true, params: keyParams },
+      async (ctx) => {
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: true });
+        this.#authorize(caller, row, "GetKeyLastUsage", {});
+        const rows = this.#db
+          .prepare(
+            "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
+          )
+          .all(row.id) as { operation: string; count: number; last_used: number }[];
+        const operations: KeyOperationUsage[] = rows.map((r) => ({
+          Operation: r.operation,
+          RequestCount: r.count,
+          LastUsedDate: new Date(r.last_used),
+        }));
+        const crypto = operations
+          .filter((o) => CRYPTO_OPERATIONS.has(o.Operation))
+          .sort((a, b) => b.LastUsedDate.getTime() - a.LastUsedDate.getTime())[0];
+        return {
+          KeyId: keyArn(this.location, row.id),
+          KeyLastUsage: {
+            TrackingStartDate: new Date(row.created_at),
+            ...(crypto ? { LastUsedDate: crypto.LastUsedDate, LastUsedOperation: crypto.Operation } : {}),
+            Operations: operations,
+          },
+        };
+      },
+    );
+  }
+
+  /**
+   * A month's usage in the shape of AWS KMS pricing: key-months (customer managed, with rotations, and AWS managed),
+   * requests by class, and the estimated USD at AWS's published list prices. Not an AWS operation; not audited.
+   * @throws {RangeError} when `month` is not `YYYY-MM`
+   */
+  async usageReport(options: { month: string }): Promise<UsageReport> {
+    return this.#exclusive(async () => {
+      this.#checkOpen();
+      return buildUsageReport(this.#db, options?.month, this.#now(), this.location.region);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Internals
+
+  #now(): number {
+    return this.#clock().getTime();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new KmsError("KMSInternalException", "This LocalKms is closed.");
+  }
+
+  /** Runs `fn` after every call before it has finished: one call at a time touches the database. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * One audited call: sweep due deletions and rotations, then run `body` in a transaction, append the audit event
+   * (allowed or refused, succeeded or failed), and commit only when the event is durable. When the event cannot
+   * be written, the transaction rolls back, secrets are wiped and the call fails with KMSInternalException.
+   */
+  #call<Req, Res>(
+    eventName: string,
+    caller: Caller,
+    request: Req,
+    spec: CallSpec<Req, Res>,
+    body: (ctx: CallContext) => Promise<Res>,
+  ): Promise<Res> {
+    return this.#exclusive(async () => {
+      this.#checkOpen();
+      const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
+      const requestId =
+        typeof caller?.requestId === "string" && caller.requestId ? caller.requestId : randomUUID();
+      const eventTime = this.#clock();
+      let result: Res | undefined;
+      let error: KmsError | undefined;
+      let inTransaction = false;
+      try {
+        checkCaller(caller);
+        await this.#sweep();
+        this.#db.exec("BEGIN IMMEDIATE");
+        inTransaction = true;
+        result = await body(ctx);
+        this.#countUsage(ctx.keyIds[0] ?? "", eventName);
+      } catch (e) {
+        error = toKmsError(e);
+        if (result !== undefined) wipe(...ctx.secrets);
+        result = undefined;
+        wipe(...ctx.secrets);
+        if (inTransaction) this.#rollback();
+        inTransaction = false;
+      }
+      let params: Record<string, unknown> | null = null;
+      try {
+        params = spec.params ? dropUndefined(spec.params(request)) : null;
+      } catch {
+        params = null;
+      }
+      let responseElements: Record<string, unknown> | null = null;
+      if (result !== undefined && spec.response) {
+        try {
+          responseElements = spec.response(result);
+        } catch {
+          responseElements = null;
+        }
+      }
+      const event: AuditEventInput = {
+        eventName,
+        eventTime,
+        caller: auditCaller(caller),
+        requestParameters: params ?? undefined,
+        responseElements,
+        ...(error ? { errorCode: error.awsName, errorMessage: error.message } : {}),
+        resources: ctx.arns.map((ARN) => ({ ARN, type: "AWS::KMS::Key", accountId: this.location.account })),
+        readOnly: spec.readOnly,
+        requestId,
+        ...(ctx.arns[0] ? { keyId: ctx.arns[0] } : {}),
+      };
+      try {
+        await this.#audit.append(event);
+      } catch (cause) {
+        wipe(...ctx.secrets);
+        if (inTransaction) this.#rollback();
+        throw KmsError.isInstance(cause, "KMSInternalException")
+          ? cause
+          : new KmsError(
+              "KMSInternalException",
+              "The audit log is unavailable; the request was not performed.",
+              { cause },
+            );
+      }
+      if (error) throw error;
+      this.#db.exec("COMMIT");
+      return result as Res;
+    });
+  }
+
+  #rollback(): void {
+    if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+    // A rolled-back change may have replaced a policy or created a key: drop parsed policies, keep nothing stale.
+    this.#policies.clear();
+  }
+
+  /** Destroys keys past their deletion date and rotates keys whose rotation is due, each in its own transaction. */
+  async #sweep(): Promise<void> {
+    const now = this.#now();
+    const due = this.#db
+      .prepare("SELECT * FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?")
+      .all(now) as KeyRow[];
+    for (const row of due) {
+      const arn = keyArn(this.location, row.id);
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        this.#db.prepare("DELETE FROM keys WHERE id = ?").run(row.id);
+        this.#db.prepare("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
+        await this.#audit.append(this.#serviceEvent("DeleteKey", arn, now));
+        this.#db.exec("COMMIT");
+        this.#forget(row.id);
+      } catch {
+        this.#rollback();
+      }
+    }
+    const rotations = this.#db
+      .prepare(
+        "SELECT * FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled' AND next_rotation_at <= ?",
+      )
+      .all(now) as KeyRow[];
+    for (const row of rotations) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        await this.#addVersion(row, "AUTOMATIC");
+        this.#db
+          .prepare("UPDATE keys SET next_rotation_at = ? WHERE id = ?")
+          .run(now + row.rotation_period_days! * DAY, row.id);
+        await this.#audit.append(this.#serviceEvent("RotateKey", keyArn(this.location, row.id), now));
+        this.#db.exec("COMMIT");
+      } catch {
+        this.#rollback();
+      }
+    }
+  }
+
+  #serviceEvent(eventName: string, arn: string, now: number): AuditEventInput {
+    return {
+      eventName,
+      eventTime: new Date(now),
+      caller: { principal: SERVICE_PRINCIPAL, account: this.location.account },
+      requestParameters: { keyId: arn },
+      responseElements: null,
+      resources: [{ ARN: arn, type: "AWS::KMS::Key", accountId: this.location.account }],
+      readOnly: false,
+      requestId: randomUUID(),
+      keyId: arn,
+    };
+  }
+
+  #forget(keyId: string): void {
+    for (const [k, v] of this.#cache) {
+      if (k.startsWith(`${keyId}:`)) {
+        wipe(v);
+        this.#cache.delete(k);
+      }
+    }
+    this.#policies.delete(keyId);
+  }
+
+  #keyRow(id: string): KeyRow | undefined {
+    return this.#db.prepare("SELECT * FROM keys WHERE id = ?").get(id) as KeyRow | undefined;
+  }
+
+  #aliasRow(name: string): AliasRow | undefined {
+    return this.#db.prepare("SELECT * FROM aliases WHERE name = ?").get(name) as AliasRow | undefined;
+  }
+
+  /**
+   * Resolves a key identifier to its row (never a service owned key) and records it for the audit event.
+   * An `alias/aws/<service>` alias that does not exist yet creates its AWS managed key when `createServiceKey`.
+   */
+  async #resolve(
+    value: unknown,
+    ctx: CallContext,
+    options: { allowAlias: boolean; createServiceKey?: boolean; field?: string },
+  ): Promise<KeyRow> {
+    const parsed = parseKeyId(value, this.location, options.allowAlias, options.field);
+    let row: KeyRow | undefined;
+    if (parsed.kind === "key") {
+      row = this.#keyRow(parsed.id);
+      if (!row || row.kind === "owned") throw notFound(`Key '${keyArn(this.location, parsed.id)}'`);
+    } else {
+      const alias = this.#aliasRow(parsed.name);
+      if (alias) {
+        row = this.#keyRow(alias.key_id);
+      } else {
+        const service = serviceOfAlias(parsed.name);
+        if (!service || !options.createServiceKey)
+          throw notFound(`Alias ${aliasArn(this.location, parsed.name)}`);
+        row = await this.#createServiceKey(service);
+      }
+      if (!row || row.kind === "owned") throw notFound(`Alias ${aliasArn(this.location, parsed.name)}`);
+    }
+    const arn = keyArn(this.location, row.id);
+    if (!ctx.arns.includes(arn)) {
+      ctx.arns.push(arn);
+      ctx.keyIds.push(row.id);
+    }
+    return row;
+  }
+
+  async #createServiceKey(service: string): Promise<KeyRow> {
+    const existing = this.#db.prepare("SELECT * FROM keys WHERE kind = 'aws' AND service = ?").get(service) as
+      | KeyRow
+      | undefined;
+    if (existing) return existing;
+    const id = randomUUID();
+    const policy = serviceKeyPolicy(this.location, service);
+    const row = await this.#insertKey(
+      id,
+      "aws",
+      service,
+      `Default key that protects my ${service} data when no other key is defined`,
+      policy,
+    );
+    const now = this.#now();
+    this.#db
+      .prepare(
+        "UPDATE keys SET rotation_enabled = 1, rotation_period_days = 365, next_rotation_at = ? WHERE id = ?",
+      )
+      .run(now + 365 * DAY, id);
+    this.#db
+      .prepare("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
+      .run(`${RESERVED_ALIAS_PREFIX}${service}`, id, now, now);
+    return this.#keyRow(id) ?? row;
+  }
+
+  async #insertKey(
+    id: string,
+    kind: "customer" | "aws" | "owned",
+    service: string | null,
+    description: string,
+    policy: string,
+  ): Promise<KeyRow> {
+    const now = this.#now();
+    this.#db
+      .prepare(
+        `INSERT INTO keys (id, kind, service, description, key_spec, key_usage, origin, state, created_at, current_version)
+         VALUES (?, ?, ?, ?, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'AWS_KMS', 'Enabled', ?, 0)`,
+      )
+      .run(id, kind, service, description, now);
+    this.#db
+      .prepare("INSERT INTO policies (key_id, name, document) VALUES (?, 'default', ?)")
+      .run(id, policy);
+    const row = this.#keyRow(id)!;
+    await this.#addVersion(row, "INITIAL");
+    return this.#keyRow(id)!;
+  }
+
+  /** Adds a backing-key version: 32 random bytes, stored only wrapped by the root key (AAD: key id, version). */
+  async #addVersion(row: KeyRow, type: KeyVersionRow["rotation_type"]): Promise<number> {
+    const current = (
+      this.#db.prepare("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
+        current_version: number;
+      }
+    ).current_version;
+    const version = current + 1;
+    const material = new Uint8Array(randomBytes(32));
+    let wrapped: Uint8Array;
+    try {
+      wrapped = await this.#root.wrap(material, backingKeyAad(row.id, version));
+    } catch (cause) {
+      wipe(material);
+      throw new KmsError("KMSInternalException", "The root key could not wrap new key material.", { cause });
+    }
+    const now = this.#now();
+    this.#db
+      .prepare(
+        "INSERT INTO key_versions (key_id, version, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run(row.id, version, wrapped, now, type);
+    this.#db.prepare("UPDATE keys SET current_version = ? WHERE id = ?").run(version, row.id);
+    this.#db
+      .prepare("INSERT OR REPLACE INTO key_history (key_id, version, kind, created_at) VALUES (?, ?, ?, ?)")
+      .run(row.id, version, row.kind, now);
+    // Not cached: the transaction may still roll back; the first use unwraps it.
+    wipe(material);
+    return version;
+  }
+
+  /** The plaintext backing key of a version, unwrapped by the root key and cached in memory. */
+  async #backingKey(keyId: string, version: number): Promise<Uint8Array | undefined> {
+    const cacheKey = `${keyId}:${version}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached) {
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, cached);
+      return cached;
+    }
+    const row = this.#db
+      .prepare("SELECT wrapped FROM key_versions WHERE key_id = ? AND version = ?")
+      .get(keyId, version) as { wrapped: Uint8Array } | undefined;
+    if (!row) return undefined;
+    let key: Uint8Array;
+    try {
+      key = await this.#root.unwrap(new Uint8Array(row.wrapped), backingKeyAad(keyId, version));
+    } catch (cause) {
+      throw new KmsError("KMSInternalException", "The root key could not unwrap the key material.", {
+        cause,
+      });
+    }
+    if (this.#cache.size >= CACHE_LIMIT) {
+      const [oldest, value] = this.#cache.entries().next().value as [string, Uint8Array];
+      wipe(value);
+      this.#cache.delete(oldest);
+    }
+    this.#cache.set(cacheKey, key);
+    return key;
+  }
+
+  async #seal(row: KeyRow, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    const version = (
+      this.#db.prepare("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
+        current_version: number;
+      }
+    ).current_version;
+    const key = await this.#backingKey(row.id, version);
+    if (!key) throw new KmsError("KMSInternalException", "The key material is missing.");
+    return sealBlob(key, row.id, version, plaintext, context);
+  }
+
+  async #open(row: KeyRow, blob: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    const { keyVersion } = readBlobHeader(blob);
+    const key = await this.#backingKey(row.id, keyVersion);
+    // A version the key never had: the same error as a failed tag, so blobs cannot be probed.
+    if (!key) throw invalidCiphertextError();
+    return openBlob(key, blob, context);
+  }
+
+  async #generateDataKey(
+    caller: Caller,
+    request: GenerateDataKeyRequest,
+    ctx: CallContext,
+    operation: string,
+  ): Promise<{ row: KeyRow; blob: Uint8Array; plaintext: Uint8Array }> {
+    const req = objectRequest(request);
+    const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
+    const context = checkContext(req.EncryptionContext, "EncryptionContext");
+    let length: number;
+    if (req.NumberOfBytes !== undefined && req.KeySpec !== undefined)
+      throw validation("Specify either KeySpec or NumberOfBytes, not both");
+    if (req.NumberOfBytes !== undefined) length = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
+    else if (req.KeySpec === "AES_256") length = 32;
+    else if (req.KeySpec === "AES_128") length = 16;
+    else if (req.KeySpec === undefined)
+      throw validation("Please specify either number of bytes or key spec.");
+    else
+      throw validation(
+        "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
+      );
+    checkDryRun(req.DryRun);
+    if (req.Recipient !== undefined)
+      throw new KmsError(
+        "UnsupportedOperationException",
+        "Recipient (Nitro Enclaves attestation) is not supported.",
+      );
+    this.#authorize(caller, row, operation, { context, grantTokens: req.GrantTokens });
+    this.#checkUsable(row);
+    const plaintext = new Uint8Array(randomBytes(length));
+    try {
+      const blob = await this.#seal(row, plaintext, context);
+      return { row, blob, plaintext };
+    } catch (e) {
+      wipe(plaintext);
+      throw e;
+    }
+  }
+
+  #policy(keyId: string): Policy {
+    const cached = this.#policies.get(keyId);
+    if (cached) return cached;
+    const policy = parsePolicy(this.#policyJson(keyId));
+    this.#policies.set(keyId, policy);
+    return policy;
+  }
+
+  #policyJson(keyId: string): string {
+    const row = this.#db
+      .prepare("SELECT document FROM policies WHERE key_id = ? AND name = 'default'")
+      .get(keyId) as { document: string } | undefined;
+    if (!row) throw new KmsError("KMSInternalException", "The key has no key policy.");
+    return row.document;
+  }
+
+  /**
+   * The key policy decides; an explicit Deny wins over everything; without an Allow, a grant for the caller
+   * whose constraints the request meets allows the grantable operations.
+   */
+  #authorize(
+    caller: Caller,
+    row: KeyRow,
+    operation: string,
+    options: {
+      context?: EncryptionContext;
+      grantTokens?: unknown;
+      extra?: Record<string, string | string[]>;
+      newGrant?: { operations: readonly string[]; constraints?: GrantConstraints };
+    },
+  ): void {
+    // Grants take effect at once here, so a grant token only has to be well formed (AWS's eventual consistency).
+    decodeGrantTokens(options.grantTokens);
+    const action = `kms:${operation}`;
+    const resource = keyArn(this.location, row.id);
+    const conditions = conditionKeysFor({
+      principal: caller.principal,
+      account: caller.account,
+      ...(options.context ? { context: options.context } : {}),
+      ...(caller.viaService !== undefined ? { viaService: caller.viaService } : {}),
+      ...(options.extra ? { extra: options.extra } : {}),
+    });
+    const decision = evaluatePolicy(this.#policy(row.id), {
+      principal: caller.principal,
+      account: caller.account,
+      action,
+      resource,
+      conditions,
+    });
+    if (decision === "allow") return;
+    if (decision === "deny") {
+      throw new KmsError(
+        "AccessDeniedException",
+        `User: ${caller.principal} is not authorized to perform: ${action} on resource: ${resource} with an explicit deny in a resource-based policy`,
+      );
+    }
+    if (SYMMETRIC_GRANT_OPERATIONS.has(operation)) {
+      const grants = this.#db.prepare("SELECT * FROM grants WHERE key_id = ?").all(row.id) as GrantRow[];
+      for (const grant of grants) {
+        const entry = this.#grantEntry(grant);
+        const request = {
+          grantee: caller.principal,
+          account: caller.account,
+          operation,
+          context: options.context ?? {},
+        };
+        if (operation === "CreateGrant" && options.newGrant) {
+          const child = {
+            grantee: caller.principal,
+            account: caller.account,
+            operations: options.newGrant.operations,
+          };
+          if (
+            grantAllowsCreateGrant(
+              entry,
+              options.newGrant.constraints ? { ...child, constraints: options.newGrant.constraints } : child,
+            )
+          )
+            return;
+        } else if (grantAllows(entry, request)) return;
+      }
+    }
+    throw accessDenied(caller.principal, action, resource);
+  }
+
+  #grantEntry(g: GrantRow): GrantListEntry {
+    return {
+      KeyId: keyArn(this.location, g.key_id),
+      GrantId: g.grant_id,
+      ...(g.name ? { Name: g.name } : {}),
+      CreationDate: new Date(g.created_at),
+      GranteePrincipal: g.grantee,
+      ...(g.retiring ? { RetiringPrincipal: g.retiring } : {}),
+      IssuingAccount: g.issuing_account.includes(":")
+        ? g.issuing_account
+        : `arn:${this.location.partition}:iam::${g.issuing_account}:root`,
+      Operations: JSON.parse(g.operations) as string[],
+      ...(g.constraints ? { Constraints: JSON.parse(g.constraints) as GrantConstraints } : {}),
+    };
+  }
+
+  /** Operations without a key (CreateKey, ListKeys, ListAliases, GenerateRandom) are allowed to principals of the account. */
+  #checkAccountCaller(caller: Caller, action: string): void {
+    if (caller.account !== this.location.account) {
+      throw new KmsError(
+        "AccessDeniedException",
+        `User: ${caller.principal} is not authorized to perform: ${action} because no identity-based policy allows the ${action} action`,
+      );
+    }
+  }
+
+  #checkCustomerManaged(row: KeyRow): void {
+    if (row.kind !== "customer") {
+      throw new KmsError(
+        "UnsupportedOperationException",
+        `${keyArn(this.location, row.id)} is an AWS managed key: its policy, rotation, state, aliases and tags cannot be changed.`,
+      );
+    }
+  }
+
+  #checkNotPendingDeletion(row: KeyRow): void {
+    if (row.state === "PendingDeletion")
+      throw invalidState(keyArn(this.location, row.id), "pending deletion");
+  }
+
+  /** Cryptographic use needs an Enabled key: Disabled → DisabledException, PendingDeletion → KMSInvalidStateException. */
+  #checkUsable(row: KeyRow): void {
+    if (row.state === "Disabled")
+      throw new KmsError("DisabledException", `${keyArn(this.location, row.id)} is disabled.`);
+    this.#checkNotPendingDeletion(row);
+  }
+
+  #stateChange(
+    eventName: string,
+    caller: Caller,
+    request: { KeyId: string },
+    change: (row: KeyRow) => void,
+  ): Promise<Record<string, never>> {
+    return this.#call(eventName, caller, request, { readOnly: false, params: keyParams }, async (ctx) => {
+      const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+      this.#authorize(caller, row, eventName, {});
+      this.#checkCustomerManaged(row);
+      change(row);
+      return {};
+    });
+  }
+
+  #countUsage(keyId: string, operation: string): void {
+    const now = this.#now();
+    const month = new Date(now).toISOString().slice(0, 7);
+    this.#db
+      .prepare(
+        `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, 1, ?)
+         ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + 1, last_used = max(last_used, excluded.last_used)`,
+      )
+      .run(keyId, operation, month, now);
+  }
+
+  #metadata(row: KeyRow): KeyMetadata {
+    const meta: KeyMetadata = {
+      AWSAccountId: this.location.account,
+      KeyId: row.id,
+      Arn: keyArn(this.location, row.id),
+      CreationDate: new Date(row.created_at),
+      Enabled: row.state === "Enabled",
+      Description: row.description,
+      KeyUsage: "ENCRYPT_DECRYPT",
+      KeyState: row.state,
+      Origin: "AWS_KMS",
+      KeyManager: row.kind === "aws" ? "AWS" : "CUSTOMER",
+      CustomerMasterKeySpec: "SYMMETRIC_DEFAULT",
+      KeySpec: "SYMMETRIC_DEFAULT",
+      EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"],
+      MultiRegion: false,
+    };
+    if (row.state === "PendingDeletion") {
+      meta.DeletionDate = new Date(row.deletion_date!);
+      meta.PendingDeletionWindowInDays = row.pending_window_days!;
+    }
+    return meta;
+  }
+}
+
+const KEY_SPECS = [
+  "RSA_2048",
+  "RSA_3072",
+  "RSA_4096",
+  "ECC_NIST_P256",
+  "ECC_NIST_P384",
+  "ECC_NIST_P521",
+  "ECC_SECG_P256K1",
+  "HMAC_224",
+  "HMAC_256",
+  "HMAC_384",
+  "HMAC_512",
+  "SM2",
+  "ML_DSA_44",
+  "ML_DSA_65",
+  "ML_DSA_87",
+];
+
+async function openRootKey(
+  db: Database.Database,
+  dataDir: string,
+  option: LocalKmsOptions["rootKey"],
+): Promise<{ root: KeyWrapper; ownsRoot: boolean }> {
+  const meta = (name: string) =>
+    (db.prepare("SELECT value FROM meta WHERE name = ?").get(name) as { value: string } | undefined)?.value;
+  const setMeta = (name: string, value: string) =>
+    db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)").run(name, value);
+  const storedKind = meta("root_kind");
+  const check = meta("root_check");
+  const hasKeys = (db.prepare("SELECT count(*) AS n FROM key_versions").get() as { n: number }).n > 0;
+  const initialized = check !== undefined || hasKeys;
+  let root: KeyWrapper;
+  let kind: string;
+  let ownsRoot = true;
+  if (
+    option &&
+    typeof (option as KeyWrapper).wrap === "function" &&
+    typeof (option as KeyWrapper).unwrap === "function"
+  ) {
+    root = option as KeyWrapper;
+    kind = "wrapper";
+    ownsRoot = false;
+  } else if (option && typeof (option as { passphrase?: unknown }).passphrase === "string") {
+    const o = option as {
+      passphrase: string;
+      argon2?: { memorySize?: number; iterations?: number; parallelism?: number };
+    };
+    kind = "passphrase";
+    if (initialized && storedKind !== "passphrase") throw rootMismatch(storedKind, kind);
+    let params = meta("argon2");
+    if (!params) {
+      params = JSON.stringify(newArgon2Parameters(o.argon2));
+      setMeta("argon2", params);
+    }
+    root = await passphraseWrapper(o.passphrase, JSON.parse(params));
+  } else {
+    const file = (option as { file?: unknown } | undefined)?.file;
+    if (file !== undefined && (typeof file !== "string" || file.length === 0))
+      throw new TypeError(`"rootKey.file" expected a path`);
+    kind = "file";
+    if (initialized && storedKind !== "file") throw rootMismatch(storedKind, kind);
+    const path = (file as string | undefined) ?? join(dataDir, "root.key");
+    if (!existsSync(path) && initialized) {
+      throw new KmsError(
+        "KMSInternalException",
+        `The root key file ${path} is missing, but ${join(dataDir, "kms.db")} holds keys wrapped by it. Restore the file from the backup of this data dir; a new root key cannot open the existing keys.`,
+      );
+    }
+    root = loadRootKeyFile(path, !initialized);
+  }
+  if (initialized && storedKind !== undefined && storedKind !== kind) throw rootMismatch(storedKind, kind);
+  if (check !== undefined) {
+    let value: Uint8Array | undefined;
+    try {
+      value = await root.unwrap(
+        Uint8Array.from(atob(check), (c) => c.charCodeAt(0)),
+        ROOT_CHECK_AAD,
+      );
+    } catch {
+      value = undefined;
+    }
+    if (
+      !value ||
+      value.length !== ROOT_CHECK_VALUE.length ||
+      !value.every((b, i) => b === ROOT_CHECK_VALUE[i])
+    ) {
+      if (ownsRoot) await root.close?.();
+      throw new KmsError(
+        "KMSInternalException",
+        `The root key (${root.description}) is not the one this data dir was created with (wrong passphrase, replaced key file or another HSM key): its keys cannot be opened. Use the original root key.`,
+      );
+    }
+  } else {
+    const wrapped = await root.wrap(ROOT_CHECK_VALUE, ROOT_CHECK_AAD);
+    db.transaction(() => {
+      setMeta("root_kind", kind);
+      setMeta("root_description", root.description);
+      setMeta("root_check", btoa(String.fromCharCode(...wrapped)));
+    }).immediate();
+  }
+  return { root, ownsRoot };
+}
+
+function rootMismatch(stored: string | undefined, given: string): KmsError {
+  return new KmsError(
+    "KMSInternalException",
+    `This data dir's root key is a ${stored ?? "file"} root key, but a ${given} root key was given: pass the original root key option.`,
+  );
+}
+
+function backingKeyAad(keyId: string, version: number): Uint8Array {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setUint32(0, version);
+  return concatBytes(BACKING_KEY_DOMAIN, uuidToBytes(keyId), v);
+}
+
+/**
+ * The key policy of an AWS managed key, after AWS's: principals of the account may use it for cryptography
+ * through the service (kms:ViaService `<service>.<region>.amazonaws.com`) and describe it directly; the account
+ * may read its policy, list its grants and revoke them. Nobody may change it.
+ */
+function serviceKeyPolicy(location: KmsLocation, service: string): string {
+  return JSON.stringify(
+    {
+      Version: "2012-10-17",
+      Id: `auto-${service}-1`,
+      Statement: [
+        {
+          Sid: `Allow access through ${service} for all principals in the account that are authorized to use ${service}`,
+          Effect: "Allow",
+          Principal: { AWS: "*" },
+          Action: [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+          ],
+          Resource: "*",
+          Condition: {
+            StringEquals: {
+              "kms:CallerAccount": location.account,
+              "kms:ViaService": `${service}.${location.region}.amazonaws.com`,
+            },
+          },
+        },
+        {
+          Sid: "Allow direct access to key metadata to the account",
+          Effect: "Allow",
+          Principal: { AWS: `arn:${location.partition}:iam::${location.account}:root` },
+          Action: ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+          Resource: "*",
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+function lockoutError(): KmsError {
+  return new KmsError(
+    "MalformedPolicyDocumentException",
+    "The new key policy will not allow you to update the key policy in the future.",
+  );
+}
+
+function invalidCiphertextError(): KmsError {
+  return new KmsError(
+    "InvalidCiphertextException",
+    "The ciphertext is invalid or was not encrypted under this key and context.",
+  );
+}
+
+function toKmsError(e: unknown): KmsError {
+  if (KmsError.isInstance(e)) return e;
+  if (e instanceof TypeError || e instanceof RangeError)
+    return new KmsError("ValidationException", e.message, { cause: e });
+  if (SealkitError.isInstance(e) && (e.code === "ERR_LIMIT_EXCEEDED" || e.code === "ERR_REQUEST_INVALID")) {
+    return new KmsError("ValidationException", e.message, { cause: e });
+  }
+  return new KmsError("KMSInternalException", "An internal error occurred.", { cause: e });
+}
+
+function checkCaller(caller: Caller): void {
+  if (typeof caller !== "object" || caller === null)
+    throw validation("caller must be an object with principal and account");
+  if (
+    typeof caller.principal !== "string" ||
+    caller.principal.length === 0 ||
+    caller.principal.length > 2048
+  ) {
+    throw validation("caller.principal must be an ARN");
+  }
+  if (typeof caller.account !== "string" || !/^\d{12}$/.test(caller.account))
+    throw validation("caller.account must be a 12-digit account id");
+}
+
+function auditCaller(caller: Caller): AuditEventInput["caller"] {
+  const c = (typeof caller === "object" && caller !== null ? caller : {}) as Partial<Caller>;
+  const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
+  return dropUndefined({
+    principal: str(c.principal) ?? "unknown",
+    account: str(c.account) ?? "unknown",
+    accessKeyId: str(c.accessKeyId),
+    sourceIp: str(c.sourceIp),
+    userAgent: str(c.userAgent),
+    viaService: str(c.viaService),
+  }) as AuditEventInput["caller"];
+}
+
+function dropUndefined<T extends Record<string, unknown>>(o: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** Copies the named fields into camelCase audit parameters (never blobs). */
+function pick(request: unknown, fields: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof request !== "object" || request === null) return out;
+  for (const f of fields) {
+    const v = (request as Record<string, unknown>)[f];
+    if (v === undefined || v instanceof Uint8Array) continue;
+    out[f.charAt(0).toLowerCase() + f.slice(1)] = v;
+  }
+  return out;
+}
+
+function keyParams(request: unknown): Record<string, unknown> {
+  return pick(request, ["KeyId"]);
+}
+
+function aliasParams(request: unknown): Record<string, unknown> {
+  return pick(request, ["AliasName", "TargetKeyId"]);
+}
+
+function cryptoParams(request: unknown): Record<string, unknown> {
+  return pick(request, ["KeyId", "EncryptionContext", "EncryptionAlgorithm", "GrantTokens"]);
+}
+
+function dataKeyParams(request: unknown): Record<string, unknown> {
+  return pick(request, ["KeyId", "EncryptionContext", "KeySpec", "NumberOfBytes", "GrantTokens"]);
+}
+
+function auditMetadata(m: KeyMetadata): Record<string, unknown> {
+  return {
+    keyId: m.KeyId,
+    arn: m.Arn,
+    keyState: m.KeyState,
+    keyManager: m.KeyManager,
+    keySpec: m.KeySpec,
+    keyUsage: m.KeyUsage,
+    creationDate: m.CreationDate.toISOString(),
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: request fields are checked one by one below
+type AnyRequest = Record<string, any>;
+
+function objectRequest(request: unknown): AnyRequest {
+  if (typeof request !== "object" || request === null || Array.isArray(request))
+    throw validation("The request must be an object.");
+  return request as AnyRequest;
+}
+
+function checkString(value: unknown, field: string, min: number, max: number): string {
+  if (typeof value !== "string") throw validation(`${field} must be a string`);
+  if (value.length < min || value.length > max) {
+    throw validation(
+      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
+    );
+  }
+  return value;
+}
+
+function optionalString(value: unknown, field: string, min: number, max: number): string | undefined {
+  return value === undefined || value === null ? undefined : checkString(value, field, min, max);
+}
+
+function checkInt(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw validation(
+      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must be an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function checkBytes(value: unknown, field: string, min: number, max: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw validation(`${field} must be bytes`);
+  if (value.length < min || value.length > max) {
+    throw validation(
+      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
+    );
+  }
+  return value;
+}
+
+function checkContext(value: unknown, field: string): EncryptionContext {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value))
+    throw validation(`${field} must be a map of strings`);
+  try {
+    encodeContext(value as EncryptionContext);
+  } catch (e) {
+    throw validation(`${field} is invalid: ${(e as Error).message}`);
+  }
+  return { ...(value as EncryptionContext) };
+}
+
+function checkAlgorithm(value: unknown): void {
+  if (value === undefined || value === "SYMMETRIC_DEFAULT") return;
+  if (typeof value === "string" && /^(RSAES_|SM2PKE)/.test(value)) {
+    throw new KmsError(
+      "InvalidKeyUsageException",
+      `The encryption algorithm ${value} is not supported by a symmetric key.`,
+    );
+  }
+  throw validation("EncryptionAlgorithm must be SYMMETRIC_DEFAULT");
+}
+
+function checkDryRun(value: unknown): void {
+  if (value === true)
+    throw new KmsError("UnsupportedOperationException", "DryRun is not supported by this KMS.");
+}
+
+function checkEnum(value: unknown, field: string, allowed: string[], unsupported: string[]): void {
+  if (value === undefined) return;
+  if (typeof value === "string" && allowed.includes(value)) return;
+  if (typeof value === "string" && unsupported.includes(value)) {
+    throw new KmsError("UnsupportedOperationException", `${field} ${value} is not supported by this KMS.`);
+  }
+  throw validation(`${field} must be one of ${allowed.join(", ")}`);
+}
+
+function checkLimit(value: unknown, max: number, fallback: number): number {
+  return value === undefined ? fallback : checkInt(value, "Limit", 1, max);
+}
+
+function decodeMarker(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "string") throw new KmsError("InvalidMarkerException", "The marker is not valid.");
+  const m = /^skm1\.(\d{1,9})$/.exec(value);
+  if (!m) throw new KmsError("InvalidMarkerException", "The marker is not valid.");
+  return Number(m[1]);
+}
+
+function pageInfo(truncated: boolean, next: number): ListResponse {
+  return truncated ? { NextMarker: `skm1.${next}`, Truncated: true } : { Truncated: false };
+}
+
+function checkTags(value: unknown, required = false): Tag[] {
+  if (value === undefined && !required) return [];
+  if (!Array.isArray(value) || (required && value.length === 0))
+    throw validation("Tags must be a list of {TagKey, TagValue}");
+  if (value.length > MAX_TAGS)
+    throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
+  return value.map((t: unknown) => {
+    const tag = t as Partial<Tag>;
+    if (
+      typeof tag !== "object" ||
+      tag === null ||
+      typeof tag.TagKey !== "string" ||
+      typeof tag.TagValue !== "string"
+    ) {
+      throw new KmsError("TagException", "Each tag needs a TagKey and a TagValue string.");
+    }
+    if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
+      throw new KmsError("TagException", "Tag keys must be 1 to 128 characters and values at most 256.");
+    }
+    if (tag.TagKey.toLowerCase().startsWith("aws:"))
+      throw new KmsError("TagException", "Tag keys beginning with aws: are reserved.");
+    return { TagKey: tag.TagKey, TagValue: tag.TagValue };
+  });
+}
+
+function checkPolicyName(value: unknown): void {
+  if (value !== undefined && value !== "default") throw validation("PolicyName must be 'default'");
+}
+
+function checkGrantId(value: unknown): void {
+  if (typeof value !== "string" || !/^[A-Za-z0-9-]{1,128}$/.test(value))
+    throw new KmsError("InvalidGrantIdException", "The grant id is not valid.");
+}

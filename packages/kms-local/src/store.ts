@@ -1,0 +1,177 @@
+// The SQLite store of the local KMS (kms.db): schema, migrations and the statements every operation uses.
+
+import Database from "better-sqlite3";
+
+/** The schema version this code writes; older databases are migrated on open. */
+export const SCHEMA_VERSION = 1;
+
+/** Which kind of master key a row is (AWS's key managers, plus keys the service keeps for itself). */
+export type KeyKind = "customer" | "aws" | "owned";
+export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
+
+/** A row of `keys`. Times are milliseconds since the epoch. */
+export interface KeyRow {
+  id: string;
+  kind: KeyKind;
+  service: string | null;
+  description: string;
+  key_spec: string;
+  key_usage: string;
+  origin: string;
+  state: KeyState;
+  created_at: number;
+  deletion_date: number | null;
+  pending_window_days: number | null;
+  rotation_enabled: number;
+  rotation_period_days: number | null;
+  next_rotation_at: number | null;
+  current_version: number;
+  on_demand_rotations: number;
+}
+
+export interface KeyVersionRow {
+  key_id: string;
+  version: number;
+  wrapped: Uint8Array;
+  created_at: number;
+  rotation_type: "INITIAL" | "AUTOMATIC" | "ON_DEMAND";
+}
+
+export interface AliasRow {
+  name: string;
+  key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  name: string | null;
+  grantee: string;
+  retiring: string | null;
+  operations: string;
+  constraints: string | null;
+  issuing_account: string;
+  created_at: number;
+  token: string;
+}
+
+export interface UsageRow {
+  key_id: string;
+  operation: string;
+  month: string;
+  count: number;
+  last_used: number;
+}
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE keys (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('customer', 'aws', 'owned')),
+    service TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    key_spec TEXT NOT NULL,
+    key_usage TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('Enabled', 'Disabled', 'PendingDeletion')),
+    created_at INTEGER NOT NULL,
+    deletion_date INTEGER,
+    pending_window_days INTEGER,
+    rotation_enabled INTEGER NOT NULL DEFAULT 0,
+    rotation_period_days INTEGER,
+    next_rotation_at INTEGER,
+    current_version INTEGER NOT NULL,
+    on_demand_rotations INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX keys_deletion ON keys (deletion_date) WHERE deletion_date IS NOT NULL;
+  CREATE INDEX keys_rotation ON keys (next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+  CREATE UNIQUE INDEX keys_service ON keys (kind, service) WHERE service IS NOT NULL;
+  CREATE TABLE key_versions (
+    key_id TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    rotation_type TEXT NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+  CREATE TABLE aliases (
+    name TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX aliases_key ON aliases (key_id);
+  CREATE TABLE policies (
+    key_id TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (key_id, name)
+  );
+  CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    name TEXT,
+    grantee TEXT NOT NULL,
+    retiring TEXT,
+    operations TEXT NOT NULL,
+    constraints TEXT,
+    issuing_account TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    token TEXT NOT NULL UNIQUE
+  );
+  CREATE INDEX grants_key ON grants (key_id, created_at);
+  CREATE TABLE tags (
+    key_id TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+  );
+  CREATE TABLE usage (
+    key_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    month TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_used INTEGER NOT NULL,
+    PRIMARY KEY (key_id, operation, month)
+  );
+  CREATE TABLE key_history (
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    destroyed_at INTEGER,
+    PRIMARY KEY (key_id, version)
+  );
+  `,
+];
+
+/**
+ * Opens (creating or migrating) kms.db: WAL, synchronous=FULL, foreign keys on.
+ * @throws {Error} when the database is newer than this code or cannot be opened
+ */
+export function openStore(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = db.prepare("SELECT version FROM schema_version").get() as { version: number } | undefined;
+  const current = row?.version ?? 0;
+  if (current > SCHEMA_VERSION) {
+    db.close();
+    throw new Error(
+      `kms.db has schema version ${current}; this version of @sealkit/kms-local reads up to ${SCHEMA_VERSION}`,
+    );
+  }
+  db.transaction(() => {
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (row === undefined) db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+    else db.prepare("UPDATE schema_version SET version = ?").run(SCHEMA_VERSION);
+  }).immediate();
+  return db;
+}

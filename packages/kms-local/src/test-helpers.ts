@@ -1,0 +1,48 @@
+// Shared fixtures of the kms-local tests: temp data dirs, callers, and an open LocalKms.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalKms, type LocalKmsOptions } from "./local-kms.js";
+import type { Caller } from "./types.js";
+
+export const ACCOUNT = "111122223333";
+export const ROOT: Caller = { principal: `arn:aws:iam::${ACCOUNT}:root`, account: ACCOUNT };
+export const ALICE: Caller = { principal: `arn:aws:iam::${ACCOUNT}:user/alice`, account: ACCOUNT };
+export const BOB: Caller = { principal: `arn:aws:iam::${ACCOUNT}:user/bob`, account: ACCOUNT };
+export const MALLORY: Caller = {
+  principal: "arn:aws:iam::444455556666:user/mallory",
+  account: "444455556666",
+};
+
+/** A fresh temp dir, removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "kms-local-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A settable clock for rotation and deletion tests. */
+export function testClock(start = Date.UTC(2026, 0, 15)): {
+  clock: () => Date;
+  advanceDays: (d: number) => void;
+  now: () => number;
+} {
+  let t = start;
+  return { clock: () => new Date(t), advanceDays: (d) => (t += d * 86_400_000), now: () => t };
+}
+
+/** Opens a LocalKms in a fresh temp dir. */
+export async function openTemp(
+  options: Partial<LocalKmsOptions> = {},
+): Promise<{ kms: LocalKms; dir: string; cleanup: () => Promise<void> }> {
+  const { dir, cleanup } = tempDir();
+  const kms = await LocalKms.open({ dataDir: dir, ...options });
+  return {
+    kms,
+    dir,
+    cleanup: async () => {
+      await kms.close();
+      cleanup();
+    },
+  };
+}
