@@ -3,6 +3,7 @@
 import { envelopeCases } from "./envelope.js";
 import type { Cipher, TestCase } from "./harness.js";
 import { primitiveCases, type WycheproofTally } from "./primitives.js";
+import { rangeCases } from "./range.js";
 import { streamCases } from "./streams.js";
 
 export function allSuites(
@@ -13,5 +14,6 @@ export function allSuites(
     primitives: primitiveCases(cipher, report),
     envelope: envelopeCases(cipher),
     streams: streamCases(cipher),
+    range: rangeCases(cipher),
   };
 }
