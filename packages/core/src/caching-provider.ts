@@ -98,7 +98,8 @@ const noop = () => {};
  * Decryption: opened keys are cached under partition, provider id, key id, the encrypted key's bytes and the
  * context (hashed likewise); such entries obey `maxAge` and `maxMessages` (each open counts one).
  *
- * Callers always receive copies of cached keys, which they wipe; the cache wipes its own on eviction.
+ * Callers always receive copies of cached keys, which they wipe; the cache wipes its own on eviction. An entry past
+ * its age is wiped when it is next looked up or when the LRU evicts it (no timers run in the background).
  * encryptDataKey and canDecrypt pass through.
  * @throws {TypeError} / {RangeError} when an option is of the wrong type or outside its bounds
  */
