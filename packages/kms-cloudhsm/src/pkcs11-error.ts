@@ -37,6 +37,9 @@ const LOGIN_FAILED = new Set([
  * re-initializes the library, `none` passes the error on.
  */
 export function recoveryFor(error: unknown): "session" | "device" | "none" {
+  // Only errors the library raised: a SealkitError (a token label not found, a key missing) is a
+  // configuration problem, and re-initializing a library every other provider shares would not fix it.
+  if (SealkitError.isInstance(error)) return "none";
   const name = ckrName(error);
   if (name === undefined) return "none";
   if (DEVICE_LOST.has(name)) return "device";

@@ -101,11 +101,21 @@ export function releaseLibrary(path: string): void {
   entry.module.close();
 }
 
+// Bumped at every re-initialization of a library: sessions and object handles from an older generation are
+// invalid, and their numbers may have been reused, so they must never be passed to the library again.
+const generations = new WeakMap<Pkcs11Module, number>();
+
+/** The library's generation: it changes whenever anyone in the process re-initializes the library. */
+export function libraryGeneration(module: Pkcs11Module): number {
+  return generations.get(module) ?? 0;
+}
+
 /**
  * Finalizes and re-initializes a library after a device error, so that the token's slot is scanned again.
  * Every session of the process on that library is gone afterwards; other pools recover on their next call.
  */
 export function reinitializeLibrary(module: Pkcs11Module): void {
+  generations.set(module, libraryGeneration(module) + 1);
   try {
     module.C_Finalize();
   } catch {

@@ -255,6 +255,28 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider on SoftHSM2", () => {
     expect(provider.stats().reinitializations).toBe(before + 1);
   });
 
+  it("keeps a second provider of the process working after the first re-initialized the shared library", async () => {
+    const other = pkcs11Provider({ ...session, keyLabel: "second", poolSize: 2 });
+    const before = await other.generateDataKey({ length: 32, context });
+    rawModule().C_Finalize();
+    // The first provider sees the loss and re-initializes the library both providers share.
+    await provider.generateDataKey({ length: 32, context });
+    // The second one drops its stale sessions and key handle, and still uses its own key.
+    expect(await other.decryptDataKey({ encryptedDataKey: before.encryptedDataKeys[0]!, context })).toEqual(
+      before.plaintext,
+    );
+    const after = await other.generateDataKey({ length: 32, context });
+    const error = await provider
+      .decryptDataKey({
+        encryptedDataKey: { ...after.encryptedDataKeys[0]!, keyId: provider.keyId },
+        context,
+      })
+      .catch((e: unknown) => e);
+    expect(SealkitError.isInstance(error, "ERR_INVALID_CIPHERTEXT")).toBe(true);
+    expect(other.stats().reinitializations).toBe(0);
+    await other.close();
+  });
+
   it("gives timers a turn during a burst of synchronous calls (yieldEvery), unlike without yielding", async () => {
     const burst = async (yieldEvery: number) => {
       const p = pkcs11Provider({ ...session, keyLabel: "master", async: false, yieldEvery });

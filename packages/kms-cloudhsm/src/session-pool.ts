@@ -2,7 +2,7 @@
 
 import { SealkitError } from "@sealkit/core";
 import { recoveryFor, toSealkitError } from "./pkcs11-error.js";
-import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
+import { ck, type Handle, libraryGeneration, type Pkcs11Module } from "./pkcs11-module.js";
 import type { TokenConnection } from "./token.js";
 
 /** Counters describing a pool, for tests and monitoring. */
@@ -46,7 +46,6 @@ export class SessionPool {
   #waiters: Waiter[] = [];
   #open = 0;
   #busy = 0;
-  #generation = 0;
   #closed = false;
   #drained: (() => void) | undefined;
   #peakOpen = 0;
@@ -59,9 +58,12 @@ export class SessionPool {
     this.#size = size;
   }
 
-  /** Increases each time the library is re-initialized; object handles from older generations are stale. */
+  /**
+   * The library's generation: it changes whenever anyone in the process re-initializes the library, after
+   * which every session and object handle obtained before is stale.
+   */
   get generation(): number {
-    return this.#generation;
+    return libraryGeneration(this.#connection.module);
   }
 
   /** Current counters. */
@@ -85,8 +87,12 @@ export class SessionPool {
   async run<T>(operation: string, fn: (session: Handle, module: Pkcs11Module) => Promise<T> | T): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let session: PooledSession | undefined;
+      // The generation the failing call saw: a device error re-initializes only if no one did since.
+      let seen: number | undefined;
       try {
+        seen = this.generation;
         session = await this.#acquire();
+        seen = session.generation;
         const result = await fn(session.handle, this.#connection.module);
         this.#release(session);
         return result;
@@ -98,8 +104,7 @@ export class SessionPool {
         }
         if (recovery === "none" || attempt > 0 || this.#closed) throw toSealkitError(error, operation);
         if (recovery === "device") {
-          // Only the first caller to see the loss re-initializes; the others just retry.
-          if (!session || session.generation === this.#generation) this.#reinitialize();
+          if (seen === this.generation) this.#reinitialize();
         } else {
           this.#pruneIdle();
         }
@@ -113,8 +118,7 @@ export class SessionPool {
     this.#closed = true;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
     if (this.#busy > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-    for (const session of this.#idle.splice(0)) this.#closeHandle(session);
-    this.#open = 0;
+    for (const session of this.#idle.splice(0)) this.#drop(session);
   }
 
   async #acquire(): Promise<PooledSession> {
@@ -122,6 +126,10 @@ export class SessionPool {
       if (this.#closed) throw closedError();
       const idle = this.#idle.pop();
       if (idle) {
+        if (idle.generation !== this.generation) {
+          this.#drop(idle);
+          continue;
+        }
         this.#busy++;
         return idle;
       }
@@ -134,7 +142,7 @@ export class SessionPool {
           return session;
         } catch (error) {
           this.#open--;
-          this.#wakeOne(undefined);
+          this.#wakeOne();
           throw error;
         }
       }
@@ -148,7 +156,7 @@ export class SessionPool {
   #openSession(): PooledSession {
     const module = this.#connection.module;
     const slot = this.#connection.slot;
-    const generation = this.#generation;
+    const generation = this.generation;
     const handle = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION! | ck.CKF_RW_SESSION!);
     try {
       const { state } = module.C_GetSessionInfo(handle);
@@ -173,11 +181,10 @@ export class SessionPool {
 
   #release(session: PooledSession): void {
     this.#busy--;
-    if (session.generation !== this.#generation || this.#closed) {
-      if (session.generation === this.#generation) this.#closeHandle(session);
-      if (session.generation === this.#generation) this.#open--;
+    if (this.#closed || session.generation !== this.generation) {
+      this.#drop(session);
       this.#checkDrained();
-      if (!this.#closed) this.#wakeOne(undefined);
+      this.#wakeOne();
       return;
     }
     const waiter = this.#waiters.shift();
@@ -193,28 +200,27 @@ export class SessionPool {
   #discard(session: PooledSession): void {
     this.#busy--;
     this.#sessionsDiscarded++;
-    if (session.generation === this.#generation) {
-      this.#open--;
-      this.#closeHandle(session);
-    }
+    this.#drop(session);
     this.#checkDrained();
-    this.#wakeOne(undefined);
+    this.#wakeOne();
   }
 
   /** Drops idle sessions that are no longer valid or no longer logged in (C_CloseAllSessions, a logout). */
   #pruneIdle(): void {
     const module = this.#connection.module;
+    const generation = this.generation;
     this.#idle = this.#idle.filter((session) => {
       let alive = false;
       try {
-        alive = LOGGED_IN_STATES.has(module.C_GetSessionInfo(session.handle).state);
+        alive =
+          session.generation === generation &&
+          LOGGED_IN_STATES.has(module.C_GetSessionInfo(session.handle).state);
       } catch {
         alive = false;
       }
       if (!alive) {
-        this.#open--;
         this.#sessionsDiscarded++;
-        this.#closeHandle(session);
+        this.#drop(session);
       }
       return alive;
     });
@@ -222,24 +228,25 @@ export class SessionPool {
 
   #reinitialize(): void {
     this.#reinitializations++;
-    // Finalizing invalidates every handle: idle ones are dropped now, busy ones when they come back.
-    this.#open -= this.#idle.length + this.#busy;
-    this.#idle = [];
-    this.#generation++;
+    // Every handle dies with the library: idle sessions are dropped now, busy ones when they come back.
+    for (const session of this.#idle.splice(0)) this.#drop(session);
     this.#connection.reinitialize();
-    this.#open = Math.max(0, this.#open);
   }
 
-  #wakeOne(session: PooledSession | undefined): void {
-    this.#waiters.shift()?.resolve(session);
-  }
-
-  #closeHandle(session: PooledSession): void {
+  /** Forgets a session, closing it only if it belongs to the current library generation. */
+  #drop(session: PooledSession): void {
+    this.#open--;
+    // A handle from before a re-initialization may have been reused for someone else's session: never close it.
+    if (session.generation !== this.generation) return;
     try {
       this.#connection.module.C_CloseSession(session.handle);
     } catch {
       // Already closed underneath us.
     }
+  }
+
+  #wakeOne(): void {
+    if (!this.#closed) this.#waiters.shift()?.resolve(undefined);
   }
 
   #checkDrained(): void {
