@@ -4,7 +4,8 @@
 import { median, timeInterleaved } from "./measure.mjs";
 
 /**
- * @returns {Promise<Array<{ workload, id, name, op, bytes, messages, ms, mbps, perSecond, samples }>>}
+ * @returns {Promise<Array<{ workload, id, name, op, bytes, messages, ms, mbps, perSecond, cpuMs, cpuMbps, samples }>>}
+ * (`mbps` from wall-clock time; `cpuMbps` from the process's CPU time, Node only)
  * @throws {Error} with `correctness: true` when an implementation fails its round trip
  */
 export async function runWorkload(implementations, workload, { rounds, warmup, log = () => {} }) {
@@ -28,8 +29,10 @@ export async function runWorkload(implementations, workload, { rounds, warmup, l
     onProgress: (r, n) => log(`  round ${r}/${n}`),
   });
   return cases.map((c) => {
-    const ms = median(samples.get(c.id));
+    const { wall, cpu } = samples.get(c.id);
+    const ms = median(wall);
     const seconds = ms / 1000;
+    const cpuMs = cpu.length ? median(cpu) : undefined;
     return {
       workload: workload.kind,
       id: c.impl.id,
@@ -40,7 +43,9 @@ export async function runWorkload(implementations, workload, { rounds, warmup, l
       ms,
       mbps: c.workload.bytes / seconds / 1e6,
       perSecond: c.workload.messages / seconds,
-      samples: samples.get(c.id),
+      cpuMs,
+      cpuMbps: cpuMs ? c.workload.bytes / (cpuMs / 1000) / 1e6 : undefined,
+      samples: wall,
     };
   });
 }

@@ -18,13 +18,20 @@ export function yieldToEventLoop() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/** CPU milliseconds (user + system, every thread of the process) where the runtime tells (Node), else undefined. */
+export function cpuNow() {
+  const usage = globalThis.process?.cpuUsage?.();
+  return usage ? (usage.user + usage.system) / 1000 : undefined;
+}
+
 /**
  * Times every case `rounds` times after `warmup` untimed runs. Rounds are interleaved (case A, case B, ...,
  * then again) so that a burst of load from other processes hits all cases alike and the ratios stay fair.
- * Each case is `{ id, run: () => Promise<void> | void }`; returns a Map id -> array of milliseconds.
+ * Each case is `{ id, run: () => Promise<void> | void }`; returns a Map id -> { wall: ms[], cpu: ms[] } (cpu is
+ * empty outside Node). CPU time is the steadier measure when other processes compete for the cores.
  */
 export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
-  const samples = new Map(cases.map((c) => [c.id, []]));
+  const samples = new Map(cases.map((c) => [c.id, { wall: [], cpu: [] }]));
   for (let w = 0; w < warmup; w++) {
     for (const c of cases) {
       await c.run();
@@ -33,9 +40,13 @@ export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
   }
   for (let r = 0; r < rounds; r++) {
     for (const c of cases) {
+      const cpuStart = cpuNow();
       const start = now();
       await c.run();
-      samples.get(c.id).push(now() - start);
+      const wall = now() - start;
+      const cpuEnd = cpuNow();
+      samples.get(c.id).wall.push(wall);
+      if (cpuStart !== undefined) samples.get(c.id).cpu.push(cpuEnd - cpuStart);
       await yieldToEventLoop();
     }
     onProgress?.(r + 1, rounds);

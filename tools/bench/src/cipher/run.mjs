@@ -272,7 +272,7 @@ async function main() {
   const missing = evaluated.filter((t) => !t.met).length;
   const header = [
     `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${info.nproc} cores (${info.cpu}), Node ${info.node}.`,
-    `Command: \`${commandLine(argv, process.env)}\` (${options.quick ? `quick mode: smaller data, ${options.rounds} rounds` : `median of ${options.rounds} interleaved rounds after ${options.warmup} warm-up`}; MB/s = 10^6 bytes/s).`,
+    `Command: \`${commandLine(argv, process.env)}\` (${options.quick ? `quick mode: smaller data, ${options.rounds} round(s)` : `median of ${options.rounds} interleaved rounds after ${options.warmup} warm-up`}; MB/s = 10^6 bytes/s).`,
     ...notes.map((n) => `Note: ${n}.`),
   ].join("\n");
   const body = [
