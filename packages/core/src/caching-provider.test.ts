@@ -186,6 +186,17 @@ describe("cachingProvider: encryption", () => {
     expect(toHex(opened.plaintext)).toBe(toHex(dk.plaintext));
   });
 
+  it("validates contexts it has not seen, whatever it remembers", async () => {
+    const { provider } = counted();
+    const cached = cachingProvider(provider);
+    await cached.generateDataKey(request(1, { a: "x" }));
+    await expect(cached.generateDataKey(request(1, { a: "\uD800" }))).rejects.toThrow(TypeError);
+    await expect(cached.generateDataKey(request(1, { "": "x" }))).rejects.toThrow(TypeError);
+    await expect(
+      cached.generateDataKey(request(1, { a: 1 } as unknown as Record<string, string>)),
+    ).rejects.toThrow(TypeError);
+  });
+
   it("checks its options", () => {
     const { provider } = counted();
     expect(() => cachingProvider(provider, { maxMessages: 0 })).toThrow(RangeError);

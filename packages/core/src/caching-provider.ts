@@ -1,7 +1,7 @@
 // Data-key caching: a KeyProvider that reuses data keys of another provider within bounded limits (issue 6).
 
-import { aint, aobject, astring } from "./assert.js";
-import { concatBytes, randomBytes, toHex, utf8, wipe } from "./bytes.js";
+import { abytes, aint, aobject, astring } from "./assert.js";
+import { concatBytes, randomBytes, toBase64, toHex, utf8, wipe } from "./bytes.js";
 import { encodeContext } from "./context.js";
 import { type DataKeyCache, type DataKeyCacheEntry, memoryDataKeyCache } from "./data-key-cache.js";
 import { SealkitError } from "./errors.js";
@@ -48,6 +48,8 @@ export interface CachingProviderOptions {
 type Fetched = { readonly plaintext: Uint8Array; readonly encryptedDataKeys: readonly EncryptedDataKey[] };
 
 const CACHE_KEY_LABEL = "SEALKIT-CACHE-V1";
+/** Cache-key digests remembered per provider instance. */
+const MEMO_CAPACITY = 4096;
 
 /** SHA-256 over u32-length-prefixed fields, hex: cache keys reveal neither the context nor the key ids. */
 async function digest(fields: Uint8Array[]): Promise<string> {
@@ -124,6 +126,21 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
   );
   const now = options.now ?? Date.now;
   if (typeof now !== "function") throw new TypeError(`"now" expected a function`);
+
+  // In-process memo of cache keys: SHA-256 through Web Crypto costs more than the rest of a cache hit. The memo holds
+  // contexts in this process's memory only; the (possibly shared) cache still sees digests alone.
+  const digests = new Map<string, string>();
+  // `id` must be injective in the fields (a JSON array of the inputs is); `fields` runs only on a memo miss, so the
+  // context is validated and encoded the first time it is seen.
+  const cacheKey = async (id: string, fields: () => Uint8Array[]): Promise<string> => {
+    let key = digests.get(id);
+    if (key === undefined) {
+      key = await digest(fields());
+      if (digests.size >= MEMO_CAPACITY) digests.clear();
+      digests.set(id, key);
+    }
+    return key;
+  };
 
   const locks = new Map<string, Promise<void>>();
   const inflight = new Map<string, Promise<Fetched>>();
@@ -220,15 +237,21 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
       if (plaintextLength === undefined) return provider.generateDataKey(request);
       aint(plaintextLength, "plaintextLength", 0, Number.MAX_SAFE_INTEGER);
       if (plaintextLength > maxBytes) return provider.generateDataKey(request);
-      const key = await digest([
-        utf8(CACHE_KEY_LABEL),
-        utf8("encrypt"),
-        partition,
-        utf8(provider.providerId),
-        utf8(request.suite ?? ""),
-        utf8(String(request.length)),
-        encodeContext(request.context),
-      ]);
+      aobject(request.context, "context");
+      const suite = request.suite ?? "";
+      const length = String(request.length);
+      const key = await cacheKey(
+        JSON.stringify(["encrypt", suite, length, Object.entries(request.context)]),
+        () => [
+          utf8(CACHE_KEY_LABEL),
+          utf8("encrypt"),
+          partition,
+          utf8(provider.providerId),
+          utf8(suite),
+          utf8(length),
+          encodeContext(request.context),
+        ],
+      );
       const { signal, ...shared } = request;
       const fetched = await acquire(
         key,
@@ -261,13 +284,22 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
     ): Promise<Uint8Array> {
       aobject(request, "request");
       const edk = aobject<EncryptedDataKey>(request.encryptedDataKey, "encryptedDataKey");
-      const key = await digest([
+      abytes(edk.ciphertext, "encryptedDataKey.ciphertext");
+      aobject(request.context, "context");
+      const id = JSON.stringify([
+        "decrypt",
+        edk.providerId,
+        edk.keyId,
+        toBase64(edk.ciphertext),
+        Object.entries(request.context),
+      ]);
+      const key = await cacheKey(id, () => [
         utf8(CACHE_KEY_LABEL),
         utf8("decrypt"),
         partition,
         utf8(edk.providerId),
         utf8(edk.keyId),
-        new Uint8Array(await crypto.subtle.digest("SHA-256", edk.ciphertext as BufferSource)),
+        edk.ciphertext,
         encodeContext(request.context),
       ]);
       const { signal, ...shared } = request;
