@@ -30,6 +30,41 @@ export { aliasArn, type KmsLocation, keyArn, parseKeyId } from "./key-id.js";
 export { type AuditSink, LocalKms, type LocalKmsOptions } from "./local-kms.js";
 export { AWS_KMS_PROVIDER_ID, type LocalKmsProviderOptions, localKmsProvider } from "./provider.js";
 export { AesKeyWrapper, type Argon2Parameters, DEFAULT_ARGON2 } from "./root-key.js";
+// server
+export {
+  AuthError,
+  applySeed,
+  checkSeed,
+  createKmsServer,
+  DEFAULT_QUOTAS,
+  deriveSigningKey,
+  ERROR_STATUS,
+  type KmsBackend,
+  type KmsCaller,
+  type KmsServer,
+  type KmsServerLimits,
+  type KmsServerOptions,
+  loadCredentialsFile,
+  loadSeedFile,
+  OPERATION_MODELS,
+  parseCredentials,
+  principalAccount,
+  type RejectedRequest,
+  type ResolvedCredential,
+  rejectedToAuditInput,
+  type Seed,
+  type SeedKey,
+  type SeedResult,
+  type ServerCredential,
+  SigV4Verifier,
+  type StartedKmsServer,
+  type StartKmsServerOptions,
+  startKmsServer,
+  Throttle,
+  type ThrottleOptions,
+  WireError,
+  type WireErrorName,
+} from "./server/index.js";
 export { SCHEMA_VERSION } from "./store.js";
 export type * from "./types.js";
 export { AWS_KMS_PRICES, type UsageReport } from "./usage-report.js";

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// sealkit-kms: run the local KMS as an AWS KMS-compatible HTTP server (`sealkit-kms serve ...`).
+
+import { parseArgs } from "node:util";
+import { startKmsServer } from "./server/start.js";
+
+const USAGE = `Usage: sealkit-kms serve --data-dir <dir> --credentials <file> [options]
+
+Options:
+  --port <n>                 port to listen on (default 4600; 0 picks a free one)
+  --host <addr>              address to listen on (default 127.0.0.1)
+  --data-dir <dir>           the local KMS's state (created if missing)
+  --credentials <file>       JSON: { "credentials": [ { "accessKeyId", "secretAccessKey", "principal" } ] }
+  --region <region>          region in ARNs and SigV4 scopes (default us-east-1)
+  --account <id>             account owning the keys (default: the first credential's)
+  --seed <file>              YAML or JSON seed of keys and aliases, applied idempotently at start
+  --throttle                 enable AWS-like request quotas (ThrottlingException)
+  --allow-unsigned-as <arn>  DEVELOPMENT ONLY: accept unsigned requests as this principal
+  --max-connections <n>      open connections at most (default 1024)
+  --max-body-bytes <n>       largest request body (default 1048576)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === undefined) {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "serve") {
+    process.stderr.write(`sealkit-kms: unknown command "${command}"\n${USAGE}`);
+    return 2;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: "string", default: "4600" },
+        host: { type: "string", default: "127.0.0.1" },
+        "data-dir": { type: "string" },
+        credentials: { type: "string" },
+        region: { type: "string", default: "us-east-1" },
+        account: { type: "string" },
+        seed: { type: "string" },
+        throttle: { type: "boolean", default: false },
+        "allow-unsigned-as": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-body-bytes": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`sealkit-kms: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (typeof values["data-dir"] !== "string" || typeof values.credentials !== "string") {
+    process.stderr.write(`sealkit-kms: --data-dir and --credentials are required\n${USAGE}`);
+    return 2;
+  }
+  const port = integer(values.port as string, "--port");
+  const unsignedAs = values["allow-unsigned-as"] as string | undefined;
+  if (unsignedAs !== undefined) {
+    process.stderr.write(
+      `\n!!! WARNING: --allow-unsigned-as is ON. Requests WITHOUT a signature are accepted as ${unsignedAs}.\n!!! Anyone who can reach this port can use your keys. Never use this outside development.\n\n`,
+    );
+  }
+  const limits = {
+    ...(values["max-connections"]
+      ? { maxConnections: integer(values["max-connections"] as string, "--max-connections") }
+      : {}),
+    ...(values["max-body-bytes"]
+      ? { maxBodyBytes: integer(values["max-body-bytes"] as string, "--max-body-bytes") }
+      : {}),
+  };
+  const started = await startKmsServer({
+    dataDir: values["data-dir"],
+    credentials: values.credentials,
+    port,
+    host: values.host as string,
+    region: values.region as string,
+    ...(values.account ? { account: values.account as string } : {}),
+    ...(values.seed ? { seed: values.seed as string } : {}),
+    throttle: values.throttle === true,
+    ...(unsignedAs !== undefined ? { allowUnsignedAs: unsignedAs } : {}),
+    limits,
+  });
+  const { created, updated, unchanged } = started.seeded;
+  if (values.seed) {
+    process.stdout.write(
+      `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged\n`,
+    );
+  }
+  process.stdout.write(
+    `sealkit kms listening on ${started.url} (region ${values.region}, account ${started.kms.location.account})\n`,
+  );
+  process.stdout.write("ready\n");
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`${signal}: finishing requests in flight, then stopping\n`);
+      started.close().then(
+        () => resolve(),
+        (e) => {
+          process.stderr.write(`sealkit-kms: error while stopping: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+  process.stdout.write("stopped\n");
+  return process.exitCode === 1 ? 1 : 0;
+}
+
+function integer(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`${name} expected a non-negative integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`sealkit-kms: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`);
+    process.exit(1);
+  },
+);
