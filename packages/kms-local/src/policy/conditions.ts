@@ -2,7 +2,7 @@
 
 import { KmsError } from "../errors.js";
 import type { ConditionValue } from "./types.js";
-import { compileMatcher, hasWildcard, matches, wildcardToRegExp } from "./wildcard.js";
+import { compileGlob, compileMatcher, type Glob, globMatches, hasWildcard, matches } from "./wildcard.js";
 
 type Kind = "string" | "numeric" | "date" | "bool" | "null" | "arn";
 type Comparison = "eq" | "lt" | "le" | "gt" | "ge";
@@ -152,18 +152,23 @@ function compare(a: number, b: number, c: Comparison): boolean {
 
 const SIX_PARTS = /^([^:]*):([^:]*):([^:]*):([^:]*):([^:]*):([\s\S]*)$/;
 
-/** ArnEquals/ArnLike: each of the six colon-separated parts is matched on its own; wildcards stay in their part. */
-function arnPattern(value: string): RegExp {
+/**
+ * ArnEquals/ArnLike: each of the six colon-separated parts is matched on its own, so a wildcard stays within
+ * its part (IAM's rule). A policy value with fewer than six parts is matched as a plain wildcard pattern.
+ */
+function arnMatcher(value: string): (v: string) => boolean {
   const parts = SIX_PARTS.exec(value);
-  if (!parts) return wildcardToRegExp(value);
-  const source = parts
-    .slice(1)
-    .map((part, i) => {
-      const re = wildcardToRegExp(part).source.slice(1, -1);
-      return i < 5 ? re.replaceAll("[\\s\\S]", "[^:]") : re;
-    })
-    .join(":");
-  return new RegExp(`^${source}$`, "u");
+  if (!parts) {
+    const glob = compileGlob(value);
+    return (v) => globMatches(glob, v);
+  }
+  const globs: Glob[] = parts.slice(1).map(compileGlob);
+  return (v) => {
+    const got = SIX_PARTS.exec(v);
+    if (!got) return false;
+    for (let i = 0; i < 6; i++) if (!globMatches(globs[i]!, got[i + 1]!)) return false;
+    return true;
+  };
 }
 
 const always = () => true;
@@ -184,8 +189,8 @@ function compileTest(base: BaseOperator, values: string[], where: string) {
     }
     case "arn": {
       const exact = new Set(values.filter((v) => !hasWildcard(v)));
-      const patterns = values.filter(hasWildcard).map(arnPattern);
-      return { accepts: always, test: (v: string) => exact.has(v) || patterns.some((re) => re.test(v)) };
+      const patterns = values.filter(hasWildcard).map(arnMatcher);
+      return { accepts: always, test: (v: string) => exact.has(v) || patterns.some((m) => m(v)) };
     }
     case "bool": {
       for (const v of values)

@@ -261,7 +261,7 @@ const cache = new Map<string, Policy>();
 
 /**
  * Parses a key policy written in AWS's IAM JSON policy language, as AWS KMS key policies use it, and compiles it
- * (wildcards to RegExps, condition operators to functions) so `evaluatePolicy` does no parsing per request.
+ * (wildcards to linear-time globs, condition operators to functions) so `evaluatePolicy` does no parsing per request.
  * Results are cached by JSON text (the last 1,024 distinct documents), so calling it on every request is cheap.
  *
  * Accepted: `Version` ("2012-10-17", "2008-10-17" or absent), `Id`, `Statement` (an object or a non-empty list)

@@ -184,6 +184,30 @@ describe("parsePolicy", () => {
       evaluatePolicy(policy, { ...baseRequest, conditions: { "kms:EncryptionContext:k": "aaaa" } }),
     ).toBe("implicit-deny");
   });
+  it("a condition pattern with many stars stays fast on a long caller-chosen value", () => {
+    const policy = parsePolicy(
+      toJson([
+        {
+          Effect: "Allow",
+          Principal: "*",
+          Action: "kms:*",
+          Resource: "*",
+          Condition: {
+            StringLike: { "kms:EncryptionContext:k": "*a*a*a*a*a*a*b" },
+            ArnLike: { "aws:PrincipalArn": "arn:*:*:*:*:*a*a*a*a*a*b" },
+          },
+        },
+      ]),
+    );
+    const long = "a".repeat(8192);
+    const start = performance.now();
+    const decision = evaluatePolicy(policy, {
+      ...baseRequest,
+      conditions: { "kms:EncryptionContext:k": long, "aws:PrincipalArn": `arn:aws:iam::1:${long}` },
+    });
+    expect(decision).toBe("implicit-deny");
+    expect(performance.now() - start).toBeLessThan(100);
+  });
 });
 
 describe("defaultKeyPolicy", () => {
