@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLog } from "./index.js";
+import { type AuditEvent, AuditLog, canonicalEventJson, chainHash } from "./index.js";
 import type { AuditEventInput } from "./types.js";
 
 const ACCOUNT = "111122223333";
@@ -53,8 +53,19 @@ describe("AuditLog", () => {
   it("round-trips an event in CloudTrail's shape and creates the signing key with mode 0600", async () => {
     const dir = tempDir();
     const log = await AuditLog.open(dir, { region: "us-east-1" });
-    const stored = await log.append(decryptEvent());
+    const stored = await log.append(
+      decryptEvent(ALICE, KEY_A, {
+        requestParameters: {
+          keyId: KEY_A,
+          encryptionContext: { zeta: 'ü\u2028"', 2024: "year", alpha: "1" },
+        },
+      }),
+    );
     expect(stored.sequence).toBe(1);
+    expect(canonicalEventJson(JSON.parse(JSON.stringify(stored)))).toBe(
+      canonicalEventJson({ ...stored, hash: undefined } as unknown as AuditEvent),
+    );
+    expect(chainHash(stored.prevHash, canonicalEventJson(stored))).toBe(stored.hash);
     expect(stored.prevHash).toBe("0".repeat(64));
     expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored.eventID).toMatch(/^[0-9a-f-]{36}$/);
@@ -186,6 +197,7 @@ describe("AuditLog", () => {
     const pending = log.append(input);
     (input.requestParameters as Record<string, unknown>).keyId = "changed";
     expect((await pending).requestParameters?.keyId).toBe(KEY_A);
+    expect(log.query({})[0]?.requestParameters?.keyId).toBe(KEY_A);
     expect((await log.verify()).ok).toBe(true);
     await log.close();
   });

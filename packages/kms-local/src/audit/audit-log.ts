@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { auditUnavailable } from "./audit-error.js";
-import { type AuditEventBody, buildEventBody } from "./build-event.js";
-import { canonicalEventJson } from "./canonical-json.js";
+import { AuditWriter, type DigestRow, type EventRow } from "./audit-writer.js";
+import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
 import { migrateAuditSchema } from "./schema.js";
 import { type DigestSigningKey, loadOrCreateSigningKey } from "./signing-key.js";
@@ -22,20 +22,10 @@ import { chainHash, digestFromRow, GENESIS_HASH, verifyAuditDatabase } from "./v
 
 interface PendingEvent {
   body: AuditEventBody;
+  prefix: string;
   enqueuedAt: number;
   resolve: (event: AuditEvent) => void;
   reject: (error: unknown) => void;
-}
-
-interface InsertRow {
-  sequence: number;
-  event_time: string;
-  event_name: string;
-  principal: string;
-  key_id: string | null;
-  error_code: string | null;
-  event_json: string;
-  hash: string;
 }
 
 const DEFAULT_LIMIT = 1000;
@@ -74,11 +64,12 @@ export class AuditLog {
   readonly #region: string | undefined;
   readonly #digestEvery: number;
   readonly #digestIntervalMs: number;
-  readonly #insertEvent: Database.Statement<InsertRow>;
-  readonly #insertDigest: Database.Statement<Record<string, unknown>>;
+  readonly #writer: AuditWriter;
   readonly #timer: NodeJS.Timeout;
 
   #pending: PendingEvent[] = [];
+  /** The batch the writer thread is committing (at most one: the next batch's hashes depend on it). */
+  #inFlight: { batch: PendingEvent[]; done: Promise<void> } | undefined;
   #flushScheduled = false;
   #closed = false;
   #needsResync = false;
@@ -101,16 +92,7 @@ export class AuditLog {
     this.#region = options.region;
     this.#digestEvery = positiveInteger(options.digestEvery, "digestEvery", 1000);
     this.#digestIntervalMs = positiveInteger(options.digestIntervalMs, "digestIntervalMs", 60_000);
-    this.#insertEvent = db.prepare(
-      `INSERT INTO audit_events (sequence, event_time, event_name, principal, key_id, error_code, event_json, hash)
-       VALUES (@sequence, @event_time, @event_name, @principal, @key_id, @error_code, @event_json, @hash)`,
-    );
-    this.#insertDigest = db.prepare(
-      `INSERT INTO audit_digests (digest_number, first_sequence, last_sequence, last_hash, last_event_id, digest_time,
-         previous_signature, public_key_fingerprint, signature)
-       VALUES (@digestNumber, @firstSequence, @lastSequence, @lastHash, @lastEventId, @digestTime,
-         @previousSignature, @publicKeyFingerprint, @signature)`,
-    );
+    this.#writer = new AuditWriter(path);
     this.#loadHead();
     this.#lastDigestAt = performance.now();
     this.#timer = setInterval(() => this.#digestIfDue(), Math.min(this.#digestIntervalMs, 2 ** 31 - 1));
@@ -170,9 +152,9 @@ export class AuditLog {
    */
   append(event: AuditEventInput): Promise<AuditEvent> {
     if (this.#closed) return Promise.reject(auditUnavailable("the audit log is closed"));
-    let body: AuditEventBody;
+    let prepared: PreparedEvent;
     try {
-      body = buildEventBody(event, {
+      prepared = prepareEvent(event, {
         now: this.#clock(),
         eventSource: this.#eventSource,
         region: this.#region,
@@ -181,7 +163,13 @@ export class AuditLog {
       return Promise.reject(error);
     }
     return new Promise<AuditEvent>((resolve, reject) => {
-      this.#pending.push({ body, enqueuedAt: performance.now(), resolve, reject });
+      this.#pending.push({
+        body: prepared.body,
+        prefix: prepared.prefix,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+      });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -189,70 +177,99 @@ export class AuditLog {
     });
   }
 
-  /** Writes every pending event in one transaction, then settles their promises. */
+  /**
+   * Sends every pending event to the writer thread as one transaction, then settles their promises.
+   * Events appended meanwhile wait for the next batch, which starts as soon as this one is durable.
+   */
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#inFlight !== undefined || this.#pending.length === 0) return;
     const batch = this.#pending;
-    if (batch.length === 0) return;
     this.#pending = [];
     let events: AuditEvent[];
+    let rows: EventRow[];
+    let digest: AuditDigest | undefined;
+    let sequence: number;
+    let prevHash: string;
     try {
       if (this.#needsResync) this.#loadHead();
-      let sequence = this.#lastSequence;
-      let prevHash = this.#lastHash;
+      sequence = this.#lastSequence;
+      prevHash = this.#lastHash;
       events = new Array(batch.length);
-      const rows: InsertRow[] = new Array(batch.length);
+      rows = new Array(batch.length);
       for (let i = 0; i < batch.length; i++) {
-        const body = batch[i]!.body;
+        const item = batch[i]!;
+        const event = item.body as AuditEvent;
         sequence++;
-        const event = body as AuditEvent;
         event.sequence = sequence;
         event.prevHash = prevHash;
-        const json = canonicalEventJson(event);
+        // Same text as canonicalEventJson(event): sequence and prevHash are the last canonical members.
+        const json = `${item.prefix},"sequence":${sequence},"prevHash":"${prevHash}"}`;
         const hash = chainHash(prevHash, json);
         event.hash = hash;
         prevHash = hash;
         events[i] = event;
-        rows[i] = {
+        rows[i] = [
           sequence,
-          event_time: event.eventTime,
-          event_name: event.eventName,
-          principal: event.userIdentity.arn,
-          key_id: event.keyId ?? null,
-          error_code: event.errorCode ?? null,
-          event_json: json,
+          event.eventTime,
+          event.eventName,
+          event.userIdentity.arn,
+          event.keyId ?? null,
+          event.errorCode ?? null,
+          json,
           hash,
-        };
+        ];
       }
-      const last = events[events.length - 1]!;
-      const digest =
-        sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery
-          ? this.#makeDigest(sequence, prevHash, last.eventID)
-          : undefined;
-      this.#db.transaction(() => {
-        for (const row of rows) this.#insertEvent.run(row);
-        if (digest !== undefined) this.#insertDigest.run({ ...digest });
-      })();
-      this.#lastSequence = sequence;
-      this.#lastHash = prevHash;
-      this.#lastEventId = last.eventID;
-      if (digest !== undefined) {
-        this.#lastDigest = digest;
-        this.#lastDigestAt = performance.now();
+      if (sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery) {
+        digest = this.#makeDigest(sequence, prevHash, events[events.length - 1]!.eventID);
       }
-      this.#appended += batch.length;
-      this.#batches++;
-      if (batch.length > this.#largestBatch) this.#largestBatch = batch.length;
     } catch (error) {
-      // Nothing of this batch is acknowledged, and the chain head is re-read before the next attempt,
-      // in case the failed commit left anything behind.
-      this.#needsResync = true;
-      this.#lastError = error;
-      const failure = auditUnavailable("the event could not be written", error);
-      for (const item of batch) item.reject(failure);
+      this.#fail(batch, error);
       return;
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
+    const done = this.#writer.write(rows, digest === undefined ? undefined : digestRow(digest)).then(
+      () => {
+        this.#lastSequence = sequence;
+        this.#lastHash = prevHash;
+        this.#lastEventId = events[events.length - 1]!.eventID;
+        if (digest !== undefined) {
+          this.#lastDigest = digest;
+          this.#lastDigestAt = performance.now();
+        }
+        this.#appended += batch.length;
+        this.#batches++;
+        if (batch.length > this.#largestBatch) this.#largestBatch = batch.length;
+        this.#inFlight = undefined;
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
+        this.#flush();
+      },
+      (error: unknown) => {
+        this.#inFlight = undefined;
+        this.#fail(batch, error);
+        this.#flush();
+      },
+    );
+    this.#inFlight = { batch, done };
+  }
+
+  /**
+   * Rejects a whole batch. Nothing of it is acknowledged, and the chain head is re-read from the database
+   * before the next attempt, in case a failed commit left anything behind.
+   */
+  #fail(batch: PendingEvent[], error: unknown): void {
+    this.#needsResync = true;
+    this.#lastError = error;
+    const failure = auditUnavailable("the event could not be written", error);
+    for (const item of batch) item.reject(failure);
+  }
+
+  /** Resolves when no event is pending or in flight (each batch settled, durable or rejected). */
+  async #drain(): Promise<void> {
+    for (;;) {
+      if (this.#inFlight !== undefined) await this.#inFlight.done;
+      else if (this.#pending.length > 0) this.#flush();
+      else return;
+    }
   }
 
   #makeDigest(lastSequence: number, lastHash: string, lastEventId: string): AuditDigest {
@@ -295,25 +312,39 @@ export class AuditLog {
     this.#needsResync = false;
   }
 
-  /** Writes a digest now if durable events are not yet covered by one. */
-  #writeDigestNow(): void {
+  /** Writes a digest if durable events are not yet covered by one. Call only when nothing is in flight. */
+  async #writeDigestNow(): Promise<void> {
     if (this.#needsResync) this.#loadHead();
     if (this.#lastSequence === (this.#lastDigest?.lastSequence ?? 0)) return;
     const digest = this.#makeDigest(this.#lastSequence, this.#lastHash, this.#lastEventId);
-    this.#db.transaction(() => this.#insertDigest.run({ ...digest }))();
+    await this.#writer.write([], digestRow(digest));
     this.#lastDigest = digest;
     this.#lastDigestAt = performance.now();
   }
 
+  /** Writes a digest with the writer to itself: batches arriving meanwhile wait, then go on. */
+  #digestExclusive(): Promise<void> {
+    const done = this.#writeDigestNow();
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inFlight = { batch: [], done: settled };
+    void settled.then(() => {
+      this.#inFlight = undefined;
+      this.#flush();
+    });
+    return done;
+  }
+
   #digestIfDue(): void {
-    if (this.#closed || performance.now() - this.#lastDigestAt < this.#digestIntervalMs) return;
-    try {
-      this.#writeDigestNow();
-    } catch (error) {
-      // The next append or tick retries; the failure is visible in stats() lag and in `lastError`.
+    if (this.#closed || this.#inFlight !== undefined || this.#pending.length > 0) return;
+    if (performance.now() - this.#lastDigestAt < this.#digestIntervalMs) return;
+    this.#digestExclusive().catch((error: unknown) => {
+      // The next tick retries; appends are unaffected unless the store really is unwritable.
       this.#needsResync = true;
       this.#lastError = error;
-    }
+    });
   }
 
   /**
@@ -324,9 +355,9 @@ export class AuditLog {
    */
   async writeDigest(): Promise<void> {
     if (this.#closed) throw auditUnavailable("the audit log is closed");
-    this.#flush();
+    await this.#drain();
     try {
-      this.#writeDigestNow();
+      await this.#digestExclusive();
     } catch (error) {
       this.#needsResync = true;
       this.#lastError = error;
@@ -425,11 +456,13 @@ export class AuditLog {
 
   /** Counters for /metrics. `lagMs` is the age of the oldest event still waiting for its commit. */
   stats(): AuditStats {
+    const inFlight = this.#inFlight?.batch ?? [];
+    const oldest = inFlight[0] ?? this.#pending[0];
     return {
       appended: this.#appended,
-      pending: this.#pending.length,
+      pending: this.#pending.length + inFlight.length,
       lastSequence: this.#lastSequence,
-      lagMs: this.#pending.length === 0 ? 0 : performance.now() - this.#pending[0]!.enqueuedAt,
+      lagMs: oldest === undefined ? 0 : performance.now() - oldest.enqueuedAt,
     };
   }
 
@@ -445,16 +478,32 @@ export class AuditLog {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closed = true;
     clearInterval(this.#timer);
     let failure: unknown;
     try {
-      this.#flush();
-      this.#writeDigestNow();
+      await this.#drain();
+      await this.#digestExclusive();
     } catch (error) {
       failure = auditUnavailable("the final digest could not be written", error);
     }
-    this.#closed = true;
+    await this.#writer.close().catch(() => undefined);
     this.#db.close();
     if (failure !== undefined) throw failure;
   }
+}
+
+/** A digest as the writer's positional row, in the column order of audit_digests. */
+function digestRow(d: AuditDigest): DigestRow {
+  return [
+    d.digestNumber,
+    d.firstSequence,
+    d.lastSequence,
+    d.lastHash,
+    d.lastEventId,
+    d.digestTime,
+    d.previousSignature,
+    d.publicKeyFingerprint,
+    d.signature,
+  ];
 }

@@ -6,6 +6,13 @@ import type { AuditEvent, AuditEventInput, AuditUserIdentity } from "./types.js"
 /** An event before the group commit gives it a sequence, a previous hash and a hash. */
 export type AuditEventBody = Omit<AuditEvent, "sequence" | "prevHash" | "hash">;
 
+/** A checked event body and its canonical JSON up to (not including) `sequence` and `prevHash`. */
+export interface PreparedEvent {
+  body: AuditEventBody;
+  /** `canonicalEventJson(body)` without its closing brace: the group commit appends sequence and prevHash. */
+  prefix: string;
+}
+
 /** Member names that may never appear in requestParameters or responseElements, at any depth (case-insensitive). */
 const FORBIDDEN_KEYS = new Set(["plaintext", "ciphertextblob", "keymaterial"]);
 
@@ -104,15 +111,15 @@ function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
 }
 
 /**
- * Checks an input and builds the stored body. Everything is copied, so later changes by the caller
- * cannot alter an event waiting for its commit.
+ * Checks an input and builds the stored body and its canonical JSON prefix. The text is taken now, so later
+ * changes by the caller cannot alter an event waiting for its commit.
  *
  * @throws TypeError for a malformed input or a secret-looking field.
  */
-export function buildEventBody(
+export function prepareEvent(
   input: AuditEventInput,
   defaults: { now: Date; eventSource: string; region: string | undefined },
-): AuditEventBody {
+): PreparedEvent {
   if (input === null || typeof input !== "object") {
     throw new TypeError(`audit event: expected an object, got ${describe(input)}`);
   }
@@ -170,36 +177,37 @@ export function buildEventBody(
   }
   const readOnly =
     input.readOnly ?? (/^(Describe|Get|List)/.test(eventName) || READ_ONLY_OPERATIONS.has(eventName));
-  const body: AuditEventBody = {
+  // Members are added in the canonical order (see canonical-json.ts), so JSON.stringify(body) is canonical.
+  const body = {
     eventVersion: "1.08",
     userIdentity: userIdentityOf(input),
     eventTime: time.toISOString(),
     eventSource: defaults.eventSource,
     eventName,
-    sourceIPAddress: caller.sourceIp ?? caller.viaService ?? "127.0.0.1",
-    userAgent: caller.userAgent ?? "",
-    // A JSON round trip copies the caller's objects and drops what JSON cannot keep, so the stored text
-    // and the hashed text agree; the canonical serializer then orders the keys.
-    requestParameters:
-      requestParameters === null
-        ? null
-        : (JSON.parse(JSON.stringify(requestParameters)) as Record<string, unknown>),
-    responseElements:
-      responseElements === null
-        ? null
-        : (JSON.parse(JSON.stringify(responseElements)) as Record<string, unknown>),
-    requestID: requestId ?? randomUUID(),
-    eventID: randomUUID(),
-    readOnly,
-    resources,
-    eventType: "AwsApiCall",
-    managementEvent: true,
-    eventCategory: "Management",
-    recipientAccountId: resources[0]?.accountId ?? caller.account,
-  };
+  } as AuditEventBody;
   if (defaults.region !== undefined) body.awsRegion = defaults.region;
+  body.sourceIPAddress = caller.sourceIp ?? caller.viaService ?? "127.0.0.1";
+  body.userAgent = caller.userAgent ?? "";
+  body.requestParameters = requestParameters;
+  body.responseElements = responseElements;
   if (errorCode !== undefined) body.errorCode = errorCode;
   if (errorMessage !== undefined) body.errorMessage = errorMessage;
+  body.requestID = requestId ?? randomUUID();
+  body.eventID = randomUUID();
+  body.readOnly = readOnly;
+  body.resources = resources;
+  body.eventType = "AwsApiCall";
+  body.managementEvent = true;
+  body.eventCategory = "Management";
+  body.recipientAccountId = resources[0]?.accountId ?? caller.account;
   if (keyId !== undefined) body.keyId = keyId;
-  return body;
+  // The text is the snapshot that is hashed and stored; the copies below are what the caller gets back, so
+  // that changing its own objects later cannot make the returned event differ from the stored one.
+  const text = JSON.stringify(body);
+  if (requestParameters !== null || responseElements !== null) {
+    const copy = JSON.parse(text) as AuditEventBody;
+    body.requestParameters = copy.requestParameters;
+    body.responseElements = copy.responseElements;
+  }
+  return { body, prefix: text.slice(0, -1) };
 }

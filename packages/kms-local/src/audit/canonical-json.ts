@@ -1,10 +1,11 @@
-// Canonical JSON of audit events: a fixed top-level key order, sorted keys below it, no whitespace.
+// Canonical JSON of audit events (a fixed top-level key order, JSON.stringify below it) and of digests (sorted keys).
 
 import type { AuditEvent } from "./types.js";
 
 /**
  * The top-level keys of a stored event in the order they are hashed. `hash` is never part of it.
- * A fixed order avoids sorting twenty keys per event on the hot path.
+ * A fixed order avoids sorting keys per event on the hot path; `sequence` and `prevHash` come last so that
+ * the group commit can finish an event's text by appending them to a prefix built at append time.
  */
 const EVENT_KEYS = [
   "eventVersion",
@@ -78,22 +79,24 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The canonical JSON of an event without its `hash`: the bytes the chain hash covers (after `prevHash`).
- * Absent optional members are left out, so an event read back from JSON serializes to the same text.
+ * The canonical JSON of an event without its `hash`: the text the chain hash covers (after `prevHash`), and the
+ * text stored. Top-level members in the fixed order of {@link CANONICAL_EVENT_KEYS} (absent ones left out);
+ * below that, JSON.stringify in the member order the event has. That order survives a JSON round trip
+ * (JSON.stringify(JSON.parse(t)) === t for any t JSON.stringify produced), so an event read back from the
+ * log, or from a copy of it, serializes to exactly the text that was hashed.
  */
 export function canonicalEventJson(event: Omit<AuditEvent, "hash"> | AuditEvent): string {
   const record = event as unknown as Record<string, unknown>;
-  let out = "{";
-  let first = true;
+  const ordered: Record<string, unknown> = {};
   for (const key of EVENT_KEYS) {
     const item = record[key];
-    if (item === undefined) continue;
-    if (!first) out += ",";
-    first = false;
-    out += '"' + key + '":' + canonicalJson(item);
+    if (item !== undefined) ordered[key] = item;
   }
-  return out + "}";
+  return JSON.stringify(ordered);
 }
 
 /** Top-level keys a stored event may have besides `hash`; anything else means the row was edited. */
 export const CANONICAL_EVENT_KEYS: ReadonlySet<string> = new Set(EVENT_KEYS);
+
+/** The top-level keys in hashing order, for building events in that order. */
+export const EVENT_KEY_ORDER: readonly string[] = EVENT_KEYS;
