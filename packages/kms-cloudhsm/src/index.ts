@@ -1,6 +1,7 @@
 // @sealkit/kms-cloudhsm: master keys that never leave a PKCS#11 token (AWS CloudHSM, SoftHSM2, other HSMs).
 
 export { IV_LENGTH, SEALED_OVERHEAD, SEALED_VERSION, TAG_LENGTH } from "./gcm.js";
+export { type Pkcs11ConfigFile, parsePkcs11Config } from "./hsm-config.js";
 export { DEFAULT_POOL_SIZE, type HsmKeyConfig } from "./hsm-key.js";
 export {
   createAesKey,

@@ -8,6 +8,8 @@ export type ProfileName = "softhsm" | "cloudhsm" | "generic";
 /** The differences between HSMs this package handles, as data. */
 export interface Pkcs11Profile {
   readonly name: ProfileName;
+  /** Where the vendor installs the library, when there is one usual place. */
+  readonly defaultLibrary: string | undefined;
   /**
    * Who chooses the 12-byte AES-GCM IV. `caller`: this package draws it at random and passes it in
    * CK_GCM_PARAMS.pIv. `hsm`: the HSM ignores the caller's IV and writes the one it generated into the
@@ -44,6 +46,7 @@ const anyPin = (pin: string): void => {
 export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
   softhsm: {
     name: "softhsm",
+    defaultLibrary: "/usr/lib/softhsm/libsofthsm2.so",
     ivSource: "caller",
     encryptIvBits: 96,
     maxGcmInput: Number.MAX_SAFE_INTEGER,
@@ -56,6 +59,7 @@ export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
   },
   cloudhsm: {
     name: "cloudhsm",
+    defaultLibrary: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
     ivSource: "hsm",
     encryptIvBits: 0,
     maxGcmInput: 16 * 1024,
@@ -73,6 +77,7 @@ export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
   },
   generic: {
     name: "generic",
+    defaultLibrary: undefined,
     ivSource: "caller",
     encryptIvBits: 96,
     maxGcmInput: Number.MAX_SAFE_INTEGER,

@@ -1,0 +1,39 @@
+// parsePkcs11Config: the CLI's HSM configuration file.
+
+import { describe, expect, it } from "vitest";
+import { parsePkcs11Config } from "./hsm-config.js";
+
+describe("parsePkcs11Config", () => {
+  it("reads the PIN from the environment and fills in the profile's library", () => {
+    const config = parsePkcs11Config(
+      '{ "profile": "cloudhsm", "tokenLabel": "hsm1", "keyLabel": "kms-root", "pinEnv": "HSM_PIN" }',
+      { HSM_PIN: "crypto_user:secret" },
+    );
+    expect(config).toMatchObject({
+      library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
+      tokenLabel: "hsm1",
+      keyLabel: "kms-root",
+      pin: "crypto_user:secret",
+      profile: "cloudhsm",
+    });
+    expect(
+      parsePkcs11Config({ profile: "softhsm", tokenLabel: "t", keyLabel: "k", pin: "1234" }).library,
+    ).toBe("/usr/lib/softhsm/libsofthsm2.so");
+  });
+
+  it("rejects what it cannot use, naming the field", () => {
+    const env = { HSM_PIN: "1234" };
+    const cases: [string, RegExp][] = [
+      ["{", /not valid JSON/],
+      ["[]", /JSON object/],
+      ['{ "profile": "softhsm", "keyLabel": "k", "pinEnv": "HSM_PIN", "pinn": 1 }', /unknown field "pinn"/],
+      ['{ "profile": "luna", "keyLabel": "k", "pinEnv": "HSM_PIN" }', /profile/],
+      ['{ "profile": "generic", "keyLabel": "k", "pinEnv": "HSM_PIN" }', /library/],
+      ['{ "profile": "softhsm", "keyLabel": "k", "pinEnv": "NOT_SET" }', /NOT_SET/],
+      ['{ "profile": "softhsm", "keyLabel": "k" }', /pinEnv/],
+      ['{ "profile": "softhsm", "pinEnv": "HSM_PIN" }', /keyLabel/],
+      ['{ "profile": "softhsm", "keyLabel": "k", "pinEnv": "HSM_PIN", "poolSize": "8" }', /poolSize/],
+    ];
+    for (const [text, message] of cases) expect(() => parsePkcs11Config(text, env)).toThrow(message);
+  });
+});
