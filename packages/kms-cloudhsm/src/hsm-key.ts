@@ -4,7 +4,7 @@ import { SealkitError } from "@sealkit/core";
 import { type GcmCall, openInHsm, sealInHsm } from "./gcm.js";
 import { findOneKey, type Pkcs11SessionConfig } from "./key-admin.js";
 import { isKeyHandleError } from "./pkcs11-error.js";
-import type { Handle, Pkcs11Module } from "./pkcs11-module.js";
+import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
 import { type Pkcs11Profile, profileByName } from "./profiles.js";
 import { SessionPool, type SessionPoolStats } from "./session-pool.js";
 import { TokenConnection } from "./token.js";
@@ -24,6 +24,11 @@ export interface HsmKeyConfig extends Pkcs11SessionConfig {
    * burst of calls chained by promises cannot starve timers and I/O. Default 1; 0 never yields.
    */
   readonly yieldEvery?: number;
+  /**
+   * Accept a key whose value could leave the token (CKA_EXTRACTABLE true or CKA_SENSITIVE false). Default false:
+   * such a key is refused with ERR_PROVIDER_UNAVAILABLE, since the point of the HSM is that it cannot.
+   */
+  readonly allowExtractableKey?: boolean;
 }
 
 /** Default number of sessions in a pool. */
@@ -45,6 +50,7 @@ export class HsmKey {
   readonly #pool: SessionPool;
   readonly #async: boolean;
   readonly #yieldEvery: number;
+  readonly #allowExtractable: boolean;
   #calls = 0;
   #key: { generation: number; handle: Handle } | undefined;
 
@@ -77,6 +83,7 @@ export class HsmKey {
       throw new RangeError(`"yieldEvery" expected a non-negative integer, got ${yieldEvery}`);
     }
     this.#yieldEvery = yieldEvery;
+    this.#allowExtractable = config.allowExtractableKey === true;
     this.#connection = new TokenConnection(config);
     this.#pool = new SessionPool(this.#connection, config.pin, size);
   }
@@ -109,7 +116,9 @@ export class HsmKey {
       for (let attempt = 0; ; attempt++) {
         const generation = this.#pool.generation;
         if (!this.#key || this.#key.generation !== generation) {
-          this.#key = { generation, handle: findOneKey(module, session, this.keyLabel) };
+          const handle = findOneKey(module, session, this.keyLabel);
+          if (!this.#allowExtractable) this.#checkNonExtractable(module, session, handle);
+          this.#key = { generation, handle };
         }
         const call: GcmCall = {
           module,
@@ -126,6 +135,20 @@ export class HsmKey {
         }
       }
     });
+  }
+
+  #checkNonExtractable(module: Pkcs11Module, session: Handle, key: Handle): void {
+    const [extractable, sensitive] = module.C_GetAttributeValue(session, key, [
+      { type: ck.CKA_EXTRACTABLE! },
+      { type: ck.CKA_SENSITIVE! },
+    ]);
+    if (extractable?.value?.[0] !== 0 || sensitive?.value?.[0] !== 1) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `PKCS#11 key "${this.keyLabel}" can leave the token (CKA_EXTRACTABLE true or CKA_SENSITIVE false): ` +
+          "refusing it as a master key (create one with createAesKey, or set allowExtractableKey)",
+      );
+    }
   }
 
   /** AES-GCM encrypts inside the HSM: version || IV || ciphertext || tag. @throws as `run` */

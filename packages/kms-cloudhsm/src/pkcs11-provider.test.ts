@@ -1,6 +1,7 @@
 // The provider, key admin and session pool against a real SoftHSM2 token.
 
 import { AUTHENTICATION_FAILED_MESSAGE, randomBytes, rawKeyProvider, SealkitError } from "@sealkit/core";
+import pkcs11js from "pkcs11js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   hasSoftHsm,
@@ -161,6 +162,44 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider on SoftHSM2", () => {
     const other = pkcs11Provider({ ...session, keyLabel: "second" });
     expect(other.canDecrypt(edk)).toBe(false);
     await other.close();
+  });
+
+  it("refuses an extractable key as master key unless allowed", async () => {
+    const raw = rawModule();
+    const s = raw.C_OpenSession(
+      slotOf(raw, TOKEN.label),
+      pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION,
+    );
+    try {
+      raw.C_Login(s, pkcs11js.CKU_USER, TOKEN.pin);
+    } catch (error) {
+      if (!/ALREADY_LOGGED_IN/.test((error as Error).message)) throw error;
+    }
+    raw.C_GenerateKey(s, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_LABEL, value: "exportable" },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: false },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+      { type: pkcs11js.CKA_ENCRYPT, value: true },
+      { type: pkcs11js.CKA_DECRYPT, value: true },
+    ]);
+    raw.C_CloseSession(s);
+    const refused = pkcs11Provider({ ...session, keyLabel: "exportable" });
+    const error = await expectCode(
+      refused.generateDataKey({ length: 32, context }),
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+    expect(error.message).toMatch(/CKA_EXTRACTABLE/);
+    await refused.close();
+    const allowed = pkcs11Provider({ ...session, keyLabel: "exportable", allowExtractableKey: true });
+    const { plaintext, encryptedDataKeys } = await allowed.generateDataKey({ length: 32, context });
+    expect(await allowed.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context })).toEqual(
+      plaintext,
+    );
+    await allowed.close();
   });
 
   it("maps a wrong PIN to ERR_HSM_LOGIN_FAILED with CKR_PIN_INCORRECT in the message", async () => {

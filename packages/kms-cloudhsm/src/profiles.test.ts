@@ -184,6 +184,21 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
     await provider.close();
   });
 
+  it("refuses an extractable master key unless allowExtractableKey is set", async () => {
+    const fake = new FakeModule({ ivSource: "hsm", extractable: true });
+    const provider = cloudhsm(fake);
+    const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
+    expect(SealkitError.isInstance(error, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
+    expect((error as Error).message).toMatch(/CKA_EXTRACTABLE/);
+    expect(fake.count("C_EncryptAsync")).toBe(0);
+    await provider.close();
+    const allowed = cloudhsm(new FakeModule({ ivSource: "hsm", extractable: true }), {
+      allowExtractableKey: true,
+    });
+    await allowed.generateDataKey({ length: 32, context });
+    await allowed.close();
+  });
+
   it("reports a tampered value as ERR_INVALID_CIPHERTEXT (CKR_ENCRYPTED_DATA_INVALID) without retrying", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
     const provider = cloudhsm(fake);

@@ -18,6 +18,8 @@ export interface FakeOptions {
   /** With ivSource "hsm": forget to write the IV back (a mis-configured profile). */
   readonly dropIv?: boolean;
   readonly pin?: string;
+  /** The "master" key is extractable and not sensitive (a key that could leave the token). */
+  readonly extractable?: boolean;
 }
 
 const handle = (n: number): Handle => {
@@ -122,8 +124,20 @@ export class FakeModule implements Pkcs11Module {
   C_FindObjectsFinal(session: Handle): void {
     this.#record("C_FindObjectsFinal", session);
   }
-  C_GetAttributeValue(): { type: number; value?: Buffer }[] {
-    throw ckr("CKR_FUNCTION_NOT_SUPPORTED");
+  C_GetAttributeValue(
+    session: Handle,
+    object: Handle,
+    template: TemplateAttribute[],
+  ): { type: number; value?: Buffer }[] {
+    this.#record("C_GetAttributeValue", session, object, template);
+    this.#session(session);
+    return template.map(({ type }) => {
+      if (type === pkcs11js.CKA_EXTRACTABLE)
+        return { type, value: Buffer.from([this.options.extractable ? 1 : 0]) };
+      if (type === pkcs11js.CKA_SENSITIVE)
+        return { type, value: Buffer.from([this.options.extractable ? 0 : 1]) };
+      throw ckr("CKR_ATTRIBUTE_TYPE_INVALID");
+    });
   }
   C_GenerateKey(): Handle {
     throw ckr("CKR_FUNCTION_NOT_SUPPORTED");
