@@ -14,7 +14,7 @@ rmSync(dist, { recursive: true, force: true });
 const workerdLoader: Plugin = {
   name: "sealkit-workerd-loader",
   setup(build) {
-    build.onResolve({ filter: /\/load-sodium\.js$/ }, (args) => ({
+    build.onResolve({ filter: /\/load-sodium\.js$/ }, () => ({
       path: fileURLToPath(new URL("./src/lib/load-sodium.workerd.ts", import.meta.url)),
     }));
     build.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));

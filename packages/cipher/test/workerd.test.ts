@@ -88,7 +88,7 @@ describe("workerd", () => {
     expect(text).toMatch(/^(error: .*(disallowed|Aborted)|timeout)/s);
   });
 
-  for (const suite of ["primitives", "envelope", "streams", "range"]) {
+  for (const suite of ["primitives", "envelope", "streams", "range", "vectors"]) {
     test(`${suite}: every case passes in workerd`, async () => {
       const response = await mf.dispatchFetch(`http://localhost/?suite=${suite}`);
       expect(response.status).toBe(200);

@@ -5,6 +5,7 @@ import type { Cipher, TestCase } from "./harness.js";
 import { primitiveCases, type WycheproofTally } from "./primitives.js";
 import { rangeCases } from "./range.js";
 import { streamCases } from "./streams.js";
+import { vectorCases } from "./vectors.js";
 
 export function allSuites(
   cipher: Cipher,
@@ -15,5 +16,6 @@ export function allSuites(
     envelope: envelopeCases(cipher),
     streams: streamCases(cipher),
     range: rangeCases(cipher),
+    vectors: vectorCases(cipher),
   };
 }

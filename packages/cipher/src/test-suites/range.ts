@@ -1,6 +1,6 @@
 // Suite: decryptRange against slices of the plaintext, what it reads, and what it authenticates.
 
-import { parseHeader, type SealkitError } from "@sealkit/core";
+import { parseHeader } from "@sealkit/core";
 import type { ByteSource } from "../sources.js";
 import { SUITE_NAMES, testProvider } from "./envelope.js";
 import {
