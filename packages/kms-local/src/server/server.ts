@@ -319,7 +319,6 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       if (unsigned !== undefined && req.headers.authorization === undefined) {
         caller = { principal: unsigned.principal, account: unsigned.account, requestId, sourceIp, userAgent };
       } else {
-        accessKeyId = claimedAccessKey(req.headers.authorization);
         const verified = verifier.verify({
           method: "POST",
           url: req.url ?? "/",
@@ -327,7 +326,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           body,
         });
         const credential = credentials.get(verified.accessKeyId) as ResolvedCredential;
-        if (target !== undefined && !signedHeaderListIncludes(req.headers.authorization, "x-amz-target")) {
+        accessKeyId = credential.accessKeyId;
+        if (target !== undefined && !verified.signedHeaders.includes("x-amz-target")) {
           throw new WireError(
             "IncompleteSignatureException",
             "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
@@ -367,6 +367,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       return { operation, error: "" };
     } catch (e) {
       if (e instanceof WireError) {
+        accessKeyId ??= claimedAccessKey(req.headers.authorization);
         try {
           await auditRejected({
             operation,
@@ -519,11 +520,6 @@ function claimedAccessKey(authorization: string | undefined): string | undefined
   if (authorization === undefined) return undefined;
   const m = /Credential=([A-Za-z0-9]{1,128})\//.exec(authorization);
   return m?.[1];
-}
-
-function signedHeaderListIncludes(authorization: string | undefined, name: string): boolean {
-  const m = authorization === undefined ? null : /SignedHeaders=([^,\s]*)/.exec(authorization);
-  return m !== null && (m[1] as string).split(";").includes(name);
 }
 
 function truncate(s: string): string {

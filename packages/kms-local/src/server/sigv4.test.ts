@@ -37,7 +37,11 @@ describe("SigV4Verifier", () => {
 
   it("accepts a request signed by the SDK's signer and names its access key", async () => {
     const req = await signRequest(URL_BASE, "GenerateDataKey", body, { date: new Date(NOW) });
-    expect(verifier().verify(parts(req))).toEqual({ accessKeyId: ALICE.accessKeyId, date: "20261129" });
+    expect(verifier().verify(parts(req))).toEqual({
+      accessKeyId: ALICE.accessKeyId,
+      date: "20261129",
+      signedHeaders: ["content-type", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-target"],
+    });
   });
 
   it("accepts header names in any case and repeated spaces in values", async () => {

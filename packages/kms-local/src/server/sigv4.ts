@@ -8,6 +8,8 @@ export interface VerifiedSignature {
   readonly accessKeyId: string;
   /** The scope's date (YYYYMMDD). */
   readonly date: string;
+  /** The signed header names, lower case, sorted. */
+  readonly signedHeaders: readonly string[];
 }
 
 /** The parts of an HTTP request SigV4 covers. Header names in `rawHeaders` keep their case, as node:http gives them. */
@@ -180,7 +182,7 @@ export class SigV4Verifier {
     if (auth.signature.length !== 64 || given.length !== 32 || !timingSafeEqual(expected, given)) {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
-    return { accessKeyId, date };
+    return { accessKeyId, date, signedHeaders: signed };
   }
 
   #signingKey(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer {
