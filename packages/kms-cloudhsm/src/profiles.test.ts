@@ -199,6 +199,30 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
     await allowed.close();
   });
 
+  it("close() lets the call in flight finish, rejects queued calls, and closes every session", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake, { poolSize: 1 });
+    const calls = Array.from({ length: 4 }, () =>
+      provider.generateDataKey({ length: 32, context }).then(
+        () => "ok",
+        (e: unknown) => (SealkitError.isInstance(e) ? e.code : String(e)),
+      ),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    await provider.close();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes[0]).toBe("ok");
+    expect(outcomes.slice(1)).toEqual([
+      "ERR_PROVIDER_UNAVAILABLE",
+      "ERR_PROVIDER_UNAVAILABLE",
+      "ERR_PROVIDER_UNAVAILABLE",
+    ]);
+    expect(fake.count("C_OpenSession")).toBe(1);
+    expect(fake.count("C_CloseSession")).toBe(1);
+    expect(fake.count("C_Finalize")).toBe(1);
+    expect(provider.stats().open).toBe(0);
+  });
+
   it("reports a tampered value as ERR_INVALID_CIPHERTEXT (CKR_ENCRYPTED_DATA_INVALID) without retrying", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
     const provider = cloudhsm(fake);
