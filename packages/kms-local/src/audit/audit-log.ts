@@ -18,7 +18,13 @@ import type {
   AuditStats,
   AuditVerifyReport,
 } from "./types.js";
-import { chainHash, digestFromRow, GENESIS_HASH, verifyAuditDatabase } from "./verify-log.js";
+import {
+  type AuditVerifyOptions,
+  chainHash,
+  digestFromRow,
+  GENESIS_HASH,
+  verifyAuditDatabase,
+} from "./verify-log.js";
 
 interface PendingEvent {
   body: AuditEventBody;
@@ -441,14 +447,15 @@ export class AuditLog {
 
   /**
    * Reads the whole log through a separate read-only connection and checks the chain and the digests
-   * against this service's signing key. Events appended meanwhile are not included.
+   * against this service's signing key. Events appended meanwhile are not included. Pass digests kept
+   * outside the data dir as `knownDigests` to also catch truncation after the log's own last digest.
    *
    * @throws Error when the database cannot be read at all.
    */
-  async verify(): Promise<AuditVerifyReport> {
+  async verify(options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
     const reader = new Database(this.#path, { readonly: true, fileMustExist: true });
     try {
-      return await verifyAuditDatabase(reader, this.#key);
+      return await verifyAuditDatabase(reader, this.#key, options);
     } finally {
       reader.close();
     }

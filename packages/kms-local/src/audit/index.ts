@@ -17,4 +17,4 @@ export type {
   AuditUserIdentity,
   AuditVerifyReport,
 } from "./types.js";
-export { chainHash, GENESIS_HASH } from "./verify-log.js";
+export { type AuditVerifyOptions, chainHash, GENESIS_HASH, verifyAuditFile } from "./verify-log.js";

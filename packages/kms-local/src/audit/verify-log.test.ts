@@ -1,12 +1,19 @@
 // Tamper tests: each attack is done directly in SQLite through a separate connection, then verify() must find it.
 
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { type AuditEvent, AuditLog, canonicalEventJson, chainHash, digestSigningInput } from "./index.js";
+import {
+  type AuditEvent,
+  AuditLog,
+  canonicalEventJson,
+  chainHash,
+  digestSigningInput,
+  verifyAuditFile,
+} from "./index.js";
 
 const ACCOUNT = "111122223333";
 const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
@@ -279,5 +286,38 @@ describe("verify", () => {
     const { publicKey } = generateKeyPairSync("ed25519");
     writeFileSync(join(dir, "audit-signing.key.pub"), publicKey.export({ type: "spki", format: "pem" }));
     expect((await verifyDir(dir)).ok).toBe(true);
+  });
+
+  it("with digests kept outside the log, catches truncation after the log's own last digest", async () => {
+    const dir = await makeLog();
+    const log = await AuditLog.open(dir);
+    const kept = log.digests();
+    await log.close();
+    expect(kept).toHaveLength(4);
+    // Delete the last digest and the events it alone covered: the log by itself still looks fine.
+    attack(dir, (db) => {
+      db.prepare("DELETE FROM audit_digests WHERE digest_number = 4").run();
+      db.prepare("DELETE FROM audit_events WHERE sequence > 30").run();
+    });
+    expect((await verifyDir(dir)).ok).toBe(true);
+    const reopened = await AuditLog.open(dir, { digestEvery: 10 });
+    const report = await reopened.verify({ knownDigests: kept });
+    await reopened.close();
+    expect(report.ok).toBe(false);
+    expect(kinds(report)).toEqual(["truncated-after-digest@31", "truncated-after-digest@31"]);
+  });
+
+  it("verifies a copy of the file with only the public key", async () => {
+    const dir = await makeLog();
+    const pem = readFileSync(join(dir, "audit-signing.key.pub"), "utf8");
+    expect(await verifyAuditFile(join(dir, "audit.db"), pem)).toMatchObject({
+      ok: true,
+      events: 35,
+      digests: 4,
+    });
+    const other = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }) as string;
+    const wrongKey = await verifyAuditFile(join(dir, "audit.db"), other);
+    expect(wrongKey.ok).toBe(false);
+    expect(wrongKey.problems.filter((p) => p.kind === "bad-digest-signature")).toHaveLength(4);
   });
 });

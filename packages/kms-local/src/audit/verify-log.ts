@@ -1,10 +1,20 @@
 // Reads a whole audit.db and reports every edited, deleted, inserted or reordered event and every bad digest.
 
 import { createHash, type KeyObject } from "node:crypto";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
 import { type AuditDigest, checkDigestSignature } from "./digest.js";
+import { parsePublicKey } from "./signing-key.js";
 import type { AuditEvent, AuditProblem, AuditVerifyReport } from "./types.js";
+
+/** Options of {@link verifyAuditDatabase} and `AuditLog.verify`. */
+export interface AuditVerifyOptions {
+  /**
+   * Digests copied outside the data dir earlier (from `AuditLog.digests()`). Each must still be in the log,
+   * unchanged, and its events must still be there: this catches truncation after the log's own last digest.
+   */
+  knownDigests?: readonly AuditDigest[];
+}
 
 /** The prevHash of the first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -79,6 +89,7 @@ function columnMismatch(row: EventRow, event: AuditEvent): string | undefined {
 export async function verifyAuditDatabase(
   db: Database.Database,
   trusted: { publicKey: KeyObject; fingerprint: string },
+  options: AuditVerifyOptions = {},
 ): Promise<AuditVerifyReport> {
   const problems: AuditProblem[] = [];
   const report = (sequence: number, kind: AuditProblem["kind"], detail: string) => {
@@ -129,6 +140,40 @@ export async function verifyAuditDatabase(
       }
       trustedDigests.push(digest);
     }
+    // Digests kept outside the data dir: each must still be in the log, unchanged; a missing one still
+    // vouches for its events, which is how truncation after the last digest in the log is caught.
+    const maxDigestNumber = digestRows.at(-1)?.digest_number ?? 0;
+    for (const known of options.knownDigests ?? []) {
+      if (
+        known.publicKeyFingerprint !== trusted.fingerprint ||
+        !checkDigestSignature(known, trusted.publicKey)
+      ) {
+        report(
+          known.lastSequence,
+          "bad-digest-signature",
+          `the external copy of digest #${known.digestNumber} does not verify under the audit public key`,
+        );
+        continue;
+      }
+      const row = digestRows.find((r) => r.digest_number === known.digestNumber);
+      if (row === undefined) {
+        report(
+          known.firstSequence,
+          known.digestNumber > maxDigestNumber ? "truncated-after-digest" : "deleted",
+          `digest #${known.digestNumber} (events ${known.firstSequence}..${known.lastSequence}), kept outside the log, is missing from it`,
+        );
+        trustedDigests.push(known);
+      } else if (row.signature !== known.signature) {
+        report(
+          known.lastSequence,
+          "bad-digest-signature",
+          `digest #${known.digestNumber} in the log differs from the copy kept outside it`,
+        );
+        if (!trustedDigests.some((d) => d.digestNumber === known.digestNumber)) trustedDigests.push(known);
+      }
+    }
+    trustedDigests.sort((a, b) => a.lastSequence - b.lastSequence);
+
     // Where each digest's last event actually is now, to tell insertions from deletions after a re-chaining.
     const wanted = new Map<string, number>();
     for (const digest of trustedDigests) wanted.set(digest.lastEventId, -1);
@@ -261,5 +306,26 @@ export async function verifyAuditDatabase(
     return result;
   } finally {
     db.exec("COMMIT");
+  }
+}
+
+/**
+ * Verifies a copy of audit.db with only the public key (SPKI PEM, `audit-signing.key.pub`), for example on a
+ * machine that never had the signing key. Opens the file read-only.
+ *
+ * @throws TypeError when the key is not an Ed25519 public key.
+ * @throws Error when the file is missing or not an audit database.
+ */
+export async function verifyAuditFile(
+  path: string,
+  publicKeyPem: string,
+  options: AuditVerifyOptions = {},
+): Promise<AuditVerifyReport> {
+  const trusted = parsePublicKey(publicKeyPem);
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return await verifyAuditDatabase(db, trusted, options);
+  } finally {
+    db.close();
   }
 }
