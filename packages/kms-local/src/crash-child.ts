@@ -31,6 +31,20 @@ for (let i = 0; ; i++) {
     const name = `alias/crash-${process.pid}-${i}`;
     await kms.createAlias(ROOT, { AliasName: name, TargetKeyId: key.id });
     ack({ op: "alias", name, keyId: key.id });
+  } else if (roll < 0.46 && i % 3 === 0) {
+    // First use of an AWS managed key happens inside a read-only call: its creation must be durable too.
+    const service = `svc${process.pid}-${i}`;
+    const caller = { ...ROOT, viaService: `${service}.us-east-1.amazonaws.com` };
+    const plaintext = randomBytes(16);
+    const r = await kms.encrypt(caller, { KeyId: `alias/aws/${service}`, Plaintext: plaintext });
+    ack({
+      op: "ct",
+      keyId: r.KeyId.split("/")[1],
+      blob: b64(r.CiphertextBlob),
+      plaintext: b64(plaintext),
+      context: {},
+      viaService: caller.viaService,
+    });
   } else if (roll < 0.43) {
     await kms.scheduleKeyDeletion(ROOT, { KeyId: key.id, PendingWindowInDays: 30 });
     mine.splice(mine.indexOf(key), 1);

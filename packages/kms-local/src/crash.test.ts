@@ -46,7 +46,14 @@ type Ack =
   | { op: "rotate"; keyId: string; rotations: number }
   | { op: "alias"; name: string; keyId: string }
   | { op: "schedule-deletion"; keyId: string }
-  | { op: "ct"; keyId: string; blob: string; plaintext: string; context: Record<string, string> };
+  | {
+      op: "ct";
+      keyId: string;
+      blob: string;
+      plaintext: string;
+      context: Record<string, string>;
+      viaService?: string;
+    };
 
 /** Runs the child until `killAfterMs` after it opened the KMS, SIGKILLs it, and returns its complete output lines. */
 function runAndKill(
@@ -113,6 +120,7 @@ describe("crash safety", () => {
       const keys = new Map<string, { rotations: number; pending: boolean }>();
       let ciphertexts = 0;
       let aliases = 0;
+      let serviceKeys = 0;
       for (const a of acks) {
         if (a.op === "key") keys.set(a.keyId, { rotations: 0, pending: false });
         if (a.op === "rotate") keys.get(a.keyId)!.rotations = a.rotations;
@@ -135,12 +143,16 @@ describe("crash safety", () => {
           const { KeyMetadata } = await kms.describeKey(ROOT, { KeyId: a.name });
           expect(KeyMetadata.KeyId).toBe(a.keyId);
         }
-        if (a.op === "ct" && !keys.get(a.keyId)!.pending) {
+        if (a.op === "ct" && !keys.get(a.keyId)?.pending) {
           ciphertexts++;
-          const { Plaintext } = await kms.decrypt(ROOT, {
-            CiphertextBlob: new Uint8Array(Buffer.from(a.blob, "base64")),
-            EncryptionContext: a.context,
-          });
+          if (a.viaService) serviceKeys++;
+          const { Plaintext } = await kms.decrypt(
+            a.viaService ? { ...ROOT, viaService: a.viaService } : ROOT,
+            {
+              CiphertextBlob: new Uint8Array(Buffer.from(a.blob, "base64")),
+              EncryptionContext: a.context,
+            },
+          );
           expect(Buffer.from(Plaintext).toString("base64")).toBe(a.plaintext);
         }
       }
@@ -148,7 +160,7 @@ describe("crash safety", () => {
       expect(keys.size).toBeGreaterThan(5);
       expect(ciphertexts).toBeGreaterThan(10);
       console.log(
-        `crash test: ${kills} kills survived; ${keys.size} keys, ${ciphertexts} ciphertexts, ${aliases} aliases, ` +
+        `crash test: ${kills} kills survived; ${keys.size} keys, ${ciphertexts} ciphertexts, ${aliases} aliases, ${serviceKeys} AWS managed keys created on first use, ` +
           `${acks.filter((a) => a.op === "rotate").length} rotations acknowledged and verified; integrity_check ok`,
       );
       const report = await kms.auditLog!.verify();

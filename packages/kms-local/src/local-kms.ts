@@ -159,6 +159,10 @@ export class LocalKms {
   readonly #cache = new Map<string, Uint8Array>();
   readonly #policies = new Map<string, Policy>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when the open transaction changed keys or key material, so its commit must be durable. */
+  #mustSync = true;
+  /** Audit appends of read-only calls in flight, awaited by close. */
+  readonly #appending = new Set<Promise<unknown>>();
   #closed = false;
 
   private constructor(init: {
@@ -258,6 +262,7 @@ export class LocalKms {
     await this.#exclusive(async () => {
       this.#closed = true;
     });
+    await Promise.allSettled([...this.#appending]);
     for (const key of this.#cache.values()) wipe(key);
     this.#cache.clear();
     await this.#audit.close?.();
@@ -1578,73 +1583,129 @@ export class LocalKms {
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
   ): Promise<Res> {
-    return this.#exclusive(async () => {
+    const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
+    const failClosed = (cause: unknown): KmsError => {
+      wipe(...ctx.secrets);
+      return KmsError.isInstance(cause, "KMSInternalException")
+        ? cause
+        : new KmsError(
+            "KMSInternalException",
+            "The audit log is unavailable; the request was not performed.",
+            {
+              cause,
+            },
+          );
+    };
+    const locked = this.#exclusive(async () => {
       this.#checkOpen();
-      const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
-      const requestId =
-        typeof caller?.requestId === "string" && caller.requestId ? caller.requestId : randomUUID();
       const eventTime = this.#clock();
       let result: Res | undefined;
       let error: KmsError | undefined;
-      let inTransaction = false;
+      let relaxed = false;
       try {
         checkCaller(caller);
         await this.#sweep();
+        if (spec.readOnly) {
+          // Reads and cryptography write only usage counters: their commit need not wait for an fsync.
+          this.#db.pragma("synchronous = NORMAL");
+          relaxed = true;
+        }
         this.#db.exec("BEGIN IMMEDIATE");
-        inTransaction = true;
+        this.#mustSync = false;
         result = await body(ctx);
         this.#countUsage(ctx.keyIds[0] ?? "", eventName);
+        if (spec.readOnly) this.#commit();
       } catch (e) {
         error = toKmsError(e);
-        if (result !== undefined) wipe(...ctx.secrets);
         result = undefined;
         wipe(...ctx.secrets);
-        if (inTransaction) this.#rollback();
-        inTransaction = false;
+        this.#rollback();
+      } finally {
+        if (relaxed) this.#db.pragma("synchronous = FULL");
       }
-      let params: Record<string, unknown> | null = null;
-      try {
-        params = spec.params ? dropUndefined(spec.params(request)) : null;
-      } catch {
-        params = null;
+      const event = this.#event(eventName, caller, request, spec, ctx, eventTime, result, error);
+      if (spec.readOnly) {
+        // Committed above; the audit event is awaited outside the lock so that concurrent calls share the
+        // audit log's group commits. The response still waits for the event.
+        return { result, error, event, pending: true };
       }
-      let responseElements: Record<string, unknown> | null = null;
-      if (result !== undefined && spec.response) {
-        try {
-          responseElements = spec.response(result);
-        } catch {
-          responseElements = null;
-        }
-      }
-      const event: AuditEventInput = {
-        eventName,
-        eventTime,
-        caller: auditCaller(caller),
-        requestParameters: params ?? undefined,
-        responseElements,
-        ...(error ? { errorCode: error.awsName, errorMessage: error.message } : {}),
-        resources: ctx.arns.map((ARN) => ({ ARN, type: "AWS::KMS::Key", accountId: this.location.account })),
-        readOnly: spec.readOnly,
-        requestId,
-        ...(ctx.arns[0] ? { keyId: ctx.arns[0] } : {}),
-      };
+      // A change commits only after its audit event is durable; if the event cannot be written, it rolls back.
       try {
         await this.#audit.append(event);
       } catch (cause) {
-        wipe(...ctx.secrets);
-        if (inTransaction) this.#rollback();
-        throw KmsError.isInstance(cause, "KMSInternalException")
-          ? cause
-          : new KmsError(
-              "KMSInternalException",
-              "The audit log is unavailable; the request was not performed.",
-              { cause },
-            );
+        this.#rollback();
+        throw failClosed(cause);
+      }
+      if (!error) this.#commit();
+      return { result, error, event, pending: false };
+    });
+    return locked.then(async ({ result, error, event, pending }) => {
+      if (pending) {
+        const append = this.#audit.append(event);
+        this.#appending.add(append);
+        try {
+          await append;
+        } catch (cause) {
+          throw failClosed(cause);
+        } finally {
+          this.#appending.delete(append);
+        }
       }
       if (error) throw error;
-      this.#db.exec("COMMIT");
       return result as Res;
     });
+  }
+
+  /**
+   * Commits the open transaction. Under synchronous=NORMAL (read-only calls) a commit that created keys or key
+   * material (an AWS managed key on first use) is made durable by a checkpoint, which fsyncs the WAL first.
+   */
+  #commit(): void {
+    if (!this.#db.inTransaction) return;
+    this.#db.exec("COMMIT");
+    if (this.#mustSync && this.#db.pragma("synchronous", { simple: true }) !== 2) {
+      this.#db.pragma("wal_checkpoint(PASSIVE)");
+    }
+  }
+
+  #event<Req, Res>(
+    eventName: string,
+    caller: Caller,
+    request: Req,
+    spec: CallSpec<Req, Res>,
+    ctx: CallContext,
+    eventTime: Date,
+    result: Res | undefined,
+    error: KmsError | undefined,
+  ): AuditEventInput {
+    const requestId =
+      typeof caller?.requestId === "string" && caller.requestId ? caller.requestId : randomUUID();
+    let params: Record<string, unknown> | undefined;
+    try {
+      params = spec.params ? dropUndefined(spec.params(request)) : undefined;
+    } catch {
+      params = undefined;
+    }
+    let responseElements: Record<string, unknown> | null = null;
+    if (result !== undefined && spec.response) {
+      try {
+        responseElements = spec.response(result);
+      } catch {
+        responseElements = null;
+      }
+    }
+    return {
+      eventName,
+      eventTime,
+      caller: auditCaller(caller),
+      ...(params ? { requestParameters: params } : {}),
+      responseElements,
+      ...(error ? { errorCode: error.awsName, errorMessage: error.message } : {}),
+      resources: ctx.arns.map((ARN) => ({ ARN, type: "AWS::KMS::Key", accountId: this.location.account })),
+      readOnly: spec.readOnly,
+      requestId,
+      ...(ctx.arns[0] ? { keyId: ctx.arns[0] } : {}),
+    };
   }
 
   #rollback(): void {
@@ -1808,6 +1869,7 @@ export class LocalKms {
 
   /** Adds a backing-key version: 32 random bytes, stored only wrapped by the root key (AAD: key id, version). */
   async #addVersion(row: KeyRow, type: KeyVersionRow["rotation_type"]): Promise<number> {
+    this.#mustSync = true;
     const current = (
       this.#db.prepare("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
         current_version: number;
