@@ -199,6 +199,47 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
   return { statement: Object.freeze(statement) as PolicyStatement, compiled: compiledStatement };
 }
 
+/**
+ * The first object key that appears twice in one object of a (valid) JSON text, if any. JSON.parse keeps the
+ * last value silently, so `{"Effect": "Deny", "Effect": "Allow"}` would read as an Allow to the evaluator and
+ * as a Deny to a reviewer: such documents are refused.
+ */
+function findDuplicateKey(json: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  let i = 0;
+  while (i < json.length) {
+    const ch = json.charCodeAt(i);
+    if (ch === 34 /* " */) {
+      let j = i + 1;
+      while (json.charCodeAt(j) !== 34) j += json.charCodeAt(j) === 92 /* \ */ ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top && expectKey) {
+        const key = JSON.parse(json.slice(i, j + 1)) as string;
+        if (top.has(key)) return key;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (ch === 123 /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === 91 /* [ */) {
+      stack.push(null);
+      expectKey = false;
+    } else if (ch === 125 /* } */ || ch === 93 /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (ch === 44 /* , */) {
+      expectKey = stack[stack.length - 1] != null;
+    }
+    i++;
+  }
+  return undefined;
+}
+
 function parseUncached(json: string): Policy {
   if (json.length === 0 || json.trim().length === 0) throw malformed("The policy document is empty");
   if (json.length > MAX_POLICY_LENGTH) {
@@ -218,6 +259,8 @@ function parseUncached(json: string): Policy {
     throw malformed(`The policy document is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObject(doc)) throw malformed(`The policy document must be a JSON object, got ${describe(doc)}`);
+  const duplicate = findDuplicateKey(json);
+  if (duplicate !== undefined) throw malformed(`Duplicate field "${duplicate}" in the policy document`);
   for (const field of Object.keys(doc)) {
     if (!TOP_LEVEL.has(field)) throw malformed(`Unknown field "${field}" in the policy document`);
   }
@@ -255,14 +298,17 @@ function parseUncached(json: string): Policy {
   return Object.freeze(policy);
 }
 
-/** How many parsed policies are kept, keyed by their JSON text. */
+/** How many parsed policies are kept, keyed by their JSON text, and how many characters of text at most. */
 const CACHE_SIZE = 1024;
+const CACHE_CHARS = 8 * 1024 * 1024;
 const cache = new Map<string, Policy>();
+let cachedChars = 0;
 
 /**
  * Parses a key policy written in AWS's IAM JSON policy language, as AWS KMS key policies use it, and compiles it
  * (wildcards to linear-time globs, condition operators to functions) so `evaluatePolicy` does no parsing per request.
- * Results are cached by JSON text (the last 1,024 distinct documents), so calling it on every request is cheap.
+ * Results are cached by JSON text (the 1,024 most recently used documents, at most 8 Mi characters of text), so
+ * calling it on every request is cheap.
  *
  * Accepted: `Version` ("2012-10-17", "2008-10-17" or absent), `Id`, `Statement` (an object or a non-empty list)
  * with `Sid`, `Effect`, `Principal`/`NotPrincipal` (`"*"`, `{"AWS": ...}`, `{"Service": ...}`),
@@ -285,8 +331,13 @@ export function parsePolicy(json: string): Policy {
     return hit;
   }
   const policy = parseUncached(json);
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  while (cache.size > 0 && (cache.size >= CACHE_SIZE || cachedChars + json.length > CACHE_CHARS)) {
+    const oldest = cache.keys().next().value!;
+    cache.delete(oldest);
+    cachedChars -= oldest.length;
+  }
   cache.set(json, policy);
+  cachedChars += json.length;
   return policy;
 }
 

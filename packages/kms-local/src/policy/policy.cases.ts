@@ -1086,6 +1086,24 @@ const ok = { Effect: "Allow", Principal: { AWS: ALICE }, Action: "kms:Decrypt", 
 const doc = (...statements: unknown[]) => ({ Version: "2012-10-17", Statement: statements });
 
 export const MALFORMED_CASES: readonly MalformedCase[] = [
+  {
+    name: "duplicate field (JSON.parse would keep the last)",
+    document:
+      '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Effect":"Allow"}}',
+    message: 'Duplicate field "Effect"',
+  },
+  {
+    name: "duplicate top-level field",
+    document:
+      '{"Statement":[],"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}',
+    message: 'Duplicate field "Statement"',
+  },
+  {
+    name: "duplicate field spelled with an escape",
+    document:
+      '{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Eff\\u0065ct":"Deny"}}',
+    message: 'Duplicate field "Effect"',
+  },
   { name: "empty document", document: "", message: "empty" },
   { name: "not JSON", document: "{Version: 2012}", message: "not valid JSON" },
   { name: "truncated JSON", document: '{"Version":"2012-10-17","Statement":[', message: "not valid JSON" },
