@@ -78,7 +78,20 @@ function xchachaCipher(ctx: SodiumContext, key: Uint8Array): ContentCipher {
     async open(index, final, ciphertextAndTag, out, offset) {
       check();
       const nonce = frameNonce(suite, index);
-      if (!sodiumOpen(ctx, "xchacha20poly1305", key, nonce, ciphertextAndTag, frameAad(final), out, offset)) {
+      // The heap keeps the last frame's plaintext until dispose() wipes it: one wipe per message, not per frame.
+      if (
+        !sodiumOpen(
+          ctx,
+          "xchacha20poly1305",
+          key,
+          nonce,
+          ciphertextAndTag,
+          frameAad(final),
+          out,
+          offset,
+          false,
+        )
+      ) {
         throw authenticationFailed();
       }
     },
@@ -89,8 +102,10 @@ function xchachaCipher(ctx: SodiumContext, key: Uint8Array): ContentCipher {
       return tag;
     },
     dispose() {
+      if (disposed) return;
       disposed = true;
       wipe(key);
+      ctx.wipeRegion("data");
     },
   };
 }

@@ -45,9 +45,11 @@ export interface SodiumContext {
   region(name: RegionName, size: number): number;
   /** The current heap view (it changes when the memory grows). */
   heap(): Uint8Array;
+  /** Zeroes a region (plaintext left in the heap by the last decryption). */
+  wipeRegion(name: RegionName): void;
 }
 
-type RegionName = "key" | "nonce" | "aad" | "input" | "output" | "prk";
+type RegionName = "key" | "nonce" | "aad" | "data" | "output" | "prk";
 
 let loading: Promise<SodiumContext> | undefined;
 
@@ -79,6 +81,10 @@ async function instantiate(): Promise<SodiumContext> {
   return {
     sodium,
     heap: () => sodium.HEAPU8,
+    wipeRegion(name) {
+      const region = regions.get(name);
+      if (region) sodium.HEAPU8.fill(0, region.pointer, region.pointer + region.size);
+    },
     region(name, size) {
       let region = regions.get(name);
       if (!region || region.size < size) {
@@ -101,8 +107,9 @@ async function instantiate(): Promise<SodiumContext> {
 export type SodiumAead = "xchacha20poly1305" | "chacha20poly1305";
 
 /**
- * Encrypts `plaintext` into `out` at `offset` (ciphertext then 16-byte tag), working in the heap.
- * The key is copied in and wiped from the heap before returning.
+ * Encrypts `plaintext` into `out` at `offset` (ciphertext then 16-byte tag), working in place in one heap
+ * region: copy in, encrypt, copy out, with no allocation. The key is wiped from the heap before returning; the
+ * region holds only ciphertext afterwards.
  */
 export function sodiumSeal(
   ctx: SodiumContext,
@@ -119,28 +126,27 @@ export function sodiumSeal(
   const k = ctx.region("key", 32);
   const n = ctx.region("nonce", 24);
   const a = ctx.region("aad", Math.max(adLength, 1));
-  const m = ctx.region("input", Math.max(plaintext.length, 1));
-  const c = ctx.region("output", plaintext.length + 16);
+  const d = ctx.region("data", plaintext.length + 16);
   const heap = ctx.heap();
   heap.set(key, k);
   heap.set(nonce, n);
   if (aad) heap.set(aad, a);
-  heap.set(plaintext, m);
+  heap.set(plaintext, d);
   const fn =
     aead === "xchacha20poly1305"
       ? sodium._crypto_aead_xchacha20poly1305_ietf_encrypt
       : sodium._crypto_aead_chacha20poly1305_ietf_encrypt;
-  const rc = fn(c, 0, m, plaintext.length, 0, a, adLength, 0, 0, n, k);
+  // libsodium's AEAD encryption may work in place (c == m).
+  const rc = fn(d, 0, d, plaintext.length, 0, a, adLength, 0, 0, n, k);
   heap.fill(0, k, k + 32);
   if (rc !== 0) throw new Error("libsodium refused to encrypt");
-  out.set(heap.subarray(c, c + plaintext.length + 16), offset);
-  // The plaintext copy stays in the heap only until the next call overwrites it; wipe it now.
-  heap.fill(0, m, m + plaintext.length);
+  out.set(heap.subarray(d, d + plaintext.length + 16), offset);
 }
 
 /**
- * Decrypts `ciphertextAndTag` into `out` at `offset`. Returns false when the tag does not verify, in which
- * case nothing is written to `out`.
+ * Decrypts `ciphertextAndTag` into `out` at `offset`, in place in one heap region. Returns false when the tag
+ * does not verify, in which case nothing is written to `out`. The plaintext stays in the heap region until the
+ * next call overwrites it or `wipe` is set: callers decrypting many frames wipe the region once at the end.
  */
 export function sodiumOpen(
   ctx: SodiumContext,
@@ -151,6 +157,7 @@ export function sodiumOpen(
   aad: Uint8Array | undefined,
   out: Uint8Array,
   offset: number,
+  wipe = true,
 ): boolean {
   const { sodium } = ctx;
   const adLength = aad?.length ?? 0;
@@ -158,21 +165,21 @@ export function sodiumOpen(
   const k = ctx.region("key", 32);
   const n = ctx.region("nonce", 24);
   const a = ctx.region("aad", Math.max(adLength, 1));
-  const c = ctx.region("input", ciphertextAndTag.length);
-  const m = ctx.region("output", Math.max(length, 1));
+  const d = ctx.region("data", ciphertextAndTag.length);
   const heap = ctx.heap();
   heap.set(key, k);
   heap.set(nonce, n);
   if (aad) heap.set(aad, a);
-  heap.set(ciphertextAndTag, c);
+  heap.set(ciphertextAndTag, d);
   const fn =
     aead === "xchacha20poly1305"
       ? sodium._crypto_aead_xchacha20poly1305_ietf_decrypt
       : sodium._crypto_aead_chacha20poly1305_ietf_decrypt;
-  const rc = fn(m, 0, 0, c, ciphertextAndTag.length, 0, a, adLength, 0, n, k);
+  // Decryption verifies the tag before it writes any plaintext, so in place (m == c) is safe.
+  const rc = fn(d, 0, 0, d, ciphertextAndTag.length, 0, a, adLength, 0, n, k);
   heap.fill(0, k, k + 32);
   if (rc !== 0) return false;
-  out.set(heap.subarray(m, m + length), offset);
-  heap.fill(0, m, m + length);
+  out.set(heap.subarray(d, d + length), offset);
+  if (wipe) heap.fill(0, d, d + length);
   return true;
 }
