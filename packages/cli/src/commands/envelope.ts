@@ -1,0 +1,237 @@
+// `sealkit inspect` (the header in words) and `sealkit rewrap` (header-only, in place, crash-safe).
+
+import {
+  chmodSync,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import {
+  bodyLayout,
+  type EncryptedDataKey,
+  type EnvelopeHeader,
+  rewrapEnvelopeHeader,
+  SealkitError,
+  toHex,
+  tryParseHeader,
+} from "@sealkit/core";
+import { type ProviderFlags, resolveSettings } from "../config.js";
+import { UsageError } from "../exit-codes.js";
+import { fsyncDir, tempPathFor } from "../io.js";
+import { formatBytes, printJson, printPairs, printTable } from "../output.js";
+import type { Session } from "../providers.js";
+
+/** Reads a file's first bytes until its header is complete: the header bytes, the parsed header, the file size. */
+export function readHeaderBytes(path: string): { bytes: Uint8Array; header: EnvelopeHeader; size: number } {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    let bytes = new Uint8Array(0);
+    let want = 4096;
+    for (;;) {
+      const buf = new Uint8Array(Math.min(want, size));
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      bytes = buf.subarray(0, n);
+      const r = tryParseHeader(bytes);
+      if (r.complete) return { bytes, header: r.header, size };
+      if (n >= size)
+        throw new SealkitError("ERR_TRUNCATED", "envelope ends inside its header: it was truncated");
+      want = Math.max(r.needed, want * 2);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SUITE_LABEL: Record<string, string> = {
+  XCHACHA20_POLY1305: "xchacha20-poly1305",
+  AES_256_GCM: "aes-256-gcm",
+};
+
+/** `sealkit inspect <file> [--json]`. */
+export function inspectCommand(file: string, options: { json?: boolean }): void {
+  const { header, size } = readHeaderBytes(file);
+  const bodyLength = size - header.length;
+  let layout: ReturnType<typeof bodyLayout> | undefined;
+  let bodyError: SealkitError | undefined;
+  try {
+    layout = bodyLayout(bodyLength, header.frameSize);
+  } catch (error) {
+    if (!SealkitError.isInstance(error)) throw error;
+    bodyError = error;
+  }
+  const keys = header.encryptedDataKeys.map((k) => ({
+    providerId: k.providerId,
+    keyId: k.keyId,
+    bytes: k.ciphertext.length,
+  }));
+  const info = {
+    file,
+    formatVersion: header.version,
+    suite: SUITE_LABEL[header.suite.name] ?? header.suite.name,
+    frameSize: header.frameSize,
+    frameCount: layout?.frameCount ?? null,
+    plaintextLength: layout?.plaintextLength ?? null,
+    envelopeLength: size,
+    headerLength: header.length,
+    messageId: toHex(header.messageId),
+    context: header.context,
+    encryptedDataKeys: keys,
+    ...(bodyError ? { bodyError: { code: bodyError.code, message: bodyError.message } } : {}),
+  };
+  if (options.json) printJson(info);
+  else {
+    printPairs([
+      ["file", file],
+      ["format", `Sealkit envelope v${header.version}`],
+      ["suite", info.suite],
+      ["frame size", `${header.frameSize} bytes`],
+      ["frames", layout ? layout.frameCount : "?"],
+      [
+        "plaintext",
+        layout ? `${layout.plaintextLength} bytes (${formatBytes(layout.plaintextLength)})` : "?",
+      ],
+      ["envelope", `${size} bytes (header ${header.length})`],
+      ["message id", info.messageId],
+      [
+        "context",
+        Object.keys(header.context).length === 0
+          ? "(empty)"
+          : Object.entries(header.context)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(", "),
+      ],
+    ]);
+    process.stdout.write(`encrypted data keys (${keys.length}):\n`);
+    printTable(
+      ["PROVIDER", "KEY", "BYTES"],
+      keys.map((k) => [k.providerId, k.keyId, k.bytes]),
+    );
+  }
+  if (bodyError) throw bodyError;
+}
+
+export interface RewrapFlags extends ProviderFlags {
+  toKey?: string[];
+  toProvider?: string;
+  removeKey?: string[];
+  json?: boolean;
+  quiet?: boolean;
+}
+
+interface RewrapSummary {
+  file: string;
+  added: { providerId: string; keyId: string }[];
+  removed: { providerId: string; keyId: string }[];
+  headerBytesBefore: number;
+  headerBytesAfter: number;
+  bodyBytes: number;
+  bodyUntouched: true;
+}
+
+/** `sealkit rewrap <files...> --to-key <key> [--to-provider p] [--remove-key <key>]`. */
+export async function rewrapCommand(files: string[], flags: RewrapFlags, session: Session): Promise<void> {
+  const toKeys = flags.toKey ?? [];
+  const removeKeys = flags.removeKey ?? [];
+  if (toKeys.length === 0 && removeKeys.length === 0) {
+    throw new UsageError("rewrap needs --to-key (a key to add) and/or --remove-key (a key to drop)");
+  }
+  const from = resolveSettings(flags);
+  const to = resolveSettings({ ...flags, provider: flags.toProvider ?? from.provider, key: toKeys });
+  const add = toKeys.length > 0 ? await session.encryptProviders(to) : [];
+  // Key ids to remove, with local aliases and ids resolved to key ARNs where a local KMS is in use.
+  const removeIds = new Set(removeKeys);
+  if (removeKeys.length > 0 && (from.provider === "local" || to.provider === "local")) {
+    const kms = await session.localKms(from.provider === "local" ? from : to);
+    for (const id of removeKeys) {
+      const arn = kms.resolveKeyArn(id);
+      if (arn) removeIds.add(arn);
+    }
+  }
+  const removes = (k: EncryptedDataKey) =>
+    removeIds.has(k.keyId) ||
+    [...removeIds].some((id) => k.keyId.endsWith(`:key/${id}`) || k.keyId.endsWith(`:${id}`));
+  const summaries: RewrapSummary[] = [];
+  for (const file of files) {
+    const { bytes, header, size } = readHeaderBytes(file);
+    const providers = await session.decryptProviders(from, header.encryptedDataKeys);
+    const result = await rewrapEnvelopeHeader(bytes, { providers, add, remove: removes });
+    const toRemove = removeKeys.filter(
+      (id) => !result.removed.some((k) => k.keyId === id || removeIds.has(k.keyId)),
+    );
+    if (removeKeys.length > 0 && result.removed.length === 0) {
+      throw new SealkitError(
+        "ERR_KEY_NOT_FOUND",
+        `${file} has no encrypted data key for ${toRemove.join(", ")}`,
+      );
+    }
+    writeRewrapped(file, result.header, result.bodyOffset, size);
+    const summary: RewrapSummary = {
+      file,
+      added: result.added.map(({ providerId, keyId }) => ({ providerId, keyId })),
+      removed: result.removed.map(({ providerId, keyId }) => ({ providerId, keyId })),
+      headerBytesBefore: result.bodyOffset,
+      headerBytesAfter: result.header.length,
+      bodyBytes: size - result.bodyOffset,
+      bodyUntouched: true,
+    };
+    summaries.push(summary);
+    if (!flags.json) {
+      process.stdout.write(
+        `${file}: ${summary.added
+          .map((k) => `+${k.keyId}`)
+          .concat(summary.removed.map((k) => `-${k.keyId}`))
+          .join(
+            " ",
+          )}; header ${summary.headerBytesBefore} -> ${summary.headerBytesAfter} bytes; body ${summary.bodyBytes} bytes untouched\n`,
+      );
+    }
+  }
+  if (flags.json) printJson(summaries);
+}
+
+/**
+ * Writes the new header and the old body to a temp file in the same directory, fsyncs it, renames it over the
+ * original and fsyncs the directory: a crash leaves either the old file or the new one, never a mix.
+ */
+function writeRewrapped(file: string, header: Uint8Array, bodyOffset: number, size: number): void {
+  const temp = tempPathFor(file);
+  const inFd = openSync(file, "r");
+  let outFd: number | undefined;
+  try {
+    const mode = fstatSync(inFd).mode & 0o777;
+    outFd = openSync(temp, "wx", 0o600);
+    writeAll(outFd, header);
+    const buf = new Uint8Array(1024 * 1024);
+    let position = bodyOffset;
+    while (position < size) {
+      const n = readSync(inFd, buf, 0, Math.min(buf.length, size - position), position);
+      if (n === 0) throw new Error(`${file} changed size while being rewrapped`);
+      writeAll(outFd, buf.subarray(0, n));
+      position += n;
+    }
+    fsyncSync(outFd);
+    closeSync(outFd);
+    outFd = undefined;
+    chmodSync(temp, mode);
+    renameSync(temp, file);
+    fsyncDir(dirname(file));
+  } catch (error) {
+    if (outFd !== undefined) closeSync(outFd);
+    rmSync(temp, { force: true });
+    throw error;
+  } finally {
+    closeSync(inFd);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}

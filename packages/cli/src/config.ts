@@ -1,0 +1,215 @@
+// Provider settings from flags, environment variables and a config file with named profiles (flag > env > profile > default).
+
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { UsageError } from "./exit-codes.js";
+
+/** The key services the CLI can use. */
+export const PROVIDERS = ["local", "aws", "pkcs11", "raw"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** One profile of the config file (~/.sealkit/config.json or SEALKIT_CONFIG_FILE). Every field is optional. */
+export interface ProfileSettings {
+  provider?: ProviderName;
+  /** A key id, ARN or alias, or several (several recipients). */
+  key?: string | string[];
+  dataDir?: string;
+  principal?: string;
+  account?: string;
+  region?: string;
+  endpoint?: string;
+  rawKeyFile?: string;
+  suite?: string;
+  frameSize?: number;
+  pkcs11?: {
+    library?: string;
+    tokenLabel?: string;
+    keyLabel?: string;
+    profile?: string;
+    /** The name of the environment variable holding the PIN (keeps it out of the file). */
+    pinEnv?: string;
+    pin?: string;
+  };
+}
+
+/** Settings after precedence was applied. */
+export interface Settings {
+  readonly provider: ProviderName;
+  readonly keys: readonly string[];
+  readonly dataDir: string;
+  readonly principal: string | undefined;
+  readonly account: string | undefined;
+  readonly region: string | undefined;
+  readonly endpoint: string | undefined;
+  readonly rawKeyFile: string | undefined;
+  readonly suite: string | undefined;
+  readonly frameSize: number | undefined;
+  readonly pkcs11: {
+    readonly library: string | undefined;
+    readonly tokenLabel: string | undefined;
+    readonly keyLabel: string | undefined;
+    readonly profile: string | undefined;
+    readonly pin: string | undefined;
+  };
+}
+
+/** The flags that feed provider settings (commander's camelCase names). */
+export interface ProviderFlags {
+  profile?: string;
+  provider?: string;
+  key?: string[];
+  dataDir?: string;
+  principal?: string;
+  account?: string;
+  region?: string;
+  endpoint?: string;
+  rawKeyFile?: string;
+  suite?: string;
+  frameSize?: string;
+  pkcs11Library?: string;
+  pkcs11Token?: string;
+  pkcs11KeyLabel?: string;
+  pkcs11Profile?: string;
+}
+
+/** The default local KMS data dir, relative to the working directory. */
+export const DEFAULT_DATA_DIR = ".sealkit/kms";
+
+const PROFILE_FIELDS = new Set([
+  "provider",
+  "key",
+  "dataDir",
+  "principal",
+  "account",
+  "region",
+  "endpoint",
+  "rawKeyFile",
+  "suite",
+  "frameSize",
+  "pkcs11",
+]);
+
+/** Reads the profile `name` from the config file; an absent file or an absent "default" profile is empty. */
+export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): ProfileSettings {
+  const explicitFile = env.SEALKIT_CONFIG_FILE;
+  const file = explicitFile || join(homedir(), ".sealkit", "config.json");
+  const profileName = name || env.SEALKIT_PROFILE || "default";
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" && !explicitFile) {
+      if (profileName !== "default")
+        throw new UsageError(`profile "${profileName}" not found: ${file} does not exist`);
+      return {};
+    }
+    throw new UsageError(`cannot read the config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const profiles = (parsed as { profiles?: unknown })?.profiles;
+  if (typeof profiles !== "object" || profiles === null || Array.isArray(profiles)) {
+    throw new UsageError(`config file ${file} expected { "profiles": { "<name>": { ... } } }`);
+  }
+  const profile = (profiles as Record<string, unknown>)[profileName];
+  if (profile === undefined) {
+    if (profileName === "default") return {};
+    throw new UsageError(`profile "${profileName}" not found in ${file}`);
+  }
+  if (typeof profile !== "object" || profile === null || Array.isArray(profile)) {
+    throw new UsageError(`profile "${profileName}" in ${file} expected an object`);
+  }
+  for (const key of Object.keys(profile)) {
+    if (!PROFILE_FIELDS.has(key))
+      throw new UsageError(`profile "${profileName}" in ${file} has an unknown field "${key}"`);
+  }
+  return profile as ProfileSettings;
+}
+
+function str(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string") throw new UsageError(`${what} expected a string`);
+  return value;
+}
+
+/** Parses `--frame-size` and friends: a positive integer, with an optional K/M suffix (KiB, MiB). */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+)\s*([kKmM](?:i?[bB])?)?$/.exec(text.trim());
+  if (!m)
+    throw new UsageError(
+      `${what} expected a number of bytes such as 65536 or 64K, got ${JSON.stringify(text)}`,
+    );
+  const unit = m[2]?.[0]?.toLowerCase();
+  return Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1);
+}
+
+/**
+ * Resolves the provider settings: a flag wins over an environment variable, which wins over the profile, which
+ * wins over the default.
+ * @throws {UsageError} for an unknown provider, a missing profile or a malformed config file
+ */
+export function resolveSettings(flags: ProviderFlags, env: NodeJS.ProcessEnv = process.env): Settings {
+  const profile = loadProfile(env, flags.profile);
+  const pick = (flag: string | undefined, envName: string | undefined, fromProfile: unknown, what: string) =>
+    str(flag, what) ??
+    (envName ? str(env[envName], envName) : undefined) ??
+    str(fromProfile, `profile field ${what}`);
+  const provider = pick(flags.provider, "SEALKIT_PROVIDER", profile.provider, "provider") ?? "local";
+  if (!(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new UsageError(`unknown provider "${provider}": expected one of ${PROVIDERS.join(", ")}`);
+  }
+  let keys: string[];
+  if (flags.key && flags.key.length > 0) keys = flags.key;
+  else if (env.SEALKIT_KEY)
+    keys = env.SEALKIT_KEY.split(",")
+      .map((k) => k.trim())
+      .filter(Boolean);
+  else if (profile.key !== undefined)
+    keys = Array.isArray(profile.key) ? profile.key.map(String) : [String(profile.key)];
+  else keys = [];
+  const frameSizeText =
+    flags.frameSize ??
+    env.SEALKIT_FRAME_SIZE ??
+    (profile.frameSize !== undefined ? String(profile.frameSize) : undefined);
+  const p = profile.pkcs11 ?? {};
+  let profilePin: string | undefined = str(p.pin, "pkcs11.pin");
+  if (p.pinEnv) profilePin = env[p.pinEnv] || profilePin;
+  return {
+    provider: provider as ProviderName,
+    keys,
+    dataDir: pick(flags.dataDir, "SEALKIT_DATA_DIR", profile.dataDir, "dataDir") ?? DEFAULT_DATA_DIR,
+    principal: pick(flags.principal, "SEALKIT_PRINCIPAL", profile.principal, "principal"),
+    account: pick(flags.account, "SEALKIT_ACCOUNT", profile.account, "account"),
+    // AWS_REGION and AWS_ENDPOINT_URL_KMS are read by the SDK itself; a flag or profile overrides them.
+    region: pick(flags.region, undefined, profile.region, "region"),
+    endpoint: pick(flags.endpoint, "SEALKIT_ENDPOINT", profile.endpoint, "endpoint"),
+    rawKeyFile: pick(flags.rawKeyFile, "SEALKIT_RAW_KEY_FILE", profile.rawKeyFile, "rawKeyFile"),
+    suite: pick(flags.suite, "SEALKIT_SUITE", profile.suite, "suite"),
+    frameSize: frameSizeText === undefined ? undefined : parseSize(frameSizeText, "--frame-size"),
+    pkcs11: {
+      library: pick(flags.pkcs11Library, "SEALKIT_PKCS11_LIBRARY", p.library, "pkcs11.library"),
+      tokenLabel: pick(flags.pkcs11Token, "SEALKIT_PKCS11_TOKEN", p.tokenLabel, "pkcs11.tokenLabel"),
+      keyLabel: pick(flags.pkcs11KeyLabel, "SEALKIT_PKCS11_KEY_LABEL", p.keyLabel, "pkcs11.keyLabel"),
+      profile: pick(flags.pkcs11Profile, "SEALKIT_PKCS11_PROFILE", p.profile, "pkcs11.profile"),
+      pin: str(env.SEALKIT_PKCS11_PIN, "SEALKIT_PKCS11_PIN") ?? profilePin,
+    },
+  };
+}
+
+/** Parses repeated `k=v` options into an encryption context. */
+export function parseContext(pairs: readonly string[] | undefined, flag: string): Record<string, string> {
+  const context: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const i = pair.indexOf("=");
+    if (i <= 0) throw new UsageError(`${flag} expected key=value, got ${JSON.stringify(pair)}`);
+    const key = pair.slice(0, i);
+    if (Object.hasOwn(context, key)) throw new UsageError(`${flag} gives "${key}" twice`);
+    context[key] = pair.slice(i + 1);
+  }
+  return context;
+}

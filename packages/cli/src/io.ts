@@ -1,0 +1,184 @@
+// Streams in and out of files and stdio, crash-safe output files (temp file, fsync, rename), and header peeking.
+
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { concatBytes, type EnvelopeHeader, SealkitError, tryParseHeader } from "@sealkit/core";
+
+/** An input: a file or stdin, as a web stream, with its size when known (for the progress bar). */
+export interface Input {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly size: number | undefined;
+  readonly name: string;
+}
+
+const CHUNK = 256 * 1024;
+
+/** Opens a file, or stdin for `-` or no path. */
+export function openInput(path: string | undefined): Input {
+  if (path === undefined || path === "-") {
+    let size: number | undefined;
+    try {
+      const st = fstatSync(0);
+      if (st.isFile()) size = st.size;
+    } catch {}
+    return { stream: toWeb(process.stdin), size, name: "stdin" };
+  }
+  const st = statSync(path);
+  if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  return { stream: toWeb(createReadStream(path, { highWaterMark: CHUNK })), size: st.size, name: path };
+}
+
+function toWeb(stream: Readable): ReadableStream<Uint8Array> {
+  // A small high-water mark keeps memory bounded whatever the input size: the stream pulls as frames are written.
+  return Readable.toWeb(stream, { strategy: { highWaterMark: 1 } }) as unknown as ReadableStream<Uint8Array>;
+}
+
+/**
+ * Reads chunks from `stream` until the envelope header is complete, and returns the header with a stream that
+ * yields every byte again from the start (the buffered chunks, then the rest).
+ * @throws {SealkitError} as tryParseHeader, or ERR_TRUNCATED when the stream ends inside the header
+ */
+export async function peekHeader(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ header: EnvelopeHeader; stream: ReadableStream<Uint8Array> }> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let buffered: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) {
+      reader.releaseLock();
+      // Parse what we have: a malformed prefix is reported as such before "truncated".
+      const r = tryParseHeader(buffered);
+      if (r.complete) return { header: r.header, stream: replay(chunks, undefined) };
+      throw new SealkitError("ERR_TRUNCATED", "envelope ends inside its header: it was truncated");
+    }
+    chunks.push(value);
+    buffered = concatBytes(buffered, value);
+    const r = tryParseHeader(buffered);
+    if (r.complete) {
+      reader.releaseLock();
+      return { header: r.header, stream: replay(chunks, stream) };
+    }
+  }
+}
+
+function replay(
+  chunks: Uint8Array[],
+  rest: ReadableStream<Uint8Array> | undefined,
+): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = chunks.shift();
+        if (next) return controller.enqueue(next);
+        if (!rest) return controller.close();
+        reader ??= rest.getReader();
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader ? reader.cancel(reason) : rest?.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A file written under a temporary name in the same directory, renamed over the final path only on commit. */
+export interface AtomicFile {
+  readonly writable: WritableStream<Uint8Array>;
+  readonly tempPath: string;
+  /** fsync the file, rename it over the final path, fsync the directory. */
+  commit(): Promise<void>;
+  /** Remove the temporary file; the final path is untouched. */
+  abort(): void;
+}
+
+/** The temporary path next to `finalPath` (same directory, so that rename is atomic). */
+export function tempPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}.sealkit-${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/** fsync a directory, so that a rename in it survives a crash. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Creates the temporary file (mode 0600, never an existing file) for `finalPath`. */
+export function createAtomicFile(finalPath: string): AtomicFile {
+  const tempPath = tempPathFor(finalPath);
+  const fd = openSync(tempPath, "wx", 0o600);
+  let closed = false;
+  const out = createWriteStream("", { fd, autoClose: false, highWaterMark: CHUNK });
+  const finish = () =>
+    new Promise<void>((resolve, reject) => {
+      if (out.writableFinished) return resolve();
+      out.once("finish", resolve);
+      out.once("error", reject);
+    });
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      closeSync(fd);
+    }
+  };
+  return {
+    writable: Writable.toWeb(out) as WritableStream<Uint8Array>,
+    tempPath,
+    async commit() {
+      await finish();
+      fsyncSync(fd);
+      close();
+      renameSync(tempPath, finalPath);
+      fsyncDir(dirname(finalPath));
+    },
+    abort() {
+      out.destroy();
+      try {
+        close();
+      } catch {}
+      rmSync(tempPath, { force: true });
+    },
+  };
+}
+
+/** stdout as a web stream (errors such as EPIPE surface through the pipe). */
+export function stdoutWritable(): WritableStream<Uint8Array> {
+  return Writable.toWeb(process.stdout) as WritableStream<Uint8Array>;
+}
+
+/** Reads the first bytes of a file until its envelope header is complete. */
+export async function readHeaderOfFile(path: string): Promise<EnvelopeHeader> {
+  return (await peekHeaderOfStream(createReadStream(path, { highWaterMark: 64 * 1024 }))).header;
+}
+
+async function peekHeaderOfStream(stream: Readable) {
+  try {
+    return await peekHeader(toWeb(stream));
+  } finally {
+    stream.destroy();
+  }
+}

@@ -1,0 +1,209 @@
+// Opens the key services a command needs (local KMS, AWS KMS client, PKCS#11 token, raw key) and closes them after.
+
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { KMSClient } from "@aws-sdk/client-kms";
+import {
+  type EncryptedDataKey,
+  type KeyProvider,
+  rawKeyProvider,
+  SealkitError,
+  type SuiteName,
+  wipe,
+} from "@sealkit/core";
+import { awsKmsProvider } from "@sealkit/kms-aws";
+import { parsePkcs11Config, pkcs11Provider } from "@sealkit/kms-cloudhsm";
+import { AWS_KMS_PROVIDER_ID, LocalKms, localKmsProvider } from "@sealkit/kms-local";
+import type { ProviderName, Settings } from "./config.js";
+import { UsageError } from "./exit-codes.js";
+
+/** The caller the CLI acts as against the in-process local KMS. */
+export interface LocalCaller {
+  principal: string;
+  account: string;
+  userAgent: string;
+}
+
+/** Maps the CLI's suite names (and core's) to core's suite names. */
+export function suiteName(text: string | undefined): SuiteName | undefined {
+  if (text === undefined) return undefined;
+  const t = text.toLowerCase().replace(/_/g, "-");
+  if (t === "xchacha20-poly1305") return "XCHACHA20_POLY1305";
+  if (t === "aes-256-gcm") return "AES_256_GCM";
+  throw new UsageError(`unknown suite "${text}": expected xchacha20-poly1305 or aes-256-gcm`);
+}
+
+/** Reads a raw key file: 32 raw bytes, or 64 hex characters (surrounding whitespace ignored). */
+export function readRawKey(file: string): Uint8Array {
+  const bytes = new Uint8Array(readFileSync(file));
+  if (bytes.length === 32) return bytes;
+  const text = new TextDecoder().decode(bytes).trim();
+  wipe(bytes);
+  if (/^[0-9a-fA-F]{64}$/.test(text)) {
+    const key = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) key[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
+    return key;
+  }
+  throw new UsageError(`raw key file ${file} must hold 32 bytes or 64 hex characters`);
+}
+
+/** Resources opened for one command run; `close()` releases them all. */
+export class Session {
+  readonly #kms = new Map<string, LocalKms>();
+  readonly #closers: (() => Promise<void>)[] = [];
+  /** The principal the last local KMS call acted as (named in access-denied hints). */
+  principal: string | undefined;
+
+  /**
+   * Opens the local KMS in `settings.dataDir` (once per dir per run).
+   * @param create whether a missing data dir may be created (only `keys create` and `kms serve` do)
+   */
+  async localKms(settings: Settings, create = false): Promise<LocalKms> {
+    const dir = settings.dataDir;
+    const open = this.#kms.get(dir);
+    if (open) return open;
+    if (!create && !existsSync(join(dir, "kms.db"))) {
+      throw new SealkitError(
+        "ERR_KEY_NOT_FOUND",
+        `no local KMS in ${dir}: create a key first (sealkit keys create --data-dir ${dir}) or pass --data-dir`,
+      );
+    }
+    const kms = await LocalKms.open({
+      dataDir: dir,
+      ...(settings.region ? { region: settings.region } : {}),
+      ...(settings.account ? { account: settings.account } : {}),
+    });
+    this.#kms.set(dir, kms);
+    this.#closers.push(() => kms.close());
+    return kms;
+  }
+
+  /** The caller against the local KMS: --principal, or the account root. */
+  caller(settings: Settings, kms: LocalKms): LocalCaller {
+    const { partition, account } = kms.location;
+    const principal = settings.principal ?? `arn:${partition}:iam::${account}:root`;
+    const m = /^arn:[a-z-]+:(?:iam|sts)::(\d{12}):/.exec(principal);
+    if (!m)
+      throw new UsageError(`--principal expected an IAM ARN such as arn:aws:iam::${account}:user/alice`);
+    this.principal = principal;
+    return { principal, account: m[1]!, userAgent: "sealkit-cli" };
+  }
+
+  /** An AWS KMS client: --endpoint and --region override what the SDK reads from the environment. */
+  kmsClient(settings: Settings): KMSClient {
+    const region = settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    const client = new KMSClient({
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      // A local endpoint needs some region for SigV4; the Sealkit KMS server defaults to us-east-1.
+      ...(region ? { region } : settings.endpoint ? { region: "us-east-1" } : {}),
+    });
+    this.#closers.push(async () => client.destroy());
+    return client;
+  }
+
+  /**
+   * The providers for encryption: the first key generates the data key, the others are further recipients.
+   * @throws {UsageError} when the provider needs a key and none was given
+   */
+  async encryptProviders(settings: Settings): Promise<KeyProvider[]> {
+    return [await this.#provider(settings, settings.keys, "encrypt")];
+  }
+
+  /**
+   * The providers for decryption (and for opening an envelope to rewrap it). Without --key, the keys the envelope
+   * names for this provider are tried (like AWS's discovery mode, limited to the local KMS, the endpoint or the
+   * raw key file the settings point at).
+   */
+  async decryptProviders(settings: Settings, edks: readonly EncryptedDataKey[]): Promise<KeyProvider[]> {
+    let keys = settings.keys;
+    if (keys.length === 0) keys = await this.#keysFromEnvelope(settings, edks);
+    if (keys.length === 0) {
+      throw new SealkitError(
+        "ERR_NO_DECRYPTABLE_KEY",
+        `the envelope names no key the ${settings.provider} provider can open (keys: ${
+          edks.map((k) => `${k.providerId}:${k.keyId}`).join(", ") || "none"
+        })`,
+      );
+    }
+    if (settings.provider === "raw") {
+      // One raw provider per key id: the same key file under each name the envelope uses.
+      return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
+    }
+    return [await this.#provider(settings, keys, "decrypt")];
+  }
+
+  async #keysFromEnvelope(settings: Settings, edks: readonly EncryptedDataKey[]): Promise<string[]> {
+    const ids = (providerId: string) => [
+      ...new Set(edks.filter((k) => k.providerId === providerId).map((k) => k.keyId)),
+    ];
+    switch (settings.provider) {
+      case "local": {
+        const kms = await this.localKms(settings);
+        return ids(AWS_KMS_PROVIDER_ID).filter((id) => kms.resolveKeyArn(id) !== undefined);
+      }
+      case "aws":
+        return ids(AWS_KMS_PROVIDER_ID);
+      case "raw":
+        return ids("raw");
+      case "pkcs11":
+        return settings.pkcs11.keyLabel ? [settings.pkcs11.keyLabel] : [];
+    }
+  }
+
+  async #provider(
+    settings: Settings,
+    keys: readonly string[],
+    use: "encrypt" | "decrypt",
+  ): Promise<KeyProvider> {
+    const need = (what: string): never => {
+      throw new UsageError(`the ${settings.provider} provider needs ${what} to ${use}`);
+    };
+    switch (settings.provider as ProviderName) {
+      case "local": {
+        if (keys.length === 0) need("--key (a key id, key ARN or alias of the local KMS)");
+        const kms = await this.localKms(settings);
+        const [keyId, ...additionalKeyIds] = keys as [string, ...string[]];
+        return localKmsProvider({ kms, keyId, additionalKeyIds, caller: this.caller(settings, kms) });
+      }
+      case "aws": {
+        if (keys.length === 0) need("--key (a key ARN or alias)");
+        const client = this.kmsClient(settings);
+        const [generatorKeyId, ...keyIds] = keys as [string, ...string[]];
+        return awsKmsProvider({ generatorKeyId, keyIds, client });
+      }
+      case "raw": {
+        const file = settings.rawKeyFile ?? need("--raw-key-file or SEALKIT_RAW_KEY_FILE");
+        if (keys.length > 1) throw new UsageError("the raw provider takes one --key (the key's name)");
+        const key = readRawKey(file);
+        try {
+          return rawKeyProvider({ keyId: keys[0] ?? basename(file), key });
+        } finally {
+          wipe(key);
+        }
+      }
+      case "pkcs11": {
+        const p = settings.pkcs11;
+        const keyLabel = keys[0] ?? p.keyLabel ?? need("--key or SEALKIT_PKCS11_KEY_LABEL (the key's label)");
+        if (keys.length > 1) throw new UsageError("the pkcs11 provider takes one --key (the key's label)");
+        if (!p.pin) need("the token PIN in SEALKIT_PKCS11_PIN (or pkcs11.pinEnv in the config file)");
+        const config = parsePkcs11Config({
+          profile: p.profile ?? "softhsm",
+          ...(p.library ? { library: p.library } : {}),
+          ...(p.tokenLabel ? { tokenLabel: p.tokenLabel } : {}),
+          keyLabel,
+          pin: p.pin as string,
+        });
+        const provider = pkcs11Provider(config);
+        this.#closers.push(() => provider.close());
+        return provider;
+      }
+    }
+  }
+
+  /** Closes everything opened, last first; errors while closing are ignored. */
+  async close(): Promise<void> {
+    for (const close of this.#closers.reverse()) await close().catch(() => {});
+    this.#closers.length = 0;
+    this.#kms.clear();
+  }
+}
