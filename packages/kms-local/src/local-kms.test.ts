@@ -823,3 +823,119 @@ describe("policies and grants", () => {
     expect((await kms.listGrants(ROOT, { KeyId })).Grants).toHaveLength(0);
   });
 });
+
+describe("more rules", () => {
+  it("takes any KeyWrapper as the root key and refuses another one later", async () => {
+    const { randomBytes } = await import("node:crypto");
+    const { AesKeyWrapper } = await import("./root-key.js");
+    const hsmKey = new Uint8Array(randomBytes(32));
+    const wrapper = new AesKeyWrapper(hsmKey, "test-hsm");
+    const t = await openTemp({ rootKey: wrapper });
+    cleanups.push(t.cleanup);
+    const { existsSync } = await import("node:fs");
+    expect(existsSync(join(t.dir, "root.key"))).toBe(false);
+    const { KeyId } = await newKey(t.kms);
+    const blob = (await t.kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4) })).CiphertextBlob;
+    await t.kms.close();
+    const { LocalKms } = await import("./local-kms.js");
+    await rejects(
+      LocalKms.open({ dataDir: t.dir, rootKey: new AesKeyWrapper(new Uint8Array(randomBytes(32)), "other") }),
+      "KMSInternalException",
+    );
+    await rejects(LocalKms.open({ dataDir: t.dir }), "KMSInternalException");
+    const again = await LocalKms.open({ dataDir: t.dir, rootKey: new AesKeyWrapper(hsmKey, "test-hsm") });
+    cleanups.push(() => again.close());
+    expect((await again.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext).toEqual(bytes(4));
+  });
+
+  it("refuses a root key file readable by others", async () => {
+    const t = await openTemp();
+    cleanups.push(t.cleanup);
+    await newKey(t.kms);
+    await t.kms.close();
+    const { chmodSync } = await import("node:fs");
+    chmodSync(join(t.dir, "root.key"), 0o644);
+    const { LocalKms } = await import("./local-kms.js");
+    const e = await rejects(LocalKms.open({ dataDir: t.dir }), "KMSInternalException");
+    expect(e.message).toMatch(/chmod 600/);
+  });
+
+  it("authorizes ReEncrypt as ReEncryptFrom on the source and ReEncryptTo on the destination", async () => {
+    const { kms } = await setup();
+    const a = await newKey(kms);
+    const b = await newKey(kms);
+    const only = (action: string) =>
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+            Action: "kms:*",
+            Resource: "*",
+          },
+          { Effect: "Allow", Principal: { AWS: MALLORY.principal }, Action: action, Resource: "*" },
+        ],
+      });
+    await kms.putKeyPolicy(ROOT, { KeyId: a.KeyId, Policy: only("kms:ReEncryptFrom") });
+    await kms.putKeyPolicy(ROOT, { KeyId: b.KeyId, Policy: only("kms:Encrypt") });
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId: a.KeyId, Plaintext: bytes(3) });
+    const denied = await rejects(
+      kms.reEncrypt(MALLORY, { CiphertextBlob, DestinationKeyId: b.KeyId }),
+      "AccessDeniedException",
+    );
+    expect(denied.message).toContain("kms:ReEncryptTo");
+    await kms.putKeyPolicy(ROOT, { KeyId: b.KeyId, Policy: only("kms:ReEncrypt*") });
+    const re = await kms.reEncrypt(MALLORY, { CiphertextBlob, DestinationKeyId: b.KeyId });
+    expect(re.KeyId).toBe(b.Arn);
+    // Mallory may re-encrypt but never see the plaintext.
+    await rejects(kms.decrypt(MALLORY, { CiphertextBlob: re.CiphertextBlob }), "AccessDeniedException");
+  });
+
+  it("keeps callers of other accounts away from account-level operations", async () => {
+    const { kms } = await setup();
+    await rejects(kms.createKey(MALLORY, {}), "AccessDeniedException");
+    await rejects(kms.listKeys(MALLORY), "AccessDeniedException");
+    await rejects(kms.listAliases(MALLORY), "AccessDeniedException");
+    await rejects(kms.generateRandom(MALLORY, { NumberOfBytes: 8 }), "AccessDeniedException");
+    const { KeyId } = await newKey(kms);
+    await rejects(kms.describeKey(MALLORY, { KeyId }), "AccessDeniedException");
+    await rejects(kms.scheduleKeyDeletion(MALLORY, { KeyId }), "AccessDeniedException");
+  });
+
+  it("pages grants and records service deletions in the audit log", async () => {
+    const c = testClock();
+    const { kms } = await setup({ clock: c.clock });
+    const { KeyId, Arn } = await newKey(kms);
+    for (let i = 0; i < 5; i++) {
+      await kms.createGrant(ROOT, {
+        KeyId,
+        GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/u${i}`,
+        Operations: ["Encrypt"],
+      });
+    }
+    const p1 = await kms.listGrants(ROOT, { KeyId, Limit: 3 });
+    const p2 = await kms.listGrants(ROOT, { KeyId, Limit: 3, Marker: p1.NextMarker });
+    expect([p1.Grants.length, p1.Truncated, p2.Grants.length, p2.Truncated]).toEqual([3, true, 2, false]);
+    expect(new Set([...p1.Grants, ...p2.Grants].map((g) => g.GranteePrincipal)).size).toBe(5);
+    const filtered = await kms.listGrants(ROOT, {
+      KeyId,
+      GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/u3`,
+    });
+    expect(filtered.Grants).toHaveLength(1);
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    c.advanceDays(7);
+    await kms.listKeys(ROOT);
+    const deletions = await kms.auditLog!.query({ eventName: "DeleteKey" });
+    expect(deletions).toHaveLength(1);
+    expect(deletions[0]!.userIdentity.arn).toBe("kms.amazonaws.com");
+    expect(deletions[0]!.resources[0]!.ARN).toBe(Arn);
+  });
+
+  it("refuses calls after close", async () => {
+    const t = await openTemp();
+    cleanups.push(async () => t.cleanup());
+    await t.kms.close();
+    await rejects(t.kms.listKeys(ROOT), "KMSInternalException");
+  });
+});
