@@ -311,7 +311,8 @@ export function normalizeConditions(
  * - a missing key makes a positive operator false and a negated one (StringNotEquals, ...) true;
  * - `...IfExists` is true when the key is missing;
  * - `ForAllValues:` is true when every request value matches (and when the key is missing or empty);
- * - `ForAnyValue:` is true when at least one request value matches (false when the key is missing or empty);
+ * - `ForAnyValue:` is true when at least one request value matches (false when the key is missing or empty,
+ *   with or without IfExists);
  * - several policy values are ORed for positive operators; a negated operator is true when no value matches.
  * A key with several values and no set operator is evaluated fail-safe: in an Allow statement the condition
  * must hold for every value, in a Deny statement for any value.
@@ -326,8 +327,11 @@ export function conditionHolds(
     return c.nullExpect.some((expectAbsent) => expectAbsent === absent);
   }
   if (values === undefined) {
-    if (c.set === "all" || c.ifExists) return true;
+    if (c.set === "all") return true;
+    // ForAnyValue is false on a missing key even with IfExists: AWS denies a ForAnyValue:StringEqualsIfExists
+    // Allow when the key is absent (observed behaviour, reported on AWS re:Post).
     if (c.set === "any") return false;
+    if (c.ifExists) return true;
     return c.negated;
   }
   const one = (v: string) => c.accepts(v) && (c.negated ? !c.test(v) : c.test(v));

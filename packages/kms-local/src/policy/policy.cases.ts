@@ -698,9 +698,15 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     false,
   ),
   allowWhen(
-    "ForAnyValue:StringEqualsIfExists empty context is true",
+    "ForAnyValue:StringEqualsIfExists empty context is still false (as AWS)",
     { "ForAnyValue:StringEqualsIfExists": { [KEYS]: ["tenant"] } },
     ctx({}),
+    false,
+  ),
+  allowWhen(
+    "ForAnyValue:StringEqualsIfExists present and matching",
+    { "ForAnyValue:StringEqualsIfExists": { [KEYS]: ["tenant"] } },
+    ctx({ tenant: "a" }),
     true,
   ),
   allowWhen(
