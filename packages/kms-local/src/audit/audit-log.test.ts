@@ -132,7 +132,9 @@ describe("AuditLog", () => {
     await log.close();
   });
 
-  it("commits thousands of concurrent appends in batches, all in one chain", async () => {
+  it("commits thousands of concurrent appends in batches, all in one chain", {
+    timeout: 60_000,
+  }, async () => {
     const dir = tempDir();
     const log = await AuditLog.open(dir, { digestEvery: 500 });
     const results = await Promise.all(

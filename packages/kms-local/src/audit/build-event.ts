@@ -40,27 +40,36 @@ const MAX_DEPTH = 32;
  *
  * @throws TypeError naming the offending path.
  */
-export function assertNoSecrets(value: unknown, path: string, depth = 0): void {
-  if (value === null || typeof value !== "object") return;
+export function assertNoSecrets(value: unknown, path: string): void {
+  const found = findSecret(value, 0);
+  if (found === undefined) return;
+  const [where, why] = found;
+  throw new TypeError(
+    `audit event: "${path}${where}" is ${why}; plaintext or key material must never be logged`,
+  );
+}
+
+/** The path (built only on the way out, so the common case allocates nothing) and reason of the first secret-looking value. */
+function findSecret(value: unknown, depth: number): [string, string] | undefined {
+  if (value === null || typeof value !== "object") return undefined;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
-    throw new TypeError(
-      `audit event: "${path}" is binary data; plaintext or key material must never be logged`,
-    );
+    return ["", "binary data"];
   }
-  if (depth >= MAX_DEPTH)
-    throw new TypeError(`audit event: "${path}" is nested deeper than ${MAX_DEPTH} levels`);
+  if (depth >= MAX_DEPTH) return ["", `nested deeper than ${MAX_DEPTH} levels`];
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) assertNoSecrets(value[i], `${path}[${i}]`, depth + 1);
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key.toLowerCase())) {
-      throw new TypeError(
-        `audit event: "${path}.${key}" is refused; plaintext or key material must never be logged`,
-      );
+    for (let i = 0; i < value.length; i++) {
+      const found = findSecret(value[i], depth + 1);
+      if (found !== undefined) return [`[${i}]${found[0]}`, found[1]];
     }
-    assertNoSecrets((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    return undefined;
   }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (FORBIDDEN_KEYS.has(key.toLowerCase())) return [`.${key}`, "refused"];
+    const found = findSecret((value as Record<string, unknown>)[key], depth + 1);
+    if (found !== undefined) return [`.${key}${found[0]}`, found[1]];
+  }
+  return undefined;
 }
 
 function requireString(value: unknown, name: string): string {
@@ -204,10 +213,7 @@ export function prepareEvent(
   // The text is the snapshot that is hashed and stored; the copies below are what the caller gets back, so
   // that changing its own objects later cannot make the returned event differ from the stored one.
   const text = JSON.stringify(body);
-  if (requestParameters !== null || responseElements !== null) {
-    const copy = JSON.parse(text) as AuditEventBody;
-    body.requestParameters = copy.requestParameters;
-    body.responseElements = copy.responseElements;
-  }
+  if (requestParameters !== null) body.requestParameters = JSON.parse(JSON.stringify(requestParameters));
+  if (responseElements !== null) body.responseElements = JSON.parse(JSON.stringify(responseElements));
   return { body, prefix: text.slice(0, -1) };
 }

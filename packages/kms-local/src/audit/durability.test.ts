@@ -51,7 +51,6 @@ describe("durability", () => {
     for (let kill = 0; kill < KILLS; kill++) {
       const acked = await runAndKill(script, 150 + kill * 60);
       expect(acked.size).toBeGreaterThan(0);
-      console.log(`kill ${kill + 1}: ${acked.size} acknowledged, ${Date.now() % 100000}`);
       for (const [sequence, eventId] of acked) allAcked.set(sequence, eventId);
 
       const check = new Database(join(dir, "audit.db"));

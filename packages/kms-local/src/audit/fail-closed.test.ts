@@ -64,7 +64,7 @@ async function expectRejectedBatch(log: AuditLog, count: number): Promise<void> 
   }
 }
 
-describe("fail closed", () => {
+describe("fail closed", { timeout: 30_000 }, () => {
   it.skipIf(!canMount)("rejects every append of a batch when the disk is full, then recovers", async () => {
     const mountPoint = mkdtempSync(join(tmpdir(), "sealkit-audit-tmpfs-"));
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]);

@@ -97,7 +97,7 @@ function kinds(report: { problems: { kind: string; sequence: number }[] }): stri
   return report.problems.map((p) => `${p.kind}@${p.sequence}`);
 }
 
-describe("verify", () => {
+describe("verify", { timeout: 30_000 }, () => {
   it("passes an untouched log and counts its digests", async () => {
     const report = await verifyDir(await makeLog());
     expect(report).toEqual({
