@@ -303,6 +303,31 @@ describe("KMS server limits and lifecycle", () => {
     await server.close();
   });
 
+  it("answers a body that never finishes with 408, and a client leaving mid-body is no longer in flight", async () => {
+    const kms = await openTestKms(join(dir, "slow-body"));
+    const server = await start(kms, { limits: { headersTimeoutMs: 1000, requestTimeoutMs: 400 } });
+    const port = Number(new URL(server.url).port);
+    const slow = connect(port, "127.0.0.1");
+    slow.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"KeyId":');
+    const text = await new Promise<string>((resolve) => {
+      let data = "";
+      slow.on("data", (d) => (data += d));
+      slow.on("close", () => resolve(data));
+    });
+    expect(text).toMatch(/^HTTP\/1.1 408/);
+    expect(text).toMatch(/"__type":"RequestTimeoutException"/);
+    const leaving = connect(port, "127.0.0.1");
+    leaving.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"KeyId":');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.metrics.inFlight).toBe(1);
+    leaving.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.metrics.inFlight).toBe(0);
+    // Other clients are served meanwhile and afterwards.
+    expect((await call(server.url, "GenerateRandom", { NumberOfBytes: 4 })).status).toBe(200);
+    await server.close();
+  });
+
   it("accepts unsigned requests as the configured principal only when allowUnsignedAs is set", async () => {
     const kms = await openTestKms(join(dir, "unsigned"));
     const server = await start(kms, { allowUnsignedAs: ALICE.principal });

@@ -167,7 +167,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     {
       keepAlive: true,
       headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
+      // Node's own limit on the whole request is a backstop; the body timer in onRequest answers first, with JSON.
+      requestTimeout: limits.headersTimeoutMs + limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Checks of the request timeouts run this often (ms).
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
@@ -246,12 +247,31 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     metrics.inFlight++;
     const chunks: Buffer[] = [];
     let size = 0;
-    let aborted = false;
+    // "receiving": the body is still arriving; "handling": it is complete; "over": refused or abandoned.
+    let phase: "receiving" | "handling" | "over" = "receiving";
+    // A body that never finishes: answer 408 rather than holding the request (and a graceful close) forever.
+    const timer = setTimeout(() => {
+      if (phase !== "receiving") return;
+      phase = "over";
+      chunks.length = 0;
+      done();
+      metrics.record("-", "RequestTimeoutException", limits.requestTimeoutMs / 1000);
+      res.shouldKeepAlive = false;
+      sendError(
+        res,
+        requestId,
+        408,
+        "RequestTimeoutException",
+        `The request body was not received within ${limits.requestTimeoutMs} ms.`,
+      );
+      res.once("finish", () => req.socket.destroySoon());
+    }, limits.requestTimeoutMs);
     req.on("data", (chunk: Buffer) => {
-      if (aborted) return;
+      if (phase !== "receiving") return;
       size += chunk.length;
       if (size > limits.maxBodyBytes) {
-        aborted = true;
+        phase = "over";
+        clearTimeout(timer);
         chunks.length = 0;
         done();
         tooLarge(req, res, requestId);
@@ -260,7 +280,9 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       chunks.push(chunk);
     });
     req.on("end", () => {
-      if (aborted) return;
+      if (phase !== "receiving") return;
+      phase = "handling";
+      clearTimeout(timer);
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       const start = performance.now();
       handle(req, res, body, requestId).then(
@@ -274,11 +296,16 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         },
       );
     });
-    req.on("error", () => {
-      if (aborted) return;
-      aborted = true;
+    // The client went away (or the socket failed) before the body was complete.
+    const abandon = () => {
+      if (phase !== "receiving") return;
+      phase = "over";
+      clearTimeout(timer);
+      chunks.length = 0;
       done();
-    });
+    };
+    req.on("error", abandon);
+    req.on("close", abandon);
   }
 
   function done(): void {
