@@ -939,3 +939,29 @@ describe("more rules", () => {
     await rejects(t.kms.listKeys(ROOT), "KMSInternalException");
   });
 });
+
+describe("service owned keys", () => {
+  it("are never listed or addressable, and open only their own purpose's blobs", async () => {
+    const { kms } = await setup();
+    const secret = new TextEncoder().encode("internal state");
+    const blob = await kms.sealOwned("backup-index", secret, { v: "1" });
+    expect(await kms.openOwned("backup-index", blob, { v: "1" })).toEqual(secret);
+    await rejects(kms.openOwned("backup-index", blob, { v: "2" }), "InvalidCiphertextException");
+    await rejects(kms.openOwned("other-purpose", blob, { v: "1" }), "InvalidCiphertextException");
+    const ownedId = readBlobHeader(blob).keyId;
+    expect((await kms.listKeys(ROOT)).Keys).toHaveLength(0);
+    await rejects(kms.describeKey(ROOT, { KeyId: ownedId }), "NotFoundException");
+    await rejects(
+      kms.decrypt(ROOT, { CiphertextBlob: blob, EncryptionContext: { v: "1" } }),
+      "NotFoundException",
+    );
+    await rejects(kms.encrypt(ROOT, { KeyId: ownedId, Plaintext: bytes(1) }), "NotFoundException");
+    await rejects(
+      kms.createAlias(ROOT, { AliasName: "alias/steal", TargetKeyId: ownedId }),
+      "NotFoundException",
+    );
+    expect(kms.resolveKeyArn(ownedId)).toBeUndefined();
+    // The same key serves later calls of the same purpose.
+    expect(readBlobHeader(await kms.sealOwned("backup-index", secret)).keyId).toBe(ownedId);
+  });
+});

@@ -1554,6 +1554,70 @@ export class LocalKms {
   }
 
   // ---------------------------------------------------------------------------------------------------------
+  // Service owned keys
+
+  /**
+   * Encrypts data the service keeps for itself under a service owned key of `purpose` (created on first use):
+   * a key that is never listed and that no AWS operation can address. The blob has the usual format; only
+   * {@link LocalKms.openOwned} with the same purpose and context opens it. Not an AWS operation; not audited.
+   * @throws {RangeError} for a purpose that is not 1 to 64 of `a-z 0-9 -`, or plaintext outside 1 to 4,096 bytes
+   */
+  async sealOwned(
+    purpose: string,
+    plaintext: Uint8Array,
+    context: EncryptionContext = {},
+  ): Promise<Uint8Array> {
+    checkPurpose(purpose);
+    if (!(plaintext instanceof Uint8Array) || plaintext.length < 1 || plaintext.length > 4096) {
+      throw new RangeError(`"plaintext" expected 1 to 4,096 bytes`);
+    }
+    return this.#exclusive(async () => {
+      this.#checkOpen();
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const row = await this.#ownedKey(purpose);
+        const blob = await this.#seal(row, plaintext, context);
+        this.#commit();
+        return blob;
+      } catch (e) {
+        this.#rollback();
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Opens a blob of {@link LocalKms.sealOwned}.
+   * @throws {KmsError} InvalidCiphertextException when the blob is not one of this purpose's key, was altered,
+   * or the context differs
+   */
+  async openOwned(purpose: string, blob: Uint8Array, context: EncryptionContext = {}): Promise<Uint8Array> {
+    checkPurpose(purpose);
+    return this.#exclusive(async () => {
+      this.#checkOpen();
+      const row = this.#db.prepare("SELECT * FROM keys WHERE kind = 'owned' AND service = ?").get(purpose) as
+        | KeyRow
+        | undefined;
+      const header = readBlobHeader(checkBytes(blob, "blob", 1, 6144));
+      if (!row || header.keyId !== row.id) throw invalidCiphertextError();
+      return this.#open(row, blob, context);
+    });
+  }
+
+  async #ownedKey(purpose: string): Promise<KeyRow> {
+    const existing = this.#db
+      .prepare("SELECT * FROM keys WHERE kind = 'owned' AND service = ?")
+      .get(purpose) as KeyRow | undefined;
+    if (existing) return existing;
+    // Owned keys have a policy that allows nobody: they are used only through sealOwned and openOwned.
+    const policy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Sid: "service-owned", Effect: "Deny", Principal: "*", Action: "kms:*", Resource: "*" }],
+    });
+    return this.#insertKey(randomUUID(), "owned", purpose, `Service owned key for ${purpose}`, policy);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
   // Internals
 
   #now(): number {
@@ -2353,6 +2417,12 @@ function toKmsError(e: unknown): KmsError {
     return new KmsError("ValidationException", e.message, { cause: e });
   }
   return new KmsError("KMSInternalException", "An internal error occurred.", { cause: e });
+}
+
+function checkPurpose(purpose: unknown): void {
+  if (typeof purpose !== "string" || !/^[a-z0-9-]{1,64}$/.test(purpose)) {
+    throw new RangeError(`"purpose" expected 1 to 64 of a-z, 0-9 and -`);
+  }
 }
 
 function checkCaller(caller: Caller): void {
