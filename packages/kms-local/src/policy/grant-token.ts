@@ -6,8 +6,9 @@ import { KmsError, validation } from "../errors.js";
 const MAGIC = Buffer.from("skgt\u0001", "latin1");
 const GRANT_ID = /^[A-Za-z0-9-]{1,128}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** AWS's limits: at most 10 grant tokens per request, each 1 to 8,192 characters. */
+/** The most grant tokens a request may carry (AWS's limit). */
 export const MAX_GRANT_TOKENS = 10;
+/** The longest grant token, in characters (AWS's limit). */
 export const MAX_GRANT_TOKEN_LENGTH = 8192;
 
 function invalidToken(): KmsError {

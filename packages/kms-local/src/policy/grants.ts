@@ -260,8 +260,9 @@ export function validateGrantOperations(operations: unknown, keyUsage = "ENCRYPT
   return [...(operations as string[])];
 }
 
-/** The most pairs a constraint map may hold, and the longest value (AWS's CreateGrant limits). */
+/** The most pairs a grant constraint map may hold (AWS's CreateGrant limit). */
 export const MAX_CONSTRAINT_PAIRS = 8;
+/** The longest value, in characters, a grant constraint pair may have (AWS's CreateGrant limit). */
 export const MAX_CONSTRAINT_VALUE_LENGTH = 384;
 
 function validateContextMap(raw: unknown, field: string): Record<string, string> | undefined {
