@@ -222,4 +222,31 @@ describe("AuditLog", () => {
     expect(await log.verify()).toMatchObject({ ok: true, eventsAfterLastDigest: 0 });
     await log.close();
   });
+
+  it("writes the interval digest with a batch when the writer is never idle", async () => {
+    const log = await AuditLog.open(tempDir(), { digestIntervalMs: 30, digestEvery: 1_000_000 });
+    const until = Date.now() + 250;
+    // Two loops keep a batch in flight or pending at all times.
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (Date.now() < until) await log.append(decryptEvent());
+      }),
+    );
+    const digests = log.digests();
+    expect(digests.length).toBeGreaterThan(1);
+    expect(await log.verify()).toMatchObject({ ok: true });
+    await log.close();
+  });
+
+  it("reports pending events and their lag while a batch is being written", async () => {
+    const log = await AuditLog.open(tempDir());
+    const pending = Promise.all(Array.from({ length: 10 }, () => log.append(decryptEvent())));
+    await new Promise((resolve) => setImmediate(resolve));
+    const during = log.stats();
+    expect(during.pending).toBe(10);
+    expect(during.lastSequence).toBe(0);
+    await pending;
+    expect(log.stats()).toMatchObject({ appended: 10, pending: 0, lastSequence: 10, lagMs: 0 });
+    await log.close();
+  });
 });

@@ -226,7 +226,11 @@ export class AuditLog {
           hash,
         ];
       }
-      if (sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery) {
+      // Under steady load the interval timer rarely finds the writer idle, so the interval is also checked here.
+      if (
+        sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery ||
+        performance.now() - this.#lastDigestAt >= this.#digestIntervalMs
+      ) {
         digest = this.#makeDigest(sequence, prevHash, events[events.length - 1]!.eventID);
       }
     } catch (error) {
