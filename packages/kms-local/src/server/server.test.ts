@@ -328,6 +328,43 @@ describe("KMS server limits and lifecycle", () => {
     await server.close();
   });
 
+  it("answers an unexpected failure with 500 KMSInternalException, revealing nothing of it", async () => {
+    const kms = await openTestKms(join(dir, "fault"), { failGenerateRandom: "secret detail /var/lib/x" });
+    const errors: unknown[] = [];
+    const server = await start(kms, { onError: (e) => errors.push(e) });
+    try {
+      const res = await call(server.url, "GenerateRandom", { NumberOfBytes: 8 });
+      expect(res.status).toBe(500);
+      expect(res.json().__type).toBe("KMSInternalException");
+      expect(res.text).not.toMatch(/secret detail/);
+      expect(errors).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("fails closed when a refusal cannot be audited: 500, not the refusal", async () => {
+    const kms = await openTestKms(join(dir, "audit-down"));
+    const server = await start(kms, {
+      auditRejected: () => {
+        throw new Error("disk full");
+      },
+      onError: () => {},
+    });
+    try {
+      const res = await call(
+        server.url,
+        "GenerateRandom",
+        { NumberOfBytes: 8 },
+        { secretAccessKey: "wrong" },
+      );
+      expect(res.status).toBe(500);
+      expect(res.json().__type).toBe("KMSInternalException");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("accepts unsigned requests as the configured principal only when allowUnsignedAs is set", async () => {
     const kms = await openTestKms(join(dir, "unsigned"));
     const server = await start(kms, { allowUnsignedAs: ALICE.principal });

@@ -11,12 +11,23 @@ export interface TestKms {
   closed(): boolean;
 }
 
-/** Opens a LocalKms in `dataDir`. `slowMs` delays GenerateRandom before it runs, to hold a request in flight. */
-export async function openTestKms(dataDir: string, options: { slowMs?: number } = {}): Promise<TestKms> {
+/**
+ * Opens a LocalKms in `dataDir`. `slowMs` delays GenerateRandom before it runs, to hold a request in flight;
+ * `failGenerateRandom` makes it throw a plain Error, a fault the real KMS cannot be made to show on demand.
+ */
+export async function openTestKms(
+  dataDir: string,
+  options: { slowMs?: number; failGenerateRandom?: string } = {},
+): Promise<TestKms> {
   const local = await LocalKms.open({ dataDir, region: "us-east-1", account: "111122223333" });
   let closed = false;
   const kms = new Proxy(local, {
     get(target, prop) {
+      if (prop === "generateRandom" && options.failGenerateRandom) {
+        return async () => {
+          throw new Error(options.failGenerateRandom);
+        };
+      }
       if (prop === "generateRandom" && options.slowMs) {
         return async (caller: unknown, request: unknown) => {
           await new Promise((r) => setTimeout(r, options.slowMs));
