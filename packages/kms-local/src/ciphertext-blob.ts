@@ -1,7 +1,7 @@
 // The ciphertext blob of Encrypt and GenerateDataKey (docs/KMS-LOCAL.md "Ciphertext blob"), and its sealing.
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { concatBytes, type EncryptionContext, encodeContext, utf8 } from "@sealkit/core";
+import { concatBytes, type EncryptionContext, encodeContext, utf8, wipe } from "@sealkit/core";
 import { invalidCiphertext } from "./errors.js";
 import { bytesToUuid, uuidToBytes } from "./key-id.js";
 
@@ -56,8 +56,9 @@ export function sealBlob(
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", backingKey, iv);
   cipher.setAAD(aad(prefix, context));
-  const body = concatBytes(cipher.update(plaintext), cipher.final());
-  return concatBytes(prefix, iv, body, cipher.getAuthTag());
+  const body = cipher.update(plaintext);
+  const blob = concatBytes(prefix, iv, body, cipher.final(), cipher.getAuthTag());
+  return blob;
 }
 
 /**
@@ -73,7 +74,11 @@ export function openBlob(backingKey: Uint8Array, blob: Uint8Array, context: Encr
     const decipher = createDecipheriv("aes-256-gcm", backingKey, iv, { authTagLength: BLOB_TAG_LENGTH });
     decipher.setAAD(aad(blob.subarray(0, 21), context));
     decipher.setAuthTag(tag);
-    const out = concatBytes(decipher.update(body), decipher.final());
+    const head = decipher.update(body);
+    const tail = decipher.final();
+    const out = concatBytes(head, tail);
+    // node:crypto's Buffers may come from its pool: wipe the plaintext copies this function made.
+    wipe(head, tail);
     return out;
   } catch (cause) {
     throw invalidCiphertext(cause);

@@ -7,6 +7,7 @@ import {
   concatBytes,
   type EncryptionContext,
   encodeContext,
+  equalBytes,
   type KeyWrapper,
   SealkitError,
   utf8,
@@ -2315,11 +2316,7 @@ async function openRootKey(
     } catch {
       value = undefined;
     }
-    if (
-      !value ||
-      value.length !== ROOT_CHECK_VALUE.length ||
-      !value.every((b, i) => b === ROOT_CHECK_VALUE[i])
-    ) {
+    if (!value || !equalBytes(value, ROOT_CHECK_VALUE)) {
       if (ownsRoot) await root.close?.();
       throw new KmsError(
         "KMSInternalException",

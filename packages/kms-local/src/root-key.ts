@@ -44,7 +44,11 @@ export class AesKeyWrapper implements KeyWrapper {
       });
       decipher.setAAD(aad);
       decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
-      return concatBytes(decipher.update(wrapped.subarray(12, wrapped.length - 16)), decipher.final());
+      const head = decipher.update(wrapped.subarray(12, wrapped.length - 16));
+      const tail = decipher.final();
+      const out = concatBytes(head, tail);
+      wipe(head, tail);
+      return out;
     } catch (cause) {
       throw authenticationFailed(cause);
     }
