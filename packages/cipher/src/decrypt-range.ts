@@ -167,10 +167,12 @@ export async function decryptRange(
           const lo = Math.max(start, frameStart);
           const hi = Math.min(end, frameStart + length);
           const scratch = new Uint8Array(length);
-          const task = cipher.open(i + 1, final, sealed, scratch, 0).then(() => {
+          const copy = () => {
             if (hi > lo) plaintext.set(scratch.subarray(lo - frameStart, hi - frameStart), lo - start);
-          });
-          await inFlight.push(task, () => {});
+          };
+          const pending = cipher.open(i + 1, final, sealed, scratch, 0);
+          if (pending) await inFlight.push(pending.then(copy), () => {});
+          else copy();
         }
       }
       await inFlight.drain(() => {});

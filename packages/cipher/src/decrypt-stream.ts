@@ -81,10 +81,15 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       if (!frame) break;
       queue.consume(frame.wireLength);
       const plaintext = new Uint8Array(frame.plaintextLength);
-      const opened = cipher!.open(index, frame.final, frame.sealed, plaintext, 0).then(() => plaintext);
+      const pending = cipher!.open(index, frame.final, frame.sealed, plaintext, 0);
       index++;
       if (frame.final) done = true;
-      await inFlight!.push(opened, emit);
+      if (pending)
+        await inFlight!.push(
+          pending.then(() => plaintext),
+          emit,
+        );
+      else emit(plaintext);
     }
     if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
   };

@@ -71,7 +71,8 @@ export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Pr
     try {
       for (const [i, f] of frames.entries()) {
         const sealed = body.subarray(f.sealedStart, f.sealedEnd);
-        await inFlight.push(cipher.open(i + 1, f.final, sealed, plaintext, f.start), () => {});
+        const pending = cipher.open(i + 1, f.final, sealed, plaintext, f.start);
+        if (pending) await inFlight.push(pending, () => {});
       }
       await inFlight.drain(() => {});
     } catch (error) {

@@ -7,21 +7,21 @@ import { type ContentCipher, InOrder } from "./lib/content-cipher.js";
 import { framePrefix } from "./lib/frame-reader.js";
 import { checkEncryptOptions, type EncryptOptions, startMessage } from "./lib/message.js";
 
-/** Encrypts one frame into a new array holding its whole wire form. */
-export async function sealFrame(
+/** Encrypts one frame into a new array holding its whole wire form (at once for XChaCha, later for AES). */
+function sealFrame(
   cipher: ContentCipher,
   index: number,
   final: boolean,
   plaintext: Uint8Array,
-): Promise<Uint8Array> {
+): Uint8Array | Promise<Uint8Array> {
   if (index > MAX_FRAME_INDEX) {
     throw new SealkitError("ERR_LIMIT_EXCEEDED", "plaintext needs more than 2^32 - 1 frames");
   }
   const prefix = framePrefix(final, plaintext.length);
   const out = new Uint8Array(prefix.length + plaintext.length + 16);
   out.set(prefix, 0);
-  await cipher.seal(index, final, plaintext, out, prefix.length);
-  return out;
+  const pending = cipher.seal(index, final, plaintext, out, prefix.length);
+  return pending ? pending.then(() => out) : out;
 }
 
 /**
@@ -70,7 +70,9 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
         // Strictly more than a frame: the last full frame may turn out to be the final one.
         while (queue.length > frameSize) {
-          await inFlight!.push(sealFrame(cipher!, index++, false, queue.take(frameSize)), emit);
+          const frame = sealFrame(cipher!, index++, false, queue.take(frameSize));
+          if (frame instanceof Uint8Array) emit(frame);
+          else await inFlight!.push(frame, emit);
         }
       } catch (error) {
         fail(error);
@@ -79,7 +81,9 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
     async flush(controller) {
       try {
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
-        await inFlight!.push(sealFrame(cipher!, index++, true, queue.take(queue.length)), emit);
+        const frame = sealFrame(cipher!, index++, true, queue.take(queue.length));
+        if (frame instanceof Uint8Array) emit(frame);
+        else await inFlight!.push(frame, emit);
         await inFlight!.drain(emit);
         cipher!.dispose();
       } catch (error) {

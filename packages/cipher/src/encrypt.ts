@@ -48,7 +48,8 @@ export async function encrypt(plaintext: Uint8Array, options: EncryptOptions): P
         view.setUint32(offset, chunk.length);
         offset += 4;
       }
-      await inFlight.push(cipher.seal(i + 1, final, chunk, out, offset), () => {});
+      const pending = cipher.seal(i + 1, final, chunk, out, offset);
+      if (pending) await inFlight.push(pending, () => {});
       offset += chunk.length + 16;
     }
     await inFlight.drain(() => {});

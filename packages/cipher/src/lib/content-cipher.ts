@@ -21,11 +21,21 @@ export interface ContentCipher {
   readonly suite: Suite;
   /** How many frames callers should keep in flight. */
   readonly window: number;
-  /** Encrypts `plaintext` as frame `index` into `out` at `offset` (ciphertext then tag). */
-  seal(index: number, final: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): Promise<void>;
   /**
-   * Decrypts frame `index` into `out` at `offset`; writes nothing unless the tag verified.
-   * @throws {SealkitError} ERR_AUTHENTICATION_FAILED
+   * Encrypts `plaintext` as frame `index` into `out` at `offset` (ciphertext then tag). XChaCha20-Poly1305 works
+   * synchronously and returns undefined (no promise per frame); AES-256-GCM returns a promise.
+   */
+  seal(
+    index: number,
+    final: boolean,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): Promise<void> | undefined;
+  /**
+   * Decrypts frame `index` into `out` at `offset`; writes nothing unless the tag verified. Synchronous (undefined)
+   * or a promise, as `seal`.
+   * @throws {SealkitError} ERR_AUTHENTICATION_FAILED (thrown, or the promise rejects)
    */
   open(
     index: number,
@@ -33,7 +43,7 @@ export interface ContentCipher {
     ciphertextAndTag: Uint8Array,
     out: Uint8Array,
     offset: number,
-  ): Promise<void>;
+  ): Promise<void> | undefined;
   /** The header tag: the AEAD tag of the empty plaintext, nonce index 0, over `aad` (headerAad). */
   headerTag(aad: Uint8Array): Promise<Uint8Array>;
   /** Wipes the content key. The cipher cannot be used afterwards. */
@@ -56,49 +66,35 @@ export async function createContentCipher(suite: Suite, contentKey: Uint8Array):
 function xchachaCipher(ctx: SodiumContext, key: Uint8Array): ContentCipher {
   const suite = XCHACHA20_POLY1305;
   let disposed = false;
-  const check = () => {
+  // One nonce buffer, rewritten per frame (calls are synchronous): zeros, then the index as a u64 big-endian.
+  const nonce = new Uint8Array(suite.nonceLength);
+  const nonceView = new DataView(nonce.buffer);
+  const nonceFor = (index: number): Uint8Array => {
     if (disposed) throw new Error("content cipher used after dispose");
+    nonceView.setUint32(suite.nonceLength - 8, Math.floor(index / 0x100000000));
+    nonceView.setUint32(suite.nonceLength - 4, index >>> 0);
+    return nonce;
   };
   return {
     suite,
     window: 1,
-    async seal(index, final, plaintext, out, offset) {
-      check();
-      sodiumSeal(
-        ctx,
-        "xchacha20poly1305",
-        key,
-        frameNonce(suite, index),
-        plaintext,
-        frameAad(final),
-        out,
-        offset,
-      );
+    seal(index, final, plaintext, out, offset) {
+      sodiumSeal(ctx, "xchacha20poly1305", key, nonceFor(index), plaintext, frameAad(final), out, offset);
+      return undefined;
     },
-    async open(index, final, ciphertextAndTag, out, offset) {
-      check();
-      const nonce = frameNonce(suite, index);
+    open(index, final, ciphertextAndTag, out, offset) {
+      const n = nonceFor(index);
       // The heap keeps the last frame's plaintext until dispose() wipes it: one wipe per message, not per frame.
       if (
-        !sodiumOpen(
-          ctx,
-          "xchacha20poly1305",
-          key,
-          nonce,
-          ciphertextAndTag,
-          frameAad(final),
-          out,
-          offset,
-          false,
-        )
+        !sodiumOpen(ctx, "xchacha20poly1305", key, n, ciphertextAndTag, frameAad(final), out, offset, false)
       ) {
         throw authenticationFailed();
       }
+      return undefined;
     },
     async headerTag(aad) {
-      check();
       const tag = new Uint8Array(16);
-      sodiumSeal(ctx, "xchacha20poly1305", key, frameNonce(suite, 0), new Uint8Array(0), aad, tag, 0);
+      sodiumSeal(ctx, "xchacha20poly1305", key, nonceFor(0), new Uint8Array(0), aad, tag, 0);
       return tag;
     },
     dispose() {
