@@ -965,3 +965,61 @@ describe("service owned keys", () => {
     expect(readBlobHeader(await kms.sealOwned("backup-index", secret)).keyId).toBe(ownedId);
   });
 });
+
+describe("changing the root key", () => {
+  it("re-wraps every backing key: file → passphrase → KeyWrapper → new file, ciphertexts keep decrypting", async () => {
+    const { randomBytes } = await import("node:crypto");
+    const { LocalKms } = await import("./local-kms.js");
+    const { AesKeyWrapper } = await import("./root-key.js");
+    const t = await openTemp();
+    cleanups.push(t.cleanup);
+    const { KeyId } = await newKey(t.kms);
+    await t.kms.rotateKeyOnDemand(ROOT, { KeyId });
+    const blob = (await t.kms.encrypt(ROOT, { KeyId, Plaintext: bytes(5) })).CiphertextBlob;
+    const old = (await t.kms.encrypt(ROOT, { KeyId, Plaintext: bytes(5, 1) })).CiphertextBlob;
+    await t.kms.close();
+    const check = async (rootKey: Parameters<typeof LocalKms.open>[0]["rootKey"]) => {
+      const kms = await LocalKms.open({ dataDir: t.dir, ...(rootKey ? { rootKey } : {}) });
+      try {
+        expect((await kms.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext).toEqual(bytes(5));
+        expect((await kms.decrypt(ROOT, { CiphertextBlob: old })).Plaintext).toEqual(bytes(5, 1));
+      } finally {
+        await kms.close();
+      }
+    };
+    const passphrase = { passphrase: "new secret", argon2: { memorySize: 8192, iterations: 1 } };
+    expect((await LocalKms.changeRootKey({ dataDir: t.dir, to: passphrase })).rewrapped).toBe(2);
+    await check({ passphrase: "new secret" });
+    await rejects(LocalKms.open({ dataDir: t.dir }), "KMSInternalException");
+
+    const hsm = new Uint8Array(randomBytes(32));
+    await LocalKms.changeRootKey({
+      dataDir: t.dir,
+      from: { passphrase: "new secret" },
+      to: new AesKeyWrapper(hsm, "hsm"),
+    });
+    await check(new AesKeyWrapper(hsm, "hsm"));
+    await rejects(
+      LocalKms.open({ dataDir: t.dir, rootKey: { passphrase: "new secret" } }),
+      "KMSInternalException",
+    );
+
+    const newFile = join(t.dir, "root-2.key");
+    await LocalKms.changeRootKey({
+      dataDir: t.dir,
+      from: new AesKeyWrapper(hsm, "hsm"),
+      to: { file: newFile },
+    });
+    expect(statSync(newFile).mode & 0o777).toBe(0o600);
+    await check(undefined);
+    await expect(LocalKms.changeRootKey({ dataDir: t.dir, to: { file: newFile } })).rejects.toThrow(
+      TypeError,
+    );
+    // A wrong `from` changes nothing.
+    await rejects(
+      LocalKms.changeRootKey({ dataDir: t.dir, from: { passphrase: "nope" }, to: { passphrase: "x" } }),
+      "KMSInternalException",
+    );
+    await check({ file: newFile });
+  });
+});

@@ -2,7 +2,7 @@
 
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import {
   concatBytes,
   type EncryptionContext,
@@ -249,6 +249,89 @@ export class LocalKms {
         throw new KmsError("KMSInternalException", error.message, { cause: error });
       }
       throw error;
+    }
+  }
+
+  /**
+   * Re-wraps every backing key of a closed data dir under a new root key, in one transaction: from a key file
+   * to a passphrase or an HSM KeyWrapper, from one passphrase to another, or to a new key file (`{ file }`, created
+   * with mode 0600 if missing; it must not be the current file). Backing keys and ciphertexts are unchanged.
+   * Afterwards the old root key no longer opens the data dir; delete an old key file yourself once backed up.
+   * @throws {KmsError} KMSInternalException when `from` does not open the data dir
+   * @throws {TypeError} for malformed options or a `to` file that is the current one
+   */
+  static async changeRootKey(options: {
+    dataDir: string;
+    from?: LocalKmsOptions["rootKey"];
+    to: NonNullable<LocalKmsOptions["rootKey"]>;
+  }): Promise<{ rewrapped: number }> {
+    if (typeof options !== "object" || options === null) throw new TypeError(`"options" expected an object`);
+    const { dataDir } = options;
+    if (typeof dataDir !== "string" || !existsSync(join(dataDir, "kms.db"))) {
+      throw new TypeError(`"dataDir" expected an existing data dir with a kms.db`);
+    }
+    if (typeof options.to !== "object" || options.to === null)
+      throw new TypeError(`"to" expected a root key option`);
+    const db = openStore(join(dataDir, "kms.db"));
+    let old: { root: KeyWrapper; ownsRoot: boolean } | undefined;
+    let next: { root: KeyWrapper; ownsRoot: boolean; kind: string; argon2?: string } | undefined;
+    try {
+      old = await openRootKey(db, dataDir, options.from);
+      const storedFile = (
+        db.prepare("SELECT value FROM meta WHERE name = 'root_file'").get() as { value: string } | undefined
+      )?.value;
+      const currentFile =
+        (options.from as { file?: string } | undefined)?.file ?? storedFile ?? join(dataDir, "root.key");
+      next = await newRootKey(options.to, currentFile);
+      const versions = db.prepare("SELECT key_id, version, wrapped FROM key_versions").all() as {
+        key_id: string;
+        version: number;
+        wrapped: Uint8Array;
+      }[];
+      const rewrapped: { key_id: string; version: number; wrapped: Uint8Array }[] = [];
+      for (const v of versions) {
+        const aad = backingKeyAad(v.key_id, v.version);
+        const material = await old.root.unwrap(new Uint8Array(v.wrapped), aad);
+        try {
+          rewrapped.push({
+            key_id: v.key_id,
+            version: v.version,
+            wrapped: await next.root.wrap(material, aad),
+          });
+        } finally {
+          wipe(material);
+        }
+      }
+      const check = await next.root.wrap(ROOT_CHECK_VALUE, ROOT_CHECK_AAD);
+      const root = next;
+      db.transaction(() => {
+        const update = db.prepare("UPDATE key_versions SET wrapped = ? WHERE key_id = ? AND version = ?");
+        for (const r of rewrapped) update.run(r.wrapped, r.key_id, r.version);
+        const set = db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)");
+        set.run("root_kind", root.kind);
+        set.run("root_description", root.root.description);
+        set.run("root_check", btoa(String.fromCharCode(...check)));
+        if (root.argon2) set.run("argon2", root.argon2);
+        else db.prepare("DELETE FROM meta WHERE name = 'argon2'").run();
+        const file = (options.to as { file?: string }).file;
+        if (root.kind === "file" && file !== undefined) set.run("root_file", file);
+        else db.prepare("DELETE FROM meta WHERE name = 'root_file'").run();
+      }).immediate();
+      return { rewrapped: rewrapped.length };
+    } catch (error) {
+      if (KmsError.isInstance(error) || error instanceof TypeError || error instanceof RangeError)
+        throw error;
+      throw new KmsError(
+        "KMSInternalException",
+        `The root key could not be changed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      if (old?.ownsRoot) await old.root.close?.();
+      if (next?.ownsRoot) await next.root.close?.();
+      db.close();
     }
   }
 
@@ -2296,7 +2379,7 @@ async function openRootKey(
       throw new TypeError(`"rootKey.file" expected a path`);
     kind = "file";
     if (initialized && storedKind !== "file") throw rootMismatch(storedKind, kind);
-    const path = (file as string | undefined) ?? join(dataDir, "root.key");
+    const path = (file as string | undefined) ?? meta("root_file") ?? join(dataDir, "root.key");
     if (!existsSync(path) && initialized) {
       throw new KmsError(
         "KMSInternalException",
@@ -2332,6 +2415,34 @@ async function openRootKey(
     }).immediate();
   }
   return { root, ownsRoot };
+}
+
+async function newRootKey(
+  to: NonNullable<LocalKmsOptions["rootKey"]>,
+  currentFile: string,
+): Promise<{ root: KeyWrapper; ownsRoot: boolean; kind: string; argon2?: string }> {
+  if (typeof (to as KeyWrapper).wrap === "function" && typeof (to as KeyWrapper).unwrap === "function") {
+    return { root: to as KeyWrapper, ownsRoot: false, kind: "wrapper" };
+  }
+  if (typeof (to as { passphrase?: unknown }).passphrase === "string") {
+    const o = to as {
+      passphrase: string;
+      argon2?: { memorySize?: number; iterations?: number; parallelism?: number };
+    };
+    const argon2 = JSON.stringify(newArgon2Parameters(o.argon2));
+    return {
+      root: await passphraseWrapper(o.passphrase, JSON.parse(argon2)),
+      ownsRoot: true,
+      kind: "passphrase",
+      argon2,
+    };
+  }
+  const file = (to as { file?: unknown }).file;
+  if (typeof file !== "string" || file.length === 0)
+    throw new TypeError(`"to" expected a KeyWrapper, { passphrase } or { file }`);
+  if (resolvePath(file) === resolvePath(currentFile))
+    throw new TypeError(`"to.file" must differ from the current root key file`);
+  return { root: loadRootKeyFile(file, true), ownsRoot: true, kind: "file" };
 }
 
 function rootMismatch(stored: string | undefined, given: string): KmsError {
