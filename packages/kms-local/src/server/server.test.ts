@@ -234,6 +234,10 @@ describe("KMS server protocol", () => {
     expect(res.status).toBe(413);
     expect(res.json().__type).toBe("RequestEntityTooLargeException");
     expect(res.headers["x-amzn-requestid"]).toMatch(UUID);
+    const [event] = kms.auditLog.query().filter((e) => e.requestID === res.headers["x-amzn-requestid"]);
+    expect(event?.errorCode).toBe("RequestEntityTooLargeException");
+    expect(event?.eventName).toBe("GenerateRandom");
+    expect(event?.userIdentity.accessKeyId).toBe(ALICE.accessKeyId);
   });
 
   it("refuses a non-POST request with a JSON error", async () => {
@@ -316,6 +320,9 @@ describe("KMS server limits and lifecycle", () => {
     });
     expect(text).toMatch(/^HTTP\/1.1 408/);
     expect(text).toMatch(/"__type":"RequestTimeoutException"/);
+    expect(kms.auditLog.query({ errorsOnly: true }).map((e) => e.errorCode)).toContain(
+      "RequestTimeoutException",
+    );
     const leaving = connect(port, "127.0.0.1");
     leaving.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"KeyId":');
     await new Promise((r) => setTimeout(r, 100));

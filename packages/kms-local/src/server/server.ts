@@ -15,7 +15,7 @@ import { ServerMetrics } from "./metrics.js";
 import { ERROR_STATUS, OPERATION_MODELS } from "./model.generated.js";
 import { SigV4Verifier } from "./sigv4.js";
 import { Throttle, type ThrottleOptions } from "./throttle.js";
-import { WireError } from "./wire-errors.js";
+import { WireError, type WireErrorName } from "./wire-errors.js";
 
 /** The identity a request runs as, passed to every local KMS method. */
 export interface KmsCaller {
@@ -255,16 +255,14 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       phase = "over";
       chunks.length = 0;
       done();
-      metrics.record("-", "RequestTimeoutException", limits.requestTimeoutMs / 1000);
-      res.shouldKeepAlive = false;
-      sendError(
+      refuseEarly(
+        req,
         res,
         requestId,
         408,
         "RequestTimeoutException",
         `The request body was not received within ${limits.requestTimeoutMs} ms.`,
       );
-      res.once("finish", () => req.socket.destroySoon());
     }, limits.requestTimeoutMs);
     req.on("data", (chunk: Buffer) => {
       if (phase !== "receiving") return;
@@ -314,15 +312,66 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   }
 
   function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): void {
-    metrics.record("-", "RequestEntityTooLargeException", 0);
-    res.shouldKeepAlive = false;
-    sendError(
+    refuseEarly(
+      req,
       res,
       requestId,
       413,
       "RequestEntityTooLargeException",
       `The request body exceeds ${limits.maxBodyBytes} bytes.`,
     );
+  }
+
+  /**
+   * Refuses a request whose body was not read to the end (too large, too slow): audited like every refusal (the
+   * signature cannot be checked without the body, so the caller is the access key it claims), then answered, and
+   * the connection closed.
+   */
+  function refuseEarly(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    name: WireErrorName,
+    message: string,
+  ): void {
+    metrics.record("-", name, 0);
+    metrics.inFlight++;
+    res.shouldKeepAlive = false;
+    const target = req.headers["x-amz-target"];
+    const accessKeyId = claimedAccessKey(req.headers.authorization);
+    const sourceIp = req.socket.remoteAddress;
+    const userAgent = req.headers["user-agent"];
+    Promise.resolve()
+      .then(() =>
+        auditRejected({
+          operation:
+            typeof target === "string" && target.startsWith(TARGET_PREFIX)
+              ? target.slice(TARGET_PREFIX.length)
+              : "",
+          errorCode: name,
+          errorMessage: message,
+          requestId,
+          time: new Date(),
+          ...(sourceIp ? { sourceIp } : {}),
+          ...(userAgent ? { userAgent } : {}),
+          ...(accessKeyId ? { accessKeyId } : {}),
+        }),
+      )
+      .then(
+        () => sendError(res, requestId, status, name, message),
+        (auditError) => {
+          onError(auditError);
+          sendError(
+            res,
+            requestId,
+            500,
+            "KMSInternalException",
+            "The audit log could not record the request.",
+          );
+        },
+      )
+      .finally(done);
     // Stop reading: the connection closes after the response.
     res.once("finish", () => req.socket.destroySoon());
   }
