@@ -1023,3 +1023,35 @@ describe("changing the root key", () => {
     await check({ file: newFile });
   });
 });
+
+describe("concurrency", () => {
+  it("serves concurrent changes and cryptography, each audited exactly once", async () => {
+    const { kms } = await setup();
+    const { KeyId } = await newKey(kms);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      calls.push(kms.encrypt(ROOT, { KeyId, Plaintext: bytes(8, i) }));
+      if (i % 5 === 0) calls.push(kms.rotateKeyOnDemand(ROOT, { KeyId }));
+      if (i % 7 === 0) calls.push(kms.createKey(ROOT, {}));
+      if (i % 10 === 0) calls.push(kms.describeKey(MALLORY, { KeyId }).catch(() => "denied"));
+    }
+    const results = await Promise.all(calls);
+    const blobs = results.filter(
+      (r): r is { CiphertextBlob: Uint8Array } =>
+        typeof r === "object" && r !== null && "CiphertextBlob" in r,
+    );
+    expect(blobs).toHaveLength(30);
+    const versions = new Set(blobs.map((b) => readBlobHeader(b.CiphertextBlob).keyVersion));
+    expect(versions.size).toBeGreaterThan(1);
+    for (let i = 0; i < 30; i++) {
+      expect((await kms.decrypt(ROOT, { CiphertextBlob: blobs[i]!.CiphertextBlob })).Plaintext).toEqual(
+        bytes(8, i),
+      );
+    }
+    const events = await kms.auditLog!.query({});
+    // CreateKey + the concurrent calls + the 30 decrypts, each once.
+    expect(events).toHaveLength(1 + calls.length + 30);
+    expect(new Set(events.map((e) => e.requestID)).size).toBe(events.length);
+    expect((await kms.auditLog!.verify()).ok).toBe(true);
+  });
+});

@@ -23,12 +23,17 @@ export class AesKeyWrapper implements KeyWrapper {
   readonly description: string;
   #key: Uint8Array;
 
+  /**
+   * Copies `key`; the caller may wipe its copy.
+   * @throws {RangeError} when `key` is not 32 bytes
+   */
   constructor(key: Uint8Array, description: string) {
     if (key.length !== 32) throw new RangeError(`root key expected 32 bytes, got length=${key.length}`);
     this.#key = new Uint8Array(key);
     this.description = description;
   }
 
+  /** AES-256-GCM with a random IV, binding `aad`. */
   async wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
@@ -36,6 +41,10 @@ export class AesKeyWrapper implements KeyWrapper {
     return concatBytes(iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
   }
 
+  /**
+   * Opens what `wrap` returned for the same `aad`.
+   * @throws {SealkitError} ERR_AUTHENTICATION_FAILED for altered bytes, another aad or another key
+   */
   async unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     if (wrapped.length < 28) throw authenticationFailed();
     try {
@@ -54,6 +63,7 @@ export class AesKeyWrapper implements KeyWrapper {
     }
   }
 
+  /** Wipes the key; the wrapper is unusable afterwards. */
   async close(): Promise<void> {
     wipe(this.#key);
   }
