@@ -32,6 +32,9 @@ export function cpuNow() {
  */
 export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
   const samples = new Map(cases.map((c) => [c.id, { wall: [], cpu: [] }]));
+  // With --expose-gc (Node) or --js-flags=--expose-gc (Chromium), collect the previous case's garbage before
+  // each timed run, so that no case pays for another's concurrent GC work.
+  const collect = typeof globalThis.gc === "function" ? () => globalThis.gc() : () => {};
   for (let w = 0; w < warmup; w++) {
     for (const c of cases) {
       await c.run();
@@ -39,7 +42,11 @@ export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
     }
   }
   for (let r = 0; r < rounds; r++) {
-    for (const c of cases) {
+    // Rotate the order each round so that no case always follows the same neighbour.
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(k + r) % cases.length];
+      collect();
+      await yieldToEventLoop();
       const cpuStart = cpuNow();
       const start = now();
       await c.run();
@@ -47,7 +54,6 @@ export async function timeInterleaved(cases, { rounds, warmup, onProgress }) {
       const cpuEnd = cpuNow();
       samples.get(c.id).wall.push(wall);
       if (cpuStart !== undefined) samples.get(c.id).cpu.push(cpuEnd - cpuStart);
-      await yieldToEventLoop();
     }
     onProgress?.(r + 1, rounds);
   }

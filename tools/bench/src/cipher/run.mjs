@@ -48,6 +48,8 @@ export function parseOptions(argv, env) {
     memory: !has("--no-memory"),
     range: !has("--no-range"),
     rounds: Number(value("rounds") ?? (quick ? 2 : 5)),
+    only: value("only")?.split(","),
+    skipSmall: has("--no-small"),
     warmup: 1,
     bulkBytes: (quick ? 8 : 64) * MiB,
     smallMessages: quick ? 256 : 2048,
@@ -117,7 +119,7 @@ async function main() {
     nodeCryptoImplementation("aes-256-gcm"),
     await webCryptoAesImplementation(crypto.subtle, WEB_CRYPTO_WINDOW),
     awsSdkImplementation(),
-  ];
+  ].filter((impl) => !options.only || options.only.includes(impl.id));
 
   const sections = [];
   const extraTargets = [];
@@ -129,9 +131,11 @@ async function main() {
     ...options,
     log,
   });
-  log(`Node: ${small}`);
-  const messages = Array.from({ length: options.smallMessages }, () => randomBytes(options.smallSize));
-  nodeResults.push(...(await runWorkload(implementations, smallWorkload(messages), { ...options, log })));
+  if (!options.skipSmall) {
+    log(`Node: ${small}`);
+    const messages = Array.from({ length: options.smallMessages }, () => randomBytes(options.smallSize));
+    nodeResults.push(...(await runWorkload(implementations, smallWorkload(messages), { ...options, log })));
+  }
   const targets = evaluateTargets(nodeResults, RATIO_TARGETS);
   sections.push(
     [
