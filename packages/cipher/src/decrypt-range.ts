@@ -161,16 +161,19 @@ export async function decryptRange(
             throw malformed("final frame length does not match the envelope's size");
           }
           const sealed = frame.subarray(final ? 5 : 1);
-          // Decrypt into a scratch frame, then copy the requested part: a frame's plaintext is released only
-          // when its tag verified.
+          // A frame wholly inside the range is decrypted in place into the result; a frame cut by the range into
+          // a scratch buffer, copied from only after its tag verified, then wiped.
           const frameStart = i * frameSize;
           const lo = Math.max(start, frameStart);
           const hi = Math.min(end, frameStart + length);
-          const scratch = new Uint8Array(length);
+          const whole = lo === frameStart && hi === frameStart + length;
+          const target = whole ? plaintext : new Uint8Array(length);
           const copy = () => {
-            if (hi > lo) plaintext.set(scratch.subarray(lo - frameStart, hi - frameStart), lo - start);
+            if (whole) return;
+            if (hi > lo) plaintext.set(target.subarray(lo - frameStart, hi - frameStart), lo - start);
+            target.fill(0);
           };
-          const pending = cipher.open(i + 1, final, sealed, scratch, 0);
+          const pending = cipher.open(i + 1, final, sealed, target, whole ? frameStart - start : 0);
           if (pending) await inFlight.push(pending.then(copy), () => {});
           else copy();
         }
