@@ -1,6 +1,6 @@
 // Tests of AuditLog against real SQLite files in temp dirs: round trip, group commit, verification, refusals.
 
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -248,5 +248,24 @@ describe("AuditLog", () => {
     await pending;
     expect(log.stats()).toMatchObject({ appended: 10, pending: 0, lastSequence: 10, lagMs: 0 });
     await log.close();
+  });
+
+  it("refuses bad options and a signing key that is not a private Ed25519 key accessible by its owner only", async () => {
+    const dir = tempDir();
+    await expect(AuditLog.open(dir, { digestEvery: 0 })).rejects.toThrow(RangeError);
+    await expect(AuditLog.open(dir, { digestIntervalMs: 1.5 })).rejects.toThrow(RangeError);
+    await expect(AuditLog.open("")).rejects.toThrow(TypeError);
+    const log = await AuditLog.open(dir);
+    await log.close();
+    const keyPath = join(dir, "audit-signing.key");
+    chmodSync(keyPath, 0o644);
+    await expect(AuditLog.open(dir)).rejects.toThrow(/mode 0644; it must be accessible by its owner only/);
+    const other = join(tempDir(), "not-ed25519.key");
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeFileSync(other, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    await expect(AuditLog.open(tempDir(), { signingKey: other })).rejects.toThrow(
+      /not an Ed25519 private key/,
+    );
   });
 });

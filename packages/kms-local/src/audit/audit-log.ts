@@ -130,11 +130,20 @@ export class AuditLog {
       db.prepare(
         "INSERT OR IGNORE INTO audit_public_keys (fingerprint, public_key_pem, first_used) VALUES (?, ?, ?)",
       ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
-      return new AuditLog(db, path, key, options);
     } catch (error) {
       db.close();
       throw error;
     }
+    const log = new AuditLog(db, path, key, options);
+    try {
+      await log.#writer.open();
+    } catch (error) {
+      clearInterval(log.#timer);
+      await log.#writer.close().catch(() => undefined);
+      db.close();
+      throw error;
+    }
+    return log;
   }
 
   /** The SPKI PEM public key that verifies this log's digests; keep a copy outside the data dir. */

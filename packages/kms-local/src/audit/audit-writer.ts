@@ -38,6 +38,8 @@ parentPort.on("message", (message) => {
     if (message.type === "close") {
       if (db) db.close();
       db = undefined;
+    } else if (message.type === "open") {
+      if (!db) open();
     } else {
       if (!db) open();
       write(message.rows, message.digest);
@@ -110,6 +112,11 @@ export class AuditWriter {
       worker.ref();
       worker.postMessage({ ...message, id });
     });
+  }
+
+  /** Starts the thread and opens its connection, so that the first append does not pay for it. */
+  open(): Promise<void> {
+    return this.#send({ type: "open" });
   }
 
   /** Commits the rows (and the digest, if any) in one transaction; resolves once the commit is durable. */

@@ -29,11 +29,19 @@ function fingerprintOf(publicKey: KeyObject): string {
  * Loads the PKCS#8 PEM Ed25519 key at `path`, or creates it (mode 0600, exclusive create, fsync'd) when missing.
  * Writes the public key next to it as `<path>.pub` (mode 0644).
  *
- * @throws Error when the file exists but is not an Ed25519 private key, or cannot be read or created.
+ * @throws Error when the file exists but is not an Ed25519 private key, is accessible by group or others,
+ *   or cannot be read or created.
  */
 export async function loadOrCreateSigningKey(path: string): Promise<DigestSigningKey> {
   let pem: string;
   try {
+    const mode = (await fs.stat(path)).mode & 0o777;
+    if (mode & 0o077) {
+      // Readable by others, anyone could sign digests; writable by others, anyone could swap the key.
+      throw new Error(
+        `audit signing key ${path} has mode ${mode.toString(8).padStart(4, "0")}; it must be accessible by its owner only (chmod 600)`,
+      );
+    }
     pem = await fs.readFile(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
