@@ -64,11 +64,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const port = integer(values.port as string, "--port");
   const unsignedAs = values["allow-unsigned-as"] as string | undefined;
-  if (unsignedAs !== undefined) {
-    process.stderr.write(
-      `\n!!! WARNING: --allow-unsigned-as is ON. Requests WITHOUT a signature are accepted as ${unsignedAs}.\n!!! Anyone who can reach this port can use your keys. Never use this outside development.\n\n`,
-    );
-  }
   const limits = {
     ...(values["max-connections"]
       ? { maxConnections: integer(values["max-connections"] as string, "--max-connections") }

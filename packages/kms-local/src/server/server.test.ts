@@ -374,7 +374,9 @@ describe("KMS server limits and lifecycle", () => {
 
   it("accepts unsigned requests as the configured principal only when allowUnsignedAs is set", async () => {
     const kms = await openTestKms(join(dir, "unsigned"));
-    const server = await start(kms, { allowUnsignedAs: ALICE.principal });
+    const warnings: string[] = [];
+    const server = await start(kms, { allowUnsignedAs: ALICE.principal, onWarning: (m) => warnings.push(m) });
+    expect(warnings.join("")).toMatch(/WARNING: --allow-unsigned-as is ON[\s\S]*arn:aws:iam::111122223333:user\/alice/);
     try {
       const res = await fetch(server.url, {
         method: "POST",

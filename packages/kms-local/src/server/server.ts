@@ -95,6 +95,8 @@ export interface KmsServerOptions {
   readonly metricsExtra?: () => readonly string[] | Promise<readonly string[]>;
   /** Where internal errors are reported (default console.error); never given plaintext or key material. */
   readonly onError?: (error: unknown) => void;
+  /** Where start-up warnings go (default stderr): the unsigned-requests warning. */
+  readonly onWarning?: (message: string) => void;
   /** The server's clock for SigV4 (default Date.now). */
   readonly now?: () => number;
 }
@@ -158,6 +160,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   const auditRejected = options.auditRejected ?? defaultAuditRejected(kms);
   const metricsExtra = options.metricsExtra ?? defaultMetricsExtra(kms);
   const metrics = new ServerMetrics();
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(message));
 
   let closing = false;
   let closed: Promise<void> | undefined;
@@ -539,6 +542,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         server.listen(port, listenHost, () => {
           server.off("error", reject);
           address = server.address() as AddressInfo;
+          if (unsigned !== undefined) warn(unsignedWarning(unsigned.principal, listenHost, address.port));
           resolve();
         });
       });
@@ -557,6 +561,11 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       return closed;
     },
   };
+}
+
+function unsignedWarning(principal: string, host: string, port: number): string {
+  const line = "!".repeat(100);
+  return `\n${line}\n!!! WARNING: --allow-unsigned-as is ON: requests WITHOUT a signature are accepted as\n!!!   ${principal}\n!!! Anyone who can reach ${host}:${port} can use and manage its keys. Development only.\n${line}\n\n`;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
