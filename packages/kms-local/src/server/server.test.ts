@@ -376,7 +376,9 @@ describe("KMS server limits and lifecycle", () => {
     const kms = await openTestKms(join(dir, "unsigned"));
     const warnings: string[] = [];
     const server = await start(kms, { allowUnsignedAs: ALICE.principal, onWarning: (m) => warnings.push(m) });
-    expect(warnings.join("")).toMatch(/WARNING: --allow-unsigned-as is ON[\s\S]*arn:aws:iam::111122223333:user\/alice/);
+    expect(warnings.join("")).toMatch(
+      /WARNING: --allow-unsigned-as is ON[\s\S]*arn:aws:iam::111122223333:user\/alice/,
+    );
     try {
       const res = await fetch(server.url, {
         method: "POST",
