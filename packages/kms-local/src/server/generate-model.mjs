@@ -1,5 +1,5 @@
 // Generates model.generated.ts (the KMS operations' member types and the error statuses) from @aws-sdk/client-kms's schemas.
-// Run from packages/kms-local: node src/server/generate-model.mjs
+// Run from packages/kms-local: node src/server/generate-model.mjs && npx biome format --write src/server/model.generated.ts
 
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
