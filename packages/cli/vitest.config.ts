@@ -3,5 +3,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: { alias: sourceAliases },
-  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+  // The tests run the built binary as child processes, several of which write to SQLite and fsync: give them time
+  // on a loaded 2-core machine.
+  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
 });

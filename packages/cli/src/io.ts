@@ -1,10 +1,10 @@
 // Streams in and out of files and stdio, crash-safe output files (temp file, fsync, rename), and header peeking.
 
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import {
   closeSync,
   createReadStream,
-  createWriteStream,
   fstatSync,
   fsyncSync,
   openSync,
@@ -12,8 +12,9 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { concatBytes, type EnvelopeHeader, SealkitError, tryParseHeader } from "@sealkit/core";
 
 /** An input: a file or stdin, as a web stream, with its size when known (for the progress bar). */
@@ -106,7 +107,7 @@ export interface AtomicFile {
   /** fsync the file, rename it over the final path, fsync the directory. */
   commit(): Promise<void>;
   /** Remove the temporary file; the final path is untouched. */
-  abort(): void;
+  abort(): Promise<void>;
 }
 
 /** The temporary path next to `finalPath` (same directory, so that rename is atomic). */
@@ -127,47 +128,56 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Creates the temporary file (mode 0600, never an existing file) for `finalPath`. */
-export function createAtomicFile(finalPath: string): AtomicFile {
+/**
+ * Creates the temporary file (mode 0600, never an existing file) for `finalPath`. Writes are awaited one by one
+ * (a web sink over a FileHandle), so memory stays bounded by the pipeline's few frames whatever the size:
+ * Node 20's Writable.toWeb over an fs stream let 200 MB pile up for a 256 MB input here.
+ */
+export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
   const tempPath = tempPathFor(finalPath);
-  const fd = openSync(tempPath, "wx", 0o600);
+  const handle = await open(tempPath, "wx", 0o600);
   let closed = false;
-  const out = createWriteStream("", { fd, autoClose: false, highWaterMark: CHUNK });
-  const finish = () =>
-    new Promise<void>((resolve, reject) => {
-      if (out.writableFinished) return resolve();
-      out.once("finish", resolve);
-      out.once("error", reject);
-    });
-  const close = () => {
+  const close = async () => {
     if (!closed) {
       closed = true;
-      closeSync(fd);
+      await handle.close();
     }
   };
   return {
-    writable: Writable.toWeb(out) as WritableStream<Uint8Array>,
+    writable: new WritableStream<Uint8Array>({
+      async write(chunk) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+          offset += bytesWritten;
+        }
+      },
+    }),
     tempPath,
     async commit() {
-      await finish();
-      fsyncSync(fd);
-      close();
+      await handle.sync();
+      await close();
       renameSync(tempPath, finalPath);
       fsyncDir(dirname(finalPath));
     },
-    abort() {
-      out.destroy();
-      try {
-        close();
-      } catch {}
+    async abort() {
+      await close().catch(() => {});
       rmSync(tempPath, { force: true });
     },
   };
 }
 
-/** stdout as a web stream (errors such as EPIPE surface through the pipe). */
+/**
+ * stdout as a web stream that waits for 'drain' (backpressure) and fails on 'error' (EPIPE). stdout is not ended
+ * on close: the process exits after the command.
+ */
 export function stdoutWritable(): WritableStream<Uint8Array> {
-  return Writable.toWeb(process.stdout) as WritableStream<Uint8Array>;
+  const out = process.stdout;
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      if (!out.write(chunk)) await once(out, "drain");
+    },
+  });
 }
 
 /** Reads the first bytes of a file until its envelope header is complete. */

@@ -22,8 +22,35 @@ function remote(settings: Settings): boolean {
   return settings.endpoint !== undefined || settings.provider === "aws";
 }
 
-/** The backend: the in-process LocalKms as the configured principal, or @aws-sdk/client-kms at the endpoint. */
+/** The operations that accept an alias as KeyId in AWS KMS; for the others the CLI resolves aliases first. */
+const ACCEPT_ALIAS = new Set([
+  "DescribeKey",
+  "Encrypt",
+  "GenerateDataKey",
+  "GenerateDataKeyWithoutPlaintext",
+  "ReEncrypt",
+]);
+
+/**
+ * The backend: the in-process LocalKms as the configured principal, or @aws-sdk/client-kms at the endpoint.
+ * Aliases given where AWS KMS wants a key id (EnableKey, PutKeyPolicy, CreateGrant, CreateAlias's target ...) are
+ * resolved with DescribeKey, so every command takes an alias.
+ */
 export async function adminBackend(flags: AdminFlags, session: Session, create = false): Promise<Call> {
+  const call = await rawBackend(flags, session, create);
+  return async (operation, request) => {
+    const resolved = { ...request };
+    for (const field of ["KeyId", "TargetKeyId"]) {
+      const value = resolved[field];
+      if (typeof value === "string" && !ACCEPT_ALIAS.has(operation) && operation !== "DeleteAlias") {
+        resolved[field] = await keyIdOf(call, value);
+      }
+    }
+    return call(operation, resolved);
+  };
+}
+
+async function rawBackend(flags: AdminFlags, session: Session, create: boolean): Promise<Call> {
   const settings = resolveSettings(flags);
   if (remote(settings)) {
     const client = session.kmsClient(settings);
@@ -49,6 +76,16 @@ export async function adminBackend(flags: AdminFlags, session: Session, create =
     if (typeof method !== "function") throw new Error(`the local KMS has no ${operation}`);
     return method.call(kms, caller, request);
   };
+}
+
+/**
+ * Key operations such as EnableKey take a key id or ARN only (as in AWS KMS); the CLI also accepts an alias and
+ * resolves it with DescribeKey.
+ */
+async function keyIdOf(call: Call, key: string): Promise<string> {
+  if (!key.startsWith("alias/") && !key.includes(":alias/")) return key;
+  const { KeyMetadata } = (await call("DescribeKey", { KeyId: key })) as { KeyMetadata: { KeyId: string } };
+  return KeyMetadata.KeyId;
 }
 
 /** Calls a List operation until it is no longer truncated, concatenating `field`. */

@@ -21,12 +21,12 @@ async function writeOutput(stream: ReadableStream<Uint8Array>, output: string | 
     await stream.pipeTo(stdoutWritable());
     return;
   }
-  const file = createAtomicFile(output);
+  const file = await createAtomicFile(output);
   try {
     await stream.pipeTo(file.writable);
     await file.commit();
   } catch (error) {
-    file.abort();
+    await file.abort();
     throw error;
   }
 }
