@@ -6,7 +6,7 @@
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -55,6 +55,8 @@ function newestSource(dir) {
   return newest;
 }
 
+// Other work on the machine changes everything here: record the load at the start.
+const loadAtStart = loadavg()[0];
 const dir = mkdtempSync(join(tmpdir(), "sealkit-bench-kms-"));
 writeFileSync(join(dir, "creds.json"), JSON.stringify({ credentials: [CRED] }));
 writeFileSync(
@@ -296,6 +298,7 @@ async function writeSection(rows, protocolRows, verify) {
     : "";
   const body = `Command: \`pnpm bench:kms\` (tools/bench/src/kms/run.mjs). Measured ${when} UTC on this machine (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}, Node ${process.version}),
 the load tool (${useWrk ? "wrk, 1 thread at 1 connection, 2 threads otherwise" : "load.mjs"}) on the same machine, ${duration} s per run after a 2 s warm-up.
+One-minute load average when the run started: ${loadAtStart.toFixed(1)} (on ${cpus().length} cores: ${loadAtStart > cpus().length ? "other work was competing for the CPU, so these numbers understate the server" : "the machine was otherwise quiet"}).
 
 The server is \`packages/kms-local/dist/bin.js serve\` in its own process with the audit log on: every request is
 SigV4-verified, checked against the key policy, and answered only after its audit event is committed to SQLite
