@@ -66,8 +66,8 @@ describe("createDataKeyHandler with remoteProvider", () => {
     expect(JSON.stringify(events)).not.toContain(toBase64(dataKey.plaintext));
   });
 
-  it("refuses a user of another tenant, by the context rule", async () => {
-    const { client } = setup();
+  it("refuses a user of another tenant, by the context rule, and names them in the event", async () => {
+    const { client, events } = setup();
     const context = { tenant: "acme" };
     const dataKey = await generateEnvelopeDataKey([client("token-alice")], { context, suite: "AES_256_GCM" });
     const bob = client("token-bob");
@@ -77,6 +77,10 @@ describe("createDataKeyHandler with remoteProvider", () => {
     await expect(bob.generateDataKey({ length: 32, context })).rejects.toMatchObject({
       code: "ERR_ACCESS_DENIED",
     });
+    expect(events.slice(-2).map((e) => [e.principal, e.outcome, e.code])).toEqual([
+      ["bob", "refused", "ERR_ACCESS_DENIED"],
+      ["bob", "refused", "ERR_ACCESS_DENIED"],
+    ]);
   });
 
   it("refuses everything when no authorize hook is given", async () => {

@@ -206,7 +206,7 @@ export function createDataKeyHandler(
     }
   };
 
-  const decide = async (request: Request, details: AuthorizeDetails): Promise<Authorization> => {
+  const authenticate = async (request: Request, details: AuthorizeDetails): Promise<Authorization> => {
     const authorization = authorize ? await authorize(request, details) : undefined;
     if (!authorization) {
       throw new Refusal(
@@ -218,7 +218,12 @@ export function createDataKeyHandler(
     if (typeof authorization.principal !== "string" || authorization.principal.length === 0) {
       throw new TypeError("authorize must return { principal: string }");
     }
-    if (authorization.requireContext && !contextContains(details.context, authorization.requireContext)) {
+    return authorization;
+  };
+
+  /** The checks after authentication: the principal's required context pairs, then its rate limit. */
+  const admit = (authorization: Authorization, context: EncryptionContext): void => {
+    if (authorization.requireContext && !contextContains(context, authorization.requireContext)) {
       const pairs = Object.entries(authorization.requireContext)
         .map(([k, v]) => `${k}=${v}`)
         .join(", ");
@@ -230,7 +235,6 @@ export function createDataKeyHandler(
         "retry-after": String(wait),
       });
     }
-    return authorization;
   };
 
   return async (request: Request): Promise<Response> => {
@@ -296,12 +300,14 @@ export function createDataKeyHandler(
       context = body.context;
       const encryptedDataKey = "encryptedDataKey" in body ? body.encryptedDataKey : undefined;
       if (encryptedDataKey) keyIds = [encryptedDataKey.keyId];
-      authorization = await decide(request, {
+      const authorized = await authenticate(request, {
         operation,
         context,
         ...(encryptedDataKey ? { encryptedDataKey } : {}),
       });
-      const keys = await providerFor(authorization);
+      authorization = authorized;
+      admit(authorized, context);
+      const keys = await providerFor(authorized);
 
       if (operation === "generate" && "length" in body) {
         const dataKey = await keys.generateDataKey({

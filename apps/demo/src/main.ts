@@ -1,0 +1,51 @@
+// `pnpm demo`: starts the Sealkit demo on the embedded local KMS and prints where to open it.
+
+import { resolve } from "node:path";
+import { type ProviderKind, startDemo } from "./start-demo.js";
+
+const dataDir = resolve(
+  process.env.SEALKIT_DEMO_DIR ?? resolve(process.env.INIT_CWD ?? process.cwd(), ".sealkit/demo"),
+);
+const provider = (process.env.SEALKIT_DEMO_PROVIDER ?? "local") as ProviderKind;
+if (!["local", "aws", "pkcs11"].includes(provider)) {
+  console.error(`SEALKIT_DEMO_PROVIDER must be local, aws or pkcs11, not "${provider}"`);
+  process.exit(2);
+}
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+try {
+  const demo = await startDemo({
+    dataDir,
+    provider,
+    ports: {
+      web: port("PORT", 3000),
+      kms: port("SEALKIT_KMS_PORT", 4600),
+      edge: port("SEALKIT_EDGE_PORT", 8787),
+    },
+  });
+  console.log(`
+  Sealkit demo is running.
+
+    Web page      ${demo.url}      sign in as alice/alice (tenant acme) or bob/bob (tenant globex)
+    Edge worker   ${demo.edgeUrl}   (workerd) serves envelopes, decrypting Range requests on the fly
+    KMS endpoint  ${demo.kmsUrl}   AWS KMS protocol; credentials in ${dataDir}/credentials.json
+    Master key    ${demo.keyArn} (alias/demo-files), data keys through the ${demo.provider} provider
+    Data          ${dataDir}
+
+  Press Ctrl-C to stop.
+`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n  ${signal}: stopping…`);
+    await demo.close();
+    console.log("  stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+} catch (error) {
+  console.error(`The demo could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
