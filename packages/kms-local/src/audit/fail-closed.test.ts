@@ -1,9 +1,10 @@
-// Fail-closed tests with really unwritable stores: a full 1 MB tmpfs, and an immutable (chattr +i) WAL file.
+// Fail-closed tests with really unwritable stores: a full 1 MB tmpfs, an immutable (chattr +i) WAL, a locked database.
 
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { KmsError } from "../errors.js";
 import { type AuditEventInput, AuditLog } from "./index.js";
@@ -115,6 +116,27 @@ describe("fail closed", { timeout: 30_000 }, () => {
       expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
     },
   );
+
+  it("rejects appends while another connection holds the write lock past the busy timeout, then recovers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-locked-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const log = await AuditLog.open(dir, { digestEvery: 1_000_000 });
+    cleanups.push(() => void log.close().catch(() => undefined));
+    await log.append(event(1));
+    const intruder = new Database(join(dir, "audit.db"));
+    intruder.exec("BEGIN IMMEDIATE");
+    try {
+      const started = Date.now();
+      await expectRejectedBatch(log, 20);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500); // it waited for the lock (busy_timeout 2 s)
+      expect(log.stats().lastSequence).toBe(1);
+    } finally {
+      intruder.exec("ROLLBACK");
+      intruder.close();
+    }
+    expect((await log.append(event(2))).sequence).toBe(2);
+    expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
+  });
 
   it("rejects appends after close", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-closed-"));
