@@ -101,27 +101,76 @@ export function releaseLibrary(path: string): void {
   entry.module.close();
 }
 
-// Bumped at every re-initialization of a library: sessions and object handles from an older generation are
-// invalid, and their numbers may have been reused, so they must never be passed to the library again.
-const generations = new WeakMap<Pkcs11Module, number>();
+// Per loaded library: its generation (bumped at every re-initialization: sessions and object handles from an
+// older generation are invalid, and their numbers may have been reused, so they must never be passed to the
+// library again), the calls in flight, and a gate closed while the library is being re-initialized.
+interface LibraryState {
+  generation: number;
+  inFlight: number;
+  idle: (() => void) | undefined;
+  gate: Promise<void> | undefined;
+}
+const states = new WeakMap<Pkcs11Module, LibraryState>();
+
+function stateOf(module: Pkcs11Module): LibraryState {
+  let state = states.get(module);
+  if (!state) {
+    state = { generation: 0, inFlight: 0, idle: undefined, gate: undefined };
+    states.set(module, state);
+  }
+  return state;
+}
 
 /** The library's generation: it changes whenever anyone in the process re-initializes the library. */
 export function libraryGeneration(module: Pkcs11Module): number {
-  return generations.get(module) ?? 0;
+  return stateOf(module).generation;
 }
 
 /**
- * Finalizes and re-initializes a library after a device error, so that the token's slot is scanned again.
- * Every session of the process on that library is gone afterwards; other pools recover on their next call.
+ * Runs one use of a session (which may be an asynchronous call on libuv's thread pool) while counting it, so
+ * that a re-initialization waits for it: PKCS#11 leaves C_Finalize undefined while other threads are inside
+ * the library. Waits first if the library is being re-initialized.
  */
-export function reinitializeLibrary(module: Pkcs11Module): void {
-  generations.set(module, libraryGeneration(module) + 1);
+export async function withLibraryCall<T>(module: Pkcs11Module, fn: () => Promise<T> | T): Promise<T> {
+  const state = stateOf(module);
+  while (state.gate) await state.gate;
+  state.inFlight++;
   try {
-    module.C_Finalize();
-  } catch {
-    // CKR_CRYPTOKI_NOT_INITIALIZED: someone finalized it already.
+    return await fn();
+  } finally {
+    state.inFlight--;
+    if (state.inFlight === 0) state.idle?.();
   }
-  initialize(module);
+}
+
+/**
+ * Finalizes and re-initializes a library after a device error, so that the token's slot is scanned again,
+ * once the calls in flight have returned. Every session of the process on that library is gone afterwards;
+ * other pools notice the new generation and recover on their next call. A second caller while one
+ * re-initialization runs just waits for it.
+ */
+export async function reinitializeLibrary(module: Pkcs11Module): Promise<void> {
+  const state = stateOf(module);
+  if (state.gate) {
+    await state.gate;
+    return;
+  }
+  let open!: () => void;
+  state.gate = new Promise<void>((resolve) => (open = resolve));
+  try {
+    if (state.inFlight > 0) await new Promise<void>((resolve) => (state.idle = resolve));
+    state.idle = undefined;
+    state.generation++;
+    try {
+      module.C_Finalize();
+    } catch {
+      // CKR_CRYPTOKI_NOT_INITIALIZED: someone finalized it already.
+    }
+    initialize(module);
+  } finally {
+    state.gate = undefined;
+    open();
+  }
 }
 
 /** Initializes an injected module (tests), ignoring CKR_CRYPTOKI_ALREADY_INITIALIZED. */

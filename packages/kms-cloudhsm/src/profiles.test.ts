@@ -159,6 +159,18 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
     await provider.close();
   });
 
+  it("waits for calls in flight on the thread pool before finalizing the library", async () => {
+    const fake = new FakeModule({ ivSource: "hsm", failNextEncrypt: "CKR_DEVICE_REMOVED" });
+    const provider = cloudhsm(fake, { poolSize: 4 });
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => provider.generateDataKey({ length: 32, context })),
+    );
+    expect(results).toHaveLength(4);
+    expect(fake.count("C_Finalize")).toBe(1);
+    expect(fake.pendingAtFinalize).toEqual([0]);
+    await provider.close();
+  });
+
   it("retries on a fresh session after CKR_SESSION_HANDLE_INVALID", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
     const provider = cloudhsm(fake, { poolSize: 2 });

@@ -2,7 +2,7 @@
 
 import { SealkitError } from "@sealkit/core";
 import { recoveryFor, toSealkitError } from "./pkcs11-error.js";
-import { ck, type Handle, libraryGeneration, type Pkcs11Module } from "./pkcs11-module.js";
+import { ck, type Handle, libraryGeneration, type Pkcs11Module, withLibraryCall } from "./pkcs11-module.js";
 import type { TokenConnection } from "./token.js";
 
 /** Counters describing a pool, for tests and monitoring. */
@@ -93,7 +93,9 @@ export class SessionPool {
         seen = this.generation;
         session = await this.#acquire();
         seen = session.generation;
-        const result = await fn(session.handle, this.#connection.module);
+        const module = this.#connection.module;
+        const handle = session.handle;
+        const result = await withLibraryCall(module, () => fn(handle, module));
         this.#release(session);
         return result;
       } catch (error) {
@@ -104,7 +106,7 @@ export class SessionPool {
         }
         if (recovery === "none" || attempt > 0 || this.#closed) throw toSealkitError(error, operation);
         if (recovery === "device") {
-          if (seen === this.generation) this.#reinitialize();
+          if (seen === this.generation) await this.#reinitialize();
         } else {
           this.#pruneIdle();
         }
@@ -226,11 +228,11 @@ export class SessionPool {
     });
   }
 
-  #reinitialize(): void {
+  async #reinitialize(): Promise<void> {
     this.#reinitializations++;
     // Every handle dies with the library: idle sessions are dropped now, busy ones when they come back.
     for (const session of this.#idle.splice(0)) this.#drop(session);
-    this.#connection.reinitialize();
+    await this.#connection.reinitialize();
   }
 
   /** Forgets a session, closing it only if it belongs to the current library generation. */

@@ -135,11 +135,11 @@ export class TokenConnection {
   }
 
   /** Finalizes and re-initializes the library and forgets the slot, after the device went away. */
-  reinitialize(): void {
+  async reinitialize(): Promise<void> {
     const module = this.module;
     this.#slot = undefined;
     try {
-      reinitializeLibrary(module);
+      await reinitializeLibrary(module);
     } catch (error) {
       throw toSealkitError(error, "C_Initialize");
     }

@@ -43,7 +43,11 @@ export class FakeModule implements Pkcs11Module {
   #nextSession = 1;
   #initialized = false;
   #loggedIn = false;
-  #op: { kind: "encrypt" | "decrypt"; iv: Buffer; aad: Buffer; ivBits: number } | undefined;
+  /** Asynchronous calls running "on the thread pool" right now, and how many there were at each C_Finalize. */
+  pending = 0;
+  readonly pendingAtFinalize: number[] = [];
+  // The operation each session initialized (C_EncryptInit/C_DecryptInit), as a real token keeps it per session.
+  #ops = new Map<number, { kind: "encrypt" | "decrypt"; iv: Buffer; aad: Buffer; ivBits: number }>();
 
   constructor(options: FakeOptions) {
     this.options = options;
@@ -77,6 +81,7 @@ export class FakeModule implements Pkcs11Module {
   }
   C_Finalize(): void {
     this.#record("C_Finalize");
+    this.pendingAtFinalize.push(this.pending);
     this.#initialized = false;
     this.dropSessions();
   }
@@ -152,7 +157,12 @@ export class FakeModule implements Pkcs11Module {
     this.#record("C_EncryptInit", session, mechanism, key);
     this.#session(session);
     const p = mechanism.parameter as unknown as { iv: Buffer; aad: Buffer; ivBits: number };
-    this.#op = { kind: "encrypt", iv: p.iv, aad: p.aad, ivBits: p.ivBits };
+    this.#ops.set(Number(session.readBigUInt64LE()), {
+      kind: "encrypt",
+      iv: p.iv,
+      aad: p.aad,
+      ivBits: p.ivBits,
+    });
   }
   C_Encrypt(session: Handle, input: Buffer, output: Buffer): Buffer {
     this.#record("C_Encrypt", session, input.length);
@@ -160,8 +170,10 @@ export class FakeModule implements Pkcs11Module {
   }
   C_EncryptAsync(session: Handle, input: Buffer, output: Buffer): Promise<Buffer> {
     this.#record("C_EncryptAsync", session, input.length);
+    this.pending++;
     return new Promise((resolve, reject) =>
       setImmediate(() => {
+        this.pending--;
         try {
           resolve(this.#encrypt(session, input, output));
         } catch (error) {
@@ -177,7 +189,7 @@ export class FakeModule implements Pkcs11Module {
       this.options.failNextEncrypt = undefined;
       throw ckr(failure);
     }
-    const op = this.#op!;
+    const op = this.#ops.get(Number(session.readBigUInt64LE()))!;
     if (this.options.ivSource === "hsm" && input.length + 16 > 16 * 1024) throw ckr("CKR_DATA_LEN_RANGE");
     let iv = op.iv;
     if (this.options.ivSource === "hsm") {
@@ -195,7 +207,12 @@ export class FakeModule implements Pkcs11Module {
     this.#record("C_DecryptInit", session, mechanism, key);
     this.#session(session);
     const p = mechanism.parameter as unknown as { iv: Buffer; aad: Buffer; ivBits: number };
-    this.#op = { kind: "decrypt", iv: Buffer.from(p.iv), aad: p.aad, ivBits: p.ivBits };
+    this.#ops.set(Number(session.readBigUInt64LE()), {
+      kind: "decrypt",
+      iv: Buffer.from(p.iv),
+      aad: p.aad,
+      ivBits: p.ivBits,
+    });
   }
   C_Decrypt(session: Handle, input: Buffer, output: Buffer): Buffer {
     this.#record("C_Decrypt", session, input.length);
@@ -215,7 +232,7 @@ export class FakeModule implements Pkcs11Module {
   }
   #decrypt(session: Handle, input: Buffer, output: Buffer): Buffer {
     this.#session(session);
-    const op = this.#op!;
+    const op = this.#ops.get(Number(session.readBigUInt64LE()))!;
     const decipher = createDecipheriv("aes-256-gcm", this.key, op.iv);
     decipher.setAAD(op.aad);
     decipher.setAuthTag(input.subarray(input.length - 16));
