@@ -1,6 +1,6 @@
 // Benchmark: data-key generate and decrypt through pkcs11Provider on SoftHSM2, 1/8/32 calls in flight, with
 // pkcs11js's synchronous and thread-pool (async) C_Encrypt/C_Decrypt, and the event-loop delay each causes.
-// Run: pnpm --filter @sealkit/kms-cloudhsm bench   (needs softhsm2; writes nothing outside a temp folder)
+// Run: pnpm --filter @sealkit/kms-cloudhsm bench   (needs softhsm2; BENCH_SECONDS per cell, default 2)
 
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import pkcs11js from "pkcs11js";
@@ -147,8 +147,8 @@ async function main() {
     const rows: Record<string, unknown>[] = [];
     for (const [mode, async, yieldEvery] of [
       ["sync, no yield", false, 0],
-      ["sync (default)", false, undefined],
-      ["async", true, undefined],
+      ["sync + setImmediate", false, undefined],
+      ["async (default)", true, undefined],
     ] as const) {
       const provider = pkcs11Provider({ ...session, keyLabel: "master", poolSize: 32, async, yieldEvery });
       const edks = await Promise.all(
