@@ -126,7 +126,7 @@ export class FileStore {
     let size = 0;
     for await (const chunk of Readable.fromWeb(body as never)) {
       size += (chunk as Uint8Array).length;
-      if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
     }
     await new Promise<void>((resolve, reject) =>
       out.end((error?: Error | null) => (error ? reject(error) : resolve())),

@@ -290,6 +290,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   app.get("/api/admin/audit", async (c) => {
     needUser(c.req.raw);
     const log = kms.auditLog;
+    if (!log) return c.json({ error: "the audit log is off" }, 503);
     const events = log.query({ limit: Number(c.req.query("limit") ?? 100) });
     const verification = await log.verify();
     return c.json({

@@ -53,7 +53,8 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), "sealkit-demo-e2e-"));
-  const { startDemo } = await import("../dist/start-demo.js");
+  // The built demo, as `pnpm demo` runs it (typed by its source).
+  const { startDemo } = (await import(`../dist/${"start-demo.js"}`)) as typeof import("../src/start-demo.js");
   demo = await startDemo({ dataDir, ports: { web: 0, kms: 0, edge: 0 } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -125,7 +125,7 @@ async function serveFile(request: Request, env: Env, id: string): Promise<Respon
       },
       { start: range.start, end: range.end, providers: [providerFor(env)] },
     );
-    return new Response(result.plaintext, {
+    return new Response(result.plaintext as Uint8Array<ArrayBuffer>, {
       status: 206,
       headers: {
         ...headers,
