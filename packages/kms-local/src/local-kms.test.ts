@@ -1,10 +1,13 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { readBlobHeader } from "./ciphertext-blob.js";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
 import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, testClock } from "./test-helpers.js";
+
+// Real SQLite, fsyncs and Argon2 on a shared 2-core machine: generous timeouts.
+vi.setConfig({ testTimeout: 60_000 });
 
 const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
 

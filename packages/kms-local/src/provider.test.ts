@@ -1,8 +1,11 @@
 import { decrypt, encrypt } from "@sealkit/cipher";
 import { SealkitError } from "@sealkit/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AWS_KMS_PROVIDER_ID, localKmsProvider } from "./provider.js";
 import { ALICE, MALLORY, openTemp, ROOT } from "./test-helpers.js";
+
+// Real SQLite, fsyncs and Argon2 on a shared 2-core machine: generous timeouts.
+vi.setConfig({ testTimeout: 60_000 });
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

@@ -5,6 +5,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, it, vi } from "vitest";
 
+// Real SQLite, fsyncs and Argon2 on a shared 2-core machine: generous timeouts.
+vi.setConfig({ testTimeout: 60_000 });
+
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 it("runs the README example", async () => {
