@@ -402,6 +402,41 @@ describe("KMS server with @aws-sdk/client-kms", () => {
     });
   });
 
+  it("surfaces ThrottlingException to the SDK when quotas are on", async () => {
+    const throttled = createKmsServer({
+      // The same LocalKms (closed by the main server), its audit log recording the throttled request.
+      kms: {
+        close() {},
+        auditLog: kms.auditLog,
+        generateRandom: (c: unknown, r: unknown) => kms.generateRandom(c as never, r as never),
+      },
+      credentials: [ALICE],
+      region: "us-east-1",
+      throttle: { quotas: { cryptographic: 2 } },
+    });
+    await throttled.listen(0, "127.0.0.1");
+    const client = new K.KMSClient({
+      endpoint: throttled.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    });
+    try {
+      await client.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 }));
+      await client.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 }));
+      expect(await failure(client.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 })))).toMatchObject({
+        name: "ThrottlingException",
+        status: 400,
+      });
+      expect(kms.auditLog!.query({ errorsOnly: true }).map((e) => e.errorCode)).toContain(
+        "ThrottlingException",
+      );
+    } finally {
+      client.destroy();
+      await throttled.close();
+    }
+  });
+
   it("audits every SDK call with the authenticated principal", async () => {
     const { KeyMetadata: k } = await bob.send(new K.CreateKeyCommand({ Description: "bob's" }));
     const events = kms.auditLog!.query({ eventName: "CreateKey", principal: BOB.principal });

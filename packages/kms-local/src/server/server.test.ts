@@ -372,6 +372,33 @@ describe("KMS server limits and lifecycle", () => {
     }
   });
 
+  it("closes an idle keep-alive connection after keepAliveTimeoutMs, and answers oversized headers with 431", async () => {
+    const kms = await openTestKms(join(dir, "idle"));
+    const server = await start(kms, { limits: { keepAliveTimeoutMs: 200 } });
+    const port = Number(new URL(server.url).port);
+    const socket = connect(port, "127.0.0.1");
+    const t0 = Date.now();
+    socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    const text = await new Promise<string>((resolve) => {
+      let data = "";
+      socket.on("data", (d) => (data += d));
+      socket.on("close", () => resolve(data));
+    });
+    expect(text).toMatch(/^HTTP\/1.1 200/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    const big = connect(port, "127.0.0.1");
+    big.write(`POST / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    const answer = await new Promise<string>((resolve) => {
+      let data = "";
+      big.on("data", (d) => (data += d));
+      big.on("close", () => resolve(data));
+      big.on("error", () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 431/);
+    expect(answer).toMatch(/"__type":"RequestHeaderFieldsTooLargeException"/);
+    await server.close();
+  });
+
   it("accepts unsigned requests as the configured principal only when allowUnsignedAs is set", async () => {
     const kms = await openTestKms(join(dir, "unsigned"));
     const warnings: string[] = [];
