@@ -226,6 +226,11 @@ describe("KMS server protocol", () => {
     );
     expect(metrics).toMatch(/sealkit_kms_in_flight_requests 0/);
     expect(metrics).toMatch(/sealkit_kms_audit_lag_ms \d/);
+    // Unknown targets are counted under "-", never under the name the client chose.
+    expect(metrics).not.toMatch(/CreateCustomKeyStore/);
+    expect(metrics).toMatch(
+      /sealkit_kms_requests_total\{operation="-",error="UnsupportedOperationException"\} [1-9]/,
+    );
   });
 
   it("refuses a body over the limit with 413 and a JSON error, before reading it", async () => {

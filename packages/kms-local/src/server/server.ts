@@ -469,10 +469,10 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
             "KMSInternalException",
             "The audit log could not record the request.",
           );
-          return { operation: operation || "-", error: "KMSInternalException" };
+          return { operation: metricName(operation), error: "KMSInternalException" };
         }
         sendError(res, requestId, e.httpStatus, e.awsName, e.message);
-        return { operation: operation || "-", error: e.awsName };
+        return { operation: metricName(operation), error: e.awsName };
       }
       const mapped = mapError(e);
       if (mapped.status >= 500) onError(e);
@@ -566,6 +566,11 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
 function unsignedWarning(principal: string, host: string, port: number): string {
   const line = "!".repeat(100);
   return `\n${line}\n!!! WARNING: --allow-unsigned-as is ON: requests WITHOUT a signature are accepted as\n!!!   ${principal}\n!!! Anyone who can reach ${host}:${port} can use and manage its keys. Development only.\n${line}\n\n`;
+}
+
+// Metrics label only the operations the server knows: a client-chosen target must not grow the metrics forever.
+function metricName(operation: string): string {
+  return OPERATION_MODELS[operation] !== undefined ? operation : "-";
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
