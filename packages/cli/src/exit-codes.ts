@@ -41,11 +41,30 @@ const ENVELOPE_CODES = new Set<SealkitErrorCode>([
   "ERR_TOO_MANY_ENCRYPTED_DATA_KEYS",
 ]);
 
+/**
+ * The code that explains an error best: ERR_NO_DECRYPTABLE_KEY whose every attempt failed for the same reason
+ * (access denied, key disabled, key not found) is reported as that reason, which is what the user must fix.
+ */
+export function effectiveCode(error: SealkitError): SealkitErrorCode {
+  if (error.code !== "ERR_NO_DECRYPTABLE_KEY") return error.code;
+  const cause = error.cause;
+  if (!(cause instanceof AggregateError) || cause.errors.length === 0) return error.code;
+  const codes = new Set(cause.errors.map((e) => (SealkitError.isInstance(e) ? e.code : undefined)));
+  const [only] = codes;
+  if (
+    codes.size === 1 &&
+    (only === "ERR_ACCESS_DENIED" || only === "ERR_KEY_DISABLED" || only === "ERR_KEY_NOT_FOUND")
+  ) {
+    return only;
+  }
+  return error.code;
+}
+
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return EXIT.USAGE;
   if (SealkitError.isInstance(error)) {
-    const code = error.code;
+    const code = effectiveCode(error);
     if (ENVELOPE_CODES.has(code)) return EXIT.ENVELOPE;
     if (code === "ERR_ACCESS_DENIED" || code === "ERR_HSM_LOGIN_FAILED") return EXIT.ACCESS_DENIED;
     if (code === "ERR_KEY_NOT_FOUND") return EXIT.NOT_FOUND;
@@ -111,8 +130,8 @@ export function describeError(error: unknown, principal?: string): string {
   let code: string;
   let message: string;
   if (SealkitError.isInstance(error)) {
-    code = error.code;
-    message = error.message;
+    code = effectiveCode(error);
+    message = code === error.code ? error.message : `${error.message} [${error.code}]`;
   } else if (error instanceof Error) {
     const sys = (error as { code?: unknown }).code;
     code =

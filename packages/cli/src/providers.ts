@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { KMSClient } from "@aws-sdk/client-kms";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import {
   type EncryptedDataKey,
   type KeyProvider,
@@ -11,11 +11,15 @@ import {
   type SuiteName,
   wipe,
 } from "@sealkit/core";
-import { awsKmsProvider } from "@sealkit/kms-aws";
-import { parsePkcs11Config, pkcs11Provider } from "@sealkit/kms-cloudhsm";
-import { AWS_KMS_PROVIDER_ID, LocalKms, localKmsProvider } from "@sealkit/kms-local";
+import type { LocalKms } from "@sealkit/kms-local";
 import type { ProviderName, Settings } from "./config.js";
 import { UsageError } from "./exit-codes.js";
+
+// The key services' packages are imported when first used: loading the AWS SDK, SQLite and PKCS#11 for every
+// command would double the start-up time of `sealkit inspect` or `sealkit --help`.
+
+/** The provider id of AWS KMS envelopes (also written by the local KMS). */
+const AWS_KMS_PROVIDER_ID = "aws-kms";
 
 /** The caller the CLI acts as against the in-process local KMS. */
 export interface LocalCaller {
@@ -68,6 +72,7 @@ export class Session {
         `no local KMS in ${dir}: create a key first (sealkit keys create --data-dir ${dir}) or pass --data-dir`,
       );
     }
+    const { LocalKms } = await import("@sealkit/kms-local");
     const kms = await LocalKms.open({
       dataDir: dir,
       ...(settings.region ? { region: settings.region } : {}),
@@ -90,7 +95,8 @@ export class Session {
   }
 
   /** An AWS KMS client: --endpoint and --region override what the SDK reads from the environment. */
-  kmsClient(settings: Settings): KMSClient {
+  async kmsClient(settings: Settings): Promise<KMSClient> {
+    const { KMSClient } = await import("@aws-sdk/client-kms");
     const region = settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     const client = new KMSClient({
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -162,12 +168,14 @@ export class Session {
       case "local": {
         if (keys.length === 0) need("--key (a key id, key ARN or alias of the local KMS)");
         const kms = await this.localKms(settings);
+        const { localKmsProvider } = await import("@sealkit/kms-local");
         const [keyId, ...additionalKeyIds] = keys as [string, ...string[]];
         return localKmsProvider({ kms, keyId, additionalKeyIds, caller: this.caller(settings, kms) });
       }
       case "aws": {
         if (keys.length === 0) need("--key (a key ARN or alias)");
-        const client = this.kmsClient(settings);
+        const client = await this.kmsClient(settings);
+        const { awsKmsProvider } = await import("@sealkit/kms-aws");
         const [generatorKeyId, ...keyIds] = keys as [string, ...string[]];
         return awsKmsProvider({ generatorKeyId, keyIds, client });
       }
@@ -186,6 +194,7 @@ export class Session {
         const keyLabel = keys[0] ?? p.keyLabel ?? need("--key or SEALKIT_PKCS11_KEY_LABEL (the key's label)");
         if (keys.length > 1) throw new UsageError("the pkcs11 provider takes one --key (the key's label)");
         if (!p.pin) need("the token PIN in SEALKIT_PKCS11_PIN (or pkcs11.pinEnv in the config file)");
+        const { parsePkcs11Config, pkcs11Provider } = await import("@sealkit/kms-cloudhsm");
         const config = parsePkcs11Config({
           profile: p.profile ?? "softhsm",
           ...(p.library ? { library: p.library } : {}),

@@ -2,8 +2,6 @@
 // and the local-only audit and usage commands.
 
 import { readFileSync } from "node:fs";
-import * as sdk from "@aws-sdk/client-kms";
-import { fromKmsError } from "@sealkit/kms-aws";
 import type { AuditEvent, LocalKms } from "@sealkit/kms-local";
 import { type ProviderFlags, parseContext, resolveSettings, type Settings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
@@ -53,7 +51,9 @@ export async function adminBackend(flags: AdminFlags, session: Session, create =
 async function rawBackend(flags: AdminFlags, session: Session, create: boolean): Promise<Call> {
   const settings = resolveSettings(flags);
   if (remote(settings)) {
-    const client = session.kmsClient(settings);
+    const client = await session.kmsClient(settings);
+    const sdk = await import("@aws-sdk/client-kms");
+    const { fromKmsError } = await import("@sealkit/kms-aws");
     const commands = sdk as unknown as Record<string, new (input: unknown) => unknown>;
     return async (operation, request) => {
       const Command = commands[`${operation}Command`];

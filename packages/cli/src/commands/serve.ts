@@ -5,8 +5,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SealkitError } from "@sealkit/core";
-import { parsePkcs11Config, pkcs11KeyWrapper } from "@sealkit/kms-cloudhsm";
-import { startKmsServer } from "@sealkit/kms-local";
 import { DEFAULT_DATA_DIR } from "../config.js";
 import { UsageError } from "../exit-codes.js";
 
@@ -32,6 +30,7 @@ async function hsmRootKey(file: string) {
   } catch (error) {
     throw new UsageError(`cannot read the HSM config ${file}: ${(error as Error).message}`);
   }
+  const { parsePkcs11Config, pkcs11KeyWrapper } = await import("@sealkit/kms-cloudhsm");
   const wrapper = pkcs11KeyWrapper(parsePkcs11Config(text));
   try {
     const probe = new Uint8Array(32);
@@ -65,6 +64,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       `\n!!! WARNING: --allow-unsigned-as is ON. Requests WITHOUT a signature are accepted as ${flags.allowUnsignedAs}.\n!!! Anyone who can reach this port can use your keys. Never use this outside development.\n\n`,
     );
   }
+  const { startKmsServer } = await import("@sealkit/kms-local");
   const started = await startKmsServer({
     dataDir,
     credentials: flags.credentials ?? [],

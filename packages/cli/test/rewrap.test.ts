@@ -1,0 +1,92 @@
+// rewrap through the built binary: raw key -> local KMS key, local key -> another local key; the body never changes.
+
+import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ok, run, tempDir } from "./helpers.js";
+
+const t = tempDir();
+const cwd = t.dir;
+const raw = ["--provider", "raw", "--raw-key-file", "team.key"];
+const plaintext = randomBytes(200_000);
+
+beforeAll(async () => {
+  writeFileSync(join(cwd, "team.key"), randomBytes(32));
+  writeFileSync(join(cwd, "plain.bin"), plaintext);
+  await ok(["keys", "create", "--alias", "alias/first"], { cwd });
+  await ok(["keys", "create", "--alias", "alias/second"], { cwd });
+});
+afterAll(() => t.cleanup());
+
+/** The body (everything after the header) of an envelope file, hashed. */
+async function bodyHash(file: string): Promise<string> {
+  const info = JSON.parse((await ok(["inspect", file, "--json"], { cwd })).out);
+  return createHash("sha256")
+    .update(readFileSync(join(cwd, file)).subarray(info.headerLength))
+    .digest("hex");
+}
+
+describe("rewrap", () => {
+  it("from a raw key to a local KMS key: the new key decrypts, the body bytes are unchanged", async () => {
+    await ok(["encrypt", "plain.bin", ...raw, "--context", "team=core", "-o", "a.slkt"], { cwd });
+    const before = await bodyHash("a.slkt");
+    const r = await ok(
+      [
+        "rewrap",
+        "a.slkt",
+        ...raw,
+        "--to-provider",
+        "local",
+        "--to-key",
+        "alias/first",
+        "--remove-key",
+        "team.key",
+        "--json",
+      ],
+      { cwd },
+    );
+    const [summary] = JSON.parse(r.out);
+    expect(summary.added).toHaveLength(1);
+    expect(summary.added[0].keyId).toMatch(/^arn:aws:kms:us-east-1:111122223333:key\//);
+    expect(summary.removed).toEqual([{ providerId: "raw", keyId: "team.key" }]);
+    expect(summary.headerBytesAfter).toBeGreaterThan(summary.headerBytesBefore);
+    expect(await bodyHash("a.slkt")).toBe(before);
+    const dec = await ok(["decrypt", "a.slkt", "--expect-context", "team=core"], { cwd });
+    expect(dec.stdout.equals(plaintext)).toBe(true);
+    // The raw key no longer opens it.
+    expect((await run(["decrypt", "a.slkt", ...raw, "--key", "team.key"], { cwd })).code).toBe(7);
+    expect(readdirSync(cwd).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("from one local key to another, several files, with a text summary", async () => {
+    await ok(["encrypt", "plain.bin", "--key", "alias/first", "-o", "b.slkt"], { cwd });
+    await ok(["encrypt", "--key", "alias/first", "-o", "c.slkt"], { cwd, input: "small" });
+    const before = await bodyHash("b.slkt");
+    const r = await ok(
+      ["rewrap", "b.slkt", "c.slkt", "--to-key", "alias/second", "--remove-key", "alias/first"],
+      { cwd },
+    );
+    expect(r.out.trim().split("\n")).toHaveLength(2);
+    expect(r.out).toMatch(
+      /^b\.slkt: \+arn:\S+ -arn:\S+; header \d+ -> \d+ bytes; body \d+ bytes untouched$/m,
+    );
+    expect(await bodyHash("b.slkt")).toBe(before);
+    expect((await ok(["decrypt", "b.slkt", "--key", "alias/second"], { cwd })).stdout.equals(plaintext)).toBe(
+      true,
+    );
+    expect((await ok(["decrypt", "c.slkt"], { cwd })).out).toBe("small");
+    expect((await run(["decrypt", "b.slkt", "--key", "alias/first"], { cwd })).code).toBe(7);
+    // Disabling the old key does not matter any more.
+    await ok(["keys", "disable", "alias/first"], { cwd });
+    await ok(["decrypt", "b.slkt"], { cwd });
+  });
+
+  it("refuses to run without a change, and leaves a damaged file as it was", async () => {
+    expect((await run(["rewrap", "b.slkt"], { cwd })).code).toBe(2);
+    writeFileSync(join(cwd, "junk.slkt"), "not an envelope");
+    const r = await run(["rewrap", "junk.slkt", "--to-key", "alias/second"], { cwd });
+    expect(r.code).toBe(3);
+    expect(readFileSync(join(cwd, "junk.slkt"), "utf8")).toBe("not an envelope");
+  });
+});
