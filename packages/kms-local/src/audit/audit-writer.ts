@@ -105,7 +105,13 @@ export class AuditWriter {
   #send(message: Record<string, unknown>): Promise<void> {
     if (this.#waiting !== undefined)
       return Promise.reject(new Error("audit writer: a write is already in flight"));
-    const worker = this.#worker ?? this.#start();
+    let worker: Worker;
+    try {
+      worker = this.#worker ?? this.#start();
+    } catch (error) {
+      // A thread that cannot start (out of memory, too many threads) fails the batch, not the process.
+      return Promise.reject(error);
+    }
     const id = this.#nextId++;
     return new Promise<void>((resolve, reject) => {
       this.#waiting = { id, resolve, reject };
