@@ -657,7 +657,8 @@ export function rejectedToAuditInput(event: RejectedRequest): AuditEventInput {
     ...(event.userAgent !== undefined ? { userAgent: event.userAgent } : {}),
   };
   return {
-    eventName: event.operation || "Unknown",
+    // The target is client-chosen: keep it only when it looks like an operation name.
+    eventName: /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(event.operation) ? event.operation : "Unknown",
     eventTime: event.time,
     caller,
     responseElements: null,
