@@ -11,12 +11,16 @@ import { AuditLog } from "./index.js";
 
 const KILLS = 5;
 const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-crash-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let script: string | undefined;
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  if (script !== undefined) rmSync(script, { force: true });
+});
 
 /** Starts the child, lets it append for `runMs` after it is ready, SIGKILLs it, returns what it acknowledged. */
-function runAndKill(script: string, runMs: number): Promise<Map<number, string>> {
+function runAndKill(bundle: string, runMs: number): Promise<Map<number, string>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, dir, "16"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bundle, dir, "16"], { stdio: ["ignore", "pipe", "pipe"] });
     const acked = new Map<number, string>();
     let buffered = "";
     let stderr = "";
@@ -46,7 +50,7 @@ function runAndKill(script: string, runMs: number): Promise<Map<number, string>>
 
 describe("durability", () => {
   it(`keeps every acknowledged event across ${KILLS} SIGKILLs`, { timeout: 60_000 }, async () => {
-    const script = bundleForNode("durability-child.ts");
+    script = bundleForNode("durability-child.ts");
     const allAcked = new Map<number, string>();
     for (let kill = 0; kill < KILLS; kill++) {
       const acked = await runAndKill(script, 150 + kill * 60);
