@@ -3,5 +3,6 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: { alias: sourceAliases },
-  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+  // Tests run the real SDK over HTTP against the local KMS server (SQLite, fsync): generous limits on a loaded machine.
+  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
 });

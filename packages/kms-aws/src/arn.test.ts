@@ -4,7 +4,9 @@ import { fromKmsError } from "./errors.js";
 
 describe("parseKmsArn", () => {
   it("parses key and alias ARNs", () => {
-    expect(parseKmsArn("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")).toEqual({
+    expect(
+      parseKmsArn("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    ).toEqual({
       partition: "aws",
       region: "eu-west-1",
       accountId: "111122223333",
@@ -14,10 +16,12 @@ describe("parseKmsArn", () => {
     expect(parseKmsArn("arn:aws-cn:kms:cn-north-1:111122223333:alias/app")?.resourceType).toBe("alias");
   });
 
-  it.each(["alias/app", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:s3:::bucket", "arn:aws:kms:us-east-1:12:key/x"])(
-    "returns undefined for %s",
-    (id) => expect(parseKmsArn(id)).toBeUndefined(),
-  );
+  it.each([
+    "alias/app",
+    "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "arn:aws:s3:::bucket",
+    "arn:aws:kms:us-east-1:12:key/x",
+  ])("returns undefined for %s", (id) => expect(parseKmsArn(id)).toBeUndefined());
 
   it("tells key ARNs from alias ARNs", () => {
     expect(isKeyArn("arn:aws:kms:us-east-1:111122223333:key/k")).toBe(true);

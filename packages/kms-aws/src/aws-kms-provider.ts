@@ -43,7 +43,10 @@ export interface AwsKmsProviderOptions {
   readonly keyIds?: readonly string[];
   /** One client for every key. Give this or `clientForRegion`. */
   readonly client?: KmsClientLike;
-  /** A client for a region (multi-region use): the region comes from each key ARN, else `defaultRegion`. */
+  /**
+   * A client per region (multi-region use), called with the region of each key ARN; with `undefined` for alias
+   * names and bare key ids, which name no region (return your home region's client then). Cache the clients.
+   */
   readonly clientForRegion?: (region: string | undefined) => KmsClientLike;
   /** Passed on every call. */
   readonly grantTokens?: readonly string[];
@@ -56,7 +59,30 @@ export interface AwsKmsProviderOptions {
   readonly discoveryFilter?: DiscoveryFilter;
 }
 
-/** An AWS KMS KeyProvider, with the key ARNs it has resolved. */
+const ACCOUNT_ID = /^\d{12}$/;
+
+function checkDiscoveryFilter(filter: DiscoveryFilter): void {
+  if (typeof filter !== "object" || filter === null)
+    throw new TypeError(`"discoveryFilter" expected an object`);
+  if (typeof filter.partition !== "string" || filter.partition.length === 0) {
+    throw new TypeError(`"discoveryFilter.partition" expected a partition such as "aws"`);
+  }
+  if (!Array.isArray(filter.accountIds) || filter.accountIds.length === 0) {
+    throw new TypeError(`"discoveryFilter.accountIds" expected a non-empty array of 12-digit account ids`);
+  }
+  for (const id of filter.accountIds) {
+    if (typeof id !== "string" || !ACCOUNT_ID.test(id)) {
+      throw new TypeError(
+        `"discoveryFilter.accountIds" expected 12-digit account ids, got ${JSON.stringify(id)}`,
+      );
+    }
+  }
+  if (filter.regions !== undefined && (!Array.isArray(filter.regions) || filter.regions.length === 0)) {
+    throw new TypeError(`"discoveryFilter.regions" expected a non-empty array when given`);
+  }
+}
+
+/** An AWS KMS KeyProvider. */
 export interface AwsKmsProvider extends KeyProvider {
   readonly providerId: typeof AWS_KMS_PROVIDER_ID;
 }
@@ -68,7 +94,16 @@ export interface AwsKmsProvider extends KeyProvider {
  * `keyIds` (aliases are resolved to key ARNs with DescribeKey on first use). Discovery mode decrypts any key the
  * filter allows. Throttled calls are retried by the SDK's own retry strategy.
  *
- * @throws {TypeError} when neither `client` nor `clientForRegion` is given, or discovery lacks a filter
+ * Aliases are resolved once per provider instance: after an alias is moved to another key, make a new provider.
+ *
+ * The returned provider's methods throw SealkitError: ERR_ACCESS_DENIED (refused by a key policy, IAM or a grant;
+ * or, in strict mode, a key the caller did not list), ERR_KEY_DISABLED, ERR_KEY_NOT_FOUND, ERR_THROTTLED (after
+ * the SDK's retries), ERR_INVALID_CIPHERTEXT (wrong context, wrong key, tampered), ERR_PROVIDER_UNAVAILABLE
+ * (anything else, such as a network failure), each with the SDK error as `cause`; generateDataKey throws TypeError
+ * without a `generatorKeyId`.
+ *
+ * @throws {TypeError} when neither `client` nor `clientForRegion` is given, discovery lacks a filter or is given
+ *   keys, or an identifier, the filter or the grant tokens are malformed
  */
 export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   const { generatorKeyId, keyIds = [], grantTokens, discovery = false, discoveryFilter } = options;
@@ -77,6 +112,13 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   }
   if (discovery && !discoveryFilter) {
     throw new TypeError(`"discoveryFilter" is required with "discovery": true`);
+  }
+  if (discoveryFilter !== undefined) checkDiscoveryFilter(discoveryFilter);
+  if (
+    grantTokens !== undefined &&
+    (!Array.isArray(grantTokens) || grantTokens.some((t) => typeof t !== "string"))
+  ) {
+    throw new TypeError(`"grantTokens" expected an array of strings`);
   }
   if (discovery && (generatorKeyId || keyIds.length > 0)) {
     throw new TypeError(`a discovery provider decrypts only; give no "generatorKeyId" or "keyIds"`);
@@ -93,6 +135,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   const configured = [generatorKeyId, ...keyIds].filter((id): id is string => id !== undefined);
   // Configured identifiers resolved to key ARNs, for strict decryption.
   const resolved = new Map<string, Promise<string>>();
+  // Key ARNs the configured aliases and bare key ids resolved to, once every one of them has been resolved.
+  let resolvedArns: ReadonlySet<string> | undefined;
 
   const clientFor = (keyId: string): KmsClientLike => {
     const region = parseKmsArn(keyId)?.region;
@@ -165,8 +209,12 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
 
   const mayTry = (arn: string): boolean => {
     const key = parseKmsArn(arn);
-    if (!key || key.resourceType !== "key") return false;
-    if (!discovery) return configuredArns.includes(arn) || unresolved.length > 0;
+    if (key?.resourceType !== "key") return false;
+    if (!discovery) {
+      if (configuredArns.includes(arn)) return true;
+      // Until the aliases are resolved any key ARN may be one of them; decryptDataKey resolves and checks.
+      return resolvedArns ? resolvedArns.has(arn) : unresolved.length > 0;
+    }
     const filter = discoveryFilter!;
     return (
       key.partition === filter.partition &&
@@ -174,6 +222,9 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       (filter.regions === undefined || filter.regions.includes(key.region))
     );
   };
+
+  const canDecrypt = (edk: EncryptedDataKey): boolean =>
+    edk.providerId === AWS_KMS_PROVIDER_ID && mayTry(edk.keyId);
 
   return {
     providerId: AWS_KMS_PROVIDER_ID,
@@ -224,11 +275,12 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     },
 
     async decryptDataKey({ encryptedDataKey: edk, context, signal }) {
-      if (!this.canDecrypt(edk)) {
+      if (!canDecrypt(edk)) {
         throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
       }
       if (!discovery && !configuredArns.includes(edk.keyId)) {
         const arns = await Promise.all(unresolved.map((id) => resolveArn(id, signal)));
+        resolvedArns ??= new Set(arns);
         if (!arns.includes(edk.keyId)) {
           throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
         }
@@ -257,8 +309,6 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       return out.Plaintext;
     },
 
-    canDecrypt(edk) {
-      return edk.providerId === AWS_KMS_PROVIDER_ID && mayTry(edk.keyId);
-    },
+    canDecrypt,
   };
 }

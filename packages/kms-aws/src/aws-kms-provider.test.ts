@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { awsKmsProvider, type KmsClientLike } from "./aws-kms-provider.js";
+
+const KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OTHER = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000";
+let calls = 0;
+const client: KmsClientLike = {
+  send: (async () => {
+    calls++;
+    throw new Error("no KMS in this test");
+  }) as KmsClientLike["send"],
+};
+
+describe("awsKmsProvider options", () => {
+  it.each([
+    [{}, /"client" or "clientForRegion"/],
+    [{ client, discovery: true }, /"discoveryFilter" is required/],
+    [{ client, discovery: true, discoveryFilter: { partition: "aws", accountIds: [] } }, /accountIds/],
+    [{ client, discovery: true, discoveryFilter: { partition: "aws", accountIds: ["12"] } }, /12-digit/],
+    [
+      { client, discovery: true, discoveryFilter: { partition: "", accountIds: ["111122223333"] } },
+      /partition/,
+    ],
+    [
+      {
+        client,
+        discovery: true,
+        generatorKeyId: KEY,
+        discoveryFilter: { partition: "aws", accountIds: ["111122223333"] },
+      },
+      /decrypts only/,
+    ],
+    [{ client, generatorKeyId: "" }, /"generatorKeyId" expected/],
+    [{ client, keyIds: [KEY, ""] }, /"keyIds\[1\]" expected/],
+    [{ client, generatorKeyId: KEY, grantTokens: [1] }, /"grantTokens"/],
+  ])("rejects %j", (options, message) => {
+    expect(() => awsKmsProvider(options as never)).toThrow(TypeError);
+    expect(() => awsKmsProvider(options as never)).toThrow(message);
+  });
+
+  it("strict canDecrypt accepts only listed key ARNs of provider id aws-kms", () => {
+    const p = awsKmsProvider({ client, generatorKeyId: KEY });
+    const edk = (providerId: string, keyId: string) => ({ providerId, keyId, ciphertext: new Uint8Array(1) });
+    expect(p.canDecrypt(edk("aws-kms", KEY))).toBe(true);
+    expect(p.canDecrypt(edk("aws-kms", OTHER))).toBe(false);
+    expect(p.canDecrypt(edk("raw", KEY))).toBe(false);
+    expect(p.canDecrypt(edk("aws-kms", "arn:aws:kms:us-east-1:111122223333:alias/x"))).toBe(false);
+  });
+
+  it("refuses to decrypt a key it may not try, without calling KMS", async () => {
+    const p = awsKmsProvider({ client, generatorKeyId: KEY });
+    const before = calls;
+    await expect(
+      p.decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: OTHER, ciphertext: new Uint8Array(1) },
+        context: {},
+      }),
+    ).rejects.toMatchObject({ code: "ERR_ACCESS_DENIED" });
+    expect(calls).toBe(before);
+  });
+
+  it("maps transport failures to ERR_PROVIDER_UNAVAILABLE with the cause", async () => {
+    const p = awsKmsProvider({ client, generatorKeyId: KEY });
+    const error = await p.generateDataKey({ length: 32, context: {} }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+});
