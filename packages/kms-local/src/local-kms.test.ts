@@ -24,7 +24,8 @@ async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> 
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const c of cleanups) await c();
+  // Last opened, first closed: a data dir is removed only after every KMS on it is closed.
+  for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
 
@@ -541,8 +542,13 @@ describe("rotation", () => {
 
 describe("root key and data dir", () => {
   it("creates root.key with mode 0600 and the data dir with 0700, and reopens with every key working", async () => {
-    const t = await openTemp();
-    cleanups.push(t.cleanup);
+    const { LocalKms } = await import("./local-kms.js");
+    const base = await openTemp();
+    cleanups.push(base.cleanup);
+    const nested = join(base.dir, "nested", "data");
+    const t = { dir: nested, kms: await LocalKms.open({ dataDir: nested }) };
+    cleanups.push(() => t.kms.close());
+    expect(statSync(nested).mode & 0o777).toBe(0o700);
     expect(statSync(join(t.dir, "root.key")).mode & 0o777).toBe(0o600);
     expect(statSync(join(t.dir, "root.key")).size).toBe(32);
     const { KeyId } = await newKey(t.kms);
@@ -550,7 +556,6 @@ describe("root key and data dir", () => {
     await t.kms.rotateKeyOnDemand(ROOT, { KeyId });
     const blob = (await t.kms.encrypt(ROOT, { KeyId: "alias/keep", Plaintext: bytes(3) })).CiphertextBlob;
     await t.kms.close();
-    const { LocalKms } = await import("./local-kms.js");
     const again = await LocalKms.open({ dataDir: t.dir });
     cleanups.push(() => again.close());
     expect((await again.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext).toEqual(bytes(3));
