@@ -10,6 +10,9 @@ if (process.env.npm_lifecycle_event === "sealkit" && process.env.INIT_CWD) {
   } catch {}
 }
 
+// The CLI pins an AWS SDK release that runs on Node 20; its notice about future releases is noise on every command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 run(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

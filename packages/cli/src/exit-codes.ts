@@ -146,6 +146,8 @@ export function describeError(error: unknown, principal?: string): string {
     message = String(error);
   }
   if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
-  const what = hint(code, principal);
+  const what = /UnrecognizedClient|InvalidSignature|security token|signature/i.test(message)
+    ? "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the endpoint's credentials file"
+    : hint(code, principal);
   return `sealkit: ${code}: ${message}${what ? ` — ${what}` : ""}`;
 }
