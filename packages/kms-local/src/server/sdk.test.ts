@@ -116,7 +116,7 @@ describe("KMS server with @aws-sdk/client-kms", () => {
   it("encrypts, decrypts, re-encrypts and generates data keys and random bytes", async () => {
     const { KeyMetadata: k1 } = await alice.send(new K.CreateKeyCommand({}));
     const { KeyMetadata: k2 } = await alice.send(new K.CreateKeyCommand({}));
-    const context = { tenant: "acme", purpose: "test" };
+    const context = { tenant: "acme", purpose: "tést ✓ 日本" };
     const enc = await alice.send(
       new K.EncryptCommand({ KeyId: k1!.KeyId, Plaintext: te.encode("hello"), EncryptionContext: context }),
     );
