@@ -188,6 +188,11 @@ describe("AuditLog", () => {
     await expect(
       log.append({ ...decryptEvent(), requestParameters: { n: 10n } as unknown as Record<string, unknown> }),
     ).rejects.toThrow(TypeError);
+    await expect(
+      log.append(
+        decryptEvent(ALICE, KEY_A, { requestParameters: { keyId: KEY_A, big: "x".repeat(300_000) } }),
+      ),
+    ).rejects.toThrow(RangeError);
     expect(log.stats().lastSequence).toBe(0);
     expect((await log.verify()).events).toBe(0);
     await log.close();

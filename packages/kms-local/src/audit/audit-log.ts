@@ -162,6 +162,7 @@ export class AuditLog {
    *
    * @throws TypeError (as a rejection) for a malformed input or a secret-looking field (Plaintext,
    *   CiphertextBlob, KeyMaterial, binary values) in requestParameters or responseElements.
+   * @throws RangeError (as a rejection) for an event of more than 256 Ki characters of JSON.
    * @throws KmsError KMSInternalException (as a rejection) when the event could not be written, or the log is
    *   closed: the caller must fail the operation and return nothing.
    */

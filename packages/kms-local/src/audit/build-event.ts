@@ -34,6 +34,9 @@ const READ_ONLY_OPERATIONS = new Set([
 
 const MAX_DEPTH = 32;
 
+/** Largest event accepted, in UTF-16 characters of canonical JSON (CloudTrail caps events at 256 KB too). */
+export const MAX_EVENT_CHARS = 256 * 1024;
+
 /**
  * Throws if `value` holds a forbidden member name or binary data anywhere inside it, so that plaintext,
  * ciphertext blobs and key material can never reach the log even when a caller passes a whole request.
@@ -124,6 +127,7 @@ function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
  * changes by the caller cannot alter an event waiting for its commit.
  *
  * @throws TypeError for a malformed input or a secret-looking field.
+ * @throws RangeError for an event larger than {@link MAX_EVENT_CHARS}.
  */
 export function prepareEvent(
   input: AuditEventInput,
@@ -213,6 +217,11 @@ export function prepareEvent(
   // The text is the snapshot that is hashed and stored; the copies below are what the caller gets back, so
   // that changing its own objects later cannot make the returned event differ from the stored one.
   const text = JSON.stringify(body);
+  if (text.length > MAX_EVENT_CHARS) {
+    throw new RangeError(
+      `audit event: ${text.length} characters of JSON exceed the limit of ${MAX_EVENT_CHARS}`,
+    );
+  }
   if (requestParameters !== null) body.requestParameters = JSON.parse(JSON.stringify(requestParameters));
   if (responseElements !== null) body.responseElements = JSON.parse(JSON.stringify(responseElements));
   return { body, prefix: text.slice(0, -1) };
