@@ -13,7 +13,7 @@ import {
 } from "./credentials.js";
 import { ServerMetrics } from "./metrics.js";
 import { ERROR_STATUS, OPERATION_MODELS } from "./model.generated.js";
-import { SigV4Verifier } from "./sigv4.js";
+import { collectHeaders, SigV4Verifier } from "./sigv4.js";
 import { Throttle, type ThrottleOptions } from "./throttle.js";
 import { WireError, type WireErrorName } from "./wire-errors.js";
 
@@ -242,9 +242,10 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       );
       return;
     }
-    const declared = req.headers["content-length"];
+    const headers = collectHeaders(req.rawHeaders);
+    const declared = headers.get("content-length");
     if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
-      tooLarge(req, res, requestId);
+      tooLarge(req, res, requestId, headers);
       return;
     }
     metrics.inFlight++;
@@ -262,6 +263,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         req,
         res,
         requestId,
+        headers,
         408,
         "RequestTimeoutException",
         `The request body was not received within ${limits.requestTimeoutMs} ms.`,
@@ -275,7 +277,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         clearTimeout(timer);
         chunks.length = 0;
         done();
-        tooLarge(req, res, requestId);
+        tooLarge(req, res, requestId, headers);
         return;
       }
       chunks.push(chunk);
@@ -286,7 +288,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       clearTimeout(timer);
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       const start = performance.now();
-      handle(req, res, body, requestId).then(
+      handle(req, res, body, requestId, headers).then(
         (outcome) => {
           metrics.record(outcome.operation, outcome.error, (performance.now() - start) / 1000);
           done();
@@ -314,11 +316,17 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     if (metrics.inFlight === 0 && idle !== undefined) idle();
   }
 
-  function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  function tooLarge(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    headers: ReadonlyMap<string, string>,
+  ): void {
     refuseEarly(
       req,
       res,
       requestId,
+      headers,
       413,
       "RequestEntityTooLargeException",
       `The request body exceeds ${limits.maxBodyBytes} bytes.`,
@@ -334,6 +342,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    headers: ReadonlyMap<string, string>,
     status: number,
     name: WireErrorName,
     message: string,
@@ -341,10 +350,10 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     metrics.record("-", name, 0);
     metrics.inFlight++;
     res.shouldKeepAlive = false;
-    const target = req.headers["x-amz-target"];
-    const accessKeyId = claimedAccessKey(req.headers.authorization);
+    const target = headers.get("x-amz-target");
+    const accessKeyId = claimedAccessKey(headers.get("authorization"));
     const sourceIp = req.socket.remoteAddress;
-    const userAgent = req.headers["user-agent"];
+    const userAgent = headers.get("user-agent");
     Promise.resolve()
       .then(() =>
         auditRejected({
@@ -384,26 +393,23 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     res: ServerResponse,
     body: Buffer,
     requestId: string,
+    headers: ReadonlyMap<string, string>,
   ): Promise<{ operation: string; error: string }> {
-    const target = req.headers["x-amz-target"];
+    const target = headers.get("x-amz-target");
     const operation =
       typeof target === "string" && target.startsWith(TARGET_PREFIX)
         ? target.slice(TARGET_PREFIX.length)
         : "";
     const sourceIp = req.socket.remoteAddress;
-    const userAgent = req.headers["user-agent"];
+    const userAgent = headers.get("user-agent");
+    const authorization = headers.get("authorization");
     let caller: KmsCaller | undefined;
     let accessKeyId: string | undefined;
     try {
-      if (unsigned !== undefined && req.headers.authorization === undefined) {
+      if (unsigned !== undefined && authorization === undefined) {
         caller = { principal: unsigned.principal, account: unsigned.account, requestId, sourceIp, userAgent };
       } else {
-        const verified = verifier.verify({
-          method: "POST",
-          url: req.url ?? "/",
-          rawHeaders: req.rawHeaders,
-          body,
-        });
+        const verified = verifier.verifyCollected("POST", req.url ?? "/", headers, body);
         const credential = credentials.get(verified.accessKeyId) as ResolvedCredential;
         accessKeyId = credential.accessKeyId;
         if (target !== undefined && !verified.signedHeaders.includes("x-amz-target")) {
@@ -446,7 +452,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       return { operation, error: "" };
     } catch (e) {
       if (e instanceof WireError) {
-        accessKeyId ??= claimedAccessKey(req.headers.authorization);
+        accessKeyId ??= claimedAccessKey(authorization);
         try {
           await auditRejected({
             operation,

@@ -75,7 +75,26 @@ export class SigV4Verifier {
    *   UnrecognizedClientException (unknown access key).
    */
   verify(request: SignedRequestParts): VerifiedSignature {
-    const headers = collectHeaders(request.rawHeaders);
+    return this.verifyCollected(
+      request.method,
+      request.url,
+      collectHeaders(request.rawHeaders),
+      request.body,
+    );
+  }
+
+  /**
+   * {@link SigV4Verifier.verify} for headers already collected by {@link collectHeaders} (the server collects them
+   * once per request and reads its other headers from the same map).
+   * @throws {AuthError} as {@link SigV4Verifier.verify}.
+   */
+  verifyCollected(
+    method: string,
+    url: string,
+    headers: ReadonlyMap<string, string>,
+    body: Uint8Array,
+  ): VerifiedSignature {
+    const request = { method, url, body };
     const authorization = headers.get("authorization");
     if (authorization === undefined) {
       throw new AuthError("MissingAuthenticationTokenException", "Missing Authentication Token");
@@ -272,7 +291,7 @@ function truncate(s: string): string {
 }
 
 /** Lower-cased header names to canonical values (trimmed, inner runs of spaces folded, repeats joined by ","). */
-function collectHeaders(raw: readonly string[]): Map<string, string> {
+export function collectHeaders(raw: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
