@@ -1,0 +1,165 @@
+// Shared support for the reliability suite: the sealkit-kms bin in a child process, SDK clients, RSS sampling.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Agent } from "node:http";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { ALICE } from "../../src/server/test-support.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const packageRoot = resolve(here, "../..");
+const repoRoot = resolve(packageRoot, "../..");
+
+/** SEALKIT_SOAK=1 runs the long versions (more kills, longer load). */
+export const SOAK = process.env.SEALKIT_SOAK === "1";
+
+let bundled: string | undefined;
+
+/**
+ * The `sealkit-kms` bin as plain node runs it: src/bin.ts bundled with esbuild (the one tsup uses, so it is what
+ * `npx tsup` writes to dist/bin.js), from the sources under test rather than a dist/ that may be stale.
+ * @throws Error when esbuild cannot be found or the bundle fails.
+ */
+export function sealkitKmsBin(): string {
+  if (bundled !== undefined) return bundled;
+  const requireFromTsup = createRequire(createRequire(join(repoRoot, "package.json")).resolve("tsup"));
+  const esbuild = requireFromTsup("esbuild") as { buildSync(options: Record<string, unknown>): unknown };
+  const outDir = join(packageRoot, "node_modules", ".cache", "sealkit-reliability");
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, `sealkit-kms-${process.pid}.mjs`);
+  esbuild.buildSync({
+    entryPoints: [join(packageRoot, "src/bin.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: ["better-sqlite3", "hash-wasm"],
+    alias: {
+      "@sealkit/core": join(repoRoot, "packages/core/src/index.ts"),
+      "@sealkit/cipher": join(repoRoot, "packages/cipher/src/index.ts"),
+    },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    logLevel: "silent",
+  });
+  bundled = outfile;
+  return outfile;
+}
+
+/** Writes a credentials file with ALICE (and any others) into `dir`; returns its path. */
+export function writeCredentials(dir: string, extra: readonly (typeof ALICE)[] = []): string {
+  const file = join(dir, "credentials.json");
+  writeFileSync(file, JSON.stringify({ credentials: [ALICE, ...extra] }), { mode: 0o600 });
+  return file;
+}
+
+/** A running `sealkit-kms serve` child. */
+export interface ServerChild {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly pid: number;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Starts `sealkit-kms serve --port 0` on `dataDir` and waits for its ready line. */
+export function startServerChild(
+  dataDir: string,
+  credentials: string,
+  extraArgs: readonly string[] = [],
+  timeoutMs = 30_000,
+): Promise<ServerChild> {
+  const child = spawn(
+    process.execPath,
+    [
+      sealkitKmsBin(),
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--credentials",
+      credentials,
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no ready line in ${timeoutMs} ms: ${out}`));
+    }, timeoutMs);
+    const check = () => {
+      if (!/^ready$/m.test(out)) return;
+      clearTimeout(timer);
+      child.stdout?.off("data", check);
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+      resolvePromise({
+        child,
+        url,
+        pid: child.pid as number,
+        output: () => out,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          return exited;
+        },
+        kill: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+          await exited;
+        },
+      });
+    };
+    child.stdout?.on("data", check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`sealkit-kms exited with ${code} before ready: ${out}`));
+    });
+  });
+}
+
+/** An SDK client for the server at `url`, signing as `creds` (default ALICE), no retries, keep-alive. */
+export function sdkClient(
+  url: string,
+  creds: { accessKeyId: string; secretAccessKey: string } = ALICE,
+  options: { maxSockets?: number; maxAttempts?: number } = {},
+): KMSClient {
+  return new KMSClient({
+    endpoint: url,
+    region: "us-east-1",
+    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
+    maxAttempts: options.maxAttempts ?? 1,
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }) },
+  });
+}
+
+/** Resident set size of a process in bytes (Linux /proc). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kb) * 1024;
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : (s[Math.floor((s.length - 1) / 2)] as number);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
