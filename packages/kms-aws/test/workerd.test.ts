@@ -1,0 +1,94 @@
+// awsKmsProvider inside workerd (through Miniflare): the worker in test/workerd/worker.ts is bundled with the
+// browser/worker builds of the AWS SDK (fetch handler) and @sealkit/cipher's `workerd` build (libsodium.wasm as a
+// CompiledWasm module), then encrypts and decrypts through the local KMS server over HTTP. Needs the cipher's
+// dist/ (run `pnpm --filter @sealkit/cipher build` first).
+
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { sourcePaths } from "@sealkit/config/vitest";
+import { Miniflare } from "miniflare";
+import { build } from "tsup";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALICE, type LocalServer, startLocalServer } from "./support.js";
+
+const root = resolve(import.meta.dirname, "..");
+const cipherDist = resolve(root, "../cipher/dist");
+let dir: string;
+let server: LocalServer;
+let mf: Miniflare;
+let key: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(cipherDist, "workerd.js")) || !existsSync(join(cipherDist, "libsodium.wasm"))) {
+    throw new Error("packages/cipher/dist is missing: run `pnpm --filter @sealkit/cipher build` first");
+  }
+  dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-workerd-"));
+  await build({
+    config: false,
+    entry: { worker: join(root, "test/workerd/worker.ts") },
+    outDir: dir,
+    format: ["esm"],
+    platform: "browser",
+    target: "es2022",
+    dts: false,
+    sourcemap: false,
+    silent: true,
+    splitting: false,
+    noExternal: [/.*/],
+    esbuildPlugins: [
+      {
+        name: "wasm-external",
+        setup(b) {
+          b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));
+        },
+      },
+    ],
+    esbuildOptions(options) {
+      // platform "browser" applies the SDK's browser field (runtimeConfig.browser: the fetch handler, no node:http).
+      // @sealkit/core from source (one copy for cipher's build and ours); cipher through its `workerd` condition.
+      options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
+      options.conditions = ["workerd", "worker", "browser", "import"];
+      options.mainFields = ["browser", "module", "main"];
+    },
+  });
+  copyFileSync(join(cipherDist, "libsodium.wasm"), join(dir, "libsodium.wasm"));
+  server = await startLocalServer();
+  key = await server.createKey();
+  mf = new Miniflare({
+    modules: true,
+    scriptPath: join(dir, "worker.js"),
+    modulesRoot: dir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-07-01",
+    bindings: {
+      KMS_URL: server.url,
+      KEY_ARN: key,
+      ACCESS_KEY_ID: ALICE.accessKeyId,
+      SECRET_ACCESS_KEY: ALICE.secretAccessKey,
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("awsKmsProvider in workerd", () => {
+  it("encrypts and decrypts through the local KMS server, one GenerateDataKey and one Decrypt for five messages", async () => {
+    const generated = await server.count("GenerateDataKey");
+    const decrypted = await server.count("Decrypt");
+    const response = await mf.dispatchFetch("http://localhost/?text=sealed%20at%20the%20edge");
+    const result = (await response.json()) as Record<string, unknown>;
+    expect(result.error).toBeUndefined();
+    expect(response.status).toBe(200);
+    expect(result.texts).toEqual(Array(5).fill("sealed at the edge"));
+    expect(result.keyIds).toEqual([key]);
+    expect(result.refused).toBe("ERR_NO_DECRYPTABLE_KEY");
+    expect(result.hasProcess).toBe(false);
+    expect(await server.count("GenerateDataKey")).toBe(generated + 1);
+    expect(await server.count("Decrypt")).toBe(decrypted + 1);
+  }, 120_000);
+});
