@@ -390,8 +390,10 @@ export class AuditLog {
    * after that sequence (paging from `after: 0`); without it, the latest `limit` events.
    *
    * @throws TypeError or RangeError for malformed filters.
+   * @throws KmsError KMSInternalException when the log is closed.
    */
   query(filter: AuditQuery = {}): AuditEvent[] {
+    if (this.#closed) throw auditUnavailable("the audit log is closed");
     const where: string[] = [];
     const params: unknown[] = [];
     const text = (value: unknown, name: string): string => {
@@ -452,6 +454,7 @@ export class AuditLog {
 
   /** Every digest written so far, oldest first, for copying outside the data dir. */
   digests(): AuditDigest[] {
+    if (this.#closed) throw auditUnavailable("the audit log is closed");
     return (
       this.#db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as Parameters<
         typeof digestFromRow
