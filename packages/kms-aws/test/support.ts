@@ -1,9 +1,9 @@
 // Test fixture: the Sealkit KMS server (packages/kms-local) on a free port, real @aws-sdk/client-kms clients signed
 // as its principals, and request counts read from the server's own GET /metrics.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CreateKeyCommand, KMSClient, type KMSClientConfig } from "@aws-sdk/client-kms";
 import { type StartedKmsServer, startKmsServer, type ThrottleOptions } from "@sealkit/kms-local";
 
@@ -89,4 +89,12 @@ export async function rejection(
     return error as Error & { code?: string };
   }
   throw new Error("expected a rejection");
+}
+
+/** The package README's `n`th ```ts block (0: the Node service, 1: the Worker). */
+export function readmeExample(n: number): string {
+  const readme = readFileSync(resolve(import.meta.dirname, "../README.md"), "utf8");
+  const code = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)][n]?.[1];
+  if (!code) throw new Error(`README.md has no ts block ${n}`);
+  return code;
 }

@@ -3,20 +3,23 @@
 // CompiledWasm module), then encrypts and decrypts through the local KMS server over HTTP. Needs the cipher's
 // dist/ (run `pnpm --filter @sealkit/cipher build` first).
 
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { decrypt } from "@sealkit/cipher";
 import { sourcePaths } from "@sealkit/config/vitest";
 import { Miniflare } from "miniflare";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALICE, type LocalServer, startLocalServer } from "./support.js";
+import { awsKmsProvider } from "../src/index.js";
+import { ALICE, type LocalServer, REGION, readmeExample, startLocalServer } from "./support.js";
 
 const root = resolve(import.meta.dirname, "..");
 const cipherDist = resolve(root, "../cipher/dist");
 let dir: string;
 let server: LocalServer;
 let mf: Miniflare;
+let readmeWorker: Miniflare;
 let key: string;
 
 beforeAll(async () => {
@@ -24,34 +27,42 @@ beforeAll(async () => {
     throw new Error("packages/cipher/dist is missing: run `pnpm --filter @sealkit/cipher build` first");
   }
   dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-workerd-"));
-  await build({
-    config: false,
-    entry: { worker: join(root, "test/workerd/worker.ts") },
-    outDir: dir,
-    format: ["esm"],
-    platform: "browser",
-    target: "es2022",
-    dts: false,
-    sourcemap: false,
-    silent: true,
-    splitting: false,
-    noExternal: [/.*/],
-    esbuildPlugins: [
-      {
-        name: "wasm-external",
-        setup(b) {
-          b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));
+  // The README's Worker example, as written, next to the test worker (so that its relative imports do not matter).
+  const readmeEntry = join(root, "test/workerd", `readme-worker-${process.pid}.ts`);
+  writeFileSync(readmeEntry, readmeExample(1));
+  try {
+    await build({
+      config: false,
+      entry: { worker: join(root, "test/workerd/worker.ts"), readme: readmeEntry },
+      outDir: dir,
+      format: ["esm"],
+      platform: "browser",
+      target: "es2022",
+      dts: false,
+      sourcemap: false,
+      silent: true,
+      splitting: false,
+      noExternal: [/.*/],
+      esbuildPlugins: [
+        {
+          name: "wasm-external",
+          setup(b) {
+            b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));
+          },
         },
+      ],
+      esbuildOptions(options) {
+        // platform "browser" applies the SDK's browser field (runtimeConfig.browser: the fetch handler, no node:http).
+        // @sealkit/core from source (one copy for cipher's build and ours); cipher through its `workerd` condition.
+        options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
+        options.conditions = ["workerd", "worker", "browser", "import"];
+        options.alias = { ...options.alias, "@sealkit/kms-aws": join(root, "src/index.ts") };
+        options.mainFields = ["browser", "module", "main"];
       },
-    ],
-    esbuildOptions(options) {
-      // platform "browser" applies the SDK's browser field (runtimeConfig.browser: the fetch handler, no node:http).
-      // @sealkit/core from source (one copy for cipher's build and ours); cipher through its `workerd` condition.
-      options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
-      options.conditions = ["workerd", "worker", "browser", "import"];
-      options.mainFields = ["browser", "module", "main"];
-    },
-  });
+    });
+  } finally {
+    rmSync(readmeEntry, { force: true });
+  }
   copyFileSync(join(cipherDist, "libsodium.wasm"), join(dir, "libsodium.wasm"));
   server = await startLocalServer();
   key = await server.createKey();
@@ -68,10 +79,25 @@ beforeAll(async () => {
       SECRET_ACCESS_KEY: ALICE.secretAccessKey,
     },
   });
+  readmeWorker = new Miniflare({
+    modules: true,
+    scriptPath: join(dir, "readme.js"),
+    modulesRoot: dir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-07-01",
+    bindings: {
+      KMS_KEY_ARN: key,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: ALICE.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey,
+      KMS_ENDPOINT: server.url,
+    },
+  });
 }, 180_000);
 
 afterAll(async () => {
   await mf?.dispose();
+  await readmeWorker?.dispose();
   await server?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -90,5 +116,21 @@ describe("awsKmsProvider in workerd", () => {
     expect(result.hasProcess).toBe(false);
     expect(await server.count("GenerateDataKey")).toBe(generated + 1);
     expect(await server.count("Decrypt")).toBe(decrypted + 1);
+  }, 120_000);
+
+  it("runs the README's Worker example: request bodies sealed with one GenerateDataKey, opened in Node", async () => {
+    const generated = await server.count("GenerateDataKey");
+    const opener = awsKmsProvider({ client: server.client(), generatorKeyId: key });
+    for (const text of ["first body", "second body", "third body"]) {
+      const response = await readmeWorker.dispatchFetch("http://localhost/invoices/7", {
+        method: "POST",
+        body: text,
+      });
+      expect(response.status).toBe(200);
+      const sealed = new Uint8Array(await response.arrayBuffer());
+      const opened = await decrypt(sealed, { providers: [opener], expectContext: { path: "/invoices/7" } });
+      expect(new TextDecoder().decode(opened.plaintext)).toBe(text);
+    }
+    expect(await server.count("GenerateDataKey")).toBe(generated + 1);
   }, 120_000);
 });
