@@ -27,9 +27,14 @@ export function replaceSection(markdown, heading, body) {
   return `${before}${before ? "\n" : ""}${section}${after ? `\n${after}` : ""}`;
 }
 
-/** Writes `body` as the Cipher section of BENCHMARKS.md, creating the file with a short intro if missing. */
-export function writeCipherSection(body, path = BENCHMARKS_MD) {
+/** Writes `body` as the section under `heading` of BENCHMARKS.md, creating the file with a short intro if missing. */
+export function writeSection(heading, body, path = BENCHMARKS_MD) {
   const current = existsSync(path) ? readFileSync(path, "utf8") : INTRO;
-  writeFileSync(path, replaceSection(current, HEADING, body));
+  writeFileSync(path, replaceSection(current, heading, body));
   return path;
+}
+
+/** Writes `body` as the Cipher section of BENCHMARKS.md. */
+export function writeCipherSection(body, path = BENCHMARKS_MD) {
+  return writeSection(HEADING, body, path);
 }

@@ -51,6 +51,8 @@ function serve(script) {
     if (req.url === "/bench.js") {
       res.writeHead(200, { "content-type": "text/javascript" });
       res.end(script);
+    } else if (req.url === "/favicon.ico") {
+      res.writeHead(204).end();
     } else if (req.url === "/" || req.url === "/index.html") {
       res.writeHead(200, { "content-type": "text/html" });
       res.end(html);
