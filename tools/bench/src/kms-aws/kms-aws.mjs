@@ -177,7 +177,11 @@ export async function runKmsAwsBench({ quick = false, rounds = quick ? 1 : 3, lo
     );
     const keyring = new esdk.KmsKeyringNode({
       generatorKeyId: keyArn,
-      clientProvider: esdk.getClient(esdk.KMS, { endpoint: url, region: REGION, credentials }),
+      // One client for every call, as the keyring's default clientProvider (cacheKmsClients) keeps one per region;
+      // a bare getClient(...) would build a client, and open a connection, per message.
+      clientProvider: esdk.cacheClients(
+        esdk.getClient(esdk.KMS, { endpoint: url, region: REGION, credentials }),
+      ),
     });
     const cmm = new esdk.NodeCachingMaterialsManager({
       backingMaterials: keyring,
