@@ -1,0 +1,117 @@
+// awsKmsProvider in Chromium (/usr/bin/chromium through playwright-core): a bundled page with the SDK's browser
+// build encrypts and decrypts through the local KMS server. The local server sends no CORS headers (AWS KMS does),
+// so the test serves the page and forwards POST / to the server from the same origin, headers untouched, so that
+// the SigV4 signature made in the browser verifies. Needs packages/cipher/dist.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { sourcePaths } from "@sealkit/config/vitest";
+import { type Browser, chromium } from "playwright-core";
+import { build } from "tsup";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALICE, type LocalServer, startLocalServer } from "./support.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const root = resolve(import.meta.dirname, "..");
+let dir: string;
+let server: LocalServer;
+let site: Server;
+let origin: string;
+let browser: Browser;
+let key: string;
+
+beforeAll(async () => {
+  if (!existsSync(resolve(root, "../cipher/dist/index.js"))) {
+    throw new Error("packages/cipher/dist is missing: run `pnpm --filter @sealkit/cipher build` first");
+  }
+  dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-browser-"));
+  await build({
+    config: false,
+    entry: { page: join(root, "test/browser/page.ts") },
+    outDir: dir,
+    format: ["esm"],
+    platform: "browser",
+    target: "es2022",
+    dts: false,
+    sourcemap: false,
+    silent: true,
+    splitting: false,
+    noExternal: [/.*/],
+    esbuildOptions(options) {
+      options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
+      options.conditions = ["browser", "import"];
+    },
+  });
+  const bundle = readFileSync(join(dir, "page.js"));
+  server = await startLocalServer();
+  key = await server.createKey();
+  const target = new URL(server.url);
+  site = createServer((req, res) => {
+    if (req.method === "GET" && req.url?.startsWith("/?")) {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end('<!doctype html><script type="module" src="/page.js"></script>');
+    } else if (req.method === "GET" && req.url === "/page.js") {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      res.end(bundle);
+    } else if (req.method === "POST") {
+      const upstream = request(
+        { host: target.hostname, port: target.port, method: "POST", path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on("error", () => res.destroy());
+      req.pipe(upstream);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+  origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => (site ? site.close(r) : r(undefined)));
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("awsKmsProvider in Chromium", () => {
+  it("encrypts and decrypts through the local KMS server with the SDK's browser build", async () => {
+    const page = await browser.newPage();
+    const generated = await server.count("GenerateDataKey");
+    const decrypted = await server.count("Decrypt");
+    const query = new URLSearchParams({ id: ALICE.accessKeyId, secret: ALICE.secretAccessKey, key });
+    await page.goto(`${origin}/?${query}`);
+    await page.waitForFunction(() => "result" in globalThis, undefined, { timeout: 60_000 });
+    const result = (await page.evaluate(() => (globalThis as { result?: unknown }).result)) as Record<
+      string,
+      unknown
+    >;
+    await page.close();
+    expect(result.error).toBeUndefined();
+    expect(result.texts).toEqual(Array.from({ length: 5 }, (_, i) => `sealed in Chromium ${i}`));
+    expect(result.keyIds).toEqual([key]);
+    expect(result.refused).toBe("ERR_NO_DECRYPTABLE_KEY");
+    expect(await server.count("GenerateDataKey")).toBe(generated + 1);
+    expect(await server.count("Decrypt")).toBe(decrypted + 1);
+  }, 120_000);
+});
