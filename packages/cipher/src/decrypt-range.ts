@@ -73,7 +73,8 @@ async function readExactly(source: ByteSource, offset: number, length: number): 
  * const source = await fetchSource("https://cdn.example.com/video.slkt");
  * const { plaintext } = await decryptRange(source, { start: 1_000_000, end: 2_000_000, providers });
  * @throws {TypeError} for a bad source or option types
- * @throws {RangeError} when start/end are not integers with 0 <= start <= end <= plaintext length
+ * @throws {RangeError} when start/end are not integers with 0 <= start <= end <= plaintext length (the length
+ * is checked after the header authenticated, so a forged header is a SealkitError, not a RangeError)
  * @throws {SealkitError} as `decrypt`, plus ERR_TRUNCATED when the source is shorter than its header or returns
  * fewer bytes than asked, and the source's own errors
  */
@@ -112,12 +113,14 @@ export async function decryptRange(
   const header = parsed.header;
   checkExpectedContext(header, checked);
   const layout = bodyLayout(source.size - header.length, header.frameSize);
-  if (end > layout.plaintextLength) {
-    throw new RangeError(`"end" (${end}) exceeds the plaintext length ${layout.plaintextLength}`);
-  }
 
+  // The header (frame size included) is authenticated before the range is checked against the length it
+  // implies: a forged frame size must fail as ERR_AUTHENTICATION_FAILED, not pass for the caller's mistake.
   const cipher = await openMessage(header, checked);
   try {
+    if (end > layout.plaintextLength) {
+      throw new RangeError(`"end" (${end}) exceeds the plaintext length ${layout.plaintextLength}`);
+    }
     const plaintext = new Uint8Array(end - start);
     const { frameSize } = header;
     const finalIndex = layout.frameCount - 1; // zero-based
