@@ -26,13 +26,19 @@ export const ENVELOPE_CODES: ReadonlySet<SealkitErrorCode> = new Set<SealkitErro
   "ERR_NO_DECRYPTABLE_KEY",
 ]);
 
-/** fast-check runs per property: SEALKIT_SOAK=1 multiplies them by 25 (SEALKIT_SOAK=<n> by n). */
-export function runs(base: number): number {
-  const soak = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
-    .SEALKIT_SOAK;
-  if (!soak) return base;
-  const factor = soak === "1" ? 25 : Number(soak);
-  return Number.isFinite(factor) && factor > 0 ? Math.round(base * factor) : base;
+const env = (name: string): string | undefined =>
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
+
+/**
+ * fast-check parameters of a property: `base` runs, multiplied by 25 with SEALKIT_SOAK=1 (by n with
+ * SEALKIT_SOAK=<n>); SEALKIT_FC_SEED=<seed> replays the seed a failure printed.
+ */
+export function runs(base: number): { numRuns: number; seed?: number } {
+  const soak = env("SEALKIT_SOAK");
+  const factor = !soak ? 1 : soak === "1" ? 25 : Number(soak);
+  const numRuns = Number.isFinite(factor) && factor > 0 ? Math.round(base * factor) : base;
+  const seed = Number(env("SEALKIT_FC_SEED"));
+  return env("SEALKIT_FC_SEED") && Number.isInteger(seed) ? { numRuns, seed } : { numRuns };
 }
 
 /** A deterministic 32-byte key from a small seed (test keys, not secrets). */
@@ -151,3 +157,6 @@ export class Tally {
 }
 
 export type { EncryptionContext };
+
+/** Per-test timeout: two minutes, an hour under SEALKIT_SOAK. */
+export const TEST_TIMEOUT: number = env("SEALKIT_SOAK") ? 3_600_000 : 120_000;

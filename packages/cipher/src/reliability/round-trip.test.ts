@@ -6,7 +6,7 @@ import { type EncryptionContext, equalBytes, type SuiteName } from "@sealkit/cor
 import fc from "fast-check";
 import { afterAll, expect, describe as suite, test } from "vitest";
 import { decrypt, decryptStream, encrypt, encryptStream } from "../index.js";
-import { describe, rawRecipient, runs, runTransform, Tally } from "./helpers.js";
+import { describe, rawRecipient, runs, runTransform, Tally, TEST_TIMEOUT } from "./helpers.js";
 
 const tally = new Tally();
 afterAll(() => {
@@ -63,68 +63,76 @@ function plaintextOf(length: number, seed: number): Uint8Array {
 }
 
 suite("property: random envelopes round-trip for every recipient, one-shot and streaming", () => {
-  test("one-shot encrypt; each recipient alone decrypts, one-shot and in random chunkings", async () => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async (c) => {
-        const plaintext = plaintextOf(c.length, c.seed);
-        const envelope = await encrypt(plaintext, {
-          providers: c.recipients.map((s) => rawRecipient(s)),
-          context: c.context,
-          suite: c.suite,
-          frameSize: c.frameSize,
-        });
-        for (const s of c.recipients) {
-          const providers = [rawRecipient(s)];
-          const { plaintext: out, header } = await decrypt(envelope, { providers });
-          expect(equalBytes(out, plaintext), "one-shot plaintext").toBe(true);
-          expect({ ...header.context }).toEqual({ ...c.context });
-          expect(header.suite.name).toBe(c.suite);
-          expect(header.frameSize).toBe(c.frameSize);
-          expect(header.encryptedDataKeys.length).toBe(c.recipients.length);
-          const streamed = await runTransform(decryptStream({ providers }), envelope, c.inChunks);
-          expect(describe(streamed.error)).toBe("undefined");
-          expect(equalBytes(streamed.released, plaintext), "streamed plaintext").toBe(true);
-          tally.add("recipient decryptions (one-shot + streaming)");
-        }
-        // a key that is not a recipient opens nothing
-        await expect(decrypt(envelope, { providers: [rawRecipient(5000)] })).rejects.toMatchObject({
-          code: "ERR_NO_DECRYPTABLE_KEY",
-        });
-        tally.add("one-shot envelopes");
-        tally.add(`frames in envelopes`, Math.max(1, Math.ceil(c.length / c.frameSize)));
-      }),
-      { numRuns: runs(200) },
-    );
-  }, 120_000);
-
-  test("streaming encrypt in random chunkings; one-shot and streaming decrypt agree", async () => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async (c) => {
-        const plaintext = plaintextOf(c.length, c.seed);
-        const sealed = await runTransform(
-          encryptStream({
+  test(
+    "one-shot encrypt; each recipient alone decrypts, one-shot and in random chunkings",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(caseArb, async (c) => {
+          const plaintext = plaintextOf(c.length, c.seed);
+          const envelope = await encrypt(plaintext, {
             providers: c.recipients.map((s) => rawRecipient(s)),
             context: c.context,
             suite: c.suite,
             frameSize: c.frameSize,
-          }),
-          plaintext,
-          c.inChunks,
-        );
-        expect(describe(sealed.error)).toBe("undefined");
-        const last = c.recipients[c.recipients.length - 1] as number;
-        const { plaintext: out } = await decrypt(sealed.released, { providers: [rawRecipient(last)] });
-        expect(equalBytes(out, plaintext), "one-shot plaintext").toBe(true);
-        const streamed = await runTransform(
-          decryptStream({ providers: [rawRecipient(c.recipients[0] as number)] }),
-          sealed.released,
-          c.outChunks,
-        );
-        expect(describe(streamed.error)).toBe("undefined");
-        expect(equalBytes(streamed.released, plaintext), "streamed plaintext").toBe(true);
-        tally.add("streamed envelopes");
-      }),
-      { numRuns: runs(120) },
-    );
-  }, 120_000);
+          });
+          for (const s of c.recipients) {
+            const providers = [rawRecipient(s)];
+            const { plaintext: out, header } = await decrypt(envelope, { providers });
+            expect(equalBytes(out, plaintext), "one-shot plaintext").toBe(true);
+            expect({ ...header.context }).toEqual({ ...c.context });
+            expect(header.suite.name).toBe(c.suite);
+            expect(header.frameSize).toBe(c.frameSize);
+            expect(header.encryptedDataKeys.length).toBe(c.recipients.length);
+            const streamed = await runTransform(decryptStream({ providers }), envelope, c.inChunks);
+            expect(describe(streamed.error)).toBe("undefined");
+            expect(equalBytes(streamed.released, plaintext), "streamed plaintext").toBe(true);
+            tally.add("recipient decryptions (one-shot + streaming)");
+          }
+          // a key that is not a recipient opens nothing
+          await expect(decrypt(envelope, { providers: [rawRecipient(5000)] })).rejects.toMatchObject({
+            code: "ERR_NO_DECRYPTABLE_KEY",
+          });
+          tally.add("one-shot envelopes");
+          tally.add(`frames in envelopes`, Math.max(1, Math.ceil(c.length / c.frameSize)));
+        }),
+        runs(200),
+      );
+    },
+    TEST_TIMEOUT,
+  );
+
+  test(
+    "streaming encrypt in random chunkings; one-shot and streaming decrypt agree",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(caseArb, async (c) => {
+          const plaintext = plaintextOf(c.length, c.seed);
+          const sealed = await runTransform(
+            encryptStream({
+              providers: c.recipients.map((s) => rawRecipient(s)),
+              context: c.context,
+              suite: c.suite,
+              frameSize: c.frameSize,
+            }),
+            plaintext,
+            c.inChunks,
+          );
+          expect(describe(sealed.error)).toBe("undefined");
+          const last = c.recipients[c.recipients.length - 1] as number;
+          const { plaintext: out } = await decrypt(sealed.released, { providers: [rawRecipient(last)] });
+          expect(equalBytes(out, plaintext), "one-shot plaintext").toBe(true);
+          const streamed = await runTransform(
+            decryptStream({ providers: [rawRecipient(c.recipients[0] as number)] }),
+            sealed.released,
+            c.outChunks,
+          );
+          expect(describe(streamed.error)).toBe("undefined");
+          expect(equalBytes(streamed.released, plaintext), "streamed plaintext").toBe(true);
+          tally.add("streamed envelopes");
+        }),
+        runs(120),
+      );
+    },
+    TEST_TIMEOUT,
+  );
 });
