@@ -293,3 +293,38 @@ describe("awsKmsProvider with the server's quotas on", () => {
     }
   }, 60_000);
 });
+
+describe("awsKmsProvider across regions (clientForRegion)", () => {
+  let east: LocalServer;
+  let west: LocalServer;
+  beforeAll(async () => {
+    east = await startLocalServer();
+    west = await startLocalServer({ region: "eu-west-1" });
+  });
+  afterAll(async () => {
+    await east?.close();
+    await west?.close();
+  });
+
+  it("calls each key's region; each region alone decrypts", async () => {
+    const eastKey = await east.createKey();
+    const westKey = await west.createKey();
+    expect(westKey).toMatch(/^arn:aws:kms:eu-west-1:/);
+    const clients = { "us-east-1": east.client(), "eu-west-1": west.client() };
+    const asked: (string | undefined)[] = [];
+    const clientForRegion = (region: string | undefined) => {
+      asked.push(region);
+      return clients[(region ?? "us-east-1") as keyof typeof clients];
+    };
+    const both = awsKmsProvider({ clientForRegion, generatorKeyId: eastKey, keyIds: [westKey] });
+    const sealed = await encrypt(te.encode("two regions"), { providers: [both], context });
+    expect(parseHeader(sealed).encryptedDataKeys.map((k) => k.keyId)).toEqual([eastKey, westKey]);
+    expect(asked).toEqual(["us-east-1", "eu-west-1"]);
+    expect(await west.count("Encrypt")).toBe(1);
+
+    const westOnly = awsKmsProvider({ clientForRegion, keyIds: [westKey] });
+    expect(td.decode((await decrypt(sealed, { providers: [westOnly] })).plaintext)).toBe("two regions");
+    expect(await west.count("Decrypt")).toBe(1);
+    expect(await east.count("Decrypt")).toBe(0);
+  });
+});

@@ -34,13 +34,16 @@ export interface LocalServer {
 }
 
 /** Starts a local KMS server in a fresh data dir, on a free port. */
-export async function startLocalServer(options: { throttle?: ThrottleOptions } = {}): Promise<LocalServer> {
+export async function startLocalServer(
+  options: { throttle?: ThrottleOptions; region?: string } = {},
+): Promise<LocalServer> {
+  const region = options.region ?? REGION;
   const dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-"));
   const started = await startKmsServer({
     dataDir: join(dir, "data"),
     credentials: [ALICE, MALLORY],
     port: 0,
-    region: REGION,
+    region,
     account: ACCOUNT,
     ...(options.throttle ? { throttle: options.throttle } : {}),
   });
@@ -48,7 +51,7 @@ export async function startLocalServer(options: { throttle?: ThrottleOptions } =
   const client = (who = ALICE, config: Partial<KMSClientConfig> = {}) => {
     const c = new KMSClient({
       endpoint: started.url,
-      region: REGION,
+      region,
       credentials: { accessKeyId: who.accessKeyId, secretAccessKey: who.secretAccessKey },
       ...config,
     });
