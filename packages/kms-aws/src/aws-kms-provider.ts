@@ -143,12 +143,13 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     return options.clientForRegion ? options.clientForRegion(region) : options.client!;
   };
 
-  const resolveArn = (keyId: string, signal?: AbortSignal): Promise<string> => {
+  // One DescribeKey per identifier, shared by concurrent callers, so no one caller's signal may cancel it.
+  const resolveArn = (keyId: string): Promise<string> => {
     if (isKeyArn(keyId)) return Promise.resolve(keyId);
     let arn = resolved.get(keyId);
     if (!arn) {
       arn = clientFor(keyId)
-        .send(new DescribeKeyCommand({ KeyId: keyId, GrantTokens: tokens }), { abortSignal: signal })
+        .send(new DescribeKeyCommand({ KeyId: keyId, GrantTokens: tokens }))
         .then((out) => {
           const value = out.KeyMetadata?.Arn;
           if (!value || !isKeyArn(value)) throw new Error("DescribeKey returned no key ARN");
@@ -190,7 +191,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
         { abortSignal: signal },
       );
     } catch (error) {
-      throw fromKmsError(error, "Encrypt", keyId);
+      throw signal?.aborted ? signal.reason : fromKmsError(error, "Encrypt", keyId);
     }
     const arn = checkResponseKey("Encrypt", keyId, out.KeyId);
     if (!out.CiphertextBlob?.length) {
@@ -244,7 +245,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
           { abortSignal: signal },
         );
       } catch (error) {
-        throw fromKmsError(error, "GenerateDataKey", generatorKeyId);
+        throw signal?.aborted ? signal.reason : fromKmsError(error, "GenerateDataKey", generatorKeyId);
       }
       const plaintext = out.Plaintext;
       if (!plaintext || plaintext.length !== length || !out.CiphertextBlob?.length) {
@@ -279,7 +280,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
         throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
       }
       if (!discovery && !configuredArns.includes(edk.keyId)) {
-        const arns = await Promise.all(unresolved.map((id) => resolveArn(id, signal)));
+        const arns = await Promise.all(unresolved.map((id) => resolveArn(id)));
+        signal?.throwIfAborted();
         resolvedArns ??= new Set(arns);
         if (!arns.includes(edk.keyId)) {
           throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
@@ -297,7 +299,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
           { abortSignal: signal },
         );
       } catch (error) {
-        throw fromKmsError(error, "Decrypt", edk.keyId);
+        throw signal?.aborted ? signal.reason : fromKmsError(error, "Decrypt", edk.keyId);
       }
       if (out.KeyId !== edk.keyId || !out.Plaintext?.length) {
         wipe(out.Plaintext);

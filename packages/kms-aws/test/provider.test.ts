@@ -328,3 +328,27 @@ describe("awsKmsProvider across regions (clientForRegion)", () => {
     expect(await east.count("Decrypt")).toBe(0);
   });
 });
+
+describe("awsKmsProvider cancellation", () => {
+  let server: LocalServer;
+  beforeAll(async () => {
+    server = await startLocalServer();
+  });
+  afterAll(() => server?.close());
+
+  it("an aborted call rejects with the abort reason, not a Sealkit error", async () => {
+    const key = await server.createKey();
+    const p = awsKmsProvider({ client: server.client(), generatorKeyId: key });
+    const reason = new Error("caller gave up");
+    const controller = new AbortController();
+    const pending = p.generateDataKey({ length: 32, context, signal: controller.signal });
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    const sealed = await encrypt(te.encode("x"), { providers: [p], context });
+    const edk = parseHeader(sealed).encryptedDataKeys[0]!;
+    const again = new AbortController();
+    const opening = p.decryptDataKey({ encryptedDataKey: edk, context, signal: again.signal });
+    again.abort(reason);
+    await expect(opening).rejects.toBe(reason);
+  });
+});
