@@ -1,6 +1,13 @@
+import { sourceAliases } from "@sealkit/config/vitest";
 import { defineConfig } from "vitest/config";
 
-// The end-to-end test runs the built demo (dist/), as a user would: no source aliases here.
+// The tests start the BUILT demo (dist/), as `pnpm demo` runs it; the packages they call directly resolve to source.
 export default defineConfig({
-  test: { include: ["test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+  resolve: { alias: sourceAliases },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+  },
 });
