@@ -43,7 +43,8 @@ const ENVELOPE_CODES = new Set<SealkitErrorCode>([
 
 /**
  * The code that explains an error best: ERR_NO_DECRYPTABLE_KEY whose every attempt failed for the same reason
- * (access denied, key disabled, key not found) is reported as that reason, which is what the user must fix.
+ * (access denied, wrong PIN, key disabled, key not found, service unreachable) is reported as that reason, which is
+ * what the user must fix.
  */
 export function effectiveCode(error: SealkitError): SealkitErrorCode {
   if (error.code !== "ERR_NO_DECRYPTABLE_KEY") return error.code;
@@ -51,12 +52,15 @@ export function effectiveCode(error: SealkitError): SealkitErrorCode {
   if (!(cause instanceof AggregateError) || cause.errors.length === 0) return error.code;
   const codes = new Set(cause.errors.map((e) => (SealkitError.isInstance(e) ? e.code : undefined)));
   const [only] = codes;
-  if (
-    codes.size === 1 &&
-    (only === "ERR_ACCESS_DENIED" || only === "ERR_KEY_DISABLED" || only === "ERR_KEY_NOT_FOUND")
-  ) {
-    return only;
-  }
+  const reasons = new Set<SealkitErrorCode>([
+    "ERR_ACCESS_DENIED",
+    "ERR_HSM_LOGIN_FAILED",
+    "ERR_KEY_DISABLED",
+    "ERR_KEY_NOT_FOUND",
+    "ERR_PROVIDER_UNAVAILABLE",
+    "ERR_THROTTLED",
+  ]);
+  if (codes.size === 1 && only !== undefined && reasons.has(only)) return only;
   return error.code;
 }
 

@@ -419,7 +419,14 @@ export async function run(argv: readonly string[]): Promise<number> {
       return EXIT.USAGE;
     }
     process.stderr.write(`${describeError(error, session.principal)}\n`);
-    if (process.env.SEALKIT_DEBUG === "1" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (process.env.SEALKIT_DEBUG === "1") {
+      // The stack and the causes (never key material: errors carry ids and codes only).
+      for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+        process.stderr.write(`${depth ? "caused by: " : ""}${e.stack}\n`);
+        if (e instanceof AggregateError)
+          for (const inner of e.errors) process.stderr.write(`  - ${String(inner?.stack ?? inner)}\n`);
+      }
+    }
     return exitCodeOf(error);
   } finally {
     await session.close();

@@ -1,0 +1,140 @@
+// The pkcs11 provider on SoftHSM2 through the built binary: a round trip, the PIN from the environment, a wrong PIN,
+// and `kms serve --hsm` with the local KMS's root key on the token.
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
+
+const LIBRARY = "/usr/lib/softhsm/libsofthsm2.so";
+const hasSoftHsm =
+  existsSync(LIBRARY) && spawnSync("softhsm2-util", ["--version"], { stdio: "ignore" }).status === 0;
+if (!hasSoftHsm && process.env.CI)
+  throw new Error("CI is set but SoftHSM2 is missing (apt-get install softhsm2)");
+
+const t = tempDir();
+const cwd = t.dir;
+const conf = join(cwd, "softhsm2.conf");
+const env = {
+  SOFTHSM2_CONF: conf,
+  SEALKIT_PKCS11_LIBRARY: LIBRARY,
+  SEALKIT_PKCS11_TOKEN: "cli",
+  SEALKIT_PKCS11_PIN: "1234",
+  SEALKIT_PKCS11_PROFILE: "softhsm",
+};
+
+describe.skipIf(!hasSoftHsm)("pkcs11 provider on SoftHSM2", () => {
+  beforeAll(async () => {
+    mkdirSync(join(cwd, "tokens"));
+    writeFileSync(
+      conf,
+      `directories.tokendir = ${join(cwd, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`,
+    );
+    const init = spawnSync(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", "cli", "--pin", "1234", "--so-pin", "5678"],
+      {
+        env: { ...process.env, SOFTHSM2_CONF: conf },
+        encoding: "utf8",
+      },
+    );
+    if (init.status !== 0) throw new Error(init.stderr);
+    // SoftHSM2 reads SOFTHSM2_CONF when the library is first initialized in this process.
+    process.env.SOFTHSM2_CONF = conf;
+    const { createAesKey } = await import("@sealkit/kms-cloudhsm");
+    const token = { library: LIBRARY, tokenLabel: "cli", pin: "1234", profile: "softhsm" as const };
+    await createAesKey(token, { label: "master" });
+    await createAesKey(token, { label: "kms-root" });
+  });
+  afterAll(() => t.cleanup());
+
+  it("encrypts and decrypts with a key that never leaves the token", async () => {
+    for (const suite of ["xchacha20-poly1305", "aes-256-gcm"]) {
+      const enc = await ok(["encrypt", "--provider", "pkcs11", "--key", "master", "--suite", suite], {
+        cwd,
+        env,
+        input: "hsm",
+      });
+      const info = JSON.parse((await ok(["inspect", writeTemp(enc.stdout), "--json"], { cwd })).out);
+      expect(info.encryptedDataKeys[0]).toMatchObject({
+        providerId: "pkcs11",
+        keyId: "pkcs11:token=cli;object=master",
+      });
+      const dec = await ok(["decrypt", "--provider", "pkcs11", "--key", "master"], {
+        cwd,
+        env,
+        input: enc.stdout,
+      });
+      expect(dec.out).toBe("hsm");
+    }
+    const enc = await ok(["encrypt", "--provider", "pkcs11"], {
+      cwd,
+      env: { ...env, SEALKIT_PKCS11_KEY_LABEL: "master" },
+      input: "x",
+    });
+    const wrongPin = await run(["decrypt", "--provider", "pkcs11", "--key", "master"], {
+      cwd,
+      env: { ...env, SEALKIT_PKCS11_PIN: "0000" },
+      input: enc.stdout,
+    });
+    expect(wrongPin.code).toBe(4);
+    expect(wrongPin.stderr).toMatch(/ERR_HSM_LOGIN_FAILED/);
+    expect(wrongPin.stderr).not.toContain("0000");
+  });
+
+  it("kms serve --hsm keeps the local KMS's root key on the token", async () => {
+    writeFileSync(join(cwd, "creds.json"), JSON.stringify({ credentials: [] }));
+    writeFileSync(
+      join(cwd, "hsm.json"),
+      JSON.stringify({
+        profile: "softhsm",
+        library: LIBRARY,
+        tokenLabel: "cli",
+        keyLabel: "kms-root",
+        pinEnv: "SEALKIT_PKCS11_PIN",
+      }),
+    );
+    const dataDir = join(cwd, "kms");
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        BIN,
+        "kms",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        dataDir,
+        "--hsm",
+        "hsm.json",
+        "--allow-unsigned-as",
+        "arn:aws:iam::111122223333:user/dev",
+      ],
+      { cwd, env: { ...baseEnv(cwd), ...env } },
+    );
+    let out = "";
+    let err = "";
+    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (b: Buffer) => {
+        out += b.toString();
+        if (/^ready$/m.test(out)) resolve();
+      });
+      child.on("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    expect(out).toMatch(/root key pkcs11:token=cli,key=kms-root/);
+    expect(err).toMatch(/WARNING: --allow-unsigned-as is ON/);
+    expect(readdirSync(dataDir)).not.toContain("root.key");
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
+
+let n = 0;
+function writeTemp(bytes: Buffer): string {
+  const file = join(cwd, `e${n++}.slkt`);
+  writeFileSync(file, bytes);
+  return file;
+}
