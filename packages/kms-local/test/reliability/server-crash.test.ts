@@ -83,7 +83,7 @@ describe("the KMS server process survives kill -9", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it(`keeps every acknowledged operation through ${KILLS} SIGKILLs`, {
-    timeout: SOAK ? 900_000 : 120_000,
+    timeout: SOAK ? 900_000 : 240_000,
   }, async () => {
     const acks: Acks = {
       keys: new Map(),
