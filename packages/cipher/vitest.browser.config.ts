@@ -1,5 +1,6 @@
 // The shared suites in headless Chromium (Debian's /usr/bin/chromium; no browser download happens here).
 
+import { chromiumLaunchOptions } from "@sealkit/config/chromium";
 import { sourceAliases } from "@sealkit/config/vitest";
 import { playwright } from "@vitest/browser-playwright";
 import { defineConfig } from "vitest/config";
@@ -13,19 +14,7 @@ export default defineConfig({
       enabled: true,
       headless: true,
       provider: playwright({
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
+        launchOptions: { ...chromiumLaunchOptions, args: [...chromiumLaunchOptions.args] },
       }),
       instances: [{ browser: "chromium" }],
     },

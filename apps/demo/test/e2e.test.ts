@@ -5,11 +5,11 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromiumLaunchOptions } from "@sealkit/config/chromium";
 import { type Browser, chromium, type Page } from "playwright";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningDemo } from "../src/start-demo.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const shots = join(import.meta.dirname, "..", "test-results");
 let demo: RunningDemo;
 let browser: Browser;
@@ -56,19 +56,7 @@ beforeAll(async () => {
   // The built demo, as `pnpm demo` runs it (typed by its source).
   const { startDemo } = (await import(`../dist/${"start-demo.js"}`)) as typeof import("../src/start-demo.js");
   demo = await startDemo({ dataDir, ports: { web: 0, kms: 0, edge: 0 } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await chromium.launch({ ...chromiumLaunchOptions, args: [...chromiumLaunchOptions.args] });
   page = await (
     await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } })
   ).newPage();

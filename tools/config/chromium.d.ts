@@ -1,0 +1,1 @@
+export const chromiumLaunchOptions: { readonly executablePath: string; readonly args: readonly string[] };
