@@ -46,6 +46,13 @@ describe("KMS server protocol", () => {
     expect(res.headers["x-amzn-requestid"]).toMatch(UUID);
     expect(Date.parse(res.headers.date as string)).toBeGreaterThan(Date.now() - 5000);
     expect(Buffer.from(res.json().Plaintext as string, "base64")).toHaveLength(16);
+    // The response's request id is the audit event's requestID, with the verified principal.
+    const [event] = kms.auditLog.query().filter((e) => e.requestID === res.headers["x-amzn-requestid"]);
+    expect(event).toMatchObject({
+      eventName: "GenerateRandom",
+      userIdentity: { arn: ALICE.principal, accessKeyId: ALICE.accessKeyId },
+    });
+    expect(event?.errorCode).toBeUndefined();
   });
 
   const refusals: [
