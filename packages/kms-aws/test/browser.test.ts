@@ -8,13 +8,13 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { chromiumLaunchOptions } from "@sealkit/config/chromium";
 import { sourcePaths } from "@sealkit/config/vitest";
 import { type Browser, chromium } from "playwright-core";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, type LocalServer, startLocalServer } from "./support.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const root = resolve(import.meta.dirname, "..");
 let dir: string;
 let server: LocalServer;
@@ -72,19 +72,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
   origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await chromium.launch({ ...chromiumLaunchOptions, args: [...chromiumLaunchOptions.args] });
 }, 180_000);
 
 afterAll(async () => {
