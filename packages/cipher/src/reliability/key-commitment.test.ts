@@ -250,7 +250,7 @@ suite("key commitment: a body that authenticates under two data keys is refused 
       const g = await gcmKey(key, nonce);
       expect(toBlock(tagOf(g, aad, sealed.subarray(0, pt.length)))).toEqual(sealed.subarray(pt.length));
     }
-  });
+  }, 60_000);
 
   test("the crafted envelope: both keys authenticate; recipient 1 decrypts; recipient 2 fails at the commitment", async () => {
     const rounds = 3;
@@ -310,5 +310,5 @@ suite("key commitment: a body that authenticates under two data keys is refused 
     figures.push(
       `  crafted envelopes refused for recipient 2: ${rounds} (one-shot + 3 stream chunkings each)`,
     );
-  }, 60_000);
+  }, 120_000);
 });
