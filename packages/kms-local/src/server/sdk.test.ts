@@ -12,7 +12,7 @@ import { ALICE, BOB, MALLORY } from "./test-support.js";
 
 const te = new TextEncoder();
 
-describe("KMS server with @aws-sdk/client-kms", () => {
+describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
   let dir: string;
   let kms: LocalKms;
   let server: KmsServer;

@@ -11,7 +11,7 @@ import { applySeed, checkSeed, loadSeedFile } from "./seed.js";
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "../../examples/seed.yaml");
 const ROOT = { principal: "arn:aws:iam::111122223333:root", account: "111122223333" };
 
-describe("seed files", () => {
+describe("seed files", { timeout: 30_000 }, () => {
   let dir: string;
   let kms: LocalKms;
   beforeAll(async () => {

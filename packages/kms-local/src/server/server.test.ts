@@ -22,7 +22,7 @@ async function start(kms: TestKms, options: Partial<KmsServerOptions> = {}): Pro
   return server;
 }
 
-describe("KMS server protocol", () => {
+describe("KMS server protocol", { timeout: 30_000 }, () => {
   let dir: string;
   let kms: TestKms;
   let server: KmsServer;
@@ -259,7 +259,7 @@ describe("KMS server protocol", () => {
   });
 });
 
-describe("KMS server limits and lifecycle", () => {
+describe("KMS server limits and lifecycle", { timeout: 30_000 }, () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "sealkit-kms-limits-"));
