@@ -67,7 +67,11 @@ function filesUnder(dir: string): string[] {
 
 describe("no plaintext, data key or secret is written anywhere", () => {
   const dir = mkdtempSync(join(tmpdir(), "sealkit-rel-secrets-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let killServer: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    await killServer?.(); // a failed run must not leave the child behind
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it(`full scenario: server, in-process KMS${hasCli ? ", CLI" : ""}`, { timeout: 120_000 }, async () => {
     const secrets: { what: string; bytes: Uint8Array }[] = [];
@@ -78,6 +82,7 @@ describe("no plaintext, data key or secret is written anywhere", () => {
     // 1. The server in a child process.
     const serverDir = join(dir, "server-data");
     const server = await startServerChild(serverDir, writeCredentials(dir));
+    killServer = server.kill;
     const client = sdkClient(server.url);
     const keyId = (await client.send(new CreateKeyCommand({ Description: "scan" }))).KeyMetadata
       ?.KeyId as string;

@@ -77,10 +77,12 @@ export function startServerChild(
   credentials: string,
   extraArgs: readonly string[] = [],
   timeoutMs = 30_000,
+  nodeArgs: readonly string[] = [],
 ): Promise<ServerChild> {
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       sealkitKmsBin(),
       "serve",
       "--port",
@@ -149,11 +151,14 @@ export function sdkClient(
   });
 }
 
-/** Resident set size of a process in bytes (Linux /proc). */
-export function rssOf(pid: number): number {
+/**
+ * Resident memory of a process in bytes (Linux /proc/<pid>/status): `VmRSS` (all of it) by default, or `RssAnon`
+ * (anonymous memory only: the heap, thread arenas and buffers, without the mapped files of node and its addons).
+ */
+export function rssOf(pid: number, field: "VmRSS" | "RssAnon" = "VmRSS"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  const kb = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for ${pid}`);
   return Number(kb) * 1024;
 }
 
