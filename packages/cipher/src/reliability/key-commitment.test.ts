@@ -19,7 +19,7 @@ import {
 } from "@sealkit/core";
 import { afterAll, expect, describe as suite, test } from "vitest";
 import { aes256gcm, decrypt, decryptStream } from "../index.js";
-import { describe, rawRecipient, runTransform } from "./helpers.js";
+import { describe, rawRecipient, runs, runTransform, TEST_TIMEOUT } from "./helpers.js";
 
 // ---- GF(2^128) and GHASH (NIST SP 800-38D, section 6.3 and 6.4), on BigInt in GCM's bit order ----
 
@@ -252,63 +252,67 @@ suite("key commitment: a body that authenticates under two data keys is refused 
     }
   }, 60_000);
 
-  test("the crafted envelope: both keys authenticate; recipient 1 decrypts; recipient 2 fails at the commitment", async () => {
-    const rounds = 3;
-    for (let round = 0; round < rounds; round++) {
-      const c = await craft();
-      // the raw AEAD accepts the header tag and the frame under both content keys, with two different plaintexts
-      for (const key of [c.contentKey1, c.contentKey2]) {
-        expect(
-          (await aes256gcm.decrypt(key, frameNonce(AES_256_GCM, 0), c.headerTag, c.headerAad)).length,
-        ).toBe(0);
-      }
-      expect(equalBytes(c.plaintext1, c.plaintext2)).toBe(false);
+  test(
+    "the crafted envelope: both keys authenticate; recipient 1 decrypts; recipient 2 fails at the commitment",
+    async () => {
+      const rounds = runs(3).numRuns; // 75 under SEALKIT_SOAK=1
+      for (let round = 0; round < rounds; round++) {
+        const c = await craft();
+        // the raw AEAD accepts the header tag and the frame under both content keys, with two different plaintexts
+        for (const key of [c.contentKey1, c.contentKey2]) {
+          expect(
+            (await aes256gcm.decrypt(key, frameNonce(AES_256_GCM, 0), c.headerTag, c.headerAad)).length,
+          ).toBe(0);
+        }
+        expect(equalBytes(c.plaintext1, c.plaintext2)).toBe(false);
 
-      // recipient 1 opens data key 1, whose commitment is in the header: the envelope decrypts to plaintext 1
-      const one = await decrypt(c.envelope, { providers: [rawRecipient(1)] });
-      expect(equalBytes(one.plaintext, c.plaintext1)).toBe(true);
-      const streamedOne = await runTransform(
-        decryptStream({ providers: [rawRecipient(1)] }),
-        c.envelope,
-        [7],
-      );
-      expect(describe(streamedOne.error)).toBe("undefined");
-      expect(equalBytes(streamedOne.released, c.plaintext1)).toBe(true);
-
-      // recipient 2 opens data key 2: the header tag and the frame would authenticate, the commitment does not
-      let error: unknown;
-      try {
-        await decrypt(c.envelope, { providers: [rawRecipient(2)] });
-      } catch (e) {
-        error = e;
-      }
-      expect(SealkitError.isInstance(error, "ERR_AUTHENTICATION_FAILED"), describe(error)).toBe(true);
-      for (const sizes of [[1], [13], [c.envelope.length]]) {
-        let headerSeen = false;
-        const streamed = await runTransform(
-          decryptStream({ providers: [rawRecipient(2)], onHeader: () => (headerSeen = true) }),
+        // recipient 1 opens data key 1, whose commitment is in the header: the envelope decrypts to plaintext 1
+        const one = await decrypt(c.envelope, { providers: [rawRecipient(1)] });
+        expect(equalBytes(one.plaintext, c.plaintext1)).toBe(true);
+        const streamedOne = await runTransform(
+          decryptStream({ providers: [rawRecipient(1)] }),
           c.envelope,
-          sizes,
+          [7],
         );
-        expect(
-          SealkitError.isInstance(streamed.error, "ERR_AUTHENTICATION_FAILED"),
-          describe(streamed.error),
-        ).toBe(true);
-        expect(streamed.released.length).toBe(0);
-        expect(headerSeen).toBe(false);
+        expect(describe(streamedOne.error)).toBe("undefined");
+        expect(equalBytes(streamedOne.released, c.plaintext1)).toBe(true);
+
+        // recipient 2 opens data key 2: the header tag and the frame would authenticate, the commitment does not
+        let error: unknown;
+        try {
+          await decrypt(c.envelope, { providers: [rawRecipient(2)] });
+        } catch (e) {
+          error = e;
+        }
+        expect(SealkitError.isInstance(error, "ERR_AUTHENTICATION_FAILED"), describe(error)).toBe(true);
+        for (const sizes of [[1], [13], [c.envelope.length]]) {
+          let headerSeen = false;
+          const streamed = await runTransform(
+            decryptStream({ providers: [rawRecipient(2)], onHeader: () => (headerSeen = true) }),
+            c.envelope,
+            sizes,
+          );
+          expect(
+            SealkitError.isInstance(streamed.error, "ERR_AUTHENTICATION_FAILED"),
+            describe(streamed.error),
+          ).toBe(true);
+          expect(streamed.released.length).toBe(0);
+          expect(headerSeen).toBe(false);
+        }
+        // both recipients together: the first key in header order that a provider opens is key 1, which decrypts
+        const both = await decrypt(c.envelope, { providers: [rawRecipient(2), rawRecipient(1)] });
+        expect(equalBytes(both.plaintext, c.plaintext1)).toBe(true);
+        if (round === 0) {
+          figures.push(
+            `  header free bits: ${c.headerFreeBits} (40 context characters x 6 bits), frame free bits: 128`,
+            `  envelope: ${c.envelope.length} bytes, two EDKs, one final frame of ${BODY_LENGTH} bytes`,
+          );
+        }
       }
-      // both recipients together: the first key in header order that a provider opens is key 1, which decrypts
-      const both = await decrypt(c.envelope, { providers: [rawRecipient(2), rawRecipient(1)] });
-      expect(equalBytes(both.plaintext, c.plaintext1)).toBe(true);
-      if (round === 0) {
-        figures.push(
-          `  header free bits: ${c.headerFreeBits} (40 context characters x 6 bits), frame free bits: 128`,
-          `  envelope: ${c.envelope.length} bytes, two EDKs, one final frame of ${BODY_LENGTH} bytes`,
-        );
-      }
-    }
-    figures.push(
-      `  crafted envelopes refused for recipient 2: ${rounds} (one-shot + 3 stream chunkings each)`,
-    );
-  }, 120_000);
+      figures.push(
+        `  crafted envelopes refused for recipient 2: ${rounds} (one-shot + 3 stream chunkings each)`,
+      );
+    },
+    TEST_TIMEOUT,
+  );
 });
