@@ -152,6 +152,10 @@ export class LocalKms {
   readonly location: KmsLocation;
   readonly dataDir: string;
   readonly #db: Database.Database;
+  /** Prepared statements by SQL text: preparing costs more than running, and every call runs several. */
+  readonly #statements = new Map<string, Database.Statement>();
+  /** When the next key deletion or automatic rotation falls due (ms); 0 forces the next call to look. */
+  #nextSweepAt = 0;
   readonly #root: KeyWrapper;
   readonly #ownsRoot: boolean;
   readonly #audit: AuditSink;
@@ -433,9 +437,11 @@ export class LocalKms {
         }
         const row = await this.#insertKey(id, "customer", null, description, policyJson);
         for (const tag of tags)
-          this.#db
-            .prepare("INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)")
-            .run(id, tag.TagKey, tag.TagValue);
+          this.#sql("INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)").run(
+            id,
+            tag.TagKey,
+            tag.TagValue,
+          );
         ctx.arns.push(arn);
         ctx.keyIds.push(id);
         return { KeyMetadata: this.#metadata(row) };
@@ -504,9 +510,9 @@ export class LocalKms {
         const limit = checkLimit(req.Limit, 1000, 100);
         const offset = decodeMarker(req.Marker);
         this.#checkAccountCaller(caller, "kms:ListKeys");
-        const rows = this.#db
-          .prepare("SELECT id FROM keys WHERE kind != 'owned' ORDER BY created_at, id LIMIT ? OFFSET ?")
-          .all(limit + 1, offset) as { id: string }[];
+        const rows = this.#sql(
+          "SELECT id FROM keys WHERE kind != 'owned' ORDER BY created_at, id LIMIT ? OFFSET ?",
+        ).all(limit + 1, offset) as { id: string }[];
         const page = rows.slice(0, limit);
         return {
           Keys: page.map((r) => ({ KeyId: r.id, KeyArn: keyArn(this.location, r.id) })),
@@ -538,7 +544,7 @@ export class LocalKms {
         this.#checkCustomerManaged(row);
         const description = checkString(request.Description, "Description", 0, 8192);
         this.#checkNotPendingDeletion(row);
-        this.#db.prepare("UPDATE keys SET description = ? WHERE id = ?").run(description, row.id);
+        this.#sql("UPDATE keys SET description = ? WHERE id = ?").run(description, row.id);
         return {};
       },
     );
@@ -551,7 +557,7 @@ export class LocalKms {
   async enableKey(caller: Caller, request: { KeyId: string }): Promise<Record<string, never>> {
     return this.#stateChange("EnableKey", caller, request, (row) => {
       this.#checkNotPendingDeletion(row);
-      this.#db.prepare("UPDATE keys SET state = 'Enabled' WHERE id = ?").run(row.id);
+      this.#sql("UPDATE keys SET state = 'Enabled' WHERE id = ?").run(row.id);
     });
   }
 
@@ -562,7 +568,7 @@ export class LocalKms {
   async disableKey(caller: Caller, request: { KeyId: string }): Promise<Record<string, never>> {
     return this.#stateChange("DisableKey", caller, request, (row) => {
       this.#checkNotPendingDeletion(row);
-      this.#db.prepare("UPDATE keys SET state = 'Disabled' WHERE id = ?").run(row.id);
+      this.#sql("UPDATE keys SET state = 'Disabled' WHERE id = ?").run(row.id);
     });
   }
 
@@ -607,11 +613,9 @@ export class LocalKms {
             : checkInt(request.PendingWindowInDays, "PendingWindowInDays", 7, 30);
         this.#checkNotPendingDeletion(row);
         const deletionDate = this.#now() + days * DAY;
-        this.#db
-          .prepare(
-            "UPDATE keys SET state = 'PendingDeletion', deletion_date = ?, pending_window_days = ? WHERE id = ?",
-          )
-          .run(deletionDate, days, row.id);
+        this.#sql(
+          "UPDATE keys SET state = 'PendingDeletion', deletion_date = ?, pending_window_days = ? WHERE id = ?",
+        ).run(deletionDate, days, row.id);
         return {
           KeyId: keyArn(this.location, row.id),
           DeletionDate: new Date(deletionDate),
@@ -638,11 +642,9 @@ export class LocalKms {
         this.#checkCustomerManaged(row);
         if (row.state !== "PendingDeletion")
           throw invalidState(keyArn(this.location, row.id), "not pending deletion");
-        this.#db
-          .prepare(
-            "UPDATE keys SET state = 'Disabled', deletion_date = NULL, pending_window_days = NULL WHERE id = ?",
-          )
-          .run(row.id);
+        this.#sql(
+          "UPDATE keys SET state = 'Disabled', deletion_date = NULL, pending_window_days = NULL WHERE id = ?",
+        ).run(row.id);
         return { KeyId: keyArn(this.location, row.id) };
       },
     );
@@ -677,9 +679,12 @@ export class LocalKms {
             `An alias with the name ${aliasArn(this.location, name)} already exists`,
           );
         const now = this.#now();
-        this.#db
-          .prepare("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
-          .run(name, row.id, now, now);
+        this.#sql("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)").run(
+          name,
+          row.id,
+          now,
+          now,
+        );
         return {};
       },
     );
@@ -710,9 +715,11 @@ export class LocalKms {
         this.#authorize(caller, current, "UpdateAlias", {});
         this.#checkCustomerManaged(target);
         this.#checkNotPendingDeletion(target);
-        this.#db
-          .prepare("UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?")
-          .run(target.id, this.#now(), name);
+        this.#sql("UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?").run(
+          target.id,
+          this.#now(),
+          name,
+        );
         return {};
       },
     );
@@ -736,7 +743,7 @@ export class LocalKms {
         ctx.arns.push(keyArn(this.location, row.id));
         ctx.keyIds.push(row.id);
         this.#authorize(caller, row, "DeleteAlias", {});
-        this.#db.prepare("DELETE FROM aliases WHERE name = ?").run(name);
+        this.#sql("DELETE FROM aliases WHERE name = ?").run(name);
         return {};
       },
     );
@@ -763,16 +770,16 @@ export class LocalKms {
         if (req.KeyId !== undefined) {
           const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
           this.#authorize(caller, row, "ListAliases", {});
-          rows = this.#db
-            .prepare("SELECT * FROM aliases WHERE key_id = ? ORDER BY name LIMIT ? OFFSET ?")
-            .all(row.id, limit + 1, offset) as AliasRow[];
+          rows = this.#sql("SELECT * FROM aliases WHERE key_id = ? ORDER BY name LIMIT ? OFFSET ?").all(
+            row.id,
+            limit + 1,
+            offset,
+          ) as AliasRow[];
         } else {
           this.#checkAccountCaller(caller, "kms:ListAliases");
-          rows = this.#db
-            .prepare(
-              "SELECT a.* FROM aliases a JOIN keys k ON k.id = a.key_id WHERE k.kind != 'owned' ORDER BY a.name LIMIT ? OFFSET ?",
-            )
-            .all(limit + 1, offset) as AliasRow[];
+          rows = this.#sql(
+            "SELECT a.* FROM aliases a JOIN keys k ON k.id = a.key_id WHERE k.kind != 'owned' ORDER BY a.name LIMIT ? OFFSET ?",
+          ).all(limit + 1, offset) as AliasRow[];
         }
         return {
           Aliases: rows.slice(0, limit).map((a) => ({
@@ -819,11 +826,9 @@ export class LocalKms {
             ? 365
             : checkInt(request.RotationPeriodInDays, "RotationPeriodInDays", 90, 2560);
         this.#checkUsable(row);
-        this.#db
-          .prepare(
-            "UPDATE keys SET rotation_enabled = 1, rotation_period_days = ?, next_rotation_at = ? WHERE id = ?",
-          )
-          .run(period, this.#now() + period * DAY, row.id);
+        this.#sql(
+          "UPDATE keys SET rotation_enabled = 1, rotation_period_days = ?, next_rotation_at = ? WHERE id = ?",
+        ).run(period, this.#now() + period * DAY, row.id);
         return {};
       },
     );
@@ -844,9 +849,7 @@ export class LocalKms {
         this.#authorize(caller, row, "DisableKeyRotation", {});
         this.#checkCustomerManaged(row);
         this.#checkUsable(row);
-        this.#db
-          .prepare("UPDATE keys SET rotation_enabled = 0, next_rotation_at = NULL WHERE id = ?")
-          .run(row.id);
+        this.#sql("UPDATE keys SET rotation_enabled = 0, next_rotation_at = NULL WHERE id = ?").run(row.id);
         return {};
       },
     );
@@ -911,9 +914,7 @@ export class LocalKms {
           );
         }
         await this.#addVersion(row, "ON_DEMAND");
-        this.#db
-          .prepare("UPDATE keys SET on_demand_rotations = on_demand_rotations + 1 WHERE id = ?")
-          .run(row.id);
+        this.#sql("UPDATE keys SET on_demand_rotations = on_demand_rotations + 1 WHERE id = ?").run(row.id);
         return { KeyId: keyArn(this.location, row.id) };
       },
     );
@@ -942,11 +943,9 @@ export class LocalKms {
         this.#authorize(caller, row, "ListKeyRotations", {});
         const limit = checkLimit(req.Limit, 1000, 100);
         const offset = decodeMarker(req.Marker);
-        const rows = this.#db
-          .prepare(
-            "SELECT * FROM key_versions WHERE key_id = ? AND version > 1 ORDER BY version LIMIT ? OFFSET ?",
-          )
-          .all(row.id, limit + 1, offset) as KeyVersionRow[];
+        const rows = this.#sql(
+          "SELECT * FROM key_versions WHERE key_id = ? AND version > 1 ORDER BY version LIMIT ? OFFSET ?",
+        ).all(row.id, limit + 1, offset) as KeyVersionRow[];
         return {
           Rotations: rows.slice(0, limit).map((v) => ({
             KeyId: keyArn(this.location, row.id),
@@ -1023,9 +1022,7 @@ export class LocalKms {
           throw lockoutError();
         }
         this.#checkNotPendingDeletion(row);
-        this.#db
-          .prepare("UPDATE policies SET document = ? WHERE key_id = ? AND name = 'default'")
-          .run(json, row.id);
+        this.#sql("UPDATE policies SET document = ? WHERE key_id = ? AND name = 'default'").run(json, row.id);
         this.#policies.delete(row.id);
         return {};
       },
@@ -1111,34 +1108,30 @@ export class LocalKms {
         const operationsJson = JSON.stringify([...operations].sort());
         const constraintsJson = constraints ? JSON.stringify(constraints) : null;
         if (name !== undefined) {
-          const same = this.#db
-            .prepare(
-              "SELECT * FROM grants WHERE key_id = ? AND name = ? AND grantee = ? AND retiring IS ? AND operations = ? AND constraints IS ?",
-            )
-            .get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
+          const same = this.#sql(
+            "SELECT * FROM grants WHERE key_id = ? AND name = ? AND grantee = ? AND retiring IS ? AND operations = ? AND constraints IS ?",
+          ).get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
             | GrantRow
             | undefined;
           if (same) return { GrantToken: same.token, GrantId: same.grant_id };
         }
         const grantId = newGrantId();
         const token = encodeGrantToken(grantId);
-        this.#db
-          .prepare(
-            `INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, constraints, issuing_account, created_at, token)
+        this.#sql(
+          `INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, constraints, issuing_account, created_at, token)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            grantId,
-            row.id,
-            name ?? null,
-            grantee,
-            retiring ?? null,
-            operationsJson,
-            constraintsJson,
-            caller.account,
-            this.#now(),
-            token,
-          );
+        ).run(
+          grantId,
+          row.id,
+          name ?? null,
+          grantee,
+          retiring ?? null,
+          operationsJson,
+          constraintsJson,
+          caller.account,
+          this.#now(),
+          token,
+        );
         return { GrantToken: token, GrantId: grantId };
       },
     );
@@ -1168,20 +1161,18 @@ export class LocalKms {
         const offset = decodeMarker(req.Marker);
         if (req.GrantId !== undefined) checkGrantId(req.GrantId);
         const grantee = optionalString(req.GranteePrincipal, "GranteePrincipal", 1, 256);
-        const rows = this.#db
-          .prepare(
-            `SELECT * FROM grants WHERE key_id = ? AND (? IS NULL OR grant_id = ?) AND (? IS NULL OR grantee = ?)
+        const rows = this.#sql(
+          `SELECT * FROM grants WHERE key_id = ? AND (? IS NULL OR grant_id = ?) AND (? IS NULL OR grantee = ?)
              ORDER BY created_at, grant_id LIMIT ? OFFSET ?`,
-          )
-          .all(
-            row.id,
-            req.GrantId ?? null,
-            req.GrantId ?? null,
-            grantee ?? null,
-            grantee ?? null,
-            limit + 1,
-            offset,
-          ) as GrantRow[];
+        ).all(
+          row.id,
+          req.GrantId ?? null,
+          req.GrantId ?? null,
+          grantee ?? null,
+          grantee ?? null,
+          limit + 1,
+          offset,
+        ) as GrantRow[];
         return {
           Grants: rows.slice(0, limit).map((g) => this.#grantEntry(g)),
           ...pageInfo(rows.length > limit, offset + limit),
@@ -1209,18 +1200,17 @@ export class LocalKms {
         let grant: GrantRow | undefined;
         if (req.GrantToken !== undefined) {
           const grantId = decodeGrantToken(req.GrantToken);
-          grant = this.#db.prepare("SELECT * FROM grants WHERE grant_id = ?").get(grantId) as
-            | GrantRow
-            | undefined;
+          grant = this.#sql("SELECT * FROM grants WHERE grant_id = ?").get(grantId) as GrantRow | undefined;
           if (!grant) throw new KmsError("InvalidGrantTokenException", "The grant token is not valid.");
         } else {
           if (req.KeyId === undefined || req.GrantId === undefined)
             throw validation("Specify either GrantToken or both KeyId and GrantId");
           const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
           checkGrantId(req.GrantId);
-          grant = this.#db
-            .prepare("SELECT * FROM grants WHERE key_id = ? AND grant_id = ?")
-            .get(row.id, req.GrantId) as GrantRow | undefined;
+          grant = this.#sql("SELECT * FROM grants WHERE key_id = ? AND grant_id = ?").get(
+            row.id,
+            req.GrantId,
+          ) as GrantRow | undefined;
           if (!grant) throw notFound(`Grant ${req.GrantId}`);
         }
         const arn = keyArn(this.location, grant.key_id);
@@ -1228,7 +1218,7 @@ export class LocalKms {
         ctx.keyIds.push(grant.key_id);
         if (!canRetireGrant(this.#grantEntry(grant), caller.principal, caller.account))
           throw accessDenied(caller.principal, "kms:RetireGrant", arn);
-        this.#db.prepare("DELETE FROM grants WHERE grant_id = ?").run(grant.grant_id);
+        this.#sql("DELETE FROM grants WHERE grant_id = ?").run(grant.grant_id);
         return {};
       },
     );
@@ -1252,9 +1242,10 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "RevokeGrant", {});
         checkGrantId(req.GrantId);
-        const result = this.#db
-          .prepare("DELETE FROM grants WHERE key_id = ? AND grant_id = ?")
-          .run(row.id, req.GrantId);
+        const result = this.#sql("DELETE FROM grants WHERE key_id = ? AND grant_id = ?").run(
+          row.id,
+          req.GrantId,
+        );
         if (result.changes === 0) throw notFound(`Grant ${req.GrantId}`);
         return {};
       },
@@ -1281,12 +1272,12 @@ export class LocalKms {
         this.#checkCustomerManaged(row);
         const tags = checkTags(req.Tags, true);
         this.#checkNotPendingDeletion(row);
-        const upsert = this.#db.prepare(
+        const upsert = this.#sql(
           "INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
         );
         for (const tag of tags) upsert.run(row.id, tag.TagKey, tag.TagValue);
         const count = (
-          this.#db.prepare("SELECT count(*) AS n FROM tags WHERE key_id = ?").get(row.id) as { n: number }
+          this.#sql("SELECT count(*) AS n FROM tags WHERE key_id = ?").get(row.id) as { n: number }
         ).n;
         if (count > MAX_TAGS)
           throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
@@ -1320,7 +1311,7 @@ export class LocalKms {
             throw new KmsError("TagException", "Tag keys must be 1 to 128 characters.");
         }
         this.#checkNotPendingDeletion(row);
-        const del = this.#db.prepare("DELETE FROM tags WHERE key_id = ? AND tag_key = ?");
+        const del = this.#sql("DELETE FROM tags WHERE key_id = ? AND tag_key = ?");
         for (const k of req.TagKeys as string[]) del.run(row.id, k);
         return {};
       },
@@ -1346,9 +1337,9 @@ export class LocalKms {
         this.#authorize(caller, row, "ListResourceTags", {});
         const limit = checkLimit(req.Limit, 50, 50);
         const offset = decodeMarker(req.Marker);
-        const rows = this.#db
-          .prepare("SELECT tag_key, tag_value FROM tags WHERE key_id = ? ORDER BY tag_key LIMIT ? OFFSET ?")
-          .all(row.id, limit + 1, offset) as { tag_key: string; tag_value: string }[];
+        const rows = this.#sql(
+          "SELECT tag_key, tag_value FROM tags WHERE key_id = ? ORDER BY tag_key LIMIT ? OFFSET ?",
+        ).all(row.id, limit + 1, offset) as { tag_key: string; tag_value: string }[];
         return {
           Tags: rows.slice(0, limit).map((t) => ({ TagKey: t.tag_key, TagValue: t.tag_value })),
           ...pageInfo(rows.length > limit, offset + limit),
@@ -1600,11 +1591,9 @@ export class LocalKms {
       async (ctx) => {
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: true });
         this.#authorize(caller, row, "GetKeyLastUsage", {});
-        const rows = this.#db
-          .prepare(
-            "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
-          )
-          .all(row.id) as { operation: string; count: number; last_used: number }[];
+        const rows = this.#sql(
+          "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
+        ).all(row.id) as { operation: string; count: number; last_used: number }[];
         const operations: KeyOperationUsage[] = rows.map((r) => ({
           Operation: r.operation,
           RequestCount: r.count,
@@ -1679,7 +1668,7 @@ export class LocalKms {
     checkPurpose(purpose);
     return this.#exclusive(async () => {
       this.#checkOpen();
-      const row = this.#db.prepare("SELECT * FROM keys WHERE kind = 'owned' AND service = ?").get(purpose) as
+      const row = this.#sql("SELECT * FROM keys WHERE kind = 'owned' AND service = ?").get(purpose) as
         | KeyRow
         | undefined;
       const header = readBlobHeader(checkBytes(blob, "blob", 1, 6144));
@@ -1689,9 +1678,9 @@ export class LocalKms {
   }
 
   async #ownedKey(purpose: string): Promise<KeyRow> {
-    const existing = this.#db
-      .prepare("SELECT * FROM keys WHERE kind = 'owned' AND service = ?")
-      .get(purpose) as KeyRow | undefined;
+    const existing = this.#sql("SELECT * FROM keys WHERE kind = 'owned' AND service = ?").get(purpose) as
+      | KeyRow
+      | undefined;
     if (existing) return existing;
     // Owned keys have a policy that allows nobody: they are used only through sealOwned and openOwned.
     const policy = JSON.stringify({
@@ -1761,6 +1750,8 @@ export class LocalKms {
         this.#db.exec("BEGIN IMMEDIATE");
         this.#mustSync = false;
         result = await body(ctx);
+        // A change (or a first-use key created by a read) may schedule a deletion or a rotation.
+        if (!spec.readOnly || this.#mustSync) this.#nextSweepAt = 0;
         this.#countUsage(ctx.keyIds[0] ?? "", eventName);
         if (spec.readOnly) this.#commit();
       } catch (e) {
@@ -1802,6 +1793,16 @@ export class LocalKms {
       if (error) throw error;
       return result as Res;
     });
+  }
+
+  /** The statement for `sql`, prepared on first use. */
+  #sql(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /**
@@ -1865,15 +1866,17 @@ export class LocalKms {
   /** Destroys keys past their deletion date and rotates keys whose rotation is due, each in its own transaction. */
   async #sweep(): Promise<void> {
     const now = this.#now();
-    const due = this.#db
-      .prepare("SELECT * FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?")
-      .all(now) as KeyRow[];
+    // Nothing falls due before #nextSweepAt; any change resets it (see #call), so this skips two queries a call.
+    if (now < this.#nextSweepAt) return;
+    const due = this.#sql("SELECT * FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?").all(
+      now,
+    ) as KeyRow[];
     for (const row of due) {
       const arn = keyArn(this.location, row.id);
       this.#db.exec("BEGIN IMMEDIATE");
       try {
-        this.#db.prepare("DELETE FROM keys WHERE id = ?").run(row.id);
-        this.#db.prepare("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
+        this.#sql("DELETE FROM keys WHERE id = ?").run(row.id);
+        this.#sql("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
         await this.#audit.append(this.#serviceEvent("DeleteKey", arn, now));
         this.#db.exec("COMMIT");
         this.#forget(row.id);
@@ -1881,24 +1884,29 @@ export class LocalKms {
         this.#rollback();
       }
     }
-    const rotations = this.#db
-      .prepare(
-        "SELECT * FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled' AND next_rotation_at <= ?",
-      )
-      .all(now) as KeyRow[];
+    const rotations = this.#sql(
+      "SELECT * FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled' AND next_rotation_at <= ?",
+    ).all(now) as KeyRow[];
     for (const row of rotations) {
       this.#db.exec("BEGIN IMMEDIATE");
       try {
         await this.#addVersion(row, "AUTOMATIC");
-        this.#db
-          .prepare("UPDATE keys SET next_rotation_at = ? WHERE id = ?")
-          .run(now + row.rotation_period_days! * DAY, row.id);
+        this.#sql("UPDATE keys SET next_rotation_at = ? WHERE id = ?").run(
+          now + row.rotation_period_days! * DAY,
+          row.id,
+        );
         await this.#audit.append(this.#serviceEvent("RotateKey", keyArn(this.location, row.id), now));
         this.#db.exec("COMMIT");
       } catch {
         this.#rollback();
       }
     }
+    const next = this.#sql(
+      `SELECT MIN(t) AS t FROM (
+         SELECT MIN(deletion_date) AS t FROM keys WHERE state = 'PendingDeletion'
+         UNION ALL SELECT MIN(next_rotation_at) FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled')`,
+    ).get() as { t: number | null } | undefined;
+    this.#nextSweepAt = next?.t ?? Number.POSITIVE_INFINITY;
   }
 
   #serviceEvent(eventName: string, arn: string, now: number): AuditEventInput {
@@ -1926,11 +1934,11 @@ export class LocalKms {
   }
 
   #keyRow(id: string): KeyRow | undefined {
-    return this.#db.prepare("SELECT * FROM keys WHERE id = ?").get(id) as KeyRow | undefined;
+    return this.#sql("SELECT * FROM keys WHERE id = ?").get(id) as KeyRow | undefined;
   }
 
   #aliasRow(name: string): AliasRow | undefined {
-    return this.#db.prepare("SELECT * FROM aliases WHERE name = ?").get(name) as AliasRow | undefined;
+    return this.#sql("SELECT * FROM aliases WHERE name = ?").get(name) as AliasRow | undefined;
   }
 
   /**
@@ -1968,7 +1976,7 @@ export class LocalKms {
   }
 
   async #createServiceKey(service: string): Promise<KeyRow> {
-    const existing = this.#db.prepare("SELECT * FROM keys WHERE kind = 'aws' AND service = ?").get(service) as
+    const existing = this.#sql("SELECT * FROM keys WHERE kind = 'aws' AND service = ?").get(service) as
       | KeyRow
       | undefined;
     if (existing) return existing;
@@ -1982,14 +1990,15 @@ export class LocalKms {
       policy,
     );
     const now = this.#now();
-    this.#db
-      .prepare(
-        "UPDATE keys SET rotation_enabled = 1, rotation_period_days = 365, next_rotation_at = ? WHERE id = ?",
-      )
-      .run(now + 365 * DAY, id);
-    this.#db
-      .prepare("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
-      .run(`${RESERVED_ALIAS_PREFIX}${service}`, id, now, now);
+    this.#sql(
+      "UPDATE keys SET rotation_enabled = 1, rotation_period_days = 365, next_rotation_at = ? WHERE id = ?",
+    ).run(now + 365 * DAY, id);
+    this.#sql("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)").run(
+      `${RESERVED_ALIAS_PREFIX}${service}`,
+      id,
+      now,
+      now,
+    );
     return this.#keyRow(id) ?? row;
   }
 
@@ -2001,15 +2010,11 @@ export class LocalKms {
     policy: string,
   ): Promise<KeyRow> {
     const now = this.#now();
-    this.#db
-      .prepare(
-        `INSERT INTO keys (id, kind, service, description, key_spec, key_usage, origin, state, created_at, current_version)
+    this.#sql(
+      `INSERT INTO keys (id, kind, service, description, key_spec, key_usage, origin, state, created_at, current_version)
          VALUES (?, ?, ?, ?, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'AWS_KMS', 'Enabled', ?, 0)`,
-      )
-      .run(id, kind, service, description, now);
-    this.#db
-      .prepare("INSERT INTO policies (key_id, name, document) VALUES (?, 'default', ?)")
-      .run(id, policy);
+    ).run(id, kind, service, description, now);
+    this.#sql("INSERT INTO policies (key_id, name, document) VALUES (?, 'default', ?)").run(id, policy);
     const row = this.#keyRow(id)!;
     await this.#addVersion(row, "INITIAL");
     return this.#keyRow(id)!;
@@ -2019,7 +2024,7 @@ export class LocalKms {
   async #addVersion(row: KeyRow, type: KeyVersionRow["rotation_type"]): Promise<number> {
     this.#mustSync = true;
     const current = (
-      this.#db.prepare("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
+      this.#sql("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
         current_version: number;
       }
     ).current_version;
@@ -2033,15 +2038,13 @@ export class LocalKms {
       throw new KmsError("KMSInternalException", "The root key could not wrap new key material.", { cause });
     }
     const now = this.#now();
-    this.#db
-      .prepare(
-        "INSERT INTO key_versions (key_id, version, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(row.id, version, wrapped, now, type);
-    this.#db.prepare("UPDATE keys SET current_version = ? WHERE id = ?").run(version, row.id);
-    this.#db
-      .prepare("INSERT OR REPLACE INTO key_history (key_id, version, kind, created_at) VALUES (?, ?, ?, ?)")
-      .run(row.id, version, row.kind, now);
+    this.#sql(
+      "INSERT INTO key_versions (key_id, version, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)",
+    ).run(row.id, version, wrapped, now, type);
+    this.#sql("UPDATE keys SET current_version = ? WHERE id = ?").run(version, row.id);
+    this.#sql(
+      "INSERT OR REPLACE INTO key_history (key_id, version, kind, created_at) VALUES (?, ?, ?, ?)",
+    ).run(row.id, version, row.kind, now);
     // Not cached: the transaction may still roll back; the first use unwraps it.
     wipe(material);
     return version;
@@ -2056,9 +2059,10 @@ export class LocalKms {
       this.#cache.set(cacheKey, cached);
       return cached;
     }
-    const row = this.#db
-      .prepare("SELECT wrapped FROM key_versions WHERE key_id = ? AND version = ?")
-      .get(keyId, version) as { wrapped: Uint8Array } | undefined;
+    const row = this.#sql("SELECT wrapped FROM key_versions WHERE key_id = ? AND version = ?").get(
+      keyId,
+      version,
+    ) as { wrapped: Uint8Array } | undefined;
     if (!row) return undefined;
     let key: Uint8Array;
     try {
@@ -2079,7 +2083,7 @@ export class LocalKms {
 
   async #seal(row: KeyRow, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const version = (
-      this.#db.prepare("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
+      this.#sql("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
         current_version: number;
       }
     ).current_version;
@@ -2144,9 +2148,9 @@ export class LocalKms {
   }
 
   #policyJson(keyId: string): string {
-    const row = this.#db
-      .prepare("SELECT document FROM policies WHERE key_id = ? AND name = 'default'")
-      .get(keyId) as { document: string } | undefined;
+    const row = this.#sql("SELECT document FROM policies WHERE key_id = ? AND name = 'default'").get(keyId) as
+      | { document: string }
+      | undefined;
     if (!row) throw new KmsError("KMSInternalException", "The key has no key policy.");
     return row.document;
   }
@@ -2192,7 +2196,7 @@ export class LocalKms {
       );
     }
     if (SYMMETRIC_GRANT_OPERATIONS.has(operation)) {
-      const grants = this.#db.prepare("SELECT * FROM grants WHERE key_id = ?").all(row.id) as GrantRow[];
+      const grants = this.#sql("SELECT * FROM grants WHERE key_id = ?").all(row.id) as GrantRow[];
       for (const grant of grants) {
         const entry = this.#grantEntry(grant);
         const request = {
@@ -2285,12 +2289,10 @@ export class LocalKms {
   #countUsage(keyId: string, operation: string): void {
     const now = this.#now();
     const month = new Date(now).toISOString().slice(0, 7);
-    this.#db
-      .prepare(
-        `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, 1, ?)
+    this.#sql(
+      `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, 1, ?)
          ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + 1, last_used = max(last_used, excluded.last_used)`,
-      )
-      .run(keyId, operation, month, now);
+    ).run(keyId, operation, month, now);
   }
 
   #metadata(row: KeyRow): KeyMetadata {
