@@ -5,5 +5,5 @@ export default defineConfig({
   resolve: { alias: sourceAliases },
   // The tests run the built binary as child processes, several of which write to SQLite and fsync: give them time
   // on a loaded 2-core machine.
-  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
+  test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 240_000, hookTimeout: 120_000 },
 });

@@ -1,8 +1,8 @@
 // Terminal output: colors (off for NO_COLOR and non-terminals), JSON, tables, and the progress bar on stderr.
 
-/** Whether to color a stream: a terminal, and NO_COLOR unset or empty (https://no-color.org). */
+/** Whether to color a stream: a terminal, NO_COLOR unset or empty (https://no-color.org), and not FORCE_COLOR=0. */
 export function useColor(stream: NodeJS.WriteStream): boolean {
-  return stream.isTTY === true && !process.env.NO_COLOR;
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.FORCE_COLOR !== "0";
 }
 
 const wrap = (code: number) => (text: string, on: boolean) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -97,13 +97,15 @@ export function progressStream(
   const enabled = !quiet && stderr.isTTY === true;
   const color = useColor(stderr);
   const started = Date.now();
+  // Short runs draw nothing: the bar starts after SEALKIT_PROGRESS_DELAY_MS (default 1,000 ms).
+  const delayMs = Number(process.env.SEALKIT_PROGRESS_DELAY_MS ?? 1000) || 0;
   let done = 0;
   let lastDraw = 0;
   let drawn = false;
   const draw = (final: boolean) => {
     const now = Date.now();
     const elapsed = (now - started) / 1000;
-    if (!final && (now - lastDraw < 100 || elapsed < 1)) return;
+    if (!final && (now - lastDraw < 100 || now - started < delayMs)) return;
     if (final && !drawn) return;
     lastDraw = now;
     drawn = true;

@@ -35,6 +35,7 @@ export function baseEnv(home: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined || k.startsWith("SEALKIT_") || k.startsWith("AWS_") || k.startsWith("npm_")) continue;
+    if (k === "FORCE_COLOR" || k === "INIT_CWD") continue;
     env[k] = v;
   }
   env.HOME = home;

@@ -28,6 +28,46 @@ function pnpm(
   });
 }
 
+describe("help", () => {
+  it("every command has accurate help, exit 0", async () => {
+    const { run } = await import("./helpers.js");
+    const decrypt = await run(["decrypt", "--help"]);
+    expect(decrypt.code).toBe(0);
+    expect(decrypt.out).toMatch(/--expect-context <k=v>/);
+    expect(decrypt.out).toMatch(/exit code 3/);
+    const keys = await run(["keys", "--help"]);
+    for (const verb of [
+      "create",
+      "list",
+      "describe",
+      "enable",
+      "disable",
+      "rotate",
+      "rotations",
+      "schedule-deletion",
+      "cancel-deletion",
+    ]) {
+      expect(keys.out).toMatch(new RegExp(`\\n  ${verb} `));
+    }
+    const serve = await run(["kms", "serve", "--help"]);
+    expect(serve.out).toMatch(/--hsm <config.json>/);
+    expect(serve.out).toMatch(/--allow-unsigned-as <arn>/);
+    for (const cmd of [
+      "encrypt",
+      "rewrap",
+      "inspect",
+      "aliases",
+      "policy",
+      "grants",
+      "audit",
+      "usage",
+      "bench",
+    ]) {
+      expect((await run([cmd, "--help"])).code).toBe(0);
+    }
+  });
+});
+
 describe("pnpm sealkit at the repo root", () => {
   it("prints the help", async () => {
     const r = await pnpm(["sealkit", "--help"], REPO_ROOT);
