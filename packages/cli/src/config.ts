@@ -93,7 +93,7 @@ const PROFILE_FIELDS = new Set([
 /** Reads the profile `name` from the config file; an absent file or an absent "default" profile is empty. */
 export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): ProfileSettings {
   const explicitFile = env.SEALKIT_CONFIG_FILE;
-  const file = explicitFile || join(homedir(), ".sealkit", "config.json");
+  const file = explicitFile || join(env.HOME || homedir(), ".sealkit", "config.json");
   const profileName = name || env.SEALKIT_PROFILE || "default";
   let text: string;
   try {

@@ -1,0 +1,112 @@
+// Settings precedence (flag > environment > profile > default), config file errors, and the error-to-exit-code map.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SealkitError } from "@sealkit/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseContext, parseSize, resolveSettings } from "./config.js";
+import { describeError, EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
+
+const dir = mkdtempSync(join(tmpdir(), "sealkit-cli-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = join(dir, "config.json");
+writeFileSync(
+  file,
+  JSON.stringify({
+    profiles: {
+      default: { provider: "aws", key: "alias/default", region: "eu-west-1" },
+      hsm: { provider: "pkcs11", pkcs11: { tokenLabel: "t", keyLabel: "k", pinEnv: "MY_PIN" } },
+      typo: { provder: "raw" },
+    },
+  }),
+);
+const env = (extra: Record<string, string> = {}) => ({ HOME: dir, SEALKIT_CONFIG_FILE: file, ...extra });
+
+describe("resolveSettings", () => {
+  it("takes a flag over an environment variable over the profile over the default", () => {
+    expect(resolveSettings({}, env())).toMatchObject({
+      provider: "aws",
+      keys: ["alias/default"],
+      region: "eu-west-1",
+    });
+    expect(resolveSettings({}, env({ SEALKIT_PROVIDER: "raw", SEALKIT_KEY: "a, b" }))).toMatchObject({
+      provider: "raw",
+      keys: ["a", "b"],
+    });
+    expect(
+      resolveSettings({ provider: "local", key: ["c"] }, env({ SEALKIT_PROVIDER: "raw" })),
+    ).toMatchObject({
+      provider: "local",
+      keys: ["c"],
+      dataDir: ".sealkit/kms",
+    });
+    expect(resolveSettings({}, { HOME: dir })).toMatchObject({ provider: "local", keys: [] });
+  });
+
+  it("selects a profile by flag or SEALKIT_PROFILE, and reads the PIN from the variable it names", () => {
+    const s = resolveSettings({}, env({ SEALKIT_PROFILE: "hsm", MY_PIN: "1234" }));
+    expect(s.provider).toBe("pkcs11");
+    expect(s.pkcs11).toMatchObject({ tokenLabel: "t", keyLabel: "k", pin: "1234" });
+    expect(
+      resolveSettings({ profile: "hsm" }, env({ SEALKIT_PKCS11_PIN: "9999", MY_PIN: "1" })).pkcs11.pin,
+    ).toBe("9999");
+  });
+
+  it("refuses unknown providers, missing profiles, unknown fields and bad JSON with usage errors", () => {
+    expect(() => resolveSettings({ provider: "vault" }, env())).toThrow(UsageError);
+    expect(() => resolveSettings({ profile: "nope" }, env())).toThrow(/profile "nope" not found/);
+    expect(() => resolveSettings({ profile: "typo" }, env())).toThrow(/unknown field "provder"/);
+    writeFileSync(join(dir, "bad.json"), "{");
+    expect(() => resolveSettings({}, { SEALKIT_CONFIG_FILE: join(dir, "bad.json") })).toThrow(
+      /not valid JSON/,
+    );
+    expect(() => resolveSettings({}, { SEALKIT_CONFIG_FILE: join(dir, "missing.json") })).toThrow(UsageError);
+  });
+});
+
+describe("parsers", () => {
+  it("sizes and contexts", () => {
+    expect(parseSize("64K", "x")).toBe(65536);
+    expect(parseSize("4MiB", "x")).toBe(4 * 1024 * 1024);
+    expect(parseSize("100", "x")).toBe(100);
+    expect(() => parseSize("lots", "x")).toThrow(UsageError);
+    expect(parseContext(["a=1", "b=", "c=x=y"], "--context")).toEqual({ a: "1", b: "", c: "x=y" });
+    expect(() => parseContext(["=1"], "--context")).toThrow(UsageError);
+    expect(() => parseContext(["a=1", "a=2"], "--context")).toThrow(/twice/);
+  });
+});
+
+describe("exit codes", () => {
+  it("maps each error family to its code", () => {
+    const e = (code: ConstructorParameters<typeof SealkitError>[0]) => new SealkitError(code, "m");
+    expect(exitCodeOf(new UsageError("u"))).toBe(EXIT.USAGE);
+    expect(exitCodeOf(e("ERR_AUTHENTICATION_FAILED"))).toBe(EXIT.ENVELOPE);
+    expect(exitCodeOf(e("ERR_TRUNCATED"))).toBe(EXIT.ENVELOPE);
+    expect(exitCodeOf(e("ERR_ACCESS_DENIED"))).toBe(EXIT.ACCESS_DENIED);
+    expect(exitCodeOf(e("ERR_KEY_NOT_FOUND"))).toBe(EXIT.NOT_FOUND);
+    expect(exitCodeOf(Object.assign(new Error("x"), { code: "ENOENT" }))).toBe(EXIT.NOT_FOUND);
+    expect(exitCodeOf(e("ERR_KEY_DISABLED"))).toBe(EXIT.KEY_DISABLED);
+    expect(exitCodeOf(e("ERR_CONTEXT_MISMATCH"))).toBe(EXIT.NO_KEY);
+    expect(exitCodeOf(e("ERR_NO_DECRYPTABLE_KEY"))).toBe(EXIT.NO_KEY);
+    expect(exitCodeOf(e("ERR_PROVIDER_UNAVAILABLE"))).toBe(EXIT.FAILURE);
+    expect(exitCodeOf(new Error("boom"))).toBe(EXIT.FAILURE);
+  });
+
+  it("reports the one reason behind ERR_NO_DECRYPTABLE_KEY", () => {
+    const denied = new SealkitError("ERR_NO_DECRYPTABLE_KEY", "none", {
+      cause: new AggregateError([new SealkitError("ERR_ACCESS_DENIED", "no")]),
+    });
+    expect(exitCodeOf(denied)).toBe(EXIT.ACCESS_DENIED);
+    expect(describeError(denied, "arn:aws:iam::1:user/x")).toMatch(
+      /^sealkit: ERR_ACCESS_DENIED: none \[ERR_NO_DECRYPTABLE_KEY\] — check the key policy or grants for arn:aws:iam::1:user\/x/,
+    );
+    const mixed = new SealkitError("ERR_NO_DECRYPTABLE_KEY", "none", {
+      cause: new AggregateError([
+        new SealkitError("ERR_ACCESS_DENIED", "a"),
+        new SealkitError("ERR_INVALID_CIPHERTEXT", "b"),
+      ]),
+    });
+    expect(exitCodeOf(mixed)).toBe(EXIT.NO_KEY);
+  });
+});
