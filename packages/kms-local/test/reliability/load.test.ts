@@ -79,14 +79,14 @@ describe("load on loopback", () => {
   const dir = mkdtempSync(join(tmpdir(), "sealkit-rel-load-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it(`64 keep-alive connections for ${DURATION_MS / 1000} s: no errors, RSS stops growing`, {
+  it(`64 keep-alive connections for ${DURATION_MS / 1000} s: no errors, memory ${SOAK ? "flat" : "bounded"}`, {
     timeout: DURATION_MS + 60_000,
   }, async () => {
     const server = await startServerChild(join(dir, "data"), writeCredentials(dir));
     try {
       const requests = await presign(server.url);
-      // Warm up (JIT, SQLite page cache, group-commit buffers) before sampling.
-      await drive(server.url, requests, 64, 2000, CAP);
+      // Warm up (JIT, heap sizing, SQLite page cache) before sampling: 10,000 requests or 6 s.
+      await drive(server.url, requests, 64, 6000, 10_000);
       const samples: number[] = []; // RssAnon: heap, thread arenas, buffers
       const total: number[] = []; // VmRSS: also node's and the addons' mapped files
       const sampler = setInterval(() => {
@@ -98,23 +98,26 @@ describe("load on loopback", () => {
       expect([...result.byStatus.keys()]).toEqual(["200"]);
       const third = Math.floor(samples.length / 3);
       const first = median(samples.slice(0, third));
+      const middle = median(samples.slice(third, -third));
       const last = median(samples.slice(-third));
       const growth = last - first;
       const rps = Math.round(result.requests / result.seconds);
       const mib = (n: number) => (n / 2 ** 20).toFixed(1);
       console.log(
         `[reliability] load: ${result.requests} requests in ${result.seconds.toFixed(1)} s = ${rps}/s at 64 connections, ` +
-          `all 200; server RssAnon median first third ${mib(first)} MiB, last third ${mib(last)} MiB ` +
+          `all 200; server RssAnon medians by third ${mib(first)}, ${mib(middle)}, ${mib(last)} MiB ` +
           `(growth ${mib(growth)} MiB, max ${mib(Math.max(...samples))} MiB); VmRSS ${mib(median(total.slice(0, third)))} -> ` +
           `${mib(median(total.slice(-third)))} MiB (max ${mib(Math.max(...total))}); ${samples.length} samples`,
       );
       // Anonymous memory is what a leak grows (VmRSS adds the mapped files of node and better-sqlite3, constant).
-      // Measured at 600 requests/s for 90 s with a forced GC every 3 s: RssAnon rises for the first ~8,000
-      // requests (V8 heap sizing, malloc arenas of the main and audit writer threads), then stays within 80-84
-      // MiB up to 57,000 requests while the JS heap stays at 8-9 MiB. 32 MiB covers the warm-up that a slow run
-      // (100 requests/s on a loaded machine) has not finished in 2 s; a leak of 1 KiB per request exceeds it
-      // after about 100,000 requests, which the soak (SEALKIT_SOAK=1, 120 s) reaches on an idle machine.
-      expect(growth).toBeLessThan(32 * 2 ** 20);
+      // Measured at 600 requests/s for 90 s with a forced GC every 3 s: RssAnon rises almost linearly for the
+      // first ~8,000 requests (V8 heap sizing, malloc arenas of the main and audit writer threads), then stays
+      // within 80-84 MiB up to 57,000 requests while the JS heap stays at 8-9 MiB. An 8 s run at a few hundred
+      // requests/s ends inside that warm-up, where it cannot be told from a leak: the default run only checks
+      // that memory stays bounded (64 MiB of growth, the warm-up's whole rise is about 45), and the soak (120 s)
+      // checks that it stopped growing: under 8 MiB from the middle to the last third.
+      expect(growth).toBeLessThan(64 * 2 ** 20);
+      if (SOAK) expect(last - middle).toBeLessThan(8 * 2 ** 20);
       expect(result.requests).toBeGreaterThan(200);
       // And the server still answers and shuts down cleanly.
       expect((await call(server.url, "GenerateRandom", { NumberOfBytes: 8 })).status).toBe(200);
