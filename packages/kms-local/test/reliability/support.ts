@@ -1,12 +1,13 @@
 // Shared support for the reliability suite: the sealkit-kms bin in a child process, SDK clients, RSS sampling.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KMSClient } from "@aws-sdk/client-kms";
+import { afterAll } from "vitest";
 import { ALICE } from "../../src/server/test-support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,6 +51,13 @@ export function sealkitKmsBin(): string {
   bundled = outfile;
   return outfile;
 }
+
+// Registered in the root suite of each test file that imports this module (vitest isolates modules per file):
+// runs after the file's own hooks have stopped its children, so no bundle is left behind per run.
+afterAll(() => {
+  if (bundled !== undefined) rmSync(bundled, { force: true });
+  bundled = undefined;
+});
 
 /** Writes a credentials file with ALICE (and any others) into `dir`; returns its path. */
 export function writeCredentials(dir: string, extra: readonly (typeof ALICE)[] = []): string {
