@@ -17,7 +17,10 @@ it("the README's first example encrypts, inspects and decrypts", () => {
     .filter((line) => !line.startsWith("pnpm build"))
     .map((line) => line.replace(/^pnpm sealkit /, `'${process.execPath}' '${BIN}' `))
     .join("\n");
+  // stdin "ignore": with a socketpair on stdin (libuv's default pipe), Debian's bash thinks rshd started it and
+  // sources /etc/bash.bashrc, which fails under -u.
   const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
     cwd: t.dir,
     env: baseEnv(t.dir),
     encoding: "utf8",
