@@ -6,21 +6,11 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromiumLaunchOptions } from "@sealkit/config/chromium";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** Bundles the page; Sealkit is included only when its packages are built. */
 async function bundle(withSealkit) {
@@ -74,10 +64,10 @@ export async function runInBrowser(options, { withSealkit, log }) {
   let context;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumLaunchOptions.executablePath,
       headless: true,
       // --expose-gc lets the page collect garbage between timed runs, as Node does with --expose-gc.
-      args: [...ARGS, "--js-flags=--expose-gc"],
+      args: [...chromiumLaunchOptions.args, "--js-flags=--expose-gc"],
     });
     const page = context.pages()[0] ?? (await context.newPage());
     page.on("console", (m) => log(`  [chromium] ${m.text()}`));
