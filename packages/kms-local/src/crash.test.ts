@@ -1,44 +1,16 @@
 // kill -9 at random moments, repeatedly: every acknowledged change and ciphertext must survive, and the database must pass its integrity check.
 
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleForNode } from "./bundle-for-node.js";
 import { LocalKms } from "./local-kms.js";
 import { ROOT } from "./test-helpers.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packageRoot = resolve(here, "..");
-const repoRoot = resolve(packageRoot, "../..");
 const KILLS = 20;
-
-/** Bundles crash-child.ts for plain node (esbuild from tsup), with @sealkit/* pointing at the workspace sources. */
-function bundleChild(): string {
-  const requireFromTsup = createRequire(createRequire(join(repoRoot, "package.json")).resolve("tsup"));
-  const esbuild = requireFromTsup("esbuild") as { buildSync(options: Record<string, unknown>): unknown };
-  const outDir = join(packageRoot, "node_modules", ".cache", "sealkit-kms-local");
-  mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `crash-child-${process.pid}.mjs`);
-  esbuild.buildSync({
-    entryPoints: [join(here, "crash-child.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3", "hash-wasm"],
-    alias: {
-      "@sealkit/core": join(repoRoot, "packages/core/src/index.ts"),
-      "@sealkit/cipher": join(repoRoot, "packages/cipher/src/index.ts"),
-    },
-    logLevel: "silent",
-  });
-  return outfile;
-}
 
 type Ack =
   | { op: "open" }
@@ -92,7 +64,7 @@ describe("crash safety", () => {
   let script: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "kms-local-crash-"));
-    script = bundleChild();
+    script = bundleForNode("src/crash-child.ts");
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundleForNode } from "./bundle-for-node.js";
+import { bundleForNode } from "../bundle-for-node.js";
 import { AuditLog } from "./index.js";
 
 const KILLS = 5;
@@ -50,7 +50,7 @@ function runAndKill(bundle: string, runMs: number): Promise<Map<number, string>>
 
 describe("durability", () => {
   it(`keeps every acknowledged event across ${KILLS} SIGKILLs`, { timeout: 60_000 }, async () => {
-    script = bundleForNode("durability-child.ts");
+    script = bundleForNode("src/audit/durability-child.ts");
     const allAcked = new Map<number, string>();
     for (let kill = 0; kill < KILLS; kill++) {
       const acked = await runAndKill(script, 150 + kill * 60);

@@ -1,18 +1,17 @@
 // Shared support for the reliability suite: the sealkit-kms bin in a child process, SDK clients, RSS sampling.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { afterAll } from "vitest";
+import { bundleForNode } from "../../src/bundle-for-node.js";
 import { ALICE } from "../../src/server/test-support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const packageRoot = resolve(here, "../..");
-const repoRoot = resolve(packageRoot, "../..");
 
 /** SEALKIT_SOAK=1 runs the long versions (more kills, longer load). */
 export const SOAK = process.env.SEALKIT_SOAK === "1";
@@ -26,28 +25,7 @@ let bundled: string | undefined;
  */
 export function sealkitKmsBin(): string {
   if (bundled !== undefined) return bundled;
-  const requireFromTsup = createRequire(createRequire(join(repoRoot, "package.json")).resolve("tsup"));
-  const esbuild = requireFromTsup("esbuild") as { buildSync(options: Record<string, unknown>): unknown };
-  const outDir = join(packageRoot, "node_modules", ".cache", "sealkit-reliability");
-  mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, `sealkit-kms-${process.pid}.mjs`);
-  esbuild.buildSync({
-    entryPoints: [join(packageRoot, "src/bin.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3", "hash-wasm"],
-    alias: {
-      "@sealkit/core": join(repoRoot, "packages/core/src/index.ts"),
-      "@sealkit/cipher": join(repoRoot, "packages/cipher/src/index.ts"),
-    },
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    logLevel: "silent",
-  });
+  const outfile = bundleForNode("src/bin.ts", { requireShim: true });
   bundled = outfile;
   return outfile;
 }
