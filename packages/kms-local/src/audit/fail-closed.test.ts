@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { KmsError } from "../errors.js";
 import { type AuditEventInput, AuditLog } from "./index.js";
+import { probeStoreFaults, tryRun } from "./store-faults.js";
 
 const ACCOUNT = "111122223333";
 const event = (n: number): AuditEventInput => ({
@@ -17,23 +18,7 @@ const event = (n: number): AuditEventInput => ({
   keyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/aaaaaaaa-0000-4000-8000-000000000001`,
 });
 
-function tryRun(file: string, args: string[]): boolean {
-  try {
-    execFileSync(file, args, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether this machine lets us mount a tmpfs (root with CAP_SYS_ADMIN) and set the immutable attribute. */
-const probe = mkdtempSync(join(tmpdir(), "sealkit-audit-probe-"));
-const canMount =
-  tryRun("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) && tryRun("umount", [probe]);
-const probeFile = join(probe, "f");
-closeSync(openSync(probeFile, "w"));
-const canChattr = tryRun("chattr", ["+i", probeFile]) && tryRun("chattr", ["-i", probeFile]);
-rmSync(probe, { recursive: true, force: true });
+const { canMount, canChattr } = probeStoreFaults();
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

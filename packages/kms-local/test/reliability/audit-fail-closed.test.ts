@@ -6,25 +6,12 @@ import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { probeStoreFaults, tryRun } from "../../src/audit/store-faults.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { createKmsServer, type KmsServer } from "../../src/server/server.js";
 import { ALICE, call, type RawResponse } from "../../src/server/test-support.js";
 
-function tryRun(file: string, args: string[]): boolean {
-  try {
-    execFileSync(file, args, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const probe = mkdtempSync(join(tmpdir(), "sealkit-rel-probe-"));
-const canMount =
-  tryRun("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) && tryRun("umount", [probe]);
-closeSync(openSync(join(probe, "f"), "w"));
-const canChattr = tryRun("chattr", ["+i", join(probe, "f")]) && tryRun("chattr", ["-i", join(probe, "f")]);
-rmSync(probe, { recursive: true, force: true });
+const { canMount, canChattr } = probeStoreFaults();
 if (!canMount || !canChattr)
   console.warn(
     `audit-fail-closed: ${canMount ? "" : "tmpfs mount "}${canChattr ? "" : "chattr +i "}unavailable (needs root): those cases are skipped`,
