@@ -1063,3 +1063,151 @@ describe("concurrency", () => {
     expect((await kms.auditLog!.verify()).ok).toBe(true);
   });
 });
+
+describe("read-only calls without the lock", () => {
+  it("see every committed change at once: state, policy, alias, grants", async () => {
+    const { kms } = await setup();
+    const a = await newKey(kms);
+    const b = await newKey(kms);
+    await kms.createAlias(ROOT, { AliasName: "alias/app", TargetKeyId: a.KeyId });
+    // Warm every cached read (row, alias, policy) on the lock-free path first.
+    const first = await kms.encrypt(ROOT, { KeyId: "alias/app", Plaintext: bytes(4) });
+    expect(first.KeyId).toBe(a.Arn);
+    await kms.updateAlias(ROOT, { AliasName: "alias/app", TargetKeyId: b.KeyId });
+    expect((await kms.encrypt(ROOT, { KeyId: "alias/app", Plaintext: bytes(4) })).KeyId).toBe(b.Arn);
+
+    await kms.disableKey(ROOT, { KeyId: b.KeyId });
+    await rejects(kms.encrypt(ROOT, { KeyId: "alias/app", Plaintext: bytes(4) }), "DisabledException");
+    await kms.enableKey(ROOT, { KeyId: b.KeyId });
+    await kms.encrypt(ROOT, { KeyId: "alias/app", Plaintext: bytes(4) });
+
+    await rejects(
+      kms.generateDataKey(MALLORY, { KeyId: a.KeyId, KeySpec: "AES_256" }),
+      "AccessDeniedException",
+    );
+    const { GrantId } = await kms.createGrant(ROOT, {
+      KeyId: a.KeyId,
+      GranteePrincipal: MALLORY.principal,
+      Operations: ["GenerateDataKey"],
+    });
+    await kms.generateDataKey(MALLORY, { KeyId: a.KeyId, KeySpec: "AES_256" });
+    await kms.revokeGrant(ROOT, { KeyId: a.KeyId, GrantId });
+    await rejects(
+      kms.generateDataKey(MALLORY, { KeyId: a.KeyId, KeySpec: "AES_256" }),
+      "AccessDeniedException",
+    );
+
+    const deny = {
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "root", Effect: "Allow", Principal: { AWS: ROOT.principal }, Action: "kms:*", Resource: "*" },
+        { Sid: "no-gdk", Effect: "Deny", Principal: "*", Action: "kms:GenerateDataKey", Resource: "*" },
+      ],
+    };
+    await kms.putKeyPolicy(ROOT, { KeyId: a.KeyId, PolicyName: "default", Policy: JSON.stringify(deny) });
+    await rejects(kms.generateDataKey(ROOT, { KeyId: a.KeyId, KeySpec: "AES_256" }), "AccessDeniedException");
+  });
+
+  it("never act on a change still in its transaction: they retry under the lock and see it commit or roll back", async () => {
+    // An audit sink that holds DisableKey's event, then fails it: the change stays uncommitted for a while and
+    // rolls back. Encrypt calls made meanwhile must not see the key disabled.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { kms } = await setup({
+      audit: {
+        async append(e) {
+          if (e.eventName === "DisableKey") {
+            await held;
+            throw new Error("disk full");
+          }
+        },
+      },
+    });
+    const { KeyId } = await newKey(kms);
+    await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4) });
+    const disabling = kms.disableKey(ROOT, { KeyId });
+    // DisableKey's transaction is open (its UPDATE done) while its event is held.
+    await new Promise((r) => setTimeout(r, 20));
+    const during = Array.from({ length: 8 }, () => kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4) }));
+    let settled = 0;
+    for (const p of during)
+      void p.then(
+        () => settled++,
+        () => settled++,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+    // They wait for the lock instead of answering from the uncommitted row.
+    expect(settled).toBe(0);
+    release();
+    await rejects(disabling, "KMSInternalException");
+    for (const p of during) await p;
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Enabled).toBe(true);
+  });
+
+  it("discard what they read once a transaction began meanwhile (a rotation that rolls back)", async () => {
+    // ReEncrypt unwraps the source key (slowly here), then reads the destination's current version. Meanwhile a
+    // rotation of the destination opens its transaction, adds version 2, and rolls back when its event fails.
+    // The ReEncrypt must not seal under that uncommitted version: it retries under the lock and uses version 1.
+    const { AesKeyWrapper } = await import("./root-key.js");
+    const { randomBytes } = await import("node:crypto");
+    const inner = new AesKeyWrapper(new Uint8Array(randomBytes(32)), "slow");
+    let slow = false;
+    const rootKey = {
+      description: "slow",
+      wrap: (p: Uint8Array, aad: Uint8Array) => inner.wrap(p, aad),
+      async unwrap(w: Uint8Array, aad: Uint8Array) {
+        if (slow) await new Promise((r) => setTimeout(r, 30));
+        return inner.unwrap(w, aad);
+      },
+    };
+    let failRotation = false;
+    const { kms } = await setup({
+      rootKey,
+      audit: {
+        async append(e) {
+          if (failRotation && e.eventName === "RotateKeyOnDemand") {
+            await new Promise((r) => setTimeout(r, 60));
+            throw new Error("disk full");
+          }
+        },
+      },
+    });
+    const source = await newKey(kms);
+    const destination = await newKey(kms);
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId: source.KeyId, Plaintext: bytes(4) });
+    await kms.encrypt(ROOT, { KeyId: destination.KeyId, Plaintext: bytes(4) });
+    // A failed change rolls back and drops unwrapped keys: the next unwrap is the slow one.
+    failRotation = true;
+    await rejects(kms.rotateKeyOnDemand(ROOT, { KeyId: destination.KeyId }), "KMSInternalException");
+    // Any change makes the next call look for due deletions and rotations under the lock; after that one, calls
+    // are lock-free again.
+    await kms.describeKey(ROOT, { KeyId: source.KeyId });
+    slow = true;
+    const reEncrypting = kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: destination.KeyId });
+    const rotating = kms.rotateKeyOnDemand(ROOT, { KeyId: destination.KeyId });
+    await rejects(rotating, "KMSInternalException");
+    const out = await reEncrypting;
+    slow = false;
+    failRotation = false;
+    expect(readBlobHeader(out.CiphertextBlob).keyVersion).toBe(1);
+    expect((await kms.decrypt(ROOT, { CiphertextBlob: out.CiphertextBlob })).Plaintext).toEqual(bytes(4));
+  });
+
+  it("count usage in memory and write it before it is read, and on close", async () => {
+    const { kms, dir } = await setup();
+    const { KeyId } = await newKey(kms);
+    await Promise.all(
+      Array.from({ length: 25 }, () => kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" })),
+    );
+    const ops = (await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations;
+    expect(ops.find((o) => o.Operation === "GenerateDataKey")?.RequestCount).toBe(25);
+    await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1) });
+    await kms.close();
+    const { LocalKms } = await import("./local-kms.js");
+    const again = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => again.close());
+    const after = (await again.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations;
+    expect(after.find((o) => o.Operation === "Encrypt")?.RequestCount).toBe(1);
+    expect(after.find((o) => o.Operation === "GetKeyLastUsage")?.RequestCount).toBe(1);
+  });
+});

@@ -117,6 +117,10 @@ const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const MAX_ON_DEMAND_ROTATIONS = 10;
 const MAX_TAGS = 50;
 const CACHE_LIMIT = 1024;
+/** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
+const READ_CACHE_LIMIT = 10_000;
+/** How often usage counters kept in memory are written to the database (ms). */
+const USAGE_FLUSH_MS = 1000;
 
 /** Operations that use key material: what GetKeyLastUsage reports as the last use. */
 const CRYPTO_OPERATIONS = new Set([
@@ -133,7 +137,15 @@ interface CallContext {
   readonly keyIds: string[];
   /** Data to wipe when the response cannot be returned. */
   readonly secrets: Uint8Array[];
+  /**
+   * Set on the lock-free path of read-only calls: the body must not write; where it would (an AWS managed key
+   * created on first use) it throws {@link RETRY_LOCKED} and the call runs again under the lock.
+   */
+  readonly fast?: boolean;
 }
+
+/** Thrown by a body on the lock-free path when it needs the lock (a write); never escapes {@link LocalKms}. */
+const RETRY_LOCKED: unique symbol = Symbol("retry under the lock");
 
 interface CallSpec<Req, Res> {
   readonly readOnly: boolean;
@@ -144,8 +156,10 @@ interface CallSpec<Req, Res> {
 
 /**
  * The local KMS. Open one per data dir with {@link LocalKms.open}; every method takes the caller and an
- * AWS-shaped request and resolves to the AWS-shaped response. Calls are serialized: each runs in one SQLite
- * transaction that commits only after its audit event is durable.
+ * AWS-shaped request and resolves to the AWS-shaped response. Changes are serialized: each runs in one SQLite
+ * transaction that commits only after its audit event is durable. Read-only calls (cryptography, Describe, Get,
+ * List) run without the lock on committed state, retrying under it if a transaction began meanwhile; every call's
+ * response still waits until its audit event is durable.
  */
 export class LocalKms {
   /** Partition, region and account of every ARN this KMS issues. */
@@ -163,6 +177,16 @@ export class LocalKms {
   readonly #clock: () => Date;
   readonly #cache = new Map<string, Uint8Array>();
   readonly #policies = new Map<string, Policy>();
+  /** Committed rows read outside any transaction (see #cached), dropped whenever a transaction begins or ends. */
+  readonly #reads = new Map<string, unknown>();
+  /** Bumped when a transaction begins or ends: a lock-free call that saw it change retries under the lock. */
+  #generation = 0;
+  /** Usage counts not yet in the database, by key id, operation and month (see #countUsage). */
+  readonly #usage = new Map<
+    string,
+    { keyId: string; operation: string; month: string; count: number; lastUsed: number }
+  >();
+  readonly #usageTimer: NodeJS.Timeout;
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when the open transaction changed keys or key material, so its commit must be durable. */
   #mustSync = true;
@@ -188,6 +212,12 @@ export class LocalKms {
     this.#audit = init.audit;
     this.#auditLog = init.auditLog;
     this.#clock = init.clock;
+    this.#usageTimer = setInterval(() => {
+      // A failed write keeps the counts in memory for the next attempt.
+      if (this.#usage.size > 0 && !this.#closed)
+        this.#exclusive(async () => this.#flushUsage()).catch(() => {});
+    }, USAGE_FLUSH_MS);
+    this.#usageTimer.unref();
   }
 
   /**
@@ -351,6 +381,12 @@ export class LocalKms {
       this.#closed = true;
     });
     await Promise.allSettled([...this.#appending]);
+    clearInterval(this.#usageTimer);
+    try {
+      this.#flushUsage();
+    } catch {
+      // Usage counts are statistics: a store that fails now must not keep close from releasing the rest.
+    }
     for (const key of this.#cache.values()) wipe(key);
     this.#cache.clear();
     await this.#audit.close?.();
@@ -1591,6 +1627,9 @@ export class LocalKms {
       async (ctx) => {
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: true });
         this.#authorize(caller, row, "GetKeyLastUsage", {});
+        // Lock-free, a read is not allowed to write the pending counts: take the lock.
+        if (ctx.fast) throw RETRY_LOCKED;
+        this.#flushUsage();
         const rows = this.#sql(
           "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
         ).all(row.id) as { operation: string; count: number; last_used: number }[];
@@ -1622,6 +1661,7 @@ export class LocalKms {
   async usageReport(options: { month: string }): Promise<UsageReport> {
     return this.#exclusive(async () => {
       this.#checkOpen();
+      this.#flushUsage();
       return buildUsageReport(this.#db, options?.month, this.#now(), this.location.region);
     });
   }
@@ -1646,7 +1686,7 @@ export class LocalKms {
     }
     return this.#exclusive(async () => {
       this.#checkOpen();
-      this.#db.exec("BEGIN IMMEDIATE");
+      this.#begin();
       try {
         const row = await this.#ownedKey(purpose);
         const blob = await this.#seal(row, plaintext, context);
@@ -1709,9 +1749,8 @@ export class LocalKms {
   }
 
   /**
-   * One audited call: sweep due deletions and rotations, then run `body` in a transaction, append the audit event
-   * (allowed or refused, succeeded or failed), and commit only when the event is durable. When the event cannot
-   * be written, the transaction rolls back, secrets are wiped and the call fails with KMSInternalException.
+   * One audited call. A read-only call first tries the lock-free path ({@link LocalKms.#callUnlocked}); every
+   * other call, and a read-only one that needs the lock, runs under the lock ({@link LocalKms.#callLocked}).
    */
   #call<Req, Res>(
     eventName: string,
@@ -1720,19 +1759,84 @@ export class LocalKms {
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
   ): Promise<Res> {
-    const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
-    const failClosed = (cause: unknown): KmsError => {
+    if (spec.readOnly && !this.#closed && !this.#db.inTransaction && this.#now() < this.#nextSweepAt) {
+      return this.#callUnlocked(eventName, caller, request, spec, body);
+    }
+    return this.#callLocked(eventName, caller, request, spec, body);
+  }
+
+  /**
+   * A read-only call without the lock or a transaction: the body reads committed state (cached rows, see
+   * {@link LocalKms.#cached}), alongside whatever call holds the lock. If a transaction began or ended while it
+   * ran, what it read may be uncommitted or mixed, so its result is discarded (secrets wiped) and the call runs
+   * again under the lock; likewise when the body needs to write. Then the audit event is appended and the
+   * response waits until it is durable, exactly as under the lock.
+   */
+  async #callUnlocked<Req, Res>(
+    eventName: string,
+    caller: Caller,
+    request: Req,
+    spec: CallSpec<Req, Res>,
+    body: (ctx: CallContext) => Promise<Res>,
+  ): Promise<Res> {
+    const generation = this.#generation;
+    const ctx: CallContext = { arns: [], keyIds: [], secrets: [], fast: true };
+    const eventTime = this.#clock();
+    let result: Res | undefined;
+    let error: KmsError | undefined;
+    let retry = false;
+    try {
+      checkCaller(caller);
+      result = await body(ctx);
+    } catch (e) {
+      retry = e === RETRY_LOCKED;
+      if (!retry) error = toKmsError(e);
+      result = undefined;
       wipe(...ctx.secrets);
-      return KmsError.isInstance(cause, "KMSInternalException")
-        ? cause
-        : new KmsError(
-            "KMSInternalException",
-            "The audit log is unavailable; the request was not performed.",
-            {
-              cause,
-            },
-          );
-    };
+    }
+    if (retry || this.#generation !== generation || this.#closed) {
+      wipe(...ctx.secrets);
+      return this.#callLocked(eventName, caller, request, spec, body);
+    }
+    this.#countUsage(ctx.keyIds[0] ?? "", eventName);
+    await this.#auditOutside(
+      this.#event(eventName, caller, request, spec, ctx, eventTime, result, error),
+      ctx,
+    );
+    if (error) throw error;
+    return result as Res;
+  }
+
+  /**
+   * Appends the event of a call that holds no transaction and waits until it is durable; concurrent calls share
+   * the audit log's group commits. When it cannot be written, the call's secrets are wiped and it fails.
+   */
+  async #auditOutside(event: AuditEventInput, ctx: CallContext): Promise<void> {
+    const append = this.#audit.append(event);
+    this.#appending.add(append);
+    try {
+      await append;
+    } catch (cause) {
+      throw failClosed(ctx, cause);
+    } finally {
+      this.#appending.delete(append);
+    }
+  }
+
+  /**
+   * One audited call under the lock: sweep due deletions and rotations, then run `body` in a transaction, append
+   * the audit event (allowed or refused, succeeded or failed), and commit only when the event is durable. When the
+   * event cannot be written, the transaction rolls back, secrets are wiped and the call fails with
+   * KMSInternalException.
+   */
+  #callLocked<Req, Res>(
+    eventName: string,
+    caller: Caller,
+    request: Req,
+    spec: CallSpec<Req, Res>,
+    body: (ctx: CallContext) => Promise<Res>,
+  ): Promise<Res> {
+    const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
     const locked = this.#exclusive(async () => {
       this.#checkOpen();
       const eventTime = this.#clock();
@@ -1747,7 +1851,7 @@ export class LocalKms {
           this.#db.pragma("synchronous = NORMAL");
           relaxed = true;
         }
-        this.#db.exec("BEGIN IMMEDIATE");
+        this.#begin();
         this.#mustSync = false;
         result = await body(ctx);
         // A change (or a first-use key created by a read) may schedule a deletion or a rotation.
@@ -1773,26 +1877,41 @@ export class LocalKms {
         await this.#audit.append(event);
       } catch (cause) {
         this.#rollback();
-        throw failClosed(cause);
+        throw failClosed(ctx, cause);
       }
       if (!error) this.#commit();
       return { result, error, event, pending: false };
     });
     return locked.then(async ({ result, error, event, pending }) => {
-      if (pending) {
-        const append = this.#audit.append(event);
-        this.#appending.add(append);
-        try {
-          await append;
-        } catch (cause) {
-          throw failClosed(cause);
-        } finally {
-          this.#appending.delete(append);
-        }
-      }
+      if (pending) await this.#auditOutside(event, ctx);
       if (error) throw error;
       return result as Res;
     });
+  }
+
+  /** Begins a write transaction; lock-free calls running meanwhile will retry under the lock. */
+  #begin(): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    this.#transactionEdge();
+  }
+
+  /** A transaction began or ended: cached reads may be stale, and lock-free calls in progress must retry. */
+  #transactionEdge(): void {
+    this.#generation++;
+    this.#reads.clear();
+  }
+
+  /**
+   * A committed-state read: outside a transaction it is cached until the next transaction begins (so lock-free
+   * calls mostly skip SQLite); inside one it goes to the database, and is not cached (it may be uncommitted).
+   */
+  #cached<T>(key: string, read: () => T): T {
+    if (this.#db.inTransaction) return read();
+    if (this.#reads.has(key)) return this.#reads.get(key) as T;
+    const value = read();
+    if (this.#reads.size >= READ_CACHE_LIMIT) this.#reads.clear();
+    this.#reads.set(key, value);
+    return value;
   }
 
   /** The statement for `sql`, prepared on first use. */
@@ -1812,6 +1931,7 @@ export class LocalKms {
   #commit(): void {
     if (!this.#db.inTransaction) return;
     this.#db.exec("COMMIT");
+    this.#transactionEdge();
     if (this.#mustSync && this.#db.pragma("synchronous", { simple: true }) !== 2) {
       this.#db.pragma("wal_checkpoint(PASSIVE)");
     }
@@ -1859,8 +1979,12 @@ export class LocalKms {
 
   #rollback(): void {
     if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
-    // A rolled-back change may have replaced a policy or created a key: drop parsed policies, keep nothing stale.
+    this.#transactionEdge();
+    // A rolled-back change may have replaced a policy, created a key or a key version (whose material a call may
+    // have unwrapped meanwhile): drop parsed policies and unwrapped keys, keep nothing stale.
     this.#policies.clear();
+    for (const key of this.#cache.values()) wipe(key);
+    this.#cache.clear();
   }
 
   /** Destroys keys past their deletion date and rotates keys whose rotation is due, each in its own transaction. */
@@ -1873,12 +1997,12 @@ export class LocalKms {
     ) as KeyRow[];
     for (const row of due) {
       const arn = keyArn(this.location, row.id);
-      this.#db.exec("BEGIN IMMEDIATE");
+      this.#begin();
       try {
         this.#sql("DELETE FROM keys WHERE id = ?").run(row.id);
         this.#sql("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
         await this.#audit.append(this.#serviceEvent("DeleteKey", arn, now));
-        this.#db.exec("COMMIT");
+        this.#commit();
         this.#forget(row.id);
       } catch {
         this.#rollback();
@@ -1888,7 +2012,7 @@ export class LocalKms {
       "SELECT * FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled' AND next_rotation_at <= ?",
     ).all(now) as KeyRow[];
     for (const row of rotations) {
-      this.#db.exec("BEGIN IMMEDIATE");
+      this.#begin();
       try {
         await this.#addVersion(row, "AUTOMATIC");
         this.#sql("UPDATE keys SET next_rotation_at = ? WHERE id = ?").run(
@@ -1896,7 +2020,7 @@ export class LocalKms {
           row.id,
         );
         await this.#audit.append(this.#serviceEvent("RotateKey", keyArn(this.location, row.id), now));
-        this.#db.exec("COMMIT");
+        this.#commit();
       } catch {
         this.#rollback();
       }
@@ -1934,11 +2058,17 @@ export class LocalKms {
   }
 
   #keyRow(id: string): KeyRow | undefined {
-    return this.#sql("SELECT * FROM keys WHERE id = ?").get(id) as KeyRow | undefined;
+    return this.#cached(
+      `key:${id}`,
+      () => this.#sql("SELECT * FROM keys WHERE id = ?").get(id) as KeyRow | undefined,
+    );
   }
 
   #aliasRow(name: string): AliasRow | undefined {
-    return this.#sql("SELECT * FROM aliases WHERE name = ?").get(name) as AliasRow | undefined;
+    return this.#cached(
+      `alias:${name}`,
+      () => this.#sql("SELECT * FROM aliases WHERE name = ?").get(name) as AliasRow | undefined,
+    );
   }
 
   /**
@@ -1963,6 +2093,8 @@ export class LocalKms {
         const service = serviceOfAlias(parsed.name);
         if (!service || !options.createServiceKey)
           throw notFound(`Alias ${aliasArn(this.location, parsed.name)}`);
+        // Creating the AWS managed key writes: not on the lock-free path.
+        if (ctx.fast) throw RETRY_LOCKED;
         row = await this.#createServiceKey(service);
       }
       if (!row || row.kind === "owned") throw notFound(`Alias ${aliasArn(this.location, parsed.name)}`);
@@ -2082,11 +2214,9 @@ export class LocalKms {
   }
 
   async #seal(row: KeyRow, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    const version = (
-      this.#sql("SELECT current_version FROM keys WHERE id = ?").get(row.id) as {
-        current_version: number;
-      }
-    ).current_version;
+    // Read again, not taken from `row`: a rotation earlier in the same transaction may have added a version.
+    const version = this.#keyRow(row.id)?.current_version;
+    if (version === undefined) throw new KmsError("KMSInternalException", "The key is missing.");
     const key = await this.#backingKey(row.id, version);
     if (!key) throw new KmsError("KMSInternalException", "The key material is missing.");
     return sealBlob(key, row.id, version, plaintext, context);
@@ -2196,7 +2326,10 @@ export class LocalKms {
       );
     }
     if (SYMMETRIC_GRANT_OPERATIONS.has(operation)) {
-      const grants = this.#sql("SELECT * FROM grants WHERE key_id = ?").all(row.id) as GrantRow[];
+      const grants = this.#cached(
+        `grants:${row.id}`,
+        () => this.#sql("SELECT * FROM grants WHERE key_id = ?").all(row.id) as GrantRow[],
+      );
       for (const grant of grants) {
         const entry = this.#grantEntry(grant);
         const request = {
@@ -2286,13 +2419,34 @@ export class LocalKms {
     });
   }
 
+  /**
+   * Counts a call in memory; {@link LocalKms.#flushUsage} writes the counts every second, before they are read and
+   * on close. A crash loses at most a second of counts (statistics; the audit log has every call).
+   */
   #countUsage(keyId: string, operation: string): void {
     const now = this.#now();
     const month = new Date(now).toISOString().slice(0, 7);
-    this.#sql(
-      `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, 1, ?)
-         ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + 1, last_used = max(last_used, excluded.last_used)`,
-    ).run(keyId, operation, month, now);
+    const key = `${keyId}\0${operation}\0${month}`;
+    const entry = this.#usage.get(key);
+    if (entry) {
+      entry.count++;
+      if (now > entry.lastUsed) entry.lastUsed = now;
+    } else this.#usage.set(key, { keyId, operation, month, count: 1, lastUsed: now });
+  }
+
+  /** Adds the counts kept in memory to the usage table (in the open transaction if there is one). */
+  #flushUsage(): void {
+    if (this.#usage.size === 0) return;
+    const add = this.#sql(
+      `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + excluded.count, last_used = max(last_used, excluded.last_used)`,
+    );
+    const entries = [...this.#usage.values()];
+    this.#db.transaction(() => {
+      for (const u of entries) add.run(u.keyId, u.operation, u.month, u.count, u.lastUsed);
+    })();
+    // Only after the write succeeded: counts that could not be written stay for the next flush.
+    this.#usage.clear();
   }
 
   #metadata(row: KeyRow): KeyMetadata {
@@ -2735,4 +2889,14 @@ function checkPolicyName(value: unknown): void {
 function checkGrantId(value: unknown): void {
   if (typeof value !== "string" || !/^[A-Za-z0-9-]{1,128}$/.test(value))
     throw new KmsError("InvalidGrantIdException", "The grant id is not valid.");
+}
+
+/** The error a call fails with when its audit event cannot be written; its secrets are wiped first. */
+function failClosed(ctx: CallContext, cause: unknown): KmsError {
+  wipe(...ctx.secrets);
+  return KmsError.isInstance(cause, "KMSInternalException")
+    ? cause
+    : new KmsError("KMSInternalException", "The audit log is unavailable; the request was not performed.", {
+        cause,
+      });
 }
