@@ -1,9 +1,10 @@
 // The ciphertext blob of Encrypt and GenerateDataKey (docs/KMS-LOCAL.md "Ciphertext blob"), and its sealing.
 
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { concatBytes, type EncryptionContext, encodeContext, utf8, wipe } from "@sealkit/core";
 import { invalidCiphertext } from "./errors.js";
 import { bytesToUuid, uuidToBytes } from "./key-id.js";
+import { randomFill } from "./random.js";
 
 /** The blob format version this KMS writes and reads. */
 export const BLOB_VERSION = 1;
@@ -36,9 +37,41 @@ export function readBlobHeader(blob: Uint8Array): BlobHeader {
   return { keyId: bytesToUuid(blob.subarray(1, 17)), keyVersion };
 }
 
+/** Canonical encodings of contexts already checked by {@link checkedContext}, so a call encodes its context once. */
+const encodedContexts = new WeakMap<EncryptionContext, Uint8Array>();
+
+/**
+ * A copy of a caller's encryption context, checked by encoding it; the encoding is kept for the blob's AAD.
+ * @throws {TypeError} for a malformed context (not a map of strings, an empty key, a lone surrogate)
+ * @throws {SealkitError} ERR_LIMIT_EXCEEDED when it encodes to more than 65,535 bytes
+ */
+export function checkedContext(value: EncryptionContext): EncryptionContext {
+  const encoded = encodeContext(value);
+  const copy = { ...value };
+  encodedContexts.set(copy, encoded);
+  return copy;
+}
+
 function aad(prefix: Uint8Array, context: EncryptionContext): Uint8Array {
   // The version byte, key id and key version are bound with the context: a blob cannot be relabelled.
-  return concatBytes(DOMAIN, prefix, encodeContext(context));
+  return concatBytes(DOMAIN, prefix, encodedContexts.get(context) ?? encodeContext(context));
+}
+
+/** The first 21 bytes of a blob (version, key id, key version), by key id and version. */
+const prefixes = new Map<string, Uint8Array>();
+
+function blobPrefix(keyId: string, keyVersion: number): Uint8Array {
+  const name = `${keyId}:${keyVersion}`;
+  let prefix = prefixes.get(name);
+  if (prefix === undefined) {
+    prefix = new Uint8Array(21);
+    prefix[0] = BLOB_VERSION;
+    prefix.set(uuidToBytes(keyId), 1);
+    new DataView(prefix.buffer).setUint32(17, keyVersion);
+    if (prefixes.size >= 4096) prefixes.clear();
+    prefixes.set(name, prefix);
+  }
+  return prefix;
 }
 
 /** Seals `plaintext` under one backing key with AES-256-GCM and a random 12-byte IV. */
@@ -49,15 +82,17 @@ export function sealBlob(
   plaintext: Uint8Array,
   context: EncryptionContext,
 ): Uint8Array {
-  const prefix = new Uint8Array(21);
-  prefix[0] = BLOB_VERSION;
-  prefix.set(uuidToBytes(keyId), 1);
-  new DataView(prefix.buffer).setUint32(17, keyVersion);
-  const iv = randomBytes(12);
+  const prefix = blobPrefix(keyId, keyVersion);
+  const blob = new Uint8Array(BLOB_HEADER_LENGTH + plaintext.length + BLOB_TAG_LENGTH);
+  blob.set(prefix);
+  const iv = randomFill(blob, 21, 12).subarray(21, BLOB_HEADER_LENGTH);
   const cipher = createCipheriv("aes-256-gcm", backingKey, iv);
   cipher.setAAD(aad(prefix, context));
-  const body = cipher.update(plaintext);
-  const blob = concatBytes(prefix, iv, body, cipher.final(), cipher.getAuthTag());
+  // Written straight into the blob: no ciphertext copies left behind in node:crypto's buffers.
+  const written = cipher.update(plaintext);
+  blob.set(written, BLOB_HEADER_LENGTH);
+  cipher.final();
+  blob.set(cipher.getAuthTag(), BLOB_HEADER_LENGTH + plaintext.length);
   return blob;
 }
 

@@ -1,12 +1,11 @@
 // LocalKms: AWS KMS's operations in process, on SQLite, with key policies, grants and a fail-closed audit log.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve as resolvePath } from "node:path";
 import {
   concatBytes,
   type EncryptionContext,
-  encodeContext,
   equalBytes,
   type KeyWrapper,
   SealkitError,
@@ -16,7 +15,7 @@ import {
 import type Database from "better-sqlite3";
 import { AuditLog } from "./audit/index.js";
 import type { AuditEventInput, AuditLogOptions } from "./audit/types.js";
-import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
+import { checkedContext, openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
 import { accessDenied, invalidState, KmsError, notFound, validation } from "./errors.js";
 import {
   aliasArn,
@@ -48,6 +47,7 @@ import {
   validateGrantOperations,
   validateGrantPrincipal,
 } from "./policy/index.js";
+import { randomBytesFast } from "./random.js";
 import { loadRootKeyFile, newArgon2Parameters, passphraseWrapper } from "./root-key.js";
 import { type AliasRow, type GrantRow, type KeyRow, type KeyVersionRow, openStore } from "./store.js";
 import type {
@@ -187,6 +187,8 @@ export class LocalKms {
     { keyId: string; operation: string; month: string; count: number; lastUsed: number }
   >();
   readonly #usageTimer: NodeJS.Timeout;
+  /** The UTC month of the last counted call and its bounds (ms), so counting does not format a date per call. */
+  #month = { name: "", from: 0, to: 0 };
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when the open transaction changed keys or key material, so its commit must be durable. */
   #mustSync = true;
@@ -1606,7 +1608,7 @@ export class LocalKms {
           );
         }
         this.#checkAccountCaller(caller, "kms:GenerateRandom");
-        const plaintext = new Uint8Array(randomBytes(n));
+        const plaintext = randomBytesFast(n);
         ctx.secrets.push(plaintext);
         return { Plaintext: plaintext };
       },
@@ -2161,7 +2163,7 @@ export class LocalKms {
       }
     ).current_version;
     const version = current + 1;
-    const material = new Uint8Array(randomBytes(32));
+    const material = randomBytesFast(32);
     let wrapped: Uint8Array;
     try {
       wrapped = await this.#root.wrap(material, backingKeyAad(row.id, version));
@@ -2259,7 +2261,7 @@ export class LocalKms {
       );
     this.#authorize(caller, row, operation, { context, grantTokens: req.GrantTokens });
     this.#checkUsable(row);
-    const plaintext = new Uint8Array(randomBytes(length));
+    const plaintext = randomBytesFast(length);
     try {
       const blob = await this.#seal(row, plaintext, context);
       return { row, blob, plaintext };
@@ -2425,7 +2427,8 @@ export class LocalKms {
    */
   #countUsage(keyId: string, operation: string): void {
     const now = this.#now();
-    const month = new Date(now).toISOString().slice(0, 7);
+    if (now < this.#month.from || now >= this.#month.to) this.#month = monthOf(now);
+    const month = this.#month.name;
     const key = `${keyId}\0${operation}\0${month}`;
     const entry = this.#usage.get(key);
     if (entry) {
@@ -2809,11 +2812,10 @@ function checkContext(value: unknown, field: string): EncryptionContext {
   if (typeof value !== "object" || Array.isArray(value))
     throw validation(`${field} must be a map of strings`);
   try {
-    encodeContext(value as EncryptionContext);
+    return checkedContext(value as EncryptionContext);
   } catch (e) {
     throw validation(`${field} is invalid: ${(e as Error).message}`);
   }
-  return { ...(value as EncryptionContext) };
 }
 
 function checkAlgorithm(value: unknown): void {
@@ -2899,4 +2901,12 @@ function failClosed(ctx: CallContext, cause: unknown): KmsError {
     : new KmsError("KMSInternalException", "The audit log is unavailable; the request was not performed.", {
         cause,
       });
+}
+
+/** The UTC month (YYYY-MM) holding `time` (ms), and its bounds. */
+function monthOf(time: number): { name: string; from: number; to: number } {
+  const d = new Date(time);
+  const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return { name: d.toISOString().slice(0, 7), from, to };
 }
