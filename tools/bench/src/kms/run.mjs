@@ -116,9 +116,7 @@ try {
       const r = await load(operation, bodies[operation], c, duration);
       total += r.requests;
       results.push({ operation, connections: c, ...r });
-      console.log(
-        `${operation.padEnd(16)} c=${String(c).padStart(2)}  ${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-200: ${r.errors}  socket errors: ${r.socket ?? 0}`,
-      );
+      console.log(`${operation.padEnd(16)} c=${String(c).padStart(2)}  ${summary(r)}`);
     }
   }
   const auditAfter = await auditAppended();
@@ -138,13 +136,11 @@ if (!values["no-null"]) {
       KeySpec: "AES_256",
       EncryptionContext: { tenant: "bench" },
     });
-    await load("GenerateDataKey", body, 16, 2, nul.url);
+    await load("GenerateDataKey", body, 16, 2, nul.url, nul.proc.pid);
     for (const c of connectionCounts) {
-      const r = await load("GenerateDataKey", body, c, duration, nul.url);
+      const r = await load("GenerateDataKey", body, c, duration, nul.url, nul.proc.pid);
       protocolOnly.push({ operation: "GenerateDataKey (protocol layer only)", connections: c, ...r });
-      console.log(
-        `protocol only    c=${String(c).padStart(2)}  ${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-200: ${r.errors}  socket errors: ${r.socket ?? 0}`,
-      );
+      console.log(`protocol only    c=${String(c).padStart(2)}  ${summary(r)}`);
     }
   } finally {
     nul.proc.kill("SIGTERM");
@@ -214,7 +210,40 @@ async function startProcess(args) {
   return { proc, url: started };
 }
 
-async function load(operation, body, connections, seconds, target = url) {
+/** CPU seconds (user + system) of a process, of its main thread, and of the whole machine, from /proc. */
+function cpuSnapshot(pid) {
+  const ticks = (stat) => {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const busy = (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / 100;
+    return {
+      process: ticks(readFileSync(`/proc/${pid}/stat`, "utf8")),
+      main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")),
+      machine: busy,
+      at: performance.now(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Server CPU per request (µs, all threads and main thread) and the machine's busy cores during a run. */
+function cpuUse(before, after, requests) {
+  if (!before || !after || !(requests > 0)) return {};
+  const seconds = (after.at - before.at) / 1000;
+  return {
+    serverUs: ((after.process - before.process) * 1e6) / requests,
+    mainUs: ((after.main - before.main) * 1e6) / requests,
+    busyCores: (after.machine - before.machine) / seconds,
+  };
+}
+
+async function load(operation, body, connections, seconds, target = url, pid = server?.pid) {
   // Signed now: replayable for 5 minutes, longer than any run.
   const headers = signKmsRequest({ url: target, operation, body, ...CRED });
   if (!useWrk) {
@@ -235,6 +264,7 @@ async function load(operation, body, connections, seconds, target = url) {
   ].join("\n");
   writeFileSync(script, `${lua}\n`);
   const threads = connections === 1 ? 1 : 2;
+  const before = pid === undefined ? undefined : cpuSnapshot(pid);
   const out = await new Promise((resolveOut, reject) => {
     const child = spawn("wrk", [
       "-t",
@@ -255,7 +285,17 @@ async function load(operation, body, connections, seconds, target = url) {
       code === 0 ? resolveOut(text) : reject(new Error(`wrk exited with ${code}: ${text}`)),
     );
   });
-  return parseWrk(out);
+  const after = pid === undefined ? undefined : cpuSnapshot(pid);
+  const parsed = parseWrk(out);
+  return { ...parsed, ...cpuUse(before, after, parsed.requests) };
+}
+
+function summary(r) {
+  const cpu =
+    r.serverUs === undefined
+      ? ""
+      : `  server CPU ${r.serverUs.toFixed(0)} µs/req (main thread ${r.mainUs.toFixed(0)})  machine ${r.busyCores.toFixed(2)} cores busy`;
+  return `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-200: ${r.errors}  socket errors: ${r.socket ?? 0}${cpu}`;
 }
 
 function luaString(s) {
@@ -286,11 +326,11 @@ async function writeSection(rows, protocolRows, verify) {
   const { replaceSection, BENCHMARKS_MD } = await import("../cipher/benchmarks-md.mjs");
   const when = new Date().toISOString().slice(0, 16).replace("T", " ");
   const table = [
-    "| operation | connections | req/s | p50 (ms) | p99 (ms) | non-200 | socket errors |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+    "| operation | connections | req/s | p50 (ms) | p99 (ms) | non-200 | socket errors | server CPU µs/req (main thread) | busy cores |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...[...rows, ...protocolRows].map(
       (r) =>
-        `| ${r.operation} | ${r.connections} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.socket ?? 0} |`,
+        `| ${r.operation} | ${r.connections} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.socket ?? 0} | ${r.serverUs === undefined ? "?" : `${r.serverUs.toFixed(0)} (${r.mainUs.toFixed(0)})`} | ${r.busyCores === undefined ? "?" : r.busyCores.toFixed(2)} |`,
     ),
   ].join("\n");
   const gdk64 = rows.find((r) => r.operation === "GenerateDataKey" && r.connections === 64);
@@ -311,6 +351,9 @@ ${table}
 
 ${auditNote}
 Socket errors are wrk's connect/read/write errors and its 2-second request timeouts (a slow answer counts there).
+Server CPU is the server process's user + system time during the run (from /proc) per request, all threads (the
+main thread, the audit writer thread, libuv) and, in brackets, the main thread alone; busy cores is the whole
+machine's (2 cores at most): server, wrk and anything else running.
 ${[...rows, ...protocolRows].some((r) => r.errors > 0) ? "Some responses were not 200: see the non-200 column." : "Every response received was a 200."}
 
 "Protocol layer only" is the same HTTP server (\`createKmsServer\`: SigV4, JSON codec, metrics) in front of a backend
