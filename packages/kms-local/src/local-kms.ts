@@ -1965,18 +1965,27 @@ export class LocalKms {
         responseElements = null;
       }
     }
-    return {
+    const resources = new Array<{ ARN: string; type: string; accountId: string }>(ctx.arns.length);
+    for (let i = 0; i < ctx.arns.length; i++) {
+      resources[i] = { ARN: ctx.arns[i]!, type: "AWS::KMS::Key", accountId: this.location.account };
+    }
+    // Built member by member rather than with spreads: this runs once per call.
+    const event: { -readonly [K in keyof AuditEventInput]: AuditEventInput[K] } = {
       eventName,
       eventTime,
       caller: auditCaller(caller),
-      ...(params ? { requestParameters: params } : {}),
       responseElements,
-      ...(error ? { errorCode: error.awsName, errorMessage: error.message } : {}),
-      resources: ctx.arns.map((ARN) => ({ ARN, type: "AWS::KMS::Key", accountId: this.location.account })),
+      resources,
       readOnly: spec.readOnly,
       requestId,
-      ...(ctx.arns[0] ? { keyId: ctx.arns[0] } : {}),
     };
+    if (params) event.requestParameters = params;
+    if (error) {
+      event.errorCode = error.awsName;
+      event.errorMessage = error.message;
+    }
+    if (ctx.arns[0]) event.keyId = ctx.arns[0];
+    return event;
   }
 
   #rollback(): void {
@@ -2708,18 +2717,34 @@ function checkCaller(caller: Caller): void {
 
 function auditCaller(caller: Caller): AuditEventInput["caller"] {
   const c = (typeof caller === "object" && caller !== null ? caller : {}) as Partial<Caller>;
-  const str = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
-  return dropUndefined({
-    principal: str(c.principal) ?? "unknown",
-    account: str(c.account) ?? "unknown",
-    accessKeyId: str(c.accessKeyId),
-    sourceIp: str(c.sourceIp),
-    userAgent: str(c.userAgent),
-    viaService: str(c.viaService),
-  }) as AuditEventInput["caller"];
+  const out: { -readonly [K in keyof AuditEventInput["caller"]]: AuditEventInput["caller"][K] } = {
+    principal: nonEmpty(c.principal) ?? "unknown",
+    account: nonEmpty(c.account) ?? "unknown",
+  };
+  const accessKeyId = nonEmpty(c.accessKeyId);
+  if (accessKeyId !== undefined) out.accessKeyId = accessKeyId;
+  const sourceIp = nonEmpty(c.sourceIp);
+  if (sourceIp !== undefined) out.sourceIp = sourceIp;
+  const userAgent = nonEmpty(c.userAgent);
+  if (userAgent !== undefined) out.userAgent = userAgent;
+  const viaService = nonEmpty(c.viaService);
+  if (viaService !== undefined) out.viaService = viaService;
+  return out;
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
 function dropUndefined<T extends Record<string, unknown>>(o: T): T {
+  let clean = true;
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && o[k] === undefined) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return o;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
   return out as T;
