@@ -15,7 +15,17 @@ import {
 import type Database from "better-sqlite3";
 import { AuditLog } from "./audit/index.js";
 import type { AuditEventInput, AuditLogOptions } from "./audit/types.js";
-import { checkedContext, openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
+import {
+  aliasParams,
+  auditCaller,
+  auditMetadata,
+  cryptoParams,
+  dataKeyParams,
+  dropUndefined,
+  keyParams,
+  pick,
+} from "./audit-params.js";
+import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
 import { accessDenied, invalidState, KmsError, notFound, validation } from "./errors.js";
 import {
   aliasArn,
@@ -48,6 +58,24 @@ import {
   validateGrantPrincipal,
 } from "./policy/index.js";
 import { randomBytesFast } from "./random.js";
+import {
+  checkAlgorithm,
+  checkBytes,
+  checkContext,
+  checkDryRun,
+  checkEnum,
+  checkGrantId,
+  checkInt,
+  checkLimit,
+  checkPolicyName,
+  checkString,
+  checkTags,
+  decodeMarker,
+  MAX_TAGS,
+  objectRequest,
+  optionalString,
+  pageInfo,
+} from "./request-checks.js";
 import { loadRootKeyFile, newArgon2Parameters, passphraseWrapper } from "./root-key.js";
 import { type AliasRow, type GrantRow, type KeyRow, type KeyVersionRow, openStore } from "./store.js";
 import type {
@@ -115,7 +143,6 @@ const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
 const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
 const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const MAX_ON_DEMAND_ROTATIONS = 10;
-const MAX_TAGS = 50;
 const CACHE_LIMIT = 1024;
 /** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
 const READ_CACHE_LIMIT = 10_000;
@@ -2713,209 +2740,6 @@ function checkCaller(caller: Caller): void {
   }
   if (typeof caller.account !== "string" || !/^\d{12}$/.test(caller.account))
     throw validation("caller.account must be a 12-digit account id");
-}
-
-function auditCaller(caller: Caller): AuditEventInput["caller"] {
-  const c = (typeof caller === "object" && caller !== null ? caller : {}) as Partial<Caller>;
-  const out: { -readonly [K in keyof AuditEventInput["caller"]]: AuditEventInput["caller"][K] } = {
-    principal: nonEmpty(c.principal) ?? "unknown",
-    account: nonEmpty(c.account) ?? "unknown",
-  };
-  const accessKeyId = nonEmpty(c.accessKeyId);
-  if (accessKeyId !== undefined) out.accessKeyId = accessKeyId;
-  const sourceIp = nonEmpty(c.sourceIp);
-  if (sourceIp !== undefined) out.sourceIp = sourceIp;
-  const userAgent = nonEmpty(c.userAgent);
-  if (userAgent !== undefined) out.userAgent = userAgent;
-  const viaService = nonEmpty(c.viaService);
-  if (viaService !== undefined) out.viaService = viaService;
-  return out;
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  return typeof value === "string" && value.length > 0 ? value : undefined;
-}
-
-function dropUndefined<T extends Record<string, unknown>>(o: T): T {
-  let clean = true;
-  for (const k in o) {
-    if (Object.hasOwn(o, k) && o[k] === undefined) {
-      clean = false;
-      break;
-    }
-  }
-  if (clean) return o;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out as T;
-}
-
-/** Copies the named fields into camelCase audit parameters (never blobs). */
-function pick(request: unknown, fields: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (typeof request !== "object" || request === null) return out;
-  for (const f of fields) {
-    const v = (request as Record<string, unknown>)[f];
-    if (v === undefined || v instanceof Uint8Array) continue;
-    out[f.charAt(0).toLowerCase() + f.slice(1)] = v;
-  }
-  return out;
-}
-
-function keyParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId"]);
-}
-
-function aliasParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["AliasName", "TargetKeyId"]);
-}
-
-function cryptoParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId", "EncryptionContext", "EncryptionAlgorithm", "GrantTokens"]);
-}
-
-function dataKeyParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId", "EncryptionContext", "KeySpec", "NumberOfBytes", "GrantTokens"]);
-}
-
-function auditMetadata(m: KeyMetadata): Record<string, unknown> {
-  return {
-    keyId: m.KeyId,
-    arn: m.Arn,
-    keyState: m.KeyState,
-    keyManager: m.KeyManager,
-    keySpec: m.KeySpec,
-    keyUsage: m.KeyUsage,
-    creationDate: m.CreationDate.toISOString(),
-  };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: request fields are checked one by one below
-type AnyRequest = Record<string, any>;
-
-function objectRequest(request: unknown): AnyRequest {
-  if (typeof request !== "object" || request === null || Array.isArray(request))
-    throw validation("The request must be an object.");
-  return request as AnyRequest;
-}
-
-function checkString(value: unknown, field: string, min: number, max: number): string {
-  if (typeof value !== "string") throw validation(`${field} must be a string`);
-  if (value.length < min || value.length > max) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
-    );
-  }
-  return value;
-}
-
-function optionalString(value: unknown, field: string, min: number, max: number): string | undefined {
-  return value === undefined || value === null ? undefined : checkString(value, field, min, max);
-}
-
-function checkInt(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must be an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-function checkBytes(value: unknown, field: string, min: number, max: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw validation(`${field} must be bytes`);
-  if (value.length < min || value.length > max) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
-    );
-  }
-  return value;
-}
-
-function checkContext(value: unknown, field: string): EncryptionContext {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value))
-    throw validation(`${field} must be a map of strings`);
-  try {
-    return checkedContext(value as EncryptionContext);
-  } catch (e) {
-    throw validation(`${field} is invalid: ${(e as Error).message}`);
-  }
-}
-
-function checkAlgorithm(value: unknown): void {
-  if (value === undefined || value === "SYMMETRIC_DEFAULT") return;
-  if (typeof value === "string" && /^(RSAES_|SM2PKE)/.test(value)) {
-    throw new KmsError(
-      "InvalidKeyUsageException",
-      `The encryption algorithm ${value} is not supported by a symmetric key.`,
-    );
-  }
-  throw validation("EncryptionAlgorithm must be SYMMETRIC_DEFAULT");
-}
-
-function checkDryRun(value: unknown): void {
-  if (value === true)
-    throw new KmsError("UnsupportedOperationException", "DryRun is not supported by this KMS.");
-}
-
-function checkEnum(value: unknown, field: string, allowed: string[], unsupported: string[]): void {
-  if (value === undefined) return;
-  if (typeof value === "string" && allowed.includes(value)) return;
-  if (typeof value === "string" && unsupported.includes(value)) {
-    throw new KmsError("UnsupportedOperationException", `${field} ${value} is not supported by this KMS.`);
-  }
-  throw validation(`${field} must be one of ${allowed.join(", ")}`);
-}
-
-function checkLimit(value: unknown, max: number, fallback: number): number {
-  return value === undefined ? fallback : checkInt(value, "Limit", 1, max);
-}
-
-function decodeMarker(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== "string") throw new KmsError("InvalidMarkerException", "The marker is not valid.");
-  const m = /^skm1\.(\d{1,9})$/.exec(value);
-  if (!m) throw new KmsError("InvalidMarkerException", "The marker is not valid.");
-  return Number(m[1]);
-}
-
-function pageInfo(truncated: boolean, next: number): ListResponse {
-  return truncated ? { NextMarker: `skm1.${next}`, Truncated: true } : { Truncated: false };
-}
-
-function checkTags(value: unknown, required = false): Tag[] {
-  if (value === undefined && !required) return [];
-  if (!Array.isArray(value) || (required && value.length === 0))
-    throw validation("Tags must be a list of {TagKey, TagValue}");
-  if (value.length > MAX_TAGS)
-    throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
-  return value.map((t: unknown) => {
-    const tag = t as Partial<Tag>;
-    if (
-      typeof tag !== "object" ||
-      tag === null ||
-      typeof tag.TagKey !== "string" ||
-      typeof tag.TagValue !== "string"
-    ) {
-      throw new KmsError("TagException", "Each tag needs a TagKey and a TagValue string.");
-    }
-    if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
-      throw new KmsError("TagException", "Tag keys must be 1 to 128 characters and values at most 256.");
-    }
-    if (tag.TagKey.toLowerCase().startsWith("aws:"))
-      throw new KmsError("TagException", "Tag keys beginning with aws: are reserved.");
-    return { TagKey: tag.TagKey, TagValue: tag.TagValue };
-  });
-}
-
-function checkPolicyName(value: unknown): void {
-  if (value !== undefined && value !== "default") throw validation("PolicyName must be 'default'");
-}
-
-function checkGrantId(value: unknown): void {
-  if (typeof value !== "string" || !/^[A-Za-z0-9-]{1,128}$/.test(value))
-    throw new KmsError("InvalidGrantIdException", "The grant id is not valid.");
 }
 
 /** The error a call fails with when its audit event cannot be written; its secrets are wiped first. */
