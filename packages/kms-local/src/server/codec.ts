@@ -18,7 +18,11 @@ export function decodeRequest(model: OperationModel, body: Uint8Array): Record<s
     json = {};
   } else {
     try {
-      json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+      const text =
+        body instanceof Buffer
+          ? body.toString("utf8")
+          : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+      json = JSON.parse(text);
     } catch {
       throw new WireError("SerializationException", "Request body is not valid JSON.");
     }
@@ -30,8 +34,13 @@ export function decodeRequest(model: OperationModel, body: Uint8Array): Record<s
     );
   }
   const request = decodeStructure(model.input, json as Record<string, unknown>, "");
-  const missing = model.required.filter((m) => request[m] === undefined);
-  if (missing.length > 0) {
+  let missing: string[] | undefined;
+  for (const m of model.required) {
+    if (request[m] !== undefined) continue;
+    if (missing === undefined) missing = [];
+    missing.push(m);
+  }
+  if (missing !== undefined) {
     throw new WireError(
       "ValidationException",
       `${missing.length} validation error${missing.length > 1 ? "s" : ""} detected: ${missing
@@ -45,6 +54,12 @@ export function decodeRequest(model: OperationModel, body: Uint8Array): Record<s
   return request;
 }
 
+// Paths name members in error messages ("EncryptionContext.tenant", "GrantTokens[0]"). They are built only for
+// containers and errors: a scalar member costs no string.
+function pathOf(parent: string, key: string | number): string {
+  return typeof key === "number" ? `${parent}[${key}]` : parent === "" ? key : `${parent}.${key}`;
+}
+
 function decodeStructure(
   members: { readonly [m: string]: Shape },
   json: Record<string, unknown>,
@@ -56,42 +71,47 @@ function decodeStructure(
     if (shape === undefined) continue;
     const value = json[name];
     if (value === null || value === undefined) continue;
-    out[name] = decodeValue(shape, value, path === "" ? name : `${path}.${name}`);
+    out[name] = decodeValue(shape, value, path, name);
   }
   return out;
 }
 
-function decodeValue(shape: Shape, value: unknown, path: string): unknown {
+function decodeValue(shape: Shape, value: unknown, parent: string, key: string | number): unknown {
   switch (shape) {
     case "s":
-      if (typeof value !== "string") throw typeError(path, "a string", value);
+      if (typeof value !== "string") throw typeError(pathOf(parent, key), "a string", value);
       return value;
     case "n":
-      if (typeof value !== "number" || !Number.isFinite(value)) throw typeError(path, "a number", value);
+      if (typeof value !== "number" || !Number.isFinite(value))
+        throw typeError(pathOf(parent, key), "a number", value);
       return value;
     case "b":
-      if (typeof value !== "boolean") throw typeError(path, "a boolean", value);
+      if (typeof value !== "boolean") throw typeError(pathOf(parent, key), "a boolean", value);
       return value;
     case "B": {
-      if (typeof value !== "string") throw typeError(path, "a base64 string", value);
+      if (typeof value !== "string") throw typeError(pathOf(parent, key), "a base64 string", value);
       if (!BASE64.test(value)) {
-        throw new WireError("SerializationException", `Value of '${path}' is not valid base64.`);
+        throw new WireError(
+          "SerializationException",
+          `Value of '${pathOf(parent, key)}' is not valid base64.`,
+        );
       }
       const buf = Buffer.from(value, "base64");
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     case "t":
       if (typeof value !== "number" || !Number.isFinite(value))
-        throw typeError(path, "a timestamp in epoch seconds", value);
+        throw typeError(pathOf(parent, key), "a timestamp in epoch seconds", value);
       return new Date(value * 1000);
   }
+  const path = pathOf(parent, key);
   if (Array.isArray(shape)) {
     const [kind, inner] = shape as readonly ["l" | "m", Shape];
     if (kind === "l") {
       if (!Array.isArray(value)) throw typeError(path, "a list", value);
       return value.map((v, i) => {
         if (v === null) throw typeError(`${path}[${i}]`, "a list member", v);
-        return decodeValue(inner, v, `${path}[${i}]`);
+        return decodeValue(inner, v, path, i);
       });
     }
     if (typeof value !== "object" || value === null || Array.isArray(value))
@@ -100,13 +120,18 @@ function decodeValue(shape: Shape, value: unknown, path: string): unknown {
     for (const k in value as Record<string, unknown>) {
       const v = (value as Record<string, unknown>)[k];
       if (v === null) throw typeError(`${path}.${k}`, "a map value", v);
-      // A "__proto__" key (legal in an encryption context) must stay data, never become the object's prototype.
-      Object.defineProperty(out, k, {
-        value: decodeValue(inner, v, `${path}.${k}`),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      const decoded = decodeValue(inner, v, path, k);
+      if (k === "__proto__") {
+        // A "__proto__" key (legal in an encryption context) must stay data, never become the object's prototype.
+        Object.defineProperty(out, k, {
+          value: decoded,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        out[k] = decoded;
+      }
     }
     return out;
   }
@@ -133,49 +158,64 @@ function typeError(path: string, expected: string, value: unknown): WireError {
  */
 export function encodeResponse(model: OperationModel, response: unknown): string {
   if (response === undefined || response === null) return "{}";
-  return JSON.stringify(encodeStructure(model.output, response as Record<string, unknown>));
+  return encodeStructure(model.output, response as Record<string, unknown>);
 }
 
-function encodeStructure(
-  members: { readonly [m: string]: Shape },
-  value: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+// The JSON text is written directly: member names are identifiers from the model, base64 needs no escaping, so only
+// strings and map keys go through JSON.stringify. The output is what JSON.stringify of the encoded object gave.
+function encodeStructure(members: { readonly [m: string]: Shape }, value: Record<string, unknown>): string {
+  let out = "";
   for (const name in members) {
     const v = value[name];
     if (v === undefined || v === null) continue;
-    out[name] = encodeValue(members[name] as Shape, v, name);
+    const json = encodeValue(members[name] as Shape, v, name);
+    if (json === undefined) continue;
+    out += out === "" ? `{"${name}":${json}` : `,"${name}":${json}`;
   }
-  return out;
+  return out === "" ? "{}" : `${out}}`;
 }
 
-function encodeValue(shape: Shape, value: unknown, name: string): unknown {
+function encodeValue(shape: Shape, value: unknown, name: string): string | undefined {
   switch (shape) {
     case "s":
     case "n":
     case "b":
-      return value;
+      return JSON.stringify(value);
     case "B": {
       const bytes = value as Uint8Array;
       const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
       // Data keys and decrypted plaintext leave memory as soon as they are on the wire.
       if (name === "Plaintext") bytes.fill(0);
-      return text;
+      return `"${text}"`;
     }
     case "t":
-      return value instanceof Date
-        ? value.getTime() / 1000
-        : typeof value === "number"
-          ? value
-          : Date.parse(String(value)) / 1000;
+      return JSON.stringify(
+        value instanceof Date
+          ? value.getTime() / 1000
+          : typeof value === "number"
+            ? value
+            : Date.parse(String(value)) / 1000,
+      );
   }
   if (Array.isArray(shape)) {
     const [kind, inner] = shape as readonly ["l" | "m", Shape];
-    if (kind === "l") return (value as unknown[]).map((v) => encodeValue(inner, v, name));
-    const out: Record<string, unknown> = {};
-    for (const k in value as Record<string, unknown>)
-      out[k] = encodeValue(inner, (value as Record<string, unknown>)[k], name);
-    return out;
+    if (kind === "l") {
+      let out = "";
+      for (const v of value as unknown[]) {
+        const json = v === undefined || v === null ? "null" : (encodeValue(inner, v, name) ?? "null");
+        out += out === "" ? `[${json}` : `,${json}`;
+      }
+      return out === "" ? "[]" : `${out}]`;
+    }
+    let out = "";
+    for (const k in value as Record<string, unknown>) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v === undefined) continue;
+      const json = v === null ? "null" : encodeValue(inner, v, name);
+      if (json === undefined) continue;
+      out += `${out === "" ? "{" : ","}${JSON.stringify(k)}:${json}`;
+    }
+    return out === "" ? "{}" : `${out}}`;
   }
   return encodeStructure(shape as { readonly [m: string]: Shape }, value as Record<string, unknown>);
 }

@@ -1,8 +1,7 @@
-// createKmsServer: the AWS KMS JSON protocol (awsJson1_1) over node:http, with SigV4 authentication, on a local KMS.
+// createKmsServer: the AWS KMS JSON protocol (awsJson1_1) over HTTP/1.1 (http1.ts), with SigV4 authentication, on a local KMS.
 
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 import type { AuditCaller, AuditEventInput } from "../audit/index.js";
 import { decodeRequest, encodeResponse } from "./codec.js";
 import {
@@ -11,9 +10,10 @@ import {
   type ResolvedCredential,
   type ServerCredential,
 } from "./credentials.js";
+import { type Http1Exchange, Http1Server } from "./http1.js";
 import { ServerMetrics } from "./metrics.js";
 import { ERROR_STATUS, OPERATION_MODELS } from "./model.generated.js";
-import { collectHeaders, SigV4Verifier } from "./sigv4.js";
+import { SigV4Verifier } from "./sigv4.js";
 import { Throttle, type ThrottleOptions } from "./throttle.js";
 import { WireError, type WireErrorName } from "./wire-errors.js";
 
@@ -57,11 +57,13 @@ export interface KmsBackend {
 
 /** Server limits; every one has a default. */
 export interface KmsServerLimits {
-  /** Largest request body in bytes (default 1 MiB); larger gets 413. */
+  /** Largest request body in bytes (default 1 MiB); larger gets 413, refused on its Content-Length before it is read. */
   readonly maxBodyBytes?: number;
+  /** Largest request line plus headers in bytes (default 16 KiB); larger gets 431. */
+  readonly maxHeaderBytes?: number;
   /** Time to receive the request headers, ms (default 10 s); slower gets 408. */
   readonly headersTimeoutMs?: number;
-  /** Time to receive the whole request, ms (default 30 s); slower gets 408. */
+  /** Time to receive the request body once the headers are in, ms (default 30 s); slower gets 408. */
   readonly requestTimeoutMs?: number;
   /** Idle time of a keep-alive connection between requests, ms (default 60 s). */
   readonly keepAliveTimeoutMs?: number;
@@ -112,8 +114,11 @@ export interface KmsServer {
   close(): Promise<void>;
   /** `http://host:port` once listening. @throws {Error} before listen. */
   readonly url: string;
-  /** The underlying node:http server. */
-  readonly httpServer: Server;
+  /**
+   * The underlying node:net server (the HTTP/1.1 layer is the server's own, see the README's "Server" section):
+   * for `address()`, `ref()`/`unref()` and connection counts. Close the KMS server with `close()`, not through it.
+   */
+  readonly netServer: Server;
   readonly metrics: ServerMetrics;
 }
 
@@ -150,6 +155,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       : new Throttle(options.throttle === true ? {} : options.throttle);
   const limits = {
     maxBodyBytes: positive(options.limits?.maxBodyBytes, 1024 * 1024, "maxBodyBytes"),
+    maxHeaderBytes: positive(options.limits?.maxHeaderBytes, 16 * 1024, "maxHeaderBytes"),
     headersTimeoutMs: positive(options.limits?.headersTimeoutMs, 10_000, "headersTimeoutMs"),
     requestTimeoutMs: positive(options.limits?.requestTimeoutMs, 30_000, "requestTimeoutMs"),
     keepAliveTimeoutMs: positive(options.limits?.keepAliveTimeoutMs, 60_000, "keepAliveTimeoutMs"),
@@ -162,79 +168,45 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   const metrics = new ServerMetrics();
   const warn = options.onWarning ?? ((message: string) => process.stderr.write(message));
 
-  let closing = false;
-  let closed: Promise<void> | undefined;
-  let idle: (() => void) | undefined;
-
-  const server = createServer(
-    {
-      keepAlive: true,
-      headersTimeout: limits.headersTimeoutMs,
-      // Node's own limit on the whole request is a backstop; the body timer in onRequest answers first, with JSON.
-      requestTimeout: limits.headersTimeoutMs + limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Checks of the request timeouts run this often (ms).
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      noDelay: true,
+  const http = new Http1Server({
+    limits,
+    counters: metrics,
+    errorBody,
+    onError,
+    onRequest,
+    onRefused(exchange, reason) {
+      const requestId = randomUUID();
+      if (reason === "too-large") {
+        refuseEarly(
+          exchange,
+          requestId,
+          413,
+          "RequestEntityTooLargeException",
+          `The request body exceeds ${limits.maxBodyBytes} bytes.`,
+        );
+      } else {
+        refuseEarly(
+          exchange,
+          requestId,
+          408,
+          "RequestTimeoutException",
+          `The request body was not received within ${limits.requestTimeoutMs} ms.`,
+        );
+      }
     },
-    (req, res) => {
-      onRequest(req, res);
-    },
-  );
-
-  server.on("connection", (socket: Socket) => {
-    if (metrics.openConnections >= limits.maxConnections) {
-      metrics.rejectedConnections++;
-      const body = errorBody(
-        "ServiceUnavailableException",
-        `Too many connections: the server accepts at most ${limits.maxConnections}.`,
-      );
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${randomUUID()}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body}`,
-      );
-      socket.destroySoon();
-      return;
-    }
-    metrics.openConnections++;
-    socket.once("close", () => {
-      metrics.openConnections--;
-    });
   });
 
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-      socket.destroy();
-      return;
-    }
-    let status = 400;
-    let name = "SerializationException";
-    let message = "Malformed HTTP request.";
-    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-      status = 408;
-      name = "RequestTimeoutException";
-      message = `The request was not received within ${limits.requestTimeoutMs} ms (headers within ${limits.headersTimeoutMs} ms).`;
-    } else if (err.code === "HPE_HEADER_OVERFLOW") {
-      status = 431;
-      name = "RequestHeaderFieldsTooLargeException";
-      message = "The request headers are too large.";
-    }
-    const body = errorBody(name, message);
-    socket.end(
-      `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${randomUUID()}\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
-
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  function onRequest(exchange: Http1Exchange): void {
     const requestId = randomUUID();
-    if (req.method === "GET" && (req.url === "/health" || req.url === "/metrics")) {
-      void serveInfo(req.url, requestId, res);
-      req.resume();
+    const method = exchange.method;
+    if (method === "GET" && (exchange.url === "/health" || exchange.url === "/metrics")) {
+      exchange.untrack();
+      void serveInfo(exchange.url, requestId, exchange);
       return;
     }
-    if (req.method !== "POST") {
-      req.resume();
+    if (method !== "POST") {
       sendError(
-        res,
+        exchange,
         requestId,
         405,
         "UnknownOperationException",
@@ -242,117 +214,41 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       );
       return;
     }
-    const headers = collectHeaders(req.rawHeaders);
-    const declared = headers.get("content-length");
-    if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
-      tooLarge(req, res, requestId, headers);
-      return;
-    }
-    metrics.inFlight++;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // "receiving": the body is still arriving; "handling": it is complete; "over": refused or abandoned.
-    let phase: "receiving" | "handling" | "over" = "receiving";
-    // A body that never finishes: answer 408 rather than holding the request (and a graceful close) forever.
-    const timer = setTimeout(() => {
-      if (phase !== "receiving") return;
-      phase = "over";
-      chunks.length = 0;
-      done();
-      refuseEarly(
-        req,
-        res,
-        requestId,
-        headers,
-        408,
-        "RequestTimeoutException",
-        `The request body was not received within ${limits.requestTimeoutMs} ms.`,
-      );
-    }, limits.requestTimeoutMs);
-    req.on("data", (chunk: Buffer) => {
-      if (phase !== "receiving") return;
-      size += chunk.length;
-      if (size > limits.maxBodyBytes) {
-        phase = "over";
-        clearTimeout(timer);
-        chunks.length = 0;
-        done();
-        tooLarge(req, res, requestId, headers);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      if (phase !== "receiving") return;
-      phase = "handling";
-      clearTimeout(timer);
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      const start = performance.now();
-      handle(req, res, body, requestId, headers).then(
-        (outcome) => {
-          metrics.record(outcome.operation, outcome.error, (performance.now() - start) / 1000);
-          done();
-        },
-        (e) => {
-          onError(e);
-          done();
-        },
-      );
-    });
-    // The client went away (or the socket failed) before the body was complete.
-    const abandon = () => {
-      if (phase !== "receiving") return;
-      phase = "over";
-      clearTimeout(timer);
-      chunks.length = 0;
-      done();
-    };
-    req.on("error", abandon);
-    req.on("close", abandon);
-  }
-
-  function done(): void {
-    metrics.inFlight--;
-    if (metrics.inFlight === 0 && idle !== undefined) idle();
-  }
-
-  function tooLarge(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    headers: ReadonlyMap<string, string>,
-  ): void {
-    refuseEarly(
-      req,
-      res,
-      requestId,
-      headers,
-      413,
-      "RequestEntityTooLargeException",
-      `The request body exceeds ${limits.maxBodyBytes} bytes.`,
+    const start = performance.now();
+    handle(exchange, requestId).then(
+      (error) => {
+        metrics.record(error.operation, error.error, (performance.now() - start) / 1000);
+      },
+      (e) => {
+        onError(e);
+        sendError(
+          exchange,
+          requestId,
+          500,
+          "KMSInternalException",
+          "The request could not be completed because of an internal error.",
+        );
+      },
     );
   }
 
   /**
    * Refuses a request whose body was not read to the end (too large, too slow): audited like every refusal (the
-   * signature cannot be checked without the body, so the caller is the access key it claims), then answered, and
-   * the connection closed.
+   * signature cannot be checked without the body, so the caller is the access key it claims), then answered; the
+   * connection closes after the answer.
    */
   function refuseEarly(
-    req: IncomingMessage,
-    res: ServerResponse,
+    exchange: Http1Exchange,
     requestId: string,
-    headers: ReadonlyMap<string, string>,
     status: number,
     name: WireErrorName,
     message: string,
   ): void {
     metrics.record("-", name, 0);
-    metrics.inFlight++;
-    res.shouldKeepAlive = false;
+    const headers = exchange.headers;
     const target = headers.get("x-amz-target");
     const accessKeyId = claimedAccessKey(headers.get("authorization"));
-    const sourceIp = req.socket.remoteAddress;
+    const sourceIp = exchange.remoteAddress;
     const userAgent = headers.get("user-agent");
     Promise.resolve()
       .then(() =>
@@ -371,36 +267,30 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         }),
       )
       .then(
-        () => sendError(res, requestId, status, name, message),
+        () => sendError(exchange, requestId, status, name, message),
         (auditError) => {
           onError(auditError);
           sendError(
-            res,
+            exchange,
             requestId,
             500,
             "KMSInternalException",
             "The audit log could not record the request.",
           );
         },
-      )
-      .finally(done);
-    // Stop reading: the connection closes after the response.
-    res.once("finish", () => req.socket.destroySoon());
+      );
   }
 
+  /** Answers one complete POST; resolves with what the metrics record (operation, error name or ""). */
   async function handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    body: Buffer,
+    exchange: Http1Exchange,
     requestId: string,
-    headers: ReadonlyMap<string, string>,
   ): Promise<{ operation: string; error: string }> {
+    const headers = exchange.headers;
+    const body = exchange.body;
     const target = headers.get("x-amz-target");
-    const operation =
-      typeof target === "string" && target.startsWith(TARGET_PREFIX)
-        ? target.slice(TARGET_PREFIX.length)
-        : "";
-    const sourceIp = req.socket.remoteAddress;
+    const operation = target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
+    const sourceIp = exchange.remoteAddress;
     const userAgent = headers.get("user-agent");
     const authorization = headers.get("authorization");
     let caller: KmsCaller | undefined;
@@ -409,7 +299,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       if (unsigned !== undefined && authorization === undefined) {
         caller = { principal: unsigned.principal, account: unsigned.account, requestId, sourceIp, userAgent };
       } else {
-        const verified = verifier.verifyCollected("POST", req.url ?? "/", headers, body);
+        const verified = verifier.verifyCollected("POST", exchange.url, headers, body);
         const credential = credentials.get(verified.accessKeyId) as ResolvedCredential;
         accessKeyId = credential.accessKeyId;
         if (target !== undefined && !verified.signedHeaders.includes("x-amz-target")) {
@@ -448,7 +338,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         wipe(request.Plaintext);
       }
       const json = encodeResponse(model, response);
-      send(res, requestId, 200, json);
+      exchange.respond(200, JSON_TYPE, json, requestId);
       return { operation, error: "" };
     } catch (e) {
       if (e instanceof WireError) {
@@ -469,7 +359,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           // Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same).
           onError(auditError);
           sendError(
-            res,
+            exchange,
             requestId,
             500,
             "KMSInternalException",
@@ -477,20 +367,21 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           );
           return { operation: metricName(operation), error: "KMSInternalException" };
         }
-        sendError(res, requestId, e.httpStatus, e.awsName, e.message);
+        sendError(exchange, requestId, e.httpStatus, e.awsName, e.message);
         return { operation: metricName(operation), error: e.awsName };
       }
       const mapped = mapError(e);
       if (mapped.status >= 500) onError(e);
-      sendError(res, requestId, mapped.status, mapped.name, mapped.message);
+      sendError(exchange, requestId, mapped.status, mapped.name, mapped.message);
       return { operation, error: mapped.name };
     }
   }
 
-  async function serveInfo(url: string, requestId: string, res: ServerResponse): Promise<void> {
+  async function serveInfo(url: string, requestId: string, exchange: Http1Exchange): Promise<void> {
     if (url === "/health") {
+      const closing = http.closing;
       const body = JSON.stringify({ status: closing ? "closing" : "ok", region, inFlight: metrics.inFlight });
-      send(res, requestId, closing ? 503 : 200, body, "application/json");
+      exchange.respond(closing ? 503 : 200, "application/json", body, requestId);
       return;
     }
     let extra: readonly string[] = [];
@@ -499,69 +390,40 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     } catch (e) {
       onError(e);
     }
-    send(res, requestId, 200, metrics.render(extra), "text/plain; version=0.0.4");
-  }
-
-  function send(
-    res: ServerResponse,
-    requestId: string,
-    status: number,
-    body: string,
-    type = JSON_TYPE,
-  ): void {
-    if (res.headersSent || res.destroyed) return;
-    const headers: Record<string, string | number> = {
-      "Content-Type": type,
-      "Content-Length": Buffer.byteLength(body),
-      "x-amzn-RequestId": requestId,
-    };
-    if (closing) headers.Connection = "close";
-    res.writeHead(status, headers);
-    res.end(body);
+    exchange.respond(200, "text/plain; version=0.0.4", metrics.render(extra), requestId);
   }
 
   function sendError(
-    res: ServerResponse,
+    exchange: Http1Exchange,
     requestId: string,
     status: number,
     name: string,
     message: string,
   ): void {
-    send(res, requestId, status, errorBody(name, message));
+    exchange.respond(status, JSON_TYPE, errorBody(name, message), requestId);
   }
 
   let address: AddressInfo | undefined;
   let host = "127.0.0.1";
+  let closed: Promise<void> | undefined;
 
   return {
-    httpServer: server,
+    netServer: http.netServer,
     metrics,
     get url(): string {
       if (address === undefined) throw new Error("the KMS server is not listening");
       const h = host.includes(":") ? `[${host}]` : host;
       return `http://${h}:${address.port}`;
     },
-    listen(port: number, listenHost = "127.0.0.1"): Promise<void> {
+    async listen(port: number, listenHost = "127.0.0.1"): Promise<void> {
       host = listenHost;
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, listenHost, () => {
-          server.off("error", reject);
-          address = server.address() as AddressInfo;
-          if (unsigned !== undefined) warn(unsignedWarning(unsigned.principal, listenHost, address.port));
-          resolve();
-        });
-      });
+      await http.listen(port, listenHost);
+      address = http.netServer.address() as AddressInfo;
+      if (unsigned !== undefined) warn(unsignedWarning(unsigned.principal, listenHost, address.port));
     },
     close(): Promise<void> {
       closed ??= (async () => {
-        closing = true;
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        if (metrics.inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
-        // Keep-alive connections between requests: nothing is in flight, close them.
-        server.closeAllConnections();
-        if (server.listening) await stopped;
+        await http.close();
         await kms.close();
       })();
       return closed;
@@ -620,14 +482,6 @@ function claimedAccessKey(authorization: string | undefined): string | undefined
 
 function truncate(s: string): string {
   return s.length > 100 ? `${s.slice(0, 100)}...` : s;
-}
-
-function statusText(status: number): string {
-  return status === 408
-    ? "Request Timeout"
-    : status === 431
-      ? "Request Header Fields Too Large"
-      : "Bad Request";
 }
 
 function describe(e: unknown): string {

@@ -1,5 +1,6 @@
 // AWS Signature Version 4 verification for the KMS server: parse, check scope and clock skew, recompute, compare in constant time.
 
+import * as nodeCrypto from "node:crypto";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { AuthError } from "./wire-errors.js";
 
@@ -44,10 +45,19 @@ const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 export const SIGNATURE_MISMATCH_MESSAGE =
   "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
+/** A cached signing key, with its HMAC pads (RFC 2104) precomputed so that the request's HMAC is two SHA-256. */
+interface SigningKey {
+  readonly secret: string;
+  /** K XOR ipad (64 bytes). */
+  readonly ipad: Buffer;
+  /** K XOR opad (64 bytes), then room for the inner digest (32 bytes). */
+  readonly outer: Buffer;
+}
+
 /**
  * Verifies AWS SigV4 `Authorization` headers (the header form the AWS SDKs and CLI send) against a set of secrets.
  * Derived signing keys are cached per (access key, secret, date, region, service), so a verification costs two
- * SHA-256 and one HMAC.
+ * SHA-256 and one HMAC (itself two SHA-256 over the cached pads).
  */
 export class SigV4Verifier {
   readonly #region: string;
@@ -55,7 +65,10 @@ export class SigV4Verifier {
   readonly #secretFor: (accessKeyId: string) => string | undefined;
   readonly #maxSkewMs: number;
   readonly #now: () => number;
-  readonly #keys = new Map<string, { secret: string; key: Buffer }>();
+  readonly #keys = new Map<string, SigningKey>();
+  // The last X-Amz-Date parsed: clients sign with the current second, so most requests repeat it.
+  #lastAmzDate = "";
+  #lastTime = 0;
 
   /** @throws {TypeError} when region is empty. */
   constructor(options: SigV4VerifierOptions) {
@@ -94,13 +107,12 @@ export class SigV4Verifier {
     headers: ReadonlyMap<string, string>,
     body: Uint8Array,
   ): VerifiedSignature {
-    const request = { method, url, body };
     const authorization = headers.get("authorization");
     if (authorization === undefined) {
       throw new AuthError("MissingAuthenticationTokenException", "Missing Authentication Token");
     }
     const auth = parseAuthorization(authorization);
-    const signed = auth.signedHeaders.split(";");
+    const signed = auth.signed;
     if (!signed.includes("host")) {
       throw new AuthError(
         "IncompleteSignatureException",
@@ -114,27 +126,22 @@ export class SigV4Verifier {
         "Authorization header requires existence of a signed 'X-Amz-Date' header.",
       );
     }
-    const scope = auth.credential.split("/");
-    if (scope.length !== 5 || scope[0] === "") {
-      throw new AuthError(
-        "IncompleteSignatureException",
-        `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${auth.credential}'`,
-      );
-    }
-    const [accessKeyId, date, region, service, terminator] = scope as [
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const scope = parseScope(auth.credential);
+    const { accessKeyId, date, region, service, terminator } = scope;
     if (terminator !== "aws4_request") {
       throw new AuthError(
         "InvalidSignatureException",
         `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'.`,
       );
     }
-    const time = parseAmzDate(amzDate);
+    let time: number;
+    if (amzDate === this.#lastAmzDate) {
+      time = this.#lastTime;
+    } else {
+      time = parseAmzDate(amzDate);
+      this.#lastAmzDate = amzDate;
+      this.#lastTime = time;
+    }
     if (date !== amzDate.slice(0, 8)) {
       throw new AuthError(
         "InvalidSignatureException",
@@ -174,7 +181,7 @@ export class SigV4Verifier {
       );
     }
 
-    const payloadHash = request.body.length === 0 ? EMPTY_SHA256 : sha256Hex(request.body);
+    const payloadHash = body.length === 0 ? EMPTY_SHA256 : sha256Hex(body);
     const claimedHash = headers.get("x-amz-content-sha256");
     if (claimedHash !== undefined && claimedHash !== payloadHash) {
       throw new AuthError(
@@ -183,37 +190,131 @@ export class SigV4Verifier {
       );
     }
     let canonicalHeaders = "";
-    for (const name of signed) {
+    for (let i = 0; i < signed.length; i++) {
+      const name = signed[i] as string;
       const value = headers.get(name);
       if (value === undefined) {
         throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
       }
       canonicalHeaders += `${name}:${value}\n`;
     }
-    const { path, query } = canonicalUrl(request.url);
-    const canonicalRequest = `${request.method}\n${path}\n${query}\n${canonicalHeaders}\n${auth.signedHeaders}\n${payloadHash}`;
-    const credentialScope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = `${ALGORITHM}\n${amzDate}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
-    const expected = createHmac("sha256", this.#signingKey(accessKeyId, secret, date, region, service))
-      .update(stringToSign)
-      .digest();
-    const given = Buffer.from(auth.signature, "hex");
-    if (auth.signature.length !== 64 || given.length !== 32 || !timingSafeEqual(expected, given)) {
+    const canonicalRequest =
+      url === "/"
+        ? `${method}\n/\n\n${canonicalHeaders}\n${auth.signedHeaders}\n${payloadHash}`
+        : canonicalRequestOf(method, url, canonicalHeaders, auth.signedHeaders, payloadHash);
+    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope.scope}\n${sha256Hex(canonicalRequest)}`;
+    const key = this.#signingKey(auth.credential, secret, date, region, service);
+    if (!signatureMatches(key, stringToSign, auth.signature)) {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
     return { accessKeyId, date, signedHeaders: signed };
   }
 
-  #signingKey(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer {
-    const id = `${accessKeyId}/${date}/${region}/${service}`;
-    const cached = this.#keys.get(id);
-    if (cached !== undefined && cached.secret === secret) return cached.key;
+  #signingKey(credential: string, secret: string, date: string, region: string, service: string): SigningKey {
+    // The credential names access key, date, region and service: one cache entry per scope.
+    const cached = this.#keys.get(credential);
+    if (cached !== undefined && cached.secret === secret) return cached;
     const key = deriveSigningKey(secret, date, region, service);
+    const ipad = Buffer.alloc(64, 0x36);
+    const outer = Buffer.alloc(96, 0);
+    outer.fill(0x5c, 0, 64);
+    for (let i = 0; i < key.length; i++) {
+      (ipad[i] as number) ^= key[i] as number;
+      (outer[i] as number) ^= key[i] as number;
+    }
+    key.fill(0);
     // Bounded: one entry per access key and day; a burst of dates (clients with odd clocks) cannot grow it forever.
     if (this.#keys.size >= 4096) this.#keys.clear();
-    this.#keys.set(id, { secret, key });
-    return key;
+    const entry = { secret, ipad, outer };
+    this.#keys.set(credential, entry);
+    return entry;
   }
+}
+
+// One-shot SHA-256 (node:crypto `hash`, Node >= 20.12) is several times cheaper than a Hash object for small inputs.
+const oneShot = (
+  nodeCrypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: string) => string }
+).hash;
+
+// Scratch space for the HMAC's inner message and the signature comparison: verification is synchronous.
+let scratch = Buffer.alloc(4096);
+const expectedSig = Buffer.alloc(32);
+const givenSig = Buffer.alloc(32);
+
+/** HMAC-SHA256(signing key, stringToSign) compared in constant time with the hex signature given. */
+function signatureMatches(key: SigningKey, stringToSign: string, signature: string): boolean {
+  if (signature.length !== 64) return false;
+  const length = Buffer.byteLength(stringToSign);
+  if (scratch.length < 64 + length) scratch = Buffer.alloc(64 + length);
+  key.ipad.copy(scratch, 0);
+  scratch.write(stringToSign, 64, "utf8");
+  const inner = sha256Latin1(scratch.subarray(0, 64 + length));
+  scratch.fill(0, 0, 64);
+  const outer = key.outer;
+  outer.write(inner, 64, "latin1");
+  expectedSig.write(sha256Latin1(outer), 0, "latin1");
+  // Hex decoding stops at the first non-hex character: anything but 32 bytes cannot match.
+  const written = givenSig.write(signature, 0, "hex");
+  const equal = timingSafeEqual(expectedSig, givenSig);
+  outer.fill(0, 64);
+  return written === 32 && equal;
+}
+
+function sha256Latin1(data: Uint8Array): string {
+  return oneShot !== undefined
+    ? oneShot("sha256", data, "latin1")
+    : createHash("sha256").update(data).digest().toString("latin1");
+}
+
+/** The canonical request of a URL other than "/" (normalized path, sorted query). */
+function canonicalRequestOf(
+  method: string,
+  url: string,
+  canonicalHeaders: string,
+  signedHeaders: string,
+  payloadHash: string,
+): string {
+  const { path, query } = canonicalUrl(url);
+  return `${method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
+}
+
+interface Scope {
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly terminator: string;
+  /** `date/region/service/terminator`, as in the string to sign. */
+  readonly scope: string;
+}
+
+// Parsed credentials and signed-header lists: pure functions of the header's text, and few distinct values.
+const scopes = new Map<string, Scope>();
+const signedLists = new Map<string, readonly string[]>();
+const CACHE_LIMIT = 1024;
+
+function parseScope(credential: string): Scope {
+  const cached = scopes.get(credential);
+  if (cached !== undefined) return cached;
+  const parts = credential.split("/");
+  if (parts.length !== 5 || parts[0] === "") {
+    throw new AuthError(
+      "IncompleteSignatureException",
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
+    );
+  }
+  const [accessKeyId, date, region, service, terminator] = parts as [string, string, string, string, string];
+  const scope: Scope = Object.freeze({
+    accessKeyId,
+    date,
+    region,
+    service,
+    terminator,
+    scope: `${date}/${region}/${service}/${terminator}`,
+  });
+  if (scopes.size >= CACHE_LIMIT) scopes.clear();
+  scopes.set(credential, scope);
+  return scope;
 }
 
 /** The SigV4 signing key: HMAC chain over date, region, service and "aws4_request". */
@@ -225,12 +326,16 @@ export function deriveSigningKey(secret: string, date: string, region: string, s
 }
 
 function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return oneShot !== undefined
+    ? oneShot("sha256", data, "hex")
+    : createHash("sha256").update(data).digest("hex");
 }
 
 interface ParsedAuthorization {
   readonly credential: string;
   readonly signedHeaders: string;
+  /** The signed header names, checked: lower case, sorted, unique. */
+  readonly signed: readonly string[];
   readonly signature: string;
 }
 
@@ -250,15 +355,19 @@ function parseAuthorization(header: string): ParsedAuthorization {
   let credential: string | undefined;
   let signedHeaders: string | undefined;
   let signature: string | undefined;
-  for (const part of header.slice(ALGORITHM.length + 1).split(",")) {
-    const item = part.trim();
-    const eq = item.indexOf("=");
-    if (eq < 0) continue;
-    const name = item.slice(0, eq);
-    const value = item.slice(eq + 1);
-    if (name === "Credential") credential = value;
-    else if (name === "SignedHeaders") signedHeaders = value;
-    else if (name === "Signature") signature = value;
+  // Comma-separated `name=value` parts, each trimmed (as String#trim does), scanned without splitting.
+  let pos = ALGORITHM.length + 1;
+  while (pos <= header.length) {
+    let end = header.indexOf(",", pos);
+    if (end < 0) end = header.length;
+    let start = pos;
+    let stop = end;
+    while (start < stop && isTrimmed(header.charCodeAt(start))) start++;
+    while (stop > start && isTrimmed(header.charCodeAt(stop - 1))) stop--;
+    pos = end + 1;
+    if (header.startsWith("Credential=", start)) credential = header.slice(start + 11, stop);
+    else if (header.startsWith("SignedHeaders=", start)) signedHeaders = header.slice(start + 14, stop);
+    else if (header.startsWith("Signature=", start)) signature = header.slice(start + 10, stop);
   }
   const missing: string[] = [];
   if (!credential) missing.push("Authorization header requires 'Credential' parameter.");
@@ -270,7 +379,36 @@ function parseAuthorization(header: string): ParsedAuthorization {
       `${missing.join(" ")} Authorization=${truncate(header)}`,
     );
   }
-  const names = (signedHeaders as string).split(";");
+  return {
+    credential: credential as string,
+    signedHeaders: signedHeaders as string,
+    signed: signedList(signedHeaders as string),
+    signature: signature as string,
+  };
+}
+
+/** The characters String#trim removes (ECMAScript WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    (c > 0x7f &&
+      (c === 0xa0 ||
+        c === 0x1680 ||
+        (c >= 0x2000 && c <= 0x200a) ||
+        c === 0x2028 ||
+        c === 0x2029 ||
+        c === 0x202f ||
+        c === 0x205f ||
+        c === 0x3000 ||
+        c === 0xfeff))
+  );
+}
+
+function signedList(signedHeaders: string): readonly string[] {
+  const cached = signedLists.get(signedHeaders);
+  if (cached !== undefined) return cached;
+  const names = signedHeaders.split(";");
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     // Signed header names are lower case, sorted and unique (SigV4 spec, task 1).
@@ -278,11 +416,10 @@ function parseAuthorization(header: string): ParsedAuthorization {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
   }
-  return {
-    credential: credential as string,
-    signedHeaders: signedHeaders as string,
-    signature: signature as string,
-  };
+  const list = Object.freeze(names);
+  if (signedLists.size >= CACHE_LIMIT) signedLists.clear();
+  signedLists.set(signedHeaders, list);
+  return list;
 }
 
 function truncate(s: string): string {
