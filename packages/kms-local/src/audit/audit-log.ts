@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { auditUnavailable } from "./audit-error.js";
-import { AuditWriter, type DigestRow, type EventRow } from "./audit-writer.js";
+import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
 import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
 import { migrateAuditSchema } from "./schema.js";
@@ -33,6 +33,20 @@ interface PendingEvent {
   resolve: (event: AuditEvent) => void;
   reject: (error: unknown) => void;
 }
+
+/** A batch sent to the writer thread. */
+interface InFlight {
+  /** Its events (none for a digest written on its own). */
+  batch: PendingEvent[];
+  /** Settles, never rejecting, once the writer thread has answered and the batch's promises are settled. */
+  done: Promise<void>;
+}
+
+/**
+ * Batches in flight at most: one being committed and the next, already hashed and sent, waiting for it in the
+ * writer thread. More would not make the thread any busier.
+ */
+const MAX_IN_FLIGHT = 2;
 
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
@@ -74,15 +88,24 @@ export class AuditLog {
   readonly #timer: NodeJS.Timeout;
 
   #pending: PendingEvent[] = [];
-  /** The batch the writer thread is committing (at most one: the next batch's hashes depend on it). */
-  #inFlight: { batch: PendingEvent[]; done: Promise<void> } | undefined;
+  /** Batches sent to the writer thread and not answered yet, oldest first (it answers in order). */
+  #inFlight: InFlight[] = [];
+  /** Set while a digest is written on its own with nothing else in flight (writeDigest, close, the idle timer). */
+  #exclusive: Promise<void> | undefined;
   #flushScheduled = false;
   #closed = false;
+  /** A write failed: re-read the head (here and in the writer thread) once nothing is in flight. */
   #needsResync = false;
+  // The durable head: what the last successful commit left in the database.
   #lastSequence = 0;
   #lastHash = GENESIS_HASH;
   #lastEventId = "";
   #lastDigest: AuditDigest | undefined;
+  // The sent head: the durable head followed by every batch in flight; the next batch continues it.
+  #sentSequence = 0;
+  #sentHash = GENESIS_HASH;
+  #sentEventId = "";
+  #sentDigest: AuditDigest | undefined;
   #lastDigestAt = 0;
   #appended = 0;
   #batches = 0;
@@ -194,25 +217,41 @@ export class AuditLog {
   }
 
   /**
-   * Sends every pending event to the writer thread as one transaction, then settles their promises.
-   * Events appended meanwhile wait for the next batch, which starts as soon as this one is durable.
+   * Sends every pending event to the writer thread as one transaction. Up to {@link MAX_IN_FLIGHT} batches
+   * are in flight: while the writer thread commits one, the next is hashed and sent, continuing the sent head.
+   * After a failure nothing is sent until every batch in flight has settled; the writer thread refuses those
+   * (they were built on the failed one), and the head is re-read from the database before the next batch.
    */
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#inFlight !== undefined || this.#pending.length === 0) return;
+    if (this.#pending.length === 0 || this.#exclusive !== undefined) return;
+    if (this.#inFlight.length >= MAX_IN_FLIGHT) return;
+    if (this.#needsResync) {
+      if (this.#inFlight.length > 0) return; // the last one to settle calls #flush again
+      try {
+        this.#resync();
+      } catch (error) {
+        const batch = this.#pending;
+        this.#pending = [];
+        this.#fail(batch, error);
+        return;
+      }
+    }
     const batch = this.#pending;
     this.#pending = [];
+    this.#send(batch);
+  }
+
+  #send(batch: PendingEvent[]): void {
     let events: AuditEvent[];
-    let rows: EventRow[];
+    let builder: EventBatchBuilder;
     let digest: AuditDigest | undefined;
-    let sequence: number;
-    let prevHash: string;
+    let sequence = this.#sentSequence;
+    let prevHash = this.#sentHash;
+    let lastEventId: string;
     try {
-      if (this.#needsResync) this.#loadHead();
-      sequence = this.#lastSequence;
-      prevHash = this.#lastHash;
       events = new Array(batch.length);
-      rows = new Array(batch.length);
+      builder = new EventBatchBuilder(sequence + 1, prevHash, batch.length);
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i]!;
         const event = item.body as AuditEvent;
@@ -225,8 +264,7 @@ export class AuditLog {
         event.hash = hash;
         prevHash = hash;
         events[i] = event;
-        rows[i] = [
-          sequence,
+        builder.add(
           event.eventTime,
           event.eventName,
           event.userIdentity.arn,
@@ -234,42 +272,54 @@ export class AuditLog {
           event.errorCode ?? null,
           json,
           hash,
-        ];
+        );
       }
+      lastEventId = events[events.length - 1]!.eventID;
       // Under steady load the interval timer rarely finds the writer idle, so the interval is also checked here.
       if (
-        sequence - (this.#lastDigest?.lastSequence ?? 0) >= this.#digestEvery ||
+        sequence - (this.#sentDigest?.lastSequence ?? 0) >= this.#digestEvery ||
         performance.now() - this.#lastDigestAt >= this.#digestIntervalMs
       ) {
-        digest = this.#makeDigest(sequence, prevHash, events[events.length - 1]!.eventID);
+        digest = this.#makeDigest(this.#sentDigest, sequence, prevHash, lastEventId);
       }
     } catch (error) {
       this.#fail(batch, error);
       return;
     }
-    const done = this.#writer.write(rows, digest === undefined ? undefined : digestRow(digest)).then(
-      () => {
-        this.#lastSequence = sequence;
-        this.#lastHash = prevHash;
-        this.#lastEventId = events[events.length - 1]!.eventID;
-        if (digest !== undefined) {
-          this.#lastDigest = digest;
-          this.#lastDigestAt = performance.now();
-        }
-        this.#appended += batch.length;
-        this.#batches++;
-        if (batch.length > this.#largestBatch) this.#largestBatch = batch.length;
-        this.#inFlight = undefined;
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
-        this.#flush();
-      },
-      (error: unknown) => {
-        this.#inFlight = undefined;
-        this.#fail(batch, error);
-        this.#flush();
-      },
-    );
-    this.#inFlight = { batch, done };
+    this.#sentSequence = sequence;
+    this.#sentHash = prevHash;
+    this.#sentEventId = lastEventId;
+    if (digest !== undefined) {
+      this.#sentDigest = digest;
+      this.#lastDigestAt = performance.now();
+    }
+    const entry: InFlight = { batch, done: Promise.resolve() };
+    const settled = (): void => {
+      const at = this.#inFlight.indexOf(entry);
+      if (at !== -1) this.#inFlight.splice(at, 1);
+    };
+    entry.done = this.#writer
+      .writeBatch(builder.finish(), digest === undefined ? undefined : digestRow(digest))
+      .then(
+        () => {
+          settled();
+          this.#lastSequence = sequence;
+          this.#lastHash = prevHash;
+          this.#lastEventId = lastEventId;
+          if (digest !== undefined) this.#lastDigest = digest;
+          this.#appended += batch.length;
+          this.#batches++;
+          if (batch.length > this.#largestBatch) this.#largestBatch = batch.length;
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
+          this.#flush();
+        },
+        (error: unknown) => {
+          settled();
+          this.#fail(batch, error);
+          this.#flush();
+        },
+      );
+    this.#inFlight.push(entry);
   }
 
   /**
@@ -283,17 +333,29 @@ export class AuditLog {
     for (const item of batch) item.reject(failure);
   }
 
+  /** Re-reads the head from the database and lets the writer thread accept batches again. Nothing may be in flight. */
+  #resync(): void {
+    this.#loadHead();
+    // Ordered before any later write; if the thread is gone, the next write starts a fresh one.
+    this.#writer.resync().catch(() => undefined);
+  }
+
   /** Resolves when no event is pending or in flight (each batch settled, durable or rejected). */
   async #drain(): Promise<void> {
     for (;;) {
-      if (this.#inFlight !== undefined) await this.#inFlight.done;
+      if (this.#exclusive !== undefined) await this.#exclusive;
+      else if (this.#inFlight.length > 0) await this.#inFlight[this.#inFlight.length - 1]!.done;
       else if (this.#pending.length > 0) this.#flush();
       else return;
     }
   }
 
-  #makeDigest(lastSequence: number, lastHash: string, lastEventId: string): AuditDigest {
-    const previous = this.#lastDigest;
+  #makeDigest(
+    previous: AuditDigest | undefined,
+    lastSequence: number,
+    lastHash: string,
+    lastEventId: string,
+  ): AuditDigest {
     return signDigest(
       {
         digestNumber: (previous?.digestNumber ?? 0) + 1,
@@ -309,17 +371,15 @@ export class AuditLog {
     );
   }
 
-  /** Reads the chain head and the last digest from the database. */
+  /** Reads the chain head and the last digest from the database (both the durable and the sent head). */
   #loadHead(): void {
     const head = this.#db
       .prepare("SELECT sequence, hash, event_json FROM audit_events ORDER BY sequence DESC LIMIT 1")
       .get() as { sequence: number; hash: string; event_json: string } | undefined;
-    this.#lastSequence = head?.sequence ?? 0;
-    this.#lastHash = head?.hash ?? GENESIS_HASH;
-    this.#lastEventId = "";
+    let lastEventId = "";
     if (head !== undefined) {
       try {
-        this.#lastEventId = String((JSON.parse(head.event_json) as { eventID?: unknown }).eventID ?? "");
+        lastEventId = String((JSON.parse(head.event_json) as { eventID?: unknown }).eventID ?? "");
       } catch {
         // A damaged row: verify() reports it; the digest then names no event id.
       }
@@ -327,18 +387,25 @@ export class AuditLog {
     const digestRow = this.#db
       .prepare("SELECT * FROM audit_digests ORDER BY digest_number DESC LIMIT 1")
       .get();
-    this.#lastDigest =
+    const lastDigest =
       digestRow === undefined ? undefined : digestFromRow(digestRow as Parameters<typeof digestFromRow>[0]);
+    this.#lastSequence = this.#sentSequence = head?.sequence ?? 0;
+    this.#lastHash = this.#sentHash = head?.hash ?? GENESIS_HASH;
+    this.#lastEventId = this.#sentEventId = lastEventId;
+    this.#lastDigest = this.#sentDigest = lastDigest;
     this.#needsResync = false;
   }
 
   /** Writes a digest if durable events are not yet covered by one. Call only when nothing is in flight. */
   async #writeDigestNow(): Promise<void> {
-    if (this.#needsResync) this.#loadHead();
+    if (this.#needsResync) this.#resync();
     if (this.#lastSequence === (this.#lastDigest?.lastSequence ?? 0)) return;
-    const digest = this.#makeDigest(this.#lastSequence, this.#lastHash, this.#lastEventId);
-    await this.#writer.write([], digestRow(digest));
-    this.#lastDigest = digest;
+    const digest = this.#makeDigest(this.#lastDigest, this.#lastSequence, this.#lastHash, this.#lastEventId);
+    await this.#writer.writeBatch(
+      new EventBatchBuilder(this.#lastSequence + 1, this.#lastHash, 0).finish(),
+      digestRow(digest),
+    );
+    this.#lastDigest = this.#sentDigest = digest;
     this.#lastDigestAt = performance.now();
   }
 
@@ -349,16 +416,22 @@ export class AuditLog {
       () => undefined,
       () => undefined,
     );
-    this.#inFlight = { batch: [], done: settled };
+    this.#exclusive = settled;
     void settled.then(() => {
-      this.#inFlight = undefined;
+      this.#exclusive = undefined;
       this.#flush();
     });
     return done;
   }
 
   #digestIfDue(): void {
-    if (this.#closed || this.#inFlight !== undefined || this.#pending.length > 0) return;
+    if (
+      this.#closed ||
+      this.#exclusive !== undefined ||
+      this.#inFlight.length > 0 ||
+      this.#pending.length > 0
+    )
+      return;
     if (performance.now() - this.#lastDigestAt < this.#digestIntervalMs) return;
     this.#digestExclusive().catch((error: unknown) => {
       // The next tick retries; appends are unaffected unless the store really is unwritable.
@@ -480,19 +553,25 @@ export class AuditLog {
 
   /** Counters for /metrics. `lagMs` is the age of the oldest event still waiting for its commit. */
   stats(): AuditStats {
-    const inFlight = this.#inFlight?.batch ?? [];
-    const oldest = inFlight[0] ?? this.#pending[0];
+    let inFlight = 0;
+    for (const entry of this.#inFlight) inFlight += entry.batch.length;
+    const oldest = this.#inFlight[0]?.batch[0] ?? this.#pending[0];
     return {
       appended: this.#appended,
-      pending: this.#pending.length + inFlight.length,
+      pending: this.#pending.length + inFlight,
       lastSequence: this.#lastSequence,
       lagMs: oldest === undefined ? 0 : performance.now() - oldest.enqueuedAt,
     };
   }
 
-  /** Group-commit counters (batches written, largest batch) and the last write error, for diagnostics and tests. */
-  diagnostics(): { batches: number; largestBatch: number; lastError: unknown } {
-    return { batches: this.#batches, largestBatch: this.#largestBatch, lastError: this.#lastError };
+  /** Group-commit counters (batches written, largest batch, batches in flight now) and the last write error, for diagnostics and tests. */
+  diagnostics(): { batches: number; largestBatch: number; inFlight: number; lastError: unknown } {
+    return {
+      batches: this.#batches,
+      largestBatch: this.#largestBatch,
+      inFlight: this.#inFlight.length,
+      lastError: this.#lastError,
+    };
   }
 
   /**

@@ -1,10 +1,30 @@
 // Micro-benchmark of AuditLog.append: N events from C concurrent "request" loops, every event fsync'd (group commit).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { AuditLog } from "./audit-log.js";
+
+/** CPU time of each thread of this process in microseconds (Linux /proc; empty elsewhere), by thread id. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // utime and stime, in clock ticks of 10 ms (USER_HZ 100).
+        out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  } catch {
+    // Not Linux.
+  }
+  return out;
+}
 
 const total = Number(process.argv[2] ?? 100_000);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -14,6 +34,7 @@ let issued = 0;
 const latencies: number[] = [];
 const started = performance.now();
 const cpuStart = process.cpuUsage();
+const threadsStart = threadCpu();
 await Promise.all(
   Array.from({ length: concurrency }, async (_, loop) => {
     while (issued < total) {
@@ -49,6 +70,13 @@ await Promise.all(
 );
 const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuStart);
+// The main thread's id is the process id; of the others, the busiest is the writer (the rest: GC, libuv).
+const threadsEnd = threadCpu();
+const used = [...threadsEnd].map(([tid, micros]) => [tid, micros - (threadsStart.get(tid) ?? 0)] as const);
+const mainThread = used.find(([tid]) => tid === String(process.pid))?.[1] ?? Number.NaN;
+const others = used.filter(([tid]) => tid !== String(process.pid)).map(([, micros]) => micros);
+const writerThread = others.length > 0 ? Math.max(...others) : Number.NaN;
+const otherThreads = others.reduce((a, b) => a + b, 0) - writerThread;
 const { batches, largestBatch } = log.diagnostics();
 await log.close();
 const verifyStart = performance.now();
@@ -67,6 +95,9 @@ console.log(
     seconds: Number(seconds.toFixed(2)),
     eventsPerSecond: Math.round(total / seconds),
     cpuMicrosPerEvent: Math.round((cpu.user + cpu.system) / total),
+    mainThreadMicrosPerEvent: Number((mainThread / total).toFixed(1)),
+    writerThreadMicrosPerEvent: Number((writerThread / total).toFixed(1)),
+    otherThreadsMicrosPerEvent: Number((otherThreads / total).toFixed(1)),
     batches,
     meanBatch: Math.round(total / batches),
     largestBatch,

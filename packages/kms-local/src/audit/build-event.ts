@@ -107,9 +107,14 @@ function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
     type = "Root";
     principalId = caller.account;
   } else {
-    // arn:aws:iam::111122223333:user/alice -> user/alice: stable, and unlike AWS's AIDA... ids, derivable here.
-    const resource = principal.split(":").slice(5).join(":");
-    if (resource.length > 0) principalId = resource;
+    // arn:aws:iam::111122223333:user/alice -> user/alice (everything after the fifth colon): stable, and
+    // unlike AWS's AIDA... ids, derivable here.
+    let at = -1;
+    for (let colons = 0; colons < 5; colons++) {
+      at = principal.indexOf(":", at + 1);
+      if (at === -1) break;
+    }
+    if (at !== -1 && at + 1 < principal.length) principalId = principal.slice(at + 1);
   }
   const identity: AuditUserIdentity = {
     type,
@@ -120,6 +125,53 @@ function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
   };
   if (caller.viaService !== undefined) identity.invokedBy = caller.viaService;
   return identity;
+}
+
+/** JSON text of a string, exactly as JSON.stringify writes it (without calling it for plain strings, the common case). */
+function q(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // JSON.stringify escapes control characters, the quote, the backslash and lone surrogates.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
+  }
+  return `"${value}"`;
+}
+
+/** JSON.stringify(identity), written out: the members in the order userIdentityOf creates them. */
+function identityJson(identity: AuditUserIdentity): string {
+  let text = `{"type":${q(identity.type)},"principalId":${q(identity.principalId)},"arn":${q(identity.arn)},"accountId":${q(identity.accountId)},"accessKeyId":${q(identity.accessKeyId)}`;
+  if (identity.invokedBy !== undefined) text += `,"invokedBy":${q(identity.invokedBy)}`;
+  return `${text}}`;
+}
+
+/** The last time converted, so that events of the same millisecond share one toISOString (it shows in profiles). */
+let lastTime = Number.NaN;
+let lastTimeText = "";
+
+function isoTime(time: Date): string {
+  const ms = time.getTime();
+  if (ms !== lastTime) {
+    lastTimeText = Date.prototype.toISOString.call(time);
+    lastTime = ms;
+  }
+  return lastTimeText;
+}
+
+/** JSON text of requestParameters or responseElements; a toJSON that returns nothing is refused. */
+function parametersJson(value: object | null, name: string): string {
+  if (value === null) return "null";
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new TypeError(`audit event: "${name}" serializes to nothing`);
+  return text;
+}
+
+function isReadOnly(eventName: string): boolean {
+  return (
+    READ_ONLY_OPERATIONS.has(eventName) ||
+    eventName.startsWith("Describe") ||
+    eventName.startsWith("Get") ||
+    eventName.startsWith("List")
+  );
 }
 
 /**
@@ -143,9 +195,10 @@ export function prepareEvent(
   }
   requireString(caller.principal, "caller.principal");
   requireString(caller.account, "caller.account");
-  for (const name of ["accessKeyId", "sourceIp", "userAgent", "viaService"] as const) {
-    optionalString(caller[name], `caller.${name}`);
-  }
+  optionalString(caller.accessKeyId, "caller.accessKeyId");
+  optionalString(caller.sourceIp, "caller.sourceIp");
+  optionalString(caller.userAgent, "caller.userAgent");
+  optionalString(caller.viaService, "caller.viaService");
   const time = input.eventTime ?? defaults.now;
   if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
     throw new TypeError(`audit event: "eventTime" expected a valid Date`);
@@ -172,9 +225,11 @@ export function prepareEvent(
     throw new TypeError(`audit event: "readOnly" expected a boolean, got ${describe(input.readOnly)}`);
   }
   const resources: AuditEvent["resources"] = [];
+  let resourcesText = "[";
   if (input.resources !== undefined) {
     if (!Array.isArray(input.resources)) throw new TypeError(`audit event: "resources" expected an array`);
-    input.resources.forEach((resource, i) => {
+    for (let i = 0; i < input.resources.length; i++) {
+      const resource = input.resources[i];
       if (resource === null || typeof resource !== "object") {
         throw new TypeError(`audit event: "resources[${i}]" expected an object`);
       }
@@ -183,46 +238,79 @@ export function prepareEvent(
       };
       const type = optionalString(resource.type, `resources[${i}].type`);
       const accountId = optionalString(resource.accountId, `resources[${i}].accountId`);
-      if (accountId !== undefined) copy.accountId = accountId;
-      if (type !== undefined) copy.type = type;
+      if (i > 0) resourcesText += ",";
+      resourcesText += `{"ARN":${q(copy.ARN)}`;
+      if (accountId !== undefined) {
+        copy.accountId = accountId;
+        resourcesText += `,"accountId":${q(accountId)}`;
+      }
+      if (type !== undefined) {
+        copy.type = type;
+        resourcesText += `,"type":${q(type)}`;
+      }
+      resourcesText += "}";
       resources.push(copy);
-    });
+    }
   }
-  const readOnly =
-    input.readOnly ?? (/^(Describe|Get|List)/.test(eventName) || READ_ONLY_OPERATIONS.has(eventName));
-  // Members are added in the canonical order (see canonical-json.ts), so JSON.stringify(body) is canonical.
+  resourcesText += "]";
+  const readOnly = input.readOnly ?? isReadOnly(eventName);
+  // The parameters are serialized once: that text is the snapshot hashed and stored, and the copies handed
+  // back to the caller are parsed from it, so changing its own objects later cannot make the
+  // returned event differ from the stored one.
+  const requestText = parametersJson(requestParameters, "requestParameters");
+  const responseText = parametersJson(responseElements, "responseElements");
+  const identity = userIdentityOf(input);
+  const eventTime = isoTime(time);
+  const sourceIPAddress = caller.sourceIp ?? caller.viaService ?? "127.0.0.1";
+  const userAgent = caller.userAgent ?? "";
+  const requestID = requestId ?? randomUUID();
+  const eventID = randomUUID();
+  const recipientAccountId = resources[0]?.accountId ?? caller.account;
+  // Members are added in the canonical order (see canonical-json.ts), so JSON.stringify(body) is canonical,
+  // and the text below is exactly JSON.stringify(body) written out member by member (a test checks this).
   const body = {
     eventVersion: "1.08",
-    userIdentity: userIdentityOf(input),
-    eventTime: time.toISOString(),
+    userIdentity: identity,
+    eventTime,
     eventSource: defaults.eventSource,
     eventName,
   } as AuditEventBody;
-  if (defaults.region !== undefined) body.awsRegion = defaults.region;
-  body.sourceIPAddress = caller.sourceIp ?? caller.viaService ?? "127.0.0.1";
-  body.userAgent = caller.userAgent ?? "";
-  body.requestParameters = requestParameters;
-  body.responseElements = responseElements;
-  if (errorCode !== undefined) body.errorCode = errorCode;
-  if (errorMessage !== undefined) body.errorMessage = errorMessage;
-  body.requestID = requestId ?? randomUUID();
-  body.eventID = randomUUID();
+  let text = `{"eventVersion":"1.08","userIdentity":${identityJson(identity)},"eventTime":${q(eventTime)},"eventSource":${q(defaults.eventSource)},"eventName":${q(eventName)}`;
+  if (defaults.region !== undefined) {
+    body.awsRegion = defaults.region;
+    text += `,"awsRegion":${q(defaults.region)}`;
+  }
+  body.sourceIPAddress = sourceIPAddress;
+  body.userAgent = userAgent;
+  body.requestParameters = requestText === "null" ? null : JSON.parse(requestText);
+  body.responseElements = responseText === "null" ? null : JSON.parse(responseText);
+  text += `,"sourceIPAddress":${q(sourceIPAddress)},"userAgent":${q(userAgent)},"requestParameters":${requestText},"responseElements":${responseText}`;
+  if (errorCode !== undefined) {
+    body.errorCode = errorCode;
+    text += `,"errorCode":${q(errorCode)}`;
+  }
+  if (errorMessage !== undefined) {
+    body.errorMessage = errorMessage;
+    text += `,"errorMessage":${q(errorMessage)}`;
+  }
+  body.requestID = requestID;
+  body.eventID = eventID;
   body.readOnly = readOnly;
   body.resources = resources;
   body.eventType = "AwsApiCall";
   body.managementEvent = true;
   body.eventCategory = "Management";
-  body.recipientAccountId = resources[0]?.accountId ?? caller.account;
-  if (keyId !== undefined) body.keyId = keyId;
-  // The text is the snapshot that is hashed and stored; the copies below are what the caller gets back, so
-  // that changing its own objects later cannot make the returned event differ from the stored one.
-  const text = JSON.stringify(body);
-  if (text.length > MAX_EVENT_CHARS) {
+  body.recipientAccountId = recipientAccountId;
+  text += `,"requestID":${q(requestID)},"eventID":${q(eventID)},"readOnly":${readOnly ? "true" : "false"},"resources":${resourcesText},"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management","recipientAccountId":${q(recipientAccountId)}`;
+  if (keyId !== undefined) {
+    body.keyId = keyId;
+    text += `,"keyId":${q(keyId)}`;
+  }
+  // + 1 for the closing brace of the whole event.
+  if (text.length + 1 > MAX_EVENT_CHARS) {
     throw new RangeError(
-      `audit event: ${text.length} characters of JSON exceed the limit of ${MAX_EVENT_CHARS}`,
+      `audit event: ${text.length + 1} characters of JSON exceed the limit of ${MAX_EVENT_CHARS}`,
     );
   }
-  if (requestParameters !== null) body.requestParameters = JSON.parse(JSON.stringify(requestParameters));
-  if (responseElements !== null) body.responseElements = JSON.parse(JSON.stringify(responseElements));
-  return { body, prefix: text.slice(0, -1) };
+  return { body, prefix: text };
 }

@@ -123,6 +123,49 @@ describe("fail closed", { timeout: 30_000 }, () => {
     expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
   });
 
+  it("fails the batch sent behind a failed one too, acknowledges none of them, and continues from the durable head", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-pipelined-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const log = await AuditLog.open(dir, { digestEvery: 1_000_000 });
+    cleanups.push(() => void log.close().catch(() => undefined));
+    const head = await log.append(event(1));
+    const intruder = new Database(join(dir, "audit.db"));
+    intruder.exec("BEGIN IMMEDIATE");
+    let first: PromiseSettledResult<unknown>[];
+    let second: PromiseSettledResult<unknown>[];
+    try {
+      const firstBatch = Promise.allSettled(Array.from({ length: 5 }, (_, i) => log.append(event(10 + i))));
+      await new Promise((resolve) => setImmediate(resolve));
+      const secondBatch = Promise.allSettled(Array.from({ length: 7 }, (_, i) => log.append(event(20 + i))));
+      await new Promise((resolve) => setImmediate(resolve));
+      // Both batches were hashed and sent: the second continues the first, which waits for the lock.
+      expect(log.diagnostics().inFlight).toBe(2);
+      expect(log.stats()).toMatchObject({ pending: 12, lastSequence: 1 });
+      // A third group waits in the main thread: at most two batches are in flight.
+      const third = Promise.allSettled([log.append(event(30))]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(log.diagnostics().inFlight).toBe(2);
+      first = await firstBatch;
+      second = await secondBatch;
+      intruder.exec("ROLLBACK");
+      // Sent after the failure was known and the head re-read: it is committed, right after event 1.
+      const [late] = await third;
+      expect(late).toMatchObject({ status: "fulfilled", value: { sequence: 2, prevHash: head.hash } });
+    } finally {
+      if (intruder.inTransaction) intruder.exec("ROLLBACK");
+      intruder.close();
+    }
+    for (const result of [...first, ...second]) {
+      expect(result.status).toBe("rejected");
+      const reason = (result as PromiseRejectedResult).reason;
+      expect(KmsError.isInstance(reason, "KMSInternalException")).toBe(true);
+    }
+    expect(log.diagnostics().inFlight).toBe(0);
+    expect((await log.append(event(3))).sequence).toBe(3);
+    expect(log.query({ after: 0 }).map((e) => e.sequence)).toEqual([1, 2, 3]);
+    expect(await log.verify()).toMatchObject({ ok: true, events: 3 });
+  });
+
   it("rejects appends after close", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-closed-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 // Reads a whole audit.db and reports every edited, deleted, inserted or reordered event and every bad digest.
 
+import * as nodeCrypto from "node:crypto";
 import { createHash, type KeyObject } from "node:crypto";
 import Database from "better-sqlite3";
 import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
@@ -48,8 +49,12 @@ interface DigestRow {
   signature: string;
 }
 
+const oneShotHash = (nodeCrypto as Partial<Pick<typeof nodeCrypto, "hash">>).hash;
+
 /** The chain hash of an event: hex SHA-256 of prevHash followed by the canonical JSON without hash. */
 export function chainHash(prevHash: string, canonicalJsonText: string): string {
+  // crypto.hash (Node 20.12+) is a one-shot without a Hash object: about twice as fast for an event's size.
+  if (oneShotHash !== undefined) return oneShotHash("sha256", prevHash + canonicalJsonText, "hex");
   return createHash("sha256").update(prevHash, "utf8").update(canonicalJsonText, "utf8").digest("hex");
 }
 

@@ -1,0 +1,95 @@
+// The event text written out member by member must be exactly JSON.stringify of the body: the hash covers it.
+
+import { describe, expect, it } from "vitest";
+import { prepareEvent } from "./build-event.js";
+import { canonicalEventJson } from "./canonical-json.js";
+import type { AuditEvent, AuditEventInput } from "./types.js";
+
+const ACCOUNT = "111122223333";
+const NOW = new Date("2026-11-29T10:00:00.123Z");
+
+/** Inputs covering every optional member and every kind of string JSON.stringify escapes. */
+const INPUTS: AuditEventInput[] = [
+  { eventName: "ListKeys", caller: { principal: `arn:aws:iam::${ACCOUNT}:root`, account: ACCOUNT } },
+  {
+    eventName: "Decrypt",
+    caller: {
+      principal: "s3.amazonaws.com",
+      account: ACCOUNT,
+      viaService: "s3.amazonaws.com",
+      accessKeyId: "AKIA",
+      userAgent: 'agent "quoted" \\ back\\slash',
+    },
+    requestParameters: { keyId: "k", encryptionContext: { "a\nb": "tab\there", "\u0001": "\u001f" } },
+    responseElements: { items: [1, "two", null, true, { nested: [] }], at: new Date(0) },
+    errorCode: "AccessDeniedException",
+    errorMessage: 'User: arn:aws:iam::1:user/x is not authorized\u2028 to "Decrypt"',
+    resources: [
+      { ARN: "arn:aws:kms:us-east-1:1:key/1" },
+      { ARN: "a", type: "T" },
+      { ARN: "b", accountId: "9", type: "T" },
+    ],
+    keyId: "arn:aws:kms:us-east-1:1:key/1",
+    requestId: "req-\ud83d\ude00-emoji",
+    readOnly: false,
+    eventTime: new Date("2020-02-29T23:59:59.999Z"),
+  },
+  {
+    eventName: "GenerateDataKey\ud800",
+    caller: { principal: `arn:aws:iam::${ACCOUNT}:user/path/al:ice`, account: ACCOUNT, sourceIp: "10.0.0.7" },
+    requestParameters: { skipped: undefined, n: 1.5e300, neg: -0, list: [undefined, () => 1] },
+    resources: [],
+  },
+  { eventName: "CreateAlias", caller: { principal: "arn:too:few:colons", account: "é漢字" } },
+  { eventName: "Sign", caller: { principal: "arn:a:b:c:d:", account: ACCOUNT } },
+];
+
+describe("prepareEvent", () => {
+  for (const [i, input] of INPUTS.entries()) {
+    for (const region of [undefined, 'eu-west-"1"']) {
+      it(`writes the text JSON.stringify would for input ${i}${region ? " with a region" : ""}`, () => {
+        const { body, prefix } = prepareEvent(input, { now: NOW, eventSource: "kms.amazonaws.com", region });
+        expect(`${prefix}}`).toBe(JSON.stringify(body));
+        expect(`${prefix}}`).toBe(canonicalEventJson(body as unknown as AuditEvent));
+      });
+    }
+  }
+
+  it("derives principalId, readOnly and the time as before", () => {
+    const make = (principal: string, eventName = "Decrypt") =>
+      prepareEvent(
+        { eventName, caller: { principal, account: ACCOUNT } },
+        { now: NOW, eventSource: "k", region: undefined },
+      ).body;
+    // The resource part: everything after the fifth colon, or the whole principal when there is none.
+    expect(make(`arn:aws:iam::${ACCOUNT}:user/a:b`).userIdentity.principalId).toBe("user/a:b");
+    expect(make("arn:a:b:c:d:").userIdentity.principalId).toBe("arn:a:b:c:d:");
+    expect(make("arn:a:b:c").userIdentity.principalId).toBe("arn:a:b:c");
+    expect(make(`arn:aws:iam::${ACCOUNT}:root`).userIdentity).toMatchObject({
+      type: "Root",
+      principalId: ACCOUNT,
+    });
+    expect(make("kms.amazonaws.com").userIdentity.type).toBe("AWSService");
+    expect(make(ACCOUNT, "GetKeyPolicy").readOnly).toBe(true);
+    expect(make(ACCOUNT, "ListAliases").readOnly).toBe(true);
+    expect(make(ACCOUNT, "GenerateMac").readOnly).toBe(true);
+    expect(make(ACCOUNT, "CreateKey").readOnly).toBe(false);
+    expect(make(ACCOUNT, "Getaway").readOnly).toBe(true); // Get* as CloudTrail, and as the regex before
+    // The same millisecond shares one conversion; another one does not reuse it.
+    expect(make(ACCOUNT).eventTime).toBe("2026-11-29T10:00:00.123Z");
+    const later = prepareEvent(
+      { eventName: "X", caller: { principal: "p", account: "a" }, eventTime: new Date(NOW.getTime() + 1) },
+      { now: NOW, eventSource: "k", region: undefined },
+    );
+    expect(later.body.eventTime).toBe("2026-11-29T10:00:00.124Z");
+  });
+
+  it("refuses parameters that serialize to nothing", () => {
+    const input = {
+      eventName: "Decrypt",
+      caller: { principal: "p", account: "a" },
+      requestParameters: { toJSON: () => undefined },
+    } as unknown as AuditEventInput;
+    expect(() => prepareEvent(input, { now: NOW, eventSource: "k", region: undefined })).toThrow(TypeError);
+  });
+});
