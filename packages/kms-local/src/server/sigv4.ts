@@ -48,11 +48,17 @@ export const SIGNATURE_MISMATCH_MESSAGE =
 /** A cached signing key, with its HMAC pads (RFC 2104) precomputed so that the request's HMAC is two SHA-256. */
 interface SigningKey {
   readonly secret: string;
-  /** K XOR ipad (64 bytes). */
-  readonly ipad: Buffer;
+  /**
+   * The inner HMAC message: K XOR ipad (64 bytes), then the string to sign with its scope filled in and room for
+   * the request's X-Amz-Date (at {@link DATE_AT}) and canonical request hash (the last 64 bytes).
+   */
+  readonly inner: Buffer;
   /** K XOR opad (64 bytes), then room for the inner digest (32 bytes). */
   readonly outer: Buffer;
 }
+
+// Where X-Amz-Date goes in SigningKey.inner: after the pad and "AWS4-HMAC-SHA256\n".
+const DATE_AT = 64 + ALGORITHM.length + 1;
 
 /**
  * Verifies AWS SigV4 `Authorization` headers (the header form the AWS SDKs and CLI send) against a set of secrets.
@@ -202,30 +208,33 @@ export class SigV4Verifier {
       url === "/"
         ? `${method}\n/\n\n${canonicalHeaders}\n${auth.signedHeaders}\n${payloadHash}`
         : canonicalRequestOf(method, url, canonicalHeaders, auth.signedHeaders, payloadHash);
-    const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope.scope}\n${sha256Hex(canonicalRequest)}`;
-    const key = this.#signingKey(auth.credential, secret, date, region, service);
-    if (!signatureMatches(key, stringToSign, auth.signature)) {
+    const key = this.#signingKey(auth.credential, secret, scope);
+    // The string to sign is "AWS4-HMAC-SHA256\n<X-Amz-Date>\n<scope>\n<hash of the canonical request>".
+    if (!signatureMatches(key, amzDate, sha256Hex(canonicalRequest), auth.signature)) {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
     return { accessKeyId, date, signedHeaders: signed };
   }
 
-  #signingKey(credential: string, secret: string, date: string, region: string, service: string): SigningKey {
+  #signingKey(credential: string, secret: string, scope: Scope): SigningKey {
     // The credential names access key, date, region and service: one cache entry per scope.
     const cached = this.#keys.get(credential);
     if (cached !== undefined && cached.secret === secret) return cached;
-    const key = deriveSigningKey(secret, date, region, service);
-    const ipad = Buffer.alloc(64, 0x36);
+    const key = deriveSigningKey(secret, scope.date, scope.region, scope.service);
+    const template = `${ALGORITHM}\n${"0".repeat(16)}\n${scope.scope}\n${"0".repeat(64)}`;
+    const inner = Buffer.alloc(64 + Buffer.byteLength(template));
+    inner.fill(0x36, 0, 64);
+    inner.write(template, 64, "utf8");
     const outer = Buffer.alloc(96, 0);
     outer.fill(0x5c, 0, 64);
     for (let i = 0; i < key.length; i++) {
-      (ipad[i] as number) ^= key[i] as number;
+      (inner[i] as number) ^= key[i] as number;
       (outer[i] as number) ^= key[i] as number;
     }
     key.fill(0);
     // Bounded: one entry per access key and day; a burst of dates (clients with odd clocks) cannot grow it forever.
     if (this.#keys.size >= 4096) this.#keys.clear();
-    const entry = { secret, ipad, outer };
+    const entry = { secret, inner, outer };
     this.#keys.set(credential, entry);
     return entry;
   }
@@ -236,27 +245,30 @@ const oneShot = (
   nodeCrypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: string) => string }
 ).hash;
 
-// Scratch space for the HMAC's inner message and the signature comparison: verification is synchronous.
-let scratch = Buffer.alloc(4096);
+// The signature comparison's operands: verification is synchronous, so one pair serves every call.
 const expectedSig = Buffer.alloc(32);
 const givenSig = Buffer.alloc(32);
 
-/** HMAC-SHA256(signing key, stringToSign) compared in constant time with the hex signature given. */
-function signatureMatches(key: SigningKey, stringToSign: string, signature: string): boolean {
+/**
+ * HMAC-SHA256(signing key, string to sign) compared in constant time with the hex signature given. `amzDate` is
+ * 16 ASCII characters (parseAmzDate checked it) and `canonicalHash` 64 hex digits: both are written in place.
+ */
+function signatureMatches(
+  key: SigningKey,
+  amzDate: string,
+  canonicalHash: string,
+  signature: string,
+): boolean {
   if (signature.length !== 64) return false;
-  const length = Buffer.byteLength(stringToSign);
-  if (scratch.length < 64 + length) scratch = Buffer.alloc(64 + length);
-  key.ipad.copy(scratch, 0);
-  scratch.write(stringToSign, 64, "utf8");
-  const inner = sha256Latin1(scratch.subarray(0, 64 + length));
-  scratch.fill(0, 0, 64);
+  const inner = key.inner;
+  inner.write(amzDate, DATE_AT, "latin1");
+  inner.write(canonicalHash, inner.length - 64, "latin1");
   const outer = key.outer;
-  outer.write(inner, 64, "latin1");
+  outer.write(sha256Latin1(inner), 64, "latin1");
   expectedSig.write(sha256Latin1(outer), 0, "latin1");
   // Hex decoding stops at the first non-hex character: anything but 32 bytes cannot match.
   const written = givenSig.write(signature, 0, "hex");
   const equal = timingSafeEqual(expectedSig, givenSig);
-  outer.fill(0, 64);
   return written === 32 && equal;
 }
 
