@@ -146,6 +146,24 @@ if (!values["no-null"]) {
     nul.proc.kill("SIGTERM");
     await new Promise((r) => nul.proc.once("exit", r));
   }
+  // The ceiling: a Node process that only frames HTTP and answers fixed bytes, driven the same way.
+  const empty = await startProcess([join(here, "empty-server.mjs")]);
+  try {
+    const body = JSON.stringify({
+      KeyId: "alias/bench",
+      KeySpec: "AES_256",
+      EncryptionContext: { tenant: "bench" },
+    });
+    await load("GenerateDataKey", body, 16, 2, empty.url, empty.proc.pid);
+    for (const c of connectionCounts) {
+      const r = await load("GenerateDataKey", body, c, duration, empty.url, empty.proc.pid);
+      protocolOnly.push({ operation: "empty Node.js responder (ceiling)", connections: c, ...r });
+      console.log(`empty responder  c=${String(c).padStart(2)}  ${summary(r)}`);
+    }
+  } finally {
+    empty.proc.kill("SIGTERM");
+    await new Promise((r) => empty.proc.once("exit", r));
+  }
 }
 try {
   if (!values["no-write"] && !values.quick) await writeSection(results, protocolOnly, verifyUs);
@@ -355,6 +373,10 @@ Server CPU is the server process's user + system time during the run (from /proc
 main thread, the audit writer thread, libuv) and, in brackets, the main thread alone; busy cores is the whole
 machine's (2 cores at most): server, wrk and anything else running.
 ${[...rows, ...protocolRows].some((r) => r.errors > 0) ? "Some responses were not 200: see the non-200 column." : "Every response received was a 200."}
+
+"Empty Node.js responder" is a node:net process that frames each request by Content-Length and writes fixed bytes
+(\`tools/bench/src/kms/empty-server.mjs\`): no SigV4, JSON, cryptography or audit. No Node.js server can answer this
+request faster on this machine with this load tool, so it is the ceiling the other rows are measured against.
 
 "Protocol layer only" is the same HTTP server (\`createKmsServer\`: SigV4, JSON codec, metrics) in front of a backend
 that answers fixed bytes with no cryptography and no audit (\`tools/bench/src/kms/null-server.mjs\`): the ceiling
