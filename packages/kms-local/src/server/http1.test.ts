@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { headerBlockValid, headerLinesError } from "./http1.js";
 import { createKmsServer, type KmsServer, type KmsServerOptions } from "./server.js";
 import { openTestKms, type TestKms } from "./test-kms.js";
 import { ALICE, signRequest } from "./test-support.js";
@@ -121,6 +123,43 @@ async function rawSigned(
   for (const h of extraHeaders) head += `${h}\r\n`;
   return { head, body };
 }
+
+describe("header block check", () => {
+  it("the single-pass check accepts exactly the blocks whose every line is a token, a colon and a field value", () => {
+    const chars = [
+      "a",
+      "Z",
+      "0",
+      "-",
+      ":",
+      " ",
+      "\t",
+      "\r",
+      "\n",
+      "\r\n",
+      "(",
+      "@",
+      "\x00",
+      "\x7f",
+      "\x80",
+      "\xff",
+      "\u0100",
+    ];
+    const block = fc.array(fc.constantFrom(...chars), { maxLength: 24 }).map((parts) => parts.join(""));
+    const lines = fc
+      .array(fc.tuple(fc.constantFrom("X-A", "host", "B(", ""), block), { maxLength: 4 })
+      .map((ls) => ls.map(([n, v]) => `${n}:${v}`).join("\r\n"));
+    fc.assert(
+      fc.property(fc.oneof(block, lines), (b) => {
+        expect(headerBlockValid(b), JSON.stringify(b)).toBe(headerLinesError(b) === undefined);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(headerBlockValid("Host: x\r\nX-A:\tb c\x80")).toBe(true);
+    expect(headerBlockValid("Host: x\r\n b")).toBe(false);
+    expect(headerLinesError("Host: x\r\n b")).toBe("obsolete line folding is not accepted");
+  });
+});
 
 describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
   let dir: string;

@@ -109,6 +109,8 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // origin-form request target: visible ASCII, starting with "/".
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 const DIGITS = /^[0-9]+$/;
+// Header lines: `token ":" field-value`, each ending in CRLF (the last one at the end of the block).
+const HEADER_BLOCK = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n(?!$)|$))*$/;
 const HEX = /^[0-9A-Fa-f]+$/;
 // A chunk-size line (with extensions) longer than this is refused.
 const MAX_CHUNK_LINE = 1024;
@@ -340,27 +342,18 @@ class Connection {
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
     let pos = lineEnd < 0 ? head.length : lineEnd + 2;
+    // One pass checks every header line (token, colon, value characters, CRLF endings); the loop below then only
+    // splits. A failure is explained line by line.
+    const block = head.slice(pos);
+    if (!HEADER_BLOCK.test(block)) throw malformed(headerLinesError(block) ?? "invalid header block");
     while (pos < head.length) {
       let next = head.indexOf("\r\n", pos);
       if (next < 0) next = head.length;
-      const line = head.slice(pos, next);
+      const colon = head.indexOf(":", pos);
+      const name = head.slice(pos, colon).toLowerCase();
+      let value = head.slice(colon + 1, next).trim();
       pos = next + 2;
-      const colon = line.indexOf(":");
-      if (colon <= 0) {
-        throw malformed(
-          line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09
-            ? "obsolete line folding is not accepted"
-            : "a header line without a name and colon",
-        );
-      }
-      const rawName = line.slice(0, colon);
-      if (!TOKEN.test(rawName)) throw malformed("invalid header name");
-      let value = line.slice(colon + 1);
-      // Also refuses a bare CR or LF inside the head: both are control characters.
-      if (!FIELD_VALUE.test(value)) throw malformed("invalid character in a header value");
-      value = value.trim();
       if (value.includes("  ")) value = value.replace(/ {2,}/g, " ");
-      const name = rawName.toLowerCase();
       if (name === "content-length") {
         if (contentLength !== undefined) throw malformed("more than one Content-Length");
         if (!DIGITS.test(value)) throw malformed("invalid Content-Length");
@@ -701,6 +694,31 @@ class Connection {
 }
 
 const JSON_TYPE = "application/x-amz-json-1.1";
+
+/**
+ * @internal The header block's first malformed line, line by line (the reference that the single-pass
+ * HEADER_BLOCK check is tested against); undefined when every line is well-formed.
+ */
+export function headerLinesError(block: string): string | undefined {
+  if (block === "") return undefined;
+  for (const line of block.split("\r\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) {
+      return line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09
+        ? "obsolete line folding is not accepted"
+        : "a header line without a name and colon";
+    }
+    if (!TOKEN.test(line.slice(0, colon))) return "invalid header name";
+    // Also a bare CR or LF inside the head: both are control characters.
+    if (!FIELD_VALUE.test(line.slice(colon + 1))) return "invalid character in a header value";
+  }
+  return undefined;
+}
+
+/** @internal The single-pass check startRequest uses: true when the header block is well-formed. */
+export function headerBlockValid(block: string): boolean {
+  return HEADER_BLOCK.test(block);
+}
 
 function malformed(detail: string): FramingError {
   return new FramingError(400, "SerializationException", `Malformed HTTP request: ${detail}.`);
