@@ -18,13 +18,7 @@ import type {
   AuditStats,
   AuditVerifyReport,
 } from "./types.js";
-import {
-  type AuditVerifyOptions,
-  chainHash,
-  digestFromRow,
-  GENESIS_HASH,
-  verifyAuditDatabase,
-} from "./verify-log.js";
+import { type AuditVerifyOptions, digestFromRow, GENESIS_HASH, verifyAuditDatabase } from "./verify-log.js";
 
 interface PendingEvent {
   body: AuditEventBody;
@@ -260,19 +254,19 @@ export class AuditLog {
         event.prevHash = prevHash;
         // Same text as canonicalEventJson(event): sequence and prevHash are the last canonical members.
         const json = `${item.prefix},"sequence":${sequence},"prevHash":"${prevHash}"}`;
-        const hash = chainHash(prevHash, json);
-        event.hash = hash;
-        prevHash = hash;
-        events[i] = event;
-        builder.add(
+        // chainHash(prevHash, json), over the bytes sent to the writer thread.
+        const hash = builder.add(
           event.eventTime,
           event.eventName,
           event.userIdentity.arn,
           event.keyId ?? null,
           event.errorCode ?? null,
+          prevHash,
           json,
-          hash,
         );
+        event.hash = hash;
+        prevHash = hash;
+        events[i] = event;
       }
       lastEventId = events[events.length - 1]!.eventID;
       // Under steady load the interval timer rarely finds the writer idle, so the interval is also checked here.

@@ -1,5 +1,7 @@
 // The audit writer thread: commits batches to audit.db (synchronous=FULL) off the main thread, so requests go on being served during the fsync.
 
+import * as nodeCrypto from "node:crypto";
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
@@ -9,22 +11,31 @@ export type EventRow = [number, string, string, string, string | null, string | 
 /** One digest row, positionally, in the column order of audit_digests. */
 export type DigestRow = [number, number, number, string, string, string, string, string, string];
 
-/** Text columns per event row in an {@link EventBatch}: event_time, event_name, principal, key_id, error_code, event_json, hash. */
-const FIELDS = 7;
+/**
+ * Columns per event row in an {@link EventBatch}: event_time, event_name, principal, key_id, error_code, then the
+ * row's prevHash followed by event_json (adjacent, as the chain hash covers them), then hash.
+ */
+const FIELDS = 8;
+
+/** The one-shot hash of Node 20.12+ (no Hash object per event); createHash before that. */
+const oneShotHash = (nodeCrypto as Partial<Pick<typeof nodeCrypto, "hash">>).hash;
 
 /**
- * Consecutive event rows packed for the writer thread: one string and one length per column, so that a batch
- * crosses threads as two objects (a structured clone of hundreds of small strings cost more than the insert).
+ * Consecutive event rows packed for the writer thread: one byte buffer (UTF-8), transferred rather than copied,
+ * and one length per column. A structured clone of hundreds of small strings cost more than the insert; a
+ * single string still had to be flattened and copied. The chain hash is computed over the same bytes.
  */
 export interface EventBatch {
   /** Sequence of the first row; row i has sequence `first + i`. */
   first: number;
   /** prevHash of the first row: the writer refuses a batch that does not continue its last committed hash. */
   prevHash: string;
-  /** The columns of every row, concatenated. */
-  text: string;
-  /** Length of each column in `text`, {@link FIELDS} per row; -1 for NULL. */
+  /** The columns of every row, UTF-8, concatenated. */
+  bytes: Uint8Array;
+  /** Byte length of each column in `bytes`, {@link FIELDS} per row; -1 for NULL. */
   lengths: Int32Array;
+  /** True when every byte is ASCII, so the writer can decode columns as Latin-1 (faster than UTF-8). */
+  ascii: boolean;
 }
 
 /** Builds an {@link EventBatch} row by row. */
@@ -32,38 +43,71 @@ export class EventBatchBuilder {
   readonly #first: number;
   readonly #prevHash: string;
   readonly #lengths: Int32Array;
-  #text = "";
+  #bytes: Buffer;
+  #size = 0;
   #rows = 0;
   #at = 0;
+  #ascii = true;
 
   constructor(first: number, prevHash: string, capacity: number) {
     this.#first = first;
     this.#prevHash = prevHash;
     this.#lengths = new Int32Array(capacity * FIELDS);
+    // Transferred to the writer thread, so never a slice of Node's shared pool.
+    this.#bytes = Buffer.allocUnsafeSlow(Math.max(4096, capacity * 1536));
   }
 
-  /** Adds the next row (sequence `first + rows so far`). */
+  /** Appends `value` as UTF-8 and returns its byte length. */
+  #write(value: string): number {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    const room = value.length * 3;
+    if (this.#size + room > this.#bytes.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#bytes.length * 2, this.#size + room));
+      this.#bytes.copy(grown, 0, 0, this.#size);
+      this.#bytes = grown;
+    }
+    const written = this.#bytes.write(value, this.#size, "utf8");
+    if (written !== value.length) this.#ascii = false;
+    this.#size += written;
+    return written;
+  }
+
+  /**
+   * Adds the next row (sequence `first + rows so far`) and returns its hash: `hash` when given (tests), else the
+   * chain hash, hex SHA-256 of `prevHash` followed by `json`, computed over the bytes just written.
+   */
   add(
     eventTime: string,
     eventName: string,
     principal: string,
     keyId: string | null,
     errorCode: string | null,
+    prevHash: string,
     json: string,
-    hash: string,
-  ): void {
+    hash?: string,
+  ): string {
     const lengths = this.#lengths;
     let at = this.#at;
-    lengths[at++] = eventTime.length;
-    lengths[at++] = eventName.length;
-    lengths[at++] = principal.length;
-    lengths[at++] = keyId === null ? -1 : keyId.length;
-    lengths[at++] = errorCode === null ? -1 : errorCode.length;
-    lengths[at++] = json.length;
-    lengths[at++] = hash.length;
+    lengths[at++] = this.#write(eventTime);
+    lengths[at++] = this.#write(eventName);
+    lengths[at++] = this.#write(principal);
+    lengths[at++] = keyId === null ? -1 : this.#write(keyId);
+    lengths[at++] = errorCode === null ? -1 : this.#write(errorCode);
+    const start = this.#size;
+    lengths[at++] = this.#write(prevHash);
+    lengths[at++] = this.#write(json);
+    let rowHash = hash;
+    if (rowHash === undefined) {
+      const covered = this.#bytes.subarray(start, this.#size);
+      rowHash =
+        oneShotHash !== undefined
+          ? oneShotHash("sha256", covered, "hex")
+          : createHash("sha256").update(covered).digest("hex");
+    }
+    lengths[at++] = this.#write(rowHash);
     this.#at = at;
-    this.#text += eventTime + eventName + principal + (keyId ?? "") + (errorCode ?? "") + json + hash;
     this.#rows++;
+    return rowHash;
   }
 
   get rows(): number {
@@ -74,8 +118,9 @@ export class EventBatchBuilder {
     return {
       first: this.#first,
       prevHash: this.#prevHash,
-      text: this.#text,
+      bytes: new Uint8Array(this.#bytes.buffer, this.#bytes.byteOffset, this.#size),
       lengths: this.#at === this.#lengths.length ? this.#lengths : this.#lengths.slice(0, this.#at),
+      ascii: this.#ascii,
     };
   }
 }
@@ -125,22 +170,26 @@ function open() {
     next.signature = digest[8];
   };
   writeBatch = db.transaction((batch, digest, next) => {
-    const { first, text, lengths } = batch;
+    const { first, lengths } = batch;
     if (lengths.length > 0) {
       if (first !== next.sequence + 1 || batch.prevHash !== next.hash) {
         throw fenceError("audit batch from sequence " + first + " does not follow the committed head " + next.sequence);
       }
+      const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+      const encoding = batch.ascii ? "latin1" : "utf8";
       const rows = lengths.length / FIELDS;
       let at = 0, f = 0, hash = next.hash;
       const field = () => {
         const n = lengths[f++];
         if (n < 0) return null;
-        const value = text.slice(at, at + n);
+        const value = bytes.toString(encoding, at, at + n);
         at += n;
         return value;
       };
       for (let i = 0; i < rows; i++) {
-        const eventTime = field(), eventName = field(), principal = field(), keyId = field(), errorCode = field(), json = field();
+        const eventTime = field(), eventName = field(), principal = field(), keyId = field(), errorCode = field();
+        const prevHash = field(), json = field();
+        if (prevHash !== hash) throw fenceError("audit event " + (first + i) + " does not link to the event before it");
         hash = field();
         insertEvent.run(first + i, eventTime, eventName, principal, keyId, errorCode, json, hash);
       }
@@ -259,7 +308,7 @@ export class AuditWriter {
     return worker;
   }
 
-  #send(message: Record<string, unknown>): Promise<Reply> {
+  #send(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     let worker: Worker;
     try {
       worker = this.#worker ?? this.#start();
@@ -272,7 +321,7 @@ export class AuditWriter {
       this.#waiting.push({ id, resolve, reject });
       worker.ref();
       message.id = id;
-      worker.postMessage(message);
+      worker.postMessage(message, transfer);
     });
   }
 
@@ -287,7 +336,10 @@ export class AuditWriter {
    * hash) or the digest the last committed digest, e.g. because it was prepared on top of a batch that failed.
    */
   async writeBatch(batch: EventBatch, digest: DigestRow | undefined): Promise<void> {
-    await this.#send({ type: "write", batch, digest });
+    // The bytes move to the writer thread (no copy); a buffer that is not whole is copied instead.
+    const whole = batch.bytes.byteOffset === 0 && batch.bytes.byteLength === batch.bytes.buffer.byteLength;
+    const bytes = whole ? batch.bytes : batch.bytes.slice();
+    await this.#send({ type: "write", batch: { ...batch, bytes }, digest }, [bytes.buffer as ArrayBuffer]);
   }
 
   /**
@@ -305,9 +357,10 @@ export class AuditWriter {
     const builder = new EventBatchBuilder(first, prevHash, rows.length);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
-      if (row[0] !== first + i)
+      if (row[0] !== first + i) {
         return Promise.reject(new RangeError("audit rows must have consecutive sequences"));
-      builder.add(row[1], row[2], row[3], row[4], row[5], row[6], row[7]);
+      }
+      builder.add(row[1], row[2], row[3], row[4], row[5], rowPrevHash(row), row[6], row[7]);
     }
     return this.writeBatch(builder.finish(), digest);
   }

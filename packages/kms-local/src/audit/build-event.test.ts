@@ -84,6 +84,49 @@ describe("prepareEvent", () => {
     expect(later.body.eventTime).toBe("2026-11-29T10:00:00.124Z");
   });
 
+  it("hands back copies equal to the stored text parsed, never the caller's objects", () => {
+    const proto = JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>;
+    class Custom {
+      a = 1;
+    }
+    const cases: Record<string, unknown>[] = [
+      {
+        keyId: "k",
+        context: { tenant: "acme", n: 1, f: 0.5, t: true, nil: null },
+        list: ["a", 2, [3], { b: 4 }],
+      },
+      { zero: -0 },
+      { inf: Number.POSITIVE_INFINITY, nan: Number.NaN },
+      { skipped: undefined, list: [undefined, () => 1, Symbol("s")] },
+      { when: new Date(0), nested: { toJSON: () => "replaced" } },
+      // biome-ignore lint/suspicious/noSparseArray: a hole is what is tested
+      { sparse: [1, , 3] },
+      { custom: new Custom() },
+      proto,
+      { 2: "b", 1: "a", z: "z", a: "a" },
+    ];
+    for (const requestParameters of cases) {
+      const { body, prefix } = prepareEvent(
+        {
+          eventName: "Decrypt",
+          caller: { principal: "p", account: "a" },
+          requestParameters,
+          responseElements: requestParameters,
+        },
+        { now: NOW, eventSource: "k", region: undefined },
+      );
+      const stored = JSON.parse(`${prefix}}`) as AuditEvent;
+      for (const copy of [body.requestParameters, body.responseElements]) {
+        expect(copy).not.toBe(requestParameters);
+        expect(copy).toStrictEqual(stored.requestParameters);
+        expect(JSON.stringify(copy)).toBe(JSON.stringify(stored.requestParameters));
+        expect(Object.getPrototypeOf(copy)).toBe(Object.getPrototypeOf(stored.requestParameters));
+        // -0 becomes 0 through JSON, which toStrictEqual does not tell apart.
+        if ("zero" in requestParameters) expect(Object.is(copy?.zero, 0)).toBe(true);
+      }
+    }
+  });
+
   it("refuses parameters that serialize to nothing", () => {
     const input = {
       eventName: "Decrypt",

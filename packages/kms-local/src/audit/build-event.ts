@@ -165,6 +165,58 @@ function parametersJson(value: object | null, name: string): string {
   return text;
 }
 
+/** Returned by {@link plainCopy} for anything a JSON round trip would change or that it does not copy itself. */
+const NOT_PLAIN = Symbol("not plain");
+
+/**
+ * A copy of plain data (plain objects, arrays, strings, finite numbers, booleans, null), or NOT_PLAIN for
+ * anything else. For plain data it equals JSON.parse(JSON.stringify(value)), without scanning text.
+ */
+function plainCopy(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      // -0 and non-finite numbers change in a JSON round trip.
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN;
+    case "object": {
+      if (value === null) return null;
+      if (depth >= MAX_DEPTH) return NOT_PLAIN;
+      if (Array.isArray(value)) {
+        const copy = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return NOT_PLAIN;
+          const item = plainCopy(value[i], depth + 1);
+          if (item === NOT_PLAIN) return NOT_PLAIN;
+          copy[i] = item;
+        }
+        return copy;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+      if (typeof (value as { toJSON?: unknown }).toJSON === "function") return NOT_PLAIN;
+      const copy: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        // Assigning "__proto__" would set the prototype, where JSON.parse makes an own member.
+        if (key === "__proto__") return NOT_PLAIN;
+        const item = plainCopy((value as Record<string, unknown>)[key], depth + 1);
+        if (item === NOT_PLAIN) return NOT_PLAIN;
+        copy[key] = item;
+      }
+      return copy;
+    }
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+/** The caller's copy of parameters: copied directly when plain data (the common case), else parsed from `text`. */
+function jsonCopy(value: object | null, text: string): Record<string, unknown> | null {
+  const copy = plainCopy(value, 0);
+  return (copy === NOT_PLAIN ? JSON.parse(text) : copy) as Record<string, unknown> | null;
+}
+
 function isReadOnly(eventName: string): boolean {
   return (
     READ_ONLY_OPERATIONS.has(eventName) ||
@@ -282,8 +334,8 @@ export function prepareEvent(
   }
   body.sourceIPAddress = sourceIPAddress;
   body.userAgent = userAgent;
-  body.requestParameters = requestText === "null" ? null : JSON.parse(requestText);
-  body.responseElements = responseText === "null" ? null : JSON.parse(responseText);
+  body.requestParameters = requestText === "null" ? null : jsonCopy(requestParameters, requestText);
+  body.responseElements = responseText === "null" ? null : jsonCopy(responseElements, responseText);
   text += `,"sourceIPAddress":${q(sourceIPAddress)},"userAgent":${q(userAgent)},"requestParameters":${requestText},"responseElements":${responseText}`;
   if (errorCode !== undefined) {
     body.errorCode = errorCode;
