@@ -203,6 +203,28 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     raw.destroy();
   });
 
+  it("parses requests that arrive in pieces of any size, pipelined ones included", async () => {
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":12}');
+    const text = Buffer.from(
+      `${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}GET /health HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    for (const sizes of [[1], [3, 1, 7], [64, 2]]) {
+      const raw = new Raw(port);
+      await raw.connected();
+      for (let at = 0, i = 0; at < text.length; i++) {
+        const size = sizes[i % sizes.length] as number;
+        raw.socket.write(text.subarray(at, at + size));
+        at += size;
+        if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const [first, second] = await raw.responses(2);
+      expect(first?.status, `pieces of ${sizes}`).toBe(200);
+      expect(Buffer.from(JSON.parse(first?.body ?? "").Plaintext, "base64")).toHaveLength(12);
+      expect(second?.status).toBe(200);
+      raw.destroy();
+    }
+  });
+
   it("refuses a declared body over the limit with 413 and no 100 Continue, audits it and closes", async () => {
     const req = await rawSigned(server.url, "GenerateRandom", "{}", ["Expect: 100-continue"]);
     const raw = new Raw(port);

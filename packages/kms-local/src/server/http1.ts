@@ -225,6 +225,9 @@ class Connection {
   state: State = State.Idle;
   /** Bytes received and not yet consumed. */
   buf: Buffer = EMPTY;
+  /** The buffer `append` accumulates into, and how much of it is used. */
+  acc: Buffer | undefined;
+  accEnd = 0;
   /** How far the head search got in `buf` (so a head arriving a byte at a time is scanned once). */
   scanned = 0;
   /** When the current phase times out (ms since the epoch); 0: no deadline. */
@@ -250,7 +253,8 @@ class Connection {
 
   onData(chunk: Buffer): void {
     if (this.state === State.Draining) return;
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.buf.length === 0) this.buf = chunk;
+    else this.append(chunk);
     if (this.state === State.Busy) {
       // Pipelined bytes wait for the response in progress; bounded, so a client cannot make us buffer forever.
       if (
@@ -263,6 +267,34 @@ class Connection {
       return;
     }
     this.process();
+  }
+
+  /**
+   * Adds a chunk to unconsumed bytes (a head arriving in pieces, pipelined requests): in place when there is room,
+   * else into a buffer twice the size, so a head sent a byte at a time costs linear, not quadratic, copying.
+   * Bytes already handed out (a request body) lie before `accEnd` and are never overwritten.
+   */
+  append(chunk: Buffer): void {
+    const buf = this.buf;
+    const acc = this.acc;
+    if (
+      acc !== undefined &&
+      buf.buffer === acc.buffer &&
+      buf.byteOffset + buf.length === acc.byteOffset + this.accEnd &&
+      this.accEnd + chunk.length <= acc.length
+    ) {
+      chunk.copy(acc, this.accEnd);
+      this.accEnd += chunk.length;
+      this.buf = acc.subarray(buf.byteOffset - acc.byteOffset, this.accEnd);
+      return;
+    }
+    const length = buf.length + chunk.length;
+    const next = Buffer.alloc(Math.max(2 * length, 1024));
+    buf.copy(next, 0);
+    chunk.copy(next, buf.length);
+    this.acc = next;
+    this.accEnd = length;
+    this.buf = next.subarray(0, length);
   }
 
   /** Parses as much of `buf` as it can, handing complete requests to the handler. */
@@ -854,9 +886,10 @@ export class Http1Server {
     }
     if (this.counters.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     for (const conn of this.#connections) {
-      if (conn.state !== State.Draining) conn.socket.destroy();
+      // A connection still sending its last answer goes once it is written.
+      if (conn.state === State.Draining) conn.socket.destroySoon();
+      else conn.socket.destroy();
     }
-    // Connections still sending their last answer go once it is written (or at their drain deadline).
     await stopped;
     this.#stopSweep();
   }
