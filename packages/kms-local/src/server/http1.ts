@@ -322,8 +322,15 @@ class Connection {
         }
       }
     } catch (e) {
-      if (!(e instanceof FramingError)) throw e;
-      this.fail(e.status, e.awsName, e.message);
+      if (e instanceof FramingError) {
+        this.fail(e.status, e.awsName, e.message);
+        return;
+      }
+      // A fault of this layer: reported, and only this connection pays for it (never the process).
+      this.server.options.onError(e);
+      this.abandon();
+      this.state = State.Draining;
+      this.socket.destroy();
     }
   }
 
@@ -782,7 +789,7 @@ export class Http1Server {
   #sweep: NodeJS.Timeout | undefined;
   #idle: (() => void) | undefined;
 
-  /** @throws {RangeError} never: limits are checked by the caller. */
+  /** Limits are taken as given (createKmsServer checks them). */
   constructor(options: Http1Options) {
     this.options = options;
     this.limits = options.limits;
