@@ -243,6 +243,9 @@ class Connection {
   peerEnded = false;
   paused = false;
   closed = false;
+  /** Output waiting for the server's next flush (see Http1Server.queue), and whether to end the socket after it. */
+  out: string | undefined;
+  endAfterOut = false;
 
   constructor(server: Http1Server, socket: Socket) {
     this.server = server;
@@ -453,7 +456,7 @@ class Connection {
     }
     this.deadline = Date.now() + limits.requestTimeoutMs;
     if (expectContinue && this.buf.length === 0 && (transferEncoding !== undefined || this.remaining > 0)) {
-      this.socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+      this.server.queue(this, "HTTP/1.1 100 Continue\r\n\r\n", false);
     }
   }
 
@@ -617,16 +620,18 @@ class Connection {
     this.state = State.Draining;
     this.buf = EMPTY;
     if (this.closed || this.socket.destroyed) return;
-    writeResponse(
-      this.socket,
-      status,
-      JSON_TYPE,
-      this.server.options.errorBody(name, message),
-      randomUUID(),
+    this.server.queue(
+      this,
+      responseText(
+        status,
+        JSON_TYPE,
+        this.server.options.errorBody(name, message),
+        randomUUID(),
+        true,
+        false,
+      ),
       true,
-      false,
     );
-    this.endSocket();
   }
 
   /** Drops a request whose body never completed (client gone, framing error mid-body). */
@@ -646,7 +651,11 @@ class Connection {
     const server = this.server;
     const close = exchange.closeAfter || this.state === State.Draining || this.peerEnded || server.closing;
     if (!this.closed && !this.socket.destroyed) {
-      writeResponse(this.socket, status, type, body, requestId, close, exchange.method === "HEAD");
+      server.queue(
+        this,
+        responseText(status, type, body, requestId, close, exchange.method === "HEAD"),
+        close,
+      );
     }
     if (this.exchange === exchange) this.exchange = undefined;
     if (exchange.tracked) {
@@ -656,7 +665,6 @@ class Connection {
     if (close) {
       this.state = State.Draining;
       this.buf = EMPTY;
-      this.endSocket();
     } else if (!this.closed) {
       this.state = State.Idle;
       this.deadline = Date.now() + server.limits.keepAliveTimeoutMs;
@@ -670,6 +678,19 @@ class Connection {
     server.maybeIdle();
   }
 
+  /** Writes what is queued for this connection now (and ends the socket when that was asked for). */
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(out);
+    if (this.endAfterOut) {
+      this.endAfterOut = false;
+      this.endSocket();
+    }
+  }
+
   /** Ends our side after the last response; the socket is destroyed if the client does not close within a while. */
   endSocket(): void {
     if (this.closed) return;
@@ -681,13 +702,22 @@ class Connection {
     this.peerEnded = true;
     switch (this.state) {
       case State.Idle:
-        if (this.buf.length === 0) this.socket.end();
+        if (this.buf.length === 0) {
+          // An answer still queued goes out first.
+          if (this.out !== undefined) this.endAfterOut = true;
+          else this.socket.end();
+        }
         return;
       case State.Busy:
         // Answer the request in progress, then close.
         return;
       case State.Draining:
-        this.socket.destroy();
+        if (this.out !== undefined) {
+          this.flush();
+          this.socket.destroySoon();
+        } else {
+          this.socket.destroy();
+        }
         return;
       default:
         // A request cut short: nothing to answer.
@@ -699,6 +729,7 @@ class Connection {
 
   onClose(): void {
     this.closed = true;
+    this.out = undefined;
     this.abandon();
     this.buf = EMPTY;
     this.server.removeConnection(this);
@@ -706,7 +737,7 @@ class Connection {
 
   /** Called by the server's sweep: applies the deadline of the current phase. */
   check(now: number): void {
-    if (this.deadline === 0 || now < this.deadline) return;
+    if (this.deadline === 0 || now < this.deadline || this.out !== undefined) return;
     this.deadline = 0;
     switch (this.state) {
       case State.Idle:
@@ -763,17 +794,16 @@ function malformed(detail: string): FramingError {
   return new FramingError(400, "SerializationException", `Malformed HTTP request: ${detail}.`);
 }
 
-function writeResponse(
-  socket: Socket,
+function responseText(
   status: number,
   type: string,
   body: string,
   requestId: string,
   close: boolean,
   headOnly: boolean,
-): void {
+): string {
   const head = `${statusLine(status)}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${requestId}\r\n${dateHeader()}${close ? "Connection: close\r\n\r\n" : "\r\n"}`;
-  socket.write(headOnly ? head : head + body);
+  return headOnly ? head : head + body;
 }
 
 /**
@@ -788,6 +818,9 @@ export class Http1Server {
   readonly #connections = new Set<Connection>();
   #sweep: NodeJS.Timeout | undefined;
   #idle: (() => void) | undefined;
+  /** Connections with queued output, written together once this turn's input is handled. */
+  #dirty: Connection[] = [];
+  #flushScheduled = false;
 
   /** Limits are taken as given (createKmsServer checks them). */
   constructor(options: Http1Options) {
@@ -803,19 +836,20 @@ export class Http1Server {
     socket.on("error", () => {});
     if (counters.openConnections >= this.limits.maxConnections || this.closing) {
       counters.rejectedConnections++;
-      writeResponse(
-        socket,
-        503,
-        JSON_TYPE,
-        this.options.errorBody(
-          "ServiceUnavailableException",
-          this.closing
-            ? "The server is shutting down."
-            : `Too many connections: the server accepts at most ${this.limits.maxConnections}.`,
+      socket.write(
+        responseText(
+          503,
+          JSON_TYPE,
+          this.options.errorBody(
+            "ServiceUnavailableException",
+            this.closing
+              ? "The server is shutting down."
+              : `Too many connections: the server accepts at most ${this.limits.maxConnections}.`,
+          ),
+          randomUUID(),
+          true,
+          false,
         ),
-        randomUUID(),
-        true,
-        false,
       );
       socket.end();
       // Whatever the client sends is not read; the socket goes once the answer is out.
@@ -831,6 +865,32 @@ export class Http1Server {
     socket.on("close", () => conn.onClose());
     this.#startSweep();
   }
+
+  /**
+   * @internal Queues output for a connection. Writes wait for the end of the event loop's poll phase
+   * (setImmediate), so the answers to every request that arrived in one turn go out back to back: fewer context
+   * switches with the clients than a write per answer as it is ready. Output stays in order per connection.
+   */
+  queue(conn: Connection, data: string, end: boolean): void {
+    if (conn.out === undefined) {
+      conn.out = data;
+      this.#dirty.push(conn);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flush);
+      }
+    } else {
+      conn.out += data;
+    }
+    if (end) conn.endAfterOut = true;
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (let i = 0; i < dirty.length; i++) (dirty[i] as Connection).flush();
+  };
 
   /** @internal */
   removeConnection(conn: Connection): void {
@@ -885,13 +945,18 @@ export class Http1Server {
    */
   async close(): Promise<void> {
     this.closing = true;
+    this.#flush();
     const stopped = this.netServer.listening
       ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
       : Promise.resolve();
     for (const conn of this.#connections) {
-      if (conn.state === State.Idle && conn.buf.length === 0) conn.socket.destroy();
+      if (conn.state !== State.Idle || conn.buf.length > 0) continue;
+      // An answer still in the socket's buffer (a slow reader) goes out first.
+      if (conn.socket.writableLength > 0) conn.socket.destroySoon();
+      else conn.socket.destroy();
     }
     if (this.counters.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.#flush();
     for (const conn of this.#connections) {
       // A connection still sending its last answer goes once it is written.
       if (conn.state === State.Draining) conn.socket.destroySoon();
