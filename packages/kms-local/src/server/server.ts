@@ -214,22 +214,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       );
       return;
     }
-    const start = performance.now();
-    handle(exchange, requestId).then(
-      (error) => {
-        metrics.record(error.operation, error.error, (performance.now() - start) / 1000);
-      },
-      (e) => {
-        onError(e);
-        sendError(
-          exchange,
-          requestId,
-          500,
-          "KMSInternalException",
-          "The request could not be completed because of an internal error.",
-        );
-      },
-    );
+    handle(exchange, requestId, performance.now());
   }
 
   /**
@@ -281,23 +266,28 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       );
   }
 
-  /** Answers one complete POST; resolves with what the metrics record (operation, error name or ""). */
-  async function handle(
-    exchange: Http1Exchange,
-    requestId: string,
-  ): Promise<{ operation: string; error: string }> {
+  /**
+   * Answers one complete POST and records its metrics; never throws. Synchronous up to the local KMS call, whose
+   * promise is followed with `then` (no async function per request); refusals and failures go to `fail`.
+   */
+  function handle(exchange: Http1Exchange, requestId: string, start: number): void {
     const headers = exchange.headers;
     const body = exchange.body;
     const target = headers.get("x-amz-target");
     const operation = target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
-    const sourceIp = exchange.remoteAddress;
-    const userAgent = headers.get("user-agent");
     const authorization = headers.get("authorization");
     let caller: KmsCaller | undefined;
     let accessKeyId: string | undefined;
+    let request: Record<string, unknown> | undefined;
     try {
       if (unsigned !== undefined && authorization === undefined) {
-        caller = { principal: unsigned.principal, account: unsigned.account, requestId, sourceIp, userAgent };
+        caller = {
+          principal: unsigned.principal,
+          account: unsigned.account,
+          requestId,
+          sourceIp: exchange.remoteAddress,
+          userAgent: headers.get("user-agent"),
+        };
       } else {
         const verified = verifier.verifyCollected("POST", exchange.url, headers, body);
         const credential = credentials.get(verified.accessKeyId) as ResolvedCredential;
@@ -313,8 +303,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           account: credential.account,
           accessKeyId: credential.accessKeyId,
           requestId,
-          sourceIp,
-          userAgent,
+          sourceIp: exchange.remoteAddress,
+          userAgent: headers.get("user-agent"),
         };
       }
       const model = OPERATION_MODELS[operation];
@@ -330,51 +320,122 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       if (throttle !== undefined && !throttle.take(operation)) {
         throw new WireError("ThrottlingException", "Rate exceeded");
       }
-      const request = decodeRequest(model, body);
-      let response: unknown;
-      try {
-        response = await kms[method](caller, request);
-      } finally {
-        wipe(request.Plaintext);
-      }
-      const json = encodeResponse(model, response);
-      exchange.respond(200, JSON_TYPE, json, requestId);
-      return { operation, error: "" };
-    } catch (e) {
-      if (e instanceof WireError) {
-        accessKeyId ??= claimedAccessKey(authorization);
+      const decoded = decodeRequest(model, body);
+      request = decoded;
+      const answered = (response: unknown): void => {
+        wipe(decoded.Plaintext);
+        let json: string;
         try {
-          await auditRejected({
-            operation,
-            errorCode: e.awsName,
-            errorMessage: e.message,
-            requestId,
-            time: new Date(),
-            ...(sourceIp ? { sourceIp } : {}),
-            ...(userAgent ? { userAgent } : {}),
-            ...(accessKeyId ? { accessKeyId } : {}),
-            ...(caller ? { principal: caller.principal, account: caller.account } : {}),
-          });
-        } catch (auditError) {
-          // Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same).
-          onError(auditError);
-          sendError(
-            exchange,
-            requestId,
-            500,
-            "KMSInternalException",
-            "The audit log could not record the request.",
-          );
-          return { operation: metricName(operation), error: "KMSInternalException" };
+          json = encodeResponse(model, response);
+        } catch (e) {
+          failed(e);
+          return;
         }
-        sendError(exchange, requestId, e.httpStatus, e.awsName, e.message);
-        return { operation: metricName(operation), error: e.awsName };
+        exchange.respond(200, JSON_TYPE, json, requestId);
+        metrics.record(operation, "", (performance.now() - start) / 1000);
+      };
+      const failed = (e: unknown): void => {
+        wipe(decoded.Plaintext);
+        void fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller);
+      };
+      const pending = kms[method](caller, decoded);
+      if (pending !== null && typeof pending === "object" && typeof pending.then === "function") {
+        pending.then(answered, failed);
+      } else {
+        answered(pending);
       }
-      const mapped = mapError(e);
-      if (mapped.status >= 500) onError(e);
-      sendError(exchange, requestId, mapped.status, mapped.name, mapped.message);
-      return { operation, error: mapped.name };
+    } catch (e) {
+      if (request !== undefined) wipe(request.Plaintext);
+      void fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller);
     }
+  }
+
+  /**
+   * Answers a request that failed: a WireError (refused by the server) is audited first, then answered with its
+   * status; anything else is mapped to its AWS error (500 for the unexpected, reported to onError). Never rejects.
+   */
+  async function fail(
+    e: unknown,
+    exchange: Http1Exchange,
+    requestId: string,
+    start: number,
+    operation: string,
+    authorization: string | undefined,
+    verifiedAccessKeyId: string | undefined,
+    caller: KmsCaller | undefined,
+  ): Promise<void> {
+    let outcome: string;
+    let label = operation;
+    try {
+      outcome = await answerFailure(
+        e,
+        exchange,
+        requestId,
+        operation,
+        authorization,
+        verifiedAccessKeyId,
+        caller,
+      );
+      if (e instanceof WireError) label = metricName(operation);
+    } catch (unexpected) {
+      onError(unexpected);
+      sendError(
+        exchange,
+        requestId,
+        500,
+        "KMSInternalException",
+        "The request could not be completed because of an internal error.",
+      );
+      return;
+    }
+    metrics.record(label, outcome, (performance.now() - start) / 1000);
+  }
+
+  /** Sends the answer to a failed request; resolves with the error name the metrics record. */
+  async function answerFailure(
+    e: unknown,
+    exchange: Http1Exchange,
+    requestId: string,
+    operation: string,
+    authorization: string | undefined,
+    verifiedAccessKeyId: string | undefined,
+    caller: KmsCaller | undefined,
+  ): Promise<string> {
+    if (e instanceof WireError) {
+      const accessKeyId = verifiedAccessKeyId ?? claimedAccessKey(authorization);
+      const sourceIp = exchange.remoteAddress;
+      const userAgent = exchange.headers.get("user-agent");
+      try {
+        await auditRejected({
+          operation,
+          errorCode: e.awsName,
+          errorMessage: e.message,
+          requestId,
+          time: new Date(),
+          ...(sourceIp ? { sourceIp } : {}),
+          ...(userAgent ? { userAgent } : {}),
+          ...(accessKeyId ? { accessKeyId } : {}),
+          ...(caller ? { principal: caller.principal, account: caller.account } : {}),
+        });
+      } catch (auditError) {
+        // Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same).
+        onError(auditError);
+        sendError(
+          exchange,
+          requestId,
+          500,
+          "KMSInternalException",
+          "The audit log could not record the request.",
+        );
+        return "KMSInternalException";
+      }
+      sendError(exchange, requestId, e.httpStatus, e.awsName, e.message);
+      return e.awsName;
+    }
+    const mapped = mapError(e);
+    if (mapped.status >= 500) onError(e);
+    sendError(exchange, requestId, mapped.status, mapped.name, mapped.message);
+    return mapped.name;
   }
 
   async function serveInfo(url: string, requestId: string, exchange: Http1Exchange): Promise<void> {
