@@ -362,6 +362,17 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     expect(await old.closedWithin(2000)).toBe(true);
   });
 
+  it("answers a request whose client half-closes right after sending it, then closes", async () => {
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    const raw = new Raw(port);
+    await raw.connected();
+    raw.socket.end(`${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}`);
+    const [res] = await raw.responses(1);
+    expect(res?.status).toBe(200);
+    expect(res?.head).toMatch(/Connection: close/);
+    expect(await raw.closedWithin(2000)).toBe(true);
+  });
+
   it("answers HEAD without a body", async () => {
     const raw = new Raw(port);
     raw.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");

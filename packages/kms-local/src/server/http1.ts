@@ -246,6 +246,8 @@ class Connection {
   /** Output waiting for the server's next flush (see Http1Server.queue), and whether to end the socket after it. */
   out: string | undefined;
   endAfterOut = false;
+  /** Waiting for the server's next parse pass (see Http1Server.schedule). */
+  scheduled = false;
 
   constructor(server: Http1Server, socket: Socket) {
     this.server = server;
@@ -269,7 +271,10 @@ class Connection {
       }
       return;
     }
-    this.process();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.server.schedule(this);
+    }
   }
 
   /**
@@ -821,6 +826,9 @@ export class Http1Server {
   /** Connections with queued output, written together once this turn's input is handled. */
   #dirty: Connection[] = [];
   #flushScheduled = false;
+  /** Connections with input to parse. */
+  #readable: Connection[] = [];
+  #parseScheduled = false;
 
   /** Limits are taken as given (createKmsServer checks them). */
   constructor(options: Http1Options) {
@@ -884,6 +892,32 @@ export class Http1Server {
     }
     if (end) conn.endAfterOut = true;
   }
+
+  /**
+   * @internal Input is parsed once the poll phase has read every socket that had some (setImmediate): the
+   * requests of one turn are handled back to back, their answers (when the local KMS answers at once) written
+   * together right after.
+   */
+  schedule(conn: Connection): void {
+    this.#readable.push(conn);
+    if (!this.#parseScheduled) {
+      this.#parseScheduled = true;
+      setImmediate(this.#parse);
+    }
+  }
+
+  readonly #parse = (): void => {
+    this.#parseScheduled = false;
+    const readable = this.#readable;
+    this.#readable = [];
+    for (let i = 0; i < readable.length; i++) {
+      const conn = readable[i] as Connection;
+      conn.scheduled = false;
+      if (!conn.closed) conn.process();
+    }
+    // Answers given in this turn's microtasks (a local KMS that answers at once) go out together after them.
+    queueMicrotask(this.#flush);
+  };
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
