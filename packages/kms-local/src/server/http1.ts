@@ -742,7 +742,8 @@ class Connection {
 
   /** Called by the server's sweep: applies the deadline of the current phase. */
   check(now: number): void {
-    if (this.deadline === 0 || now < this.deadline || this.out !== undefined) return;
+    // Input waiting for its parse pass, or an answer waiting for its flush, is not idleness.
+    if (this.deadline === 0 || now < this.deadline || this.out !== undefined || this.scheduled) return;
     this.deadline = 0;
     switch (this.state) {
       case State.Idle:
