@@ -10,7 +10,8 @@ interface Histogram {
 
 /** Counters and histograms the server updates on every request. */
 export class ServerMetrics {
-  readonly #requests = new Map<string, number>();
+  // Operation, then error name, to count: no key string built per request.
+  readonly #requests = new Map<string, Map<string, number>>();
   readonly #latency = new Map<string, Histogram>();
   inFlight = 0;
   openConnections = 0;
@@ -18,8 +19,12 @@ export class ServerMetrics {
 
   /** Records one finished request: its operation ("-" when unknown), its error name ("" on success) and its duration. */
   record(operation: string, error: string, seconds: number): void {
-    const key = `${operation}\u0000${error}`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let byError = this.#requests.get(operation);
+    if (byError === undefined) {
+      byError = new Map();
+      this.#requests.set(operation, byError);
+    }
+    byError.set(error, (byError.get(error) ?? 0) + 1);
     let h = this.#latency.get(operation);
     if (h === undefined) {
       h = { counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 };
@@ -41,9 +46,10 @@ export class ServerMetrics {
       "# HELP sealkit_kms_requests_total KMS requests by operation and error (empty error: success).",
       "# TYPE sealkit_kms_requests_total counter",
     ];
-    for (const [key, n] of this.#requests) {
-      const [op, error] = key.split("\u0000") as [string, string];
-      lines.push(`sealkit_kms_requests_total{operation="${label(op)}",error="${label(error)}"} ${n}`);
+    for (const [op, byError] of this.#requests) {
+      for (const [error, n] of byError) {
+        lines.push(`sealkit_kms_requests_total{operation="${label(op)}",error="${label(error)}"} ${n}`);
+      }
     }
     lines.push(
       "# HELP sealkit_kms_request_duration_seconds Time from the end of the request body to the response, by operation.",
