@@ -201,7 +201,10 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     const method = exchange.method;
     if (method === "GET" && (exchange.url === "/health" || exchange.url === "/metrics")) {
       exchange.untrack();
-      void serveInfo(exchange.url, requestId, exchange);
+      serveInfo(exchange.url, requestId, exchange).catch((e) => {
+        onError(e);
+        sendError(exchange, requestId, 500, "KMSInternalException", "The metrics could not be rendered.");
+      });
       return;
     }
     if (method !== "POST") {
@@ -263,7 +266,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
             "The audit log could not record the request.",
           );
         },
-      );
+      )
+      .catch(ignore);
   }
 
   /**
@@ -322,21 +326,20 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       }
       const decoded = decodeRequest(model, body);
       request = decoded;
+      // Neither callback may throw: the promise `then` returns is not awaited by anyone.
       const answered = (response: unknown): void => {
-        wipe(decoded.Plaintext);
-        let json: string;
         try {
-          json = encodeResponse(model, response);
+          wipe(decoded.Plaintext);
+          const json = encodeResponse(model, response);
+          exchange.respond(200, JSON_TYPE, json, requestId);
+          metrics.record(operation, "", (performance.now() - start) / 1000);
         } catch (e) {
           failed(e);
-          return;
         }
-        exchange.respond(200, JSON_TYPE, json, requestId);
-        metrics.record(operation, "", (performance.now() - start) / 1000);
       };
       const failed = (e: unknown): void => {
         wipe(decoded.Plaintext);
-        void fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller);
+        fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller).catch(ignore);
       };
       const pending = kms[method](caller, decoded);
       if (pending !== null && typeof pending === "object" && typeof pending.then === "function") {
@@ -346,7 +349,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       }
     } catch (e) {
       if (request !== undefined) wipe(request.Plaintext);
-      void fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller);
+      fail(e, exchange, requestId, start, operation, authorization, accessKeyId, caller).catch(ignore);
     }
   }
 
@@ -501,6 +504,9 @@ function unsignedWarning(principal: string, host: string, port: number): string 
 function metricName(operation: string): string {
   return OPERATION_MODELS[operation] !== undefined ? operation : "-";
 }
+
+// For the rejection of a failure path whose own error reporting (onError) threw: nothing is left to tell.
+function ignore(): void {}
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
