@@ -373,6 +373,17 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     expect(await raw.closedWithin(2000)).toBe(true);
   });
 
+  it("trims blanks around header values (SP, HTAB, NBSP) as SigV4's canonical form does", async () => {
+    const req = await signRequest(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    let head = "POST / HTTP/1.1\r\n";
+    for (const [k, v] of Object.entries(req.headers)) head += `${k}:\t \u00a0${v} \t\r\n`;
+    const raw = new Raw(port);
+    raw.write(Buffer.from(`${head}Content-Length: ${req.body.length}\r\n\r\n${req.body}`, "latin1"));
+    const [res] = await raw.responses(1);
+    expect(res?.status, res?.body).toBe(200);
+    raw.destroy();
+  });
+
   it("answers HEAD without a body", async () => {
     const raw = new Raw(port);
     raw.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");

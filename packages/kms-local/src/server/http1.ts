@@ -398,7 +398,13 @@ class Connection {
       if (next < 0) next = head.length;
       const colon = head.indexOf(":", pos);
       const name = head.slice(pos, colon).toLowerCase();
-      let value = head.slice(colon + 1, next).trim();
+      // What String#trim removes, among the characters HEADER_BLOCK lets through: SP, HTAB and NBSP (0xA0, as
+      // before with node:http and a trim): one slice instead of two.
+      let start = colon + 1;
+      let end = next;
+      while (start < end && isBlank(head.charCodeAt(start))) start++;
+      while (end > start && isBlank(head.charCodeAt(end - 1))) end--;
+      let value = head.slice(start, end);
       pos = next + 2;
       if (value.includes("  ")) value = value.replace(/ {2,}/g, " ");
       if (name === "content-length") {
@@ -770,6 +776,10 @@ class Connection {
 }
 
 const JSON_TYPE = "application/x-amz-json-1.1";
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0xa0;
+}
 
 /**
  * @internal The header block's first malformed line, line by line (the reference that the single-pass
