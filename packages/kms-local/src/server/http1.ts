@@ -380,8 +380,10 @@ class Connection {
     const method = requestLine.slice(0, sp1);
     const url = requestLine.slice(sp1 + 1, sp2);
     const version = requestLine.slice(sp2 + 1);
-    if (!TOKEN.test(method)) throw malformed("invalid method");
-    if (!ORIGIN_FORM.test(url)) throw malformed("the request target must be a path (origin-form)");
+    // The usual request line ("POST / HTTP/1.1") needs no pattern.
+    if (method !== "POST" && method !== "GET" && !TOKEN.test(method)) throw malformed("invalid method");
+    if (url !== "/" && !ORIGIN_FORM.test(url))
+      throw malformed("the request target must be a path (origin-form)");
     const http11 = version === "HTTP/1.1";
     if (!http11 && version !== "HTTP/1.0") throw malformed("only HTTP/1.1 and HTTP/1.0 are accepted");
 
