@@ -316,6 +316,28 @@ function summary(r) {
   return `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-200: ${r.errors}  socket errors: ${r.socket ?? 0}${cpu}`;
 }
 
+/**
+ * Where a GenerateDataKey's CPU goes at 64 connections, from the three servers measured the same way: the empty
+ * responder (what Node.js and the kernel cost for any HTTP exchange), the protocol layer on top of it, and the rest.
+ */
+function layerBreakdown(full, protocolRows) {
+  const at64 = (name) => protocolRows.find((r) => r.operation.startsWith(name) && r.connections === 64);
+  const empty = at64("empty");
+  const protocol = at64("GenerateDataKey (protocol");
+  if (!full || !empty || !protocol || full.mainUs === undefined || empty.mainUs === undefined) return "";
+  const us = (v) => `${Math.round(v)} µs`;
+  return `
+Where the time goes (GenerateDataKey, 64 connections, CPU per request from /proc): the server's main thread spent
+${us(full.mainUs)}, of which ${us(empty.mainUs)} is what the empty responder's main thread spends on the same exchange
+(reading the request, writing the answer: mostly the two system calls; a loopback write also runs the receiving
+side's TCP code), ${us(protocol.mainUs - empty.mainUs)} the protocol layer (SigV4, JSON codec, metrics), and
+${us(full.mainUs - protocol.mainUs)} the local KMS and the audit log's main-thread part (policy, AES-GCM, building,
+hashing and handing over the event). The audit writer thread and the rest of the process added
+${us(full.serverUs - full.mainUs)}. At 20,000 requests/s this machine has ${us((cpus().length * 1e6) / 20_000)} of CPU
+per request for everything, the load tool included, and one thread at most ${us(1e6 / 20_000)}.
+`;
+}
+
 function luaString(s) {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 }
@@ -355,6 +377,7 @@ async function writeSection(rows, protocolRows, verify) {
   const verdict = gdk64
     ? `Target (20,000 GenerateDataKey/s at 64 connections, p99 < 10 ms): ${gdk64.rps >= 20_000 && gdk64.p99 < 10 ? "met" : "not met"} (${Math.round(gdk64.rps).toLocaleString("en-US")} req/s, p99 ${gdk64.p99.toFixed(2)} ms).`
     : "";
+  const breakdown = layerBreakdown(gdk64, protocolRows);
   const body = `Command: \`pnpm bench:kms\` (tools/bench/src/kms/run.mjs). Measured ${when} UTC on this machine (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}, Node ${process.version}),
 the load tool (${useWrk ? "wrk, 1 thread at 1 connection, 2 threads otherwise" : "load.mjs"}) on the same machine, ${duration} s per run after a 2 s warm-up.
 One-minute load average when the run started: ${loadAtStart.toFixed(1)} (on ${cpus().length} cores: ${loadAtStart > cpus().length ? "other work was competing for the CPU, so these numbers understate the server" : "the machine was otherwise quiet"}).
@@ -386,6 +409,7 @@ SigV4 verification alone (the server's \`SigV4Verifier\`, signing key cached, in
 ${verify.toFixed(2)} µs per request.
 
 ${verdict}
+${breakdown}
 `;
   const current = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, "utf8") : "# Sealkit benchmarks\n";
   writeFileSync(BENCHMARKS_MD, replaceSection(current, "## KMS server", body));
