@@ -311,7 +311,11 @@ class Connection {
       for (;;) {
         switch (this.state) {
           case State.Idle:
-            if (this.buf.length === 0) return;
+            if (this.buf.length === 0) {
+              // Nothing left in the accumulation buffer: let it go.
+              this.acc = undefined;
+              return;
+            }
             this.state = State.Head;
             this.scanned = 0;
             this.deadline = Date.now() + this.server.limits.headersTimeoutMs;
@@ -685,8 +689,11 @@ class Connection {
         this.paused = false;
         this.socket.resume();
       }
-      // Pipelined requests already received: parsed on the next turn, never recursively from inside a handler.
-      if (this.buf.length > 0) setImmediate(() => this.process());
+      // Pipelined requests already received: parsed in the next pass, never recursively from inside a handler.
+      if (this.buf.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        server.schedule(this);
+      }
     }
     server.maybeIdle();
   }
