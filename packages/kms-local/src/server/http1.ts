@@ -595,16 +595,7 @@ class Connection {
     try {
       this.server.options.onRequest(exchange);
     } catch (e) {
-      this.server.options.onError(e);
-      exchange.respond(
-        500,
-        JSON_TYPE,
-        this.server.options.errorBody(
-          "KMSInternalException",
-          "The request could not be completed because of an internal error.",
-        ),
-        randomUUID(),
-      );
+      this.#handlerFailed(exchange, e);
     }
   }
 
@@ -618,17 +609,22 @@ class Connection {
     try {
       this.server.options.onRefused(exchange, reason);
     } catch (e) {
-      this.server.options.onError(e);
-      exchange.respond(
-        500,
-        JSON_TYPE,
-        this.server.options.errorBody(
-          "KMSInternalException",
-          "The request could not be completed because of an internal error.",
-        ),
-        randomUUID(),
-      );
+      this.#handlerFailed(exchange, e);
     }
+  }
+
+  /** A handler threw instead of answering: report it and answer 500. */
+  #handlerFailed(exchange: Http1Exchange, error: unknown): void {
+    this.server.options.onError(error);
+    exchange.respond(
+      500,
+      JSON_TYPE,
+      this.server.options.errorBody(
+        "KMSInternalException",
+        "The request could not be completed because of an internal error.",
+      ),
+      randomUUID(),
+    );
   }
 
   /** Answers a framing error (no request reached the handler, or one is abandoned) and closes. */

@@ -256,16 +256,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       )
       .then(
         () => sendError(exchange, requestId, status, name, message),
-        (auditError) => {
-          onError(auditError);
-          sendError(
-            exchange,
-            requestId,
-            500,
-            "KMSInternalException",
-            "The audit log could not record the request.",
-          );
-        },
+        (auditError) => auditFailed(exchange, requestId, auditError),
       )
       .catch(ignore);
   }
@@ -421,15 +412,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           ...(caller ? { principal: caller.principal, account: caller.account } : {}),
         });
       } catch (auditError) {
-        // Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same).
-        onError(auditError);
-        sendError(
-          exchange,
-          requestId,
-          500,
-          "KMSInternalException",
-          "The audit log could not record the request.",
-        );
+        auditFailed(exchange, requestId, auditError);
         return "KMSInternalException";
       }
       sendError(exchange, requestId, e.httpStatus, e.awsName, e.message);
@@ -455,6 +438,18 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       onError(e);
     }
     exchange.respond(200, "text/plain; version=0.0.4", metrics.render(extra), requestId);
+  }
+
+  /** Fail closed: a refusal that cannot be audited becomes an internal error (it refuses all the same). */
+  function auditFailed(exchange: Http1Exchange, requestId: string, auditError: unknown): void {
+    onError(auditError);
+    sendError(
+      exchange,
+      requestId,
+      500,
+      "KMSInternalException",
+      "The audit log could not record the request.",
+    );
   }
 
   function sendError(

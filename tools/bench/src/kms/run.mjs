@@ -127,44 +127,42 @@ try {
   await new Promise((r) => server.once("exit", r));
 }
 
-// The protocol layer alone (SigV4, codec, metrics; a backend with fixed answers, no cryptography, no audit).
 if (!values["no-null"]) {
-  const nul = await startProcess([join(here, "null-server.mjs"), join(dir, "creds.json")]);
-  try {
-    const body = JSON.stringify({
-      KeyId: "alias/bench",
-      KeySpec: "AES_256",
-      EncryptionContext: { tenant: "bench" },
-    });
-    await load("GenerateDataKey", body, 16, 2, nul.url, nul.proc.pid);
-    for (const c of connectionCounts) {
-      const r = await load("GenerateDataKey", body, c, duration, nul.url, nul.proc.pid);
-      protocolOnly.push({ operation: "GenerateDataKey (protocol layer only)", connections: c, ...r });
-      console.log(`protocol only    c=${String(c).padStart(2)}  ${summary(r)}`);
-    }
-  } finally {
-    nul.proc.kill("SIGTERM");
-    await new Promise((r) => nul.proc.once("exit", r));
-  }
+  // The protocol layer alone (SigV4, codec, metrics; a backend with fixed answers, no cryptography, no audit).
+  await measureBaseline(
+    [join(here, "null-server.mjs"), join(dir, "creds.json")],
+    "GenerateDataKey (protocol layer only)",
+    "protocol only",
+  );
   // The ceiling: a Node process that only frames HTTP and answers fixed bytes, driven the same way.
-  const empty = await startProcess([join(here, "empty-server.mjs")]);
+  await measureBaseline(
+    [join(here, "empty-server.mjs")],
+    "empty Node.js responder (ceiling)",
+    "empty responder",
+  );
+}
+
+/** Starts a baseline server process and drives it with the GenerateDataKey request at each connection count. */
+async function measureBaseline(args, label, shortLabel) {
+  const baseline = await startProcess(args);
   try {
     const body = JSON.stringify({
       KeyId: "alias/bench",
       KeySpec: "AES_256",
       EncryptionContext: { tenant: "bench" },
     });
-    await load("GenerateDataKey", body, 16, 2, empty.url, empty.proc.pid);
+    await load("GenerateDataKey", body, 16, 2, baseline.url, baseline.proc.pid);
     for (const c of connectionCounts) {
-      const r = await load("GenerateDataKey", body, c, duration, empty.url, empty.proc.pid);
-      protocolOnly.push({ operation: "empty Node.js responder (ceiling)", connections: c, ...r });
-      console.log(`empty responder  c=${String(c).padStart(2)}  ${summary(r)}`);
+      const r = await load("GenerateDataKey", body, c, duration, baseline.url, baseline.proc.pid);
+      protocolOnly.push({ operation: label, connections: c, ...r });
+      console.log(`${shortLabel.padEnd(16)} c=${String(c).padStart(2)}  ${summary(r)}`);
     }
   } finally {
-    empty.proc.kill("SIGTERM");
-    await new Promise((r) => empty.proc.once("exit", r));
+    baseline.proc.kill("SIGTERM");
+    await new Promise((r) => baseline.proc.once("exit", r));
   }
 }
+
 try {
   if (!values["no-write"] && !values.quick) await writeSection(results, protocolOnly, verifyUs);
 } finally {
