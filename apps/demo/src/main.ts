@@ -23,17 +23,6 @@ try {
       edge: port("SEALKIT_EDGE_PORT", 8787),
     },
   });
-  console.log(`
-  Sealkit demo is running.
-
-    Web page      ${demo.url}      sign in as alice/alice (tenant acme) or bob/bob (tenant globex)
-    Edge worker   ${demo.edgeUrl}   (workerd) serves envelopes, decrypting Range requests on the fly
-    KMS endpoint  ${demo.kmsUrl}   AWS KMS protocol; credentials in ${dataDir}/credentials.json
-    Master key    ${demo.keyArn} (alias/demo-files), data keys through the ${demo.provider} provider
-    Data          ${dataDir}
-
-  Press Ctrl-C to stop.
-`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -45,6 +34,18 @@ try {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  // The banner only once the handlers are installed: a signal right after it stops the demo gracefully.
+  console.log(`
+  Sealkit demo is running.
+
+    Web page      ${demo.url}      sign in as alice/alice (tenant acme) or bob/bob (tenant globex)
+    Edge worker   ${demo.edgeUrl}   (workerd) serves envelopes, decrypting Range requests on the fly
+    KMS endpoint  ${demo.kmsUrl}   AWS KMS protocol; credentials in ${dataDir}/credentials.json
+    Master key    ${demo.keyArn} (alias/demo-files), data keys through the ${demo.provider} provider
+    Data          ${dataDir}
+
+  Press Ctrl-C to stop.
+`);
 } catch (error) {
   console.error(`The demo could not start: ${(error as Error).message}`);
   process.exit(1);

@@ -127,14 +127,16 @@ describe.skipIf(!hasSoftHsm)("pkcs11 provider on SoftHSM2", () => {
     expect(err).toMatch(/WARNING: --allow-unsigned-as is ON/);
     expect(readdirSync(dataDir)).not.toContain("root.key");
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code, signal })),
+      // "close", not "exit": exit can come before the last of stdout has been read.
+      child.once("close", (code, signal) => resolve({ code, signal })),
     );
     child.kill("SIGTERM");
     const { code, signal } = await exited;
-    // The graceful stop (requests finished, local KMS and HSM sessions closed) completed. Once in a loaded full
-    // run the process then ended by a signal instead of exit code 0 (not reproduced since): logged, not asserted.
+    // The graceful stop (requests finished, local KMS and HSM sessions closed) completed. On loaded runs this
+    // used to fail now and then, killed by the SIGTERM itself: "ready" was printed before the signal handlers
+    // were installed. They are installed first now.
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(out).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);
-    if (code !== 0) console.warn(`kms serve --hsm exit: code ${code}, signal ${signal}; stderr: ${err}`);
   });
 });
 

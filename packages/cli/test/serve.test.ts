@@ -150,7 +150,8 @@ describe("against the Sealkit KMS server", () => {
   });
 
   it("stops cleanly on SIGTERM", async () => {
-    const exited = new Promise<number | null>((resolve) => server!.once("exit", resolve));
+    // "close", not "exit": exit can come before the last of stdout has been read.
+    const exited = new Promise<number | null>((resolve) => server!.once("close", resolve));
     server!.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(serverOut).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);

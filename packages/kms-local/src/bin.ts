@@ -93,7 +93,6 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${values.region}, account ${started.kms.location.account})\n`,
   );
-  process.stdout.write("ready\n");
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -111,6 +110,9 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
+    // a SIGTERM in the instant between the two killed the process with no graceful stop).
+    process.stdout.write("ready\n");
   });
   process.stdout.write("stopped\n");
   return process.exitCode === 1 ? 1 : 0;

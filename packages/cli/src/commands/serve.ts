@@ -89,7 +89,6 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${started.kms.location.region}, account ${started.kms.location.account}, data dir ${dataDir}${rootKey ? `, root key ${rootKey.description}` : ""})\n`,
   );
-  process.stdout.write("ready\n");
   await new Promise<void>((done, fail) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -103,6 +102,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
+    // a SIGTERM in the instant between the two killed the process with no graceful stop).
+    process.stdout.write("ready\n");
   });
   process.stdout.write("stopped\n");
 }

@@ -151,7 +151,8 @@ describe.skipIf(!hasBin)("sealkit-kms bin", () => {
   );
 
   it("stops on SIGTERM after finishing, exit code 0", async () => {
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // "close", not "exit": exit can come before the last of stdout has been read.
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(output).toMatch(/SIGTERM: finishing requests in flight/);
