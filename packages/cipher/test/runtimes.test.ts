@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { testBundleConfig } from "@sealkit/config/tsup";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as source from "../src/index.js";
@@ -22,23 +23,18 @@ interface CaseResult {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sealkit-runtimes-"));
-  await build({
-    config: false,
-    entry: { suites: join(root, "test/runtimes/run-suites.ts") },
-    outDir: dir,
-    format: ["esm"],
-    platform: "neutral",
-    target: "es2022",
-    dts: false,
-    sourcemap: false,
-    silent: true,
-    noExternal: [/.*/],
-    outExtension: () => ({ js: ".mjs" }),
-    esbuildOptions(options) {
-      options.conditions = ["import"];
-      options.mainFields = ["module", "main"];
-    },
-  });
+  await build(
+    testBundleConfig({
+      entry: { suites: join(root, "test/runtimes/run-suites.ts") },
+      outDir: dir,
+      platform: "neutral",
+      outExtension: () => ({ js: ".mjs" }),
+      esbuildOptions(options) {
+        options.conditions = ["import"];
+        options.mainFields = ["module", "main"];
+      },
+    }),
+  );
 }, 120_000);
 
 afterAll(() => {

@@ -5,6 +5,7 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { testBundleConfig, wasmExternal } from "@sealkit/config/tsup";
 import { Miniflare } from "miniflare";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -26,30 +27,18 @@ interface CaseResult {
 
 /** Bundles a test worker with the package resolved through its `workerd` export condition. */
 async function bundle(name: string, entry: string): Promise<void> {
-  await build({
-    config: false,
-    entry: { [name]: join(root, entry) },
-    outDir: dir,
-    format: ["esm"],
-    platform: "neutral",
-    target: "es2022",
-    dts: false,
-    sourcemap: false,
-    silent: true,
-    noExternal: [/.*/],
-    esbuildPlugins: [
-      {
-        name: "wasm-external",
-        setup(b) {
-          b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));
-        },
+  await build(
+    testBundleConfig({
+      entry: { [name]: join(root, entry) },
+      outDir: dir,
+      platform: "neutral",
+      esbuildPlugins: [wasmExternal],
+      esbuildOptions(options) {
+        options.conditions = ["workerd", "worker", "import"];
+        options.mainFields = ["module", "main"];
       },
-    ],
-    esbuildOptions(options) {
-      options.conditions = ["workerd", "worker", "import"];
-      options.mainFields = ["module", "main"];
-    },
-  });
+    }),
+  );
 }
 
 beforeAll(async () => {

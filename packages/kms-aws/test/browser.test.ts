@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromiumLaunchOptions } from "@sealkit/config/chromium";
+import { testBundleConfig } from "@sealkit/config/tsup";
 import { sourcePaths } from "@sealkit/config/vitest";
 import { type Browser, chromium } from "playwright-core";
 import { build } from "tsup";
@@ -28,23 +29,18 @@ beforeAll(async () => {
     throw new Error("packages/cipher/dist is missing: run `pnpm --filter @sealkit/cipher build` first");
   }
   dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-browser-"));
-  await build({
-    config: false,
-    entry: { page: join(root, "test/browser/page.ts") },
-    outDir: dir,
-    format: ["esm"],
-    platform: "browser",
-    target: "es2022",
-    dts: false,
-    sourcemap: false,
-    silent: true,
-    splitting: false,
-    noExternal: [/.*/],
-    esbuildOptions(options) {
-      options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
-      options.conditions = ["browser", "import"];
-    },
-  });
+  await build(
+    testBundleConfig({
+      entry: { page: join(root, "test/browser/page.ts") },
+      outDir: dir,
+      platform: "browser",
+      splitting: false,
+      esbuildOptions(options) {
+        options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
+        options.conditions = ["browser", "import"];
+      },
+    }),
+  );
   const bundle = readFileSync(join(dir, "page.js"));
   server = await startLocalServer();
   key = await server.createKey();

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { decrypt } from "@sealkit/cipher";
+import { testBundleConfig, wasmExternal } from "@sealkit/config/tsup";
 import { sourcePaths } from "@sealkit/config/vitest";
 import { Miniflare } from "miniflare";
 import { build } from "tsup";
@@ -31,35 +32,25 @@ beforeAll(async () => {
   const readmeEntry = join(root, "test/workerd", `readme-worker-${process.pid}.ts`);
   writeFileSync(readmeEntry, readmeExample(1));
   try {
-    await build({
-      config: false,
-      entry: { worker: join(root, "test/workerd/worker.ts"), readme: readmeEntry },
-      outDir: dir,
-      format: ["esm"],
-      platform: "browser",
-      target: "es2022",
-      dts: false,
-      sourcemap: false,
-      silent: true,
-      splitting: false,
-      noExternal: [/.*/],
-      esbuildPlugins: [
-        {
-          name: "wasm-external",
-          setup(b) {
-            b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, external: true }));
-          },
+    await build(
+      testBundleConfig({
+        entry: { worker: join(root, "test/workerd/worker.ts"), readme: readmeEntry },
+        outDir: dir,
+        platform: "browser",
+        splitting: false,
+        esbuildPlugins: [wasmExternal],
+        esbuildOptions(options) {
+          // platform "browser" applies the SDK's browser field (runtimeConfig.browser: the fetch handler, no node:http).
+          // @sealkit/core from source (one copy for cipher's build and ours); cipher through its `workerd` condition.
+          options.alias = {
+            "@sealkit/core": sourcePaths["@sealkit/core"]!,
+            "@sealkit/kms-aws": join(root, "src/index.ts"),
+          };
+          options.conditions = ["workerd", "worker", "browser", "import"];
+          options.mainFields = ["browser", "module", "main"];
         },
-      ],
-      esbuildOptions(options) {
-        // platform "browser" applies the SDK's browser field (runtimeConfig.browser: the fetch handler, no node:http).
-        // @sealkit/core from source (one copy for cipher's build and ours); cipher through its `workerd` condition.
-        options.alias = { "@sealkit/core": sourcePaths["@sealkit/core"]! };
-        options.conditions = ["workerd", "worker", "browser", "import"];
-        options.alias = { ...options.alias, "@sealkit/kms-aws": join(root, "src/index.ts") };
-        options.mainFields = ["browser", "module", "main"];
-      },
-    });
+      }),
+    );
   } finally {
     rmSync(readmeEntry, { force: true });
   }
