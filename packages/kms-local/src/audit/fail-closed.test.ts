@@ -1,14 +1,14 @@
 // Fail-closed tests with really unwritable stores: a full 1 MB tmpfs, an immutable (chattr +i) WAL, a locked database.
 
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { KmsError } from "../errors.js";
 import { type AuditEventInput, AuditLog } from "./index.js";
-import { probeStoreFaults, tryRun } from "./store-faults.js";
+import { fillFileSystem, probeStoreFaults, tryRun } from "./store-faults.js";
 
 const ACCOUNT = "111122223333";
 const event = (n: number): AuditEventInput => ({
@@ -24,21 +24,6 @@ const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
-
-/** Fills the file system holding `dir` until it refuses another byte; returns the filler's path. */
-function fill(dir: string): string {
-  const filler = join(dir, "filler");
-  const fd = openSync(filler, "w");
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
-  } finally {
-    closeSync(fd);
-  }
-  return filler;
-}
 
 async function expectRejectedBatch(log: AuditLog, count: number): Promise<void> {
   const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => log.append(event(i))));
@@ -62,7 +47,7 @@ describe("fail closed", { timeout: 30_000 }, () => {
     cleanups.push(() => void log.close().catch(() => undefined));
     for (let i = 0; i < 5; i++) await log.append(event(i));
     const before = log.stats().lastSequence;
-    const filler = fill(mountPoint);
+    const filler = fillFileSystem(mountPoint);
 
     await expectRejectedBatch(log, 400);
     expect(log.stats().lastSequence).toBe(before);

@@ -1,7 +1,7 @@
 // Test support: which real ways of making a store unwritable this machine allows (the fail-closed tests use them).
 
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,4 +31,23 @@ export function probeStoreFaults(): { readonly canMount: boolean; readonly canCh
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/**
+ * Fills the file system holding `dir` (a small tmpfs) until it refuses another byte; returns the filler's path,
+ * whose removal frees the space again.
+ * @throws the write error when it is anything but ENOSPC (the file system did not fill up as expected)
+ */
+export function fillFileSystem(dir: string): string {
+  const filler = join(dir, "filler");
+  const fd = openSync(filler, "w");
+  const chunk = Buffer.alloc(4096, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
 }

@@ -2,11 +2,11 @@
 // every cryptographic operation over HTTP answers 500 KMSInternalException with no key material, and recovers after.
 
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { probeStoreFaults, tryRun } from "../../src/audit/store-faults.js";
+import { fillFileSystem, probeStoreFaults, tryRun } from "../../src/audit/store-faults.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { createKmsServer, type KmsServer } from "../../src/server/server.js";
 import { ALICE, call, type RawResponse } from "../../src/server/test-support.js";
@@ -111,16 +111,7 @@ describe("fail-closed audit through the server", { timeout: 60_000 }, () => {
       });
       const { server, kms, keyId, blob } = await serve(join(mountPoint, "data"));
       const before = kms.auditLog?.stats().lastSequence;
-      const filler = join(mountPoint, "filler");
-      const fd = openSync(filler, "w");
-      const chunk = Buffer.alloc(4096, 1);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC");
-      } finally {
-        closeSync(fd);
-      }
+      const filler = fillFileSystem(mountPoint);
 
       await expectAllFailClosed(server.url, keyId, blob);
       expect(kms.auditLog?.stats().lastSequence).toBe(before);
