@@ -2,6 +2,7 @@
 // providers with a chosen data key, stream drivers with a given chunking, and the run counts.
 
 import {
+  concatBytes,
   type DataKey,
   type EncryptionContext,
   type KeyProvider,
@@ -116,15 +117,7 @@ export async function runTransform(
   } catch (e) {
     error = e;
   }
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const released = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    released.set(p, offset);
-    offset += p.length;
-  }
-  return { released, error };
+  return { released: concatBytes(...parts), error };
 }
 
 /** The error's code when it is a SealkitError, else a description (for assertion messages). */
