@@ -74,6 +74,13 @@ export function digestFromRow(row: DigestRow): AuditDigest {
 }
 
 /** Why the indexed columns of a row disagree with its event, or undefined when they agree. */
+/** True when `digest` names the trusted key and its Ed25519 signature verifies under it. */
+function signedBy(digest: AuditDigest, trusted: { publicKey: KeyObject; fingerprint: string }): boolean {
+  return (
+    digest.publicKeyFingerprint === trusted.fingerprint && checkDigestSignature(digest, trusted.publicKey)
+  );
+}
+
 function columnMismatch(row: EventRow, event: AuditEvent): string | undefined {
   if (row.event_name !== event.eventName) return "event_name";
   if (row.principal !== event.userIdentity?.arn) return "principal";
@@ -112,10 +119,7 @@ export async function verifyAuditDatabase(
       const digest = digestFromRow(row);
       const before = previous;
       previous = digest;
-      if (
-        digest.publicKeyFingerprint !== trusted.fingerprint ||
-        !checkDigestSignature(digest, trusted.publicKey)
-      ) {
+      if (!signedBy(digest, trusted)) {
         report(
           digest.lastSequence,
           "bad-digest-signature",
@@ -149,10 +153,7 @@ export async function verifyAuditDatabase(
     // vouches for its events, which is how truncation after the last digest in the log is caught.
     const maxDigestNumber = digestRows.at(-1)?.digest_number ?? 0;
     for (const known of options.knownDigests ?? []) {
-      if (
-        known.publicKeyFingerprint !== trusted.fingerprint ||
-        !checkDigestSignature(known, trusted.publicKey)
-      ) {
+      if (!signedBy(known, trusted)) {
         report(
           known.lastSequence,
           "bad-digest-signature",
