@@ -1654,10 +1654,10 @@ export class LocalKms {
       request,
       { readOnly: true, params: keyParams },
       async (ctx) => {
+        // It writes the pending counts before reading them: not on the lock-free path.
+        if (ctx.fast) throw RETRY_LOCKED;
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: true });
         this.#authorize(caller, row, "GetKeyLastUsage", {});
-        // Lock-free, a read is not allowed to write the pending counts: take the lock.
-        if (ctx.fast) throw RETRY_LOCKED;
         this.#flushUsage();
         const rows = this.#sql(
           "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
@@ -1788,8 +1788,11 @@ export class LocalKms {
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
   ): Promise<Res> {
-    if (spec.readOnly && !this.#closed && !this.#db.inTransaction && this.#now() < this.#nextSweepAt) {
-      return this.#callUnlocked(eventName, caller, request, spec, body);
+    if (spec.readOnly && !this.#closed && !this.#db.inTransaction) {
+      const eventTime = this.#clock();
+      if (eventTime.getTime() < this.#nextSweepAt) {
+        return this.#callUnlocked(eventName, caller, request, spec, body, eventTime);
+      }
     }
     return this.#callLocked(eventName, caller, request, spec, body);
   }
@@ -1807,10 +1810,10 @@ export class LocalKms {
     request: Req,
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
+    eventTime: Date,
   ): Promise<Res> {
     const generation = this.#generation;
     const ctx: CallContext = { arns: [], keyIds: [], secrets: [], fast: true };
-    const eventTime = this.#clock();
     let result: Res | undefined;
     let error: KmsError | undefined;
     let retry = false;
@@ -1827,7 +1830,7 @@ export class LocalKms {
       wipe(...ctx.secrets);
       return this.#callLocked(eventName, caller, request, spec, body);
     }
-    this.#countUsage(ctx.keyIds[0] ?? "", eventName);
+    this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
     await this.#auditOutside(
       this.#event(eventName, caller, request, spec, ctx, eventTime, result, error),
       ctx,
@@ -1885,7 +1888,7 @@ export class LocalKms {
         result = await body(ctx);
         // A change (or a first-use key created by a read) may schedule a deletion or a rotation.
         if (!spec.readOnly || this.#mustSync) this.#nextSweepAt = 0;
-        this.#countUsage(ctx.keyIds[0] ?? "", eventName);
+        this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
         if (spec.readOnly) this.#commit();
       } catch (e) {
         error = toKmsError(e);
@@ -2458,11 +2461,10 @@ export class LocalKms {
   }
 
   /**
-   * Counts a call in memory; {@link LocalKms.#flushUsage} writes the counts every second, before they are read and
-   * on close. A crash loses at most a second of counts (statistics; the audit log has every call).
+   * Counts a call made at `now` (ms) in memory; {@link LocalKms.#flushUsage} writes the counts every second, before
+   * they are read and on close. A crash loses at most a second of counts (statistics; the audit log has every call).
    */
-  #countUsage(keyId: string, operation: string): void {
-    const now = this.#now();
+  #countUsage(keyId: string, operation: string, now: number): void {
     if (now < this.#month.from || now >= this.#month.to) this.#month = monthOf(now);
     const month = this.#month.name;
     const key = `${keyId}\0${operation}\0${month}`;
