@@ -140,7 +140,24 @@ if (!values["no-null"]) {
     "empty Node.js responder (ceiling)",
     "empty responder",
   );
+  // The machine's ceiling: the same responder in two cluster workers, so Node.js may use both cores.
+  await measureBaseline(
+    [join(here, "empty-server.mjs"), "--processes", String(cpus().length)],
+    `empty Node.js responder, ${cpus().length} processes (machine ceiling)`,
+    "empty, cluster",
+  );
 }
+// The issue's bare pipeline (SigV4, AES-GCM, hash-chained insert with group commit) in one thread, without HTTP.
+const bare = JSON.parse(
+  execFileSync(process.execPath, [
+    join(here, "bare-pipeline.mjs"),
+    JSON.stringify(CRED),
+    String(duration),
+  ]).toString(),
+);
+console.log(
+  `bare pipeline (no HTTP): ${Math.round(bare.rps).toLocaleString("en-US")} req/s in one thread, ${bare.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
+);
 
 /** Starts a baseline server process and drives it with the GenerateDataKey request at each connection count. */
 async function measureBaseline(args, label, shortLabel) {
@@ -164,7 +181,7 @@ async function measureBaseline(args, label, shortLabel) {
 }
 
 try {
-  if (!values["no-write"] && !values.quick) await writeSection(results, protocolOnly, verifyUs);
+  if (!values["no-write"] && !values.quick) await writeSection(results, protocolOnly, verifyUs, bare);
 } finally {
   if (values["cpu-prof"]) console.log(`profiles: ${join(dir, "profiles")}`);
   else rmSync(dir, { recursive: true, force: true });
@@ -237,15 +254,36 @@ function cpuSnapshot(pid) {
     const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
     const busy = (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / 100;
+    const tree = processTree(pid);
     return {
-      process: ticks(readFileSync(`/proc/${pid}/stat`, "utf8")),
-      main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")),
+      process: tree.reduce((sum, p) => sum + ticks(readFileSync(`/proc/${p}/stat`, "utf8")), 0),
+      // A cluster has no one main thread that does the work.
+      main: tree.length > 1 ? Number.NaN : ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")),
       machine: busy,
       at: performance.now(),
     };
   } catch {
     return undefined;
   }
+}
+
+/** A process and its descendants (a cluster's workers), from the parent pids in /proc. */
+function processTree(root) {
+  const parentOf = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // The process ended while being listed.
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, parent] of parentOf) if (parent === tree[i]) tree.push(pid);
+  }
+  return tree;
 }
 
 /** Server CPU per request (µs, all threads and main thread) and the machine's busy cores during a run. */
@@ -306,11 +344,15 @@ async function load(operation, body, connections, seconds, target = url, pid = s
   return { ...parsed, ...cpuUse(before, after, parsed.requests) };
 }
 
+function mainThread(r) {
+  return Number.isNaN(r.mainUs) ? "n/a" : r.mainUs.toFixed(0);
+}
+
 function summary(r) {
   const cpu =
     r.serverUs === undefined
       ? ""
-      : `  server CPU ${r.serverUs.toFixed(0)} µs/req (main thread ${r.mainUs.toFixed(0)})  machine ${r.busyCores.toFixed(2)} cores busy`;
+      : `  server CPU ${r.serverUs.toFixed(0)} µs/req (main thread ${mainThread(r)})  machine ${r.busyCores.toFixed(2)} cores busy`;
   return `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-200: ${r.errors}  socket errors: ${r.socket ?? 0}${cpu}`;
 }
 
@@ -320,7 +362,7 @@ function summary(r) {
  */
 function layerBreakdown(full, protocolRows) {
   const at64 = (name) => protocolRows.find((r) => r.operation.startsWith(name) && r.connections === 64);
-  const empty = at64("empty");
+  const empty = at64("empty Node.js responder (ceiling)");
   const protocol = at64("GenerateDataKey (protocol");
   if (!full || !empty || !protocol || full.mainUs === undefined || empty.mainUs === undefined) return "";
   const us = (v) => `${Math.round(v)} µs`;
@@ -333,6 +375,34 @@ ${us(full.mainUs - protocol.mainUs)} the local KMS and the audit log's main-thre
 hashing and handing over the event). The audit writer thread and the rest of the process added
 ${us(full.serverUs - full.mainUs)}. At 20,000 requests/s this machine has ${us((cpus().length * 1e6) / 20_000)} of CPU
 per request for everything, the load tool included, and one thread at most ${us(1e6 / 20_000)}.
+`;
+}
+
+/**
+ * Whether the target is reachable at all here: what the machine spends on an empty HTTP exchange with both cores in
+ * use (the load tool included), plus the issue's bare pipeline, against the CPU the machine has per request at
+ * 20,000/s.
+ */
+function targetFloor(full, protocolRows, bare) {
+  const cluster = protocolRows.find((r) => r.operation.includes("machine ceiling") && r.connections === 64);
+  if (!full || !cluster || cluster.busyCores === undefined || full.busyCores === undefined || !bare)
+    return "";
+  const machineUs = (r) => (r.busyCores * 1e6) / r.rps;
+  const exchange = machineUs(cluster);
+  const floor = exchange + bare.cpuUsPerRequest;
+  const budget = (cpus().length * 1e6) / 20_000;
+  const fmt = (v) => Math.round(v).toLocaleString("en-US");
+  const verdict =
+    floor >= budget
+      ? `more than the ${fmt(budget)} µs the machine has per request at 20,000/s: no server doing even just those three things can reach the target here (${fmt((cpus().length * 1e6) / floor)}/s at most)`
+      : `against the ${fmt(budget)} µs the machine has per request at 20,000/s. That leaves ${fmt(budget - floor)} µs for all else a KMS request needs (JSON, key lookup, policy, building the audit event, metrics), and only if the work is spread over both cores with no overhead, which a single Node.js thread cannot do`;
+  return `
+The target's floor on this machine: with both cores in use, Node.js answers at most ${fmt(cluster.rps)} empty requests/s
+here (the cluster row), so an HTTP exchange costs the machine ${fmt(exchange)} µs, wrk and the kernel included. The
+issue's bare pipeline (\`tools/bench/src/kms/bare-pipeline.mjs\`: the server's SigV4 check, AES-256-GCM of a data key
+from a random pool, a hash-chained SQLite insert with group commit; one thread, no HTTP) costs ${bare.cpuUsPerRequest.toFixed(0)} µs of CPU per
+request (${fmt(bare.rps)}/s). Together ${fmt(floor)} µs, ${verdict}. This server costs the machine ${fmt(machineUs(full))} µs per
+GenerateDataKey at 64 connections.
 `;
 }
 
@@ -360,7 +430,7 @@ function parseWrk(text) {
   };
 }
 
-async function writeSection(rows, protocolRows, verify) {
+async function writeSection(rows, protocolRows, verify, bare) {
   const { replaceSection, BENCHMARKS_MD } = await import("../cipher/benchmarks-md.mjs");
   const when = new Date().toISOString().slice(0, 16).replace("T", " ");
   const table = [
@@ -368,14 +438,14 @@ async function writeSection(rows, protocolRows, verify) {
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...[...rows, ...protocolRows].map(
       (r) =>
-        `| ${r.operation} | ${r.connections} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.socket ?? 0} | ${r.serverUs === undefined ? "?" : `${r.serverUs.toFixed(0)} (${r.mainUs.toFixed(0)})`} | ${r.busyCores === undefined ? "?" : r.busyCores.toFixed(2)} |`,
+        `| ${r.operation} | ${r.connections} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.socket ?? 0} | ${r.serverUs === undefined ? "?" : `${r.serverUs.toFixed(0)} (${mainThread(r)})`} | ${r.busyCores === undefined ? "?" : r.busyCores.toFixed(2)} |`,
     ),
   ].join("\n");
   const gdk64 = rows.find((r) => r.operation === "GenerateDataKey" && r.connections === 64);
   const verdict = gdk64
     ? `Target (20,000 GenerateDataKey/s at 64 connections, p99 < 10 ms): ${gdk64.rps >= 20_000 && gdk64.p99 < 10 ? "met" : "not met"} (${Math.round(gdk64.rps).toLocaleString("en-US")} req/s, p99 ${gdk64.p99.toFixed(2)} ms).`
     : "";
-  const breakdown = layerBreakdown(gdk64, protocolRows);
+  const breakdown = layerBreakdown(gdk64, protocolRows) + targetFloor(gdk64, protocolRows, bare);
   const body = `Command: \`pnpm bench:kms\` (tools/bench/src/kms/run.mjs). Measured ${when} UTC on this machine (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}, Node ${process.version}),
 the load tool (${useWrk ? "wrk, 1 thread at 1 connection, 2 threads otherwise" : "load.mjs"}) on the same machine, ${duration} s per run after a 2 s warm-up.
 One-minute load average when the run started: ${loadAtStart.toFixed(1)} (on ${cpus().length} cores: ${loadAtStart > cpus().length ? "other work was competing for the CPU, so these numbers understate the server" : "the machine was otherwise quiet"}).
@@ -397,7 +467,9 @@ ${[...rows, ...protocolRows].some((r) => r.errors > 0) ? "Some responses were no
 
 "Empty Node.js responder" is a node:net process that frames each request by Content-Length and writes fixed bytes
 (\`tools/bench/src/kms/empty-server.mjs\`): no SigV4, JSON, cryptography or audit. No Node.js server can answer this
-request faster on this machine with this load tool, so it is the ceiling the other rows are measured against.
+request faster on this machine with this load tool, so it is the ceiling the other rows are measured against. The
+"${cpus().length} processes" row runs it in ${cpus().length} cluster workers sharing the listening socket: the most Node.js can answer here with
+every core (its CPU column sums the workers).
 
 "Protocol layer only" is the same HTTP server (\`createKmsServer\`: SigV4, JSON codec, metrics) in front of a backend
 that answers fixed bytes with no cryptography and no audit (\`tools/bench/src/kms/null-server.mjs\`): the ceiling
