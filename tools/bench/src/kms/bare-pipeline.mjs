@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SigV4Verifier } from "../../../../packages/kms-local/dist/index.js";
-import { signKmsRequest } from "./sign.mjs";
+import { signedVerifyCase } from "./sign.mjs";
 
 const require = createRequire(new URL("../../../../packages/kms-local/package.json", import.meta.url));
 const Database = require("better-sqlite3");
@@ -19,27 +19,7 @@ const credential = JSON.parse(process.argv[2]);
 const GROUP = 64;
 const SECONDS = Number(process.argv[3] ?? 3);
 
-const verifier = new SigV4Verifier({
-  region: "us-east-1",
-  secretFor: (id) => (id === credential.accessKeyId ? credential.secretAccessKey : undefined),
-});
-const body = JSON.stringify({
-  KeyId: "alias/bench",
-  KeySpec: "AES_256",
-  EncryptionContext: { tenant: "bench" },
-});
-const headers = signKmsRequest({
-  url: "http://127.0.0.1:4600",
-  operation: "GenerateDataKey",
-  body,
-  ...credential,
-});
-const request = {
-  method: "POST",
-  url: "/",
-  rawHeaders: Object.entries(headers).flat(),
-  body: Buffer.from(body),
-};
+const { verifier, parts: request } = signedVerifyCase(SigV4Verifier, credential);
 
 const dir = mkdtempSync(join(tmpdir(), "sealkit-bare-"));
 const db = new Database(join(dir, "chain.db"));

@@ -10,7 +10,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { signKmsRequest } from "./sign.mjs";
+import { signedVerifyCase, signKmsRequest } from "./sign.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../../..");
@@ -188,23 +188,7 @@ try {
 }
 
 function measureVerify(Verifier) {
-  const verifier = new Verifier({
-    region: "us-east-1",
-    secretFor: (id) => (id === CRED.accessKeyId ? CRED.secretAccessKey : undefined),
-  });
-  const body = JSON.stringify({
-    KeyId: "alias/bench",
-    KeySpec: "AES_256",
-    EncryptionContext: { tenant: "bench" },
-  });
-  const headers = signKmsRequest({
-    url: "http://127.0.0.1:4600",
-    operation: "GenerateDataKey",
-    body,
-    ...CRED,
-  });
-  const rawHeaders = Object.entries(headers).flat();
-  const parts = { method: "POST", url: "/", rawHeaders, body: Buffer.from(body) };
+  const { verifier, parts } = signedVerifyCase(Verifier, CRED);
   for (let i = 0; i < 20_000; i++) verifier.verify(parts);
   const n = 200_000;
   const t0 = performance.now();

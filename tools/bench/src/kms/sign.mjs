@@ -47,3 +47,34 @@ export function signKmsRequest(r) {
     authorization: `AWS4-HMAC-SHA256 Credential=${r.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`,
   };
 }
+
+/**
+ * The server's SigV4 verifier for one credential and the bench's GenerateDataKey request signed with it, as the
+ * parts `verify` takes: for measuring verification without HTTP.
+ * @param {new (options: object) => { verify(parts: object): unknown }} Verifier the server's SigV4Verifier
+ * @param {{ accessKeyId: string, secretAccessKey: string }} credential
+ */
+export function signedVerifyCase(Verifier, credential) {
+  const verifier = new Verifier({
+    region: "us-east-1",
+    secretFor: (id) => (id === credential.accessKeyId ? credential.secretAccessKey : undefined),
+  });
+  const body = JSON.stringify({
+    KeyId: "alias/bench",
+    KeySpec: "AES_256",
+    EncryptionContext: { tenant: "bench" },
+  });
+  const headers = signKmsRequest({
+    url: "http://127.0.0.1:4600",
+    operation: "GenerateDataKey",
+    body,
+    ...credential,
+  });
+  const parts = {
+    method: "POST",
+    url: "/",
+    rawHeaders: Object.entries(headers).flat(),
+    body: Buffer.from(body),
+  };
+  return { verifier, parts };
+}
