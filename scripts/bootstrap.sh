@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-SYSTEM_PACKAGES=(softhsm2 chromium awscli python3-boto3 wrk)
+SYSTEM_PACKAGES=(softhsm2 chromium wrk)
 
 if [[ "${1:-}" == "--system" ]]; then
   sudo=""
   [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  # The AWS tools the KMS server is tested with (packages/kms-local/src/server/aws-tools.test.ts): Debian's, unless
+  # an AWS CLI or a boto3 is there already (a pip or pyenv install is kept as it is).
+  command -v aws >/dev/null 2>&1 || SYSTEM_PACKAGES+=(awscli)
+  python3 -c "import boto3" >/dev/null 2>&1 || SYSTEM_PACKAGES+=(python3-boto3)
   echo "==> apt-get install ${SYSTEM_PACKAGES[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${SYSTEM_PACKAGES[@]}" >/dev/null

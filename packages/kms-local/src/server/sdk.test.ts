@@ -88,7 +88,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     );
   });
 
-  it("manages aliases and refuses a duplicate with AlreadyExistsException (409)", async () => {
+  it("manages aliases and refuses a duplicate with AlreadyExistsException (400, as AWS sends it)", async () => {
     const { KeyMetadata: a } = await alice.send(new K.CreateKeyCommand({}));
     const { KeyMetadata: b } = await alice.send(new K.CreateKeyCommand({}));
     await alice.send(new K.CreateAliasCommand({ AliasName: "alias/sdk-app", TargetKeyId: a!.KeyId }));
@@ -98,7 +98,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
       ),
     ).toMatchObject({
       name: "AlreadyExistsException",
-      status: 409,
+      status: 400,
     });
     const listed = await alice.send(new K.ListAliasesCommand({ KeyId: a!.KeyId }));
     expect(listed.Aliases?.map((x) => x.AliasName)).toContain("alias/sdk-app");
@@ -109,7 +109,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     await alice.send(new K.DeleteAliasCommand({ AliasName: "alias/sdk-app" }));
     expect(await failure(alice.send(new K.DescribeKeyCommand({ KeyId: "alias/sdk-app" })))).toMatchObject({
       name: "NotFoundException",
-      status: 404,
+      status: 400,
     });
   });
 
@@ -221,14 +221,14 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     ).toBe(false);
   });
 
-  it("moves keys through Disabled and PendingDeletion with DisabledException and KMSInvalidStateException (409)", async () => {
+  it("moves keys through Disabled and PendingDeletion with DisabledException and KMSInvalidStateException (400, as AWS sends them)", async () => {
     const { KeyMetadata: k } = await alice.send(new K.CreateKeyCommand({}));
     await alice.send(new K.DisableKeyCommand({ KeyId: k!.KeyId }));
     expect(
       await failure(alice.send(new K.EncryptCommand({ KeyId: k!.KeyId, Plaintext: te.encode("x") }))),
     ).toMatchObject({
       name: "DisabledException",
-      status: 409,
+      status: 400,
     });
     await alice.send(new K.EnableKeyCommand({ KeyId: k!.KeyId }));
     const scheduled = await alice.send(
@@ -240,7 +240,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
       await failure(alice.send(new K.EncryptCommand({ KeyId: k!.KeyId, Plaintext: te.encode("x") }))),
     ).toMatchObject({
       name: "KMSInvalidStateException",
-      status: 409,
+      status: 400,
     });
     expect((await alice.send(new K.CancelKeyDeletionCommand({ KeyId: k!.KeyId }))).KeyId).toBe(k!.Arn);
     expect((await alice.send(new K.DescribeKeyCommand({ KeyId: k!.KeyId }))).KeyMetadata?.KeyState).toBe(
@@ -248,7 +248,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     );
     expect(
       await failure(alice.send(new K.DescribeKeyCommand({ KeyId: "11111111-2222-3333-4444-555555555555" }))),
-    ).toMatchObject({ name: "NotFoundException", status: 404 });
+    ).toMatchObject({ name: "NotFoundException", status: 400 });
   });
 
   it("tags and untags keys", async () => {

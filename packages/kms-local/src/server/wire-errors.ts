@@ -19,8 +19,25 @@ export const WIRE_ERROR_STATUS = {
   RequestHeaderFieldsTooLargeException: 431,
   ServiceUnavailableException: 503,
   KMSInternalException: 500,
-  NotFoundException: 404,
+  NotFoundException: 400,
 } as const;
+
+/**
+ * The statuses AWS KMS sends where the SDKs' Smithy model (and `KmsError.httpStatus`) says otherwise: the service
+ * answers these client faults with 400, as its API reference lists them ("HTTP Status Code: 400"), not the model's
+ * 404 or 409. Clients tell errors apart by `__type`; the status is what proxies, logs and status-keyed code see.
+ */
+export const AWS_SENDS_STATUS: { readonly [awsName: string]: number } = {
+  NotFoundException: 400,
+  AlreadyExistsException: 400,
+  DisabledException: 400,
+  KMSInvalidStateException: 400,
+};
+
+/** The HTTP status the server answers an error with: AWS KMS's own ({@link AWS_SENDS_STATUS}), else `status`. */
+export function wireStatus(awsName: string, status: number): number {
+  return AWS_SENDS_STATUS[awsName] ?? status;
+}
 
 /** One of the names in {@link WIRE_ERROR_STATUS}. */
 export type WireErrorName = keyof typeof WIRE_ERROR_STATUS;
