@@ -6,7 +6,13 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFile
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildClient, CommitmentPolicy, KmsKeyringNode } from "@aws-crypto/client-node";
+import {
+  buildClient,
+  CommitmentPolicy,
+  getClient,
+  KmsKeyringNode,
+  limitRegions,
+} from "@aws-crypto/client-node";
 import { DescribeKeyCommand, EncryptCommand, KMS } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StartedKmsServer, startKmsServer } from "./start.js";
@@ -173,12 +179,19 @@ describe("AWS tools against the KMS server", { timeout: 120_000 }, () => {
       };
     }
 
-    it("encrypts with an encryption context through GenerateDataKey and decrypts it back", async () => {
+    it("encrypts with an encryption context through GenerateDataKey and decrypts it back (the ESDK's own client factory)", async () => {
       const regions: string[] = [];
-      const keyring = new KmsKeyringNode({
-        clientProvider: provider(ALICE, regions),
-        generatorKeyId: appDataArn,
+      // getClient: the ESDK's own factory (a client per region); limitRegions: only the server's region.
+      const factory = getClient(KMS, {
+        endpoint: started.url,
+        credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+        maxAttempts: 1,
       });
+      const clientProvider = limitRegions(["us-east-1"], (region: string) => {
+        regions.push(region);
+        return factory(region);
+      });
+      const keyring = new KmsKeyringNode({ clientProvider, generatorKeyId: appDataArn });
       const plaintext = new TextEncoder().encode("a card number 4111 1111 1111 1111");
       const { result, messageHeader } = await encrypt(keyring, plaintext, { encryptionContext: context });
       expect(messageHeader.encryptedDataKeys.map((k) => [k.providerId, k.providerInfo])).toEqual([
@@ -187,6 +200,7 @@ describe("AWS tools against the KMS server", { timeout: 120_000 }, () => {
       const opened = await decrypt(keyring, result);
       expect(Buffer.from(opened.plaintext).toString()).toBe("a card number 4111 1111 1111 1111");
       expect(opened.messageHeader.encryptionContext).toMatchObject(context);
+      expect(regions.length).toBeGreaterThanOrEqual(2);
       expect(regions.every((r) => r === "us-east-1")).toBe(true);
       // The server saw the ESDK's call, signed as alice, with the context the ESDK bound (its signing key too).
       const events = started.kms.auditLog!.query({
@@ -403,6 +417,9 @@ err("disabled", lambda: kms.encrypt(KeyId=other, Plaintext=b"x"))
 kms.enable_key(KeyId=other)
 kms.schedule_key_deletion(KeyId=other, PendingWindowInDays=7)
 err("pending deletion", lambda: kms.encrypt(KeyId=other, Plaintext=b"x"))
+kms.create_alias(AliasName="alias/boto3-second-" + other, TargetKeyId=key["KeyId"])
+paged = [a["AliasName"] for page in kms.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 1}) for a in page["Aliases"]]
+out["paginated"] = [len(paged) >= 5, sorted(paged) == sorted(a["AliasName"] for a in kms.list_aliases()["Aliases"])]
 print(json.dumps(out))
 `);
         expect(out.stderr).toBe("");
@@ -412,6 +429,8 @@ print(json.dumps(out))
         expect(r.dataKey).toEqual([64, true]);
         expect(r.random).toEqual([1, 1024]);
         expect(r["NumberOfBytes 1024"]).toBe(1024);
+        // botocore's paginator follows NextMarker/Truncated one alias per page to the same list.
+        expect(r.paginated).toEqual([true, true]);
         // botocore turns the __type into its modeled exception class.
         expect(r.modeled).toBe(true);
         // [code, HTTP status] as AWS KMS answers: every client fault is 400 on the wire (the API reference's
