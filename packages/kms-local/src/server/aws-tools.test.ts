@@ -276,6 +276,32 @@ describe("AWS tools against the KMS server", { timeout: 120_000 }, () => {
       const asAlice = new KmsKeyringNode({ clientProvider: provider(ALICE), keyIds: [reportsArn] });
       expect(Buffer.from((await decrypt(asAlice, result)).plaintext).toString()).toBe("not for bob");
     });
+
+    it("a discovery keyring moves on past a data key the caller may not decrypt to one it may", async () => {
+      const forBoth = new KmsKeyringNode({
+        clientProvider: provider(ALICE),
+        generatorKeyId: reportsArn,
+        keyIds: [appDataArn],
+      });
+      const { result } = await encrypt(forBoth, new TextEncoder().encode("second key"), {
+        encryptionContext: context,
+      });
+      const before = started.kms.auditLog!.query({
+        eventName: "Decrypt",
+        principal: BOB.principal,
+        errorsOnly: true,
+      });
+      const bobDiscovery = new KmsKeyringNode({ clientProvider: provider(BOB), discovery: true });
+      expect(Buffer.from((await decrypt(bobDiscovery, result)).plaintext).toString()).toBe("second key");
+      // The first data key (alias/reports) was refused to bob, and audited as such, before the second opened.
+      const refused = started.kms.auditLog!.query({
+        eventName: "Decrypt",
+        principal: BOB.principal,
+        errorsOnly: true,
+      });
+      expect(refused.length).toBe(before.length + 1);
+      expect(refused.at(-1)?.errorCode).toBe("AccessDeniedException");
+    });
   });
 
   describe("AWS CLI", () => {
