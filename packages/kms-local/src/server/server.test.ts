@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKmsServer, type KmsServer, type KmsServerOptions } from "./server.js";
 import { openTestKms, type TestKms } from "./test-kms.js";
 import { ALICE, BOB, call, send, signRequest } from "./test-support.js";
+import { wireStatus } from "./wire-errors.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -250,6 +251,30 @@ describe("KMS server protocol", { timeout: 30_000 }, () => {
     expect(event?.errorCode).toBe("RequestEntityTooLargeException");
     expect(event?.eventName).toBe("GenerateRandom");
     expect(event?.userIdentity.accessKeyId).toBe(ALICE.accessKeyId);
+  });
+
+  it("answers KMS errors with the status AWS KMS sends (400 for NotFound, AlreadyExists, Disabled, KMSInvalidState), not the model's", async () => {
+    const key = (await call(url, "CreateKey", {})).json().KeyMetadata as { KeyId: string };
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["DescribeKey", { KeyId: "alias/none-such" }, "NotFoundException"],
+      ["CreateAlias", { AliasName: "alias/wire-status", TargetKeyId: key.KeyId }, ""],
+      ["CreateAlias", { AliasName: "alias/wire-status", TargetKeyId: key.KeyId }, "AlreadyExistsException"],
+      ["DisableKey", { KeyId: key.KeyId }, ""],
+      ["Encrypt", { KeyId: key.KeyId, Plaintext: "aGk=" }, "DisabledException"],
+      ["ScheduleKeyDeletion", { KeyId: key.KeyId, PendingWindowInDays: 7 }, ""],
+      ["EnableKey", { KeyId: key.KeyId }, "KMSInvalidStateException"],
+    ];
+    for (const [operation, payload, expected] of cases) {
+      const res = await call(url, operation, payload);
+      expect([operation, res.status, expected === "" ? "" : res.json().__type]).toEqual([
+        operation,
+        expected === "" ? 200 : 400,
+        expected,
+      ]);
+    }
+    expect(wireStatus("KMSInternalException", 500)).toBe(500);
+    expect(wireStatus("DependencyTimeoutException", 503)).toBe(500);
+    expect(wireStatus("IncorrectKeyException", 400)).toBe(400);
   });
 
   it("refuses a non-POST request with a JSON error", async () => {

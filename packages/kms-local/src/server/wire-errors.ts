@@ -23,15 +23,17 @@ export const WIRE_ERROR_STATUS = {
 } as const;
 
 /**
- * The statuses AWS KMS sends where the SDKs' Smithy model (and `KmsError.httpStatus`) says otherwise: the service
- * answers these client faults with 400, as its API reference lists them ("HTTP Status Code: 400"), not the model's
- * 404 or 409. Clients tell errors apart by `__type`; the status is what proxies, logs and status-keyed code see.
+ * The statuses AWS KMS sends where the SDKs' Smithy model (and `KmsError.httpStatus`) says otherwise, as its API
+ * reference lists them: "HTTP Status Code: 400" for NotFound, AlreadyExists, Disabled and KMSInvalidState (the model
+ * says 404 or 409), 500 for DependencyTimeout (the model says 503). Clients tell errors apart by `__type`; the status
+ * is what proxies, logs and status-keyed code see.
  */
 export const AWS_SENDS_STATUS: { readonly [awsName: string]: number } = {
   NotFoundException: 400,
   AlreadyExistsException: 400,
   DisabledException: 400,
   KMSInvalidStateException: 400,
+  DependencyTimeoutException: 500,
 };
 
 /** The HTTP status the server answers an error with: AWS KMS's own ({@link AWS_SENDS_STATUS}), else `status`. */
