@@ -313,12 +313,13 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     });
   }
 
-  it("answers a malformed request line, an absolute-form target, a missing Host and HTTP/2.0 with 400", async () => {
+  it("answers a malformed request line, an absolute-form target, a missing Host and a bad version with 400", async () => {
     for (const head of [
       "POST\r\n\r\n",
       "POST http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-      "POST / HTTP/2.0\r\nHost: x\r\n\r\n",
+      "POST / HTTP/1.1x\r\nHost: x\r\n\r\n",
+      "POST / http/1.1\r\nHost: x\r\n\r\n",
       "P@ST / HTTP/1.1\r\nHost: x\r\n\r\n",
     ]) {
       const raw = new Raw(port);
@@ -395,6 +396,164 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     // The next response starts right after the head.
     expect(text.slice(first.length + 4)).toMatch(/^HTTP\/1\.1 200/);
     raw.destroy();
+  });
+
+  const chunkedRefusals: [string, string, number][] = [
+    ["a chunk size past any number", "ffffffffffffffffffff\r\n", 413],
+    ["a chunk size with 0x", "0x10\r\n", 400],
+    ["a chunk size with a leading space", " 5\r\n", 400],
+    ["a negative chunk size", "-5\r\n", 400],
+    ["chunk data not followed by CRLF", "5\r\nabcdeXX", 400],
+    ["a line that is no trailer after the last chunk", "0\r\ngarbage\r\n\r\n", 400],
+    ["a control character in a trailer", "0\r\nX-T: a\x00b\r\n\r\n", 400],
+    [
+      "chunk extensions past maxHeaderBytes in all",
+      `${`1;e=${"e".repeat(1000)}\r\na\r\n`.repeat(5)}0\r\n\r\n`,
+      400,
+    ],
+    ["trailers past maxHeaderBytes", `0\r\nX-T: ${"t".repeat(5000)}\r\n\r\n`, 431],
+    ["one-byte chunks past maxBodyBytes", "1\r\na\r\n".repeat(4097), 413],
+  ];
+  for (const [what, body, status] of chunkedRefusals) {
+    it(`answers a chunked body with ${what} with ${status} and closes`, async () => {
+      const raw = new Raw(port);
+      raw.write(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+      const [res] = await raw.responses(1);
+      expect(res?.status, res?.body).toBe(status);
+      expect(res?.head).toMatch(/Connection: close/);
+      expect(await raw.closedWithin(2000)).toBe(true);
+    });
+  }
+
+  it("decodes one-byte chunks, zero-padded sizes and extensions, then answers the request pipelined after the last chunk", async () => {
+    const body = '{"NumberOfBytes":24}';
+    const req = await rawSigned(server.url, "GenerateRandom", body);
+    const chunks = [...body]
+      .map((c, i) => `${i % 2 ? "0000000000000000001" : "1"} ;a=b ;c\r\n${c}\r\n`)
+      .join("");
+    const raw = new Raw(port);
+    raw.write(
+      `${req.head}Transfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    const [res, health] = await raw.responses(2);
+    expect(res?.status, res?.body).toBe(200);
+    expect(Buffer.from(JSON.parse(res?.body ?? "").Plaintext, "base64")).toHaveLength(24);
+    expect(health?.status).toBe(200);
+    expect(raw.closed).toBe(false);
+    raw.destroy();
+  });
+
+  const contentLengths: [string, number][] = [
+    ["+20", 400],
+    ["20, 20", 400],
+    ["20,20", 400],
+    ["0x14", 400],
+    ["2 0", 400],
+    ["2e1", 400],
+    ["", 400],
+    ["-0", 400],
+    ["99999999999999999999999999", 413],
+    ["9007199254740993", 413],
+    [" 20 ", 200],
+    ["\t20", 200],
+    ["000000000000000000000000020", 200],
+  ];
+  for (const [value, status] of contentLengths) {
+    it(`answers Content-Length ${JSON.stringify(value)} with ${status}`, async () => {
+      const body = '{"NumberOfBytes":2}\n';
+      const req = await rawSigned(server.url, "GenerateRandom", body);
+      const raw = new Raw(port);
+      raw.write(`${req.head}Content-Length:${value}\r\n\r\n${body}`);
+      const [res] = await raw.responses(1);
+      expect(res?.status, res?.body).toBe(status);
+      if (status === 200) {
+        expect(Buffer.from(JSON.parse(res?.body ?? "").Plaintext, "base64")).toHaveLength(2);
+        raw.destroy();
+      } else {
+        expect(res?.head).toMatch(/Connection: close/);
+        expect(await raw.closedWithin(2000)).toBe(true);
+      }
+    });
+  }
+
+  const requestLines: [string, string, number, boolean][] = [
+    ["a lower-case method", "post / HTTP/1.1\r\nHost: x\r\n\r\n", 405, false],
+    ["PUT", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, false],
+    ["OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400, true],
+    ["non-ASCII bytes in the target", "GET /h\xe9alth HTTP/1.1\r\nHost: x\r\n\r\n", 400, true],
+    ["a NUL in the target", "GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, true],
+    ["non-ASCII bytes in the method", "G\xc9T /health HTTP/1.1\r\nHost: x\r\n\r\n", 400, true],
+    ["a target past maxHeaderBytes", `GET /${"a".repeat(5000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, true],
+    ["HTTP/2.0", "GET /health HTTP/2.0\r\nHost: x\r\n\r\n", 505, true],
+    ["HTTP/3.1", "GET /health HTTP/3.1\r\nHost: x\r\n\r\n", 505, true],
+    ["HTTP/1.2 (read as 1.1)", "GET /health HTTP/1.2\r\nHost: x\r\n\r\n", 200, false],
+    ["an empty line before the request line", "\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n", 200, false],
+    ["two Host headers", "GET /health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, true],
+    [
+      "Transfer-Encoding in HTTP/1.0",
+      "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      400,
+      true,
+    ],
+  ];
+  for (const [what, text, status, closes] of requestLines) {
+    it(`answers ${what} with ${status}${closes ? " and closes" : ", keeping the connection"}`, async () => {
+      const raw = new Raw(port);
+      raw.write(Buffer.from(text, "latin1"));
+      const [res] = await raw.responses(1);
+      expect(res?.status, res?.body).toBe(status);
+      expect(JSON.parse(res?.body ?? "")).toBeTypeOf("object");
+      if (closes) {
+        expect(res?.head).toMatch(/Connection: close/);
+        expect(await raw.closedWithin(2000)).toBe(true);
+      } else {
+        // Still open and serving.
+        raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+        expect((await raw.responses(2))[1]?.status).toBe(200);
+        raw.destroy();
+      }
+    });
+  }
+
+  it("keeps an HTTP/1.0 connection that asks for keep-alive (and says so), closes one that does not", async () => {
+    const raw = new Raw(port);
+    raw.write(
+      "GET /health HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
+    const [first, second] = await raw.responses(2);
+    for (const r of [first, second]) {
+      expect(r?.status).toBe(200);
+      expect(r?.head).toMatch(/\r\nConnection: keep-alive$/);
+    }
+    expect(await raw.closedWithin(200)).toBe(false);
+    raw.write("GET /health HTTP/1.0\r\n\r\n");
+    const [, , third] = await raw.responses(3);
+    expect(third?.head).toMatch(/\r\nConnection: close$/);
+    expect(await raw.closedWithin(2000)).toBe(true);
+  });
+
+  it("a client that half-closes after pipelining gets every complete request answered, then the connection closes", async () => {
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    const raw = new Raw(port);
+    await raw.connected();
+    // The slow one first: the client's FIN arrives while it is with the local KMS.
+    raw.socket.end(
+      `${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}` +
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    const responses = await raw.responses(3);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 405]);
+    expect(responses[2]?.head).toMatch(/Connection: close/);
+    expect(await raw.closedWithin(2000)).toBe(true);
+
+    // An answer given at once, then a request cut short by the FIN: the answer still goes out.
+    const cut = new Raw(port);
+    await cut.connected();
+    cut.socket.end("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHo");
+    expect((await cut.responses(1))[0]?.status).toBe(200);
+    expect(await cut.closedWithin(2000)).toBe(true);
+    expect(parseResponses(cut.data)).toHaveLength(1);
   });
 
   it("survives a client resetting the connection mid-body, and no request stays in flight", async () => {
@@ -508,5 +667,340 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
     const late = new Raw(port);
     await late.closedWithin(1000);
     expect(late.error).toBeDefined();
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The server's side of every connection it accepts (net.Server emits each to every 'connection' listener). */
+function serverSockets(server: KmsServer): Socket[] {
+  const sockets: Socket[] = [];
+  server.netServer.on("connection", (s: Socket) => sockets.push(s));
+  return sockets;
+}
+
+/** Counts the occurrences of `needle` in a stream of latin1 chunks. */
+function counter(needle: string): { add(chunk: string): void; readonly count: number } {
+  let tail = "";
+  let count = 0;
+  return {
+    add(chunk: string) {
+      const text = tail + chunk;
+      for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) count++;
+      tail = text.slice(Math.max(0, text.length - needle.length + 1));
+    },
+    get count() {
+      return count;
+    },
+  };
+}
+
+describe("HTTP/1.1 layer: hostile clients", { timeout: 60_000 }, () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-http1-hostile-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A client that writes `text` at once and reads nothing until told to. */
+  async function nonReader(server: KmsServer, text: string): Promise<Socket> {
+    const client = connect(portOf(server), "127.0.0.1");
+    client.setEncoding("latin1");
+    client.pause();
+    client.on("error", () => {});
+    await new Promise((r) => client.once("connect", r));
+    client.write(text);
+    return client;
+  }
+
+  /**
+   * Waits until the server socket stops reading and writing (bytesRead and its unwritten output unchanged for
+   * 600 ms, or 30 s); the peak of its unwritten output.
+   */
+  async function settle(s: Socket): Promise<{ peak: number; read: number }> {
+    let peak = 0;
+    let last = "";
+    const deadline = Date.now() + 30_000;
+    for (let stable = 0; stable < 6 && Date.now() < deadline; ) {
+      await sleep(100);
+      peak = Math.max(peak, s.writableLength);
+      const now = `${s.bytesRead}/${s.writableLength}`;
+      if (now === last) stable++;
+      else {
+        stable = 0;
+        last = now;
+      }
+    }
+    return { peak, read: s.bytesRead };
+  }
+
+  // The answers (a metrics page each, a KiB of random bytes) are far larger than the requests: tens of MiB of
+  // output, more than the kernel's socket buffers take.
+  for (const kind of ["GET /metrics", "signed GenerateRandom and GET /metrics"] as const) {
+    it(`bounds the unwritten output of a client that pipelines ${kind} without reading, then answers it all`, async () => {
+      const kms = await openTestKms(join(dir, `bp-${kind.length}`));
+      const server = await start(kms);
+      const accepted = serverSockets(server);
+      try {
+        let one = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+        let count = 20_000;
+        let expected = count;
+        if (kind !== "GET /metrics") {
+          const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":1024}');
+          one = `${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}${one.repeat(40)}`;
+          count = 600;
+          expected = 41 * count;
+        }
+        const client = await nonReader(server, one.repeat(count));
+        const { peak } = await settle(accepted[0] as Socket);
+        // MAX_PENDING_OUTPUT (64 KiB) plus one answer, where it was every answer the kernel did not take.
+        expect(peak).toBeLessThan(128 * 1024);
+        expect(server.metrics.openConnections).toBe(1);
+        // Once the client reads, every request is answered.
+        const ok = counter("HTTP/1.1 200 OK\r\n");
+        const any = counter("HTTP/1.1 ");
+        client.on("data", (d: string) => {
+          ok.add(d);
+          any.add(d);
+        });
+        client.resume();
+        const deadline = Date.now() + 45_000;
+        while (ok.count < expected && Date.now() < deadline) await sleep(50);
+        expect(ok.count).toBe(expected);
+        expect(any.count).toBe(expected);
+        expect((accepted[0] as Socket).bytesRead).toBe(one.length * count);
+        client.destroy();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("stops reading from a client that keeps writing requests but never reads, and lets it go when it leaves", async () => {
+    const kms = await openTestKms(join(dir, "bp-read"));
+    const server = await start(kms);
+    const accepted = serverSockets(server);
+    try {
+      const health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+      // 2 MiB of output for 7 KiB of requests first, then 40 MiB more requests: more than the socket buffers hold.
+      const text = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200) + health.repeat(1_200_000);
+      const client = await nonReader(server, text);
+      const s = accepted[0] as Socket;
+      const { peak, read } = await settle(s);
+      expect(peak).toBeLessThan(128 * 1024);
+      expect(read).toBeLessThan(text.length / 2);
+      expect(client.writableLength).toBeGreaterThan(0);
+      client.destroy();
+      const deadline = Date.now() + 5000;
+      while (server.metrics.openConnections > 0 && Date.now() < deadline) await sleep(20);
+      expect(server.metrics.openConnections).toBe(0);
+      expect(s.destroyed).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("cuts off headers trickled a byte at a time at headersTimeoutMs from the first byte", async () => {
+    const kms = await openTestKms(join(dir, "slow-head"));
+    const server = await start(kms, { limits: { headersTimeoutMs: 400, keepAliveTimeoutMs: 10_000 } });
+    try {
+      const raw = new Raw(portOf(server));
+      await raw.connected();
+      const text = `POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ${"s".repeat(500)}`;
+      const t0 = Date.now();
+      let sent = 0;
+      while (!raw.closed && sent < text.length && Date.now() - t0 < 5000) {
+        raw.write(text[sent++] as string);
+        await sleep(10);
+      }
+      const elapsed = Date.now() - t0;
+      const [res] = await raw.responses(1);
+      expect(res?.status).toBe(408);
+      expect(JSON.parse(res?.body ?? "").__type).toBe("RequestTimeoutException");
+      expect(raw.closed).toBe(true);
+      // Every byte arrived within 10 ms of the last, yet the connection went at the deadline.
+      expect(elapsed).toBeGreaterThanOrEqual(350);
+      expect(elapsed).toBeLessThan(1500);
+      expect(server.metrics.openConnections).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const framing of ["Content-Length", "chunked"] as const) {
+    it(`answers a ${framing} body trickled slowly with 408 at requestTimeoutMs, audited, and closes`, async () => {
+      const kms = await openTestKms(join(dir, `slow-body-${framing}`));
+      const server = await start(kms, { limits: { requestTimeoutMs: 400, keepAliveTimeoutMs: 10_000 } });
+      try {
+        const req = await rawSigned(server.url, "GenerateRandom", "{}");
+        const raw = new Raw(portOf(server));
+        raw.write(
+          framing === "chunked"
+            ? `${req.head}Transfer-Encoding: chunked\r\n\r\n`
+            : `${req.head}Content-Length: 500\r\n\r\n`,
+        );
+        const t0 = Date.now();
+        while (!raw.closed && Date.now() - t0 < 5000) {
+          raw.write(framing === "chunked" ? "1\r\na\r\n" : "a");
+          await sleep(10);
+        }
+        const elapsed = Date.now() - t0;
+        const [res] = await raw.responses(1);
+        expect(res?.status).toBe(408);
+        expect(JSON.parse(res?.body ?? "").__type).toBe("RequestTimeoutException");
+        expect(elapsed).toBeGreaterThanOrEqual(350);
+        expect(elapsed).toBeLessThan(1500);
+        const id = /x-amzn-RequestId: (\S+)/.exec(res?.head ?? "")?.[1];
+        expect(kms.auditLog.query().filter((e) => e.requestID === id)[0]?.errorCode).toBe(
+          "RequestTimeoutException",
+        );
+        expect(server.metrics.inFlight).toBe(0);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("closes a keep-alive connection idle after its answer at keepAliveTimeoutMs", async () => {
+    const kms = await openTestKms(join(dir, "idle-after"));
+    const server = await start(kms, { limits: { keepAliveTimeoutMs: 300 } });
+    try {
+      const raw = new Raw(portOf(server));
+      raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      await raw.responses(1);
+      const t0 = Date.now();
+      expect(await raw.closedWithin(3000)).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+      expect(parseResponses(raw.data)).toHaveLength(1);
+      await sleep(50);
+      expect(server.metrics.openConnections).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("clients resetting mid-request, mid-answer or while the local KMS works leak no connection or request", async () => {
+    const kms = await openTestKms(join(dir, "resets"), { slowMs: 100 });
+    const server = await start(kms, { limits: { maxConnections: 8 } });
+    const port = portOf(server);
+    try {
+      const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":1024}');
+      const full = `${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}`;
+      for (let round = 0; round < 4; round++) {
+        const clients: Raw[] = [];
+        for (let i = 0; i < 8; i++) {
+          const raw = new Raw(port);
+          clients.push(raw);
+          await raw.connected();
+          if (i % 4 === 0)
+            raw.write(full); // with the local KMS (slow) when reset
+          else if (i % 4 === 1)
+            raw.write(full.slice(0, full.length - 5)); // mid-body
+          else if (i % 4 === 2)
+            raw.write(full.repeat(50)); // mid-answer: many pipelined answers on their way
+          else raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000));
+        }
+        await sleep(20 + round * 30);
+        for (const raw of clients) {
+          if (round % 2) raw.socket.resetAndDestroy();
+          else raw.destroy();
+        }
+        const deadline = Date.now() + 5000;
+        while ((server.metrics.openConnections > 0 || server.metrics.inFlight > 0) && Date.now() < deadline) {
+          await sleep(20);
+        }
+        expect(server.metrics.openConnections, `round ${round}`).toBe(0);
+        expect(server.metrics.inFlight, `round ${round}`).toBe(0);
+      }
+      expect(server.metrics.rejectedConnections).toBe(0);
+      // All eight places are free again.
+      const after = Array.from({ length: 8 }, () => new Raw(port));
+      for (const raw of after) raw.write(full);
+      for (const raw of after) expect((await raw.responses(1))[0]?.status).toBe(200);
+      for (const raw of after) raw.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers every connection over maxConnections 503 with a message, and admits again as connections close", async () => {
+    const kms = await openTestKms(join(dir, "max"));
+    const server = await start(kms, { limits: { maxConnections: 3 } });
+    const port = portOf(server);
+    try {
+      const held = Array.from({ length: 3 }, () => new Raw(port));
+      for (const raw of held) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      for (const raw of held) await raw.responses(1);
+      const extra = Array.from({ length: 20 }, () => new Raw(port));
+      // Some of them send a request (not read), some reset at once.
+      extra.forEach((raw, i) => {
+        if (i % 2) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      });
+      for (const raw of extra.slice(0, 10)) {
+        const [res] = await raw.responses(1);
+        expect(res?.status).toBe(503);
+        const body = JSON.parse(res?.body ?? "");
+        expect(body.__type).toBe("ServiceUnavailableException");
+        expect(body.message).toMatch(/at most 3/);
+        expect(res?.head).toMatch(/Connection: close/);
+        expect(await raw.closedWithin(2000)).toBe(true);
+      }
+      for (const raw of extra.slice(10)) raw.socket.resetAndDestroy();
+      await sleep(100);
+      expect(server.metrics.rejectedConnections).toBe(20);
+      expect(server.metrics.openConnections).toBe(3);
+      for (const raw of held) raw.destroy();
+      const deadline = Date.now() + 2000;
+      while (server.metrics.openConnections > 0 && Date.now() < deadline) await sleep(10);
+      expect(server.metrics.openConnections).toBe(0);
+      const again = Array.from({ length: 3 }, () => new Raw(port));
+      for (const raw of again) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      for (const raw of again) expect((await raw.responses(1))[0]?.status).toBe(200);
+      for (const raw of again) raw.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("graceful close answers the request in flight and resolves in bounded time despite hostile connections", async () => {
+    const kms = await openTestKms(join(dir, "close-hostile"), { slowMs: 300 });
+    const server = await start(kms, {
+      limits: { keepAliveTimeoutMs: 1000, headersTimeoutMs: 5000, requestTimeoutMs: 1000 },
+    });
+    const port = portOf(server);
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    // One that pipelines without ever reading the answers.
+    const reader = connect(port, "127.0.0.1");
+    reader.pause();
+    await new Promise((r) => reader.once("connect", r));
+    reader.on("error", () => {});
+    reader.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(50_000));
+    // One halfway through its headers, one halfway through its body, one idle, one in flight.
+    const head = new Raw(port);
+    head.write("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    const body = new Raw(port);
+    body.write(`${req.head}Content-Length: 100\r\n\r\n{"Num`);
+    const idle = new Raw(port);
+    idle.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    await idle.responses(1);
+    const inFlight = new Raw(port);
+    inFlight.write(`${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}`);
+    await sleep(150);
+    const t0 = Date.now();
+    await server.close();
+    const took = Date.now() - t0;
+    // Bounded by the slow request (300 ms), the body timeout (1 s) and the flush grace (keepAliveTimeoutMs).
+    expect(took).toBeLessThan(3500);
+    const [res] = await inFlight.responses(1);
+    expect(res?.status).toBe(200);
+    expect(res?.head).toMatch(/Connection: close/);
+    const [refused] = await head.responses(1);
+    expect(refused?.status).toBe(503);
+    expect(await idle.closedWithin(1000)).toBe(true);
+    expect(await body.closedWithin(1000)).toBe(true);
+    expect(server.metrics.openConnections).toBe(0);
+    expect(server.metrics.inFlight).toBe(0);
+    expect(kms.closed()).toBe(true);
+    reader.destroy();
   });
 });

@@ -75,6 +75,7 @@ const STATUS_TEXT: Record<number, string> = {
   500: "Internal Server Error",
   501: "Not Implemented",
   503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
 };
 
 // Prebuilt status lines: one string concatenation per response.
@@ -114,6 +115,17 @@ const HEADER_BLOCK = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?
 const HEX = /^[0-9A-Fa-f]+$/;
 // A chunk-size line (with extensions) longer than this is refused.
 const MAX_CHUNK_LINE = 1024;
+/**
+ * Unwritten output per connection (bytes) past which no further pipelined request is parsed and the socket is
+ * paused until it drains: a client that sends requests but does not read the answers costs at most this much
+ * output (plus the answer to the request in progress) and one read of input.
+ */
+export const MAX_PENDING_OUTPUT = 64 * 1024;
+/**
+ * Received bytes waiting behind the request in progress, or behind a client's unread answers, past which the
+ * socket is paused: the rest waits in the kernel (and then the client) until the server can parse it.
+ */
+export const MAX_UNPARSED_INPUT = 64 * 1024;
 
 enum State {
   /** Between requests (or before the first): nothing of a request received. */
@@ -167,6 +179,8 @@ export class Http1Exchange {
   readonly conn: Connection;
   /** @internal The client asked the connection to close after this request. */
   readonly closeAfter: boolean;
+  /** @internal An HTTP/1.0 request that asked for keep-alive: its answer says `Connection: keep-alive`. */
+  readonly keepAlive10: boolean;
   #answered = false;
   /** @internal Counted in `counters.inFlight` until answered. */
   tracked = true;
@@ -178,12 +192,14 @@ export class Http1Exchange {
     url: string,
     headers: Map<string, string>,
     closeAfter: boolean,
+    keepAlive10: boolean,
   ) {
     this.conn = conn;
     this.method = method;
     this.url = url;
     this.headers = headers;
     this.closeAfter = closeAfter;
+    this.keepAlive10 = keepAlive10;
     this.remoteAddress = conn.remoteAddress;
   }
 
@@ -235,13 +251,25 @@ class Connection {
   exchange: Http1Exchange | undefined;
   /** Body of the current request: bytes still expected (Content-Length), or chunk bytes left (chunked). */
   remaining = 0;
-  bodyParts: Buffer[] = [];
+  /**
+   * A body that did not arrive in one piece is copied here (grown as it arrives, never past its declared length or
+   * the body limit): one buffer, however many reads or chunks it took, instead of a view per piece that would keep
+   * every piece's whole read buffer alive.
+   */
+  bodyBuf: Buffer | undefined;
   bodySize = 0;
   chunkState = ChunkState.Size;
-  trailerBytes = 0;
+  /** Bytes of chunk extensions and trailers of the current chunked body (bounded by maxHeaderBytes). */
+  chunkMetaBytes = 0;
   /** The peer half-closed its side. */
   peerEnded = false;
+  /** The socket is paused (see updateReading). */
   paused = false;
+  /**
+   * Parsing stopped because the client does not read its answers (more than MAX_PENDING_OUTPUT unwritten):
+   * until the socket drains, no further request is started and nothing more is read.
+   */
+  outputBlocked = false;
   closed = false;
   /** Output waiting for the server's next flush (see Http1Server.queue), and whether to end the socket after it. */
   out: string | undefined;
@@ -260,17 +288,10 @@ class Connection {
     if (this.state === State.Draining) return;
     if (this.buf.length === 0) this.buf = chunk;
     else this.append(chunk);
-    if (this.state === State.Busy) {
-      // Pipelined bytes wait for the response in progress; bounded, so a client cannot make us buffer forever.
-      if (
-        !this.paused &&
-        this.buf.length > this.server.limits.maxHeaderBytes + this.server.limits.maxBodyBytes
-      ) {
-        this.paused = true;
-        this.socket.pause();
-      }
-      return;
-    }
+    // Input arriving faster than it is parsed (pipelined behind a request in progress or behind unread answers)
+    // is bounded: a client cannot make us buffer forever.
+    if (!this.paused && this.buf.length > MAX_UNPARSED_INPUT) this.updateReading();
+    if (this.state === State.Busy) return;
     if (!this.scheduled) {
       this.scheduled = true;
       this.server.schedule(this);
@@ -305,34 +326,40 @@ class Connection {
     this.buf = next.subarray(0, length);
   }
 
+  /**
+   * Pauses the socket while the client does not read its answers, or while more than MAX_UNPARSED_INPUT waits
+   * unparsed (behind the request in progress or for the next parse pass); resumes it otherwise. A request being
+   * received (head, body) never waits on this: its bytes are consumed as they come.
+   */
+  updateReading(): void {
+    const state = this.state;
+    const pause =
+      this.outputBlocked ||
+      ((state === State.Busy || state === State.Idle) && this.buf.length > MAX_UNPARSED_INPUT);
+    if (pause === this.paused || this.closed) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** The socket drained (or output was flushed below the bound): parse what waits. */
+  unblock(): void {
+    if (!this.outputBlocked) return;
+    this.outputBlocked = false;
+    this.updateReading();
+    if (this.buf.length > 0 && !this.scheduled && this.state === State.Idle) {
+      this.scheduled = true;
+      this.server.schedule(this);
+    }
+  }
+
   /** Parses as much of `buf` as it can, handing complete requests to the handler. */
   process(): void {
     try {
-      for (;;) {
-        switch (this.state) {
-          case State.Idle:
-            if (this.buf.length === 0) {
-              // Nothing left in the accumulation buffer: let it go.
-              this.acc = undefined;
-              return;
-            }
-            this.state = State.Head;
-            this.scanned = 0;
-            this.deadline = Date.now() + this.server.limits.headersTimeoutMs;
-            break;
-          case State.Head:
-            if (!this.readHead()) return;
-            break;
-          case State.Body:
-            if (!this.readBody()) return;
-            break;
-          case State.Chunked:
-            if (!this.readChunked()) return;
-            break;
-          default:
-            return;
-        }
-      }
+      this.parse();
+      if (this.paused) this.updateReading();
+      // The client half-closed with a request unfinished: nothing more can come.
+      if (this.peerEnded && this.state !== State.Busy && this.state !== State.Draining) this.peerGone();
     } catch (e) {
       if (e instanceof FramingError) {
         this.fail(e.status, e.awsName, e.message);
@@ -343,6 +370,54 @@ class Connection {
       this.abandon();
       this.state = State.Draining;
       this.socket.destroy();
+    }
+  }
+
+  parse(): void {
+    for (;;) {
+      switch (this.state) {
+        case State.Idle: {
+          const buf = this.buf;
+          if (buf.length === 0) {
+            // Nothing left in the accumulation buffer: let it go.
+            this.acc = undefined;
+            return;
+          }
+          // Backpressure: a client that pipelines requests without reading the answers gets no more of them
+          // parsed (and nothing more read) while its unwritten output is over the bound.
+          // Output queued here is flushed this turn (flush() unblocks when the socket takes it all); output in
+          // the socket's buffer past its high-water mark ends in a 'drain' (unblock()).
+          const out = this.out;
+          if (
+            this.socket.writableLength + (out === undefined ? 0 : out.length) > MAX_PENDING_OUTPUT &&
+            (out !== undefined || this.socket.writableNeedDrain)
+          ) {
+            this.outputBlocked = true;
+            this.updateReading();
+            return;
+          }
+          // An empty line before a request line is ignored (RFC 9112 §2.2: some clients send CRLF after a body).
+          if (buf[0] === 0x0d && buf.length >= 2 && buf[1] === 0x0a) {
+            this.buf = buf.length === 2 ? EMPTY : buf.subarray(2);
+            break;
+          }
+          this.state = State.Head;
+          this.scanned = 0;
+          this.deadline = Date.now() + this.server.limits.headersTimeoutMs;
+          break;
+        }
+        case State.Head:
+          if (!this.readHead()) return;
+          break;
+        case State.Body:
+          if (!this.readBody()) return;
+          break;
+        case State.Chunked:
+          if (!this.readChunked()) return;
+          break;
+        default:
+          return;
+      }
     }
   }
 
@@ -388,8 +463,8 @@ class Connection {
     if (method !== "POST" && method !== "GET" && !TOKEN.test(method)) throw malformed("invalid method");
     if (url !== "/" && !ORIGIN_FORM.test(url))
       throw malformed("the request target must be a path (origin-form)");
-    const http11 = version === "HTTP/1.1";
-    if (!http11 && version !== "HTTP/1.0") throw malformed("only HTTP/1.1 and HTTP/1.0 are accepted");
+    // A later 1.x is read as 1.1 (RFC 9110 §2.5); another major version is refused with 505.
+    const http11 = version === "HTTP/1.1" || (version !== "HTTP/1.0" && checkVersion(version));
 
     const headers = new Map<string, string>();
     let contentLength: string | undefined;
@@ -422,7 +497,9 @@ class Connection {
         transferEncoding = value;
       }
       const prior = headers.get(name);
-      headers.set(name, prior === undefined ? value : `${prior},${value}`);
+      if (prior === undefined) headers.set(name, value);
+      else if (name === "host") throw malformed("more than one Host header");
+      else headers.set(name, `${prior},${value}`);
     }
     if (http11 && !headers.has("host")) throw malformed("HTTP/1.1 requests must have a Host header");
     if (contentLength !== undefined && transferEncoding !== undefined) {
@@ -431,11 +508,20 @@ class Connection {
     if (transferEncoding !== undefined && transferEncoding.toLowerCase() !== "chunked") {
       throw malformed("the only Transfer-Encoding accepted is chunked");
     }
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
+    if (transferEncoding !== undefined && !http11)
+      throw malformed("Transfer-Encoding in an HTTP/1.0 request");
     const connection = headers.get("connection");
-    const closeAfter = http11
-      ? connection?.toLowerCase().includes("close") === true
-      : // HTTP/1.0: one request per connection.
-        true;
+    let closeAfter: boolean;
+    let keepAlive10 = false;
+    if (http11) {
+      closeAfter = connection?.toLowerCase().includes("close") === true;
+    } else {
+      // HTTP/1.0: one request per connection unless it asks for keep-alive (and then the answer says so).
+      keepAlive10 =
+        connection !== undefined && hasToken(connection, "keep-alive") && !hasToken(connection, "close");
+      closeAfter = !keepAlive10;
+    }
     const expect = headers.get("expect");
     let expectContinue = false;
     if (expect !== undefined && http11) {
@@ -449,20 +535,18 @@ class Connection {
       expectContinue = true;
     }
 
-    const exchange = new Http1Exchange(this, method, url, headers, closeAfter);
+    const exchange = new Http1Exchange(this, method, url, headers, closeAfter, keepAlive10);
     this.exchange = exchange;
     this.server.counters.inFlight++;
     const limits = this.server.limits;
-    this.bodyParts = [];
+    this.bodyBuf = undefined;
     this.bodySize = 0;
     if (transferEncoding !== undefined) {
       this.state = State.Chunked;
       this.chunkState = ChunkState.Size;
-      this.trailerBytes = 0;
+      this.chunkMetaBytes = 0;
     } else {
-      // More than 15 digits is over any limit (and past Number's exact integers).
-      const length =
-        contentLength === undefined ? 0 : contentLength.length > 15 ? Infinity : Number(contentLength);
+      const length = contentLength === undefined ? 0 : decimalLength(contentLength);
       if (length > limits.maxBodyBytes) {
         // Refused on what it declares: no 100 Continue, nothing of the body read.
         this.refuse("too-large");
@@ -493,13 +577,37 @@ class Connection {
       return true;
     }
     const take = Math.min(need, buf.length);
-    this.bodyParts.push(take === buf.length ? buf : buf.subarray(0, take));
-    this.bodySize += take;
+    this.addBody(buf, take, this.bodySize + need);
     this.remaining -= take;
     this.buf = take === buf.length ? EMPTY : buf.subarray(take);
     if (this.remaining > 0) return false;
-    this.complete(Buffer.concat(this.bodyParts, this.bodySize));
+    this.complete(this.takeBody());
     return true;
+  }
+
+  /** Copies `length` bytes of `src` to the body; `total` bounds its final size (grown by doubling up to it). */
+  addBody(src: Buffer, length: number, total: number): void {
+    const size = this.bodySize + length;
+    let body = this.bodyBuf;
+    if (body === undefined || size > body.length) {
+      const next = Buffer.alloc(Math.min(total, Math.max(2 * size, 16 * 1024)));
+      if (body !== undefined) {
+        body.copy(next, 0, 0, this.bodySize);
+        // The old copy may hold plaintext (an Encrypt request): not left to the garbage collector as it is.
+        body.fill(0);
+      }
+      body = next;
+      this.bodyBuf = next;
+    }
+    src.copy(body, this.bodySize, 0, length);
+    this.bodySize = size;
+  }
+
+  /** The body collected by addBody (empty when none was). */
+  takeBody(): Buffer {
+    const body = this.bodyBuf;
+    this.bodyBuf = undefined;
+    return body === undefined ? EMPTY : body.subarray(0, this.bodySize);
   }
 
   readChunked(): boolean {
@@ -519,8 +627,14 @@ class Connection {
           const semi = line.indexOf(";");
           const hex = (semi < 0 ? line : line.slice(0, semi)).trimEnd();
           if (!HEX.test(hex)) throw malformed("invalid chunk size");
-          if (semi >= 0 && !FIELD_VALUE.test(line.slice(semi))) throw malformed("invalid chunk extension");
-          const size = hex.length > 12 ? Infinity : Number.parseInt(hex, 16);
+          if (semi >= 0) {
+            if (!FIELD_VALUE.test(line.slice(semi))) throw malformed("invalid chunk extension");
+            // Extensions are dropped, but not read without end: with the trailers, within maxHeaderBytes.
+            this.chunkMetaBytes += line.length - semi;
+            if (this.chunkMetaBytes > limits.maxHeaderBytes)
+              throw malformed("the chunk extensions are too long");
+          }
+          const size = chunkSize(hex);
           if (size === 0) {
             this.chunkState = ChunkState.Trailer;
             break;
@@ -536,8 +650,7 @@ class Connection {
         case ChunkState.Data: {
           if (buf.length === 0) return false;
           const take = Math.min(this.remaining, buf.length);
-          this.bodyParts.push(take === buf.length ? buf : buf.subarray(0, take));
-          this.bodySize += take;
+          this.addBody(buf, take, limits.maxBodyBytes);
           this.remaining -= take;
           this.buf = take === buf.length ? EMPTY : buf.subarray(take);
           if (this.remaining === 0) this.chunkState = ChunkState.DataEnd;
@@ -553,7 +666,7 @@ class Connection {
         case ChunkState.Trailer: {
           const eol = buf.indexOf("\r\n");
           if (eol < 0) {
-            if (this.trailerBytes + buf.length > limits.maxHeaderBytes) {
+            if (this.chunkMetaBytes + buf.length > limits.maxHeaderBytes) {
               throw new FramingError(
                 431,
                 "RequestHeaderFieldsTooLargeException",
@@ -562,21 +675,23 @@ class Connection {
             }
             return false;
           }
-          this.trailerBytes += eol + 2;
-          if (this.trailerBytes > limits.maxHeaderBytes) {
+          this.chunkMetaBytes += eol + 2;
+          if (this.chunkMetaBytes > limits.maxHeaderBytes) {
             throw new FramingError(
               431,
               "RequestHeaderFieldsTooLargeException",
               "The request trailers are too large.",
             );
           }
-          if (eol > 0 && !FIELD_VALUE.test(buf.toString("latin1", 0, eol))) {
-            throw malformed("invalid character in a trailer");
+          // A trailer is a header line (`name: value`): anything else after the last chunk is malformed.
+          if (eol > 0) {
+            const error = headerLinesError(buf.toString("latin1", 0, eol));
+            if (error !== undefined) throw malformed(`trailer: ${error}`);
           }
           this.buf = buf.subarray(eol + 2);
           // Trailers are dropped: nothing here reads them.
           if (eol === 0) {
-            this.complete(this.bodySize === 0 ? EMPTY : Buffer.concat(this.bodyParts, this.bodySize));
+            this.complete(this.takeBody());
             return true;
           }
           break;
@@ -588,7 +703,6 @@ class Connection {
   /** The body is complete: hand the request over. */
   complete(body: Buffer): void {
     const exchange = this.exchange as Http1Exchange;
-    this.bodyParts = [];
     this.state = State.Busy;
     this.deadline = 0;
     exchange.body = body;
@@ -605,7 +719,7 @@ class Connection {
     this.state = State.Draining;
     this.deadline = 0;
     this.buf = EMPTY;
-    this.bodyParts = [];
+    this.bodyBuf = undefined;
     try {
       this.server.options.onRefused(exchange, reason);
     } catch (e) {
@@ -640,7 +754,7 @@ class Connection {
         JSON_TYPE,
         this.server.options.errorBody(name, message),
         randomUUID(),
-        true,
+        CLOSE,
         false,
       ),
       true,
@@ -653,7 +767,7 @@ class Connection {
     if (exchange === undefined) return;
     if (this.state === State.Head || this.state === State.Body || this.state === State.Chunked) {
       this.exchange = undefined;
-      this.bodyParts = [];
+      this.bodyBuf = undefined;
       exchange.tracked = false;
       this.server.counters.inFlight--;
       this.server.maybeIdle();
@@ -662,11 +776,23 @@ class Connection {
 
   answer(exchange: Http1Exchange, status: number, type: string, body: string, requestId: string): void {
     const server = this.server;
-    const close = exchange.closeAfter || this.state === State.Draining || this.peerEnded || server.closing;
+    // A client that half-closed still gets the answers to the complete requests it pipelined before.
+    const close =
+      exchange.closeAfter ||
+      this.state === State.Draining ||
+      server.closing ||
+      (this.peerEnded && this.buf.length === 0);
     if (!this.closed && !this.socket.destroyed) {
       server.queue(
         this,
-        responseText(status, type, body, requestId, close, exchange.method === "HEAD"),
+        responseText(
+          status,
+          type,
+          body,
+          requestId,
+          close ? CLOSE : exchange.keepAlive10 ? KEEP_ALIVE : "\r\n",
+          exchange.method === "HEAD",
+        ),
         close,
       );
     }
@@ -681,10 +807,7 @@ class Connection {
     } else if (!this.closed) {
       this.state = State.Idle;
       this.deadline = Date.now() + server.limits.keepAliveTimeoutMs;
-      if (this.paused) {
-        this.paused = false;
-        this.socket.resume();
-      }
+      if (this.paused) this.updateReading();
       // Pipelined requests already received: parsed in the next pass, never recursively from inside a handler.
       if (this.buf.length > 0 && !this.scheduled) {
         this.scheduled = true;
@@ -701,6 +824,8 @@ class Connection {
     this.out = undefined;
     if (this.closed || this.socket.destroyed) return;
     this.socket.write(out);
+    // Blocked on output that went out at once (no 'drain' to wait for): carry on.
+    if (this.outputBlocked && !this.socket.writableNeedDrain) this.unblock();
     if (this.endAfterOut) {
       this.endAfterOut = false;
       this.endSocket();
@@ -717,15 +842,8 @@ class Connection {
   onEnd(): void {
     this.peerEnded = true;
     switch (this.state) {
-      case State.Idle:
-        if (this.buf.length === 0) {
-          // An answer still queued goes out first.
-          if (this.out !== undefined) this.endAfterOut = true;
-          else this.socket.end();
-        }
-        return;
       case State.Busy:
-        // Answer the request in progress, then close.
+        // Answer the request in progress (and complete requests pipelined after it), then close.
         return;
       case State.Draining:
         if (this.out !== undefined) {
@@ -736,11 +854,25 @@ class Connection {
         }
         return;
       default:
-        // A request cut short: nothing to answer.
-        this.abandon();
-        this.state = State.Draining;
-        this.socket.destroy();
+        // Requests still waiting for their parse pass are answered first; the pass ends the connection.
+        if (this.scheduled) return;
+        this.peerGone();
     }
+  }
+
+  /**
+   * The client half-closed and everything it sent is parsed: the answers already given go out, then our side
+   * closes. A request cut short is dropped (nothing to answer). Complete requests waiting behind a client that
+   * does not read its answers are still answered once it does.
+   */
+  peerGone(): void {
+    if (this.state === State.Idle && this.buf.length > 0) return;
+    this.abandon();
+    this.state = State.Draining;
+    this.buf = EMPTY;
+    if (this.closed) return;
+    if (this.out !== undefined) this.endAfterOut = true;
+    else this.endSocket();
   }
 
   onClose(): void {
@@ -782,6 +914,42 @@ class Connection {
 
 const JSON_TYPE = "application/x-amz-json-1.1";
 
+/**
+ * The HTTP version of a request line other than "HTTP/1.1" and "HTTP/1.0": true for a later HTTP/1.x (read as
+ * 1.1). @throws {FramingError} 505 for another major version, 400 for anything that is not `HTTP/d.d`.
+ */
+function checkVersion(version: string): boolean {
+  const m = /^HTTP\/([0-9])\.[0-9]$/.exec(version);
+  if (m === null) throw malformed("the request line must end in HTTP/1.1 or HTTP/1.0");
+  if (m[1] === "1") return true;
+  throw new FramingError(
+    505,
+    "SerializationException",
+    `${version} is not supported: only HTTP/1.1 and HTTP/1.0 are accepted.`,
+  );
+}
+
+/** A chunk size's hex digits as a number; past 12 digits (over any limit) it is Infinity. */
+function chunkSize(hex: string): number {
+  if (hex.length <= 12) return Number.parseInt(hex, 16);
+  const significant = hex.replace(/^0+/, "");
+  return significant.length <= 12 ? Number.parseInt(significant || "0", 16) : Infinity;
+}
+
+/** A Content-Length's digits as a number; past Number's exact integers (over any limit) it is Infinity. */
+function decimalLength(digits: string): number {
+  if (digits.length <= 15) return Number(digits);
+  // Leading zeros do not make a length large.
+  const significant = digits.replace(/^0+/, "");
+  return significant.length <= 15 ? Number(significant) : Infinity;
+}
+
+/** Whether a comma-separated header value (lower or mixed case) has `token` (lower case) as one of its items. */
+function hasToken(value: string, token: string): boolean {
+  for (const item of value.split(",")) if (item.trim().toLowerCase() === token) return true;
+  return false;
+}
+
 function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0xa0;
 }
@@ -815,15 +983,19 @@ function malformed(detail: string): FramingError {
   return new FramingError(400, "SerializationException", `Malformed HTTP request: ${detail}.`);
 }
 
+const CLOSE = "Connection: close\r\n\r\n";
+const KEEP_ALIVE = "Connection: keep-alive\r\n\r\n";
+
+/** One response; `end` is the head's last line(s): CLOSE, KEEP_ALIVE (HTTP/1.0) or a bare CRLF. */
 function responseText(
   status: number,
   type: string,
   body: string,
   requestId: string,
-  close: boolean,
+  end: string,
   headOnly: boolean,
 ): string {
-  const head = `${statusLine(status)}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${requestId}\r\n${dateHeader()}${close ? "Connection: close\r\n\r\n" : "\r\n"}`;
+  const head = `${statusLine(status)}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${requestId}\r\n${dateHeader()}${end}`;
   return headOnly ? head : head + body;
 }
 
@@ -871,7 +1043,7 @@ export class Http1Server {
               : `Too many connections: the server accepts at most ${this.limits.maxConnections}.`,
           ),
           randomUUID(),
-          true,
+          CLOSE,
           false,
         ),
       );
@@ -886,6 +1058,7 @@ export class Http1Server {
     this.#connections.add(conn);
     socket.on("data", (chunk: Buffer) => conn.onData(chunk));
     socket.on("end", () => conn.onEnd());
+    socket.on("drain", () => conn.unblock());
     socket.on("close", () => conn.onClose());
     this.#startSweep();
   }
@@ -1000,9 +1173,17 @@ export class Http1Server {
       ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
       : Promise.resolve();
     for (const conn of this.#connections) {
-      if (conn.state !== State.Idle || conn.buf.length > 0) continue;
-      // An answer still in the socket's buffer (a slow reader) goes out first.
-      if (conn.socket.writableLength > 0) conn.socket.destroySoon();
+      if (conn.state === State.Head) {
+        // A request still arriving has not reached the local KMS: refused, so that close() need not wait for it.
+        conn.fail(503, "ServiceUnavailableException", "The server is shutting down.");
+        continue;
+      }
+      // Idle, or waiting for a client that does not read its answers: pipelined requests not started are dropped.
+      if (conn.state !== State.Idle) continue;
+      conn.state = State.Draining;
+      conn.buf = EMPTY;
+      // An answer still in the socket's buffer (a slow reader) goes out first, for a bounded time (the sweep).
+      if (conn.socket.writableLength > 0) conn.endSocket();
       else conn.socket.destroy();
     }
     if (this.counters.inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
