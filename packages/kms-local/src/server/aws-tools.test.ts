@@ -2,7 +2,15 @@
 // the AWS CLI (the README's commands, run as written) and boto3 (the README's snippet, run as written).
 
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -317,7 +325,7 @@ describe("AWS tools against the KMS server", { timeout: 120_000 }, () => {
         work = mkdtempSync(join(dir, "cli-"));
         // The README's commands call `aws`: this CLI goes first on PATH.
         const bin = join(work, "bin");
-        execFileSync("mkdir", [bin]);
+        mkdirSync(bin);
         symlinkSync(cli.path, join(bin, "aws"));
         env = { ...baseEnv, PATH: `${bin}:${baseEnv.PATH}` };
       });
