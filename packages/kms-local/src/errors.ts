@@ -5,7 +5,8 @@ import { SealkitError, type SealkitErrorCode } from "@sealkit/core";
 /**
  * The AWS KMS exception names the local KMS throws (AWS's spelling, as in the `__type` of a JSON error).
  * HTTP statuses follow AWS's service model (`@aws-sdk/client-kms`): 404 NotFound, 409 AlreadyExists, Disabled,
- * KMSInvalidState and Conflict, 500 KMSInternal and KeyUnavailable, 503 DependencyTimeout, 400 for the rest.
+ * KMSInvalidState and Conflict, 412 DryRunOperation, 500 KMSInternal and KeyUnavailable, 503 DependencyTimeout, 400
+ * for the rest.
  */
 export type KmsErrorName =
   | "AccessDeniedException"
@@ -13,6 +14,7 @@ export type KmsErrorName =
   | "ConflictException"
   | "DependencyTimeoutException"
   | "DisabledException"
+  | "DryRunOperationException"
   | "IncorrectKeyException"
   | "InvalidAliasNameException"
   | "InvalidArnException"
@@ -38,6 +40,7 @@ const HTTP_STATUS: Record<KmsErrorName, number> = {
   ConflictException: 409,
   DependencyTimeoutException: 503,
   DisabledException: 409,
+  DryRunOperationException: 412,
   IncorrectKeyException: 400,
   InvalidAliasNameException: 400,
   InvalidArnException: 400,

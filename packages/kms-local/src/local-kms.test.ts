@@ -655,6 +655,9 @@ describe("audit and usage", () => {
     for (let i = 0; i < 3; i++) await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1) });
     c.advanceDays(1);
     await kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" });
+    // Refused and failed calls are not uses of the key.
+    await rejects(kms.encrypt(MALLORY, { KeyId: Arn, Plaintext: bytes(1) }), "AccessDeniedException");
+    await rejects(kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4097) }), "ValidationException");
     const usage = await kms.getKeyLastUsage(ROOT, { KeyId });
     expect(usage.KeyId).toBe(Arn);
     expect(usage.KeyLastUsage.LastUsedOperation).toBe("GenerateDataKey");
@@ -676,6 +679,111 @@ describe("audit and usage", () => {
 });
 
 const utf8Secret = new TextEncoder().encode("the secret plaintext that must never be logged");
+
+describe("DryRun", () => {
+  it("runs every check, then answers DryRunOperationException (412) and does nothing", async () => {
+    const { kms } = await setup();
+    const { KeyId, Arn } = await newKey(kms);
+    const context = { app: "x" };
+    const blob = (await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(3), EncryptionContext: context }))
+      .CiphertextBlob;
+    const grant = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: BOB.principal,
+      Operations: ["Decrypt"],
+    });
+    const dryRunOperations = [
+      "Encrypt",
+      "Decrypt",
+      "ReEncrypt",
+      "GenerateDataKey",
+      "GenerateDataKeyWithoutPlaintext",
+      "CreateGrant",
+      "RetireGrant",
+      "RevokeGrant",
+    ];
+    const uses = async () =>
+      (await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations.filter((o) =>
+        dryRunOperations.includes(o.Operation),
+      );
+    const usesBefore = await uses();
+
+    const dry = { DryRun: true } as const;
+    const refused = [
+      await rejects(kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1), ...dry }), "DryRunOperationException"),
+      await rejects(
+        kms.decrypt(ROOT, { CiphertextBlob: blob, EncryptionContext: context, ...dry }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.reEncrypt(ROOT, {
+          CiphertextBlob: blob,
+          SourceEncryptionContext: context,
+          DestinationKeyId: KeyId,
+          ...dry,
+        }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256", ...dry }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.generateDataKeyWithoutPlaintext(ROOT, { KeyId, NumberOfBytes: 64, ...dry }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.createGrant(ROOT, { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Encrypt"], ...dry }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.retireGrant(ROOT, { GrantToken: grant.GrantToken, ...dry }),
+        "DryRunOperationException",
+      ),
+      await rejects(
+        kms.revokeGrant(ROOT, { KeyId, GrantId: grant.GrantId, ...dry }),
+        "DryRunOperationException",
+      ),
+    ];
+    for (const e of refused) {
+      expect(e.httpStatus).toBe(412);
+      expect(e.message).toBe("The request would have succeeded, but the DryRun option is set.");
+    }
+    // Nothing happened: the one grant is still there and no new one was made; the key was not used.
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants.map((g) => g.GrantId)).toEqual([grant.GrantId]);
+    expect(await uses()).toEqual(usesBefore);
+    // Each dry run is in the audit log, with its error, as CloudTrail records them.
+    const events = (await kms.auditLog!.query({ keyId: Arn })).filter((e) => e.errorCode !== undefined);
+    expect(events.map((e) => [e.eventName, e.errorCode])).toEqual(
+      dryRunOperations.map((name) => [name, "DryRunOperationException"]),
+    );
+  });
+
+  it("answers the real error when the call would fail", async () => {
+    const { kms } = await setup();
+    const { KeyId } = await newKey(kms);
+    const blob = (await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(3) })).CiphertextBlob;
+    const dry = { DryRun: true } as const;
+    await rejects(kms.encrypt(MALLORY, { KeyId, Plaintext: bytes(1), ...dry }), "AccessDeniedException");
+    await rejects(kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4097), ...dry }), "ValidationException");
+    // A dry-run Decrypt proves the blob opens under the context given.
+    await rejects(
+      kms.decrypt(ROOT, { CiphertextBlob: blob, EncryptionContext: { wrong: "1" }, ...dry }),
+      "InvalidCiphertextException",
+    );
+    await rejects(kms.revokeGrant(ROOT, { KeyId, GrantId: "f".repeat(64), ...dry }), "NotFoundException");
+    await rejects(
+      kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1), DryRun: "yes" as never }),
+      "ValidationException",
+    );
+    await kms.disableKey(ROOT, { KeyId });
+    await rejects(kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256", ...dry }), "DisabledException");
+    await rejects(
+      kms.createGrant(ROOT, { KeyId, GranteePrincipal: BOB.principal, Operations: ["Decrypt"], ...dry }),
+      "DryRunOperationException",
+    );
+  });
+});
 
 describe("policies and grants", () => {
   it("denies by policy, audits the refusal, and honours explicit Deny over Allow", async () => {

@@ -62,7 +62,6 @@ import {
   checkAlgorithm,
   checkBytes,
   checkContext,
-  checkDryRun,
   checkEnum,
   checkGrantId,
   checkInt,
@@ -71,6 +70,8 @@ import {
   checkString,
   checkTags,
   decodeMarker,
+  dryRun,
+  isDryRun,
   MAX_TAGS,
   objectRequest,
   optionalString,
@@ -1124,7 +1125,7 @@ export class LocalKms {
   /**
    * CreateGrant. A grant with the same Name and the same parameters is returned again rather than duplicated.
    * @throws {KmsError} ValidationException, NotFoundException, KMSInvalidStateException, AccessDeniedException,
-   * InvalidGrantTokenException
+   * InvalidGrantTokenException, DryRunOperationException (`DryRun: true` and every check passed; no grant is made)
    */
   async createGrant(
     caller: Caller,
@@ -1153,6 +1154,7 @@ export class LocalKms {
         const operations = validateGrantOperations(req.Operations);
         const constraints = validateGrantConstraints(req.Constraints, operations);
         const name = req.Name === undefined || req.Name === null ? undefined : validateGrantName(req.Name);
+        const dry = isDryRun(req.DryRun);
         this.#authorize(caller, row, "CreateGrant", {
           grantTokens: req.GrantTokens,
           newGrant: constraints ? { operations, constraints } : { operations },
@@ -1170,6 +1172,7 @@ export class LocalKms {
           },
         });
         this.#checkNotPendingDeletion(row);
+        if (dry) throw dryRun();
         const operationsJson = JSON.stringify([...operations].sort());
         const constraintsJson = constraints ? JSON.stringify(constraints) : null;
         if (name !== undefined) {
@@ -1249,11 +1252,12 @@ export class LocalKms {
   /**
    * RetireGrant, by GrantToken or by KeyId and GrantId. Allowed for the retiring principal, the grantee when the
    * grant includes RetireGrant, and principals of the account that issued the grant.
-   * @throws {KmsError} InvalidGrantTokenException, InvalidGrantIdException, NotFoundException, AccessDeniedException
+   * @throws {KmsError} InvalidGrantTokenException, InvalidGrantIdException, NotFoundException, AccessDeniedException,
+   * DryRunOperationException (`DryRun: true` and the grant could be retired; it is kept)
    */
   async retireGrant(
     caller: Caller,
-    request: { GrantToken?: string; KeyId?: string; GrantId?: string },
+    request: { GrantToken?: string; KeyId?: string; GrantId?: string; DryRun?: boolean },
   ): Promise<Record<string, never>> {
     return this.#call(
       "RetireGrant",
@@ -1262,6 +1266,7 @@ export class LocalKms {
       { readOnly: false, params: (r) => pick(r, ["KeyId", "GrantId"]) },
       async (ctx) => {
         const req = objectRequest(request);
+        const dry = isDryRun(req.DryRun);
         let grant: GrantRow | undefined;
         if (req.GrantToken !== undefined) {
           const grantId = decodeGrantToken(req.GrantToken);
@@ -1283,6 +1288,7 @@ export class LocalKms {
         ctx.keyIds.push(grant.key_id);
         if (!canRetireGrant(this.#grantEntry(grant), caller.principal, caller.account))
           throw accessDenied(caller.principal, "kms:RetireGrant", arn);
+        if (dry) throw dryRun();
         this.#sql("DELETE FROM grants WHERE grant_id = ?").run(grant.grant_id);
         return {};
       },
@@ -1291,11 +1297,12 @@ export class LocalKms {
 
   /**
    * RevokeGrant (key policy action kms:RevokeGrant).
-   * @throws {KmsError} NotFoundException, InvalidGrantIdException, AccessDeniedException
+   * @throws {KmsError} NotFoundException, InvalidGrantIdException, AccessDeniedException, DryRunOperationException
+   * (`DryRun: true` and the grant could be revoked; it is kept)
    */
   async revokeGrant(
     caller: Caller,
-    request: { KeyId: string; GrantId: string },
+    request: { KeyId: string; GrantId: string; DryRun?: boolean },
   ): Promise<Record<string, never>> {
     return this.#call(
       "RevokeGrant",
@@ -1305,8 +1312,14 @@ export class LocalKms {
       async (ctx) => {
         const req = objectRequest(request);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        const dry = isDryRun(req.DryRun);
         this.#authorize(caller, row, "RevokeGrant", {});
         checkGrantId(req.GrantId);
+        if (dry) {
+          if (!this.#sql("SELECT 1 FROM grants WHERE key_id = ? AND grant_id = ?").get(row.id, req.GrantId))
+            throw notFound(`Grant ${req.GrantId}`);
+          throw dryRun();
+        }
         const result = this.#sql("DELETE FROM grants WHERE key_id = ? AND grant_id = ?").run(
           row.id,
           req.GrantId,
@@ -1419,7 +1432,7 @@ export class LocalKms {
   /**
    * Encrypt 1 to 4,096 bytes under the key's newest backing-key version, binding the encryption context.
    * @throws {KmsError} DisabledException, KMSInvalidStateException, NotFoundException, AccessDeniedException,
-   * ValidationException, UnsupportedOperationException
+   * ValidationException, DryRunOperationException (`DryRun: true` and every check passed; nothing is encrypted)
    */
   async encrypt(caller: Caller, request: EncryptRequest): Promise<EncryptResponse> {
     return this.#call("Encrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
@@ -1428,9 +1441,10 @@ export class LocalKms {
       const plaintext = checkBytes(req.Plaintext, "Plaintext", 1, 4096);
       const context = checkContext(req.EncryptionContext, "EncryptionContext");
       checkAlgorithm(req.EncryptionAlgorithm);
-      checkDryRun(req.DryRun);
+      const dry = isDryRun(req.DryRun);
       this.#authorize(caller, row, "Encrypt", { context, grantTokens: req.GrantTokens });
       this.#checkUsable(row);
+      if (dry) throw dryRun();
       const blob = await this.#seal(row, plaintext, context);
       return {
         CiphertextBlob: blob,
@@ -1443,7 +1457,8 @@ export class LocalKms {
   /**
    * Decrypt: the blob names its key and backing-key version; an explicit KeyId must name the same key.
    * @throws {KmsError} InvalidCiphertextException (tampered, wrong context, not a blob of this KMS), IncorrectKeyException,
-   * NotFoundException (the key was deleted), DisabledException, KMSInvalidStateException, AccessDeniedException
+   * NotFoundException (the key was deleted), DisabledException, KMSInvalidStateException, AccessDeniedException,
+   * DryRunOperationException (`DryRun: true` and the blob opens; no plaintext is returned)
    */
   async decrypt(caller: Caller, request: DecryptRequest): Promise<DecryptResponse> {
     return this.#call("Decrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
@@ -1451,7 +1466,7 @@ export class LocalKms {
       const blob = checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144);
       const context = checkContext(req.EncryptionContext, "EncryptionContext");
       checkAlgorithm(req.EncryptionAlgorithm);
-      checkDryRun(req.DryRun);
+      const dry = isDryRun(req.DryRun);
       if (req.Recipient !== undefined)
         throw new KmsError(
           "UnsupportedOperationException",
@@ -1476,6 +1491,8 @@ export class LocalKms {
       this.#checkUsable(row);
       const plaintext = await this.#open(row, blob, context);
       ctx.secrets.push(plaintext);
+      // A dry run also proves the ciphertext opens under this context; the plaintext is wiped with ctx.secrets.
+      if (dry) throw dryRun();
       return {
         KeyId: keyArn(this.location, row.id),
         Plaintext: plaintext,
@@ -1518,7 +1535,7 @@ export class LocalKms {
         );
         checkAlgorithm(req.SourceEncryptionAlgorithm);
         checkAlgorithm(req.DestinationEncryptionAlgorithm);
-        checkDryRun(req.DryRun);
+        const dry = isDryRun(req.DryRun);
         const header = readBlobHeader(blob);
         const source = await this.#resolve(header.keyId, ctx, { allowAlias: false });
         const destination = await this.#resolve(req.DestinationKeyId, ctx, {
@@ -1551,6 +1568,7 @@ export class LocalKms {
         this.#checkUsable(destination);
         const plaintext = await this.#open(source, blob, sourceContext);
         try {
+          if (dry) throw dryRun();
           const out = await this.#seal(destination, plaintext, destinationContext);
           return {
             CiphertextBlob: out,
@@ -1830,7 +1848,8 @@ export class LocalKms {
       wipe(...ctx.secrets);
       return this.#callLocked(eventName, caller, request, spec, body);
     }
-    this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
+    // Only calls that succeeded count as uses of the key, as under the lock (a refused or dry-run call does not).
+    if (!error) this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
     await this.#auditOutside(
       this.#event(eventName, caller, request, spec, ctx, eventTime, result, error),
       ctx,
@@ -2292,7 +2311,7 @@ export class LocalKms {
       throw validation(
         "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
       );
-    checkDryRun(req.DryRun);
+    const dry = isDryRun(req.DryRun);
     if (req.Recipient !== undefined)
       throw new KmsError(
         "UnsupportedOperationException",
@@ -2300,6 +2319,7 @@ export class LocalKms {
       );
     this.#authorize(caller, row, operation, { context, grantTokens: req.GrantTokens });
     this.#checkUsable(row);
+    if (dry) throw dryRun();
     const plaintext = randomBytesFast(length);
     try {
       const blob = await this.#seal(row, plaintext, context);

@@ -72,9 +72,22 @@ export function checkAlgorithm(value: unknown): void {
   throw validation("EncryptionAlgorithm must be SYMMETRIC_DEFAULT");
 }
 
-export function checkDryRun(value: unknown): void {
-  if (value === true)
-    throw new KmsError("UnsupportedOperationException", "DryRun is not supported by this KMS.");
+/** Whether the request is a dry run (`DryRun: true`): checked like the real call, then answered with {@link dryRun}. */
+export function isDryRun(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false;
+  if (value === true) return true;
+  throw validation("DryRun must be a boolean");
+}
+
+/**
+ * DryRunOperationException: every check of the call passed (parameters, key state, key policy and grants), and it
+ * stops before doing anything, as AWS KMS answers a request with `DryRun: true`.
+ */
+export function dryRun(): KmsError {
+  return new KmsError(
+    "DryRunOperationException",
+    "The request would have succeeded, but the DryRun option is set.",
+  );
 }
 
 export function checkEnum(value: unknown, field: string, allowed: string[], unsupported: string[]): void {

@@ -466,15 +466,14 @@ print(json.dumps(out))
         expect(r.paginated).toEqual([true, true]);
         // botocore turns the __type into its modeled exception class.
         expect(r.modeled).toBe(true);
-        // [code, HTTP status] as AWS KMS answers: every client fault is 400 on the wire (the API reference's
-        // "HTTP Status Code: 400"), whatever the SDKs' Smithy model says.
+        // [code, HTTP status]: the statuses of AWS's KMS service model (docs/KMS-SERVER.md, "Errors").
         expect(r.errors).toEqual({
           "wrong KeyId": ["IncorrectKeyException", 400],
           "wrong context": ["InvalidCiphertextException", 400],
           tampered: ["InvalidCiphertextException", 400],
           "not a blob": ["InvalidCiphertextException", 400],
-          "unknown alias": ["NotFoundException", 400],
-          "unknown key": ["NotFoundException", 400],
+          "unknown alias": ["NotFoundException", 404],
+          "unknown key": ["NotFoundException", 404],
           "KeySpec and NumberOfBytes": ["ValidationException", 400],
           neither: ["ValidationException", 400],
           "NumberOfBytes 0": ["ValidationException", 400],
@@ -482,9 +481,9 @@ print(json.dumps(out))
           "plaintext 4097": ["ValidationException", 400],
           "random 0": ["ValidationException", 400],
           "random 1025": ["ValidationException", 400],
-          "duplicate alias": ["AlreadyExistsException", 400],
-          disabled: ["DisabledException", 400],
-          "pending deletion": ["KMSInvalidStateException", 400],
+          "duplicate alias": ["AlreadyExistsException", 409],
+          disabled: ["DisabledException", 409],
+          "pending deletion": ["KMSInvalidStateException", 409],
         });
         expect((r.messages as Record<string, string>)["unknown alias"]).toBe(
           `Alias arn:aws:kms:us-east-1:${ACCOUNT}:alias/nope is not found.`,

@@ -88,7 +88,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     );
   });
 
-  it("manages aliases and refuses a duplicate with AlreadyExistsException (400, as AWS sends it)", async () => {
+  it("manages aliases and refuses a duplicate with AlreadyExistsException (409)", async () => {
     const { KeyMetadata: a } = await alice.send(new K.CreateKeyCommand({}));
     const { KeyMetadata: b } = await alice.send(new K.CreateKeyCommand({}));
     await alice.send(new K.CreateAliasCommand({ AliasName: "alias/sdk-app", TargetKeyId: a!.KeyId }));
@@ -98,7 +98,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
       ),
     ).toMatchObject({
       name: "AlreadyExistsException",
-      status: 400,
+      status: 409,
     });
     const listed = await alice.send(new K.ListAliasesCommand({ KeyId: a!.KeyId }));
     expect(listed.Aliases?.map((x) => x.AliasName)).toContain("alias/sdk-app");
@@ -109,7 +109,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     await alice.send(new K.DeleteAliasCommand({ AliasName: "alias/sdk-app" }));
     expect(await failure(alice.send(new K.DescribeKeyCommand({ KeyId: "alias/sdk-app" })))).toMatchObject({
       name: "NotFoundException",
-      status: 400,
+      status: 404,
     });
   });
 
@@ -221,14 +221,14 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     ).toBe(false);
   });
 
-  it("moves keys through Disabled and PendingDeletion with DisabledException and KMSInvalidStateException (400, as AWS sends them)", async () => {
+  it("moves keys through Disabled and PendingDeletion with DisabledException and KMSInvalidStateException (409)", async () => {
     const { KeyMetadata: k } = await alice.send(new K.CreateKeyCommand({}));
     await alice.send(new K.DisableKeyCommand({ KeyId: k!.KeyId }));
     expect(
       await failure(alice.send(new K.EncryptCommand({ KeyId: k!.KeyId, Plaintext: te.encode("x") }))),
     ).toMatchObject({
       name: "DisabledException",
-      status: 400,
+      status: 409,
     });
     await alice.send(new K.EnableKeyCommand({ KeyId: k!.KeyId }));
     const scheduled = await alice.send(
@@ -240,7 +240,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
       await failure(alice.send(new K.EncryptCommand({ KeyId: k!.KeyId, Plaintext: te.encode("x") }))),
     ).toMatchObject({
       name: "KMSInvalidStateException",
-      status: 400,
+      status: 409,
     });
     expect((await alice.send(new K.CancelKeyDeletionCommand({ KeyId: k!.KeyId }))).KeyId).toBe(k!.Arn);
     expect((await alice.send(new K.DescribeKeyCommand({ KeyId: k!.KeyId }))).KeyMetadata?.KeyState).toBe(
@@ -248,7 +248,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     );
     expect(
       await failure(alice.send(new K.DescribeKeyCommand({ KeyId: "11111111-2222-3333-4444-555555555555" }))),
-    ).toMatchObject({ name: "NotFoundException", status: 400 });
+    ).toMatchObject({ name: "NotFoundException", status: 404 });
   });
 
   it("tags and untags keys", async () => {
@@ -391,6 +391,33 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     );
     await alice.send(new K.RetireGrantCommand({ GrantToken: second.GrantToken }));
     expect((await alice.send(new K.ListGrantsCommand({ KeyId: k!.KeyId }))).Grants).toHaveLength(0);
+  });
+
+  it("answers DryRun requests that would succeed with DryRunOperationException (412), and does nothing", async () => {
+    const { KeyMetadata: k } = await alice.send(new K.CreateKeyCommand({}));
+    const KeyId = k!.KeyId!;
+    const { CiphertextBlob } = await alice.send(new K.EncryptCommand({ KeyId, Plaintext: te.encode("x") }));
+    for (const command of [
+      new K.EncryptCommand({ KeyId, Plaintext: te.encode("x"), DryRun: true }),
+      new K.DecryptCommand({ CiphertextBlob, DryRun: true }),
+      new K.GenerateDataKeyCommand({ KeyId, KeySpec: "AES_256", DryRun: true }),
+      new K.CreateGrantCommand({
+        KeyId,
+        GranteePrincipal: BOB.principal,
+        Operations: ["Decrypt"],
+        DryRun: true,
+      }),
+    ]) {
+      expect(await failure(alice.send(command as never))).toMatchObject({
+        name: "DryRunOperationException",
+        status: 412,
+      });
+    }
+    expect((await alice.send(new K.ListGrantsCommand({ KeyId }))).Grants).toEqual([]);
+    // One that would fail answers its own error.
+    expect(
+      await failure(mallory.send(new K.EncryptCommand({ KeyId, Plaintext: te.encode("x"), DryRun: true }))),
+    ).toMatchObject({ name: "AccessDeniedException", status: 400 });
   });
 
   it("answers an operation it does not implement with UnsupportedOperationException", async () => {

@@ -15,7 +15,7 @@ import { ServerMetrics } from "./metrics.js";
 import { ERROR_STATUS, OPERATION_MODELS } from "./model.generated.js";
 import { SigV4Verifier } from "./sigv4.js";
 import { Throttle, type ThrottleOptions } from "./throttle.js";
-import { WireError, type WireErrorName, wireStatus } from "./wire-errors.js";
+import { WireError, type WireErrorName } from "./wire-errors.js";
 
 /** The identity a request runs as, passed to every local KMS method. */
 export interface KmsCaller {
@@ -130,7 +130,8 @@ for (const op of Object.keys(OPERATION_MODELS)) METHOD_NAMES[op] = op.charAt(0).
 
 /**
  * Creates the KMS server: `POST /` with `X-Amz-Target: TrentService.<Operation>`, SigV4 on every request, JSON in
- * AWS's shapes, errors as `{ "__type", "message" }` with the statuses AWS KMS sends (400 for every client fault), `GET /health` and `GET /metrics`.
+ * AWS's shapes, errors as `{ "__type", "message" }` with the statuses of AWS's KMS service model, `GET /health` and
+ * `GET /metrics`.
  * @throws {TypeError} for malformed credentials or an invalid `allowUnsignedAs` ARN.
  * @throws {RangeError} for non-positive limits or quotas.
  */
@@ -520,7 +521,7 @@ function mapError(e: unknown): { status: number; name: string; message: string }
   if (typeof err === "object" && err !== null && typeof err.awsName === "string") {
     const status = typeof err.httpStatus === "number" ? err.httpStatus : (ERROR_STATUS[err.awsName] ?? 400);
     return {
-      status: wireStatus(err.awsName, status),
+      status,
       name: err.awsName,
       message: typeof err.message === "string" ? err.message : err.awsName,
     };

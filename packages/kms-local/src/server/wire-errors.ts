@@ -19,27 +19,8 @@ export const WIRE_ERROR_STATUS = {
   RequestHeaderFieldsTooLargeException: 431,
   ServiceUnavailableException: 503,
   KMSInternalException: 500,
-  NotFoundException: 400,
+  NotFoundException: 404,
 } as const;
-
-/**
- * The statuses AWS KMS sends where the SDKs' Smithy model (and `KmsError.httpStatus`) says otherwise, as its API
- * reference lists them: "HTTP Status Code: 400" for NotFound, AlreadyExists, Disabled and KMSInvalidState (the model
- * says 404 or 409), 500 for DependencyTimeout (the model says 503). Clients tell errors apart by `__type`; the status
- * is what proxies, logs and status-keyed code see.
- */
-export const AWS_SENDS_STATUS: { readonly [awsName: string]: number } = {
-  NotFoundException: 400,
-  AlreadyExistsException: 400,
-  DisabledException: 400,
-  KMSInvalidStateException: 400,
-  DependencyTimeoutException: 500,
-};
-
-/** The HTTP status the server answers an error with: AWS KMS's own ({@link AWS_SENDS_STATUS}), else `status`. */
-export function wireStatus(awsName: string, status: number): number {
-  return AWS_SENDS_STATUS[awsName] ?? status;
-}
 
 /** One of the names in {@link WIRE_ERROR_STATUS}. */
 export type WireErrorName = keyof typeof WIRE_ERROR_STATUS;
