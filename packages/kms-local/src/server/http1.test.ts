@@ -800,6 +800,24 @@ describe("HTTP/1.1 layer: hostile clients", { timeout: 60_000 }, () => {
     }
   });
 
+  it("closes a connection whose client stops reading its answers at keepAliveTimeoutMs", async () => {
+    const kms = await openTestKms(join(dir, "bp-idle"));
+    const server = await start(kms, { limits: { keepAliveTimeoutMs: 500 } });
+    const accepted = serverSockets(server);
+    try {
+      const client = await nonReader(server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000));
+      const t0 = Date.now();
+      const deadline = t0 + 10_000;
+      while (server.metrics.openConnections > 0 && Date.now() < deadline) await sleep(20);
+      expect(server.metrics.openConnections).toBe(0);
+      expect((accepted[0] as Socket).destroyed).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(3000);
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("cuts off headers trickled a byte at a time at headersTimeoutMs from the first byte", async () => {
     const kms = await openTestKms(join(dir, "slow-head"));
     const server = await start(kms, { limits: { headersTimeoutMs: 400, keepAliveTimeoutMs: 10_000 } });
