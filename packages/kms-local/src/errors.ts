@@ -118,6 +118,11 @@ export function notFound(what: string): KmsError {
   return new KmsError("NotFoundException", `${what} is not found.`);
 }
 
+/** NotFoundException for a key id or ARN that names no key here, in AWS KMS's words. */
+export function keyNotFound(keyIdOrArn: string): KmsError {
+  return new KmsError("NotFoundException", `Key '${keyIdOrArn}' does not exist`);
+}
+
 /** ValidationException with a message in AWS's style. */
 export function validation(message: string): KmsError {
   return new KmsError("ValidationException", message);

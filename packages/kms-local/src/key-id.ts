@@ -1,6 +1,6 @@
 // Key identifiers: key ids, key ARNs, alias names and alias ARNs, parsed and checked as AWS KMS does.
 
-import { KmsError, notFound } from "./errors.js";
+import { KmsError, keyNotFound } from "./errors.js";
 
 /** Where keys live: the parts of every ARN this KMS issues. */
 export interface KmsLocation {
@@ -55,7 +55,7 @@ export function parseKeyId(
       `1 validation error detected: Value at '${lowerFirst(field)}' failed to satisfy constraint: Member must have length between 1 and 2048`,
     );
   }
-  const invalid = () => notFound(`Invalid keyId '${value}'`);
+  const invalid = () => new KmsError("NotFoundException", `Invalid keyId ${value}`);
   if (isKeyUuid(value)) return { kind: "key", id: value };
   if (value.startsWith("alias/")) {
     if (!allowAlias) throw invalid();
@@ -65,7 +65,7 @@ export function parseKeyId(
   if (!m) throw invalid();
   const [, partition, region, account, type, rest] = m;
   if (partition !== location.partition || region !== location.region || account !== location.account) {
-    throw notFound(`Key '${value}'`);
+    throw keyNotFound(value);
   }
   if (type === "key") {
     if (!isKeyUuid(rest!)) throw invalid();

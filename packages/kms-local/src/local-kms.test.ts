@@ -95,6 +95,21 @@ describe("keys", () => {
     );
   });
 
+  it("words NotFoundException as AWS KMS does", async () => {
+    const { kms } = await setup();
+    const unknown = "11111111-2222-3333-4444-555555555555";
+    const arn = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${unknown}`;
+    expect((await rejects(kms.describeKey(ROOT, { KeyId: unknown }), "NotFoundException")).message).toBe(
+      `Key '${arn}' does not exist`,
+    );
+    expect((await rejects(kms.describeKey(ROOT, { KeyId: "nonsense" }), "NotFoundException")).message).toBe(
+      "Invalid keyId nonsense",
+    );
+    expect((await rejects(kms.describeKey(ROOT, { KeyId: "alias/none" }), "NotFoundException")).message).toBe(
+      `Alias arn:aws:kms:us-east-1:${ACCOUNT}:alias/none is not found.`,
+    );
+  });
+
   it("updates descriptions and tags", async () => {
     const { kms } = await setup();
     const meta = await newKey(kms);

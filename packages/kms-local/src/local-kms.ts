@@ -26,7 +26,7 @@ import {
   pick,
 } from "./audit-params.js";
 import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
-import { accessDenied, invalidState, KmsError, notFound, validation } from "./errors.js";
+import { accessDenied, invalidState, KmsError, keyNotFound, notFound, validation } from "./errors.js";
 import {
   aliasArn,
   checkAliasName,
@@ -2144,7 +2144,7 @@ export class LocalKms {
     let row: KeyRow | undefined;
     if (parsed.kind === "key") {
       row = this.#keyRow(parsed.id);
-      if (!row || row.kind === "owned") throw notFound(`Key '${keyArn(this.location, parsed.id)}'`);
+      if (!row || row.kind === "owned") throw keyNotFound(keyArn(this.location, parsed.id));
     } else {
       const alias = this.#aliasRow(parsed.name);
       if (alias) {

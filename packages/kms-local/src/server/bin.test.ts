@@ -1,27 +1,20 @@
-// The sealkit-kms bin (built dist/bin.js) in a child process: ready line, seed, AWS CLI round trip, SIGTERM shutdown.
+// The sealkit-kms bin (built dist/bin.js) in a child process: ready line, seed, SIGTERM shutdown. The AWS CLI, boto3
+// and the AWS Encryption SDK against the same server: aws-tools.test.ts.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, call } from "./test-support.js";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(pkg, "dist/bin.js");
 const hasBin = existsSync(BIN);
-const run = promisify(execFile);
-const hasAws = await run("aws", ["--version"]).then(
-  () => true,
-  () => false,
-);
 
 if (!hasBin)
   console.warn(`bin.test.ts skipped: ${BIN} is missing; run \`pnpm build\` (turbo builds before testing).`);
-if (!hasAws)
-  console.warn("bin.test.ts: the AWS CLI test is skipped: `aws` is not installed (apt-get install awscli).");
 
 describe.skipIf(!hasBin)("sealkit-kms bin", () => {
   let dir: string;
@@ -78,77 +71,6 @@ describe.skipIf(!hasBin)("sealkit-kms bin", () => {
       "Data keys of the app's envelopes",
     );
   });
-
-  it.skipIf(!hasAws)(
-    "works with the AWS CLI: encrypt then decrypt with fileb://",
-    async () => {
-      const env = {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: ALICE.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey,
-        AWS_DEFAULT_REGION: "us-east-1",
-        AWS_CONFIG_FILE: "/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-      };
-      writeFileSync(join(dir, "plain.txt"), "hello from the AWS CLI");
-      const enc = await run(
-        "aws",
-        [
-          "kms",
-          "encrypt",
-          "--endpoint-url",
-          url,
-          "--key-id",
-          "alias/app-data",
-          "--plaintext",
-          `fileb://${join(dir, "plain.txt")}`,
-          "--encryption-context",
-          "tenant=acme",
-          "--output",
-          "text",
-          "--query",
-          "CiphertextBlob",
-        ],
-        { env },
-      );
-      writeFileSync(join(dir, "ct.bin"), Buffer.from(enc.stdout.trim(), "base64"));
-      const dec = await run(
-        "aws",
-        [
-          "kms",
-          "decrypt",
-          "--endpoint-url",
-          url,
-          "--ciphertext-blob",
-          `fileb://${join(dir, "ct.bin")}`,
-          "--encryption-context",
-          "tenant=acme",
-          "--output",
-          "text",
-          "--query",
-          "Plaintext",
-        ],
-        { env },
-      );
-      expect(Buffer.from(dec.stdout.trim(), "base64").toString()).toBe("hello from the AWS CLI");
-      const denied = await run(
-        "aws",
-        [
-          "kms",
-          "decrypt",
-          "--endpoint-url",
-          url,
-          "--ciphertext-blob",
-          `fileb://${join(dir, "ct.bin")}`,
-          "--encryption-context",
-          "tenant=other",
-        ],
-        { env },
-      ).catch((e: { stderr: string }) => e.stderr);
-      expect(denied).toMatch(/InvalidCiphertextException/);
-    },
-    60_000,
-  );
 
   it("stops on SIGTERM after finishing, exit code 0", async () => {
     // "close", not "exit": exit can come before the last of stdout has been read.
