@@ -15,8 +15,11 @@ const ENVIRONMENT_HELP = `Provider settings (a flag wins over an environment var
   SEALKIT_KEY            key id, ARN or alias (several: comma-separated)
   SEALKIT_DATA_DIR       local KMS data dir (default .sealkit/kms)
   SEALKIT_PRINCIPAL      principal ARN to act as against the local KMS (default: the account root)
+  SEALKIT_ACCOUNT        account of the local KMS's keys (default 111122223333)
   SEALKIT_ENDPOINT       KMS endpoint URL (AWS_ENDPOINT_URL_KMS, AWS_REGION and credentials are read by the AWS SDK)
   SEALKIT_RAW_KEY_FILE   raw provider key: 32 bytes, or 64 hex characters
+  SEALKIT_SUITE          cipher suite of new envelopes (default xchacha20-poly1305)
+  SEALKIT_FRAME_SIZE     frame size of new envelopes (default 64 KiB)
   SEALKIT_PKCS11_LIBRARY, SEALKIT_PKCS11_TOKEN, SEALKIT_PKCS11_PIN, SEALKIT_PKCS11_KEY_LABEL, SEALKIT_PKCS11_PROFILE
   SEALKIT_CONFIG_FILE    config file (default ~/.sealkit/config.json: { "profiles": { "default": { ... } } })
   SEALKIT_PROFILE        profile to use (default "default"; --profile wins)

@@ -86,7 +86,7 @@ const elsewhere: Partial<Record<SealkitErrorCode, string>> = {
   ERR_THROTTLED: "@sealkit/kms-aws",
   ERR_HSM_LOGIN_FAILED: "@sealkit/kms-cloudhsm",
   ERR_REQUEST_INVALID: "@sealkit/remote, @sealkit/kms-local (server)",
-  ERR_RATE_LIMITED: "@sealkit/remote, @sealkit/kms-local (server)",
+  ERR_RATE_LIMITED: "@sealkit/remote",
 };
 
 // The compiler checks that every code of the closed union has an owner here.

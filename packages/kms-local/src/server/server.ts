@@ -89,8 +89,8 @@ export interface KmsServerOptions {
   readonly limits?: KmsServerLimits;
   /**
    * Records a request refused before the local KMS saw it (authentication failure, unsupported operation, malformed
-   * request, throttling), durably, before the response. Default: the local KMS's audit log (`kms.auditRejected(event)`
-   * when the local KMS has it, else `kms.auditLog.append(rejectedToAuditInput(event))`).
+   * request, throttling), durably, before the response. Default: `kms.auditRejected(event)` when the backend has such a
+   * method, else the local KMS's audit log (`kms.auditLog.append(rejectedToAuditInput(event))`).
    */
   readonly auditRejected?: (event: RejectedRequest) => Promise<void> | void;
   /** Extra Prometheus lines for /metrics (default: the audit log's stats when it has any). */
@@ -214,7 +214,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         requestId,
         405,
         "UnknownOperationException",
-        "Only POST / is accepted (and GET /health, GET /metrics).",
+        "Only POST is accepted for KMS operations (and GET /health, GET /metrics).",
       );
       return;
     }
