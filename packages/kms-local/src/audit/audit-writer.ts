@@ -38,6 +38,12 @@ export interface EventBatch {
   ascii: boolean;
 }
 
+/**
+ * Buffers made by {@link EventBatchBuilder.finish}: nothing else refers to them, so {@link AuditWriter.writeBatch}
+ * transfers them whole (with their unused tail) instead of copying the used part. Removed when transferred.
+ */
+const ownBuffers = new WeakSet<ArrayBufferLike>();
+
 /** Builds an {@link EventBatch} row by row. */
 export class EventBatchBuilder {
   readonly #first: number;
@@ -48,6 +54,8 @@ export class EventBatchBuilder {
   #rows = 0;
   #at = 0;
   #ascii = true;
+  /** The last row's hash, written at the start of the next row's text (or by finish): one write per row. */
+  #pendingHash: string | undefined;
 
   constructor(first: number, prevHash: string, capacity: number) {
     this.#first = first;
@@ -57,24 +65,40 @@ export class EventBatchBuilder {
     this.#bytes = Buffer.allocUnsafeSlow(Math.max(4096, capacity * 1536));
   }
 
-  /** Appends `value` as UTF-8 and returns its byte length. */
-  #write(value: string): number {
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    const room = value.length * 3;
+  /** Makes room for `chars` UTF-16 code units of text (a code unit takes at most 3 bytes of UTF-8). */
+  #reserve(chars: number): void {
+    const room = chars * 3;
     if (this.#size + room > this.#bytes.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(this.#bytes.length * 2, this.#size + room));
       this.#bytes.copy(grown, 0, 0, this.#size);
       this.#bytes = grown;
     }
+  }
+
+  /** Appends `value` as UTF-8 and returns its byte length. */
+  #write(value: string): number {
+    this.#reserve(value.length);
     const written = this.#bytes.write(value, this.#size, "utf8");
     if (written !== value.length) this.#ascii = false;
     this.#size += written;
     return written;
   }
 
+  /** Writes the previous row's hash, when it has not been written yet. */
+  #flushHash(): void {
+    if (this.#pendingHash === undefined) return;
+    this.#write(this.#pendingHash);
+    this.#pendingHash = undefined;
+  }
+
   /**
    * Adds the next row (sequence `first + rows so far`) and returns its hash: `hash` when given (tests), else the
    * chain hash, hex SHA-256 of `prevHash` followed by `json`, computed over the bytes just written.
+   *
+   * The bytes are those of each column written with `Buffer.write` on its own. When the row is ASCII (the common
+   * case) the columns, preceded by the previous row's hash, are written with one call instead: for ASCII text
+   * the byte lengths are the string lengths and the bytes are the same. Otherwise the row is written column by
+   * column, as UTF-8 of a concatenation can differ (two lone surrogates at a column boundary would pair up).
    */
   add(
     eventTime: string,
@@ -88,23 +112,49 @@ export class EventBatchBuilder {
   ): string {
     const lengths = this.#lengths;
     let at = this.#at;
-    lengths[at++] = this.#write(eventTime);
-    lengths[at++] = this.#write(eventName);
-    lengths[at++] = this.#write(principal);
-    lengths[at++] = keyId === null ? -1 : this.#write(keyId);
-    lengths[at++] = errorCode === null ? -1 : this.#write(errorCode);
-    const start = this.#size;
-    lengths[at++] = this.#write(prevHash);
-    lengths[at++] = this.#write(json);
-    let rowHash = hash;
-    if (rowHash === undefined) {
+    const pending = this.#pendingHash ?? "";
+    const text = `${pending}${eventTime}${eventName}${principal}${keyId ?? ""}${errorCode ?? ""}${prevHash}${json}`;
+    this.#reserve(text.length);
+    const written = this.#bytes.write(text, this.#size, "utf8");
+    let start: number;
+    if (written === text.length) {
+      // All ASCII: one byte per code unit.
+      this.#pendingHash = undefined;
+      lengths[at++] = eventTime.length;
+      lengths[at++] = eventName.length;
+      lengths[at++] = principal.length;
+      lengths[at++] = keyId === null ? -1 : keyId.length;
+      lengths[at++] = errorCode === null ? -1 : errorCode.length;
+      lengths[at++] = prevHash.length;
+      lengths[at++] = json.length;
+      start = this.#size + written - prevHash.length - json.length;
+      this.#size += written;
+    } else {
+      // Overwrites what the single write put there.
+      this.#flushHash();
+      lengths[at++] = this.#write(eventTime);
+      lengths[at++] = this.#write(eventName);
+      lengths[at++] = this.#write(principal);
+      lengths[at++] = keyId === null ? -1 : this.#write(keyId);
+      lengths[at++] = errorCode === null ? -1 : this.#write(errorCode);
+      start = this.#size;
+      lengths[at++] = this.#write(prevHash);
+      lengths[at++] = this.#write(json);
+    }
+    let rowHash: string;
+    if (hash === undefined) {
       const covered = this.#bytes.subarray(start, this.#size);
       rowHash =
         oneShotHash !== undefined
           ? oneShotHash("sha256", covered, "hex")
           : createHash("sha256").update(covered).digest("hex");
+      // 64 hex digits (ASCII), written with the next row or by finish.
+      this.#pendingHash = rowHash;
+      lengths[at++] = 64;
+    } else {
+      rowHash = hash;
+      lengths[at++] = this.#write(hash);
     }
-    lengths[at++] = this.#write(rowHash);
     this.#at = at;
     this.#rows++;
     return rowHash;
@@ -115,6 +165,8 @@ export class EventBatchBuilder {
   }
 
   finish(): EventBatch {
+    this.#flushHash();
+    ownBuffers.add(this.#bytes.buffer);
     return {
       first: this.#first,
       prevHash: this.#prevHash,
@@ -336,9 +388,10 @@ export class AuditWriter {
    * hash) or the digest the last committed digest, e.g. because it was prepared on top of a batch that failed.
    */
   async writeBatch(batch: EventBatch, digest: DigestRow | undefined): Promise<void> {
-    // The bytes move to the writer thread (no copy); a buffer that is not whole is copied instead.
+    // The bytes move to the writer thread (no copy) when the buffer is the builder's own or holds nothing else;
+    // any other buffer is copied, as transferring it would detach memory the caller still uses.
     const whole = batch.bytes.byteOffset === 0 && batch.bytes.byteLength === batch.bytes.buffer.byteLength;
-    const bytes = whole ? batch.bytes : batch.bytes.slice();
+    const bytes = whole || ownBuffers.delete(batch.bytes.buffer) ? batch.bytes : batch.bytes.slice();
     await this.#send({ type: "write", batch: { ...batch, bytes }, digest }, [bytes.buffer as ArrayBuffer]);
   }
 
