@@ -38,32 +38,51 @@ export function dropUndefined<T extends Record<string, unknown>>(o: T): T {
   return out as T;
 }
 
+/** camelCase names of request fields, computed once per field name (the names are constants of the code). */
+const camelNames = new Map<string, string>();
+
+function camelName(field: string): string {
+  let name = camelNames.get(field);
+  if (name === undefined) {
+    name = field.charAt(0).toLowerCase() + field.slice(1);
+    // Bounded, should a caller ever pass names that are not constants.
+    if (camelNames.size < 256) camelNames.set(field, name);
+  }
+  return name;
+}
+
 /** Copies the named fields into camelCase audit parameters (never blobs). */
 export function pick(request: unknown, fields: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (typeof request !== "object" || request === null) return out;
-  for (const f of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
     const v = (request as Record<string, unknown>)[f];
     if (v === undefined || v instanceof Uint8Array) continue;
-    out[f.charAt(0).toLowerCase() + f.slice(1)] = v;
+    out[camelName(f)] = v;
   }
   return out;
 }
 
+const KEY_FIELDS = ["KeyId"];
+const ALIAS_FIELDS = ["AliasName", "TargetKeyId"];
+const CRYPTO_FIELDS = ["KeyId", "EncryptionContext", "EncryptionAlgorithm", "GrantTokens"];
+const DATA_KEY_FIELDS = ["KeyId", "EncryptionContext", "KeySpec", "NumberOfBytes", "GrantTokens"];
+
 export function keyParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId"]);
+  return pick(request, KEY_FIELDS);
 }
 
 export function aliasParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["AliasName", "TargetKeyId"]);
+  return pick(request, ALIAS_FIELDS);
 }
 
 export function cryptoParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId", "EncryptionContext", "EncryptionAlgorithm", "GrantTokens"]);
+  return pick(request, CRYPTO_FIELDS);
 }
 
 export function dataKeyParams(request: unknown): Record<string, unknown> {
-  return pick(request, ["KeyId", "EncryptionContext", "KeySpec", "NumberOfBytes", "GrantTokens"]);
+  return pick(request, DATA_KEY_FIELDS);
 }
 
 export function auditMetadata(m: KeyMetadata): Record<string, unknown> {

