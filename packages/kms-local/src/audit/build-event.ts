@@ -140,6 +140,40 @@ function q(value: string): string {
   return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
+/** The last string quoted at one place of an event, and its JSON text. */
+interface QuoteSlot {
+  value: string;
+  text: string;
+}
+
+function slot(): QuoteSlot {
+  return { value: "", text: '""' };
+}
+
+/**
+ * {@link q} for a member whose value mostly repeats from one event to the next (the event source and name, the
+ * caller's address and agent, the key): the last value's text is reused, without a scan or a new string.
+ */
+function qs(place: QuoteSlot, value: string): string {
+  if (value === place.value) return place.text;
+  const text = q(value);
+  place.value = value;
+  place.text = text;
+  return text;
+}
+
+const EVENT_TIME = slot();
+const EVENT_SOURCE = slot();
+const EVENT_NAME = slot();
+const REGION = slot();
+const SOURCE_IP = slot();
+const USER_AGENT = slot();
+const RESOURCE_ARN = slot();
+const RESOURCE_ACCOUNT = slot();
+const RESOURCE_TYPE = slot();
+const RECIPIENT = slot();
+const KEY_ID = slot();
+
 /** The last identity written out and its text: consecutive events mostly come from the same caller. */
 let lastIdentity: AuditUserIdentity | undefined;
 let lastIdentityText = "";
@@ -314,14 +348,14 @@ export function prepareEvent(
       const type = optionalString(resource.type, `resources[${i}].type`);
       const accountId = optionalString(resource.accountId, `resources[${i}].accountId`);
       if (i > 0) resourcesText += ",";
-      resourcesText += `{"ARN":${q(copy.ARN)}`;
+      resourcesText += `{"ARN":${i === 0 ? qs(RESOURCE_ARN, copy.ARN) : q(copy.ARN)}`;
       if (accountId !== undefined) {
         copy.accountId = accountId;
-        resourcesText += `,"accountId":${q(accountId)}`;
+        resourcesText += `,"accountId":${i === 0 ? qs(RESOURCE_ACCOUNT, accountId) : q(accountId)}`;
       }
       if (type !== undefined) {
         copy.type = type;
-        resourcesText += `,"type":${q(type)}`;
+        resourcesText += `,"type":${i === 0 ? qs(RESOURCE_TYPE, type) : q(type)}`;
       }
       resourcesText += "}";
       resources.push(copy);
@@ -350,16 +384,16 @@ export function prepareEvent(
     eventSource: defaults.eventSource,
     eventName,
   } as AuditEventBody;
-  let text = `{"eventVersion":"1.08","userIdentity":${identityJson(identity)},"eventTime":${q(eventTime)},"eventSource":${q(defaults.eventSource)},"eventName":${q(eventName)}`;
+  let text = `{"eventVersion":"1.08","userIdentity":${identityJson(identity)},"eventTime":${qs(EVENT_TIME, eventTime)},"eventSource":${qs(EVENT_SOURCE, defaults.eventSource)},"eventName":${qs(EVENT_NAME, eventName)}`;
   if (defaults.region !== undefined) {
     body.awsRegion = defaults.region;
-    text += `,"awsRegion":${q(defaults.region)}`;
+    text += `,"awsRegion":${qs(REGION, defaults.region)}`;
   }
   body.sourceIPAddress = sourceIPAddress;
   body.userAgent = userAgent;
   body.requestParameters = requestText === "null" ? null : jsonCopy(requestParameters, requestText);
   body.responseElements = responseText === "null" ? null : jsonCopy(responseElements, responseText);
-  text += `,"sourceIPAddress":${q(sourceIPAddress)},"userAgent":${q(userAgent)},"requestParameters":${requestText},"responseElements":${responseText}`;
+  text += `,"sourceIPAddress":${qs(SOURCE_IP, sourceIPAddress)},"userAgent":${qs(USER_AGENT, userAgent)},"requestParameters":${requestText},"responseElements":${responseText}`;
   if (errorCode !== undefined) {
     body.errorCode = errorCode;
     text += `,"errorCode":${q(errorCode)}`;
@@ -376,10 +410,10 @@ export function prepareEvent(
   body.managementEvent = true;
   body.eventCategory = "Management";
   body.recipientAccountId = recipientAccountId;
-  text += `,"requestID":${q(requestID)},"eventID":${q(eventID)},"readOnly":${readOnly ? "true" : "false"},"resources":${resourcesText},"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management","recipientAccountId":${q(recipientAccountId)}`;
+  text += `,"requestID":${q(requestID)},"eventID":${q(eventID)},"readOnly":${readOnly ? "true" : "false"},"resources":${resourcesText},"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management","recipientAccountId":${qs(RECIPIENT, recipientAccountId)}`;
   if (keyId !== undefined) {
     body.keyId = keyId;
-    text += `,"keyId":${q(keyId)}`;
+    text += `,"keyId":${qs(KEY_ID, keyId)}`;
   }
   // + 1 for the closing brace of the whole event.
   if (text.length + 1 > MAX_EVENT_CHARS) {
