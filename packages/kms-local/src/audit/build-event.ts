@@ -421,5 +421,9 @@ export function prepareEvent(
       `audit event: ${text.length + 1} characters of JSON exceed the limit of ${MAX_EVENT_CHARS}`,
     );
   }
+  // Reading a character flattens the text (V8 turns a concatenation into one string on first access by index)
+  // now, while its pieces are in cache, rather than when the group commit writes it, after they have survived a
+  // garbage collection or two: measured 4.2 -> 1.8 us for that write per event, for about 1 us here.
+  text.charCodeAt(text.length >> 1);
   return { body, prefix: text };
 }
