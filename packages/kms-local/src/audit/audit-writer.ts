@@ -112,6 +112,9 @@ export class EventBatchBuilder {
   ): string {
     const lengths = this.#lengths;
     let at = this.#at;
+    // A typed array ignores writes past its end: a row over the capacity would lose its lengths without a word.
+    if (at + FIELDS > lengths.length)
+      throw new RangeError(`EventBatchBuilder: more than ${lengths.length / FIELDS} rows`);
     const pending = this.#pendingHash ?? "";
     const text = `${pending}${eventTime}${eventName}${principal}${keyId ?? ""}${errorCode ?? ""}${prevHash}${json}`;
     this.#reserve(text.length);

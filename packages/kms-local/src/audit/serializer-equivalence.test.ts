@@ -308,6 +308,13 @@ describe("fast serializers against the reference path", () => {
     }
   });
 
+  it("EventBatchBuilder refuses a row past its capacity rather than dropping its lengths", () => {
+    const builder = new EventBatchBuilder(1, GENESIS_HASH, 1);
+    builder.add("t", "Encrypt", "arn", null, null, GENESIS_HASH, "{}");
+    expect(() => builder.add("t", "Encrypt", "arn", null, null, GENESIS_HASH, "{}")).toThrow(RangeError);
+    expect(builder.finish().lengths.length).toBe(8);
+  });
+
   it("EventBatchBuilder writes each column's UTF-8 bytes and the chain hash of the canonical text", () => {
     let prevHash = GENESIS_HASH;
     let sequence = 0;
