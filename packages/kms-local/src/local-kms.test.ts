@@ -110,6 +110,30 @@ describe("keys", () => {
     );
   });
 
+  it("refuses a caller principal that is not text (a lone surrogate), so the audit log never holds one", async () => {
+    const { kms } = await setup();
+    const { KeyId } = await newKey(kms);
+    const odd = { principal: `arn:aws:iam::${ACCOUNT}:user/a\uD800`, account: ACCOUNT };
+    await rejects(kms.encrypt(odd, { KeyId, Plaintext: bytes(1) }), "ValidationException");
+    // The refusal is audited with the principal as UTF-8 stores it.
+    const refused = (await kms.auditLog!.query({})).at(-1)!;
+    expect([refused.errorCode, refused.userIdentity.arn]).toEqual([
+      "ValidationException",
+      `arn:aws:iam::${ACCOUNT}:user/a\uFFFD`,
+    ]);
+    // Well-formed non-ASCII (a surrogate pair) is fine.
+    await kms
+      .encrypt(
+        { principal: `arn:aws:iam::${ACCOUNT}:user/a\uD83D\uDE00`, account: ACCOUNT },
+        {
+          KeyId,
+          Plaintext: bytes(1),
+        },
+      )
+      .catch((e) => expect(KmsError.isInstance(e, "AccessDeniedException")).toBe(true));
+    expect((await kms.auditLog!.verify()).ok).toBe(true);
+  });
+
   it("updates descriptions and tags", async () => {
     const { kms } = await setup();
     const meta = await newKey(kms);

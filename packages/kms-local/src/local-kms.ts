@@ -13,6 +13,7 @@ import {
   wipe,
 } from "@sealkit/core";
 import type Database from "better-sqlite3";
+import { hasLoneSurrogate } from "./audit/build-event.js";
 import { AuditLog } from "./audit/index.js";
 import type { AuditEventInput, AuditLogOptions } from "./audit/types.js";
 import {
@@ -2756,7 +2757,9 @@ function checkCaller(caller: Caller): void {
   if (
     typeof caller.principal !== "string" ||
     caller.principal.length === 0 ||
-    caller.principal.length > 2048
+    caller.principal.length > 2048 ||
+    // Not text: the audit log's principal index (UTF-8) could not hold it as the event does.
+    hasLoneSurrogate(caller.principal)
   ) {
     throw validation("caller.principal must be an ARN");
   }

@@ -35,8 +35,9 @@ const INPUTS: AuditEventInput[] = [
     eventTime: new Date("2020-02-29T23:59:59.999Z"),
   },
   {
-    eventName: "GenerateDataKey\ud800",
+    eventName: "GenerateDataKey\ud83d\ude00",
     caller: { principal: `arn:aws:iam::${ACCOUNT}:user/path/al:ice`, account: ACCOUNT, sourceIp: "10.0.0.7" },
+    errorMessage: "a lone \ud800 surrogate, escaped by JSON.stringify",
     requestParameters: { skipped: undefined, n: 1.5e300, neg: -0, list: [undefined, () => 1] },
     resources: [],
   },
@@ -134,5 +135,28 @@ describe("prepareEvent", () => {
       requestParameters: { toJSON: () => undefined },
     } as unknown as AuditEventInput;
     expect(() => prepareEvent(input, { now: NOW, eventSource: "k", region: undefined })).toThrow(TypeError);
+  });
+});
+
+describe("prepareEvent and lone surrogates", () => {
+  const base: AuditEventInput = {
+    eventName: "Encrypt",
+    caller: { principal: `arn:aws:iam::${ACCOUNT}:user/alice`, account: ACCOUNT },
+  };
+
+  it("refuses one in an indexed column (it would be stored as U+FFFD and verify as edited)", () => {
+    const defaults = { now: NOW, eventSource: "kms.amazonaws.com", region: undefined };
+    for (const input of [
+      { ...base, eventName: "Encrypt\uD800" },
+      { ...base, caller: { ...base.caller, principal: "arn:aws:iam::1:user/\uDC00x" } },
+      { ...base, keyId: "key\uD83D" },
+      { ...base, errorCode: "\uDE00Denied" },
+    ]) {
+      expect(() => prepareEvent(input, defaults)).toThrow(/lone UTF-16 surrogate/);
+    }
+    // Elsewhere the JSON escape keeps it exactly, and a pair is text.
+    expect(() =>
+      prepareEvent({ ...base, errorMessage: "a\uD800b", keyId: "k\uD83D\uDE00" }, defaults),
+    ).not.toThrow();
   });
 });

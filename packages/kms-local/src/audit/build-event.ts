@@ -75,6 +75,29 @@ function findSecret(value: unknown, depth: number): [string, string] | undefined
   return undefined;
 }
 
+/** A UTF-16 surrogate without its pair: UTF-8 cannot hold it (it becomes U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether `value` holds a lone UTF-16 surrogate (it is then not text UTF-8 can carry unchanged). */
+export function hasLoneSurrogate(value: string): boolean {
+  return LONE_SURROGATE.test(value);
+}
+
+/** `value` with each lone surrogate replaced by U+FFFD, as UTF-8 would store it (String.prototype.toWellFormed). */
+export function toWellFormed(value: string): string {
+  return LONE_SURROGATE.test(value) ? value.replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD") : value;
+}
+
+/**
+ * Throws for a value of an indexed column (eventName, principal, keyId, errorCode) holding a lone surrogate: the
+ * column would store U+FFFD where the event's JSON keeps the escape, and `verify()` would report the row as edited.
+ */
+function requireWellFormed(value: string | undefined, name: string): void {
+  if (value !== undefined && hasLoneSurrogate(value)) {
+    throw new TypeError(`audit event: "${name}" holds a lone UTF-16 surrogate`);
+  }
+}
+
 function requireString(value: unknown, name: string): string {
   if (typeof value !== "string" || value.length === 0) {
     throw new TypeError(`audit event: "${name}" expected a non-empty string, got ${describe(value)}`);
@@ -302,7 +325,8 @@ export function prepareEvent(
   if (caller === null || typeof caller !== "object") {
     throw new TypeError(`audit event: "caller" expected an object, got ${describe(caller)}`);
   }
-  requireString(caller.principal, "caller.principal");
+  requireWellFormed(eventName, "eventName");
+  requireWellFormed(requireString(caller.principal, "caller.principal"), "caller.principal");
   requireString(caller.account, "caller.account");
   optionalString(caller.accessKeyId, "caller.accessKeyId");
   optionalString(caller.sourceIp, "caller.sourceIp");
@@ -329,6 +353,8 @@ export function prepareEvent(
   const errorCode = optionalString(input.errorCode, "errorCode");
   const errorMessage = optionalString(input.errorMessage, "errorMessage");
   const keyId = optionalString(input.keyId, "keyId");
+  requireWellFormed(errorCode, "errorCode");
+  requireWellFormed(keyId, "keyId");
   const requestId = optionalString(input.requestId, "requestId");
   if (input.readOnly !== undefined && typeof input.readOnly !== "boolean") {
     throw new TypeError(`audit event: "readOnly" expected a boolean, got ${describe(input.readOnly)}`);
