@@ -4,15 +4,12 @@ import { toWellFormed } from "./audit/build-event.js";
 import type { AuditEventInput } from "./audit/types.js";
 import type { Caller, KeyMetadata } from "./types.js";
 
-function toWellFormedOrUndefined(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : toWellFormed(value);
-}
-
 export function auditCaller(caller: Caller): AuditEventInput["caller"] {
   const c = (typeof caller === "object" && caller !== null ? caller : {}) as Partial<Caller>;
+  const principal = nonEmpty(c.principal);
   const out: { -readonly [K in keyof AuditEventInput["caller"]]: AuditEventInput["caller"][K] } = {
     // A principal that is not text (refused by the call) is recorded as UTF-8 would store it.
-    principal: toWellFormedOrUndefined(nonEmpty(c.principal)) ?? "unknown",
+    principal: principal === undefined ? "unknown" : toWellFormed(principal),
     account: nonEmpty(c.account) ?? "unknown",
   };
   const accessKeyId = nonEmpty(c.accessKeyId);

@@ -1316,16 +1316,13 @@ export class LocalKms {
         const dry = isDryRun(req.DryRun);
         this.#authorize(caller, row, "RevokeGrant", {});
         checkGrantId(req.GrantId);
-        if (dry) {
-          if (!this.#sql("SELECT 1 FROM grants WHERE key_id = ? AND grant_id = ?").get(row.id, req.GrantId))
-            throw notFound(`Grant ${req.GrantId}`);
-          throw dryRun();
-        }
         const result = this.#sql("DELETE FROM grants WHERE key_id = ? AND grant_id = ?").run(
           row.id,
           req.GrantId,
         );
         if (result.changes === 0) throw notFound(`Grant ${req.GrantId}`);
+        // The error rolls the change's transaction back: the grant is kept.
+        if (dry) throw dryRun();
         return {};
       },
     );
