@@ -55,6 +55,30 @@ describe("KMS server protocol", { timeout: 30_000 }, () => {
     expect(event?.errorCode).toBeUndefined();
   });
 
+  it("records User-Agent, or X-Amz-User-Agent where only it names the SDK (a browser's request)", async () => {
+    const cases: [Record<string, string>, string | undefined][] = [
+      // Node SDKs: the full string in User-Agent, its prefix in X-Amz-User-Agent.
+      [
+        { "user-agent": "aws-sdk-js/3.1 ua/2.1 lang/js", "x-amz-user-agent": "aws-sdk-js/3.1" },
+        "aws-sdk-js/3.1 ua/2.1 lang/js",
+      ],
+      // Browsers cannot set User-Agent: the SDK is only in X-Amz-User-Agent.
+      [
+        { "user-agent": "Mozilla/5.0 (X11)", "x-amz-user-agent": "aws-sdk-js/3.1 md/browser AwsCrypto/4" },
+        "aws-sdk-js/3.1 md/browser AwsCrypto/4 Mozilla/5.0 (X11)",
+      ],
+      [{ "x-amz-user-agent": "aws-sdk-js/3.1" }, "aws-sdk-js/3.1"],
+      [{ "user-agent": "curl/8" }, "curl/8"],
+    ];
+    for (const [agents, recorded] of cases) {
+      const req = await signRequest(url, "GenerateRandom", '{"NumberOfBytes":8}');
+      const res = await send(url, { ...req, headers: { ...req.headers, ...agents } });
+      expect(res.status).toBe(200);
+      const [event] = kms.auditLog.query().filter((e) => e.requestID === res.headers["x-amzn-requestid"]);
+      expect(event?.userAgent).toBe(recorded);
+    }
+  });
+
   const refusals: [
     string,
     () => Promise<{ status: number; json(): Record<string, unknown> }>,

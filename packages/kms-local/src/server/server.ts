@@ -238,7 +238,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     const target = headers.get("x-amz-target");
     const accessKeyId = claimedAccessKey(headers.get("authorization"));
     const sourceIp = exchange.remoteAddress;
-    const userAgent = headers.get("user-agent");
+    const userAgent = callerUserAgent(headers);
     Promise.resolve()
       .then(() =>
         auditRejected({
@@ -282,7 +282,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           account: unsigned.account,
           requestId,
           sourceIp: exchange.remoteAddress,
-          userAgent: headers.get("user-agent"),
+          userAgent: callerUserAgent(headers),
         };
       } else {
         const verified = verifier.verifyCollected("POST", exchange.url, headers, body);
@@ -300,7 +300,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           accessKeyId: credential.accessKeyId,
           requestId,
           sourceIp: exchange.remoteAddress,
-          userAgent: headers.get("user-agent"),
+          userAgent: callerUserAgent(headers),
         };
       }
       const model = OPERATION_MODELS[operation];
@@ -399,7 +399,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     if (e instanceof WireError) {
       const accessKeyId = verifiedAccessKeyId ?? claimedAccessKey(authorization);
       const sourceIp = exchange.remoteAddress;
-      const userAgent = exchange.headers.get("user-agent");
+      const userAgent = callerUserAgent(exchange.headers);
       try {
         await auditRejected({
           operation,
@@ -535,6 +535,18 @@ function mapError(e: unknown): { status: number; name: string; message: string }
 
 function wipe(value: unknown): void {
   if (value instanceof Uint8Array) value.fill(0);
+}
+
+/**
+ * The client's user agent as the audit log records it: the User-Agent header, unless the SDK's X-Amz-User-Agent says
+ * more. Node SDKs send the full SDK string in User-Agent and its prefix in X-Amz-User-Agent; browsers cannot set
+ * User-Agent, so there the SDK (and, for example, the Encryption SDK's suffix) is only in X-Amz-User-Agent.
+ */
+function callerUserAgent(headers: Http1Exchange["headers"]): string | undefined {
+  const userAgent = headers.get("user-agent");
+  const sdk = headers.get("x-amz-user-agent");
+  if (sdk === undefined || sdk === "" || userAgent?.includes(sdk)) return userAgent;
+  return userAgent ? `${sdk} ${userAgent}` : sdk;
 }
 
 function claimedAccessKey(authorization: string | undefined): string | undefined {
