@@ -2,14 +2,17 @@
 // verifier), AES-256-GCM of a 32-byte data key (node:crypto) and a hash-chained SQLite insert (WAL,
 // synchronous=FULL, one transaction and fsync per group of 64 requests), in one thread, with no HTTP, JSON, policy,
 // key lookup or audit event to build. What the whole server needs at the very least on top of the HTTP exchange.
-// Usage: node bare-pipeline.mjs <credentials.json-shaped JSON of one credential> → prints one JSON line.
+// With --audit-log the insert is replaced by Sealkit's own AuditLog (the CloudTrail-shaped event the server writes,
+// five indexes, signed digests, its writer thread), 64 appends in flight as under load: the same floor with the
+// audit log this KMS keeps. CPU is counted over all the process's threads.
+// Usage: node bare-pipeline.mjs <one credential as JSON> [seconds] [--audit-log] → prints one JSON line.
 
 import { createCipheriv, createHash, randomBytes, randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SigV4Verifier } from "../../../../packages/kms-local/dist/index.js";
+import { AuditLog, SigV4Verifier } from "../../../../packages/kms-local/dist/index.js";
 import { signedVerifyCase } from "./sign.mjs";
 
 const require = createRequire(new URL("../../../../packages/kms-local/package.json", import.meta.url));
@@ -18,6 +21,7 @@ const Database = require("better-sqlite3");
 const credential = JSON.parse(process.argv[2]);
 const GROUP = 64;
 const SECONDS = Number(process.argv[3] ?? 3);
+const WITH_AUDIT_LOG = process.argv.includes("--audit-log");
 
 const { verifier, parts: request } = signedVerifyCase(SigV4Verifier, credential);
 
@@ -58,13 +62,17 @@ function random(n) {
   return pool.subarray(used - n, used);
 }
 
-function once() {
+function sealDataKey() {
   verifier.verify(request); // throws on any failure
   const cipher = createCipheriv("aes-256-gcm", key, random(12));
   cipher.setAAD(aad);
   cipher.update(random(32));
   cipher.final();
   cipher.getAuthTag();
+}
+
+function once() {
+  sealDataKey();
   previous = createHash("sha256").update(previous).update(event).digest();
   return { seq: ++seq, event, hash: previous };
 }
@@ -84,8 +92,53 @@ const run = (ms) => {
   // CPU time leaves out the fsync waits, which a server overlaps with other work.
   return { rps: (n * 1000) / wall, cpuUsPerRequest: (cpu.user + cpu.system) / n };
 };
-run(500);
-const result = run(SECONDS * 1000);
+// The event LocalKms hands the audit log for a GenerateDataKey (the server's caller, parameters and resources).
+const keyArn = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000";
+const auditInput = () => ({
+  eventName: "GenerateDataKey",
+  eventTime: new Date(),
+  caller: {
+    principal: credential.principal,
+    account: "111122223333",
+    accessKeyId: credential.accessKeyId,
+    sourceIp: "127.0.0.1",
+    userAgent: "wrk",
+  },
+  requestParameters: { keyId: "alias/bench", keySpec: "AES_256", encryptionContext: { tenant: "bench" } },
+  responseElements: null,
+  resources: [{ ARN: keyArn, type: "AWS::KMS::Key", accountId: "111122223333" }],
+  readOnly: true,
+  requestId: crypto.randomUUID(),
+  keyId: keyArn,
+});
+
+async function runWithAuditLog(log, ms) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() - t0 < ms) {
+      sealDataKey();
+      await log.append(auditInput()); // resolves once the event is durable
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: GROUP }, worker));
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { rps: (n * 1000) / wall, cpuUsPerRequest: (cpu.user + cpu.system) / n };
+}
+
+let result;
+if (WITH_AUDIT_LOG) {
+  const log = await AuditLog.open(join(dir, "audit"));
+  await runWithAuditLog(log, 500);
+  result = await runWithAuditLog(log, SECONDS * 1000);
+  await log.close();
+} else {
+  run(500);
+  result = run(SECONDS * 1000);
+}
 db.close();
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify(result)}\n`);
