@@ -923,8 +923,9 @@ export class LocalKms {
   }
 
   /**
-   * GetKeyRotationStatus.
-   * @throws {KmsError} KMSInvalidStateException when pending deletion, NotFoundException, AccessDeniedException
+   * GetKeyRotationStatus. As AWS KMS, a key pending deletion reports `KeyRotationEnabled: false` (and is not
+   * rotated); CancelKeyDeletion brings its rotation settings back. A disabled key keeps its status.
+   * @throws {KmsError} NotFoundException, AccessDeniedException
    */
   async getKeyRotationStatus(
     caller: Caller,
@@ -943,8 +944,7 @@ export class LocalKms {
       async (ctx) => {
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "GetKeyRotationStatus", {});
-        this.#checkNotPendingDeletion(row);
-        const enabled = row.rotation_enabled === 1;
+        const enabled = row.rotation_enabled === 1 && row.state !== "PendingDeletion";
         return {
           KeyId: keyArn(this.location, row.id),
           KeyRotationEnabled: enabled,
@@ -1055,9 +1055,10 @@ export class LocalKms {
 
   /**
    * PutKeyPolicy, refusing a policy under which the caller could no longer change it unless
-   * BypassPolicyLockoutSafetyCheck is true.
+   * BypassPolicyLockoutSafetyCheck is true (which the request then carries as kms:BypassPolicyLockoutSafetyCheck).
+   * Allowed in every key state, as AWS KMS.
    * @throws {KmsError} MalformedPolicyDocumentException, UnsupportedOperationException (AWS managed keys),
-   * KMSInvalidStateException, NotFoundException, AccessDeniedException
+   * NotFoundException, AccessDeniedException
    */
   async putKeyPolicy(
     caller: Caller,
@@ -1077,7 +1078,13 @@ export class LocalKms {
       async (ctx) => {
         const req = objectRequest(request);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
-        this.#authorize(caller, row, "PutKeyPolicy", {});
+        const bypass = req.BypassPolicyLockoutSafetyCheck;
+        // kms:BypassPolicyLockoutSafetyCheck is set only when the request has the parameter (AWS's Null example).
+        this.#authorize(caller, row, "PutKeyPolicy", {
+          ...(typeof bypass === "boolean"
+            ? { extra: { "kms:BypassPolicyLockoutSafetyCheck": String(bypass) } }
+            : {}),
+        });
         this.#checkCustomerManaged(row);
         checkPolicyName(req.PolicyName);
         const json = checkString(req.Policy, "Policy", 1, 32768);
@@ -1088,7 +1095,7 @@ export class LocalKms {
         ) {
           throw lockoutError();
         }
-        this.#checkNotPendingDeletion(row);
+        // Allowed in every key state, PendingDeletion included (AWS's key state table).
         this.#sql("UPDATE policies SET document = ? WHERE key_id = ? AND name = 'default'").run(json, row.id);
         this.#policies.delete(row.id);
         return {};
@@ -1125,8 +1132,9 @@ export class LocalKms {
 
   /**
    * CreateGrant. A grant with the same Name and the same parameters is returned again rather than duplicated.
-   * @throws {KmsError} ValidationException, NotFoundException, KMSInvalidStateException, AccessDeniedException,
-   * InvalidGrantTokenException, DryRunOperationException (`DryRun: true` and every check passed; no grant is made)
+   * @throws {KmsError} ValidationException, NotFoundException, DisabledException (disabled key),
+   * KMSInvalidStateException (pending deletion), AccessDeniedException, InvalidGrantTokenException,
+   * DryRunOperationException (`DryRun: true` and every check passed; no grant is made)
    */
   async createGrant(
     caller: Caller,
@@ -1172,7 +1180,8 @@ export class LocalKms {
               : {}),
           },
         });
-        this.#checkNotPendingDeletion(row);
+        // Disabled → DisabledException, PendingDeletion → KMSInvalidStateException (AWS's key state table).
+        this.#checkUsable(row);
         if (dry) throw dryRun();
         const operationsJson = JSON.stringify([...operations].sort());
         const constraintsJson = constraints ? JSON.stringify(constraints) : null;

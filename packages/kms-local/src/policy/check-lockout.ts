@@ -1,13 +1,16 @@
 // checkLockout: AWS KMS's policy lockout safety check (can the caller still change the policy afterwards?).
 
-import { evaluate } from "./evaluate-policy.js";
+import { evaluate, roleArnOfSession } from "./evaluate-policy.js";
 import type { ConditionValue, Policy } from "./types.js";
 
 /** Options of `checkLockout`. */
 export interface LockoutOptions {
   /** The key's ARN. Without it, Resource elements are assumed to match the key. */
   readonly keyArn?: string;
-  /** Extra condition keys of the hypothetical later PutKeyPolicy request (kms:CallerAccount and aws:PrincipalArn are set). */
+  /**
+   * Extra condition keys of the hypothetical later PutKeyPolicy request (kms:CallerAccount, aws:PrincipalAccount
+   * and aws:PrincipalArn, the role ARN for an assumed-role session, are set).
+   */
   readonly conditions?: Readonly<Record<string, ConditionValue>>;
 }
 
@@ -40,7 +43,8 @@ export function checkLockout(
       resource: options.keyArn ?? "",
       conditions: {
         "kms:CallerAccount": account,
-        "aws:PrincipalArn": callerPrincipal,
+        // As conditionKeysFor: an assumed-role session's aws:PrincipalArn is its role's ARN.
+        "aws:PrincipalArn": roleArnOfSession(callerPrincipal) ?? callerPrincipal,
         "aws:PrincipalAccount": account,
         ...options.conditions,
       },

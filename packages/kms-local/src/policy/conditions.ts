@@ -107,6 +107,11 @@ function parseOperator(raw: string, where: string) {
 }
 
 const CONDITION_KEY = /^[A-Za-z0-9-]+:.+$/s;
+/**
+ * Single-valued keys with which AWS KMS refuses the ForAllValues set operator (OverlyPermissiveCondition): such a
+ * condition would also match requests without that encryption context pair or tag.
+ */
+const OVERLY_PERMISSIVE_WITH_FOR_ALL = /^(kms:encryptioncontext:|aws:requesttag\/)/i;
 const TRUE_FALSE = /^(true|false)$/i;
 
 /** Values of a condition key in a policy: a string, or a non-empty array of them; booleans/numbers where sensible. */
@@ -249,6 +254,13 @@ export function compileConditions(
     for (const [key, rawValues] of keys) {
       if (!CONDITION_KEY.test(key))
         throw malformed(`${where}: condition key "${key}" is not valid (expected "prefix:name")`);
+      if (set === "all" && OVERLY_PERMISSIVE_WITH_FOR_ALL.test(key)) {
+        const what = key.toLowerCase().startsWith("kms:") ? "encryption context" : "tag";
+        throw malformed(
+          `${where}: OverlyPermissiveCondition: Using the ForAllValues set operator with a single-valued condition key ("${key}") ` +
+            `matches requests without the specified ${what} or with an unspecified ${what}. To fix, remove ForAllValues.`,
+        );
+      }
       const values = parseValues(rawValues, base.kind, `${where}, ${operator} "${key}"`);
       if (variablesForbidden && values.some((v) => v.includes("${"))) {
         throw malformed(

@@ -1,0 +1,325 @@
+// LocalKms against AWS KMS's documented behaviour where users notice: key states, grants, policies, pagination.
+// Each case cites the AWS documentation it follows (developer guide "Key states of AWS KMS keys", the API reference).
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { KmsError } from "./errors.js";
+import type { LocalKms } from "./local-kms.js";
+import { checkLockout, conditionKeysFor, parsePolicy } from "./policy/index.js";
+import { ACCOUNT, ALICE, BOB, openTemp, ROOT } from "./test-helpers.js";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(KmsError.isInstance(e), String(e)).toBe(true);
+    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
+    return e as KmsError;
+  }
+  throw new Error(`expected ${awsName}, but the call succeeded`);
+}
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function setup(): Promise<LocalKms> {
+  const t = await openTemp();
+  cleanups.push(t.cleanup);
+  return t.kms;
+}
+
+async function newKey(kms: LocalKms): Promise<string> {
+  return (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+}
+
+const policyJson = (statements: unknown[]) =>
+  JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const rootAdmin = {
+  Sid: "Admin",
+  Effect: "Allow",
+  Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+  Action: "kms:*",
+  Resource: "*",
+};
+
+describe("key states (developer guide, key state table)", () => {
+  it("GetKeyRotationStatus succeeds on a key pending deletion, reporting false, and CancelKeyDeletion restores it", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.enableKeyRotation(ROOT, { KeyId, RotationPeriodInDays: 180 });
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    const pending = await kms.getKeyRotationStatus(ROOT, { KeyId });
+    expect(pending.KeyRotationEnabled).toBe(false);
+    expect(pending.RotationPeriodInDays).toBeUndefined();
+    await kms.cancelKeyDeletion(ROOT, { KeyId });
+    const restored = await kms.getKeyRotationStatus(ROOT, { KeyId });
+    expect(restored.KeyRotationEnabled).toBe(true);
+    expect(restored.RotationPeriodInDays).toBe(180);
+    // Disabled (CancelKeyDeletion leaves the key Disabled): the status does not change.
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.KeyState).toBe("Disabled");
+    await kms.enableKey(ROOT, { KeyId });
+    await kms.disableKey(ROOT, { KeyId });
+    expect((await kms.getKeyRotationStatus(ROOT, { KeyId })).KeyRotationEnabled).toBe(true);
+  });
+
+  it("PutKeyPolicy succeeds on a key pending deletion (a locked-out admin can fix the policy, then cancel)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    const policy = policyJson([rootAdmin]);
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: policy });
+    expect((await kms.getKeyPolicy(ROOT, { KeyId })).Policy).toBe(policy);
+  });
+
+  it("CreateGrant on a disabled key is DisabledException; pending deletion is KMSInvalidStateException", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const grant = { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Decrypt"] };
+    await kms.disableKey(ROOT, { KeyId });
+    await rejects(kms.createGrant(ROOT, grant), "DisabledException");
+    await kms.enableKey(ROOT, { KeyId });
+    await kms.createGrant(ROOT, grant);
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    await rejects(kms.createGrant(ROOT, grant), "KMSInvalidStateException");
+  });
+
+  it("allows what the table allows on Disabled and PendingDeletion keys (already right)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const other = await newKey(kms);
+    const { GrantId } = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: ALICE.principal,
+      Operations: ["Decrypt", "RetireGrant"],
+    });
+    const { GrantId: second } = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: BOB.principal,
+      Operations: ["Decrypt"],
+    });
+    // Disabled: aliases, tags, description, policy and rotation status work; crypto and rotation changes do not.
+    await kms.disableKey(ROOT, { KeyId });
+    await kms.createAlias(ROOT, { AliasName: "alias/disabled", TargetKeyId: KeyId });
+    await kms.tagResource(ROOT, { KeyId, Tags: [{ TagKey: "a", TagValue: "b" }] });
+    await kms.updateKeyDescription(ROOT, { KeyId, Description: "d" });
+    await rejects(kms.enableKeyRotation(ROOT, { KeyId }), "DisabledException");
+    await rejects(kms.rotateKeyOnDemand(ROOT, { KeyId }), "DisabledException");
+    // PendingDeletion: reads, grant removal, alias deletion and moving an alias away work.
+    await kms.enableKey(ROOT, { KeyId });
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    await kms.describeKey(ROOT, { KeyId });
+    await kms.getKeyPolicy(ROOT, { KeyId });
+    await kms.listKeyPolicies(ROOT, { KeyId });
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants).toHaveLength(2);
+    expect((await kms.listResourceTags(ROOT, { KeyId })).Tags).toHaveLength(1);
+    await kms.retireGrant(ALICE, { KeyId, GrantId });
+    await kms.revokeGrant(ROOT, { KeyId, GrantId: second });
+    // UpdateAlias: the source key pending deletion is fine, a destination pending deletion is not.
+    await kms.updateAlias(ROOT, { AliasName: "alias/disabled", TargetKeyId: other });
+    await rejects(
+      kms.updateAlias(ROOT, { AliasName: "alias/disabled", TargetKeyId: KeyId }),
+      "KMSInvalidStateException",
+    );
+    await kms.createAlias(ROOT, { AliasName: "alias/other", TargetKeyId: other });
+    for (const call of [
+      kms.tagResource(ROOT, { KeyId, Tags: [{ TagKey: "c", TagValue: "d" }] }),
+      kms.untagResource(ROOT, { KeyId, TagKeys: ["a"] }),
+      kms.updateKeyDescription(ROOT, { KeyId, Description: "x" }),
+      kms.createAlias(ROOT, { AliasName: "alias/late", TargetKeyId: KeyId }),
+      kms.enableKeyRotation(ROOT, { KeyId }),
+      kms.disableKeyRotation(ROOT, { KeyId }),
+      kms.enableKey(ROOT, { KeyId }),
+      kms.disableKey(ROOT, { KeyId }),
+      kms.scheduleKeyDeletion(ROOT, { KeyId }),
+    ]) {
+      await rejects(call, "KMSInvalidStateException");
+    }
+    const { KeyState } = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata;
+    expect(KeyState).toBe("PendingDeletion");
+    await kms.cancelKeyDeletion(ROOT, { KeyId });
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.KeyState).toBe("Disabled");
+  });
+});
+
+describe("key policies (developer guide, AWS KMS condition keys)", () => {
+  it("sets kms:BypassPolicyLockoutSafetyCheck on PutKeyPolicy, so a policy can forbid bypassing the check", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const guarded = policyJson([
+      rootAdmin,
+      {
+        Sid: "NoBypass",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "kms:PutKeyPolicy",
+        Resource: "*",
+        Condition: { Bool: { "kms:BypassPolicyLockoutSafetyCheck": true } },
+      },
+    ]);
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: guarded });
+    await rejects(
+      kms.putKeyPolicy(ROOT, { KeyId, Policy: guarded, BypassPolicyLockoutSafetyCheck: true }),
+      "AccessDeniedException",
+    );
+    // Without the parameter (or with false) the Deny does not apply.
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: guarded });
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: guarded, BypassPolicyLockoutSafetyCheck: false });
+  });
+
+  it("refuses ForAllValues with kms:EncryptionContext:<key> (OverlyPermissiveCondition)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const overly = policyJson([
+      rootAdmin,
+      {
+        Effect: "Allow",
+        Principal: { AWS: ALICE.principal },
+        Action: "kms:Decrypt",
+        Resource: "*",
+        Condition: { "ForAllValues:StringEquals": { "kms:EncryptionContext:Department": "IT" } },
+      },
+    ]);
+    const e = await rejects(
+      kms.putKeyPolicy(ROOT, { KeyId, Policy: overly }),
+      "MalformedPolicyDocumentException",
+    );
+    expect(e.message).toContain("OverlyPermissiveCondition");
+    const condition = (c: unknown) => policyJson([{ ...rootAdmin, Condition: c }]);
+    // Also aws:RequestTag/<key>, and whatever the case of the operator and key.
+    expect(() =>
+      parsePolicy(condition({ "forallvalues:StringLike": { "KMS:ENCRYPTIONCONTEXT:dept": "I*" } })),
+    ).toThrow(/OverlyPermissiveCondition/);
+    expect(() =>
+      parsePolicy(condition({ "ForAllValues:StringEquals": { "aws:RequestTag/env": "dev" } })),
+    ).toThrow(/OverlyPermissiveCondition/);
+    // Still accepted: ForAllValues with the multi-valued kms:EncryptionContextKeys, and the single-valued key
+    // without a set operator or with ForAnyValue (which AWS discourages but accepts).
+    parsePolicy(condition({ "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["Department"] } }));
+    parsePolicy(condition({ StringEquals: { "kms:EncryptionContext:Department": "IT" } }));
+    parsePolicy(condition({ "ForAnyValue:StringEquals": { "kms:EncryptionContext:Department": "IT" } }));
+  });
+
+  it("the lockout check sees an assumed-role caller's aws:PrincipalArn as its role's ARN, as requests do", () => {
+    const role = `arn:aws:iam::${ACCOUNT}:role/KeyAdmin`;
+    const session = `arn:aws:sts::${ACCOUNT}:assumed-role/KeyAdmin/alice-session`;
+    const policy = policyJson([
+      {
+        Effect: "Allow",
+        Principal: { AWS: "*" },
+        Action: "kms:PutKeyPolicy",
+        Resource: "*",
+        Condition: { ArnEquals: { "aws:PrincipalArn": role } },
+      },
+    ]);
+    expect(conditionKeysFor({ principal: session, account: ACCOUNT })["aws:PrincipalArn"]).toBe(role);
+    expect(checkLockout(policy, session, ACCOUNT)).toBe(true);
+    expect(checkLockout(policy, `arn:aws:sts::${ACCOUNT}:assumed-role/Other/s`, ACCOUNT)).toBe(false);
+  });
+});
+
+describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
+  it("CreateGrant with a Name and the same parameters returns the same grant id (already right)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const request = {
+      KeyId,
+      GranteePrincipal: ALICE.principal,
+      Operations: ["Decrypt", "Encrypt"],
+      Name: "retry-safe",
+      Constraints: { EncryptionContextSubset: { Department: "IT" } },
+    };
+    const a = await kms.createGrant(ROOT, request);
+    const b = await kms.createGrant(ROOT, { ...request, Operations: ["Encrypt", "Decrypt"] });
+    expect(b.GrantId).toBe(a.GrantId);
+    // Another parameter, same name: a new grant (names do not identify grants).
+    const c = await kms.createGrant(ROOT, { ...request, Operations: ["Decrypt"] });
+    expect(c.GrantId).not.toBe(a.GrantId);
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants).toHaveLength(2);
+  });
+
+  it("constraint keys compare case-insensitively, values case-sensitively; DescribeKey ignores constraints (already right)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: policyJson([rootAdmin]) });
+    await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: BOB.principal,
+      Operations: ["Encrypt", "DescribeKey"],
+      Constraints: { EncryptionContextEquals: { Department: "IT" } },
+    });
+    const plain = new Uint8Array([1]);
+    // Bob is of the account, so the account-root statement would allow him: use another account's principal.
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    const k2 = await newKey(kms);
+    await kms.createGrant(ROOT, {
+      KeyId: k2,
+      GranteePrincipal: carol.principal,
+      Operations: ["Encrypt", "DescribeKey"],
+      Constraints: { EncryptionContextEquals: { Department: "IT" } },
+    });
+    const arn = (await kms.describeKey(ROOT, { KeyId: k2 })).KeyMetadata.Arn;
+    await kms.encrypt(carol, { KeyId: arn, Plaintext: plain, EncryptionContext: { department: "IT" } });
+    await rejects(
+      kms.encrypt(carol, { KeyId: arn, Plaintext: plain, EncryptionContext: { Department: "it" } }),
+      "AccessDeniedException",
+    );
+    await rejects(kms.encrypt(carol, { KeyId: arn, Plaintext: plain }), "AccessDeniedException");
+    await kms.describeKey(carol, { KeyId: arn });
+  });
+
+  it("RetireGrant: retiring principal and grantee with RetireGrant may, the grantee without it may not (already right)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    const dave = { principal: "arn:aws:iam::777788889999:user/dave", account: "777788889999" };
+    const g1 = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: carol.principal,
+      Operations: ["Decrypt"],
+    });
+    await rejects(kms.retireGrant(carol, { GrantToken: g1.GrantToken }), "AccessDeniedException");
+    const g2 = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: carol.principal,
+      Operations: ["Decrypt", "RetireGrant"],
+    });
+    await kms.retireGrant(carol, { GrantToken: g2.GrantToken });
+    const g3 = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: carol.principal,
+      RetiringPrincipal: dave.principal,
+      Operations: ["Decrypt"],
+    });
+    await kms.retireGrant(dave, { GrantToken: g3.GrantToken });
+    // The account that created the grant may always retire it.
+    await kms.retireGrant(ALICE, { KeyId, GrantId: g1.GrantId });
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants).toHaveLength(0);
+  });
+});
+
+describe("pagination (API reference: Limit ranges and InvalidMarkerException)", () => {
+  it("enforces each operation's Limit range and refuses a marker it did not issue (already right)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const calls: [string, number, (limit: number) => Promise<unknown>][] = [
+      ["ListKeys", 1000, (Limit) => kms.listKeys(ROOT, { Limit })],
+      ["ListAliases", 100, (Limit) => kms.listAliases(ROOT, { Limit })],
+      ["ListGrants", 100, (Limit) => kms.listGrants(ROOT, { KeyId, Limit })],
+      ["ListKeyPolicies", 1000, (Limit) => kms.listKeyPolicies(ROOT, { KeyId, Limit })],
+      ["ListResourceTags", 50, (Limit) => kms.listResourceTags(ROOT, { KeyId, Limit })],
+      ["ListKeyRotations", 1000, (Limit) => kms.listKeyRotations(ROOT, { KeyId, Limit })],
+    ];
+    for (const [, max, call] of calls) {
+      await call(1);
+      await call(max);
+      await rejects(call(0), "ValidationException");
+      await rejects(call(max + 1), "ValidationException");
+    }
+    await rejects(kms.listKeys(ROOT, { Marker: "not-a-marker" }), "InvalidMarkerException");
+    await rejects(kms.listGrants(ROOT, { KeyId, Marker: "AAAA" }), "InvalidMarkerException");
+  });
+});
