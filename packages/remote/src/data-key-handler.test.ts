@@ -1,4 +1,10 @@
-import { generateEnvelopeDataKey, openEnvelopeDataKey, rawKeyProvider, toBase64 } from "@sealkit/core";
+import {
+  generateEnvelopeDataKey,
+  openEnvelopeDataKey,
+  rawKeyProvider,
+  SealkitError,
+  toBase64,
+} from "@sealkit/core";
 import { describe, expect, it } from "vitest";
 import { type Authorization, createDataKeyHandler, type DataKeyEvent } from "./data-key-handler.js";
 import { remoteProvider } from "./remote-provider.js";
@@ -223,5 +229,270 @@ describe("createDataKeyHandler with remoteProvider", () => {
       "content-type": "application/x-www-form-urlencoded",
     });
     expect(response.status).toBe(415);
+  });
+});
+
+describe("createDataKeyHandler facing hostile or broken input", () => {
+  const decryptBody = (context: Record<string, string>, keyId = "server-key") => ({
+    context,
+    encryptedDataKey: { providerId: "raw", keyId, ciphertext: "AAAA" },
+  });
+
+  /** The error body, after checking it is a stable-coded JSON error without a stack. */
+  async function errorOf(response: Response) {
+    const text = await response.text();
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(text).not.toMatch(/\bat .*:\d+:\d+/); // no stack frames
+    return (JSON.parse(text) as { error: { code: string; message: string } }).error;
+  }
+
+  it("keeps a context key named __proto__ instead of dropping it from the bound context", async () => {
+    const seen: Record<string, string>[] = [];
+    const { post } = setup({
+      provider: {
+        ...server,
+        providerId: server.providerId,
+        canDecrypt: server.canDecrypt,
+        encryptDataKey: server.encryptDataKey,
+        decryptDataKey: server.decryptDataKey,
+        generateDataKey: (request) => {
+          seen.push({ ...request.context });
+          return server.generateDataKey(request);
+        },
+      },
+    });
+    const response = await post("/data-keys", '{"context":{"tenant":"acme","__proto__":"x"}}');
+    expect(response.status).toBe(200);
+    expect(Object.entries(seen[0]!)).toEqual([
+      ["tenant", "acme"],
+      ["__proto__", "x"],
+    ]);
+  });
+
+  it.each([
+    ["a lone high surrogate in a value", '{"context":{"tenant":"acme","a":"\\ud800"}}'],
+    ["a lone low surrogate in a key", '{"context":{"tenant":"acme","\\udc00":"v"}}'],
+  ])("refuses %s with 400, not a 500", async (_name, body) => {
+    const { post, events } = setup();
+    const response = await post("/data-keys", body);
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe("ERR_REQUEST_INVALID");
+    expect(error.message).toMatch(/Unicode/);
+    expect(events.at(-1)).toMatchObject({ outcome: "refused", status: 400 });
+  });
+
+  it("refuses a lone surrogate in an encrypted data key's key id with 400", async () => {
+    const { post } = setup();
+    const response = await post("/data-keys/decrypt", decryptBody({ tenant: "acme" }, "key\ud800"));
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
+  });
+
+  it("refuses a context too large to encode (over 65,535 bytes) with 400, not a 500", async () => {
+    const { post } = setup({ maxBodyBytes: 1 << 20 });
+    const context: Record<string, string> = { tenant: "acme" };
+    // 40 values of 1,000 three-byte characters: within the per-string limits, 120 kB encoded.
+    for (let i = 0; i < 40; i++) context[`k${i}`] = "\u20ac".repeat(1000);
+    const response = await post("/data-keys", { context });
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
+  });
+
+  it("refuses an unknown suite with 400 ERR_UNSUPPORTED_SUITE before asking the provider", async () => {
+    const { post } = setup();
+    const response = await post("/data-keys", { context: { tenant: "acme" }, suite: "ROT13" });
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("ERR_UNSUPPORTED_SUITE");
+    const known = await post("/data-keys", { context: { tenant: "acme" }, suite: "AES_256_GCM" });
+    expect(known.status).toBe(200);
+  });
+
+  it("answers a body stream that fails mid-way with 400, not a 500", async () => {
+    const { handler } = setup();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"context":'));
+        controller.error(new Error("connection reset"));
+      },
+    });
+    const response = await handler(
+      new Request(`${ORIGIN}/api/keys/data-keys`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-sealkit-request": "1",
+          authorization: "Bearer token-alice",
+        },
+        body,
+        duplex: "half",
+      } as RequestInit),
+    );
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
+  });
+
+  it("stops reading a streamed body at the limit, without reading the rest", async () => {
+    const { handler } = setup({ maxBodyBytes: 1024 });
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(512).fill(0x20));
+      },
+    });
+    const response = await handler(
+      new Request(`${ORIGIN}/api/keys/data-keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-sealkit-request": "1" },
+        body,
+        duplex: "half",
+      } as RequestInit),
+    );
+    expect(response.status).toBe(413);
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
+    expect(pulled).toBeLessThan(10);
+  });
+
+  it.each([
+    ["a number", 5],
+    ["a function", () => ({})],
+    ["a non-string value", { tenant: 1 }],
+    ["an array", ["tenant"]],
+  ])("fails closed when authorize returns requireContext as %s", async (_name, requireContext) => {
+    const { post, events } = setup({
+      authorize: () => ({ principal: "alice", requireContext }) as unknown as Authorization,
+    });
+    const response = await post("/data-keys", { context: { tenant: "acme" } });
+    expect(response.status).toBe(500);
+    expect(await errorOf(response)).toEqual({ code: "ERR_PROVIDER_UNAVAILABLE", message: "internal error" });
+    expect(events.at(-1)).toMatchObject({ outcome: "failed", status: 500 });
+  });
+
+  it.each([
+    [
+      "throws",
+      () => {
+        throw new Error("session store down: token=secret-session-token");
+      },
+    ],
+    ["rejects", async () => Promise.reject(new TypeError("secret-session-token"))],
+    ["returns a principal that is not a string", () => ({ principal: 42 })],
+    ["returns true", () => true],
+  ])("answers 500 with a generic message when authorize %s", async (_name, hook) => {
+    const { post } = setup({ authorize: hook as never });
+    const response = await post("/data-keys", { context: { tenant: "acme" } });
+    expect(response.status).toBe(500);
+    const text = await response.clone().text();
+    expect(text).not.toContain("secret-session-token");
+    expect(await errorOf(response)).toEqual({ code: "ERR_PROVIDER_UNAVAILABLE", message: "internal error" });
+  });
+
+  it("answers a provider limit error with 400 and a provider crash with a generic 500", async () => {
+    const failing = (error: unknown) =>
+      setup({
+        provider: { ...server, generateDataKey: async () => Promise.reject(error) },
+      }).post("/data-keys", { context: { tenant: "acme" } });
+    const limit = await failing(new SealkitError("ERR_LIMIT_EXCEEDED", "context too large"));
+    expect(limit.status).toBe(400);
+    expect((await errorOf(limit)).code).toBe("ERR_LIMIT_EXCEEDED");
+    const key = toBase64(new Uint8Array(32).fill(0xab));
+    const crash = await failing(new Error(`bug while holding ${key}`));
+    expect(crash.status).toBe(500);
+    const text = await crash.text();
+    expect(text).not.toContain(key);
+    expect(JSON.parse(text).error.message).toBe("internal error");
+    const down = await failing(new SealkitError("ERR_PROVIDER_UNAVAILABLE", `socket closed ${key}`));
+    expect(down.status).toBe(502);
+    expect(await down.text()).not.toContain(key);
+  });
+
+  it("wipes the plaintext data key the provider returned once it is encoded", async () => {
+    const issued: Uint8Array[] = [];
+    const opened: Uint8Array[] = [];
+    const { client } = setup({
+      provider: {
+        ...server,
+        generateDataKey: async (request) => {
+          const key = await server.generateDataKey(request);
+          issued.push(key.plaintext);
+          return key;
+        },
+        decryptDataKey: async (request) => {
+          const key = await server.decryptDataKey(request);
+          opened.push(key);
+          return key;
+        },
+      },
+    });
+    const alice = client("token-alice");
+    const context = { tenant: "acme" };
+    const dataKey = await alice.generateDataKey({ length: 32, context });
+    await alice.decryptDataKey({ encryptedDataKey: dataKey.encryptedDataKeys[0]!, context });
+    expect(issued[0]!.every((b) => b === 0)).toBe(true);
+    expect(opened[0]!.every((b) => b === 0)).toBe(true);
+    expect(dataKey.plaintext.some((b) => b !== 0)).toBe(true);
+  });
+
+  it.each([
+    ["GET", 405],
+    ["PUT", 405],
+    ["DELETE", 405],
+  ])("answers %s with %i, a stable code and Allow", async (method, status) => {
+    const { handler } = setup();
+    const response = await handler(new Request(`${ORIGIN}/api/keys/data-keys/decrypt`, { method }));
+    expect(response.status).toBe(status);
+    expect(response.headers.get("allow")).toBe("POST, OPTIONS");
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
+  });
+
+  it.each([
+    ["missing", undefined, 415],
+    ["text/plain", "text/plain", 415],
+    ["application/jsonp", "application/jsonp", 415],
+    ["application/json with charset", "application/json; charset=utf-8", 200],
+  ])("content type %s answers the expected status", async (_name, type, status) => {
+    const { handler } = setup();
+    const headers: Record<string, string> = { "x-sealkit-request": "1", authorization: "Bearer token-alice" };
+    if (type) headers["content-type"] = type;
+    const response = await handler(
+      new Request(`${ORIGIN}/api/keys/data-keys`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ context: { tenant: "acme" } }),
+      }),
+    );
+    expect(response.status).toBe(status);
+  });
+
+  it.each([
+    ["an empty body", ""],
+    ["null", "null"],
+    ["a string", '"x"'],
+    ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0x7d])],
+    ["a context that is an array", '{"context":["a"]}'],
+    [
+      "too many context pairs",
+      JSON.stringify({ context: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }),
+    ],
+    ["a fractional length", '{"context":{},"length":31.5}'],
+    ["an encrypted data key that is a string", '{"context":{},"encryptedDataKey":"x"}'],
+  ])("refuses %s with 400 ERR_REQUEST_INVALID", async (_name, body) => {
+    const { handler } = setup();
+    const path =
+      typeof body === "string" && body.includes("encryptedDataKey") ? "/data-keys/decrypt" : "/data-keys";
+    const response = await handler(
+      new Request(`${ORIGIN}/api/keys${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-sealkit-request": "1",
+          authorization: "Bearer token-alice",
+        },
+        body,
+      }),
+    );
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
   });
 });

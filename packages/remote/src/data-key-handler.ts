@@ -84,6 +84,7 @@ const STATUS_FOR: Partial<Record<SealkitErrorCode, number>> = {
   ERR_REQUEST_INVALID: 400,
   ERR_INVALID_CIPHERTEXT: 400,
   ERR_UNSUPPORTED_SUITE: 400,
+  ERR_LIMIT_EXCEEDED: 400,
   ERR_ACCESS_DENIED: 403,
   ERR_CONTEXT_MISMATCH: 403,
   ERR_KEY_NOT_FOUND: 404,
@@ -183,7 +184,13 @@ export function createDataKeyHandler(
     let size = 0;
     if (reader) {
       for (;;) {
-        const { done, value } = await reader.read();
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch {
+          throw new Refusal(400, "ERR_REQUEST_INVALID", "the body could not be read to its end");
+        }
+        const { done, value } = next;
         if (done) break;
         size += value.length;
         if (size > maxBodyBytes) {
@@ -217,6 +224,18 @@ export function createDataKeyHandler(
     }
     if (typeof authorization.principal !== "string" || authorization.principal.length === 0) {
       throw new TypeError("authorize must return { principal: string }");
+    }
+    // A malformed requireContext (a number, a function) has no pairs to check and would admit every context:
+    // fail closed, as for any other fault of the hook.
+    const required: unknown = authorization.requireContext;
+    if (
+      required !== undefined &&
+      (typeof required !== "object" ||
+        required === null ||
+        Array.isArray(required) ||
+        Object.values(required).some((v) => typeof v !== "string"))
+    ) {
+      throw new TypeError("authorize must return requireContext as an object of strings");
     }
     return authorization;
   };

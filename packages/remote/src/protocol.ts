@@ -1,6 +1,14 @@
 // The JSON wire format between remoteProvider (browser) and createDataKeyHandler (server); see openapi.yaml.
 
-import { type EncryptedDataKey, type EncryptionContext, fromBase64, toBase64 } from "@sealkit/core";
+import {
+  type EncryptedDataKey,
+  type EncryptionContext,
+  encodeContext,
+  fromBase64,
+  SealkitError,
+  suiteByName,
+  toBase64,
+} from "@sealkit/core";
 
 /** The header every request must carry: a custom header forces a CORS preflight, which is the CSRF defence. */
 export const REQUEST_HEADER = "x-sealkit-request";
@@ -61,19 +69,24 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+// A lone surrogate has no UTF-8 form: encoders replace it with U+FFFD, so two strings would bind as one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) throw new InvalidBody(`unknown field "${key}" in ${where}`);
   }
 }
 
-/** Validates an encryption context from JSON: an object of at most 64 string pairs of at most 1,024 characters. */
+/**
+ * Validates an encryption context from JSON: an object of at most 64 string pairs of at most 1,024 characters,
+ * well-formed Unicode, whose canonical encoding fits 65,535 bytes (so the provider binds exactly these pairs).
+ */
 export function readContext(value: unknown): EncryptionContext {
   if (!isPlainObject(value)) throw new InvalidBody(`"context" must be an object of strings`);
   const entries = Object.entries(value);
   if (entries.length > LIMITS.contextPairs)
     throw new InvalidBody(`"context" has more than ${LIMITS.contextPairs} pairs`);
-  const context: Record<string, string> = {};
   for (const [key, item] of entries) {
     if (typeof item !== "string") throw new InvalidBody(`"context.${key}" must be a string`);
     if (
@@ -85,7 +98,20 @@ export function readContext(value: unknown): EncryptionContext {
         `"context" keys must be 1 to ${LIMITS.contextStringLength} characters, values at most that`,
       );
     }
-    context[key] = item;
+    if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(item)) {
+      throw new InvalidBody(`"context" must be well-formed Unicode (it has a lone surrogate)`);
+    }
+  }
+  // fromEntries defines own properties: assigning to a plain object would turn a "__proto__" key into a
+  // prototype change and drop the pair from the context the provider binds.
+  const context: Record<string, string> = Object.fromEntries(entries as [string, string][]);
+  try {
+    encodeContext(context);
+  } catch (error) {
+    if (SealkitError.isInstance(error, "ERR_LIMIT_EXCEEDED")) {
+      throw new InvalidBody(`"context" encodes to more than 65,535 bytes`);
+    }
+    throw error;
   }
   return context;
 }
@@ -99,9 +125,14 @@ export function readEncryptedDataKey(value: unknown): EncryptedDataKey {
     ["providerId", providerId],
     ["keyId", keyId],
   ] as const) {
-    if (typeof field !== "string" || field.length === 0 || field.length > LIMITS.idLength) {
+    if (
+      typeof field !== "string" ||
+      field.length === 0 ||
+      field.length > LIMITS.idLength ||
+      LONE_SURROGATE.test(field)
+    ) {
       throw new InvalidBody(
-        `"encryptedDataKey.${name}" must be a string of 1 to ${LIMITS.idLength} characters`,
+        `"encryptedDataKey.${name}" must be well-formed Unicode of 1 to ${LIMITS.idLength} characters`,
       );
     }
   }
@@ -114,7 +145,11 @@ export function readEncryptedDataKey(value: unknown): EncryptedDataKey {
   return { providerId: providerId as string, keyId: keyId as string, ciphertext: bytes };
 }
 
-/** Validates a generate request body. */
+/**
+ * Validates a generate request body.
+ * @throws {InvalidBody} for a malformed body
+ * @throws {SealkitError} ERR_UNSUPPORTED_SUITE for a suite name Sealkit does not implement
+ */
 export function readGenerateBody(value: unknown): {
   context: EncryptionContext;
   length: number;
@@ -129,6 +164,7 @@ export function readGenerateBody(value: unknown): {
   if (value.suite !== undefined && (typeof value.suite !== "string" || value.suite.length > 64)) {
     throw new InvalidBody(`"suite" must be a suite name`);
   }
+  if (value.suite !== undefined) suiteByName(value.suite as string);
   return {
     context: readContext(value.context ?? {}),
     length,

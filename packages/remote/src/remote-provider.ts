@@ -2,6 +2,7 @@
 // encrypt, decrypt and streams work in a page that never holds a master key or KMS credentials.
 
 import {
+  aint,
   type DataKey,
   type EncryptedDataKey,
   fromBase64,
@@ -35,7 +36,17 @@ export interface RemoteProviderOptions {
     | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Cookie policy; default "same-origin". */
   readonly credentials?: RequestCredentials;
+  /**
+   * Milliseconds a call may take, answer body included, before it fails with ERR_PROVIDER_UNAVAILABLE.
+   * Default 30,000.
+   */
+  readonly timeoutMs?: number;
 }
+
+/** The largest answer read from the server; a data-key answer is a few kilobytes. */
+const MAX_RESPONSE_BYTES = 1 << 20;
+/** How much of a server's error message is repeated in the error thrown here. */
+const MAX_MESSAGE_LENGTH = 200;
 
 const KNOWN_CODES = new Set<SealkitErrorCode>([
   "ERR_ACCESS_DENIED",
@@ -47,6 +58,7 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
   "ERR_REQUEST_INVALID",
   "ERR_RATE_LIMITED",
   "ERR_UNSUPPORTED_SUITE",
+  "ERR_LIMIT_EXCEEDED",
 ]);
 
 /**
@@ -55,61 +67,146 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
  *
  * It cannot wrap an existing data key for itself (the server only issues fresh ones), so put it first in
  * `providers`.
+ *
+ * Its calls never follow redirects (a data key comes from the configured endpoint or not at all), read at most
+ * 1 MiB of an answer, and give up after `timeoutMs`. They throw SealkitError: the code of the server's JSON error
+ * body when it is one of Sealkit's (ERR_ACCESS_DENIED, ERR_RATE_LIMITED, ERR_INVALID_CIPHERTEXT, ...), else
+ * ERR_PROVIDER_UNAVAILABLE (unreachable, timed out, redirected, an answer that is not the protocol's, a data key
+ * of the wrong length, encrypted data keys this provider could not open); an aborted `signal` rejects with its
+ * reason; `encryptDataKey` throws TypeError.
+ *
+ * @throws {TypeError} when `endpoint` is not a non-empty string
+ * @throws {TypeError} / {RangeError} when `timeoutMs` is not an integer from 1 to 2^31 - 1
  */
 export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   const { providerId = "aws-kms", keyIds, credentials = "same-origin" } = options;
   if (typeof options.endpoint !== "string" || options.endpoint.length === 0) {
     throw new TypeError(`"endpoint" expected a URL string`);
   }
+  const timeoutMs = aint(options.timeoutMs ?? 30_000, "timeoutMs", 1, 2 ** 31 - 1);
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+
+  /** Reads the answer's bytes up to MAX_RESPONSE_BYTES; an abort of `signal` cancels the read. */
+  const readBody = async (response: Response, signal: AbortSignal): Promise<Uint8Array> => {
+    const reader = response.body?.getReader();
+    if (!reader) return new Uint8Array(0);
+    // A fetch that ignores its signal would leave a read pending forever: cancelling ends it.
+    const cancel = () => void reader.cancel(signal.reason).catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        signal.throwIfAborted();
+        if (done) break;
+        size += value.length;
+        chunks.push(value);
+        if (size > MAX_RESPONSE_BYTES) {
+          cancel();
+          throw new SealkitError(
+            "ERR_PROVIDER_UNAVAILABLE",
+            `data-key server answered with a body larger than ${MAX_RESPONSE_BYTES} bytes`,
+          );
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    wipe(...chunks); // they hold the base64 of a data key
+    return bytes;
+  };
 
   const call = async (
     route: string,
     body: unknown,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> => {
+    signal?.throwIfAborted();
     const extra = typeof options.headers === "function" ? await options.headers() : (options.headers ?? {});
-    let response: Response;
+    // One signal for the request and its body: the caller's abort, or the timeout.
+    const controller = new AbortController();
+    const timedOut = new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `data-key server at ${endpoint} did not answer within ${timeoutMs} ms`,
+    );
+    const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
+    const onAbort = () => controller.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    /** The error to throw for `error`: the caller's abort reason, the timeout, or `fallback`. */
+    const failed = (error: unknown, fallback: () => SealkitError): unknown => {
+      if (signal?.aborted) return signal.reason;
+      if (controller.signal.reason === timedOut) return timedOut;
+      return SealkitError.isInstance(error) ? error : fallback();
+    };
     try {
-      response = await doFetch(`${endpoint}${route}`, {
-        method: "POST",
-        credentials,
-        headers: { ...extra, "content-type": "application/json", [REQUEST_HEADER]: "1" },
-        body: JSON.stringify(body),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", `data-key server unreachable at ${endpoint}`, {
-        cause: error,
-      });
+      let response: Response;
+      try {
+        response = await doFetch(`${endpoint}${route}`, {
+          method: "POST",
+          credentials,
+          // A redirected request would carry the body (and custom headers) elsewhere, and its answer would be a
+          // data key from a server nobody configured.
+          redirect: "error",
+          headers: { ...extra, "content-type": "application/json", [REQUEST_HEADER]: "1" },
+          body: JSON.stringify(body),
+          signal: controller.signal,
+        });
+      } catch (error) {
+        throw failed(
+          error,
+          () =>
+            new SealkitError(
+              "ERR_PROVIDER_UNAVAILABLE",
+              `data-key server unreachable at ${endpoint} (or it redirected)`,
+              { cause: error },
+            ),
+        );
+      }
+      let json: unknown;
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await readBody(response, controller.signal);
+        json = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (error) {
+        throw failed(
+          error,
+          () =>
+            new SealkitError(
+              "ERR_PROVIDER_UNAVAILABLE",
+              `data-key server answered ${response.status} without JSON`,
+              { cause: error },
+            ),
+        );
+      } finally {
+        wipe(bytes);
+      }
+      if (!response.ok) {
+        const error = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+        const code = KNOWN_CODES.has(error?.code as SealkitErrorCode)
+          ? (error!.code as SealkitErrorCode)
+          : "ERR_PROVIDER_UNAVAILABLE";
+        const reason =
+          typeof error?.message === "string" && error.message.length > 0
+            ? error.message.slice(0, MAX_MESSAGE_LENGTH)
+            : "no reason";
+        throw new SealkitError(code, `data-key server refused (${response.status}): ${reason}`);
+      }
+      if (typeof json !== "object" || json === null || Array.isArray(json)) {
+        throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", "data-key server answered with a malformed body");
+      }
+      return json as Record<string, unknown>;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
-    let json: unknown;
-    try {
-      json = await response.json();
-    } catch (error) {
-      throw new SealkitError(
-        "ERR_PROVIDER_UNAVAILABLE",
-        `data-key server answered ${response.status} without JSON`,
-        {
-          cause: error,
-        },
-      );
-    }
-    if (!response.ok) {
-      const error = (json as { error?: { code?: string; message?: string } })?.error;
-      const code = KNOWN_CODES.has(error?.code as SealkitErrorCode)
-        ? (error!.code as SealkitErrorCode)
-        : "ERR_PROVIDER_UNAVAILABLE";
-      throw new SealkitError(
-        code,
-        `data-key server refused (${response.status}): ${error?.message ?? "no reason"}`,
-      );
-    }
-    if (typeof json !== "object" || json === null) {
-      throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", "data-key server answered with a malformed body");
-    }
-    return json as Record<string, unknown>;
   };
 
   const readKey = (value: unknown, length?: number): Uint8Array => {
@@ -124,6 +221,10 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
     return bytes;
   };
 
+  function canDecrypt(edk: EncryptedDataKey): boolean {
+    return edk.providerId === providerId && (keyIds === undefined || keyIds.includes(edk.keyId));
+  }
+
   return {
     providerId,
 
@@ -135,9 +236,20 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
         const list = json.encryptedDataKeys;
         if (!Array.isArray(list) || list.length === 0) throw new InvalidBody("no encrypted data keys");
         const encryptedDataKeys: EncryptedDataKey[] = list.map(readEncryptedDataKey);
+        // An envelope sealed under keys this provider cannot open could never be read back through it (a
+        // providerId or keyIds that do not match the server's provider): fail now, not at the first decrypt.
+        if (!encryptedDataKeys.some(canDecrypt)) {
+          const issued = encryptedDataKeys.map((k) => `${k.providerId}/${k.keyId}`).join(", ");
+          throw new SealkitError(
+            "ERR_PROVIDER_UNAVAILABLE",
+            `data-key server issued keys this provider cannot open (${issued.slice(0, MAX_MESSAGE_LENGTH)}); ` +
+              `check its "providerId" ("${providerId}") and "keyIds"`,
+          );
+        }
         return { plaintext, encryptedDataKeys };
       } catch (error) {
         wipe(plaintext);
+        if (SealkitError.isInstance(error)) throw error;
         throw new SealkitError(
           "ERR_PROVIDER_UNAVAILABLE",
           "data-key server answered with malformed encrypted data keys",
@@ -161,8 +273,6 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
       return readKey(json.plaintext);
     },
 
-    canDecrypt(edk) {
-      return edk.providerId === providerId && (keyIds === undefined || keyIds.includes(edk.keyId));
-    },
+    canDecrypt,
   };
 }
