@@ -203,6 +203,37 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     parsePolicy(condition({ "ForAnyValue:StringEquals": { "kms:EncryptionContext:Department": "IT" } }));
   });
 
+  it("accepts a statement without Action or Resource, which then has no effect (PutKeyPolicy API reference)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const arn = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Arn;
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    const statement = {
+      Effect: "Allow",
+      Principal: { AWS: carol.principal },
+      Action: "kms:DescribeKey",
+      Resource: "*",
+    };
+    const { Action: _a, ...noAction } = statement;
+    const { Resource: _r, ...noResource } = statement;
+    const { Resource: _r2, ...denyAllNoResource } = { ...rootAdmin, Effect: "Deny" };
+    for (const ineffective of [noAction, noResource]) {
+      await kms.putKeyPolicy(ROOT, { KeyId, Policy: policyJson([rootAdmin, ineffective]) });
+      await rejects(kms.describeKey(carol, { KeyId: arn }), "AccessDeniedException");
+    }
+    // An ineffective Deny denies nothing, in requests and in the lockout check.
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: policyJson([rootAdmin, statement, denyAllNoResource]) });
+    await kms.describeKey(carol, { KeyId: arn });
+    expect(checkLockout(policyJson([rootAdmin, denyAllNoResource]), ROOT.principal, ACCOUNT)).toBe(true);
+    // Without a key ARN the lockout check assumes Resource elements match, but a missing one still never does.
+    const { Resource: _r3, ...carolAdminNoResource } = { ...rootAdmin, Principal: { AWS: carol.principal } };
+    expect(checkLockout(policyJson([carolAdminNoResource]), carol.principal, carol.account)).toBe(false);
+    // Both Action and NotAction (or Resource and NotResource) stay malformed.
+    expect(() => parsePolicy(policyJson([{ ...statement, NotAction: "kms:Encrypt" }]))).toThrow(
+      /both Action and NotAction/,
+    );
+  });
+
   it("the lockout check sees an assumed-role caller's aws:PrincipalArn as its role's ARN, as requests do", () => {
     const role = `arn:aws:iam::${ACCOUNT}:role/KeyAdmin`;
     const session = `arn:aws:sts::${ACCOUNT}:assumed-role/KeyAdmin/alice-session`;

@@ -23,6 +23,11 @@ export interface CompiledStatement {
   readonly resources: StringMatcher;
   readonly resourceNegated: boolean;
   readonly conditions: readonly CompiledCondition[];
+  /**
+   * True for a statement without Action/NotAction or without Resource/NotResource: AWS KMS accepts such a policy
+   * (PutKeyPolicy succeeds) but the statement has no effect, so it never matches.
+   */
+  readonly inert?: boolean;
 }
 
 export interface CompiledPolicy {

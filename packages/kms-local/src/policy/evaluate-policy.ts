@@ -63,6 +63,8 @@ export function evaluate(
   };
   let allowed = false;
   for (const s of compiled.statements) {
+    // A statement without Action or Resource has no effect (AWS KMS accepts it, see parsePolicy).
+    if (s.inert) continue;
     // Once allowed, only a Deny can change the answer.
     if (allowed && s.effect === "Allow") continue;
     if (matches(s.actions, action) === s.actionNegated) continue;

@@ -142,24 +142,29 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
   if (principalNegated) statement.notPrincipal = principal.spec;
   else statement.principal = principal.spec;
 
+  // A statement without Action/NotAction or without Resource/NotResource is accepted and has no effect, as AWS
+  // KMS documents for PutKeyPolicy (only its console reports the missing element).
+  let inert = false;
   if ("Action" in raw && "NotAction" in raw) throw malformed(`${where}: has both Action and NotAction`);
-  if (!("Action" in raw) && !("NotAction" in raw)) throw malformed(`${where}: Action is missing`);
+  if (!("Action" in raw) && !("NotAction" in raw)) inert = true;
   const actionNegated = "NotAction" in raw;
   const actionField = actionNegated ? "NotAction" : "Action";
-  const actions = stringList(raw[actionField], actionField, where);
+  const actions = actionField in raw ? stringList(raw[actionField], actionField, where) : [];
   for (const a of actions) {
     if (a !== "*" && !ACTION.test(a))
       throw malformed(`${where}: invalid action "${a}" (expected "kms:Name", wildcards allowed)`);
   }
-  if (actionNegated) statement.notAction = Object.freeze([...actions]);
-  else statement.action = Object.freeze([...actions]);
+  if (actionField in raw) {
+    if (actionNegated) statement.notAction = Object.freeze([...actions]);
+    else statement.action = Object.freeze([...actions]);
+  }
 
   if ("Resource" in raw && "NotResource" in raw)
     throw malformed(`${where}: has both Resource and NotResource`);
-  if (!("Resource" in raw) && !("NotResource" in raw)) throw malformed(`${where}: Resource is missing`);
+  if (!("Resource" in raw) && !("NotResource" in raw)) inert = true;
   const resourceNegated = "NotResource" in raw;
   const resourceField = resourceNegated ? "NotResource" : "Resource";
-  const resources = stringList(raw[resourceField], resourceField, where);
+  const resources = resourceField in raw ? stringList(raw[resourceField], resourceField, where) : [];
   for (const r of resources) {
     if (r !== "*" && !r.startsWith("arn:"))
       throw malformed(`${where}: invalid resource "${r}" (expected "*" or a key ARN)`);
@@ -169,8 +174,10 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
       );
     }
   }
-  if (resourceNegated) statement.notResource = Object.freeze([...resources]);
-  else statement.resource = Object.freeze([...resources]);
+  if (resourceField in raw) {
+    if (resourceNegated) statement.notResource = Object.freeze([...resources]);
+    else statement.resource = Object.freeze([...resources]);
+  }
 
   let conditions: CompiledStatement["conditions"] = [];
   if ("Condition" in raw) {
@@ -195,6 +202,7 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
     resources: compileMatcher(resources),
     resourceNegated,
     conditions,
+    ...(inert ? { inert } : {}),
   };
   return { statement: Object.freeze(statement) as PolicyStatement, compiled: compiledStatement };
 }
@@ -313,12 +321,13 @@ let cachedChars = 0;
  * Accepted: `Version` ("2012-10-17", "2008-10-17" or absent), `Id`, `Statement` (an object or a non-empty list)
  * with `Sid`, `Effect`, `Principal`/`NotPrincipal` (`"*"`, `{"AWS": ...}`, `{"Service": ...}`),
  * `Action`/`NotAction`, `Resource`/`NotResource` and `Condition` (see docs/KMS-LOCAL.md for the operators).
+ * As AWS KMS, a statement without Action/NotAction or without Resource/NotResource is accepted and has no effect.
  *
  * @param json The policy document, at most 32,768 characters from tab, LF, CR and U+0020 to U+00FF.
  * @returns An immutable Policy.
  * @throws TypeError when `json` is not a string.
  * @throws KmsError MalformedPolicyDocumentException with a message naming the statement and field at fault:
- *   invalid JSON, an unknown field, a bad Effect, a missing Principal/Action/Resource, an invalid principal,
+ *   invalid JSON, an unknown field, a bad Effect, a missing Principal, an invalid principal,
  *   an unknown or unsupported condition operator, a non-string value, a policy variable, a document too long.
  */
 export function parsePolicy(json: string): Policy {
