@@ -4,7 +4,7 @@
 import { type EnvelopeHeader, malformed, parseHeader, SealkitError, tryParseHeader } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
 import { type ContentCipher, InOrder } from "./lib/content-cipher.js";
-import { nextFrame, truncated } from "./lib/frame-reader.js";
+import { frameWireLength, nextFrame, truncated } from "./lib/frame-reader.js";
 import {
   checkDecryptOptions,
   checkExpectedContext,
@@ -25,6 +25,9 @@ export interface DecryptStreamOptions extends DecryptOptions {
  * chunk it emits is authentic, but a stream cut short after some frames emits those frames and only then errors
  * (ERR_TRUNCATED, when the input ends). When partial output is unacceptable, use one-shot `decrypt`, or decrypt
  * to a temporary file and rename it only when the stream finished without error (as the Sealkit CLI does).
+ *
+ * A writer may reuse its buffer once a write resolved (bytes held for an incomplete frame are copied). Cancelling the
+ * readable side or aborting the writable side wipes the content key and the last plaintext from the WASM heap.
  *
  * @example
  * await Readable.toWeb(createReadStream("in.slkt")).pipeThrough(decryptStream({ providers })).pipeTo(Writable.toWeb(createWriteStream("out.tmp")));
@@ -48,10 +51,16 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   let inFlight: InOrder<Uint8Array> | undefined;
   let index = 1;
   let done = false;
+  // Set once the stream is cancelled or aborted: a pending header step must then dispose what it opens.
+  let stopped = false;
 
-  const fail = (error: unknown): never => {
+  const release = (): void => {
     inFlight?.abandon();
     cipher?.dispose();
+    queue.clear();
+  };
+  const fail = (error: unknown): never => {
+    release();
     throw error;
   };
 
@@ -69,16 +78,22 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       queue.consume(header.length);
       checkExpectedContext(header, checked);
       cipher = await openMessage(header, checked);
+      if (stopped) {
+        cipher.dispose();
+        return;
+      }
       inFlight = new InOrder(cipher.window);
       onHeader?.(header);
     }
     const emit = (plaintext: Uint8Array) => {
       if (plaintext.length > 0) controller.enqueue(plaintext);
     };
-    const maxWire = header.frameSize + 21;
     while (!done && queue.length > 0) {
-      const frame = nextFrame(queue.peek(Math.min(queue.length, maxWire)), header.frameSize, index);
-      if (!frame) break;
+      // Learn the frame's length from its first bytes, and assemble it only once all of it is here: assembling
+      // the buffered part at every chunk would copy a large frame fed in small chunks quadratically often.
+      const wireLength = frameWireLength(queue.peek(Math.min(queue.length, 5)), header.frameSize, index);
+      if (wireLength === undefined || queue.length < wireLength) break;
+      const frame = nextFrame(queue.peek(wireLength), header.frameSize, index)!;
       queue.consume(frame.wireLength);
       const plaintext = new Uint8Array(frame.plaintextLength);
       const pending = cipher!.open(index, frame.final, frame.sealed, plaintext, 0);
@@ -94,7 +109,9 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
     if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
   };
 
-  return new TransformStream<Uint8Array, Uint8Array>({
+  // `cancel` (WHATWG Streams, 2023) runs when the readable side is cancelled or the writable side aborted. Node 20
+  // calls it; TypeScript's DOM types do not list it yet, and a runtime without it simply never calls it.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(reason: unknown): void } = {
     async transform(chunk, controller) {
       try {
         if (!(chunk instanceof Uint8Array)) {
@@ -102,6 +119,8 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         }
         queue.push(chunk);
         await pump(controller);
+        // The writer may reuse its buffer once this call resolved: keep copies of the bytes still queued.
+        queue.own();
       } catch (error) {
         fail(error);
       }
@@ -120,5 +139,12 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         fail(error);
       }
     },
-  });
+    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): wipe the
+    // content key and the plaintext left in the WASM heap, as an error or the end of the envelope would.
+    cancel() {
+      stopped = true;
+      release();
+    },
+  };
+  return new TransformStream<Uint8Array, Uint8Array>(transformer);
 }

@@ -28,7 +28,9 @@ function sealFrame(
  * A TransformStream that encrypts the bytes written to it into one envelope: the header first, then a frame
  * each time more than a frame of plaintext is buffered. One frame is always held back until the input ends,
  * because the last frame is written as a final frame even when it is full. With AES-256-GCM several frames
- * are encrypted at once. The data key is requested from the providers when the stream starts.
+ * are encrypted at once. The data key is requested from the providers when the stream starts. A writer may reuse
+ * its buffer once a write resolved: bytes held back for the next frame are copied. Cancelling the readable side or
+ * aborting the writable side wipes the content key.
  *
  * @example
  * await Readable.toWeb(createReadStream("in")).pipeThrough(encryptStream({ providers })).pipeTo(Writable.toWeb(createWriteStream("out.slkt")));
@@ -43,17 +45,29 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
   let cipher: ContentCipher | undefined;
   let inFlight: InOrder<Uint8Array> | undefined;
   let index = 1;
+  // Set once the stream is cancelled or aborted: a pending start must then dispose the cipher it made.
+  let stopped = false;
 
-  const fail = (error: unknown): never => {
+  const release = (): void => {
     inFlight?.abandon();
     cipher?.dispose();
+    queue.clear();
+  };
+  const fail = (error: unknown): never => {
+    release();
     throw error;
   };
 
-  return new TransformStream<Uint8Array, Uint8Array>({
+  // `cancel` (WHATWG Streams, 2023) runs when the readable side is cancelled or the writable side aborted. Node 20
+  // calls it; TypeScript's DOM types do not list it yet, and a runtime without it simply never calls it.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(reason: unknown): void } = {
     async start(controller) {
       try {
         const started = await startMessage(checked, undefined);
+        if (stopped) {
+          started.cipher.dispose();
+          return;
+        }
         cipher = started.cipher;
         inFlight = new InOrder(cipher.window);
         controller.enqueue(started.header);
@@ -74,6 +88,8 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
           if (frame instanceof Uint8Array) emit(frame);
           else await inFlight!.push(frame, emit);
         }
+        // The writer may reuse its buffer once this call resolved: keep copies of the bytes still queued.
+        queue.own();
       } catch (error) {
         fail(error);
       }
@@ -90,5 +106,12 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         fail(error);
       }
     },
-  });
+    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): wipe the
+    // content key and the buffered plaintext, as an error or the end of the input would.
+    cancel() {
+      stopped = true;
+      release();
+    },
+  };
+  return new TransformStream<Uint8Array, Uint8Array>(transformer);
 }

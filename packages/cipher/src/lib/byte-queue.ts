@@ -2,16 +2,33 @@
 
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
+  // Parallel to #chunks: true for arrays the queue allocated itself, false for views of a caller's chunk.
+  #owned: boolean[] = [];
   #length = 0;
 
   get length(): number {
     return this.#length;
   }
 
+  /** Appends a view of `chunk` (not a copy: call own() before the caller may reuse it). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
+    this.#owned.push(false);
     this.#length += chunk.length;
+  }
+
+  /**
+   * Copies the bytes still queued that are views of callers' chunks, so that a writer may reuse its buffer once its
+   * write resolved. Each byte is copied at most once, and only when it stays queued past the call that pushed it.
+   */
+  own(): void {
+    for (let i = 0; i < this.#chunks.length; i++) {
+      if (!this.#owned[i]) {
+        this.#chunks[i] = this.#chunks[i]!.slice();
+        this.#owned[i] = true;
+      }
+    }
   }
 
   /** The first `n` bytes as one contiguous array (a view when they lie in one chunk). */
@@ -28,10 +45,13 @@ export class ByteQueue {
       const take = Math.min(chunk.length, n - filled);
       merged.set(chunk.subarray(0, take), filled);
       filled += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
+      if (take === chunk.length) {
+        this.#chunks.shift();
+        this.#owned.shift();
+      } else this.#chunks[0] = chunk.subarray(take);
     }
     this.#chunks.unshift(merged);
+    this.#owned.unshift(true);
     return merged;
   }
 
@@ -43,6 +63,7 @@ export class ByteQueue {
       const chunk = this.#chunks[0]!;
       if (chunk.length <= n) {
         this.#chunks.shift();
+        this.#owned.shift();
         n -= chunk.length;
       } else {
         this.#chunks[0] = chunk.subarray(n);
@@ -56,5 +77,13 @@ export class ByteQueue {
     const bytes = this.peek(n);
     this.consume(n);
     return bytes;
+  }
+
+  /** Drops everything, zeroing the bytes the queue allocated itself (callers' chunks are theirs to wipe). */
+  clear(): void {
+    for (let i = 0; i < this.#chunks.length; i++) if (this.#owned[i]) this.#chunks[i]!.fill(0);
+    this.#chunks = [];
+    this.#owned = [];
+    this.#length = 0;
   }
 }

@@ -23,21 +23,19 @@ export interface FrameSlice {
 }
 
 /**
- * The frame at the start of `bytes`, or undefined when `bytes` does not hold all of it yet.
+ * The wire length of the frame at the start of `bytes`, from its first five bytes at most, or undefined when
+ * `bytes` is too short to tell (empty, or a final frame's length not there yet). Lets a streaming reader wait
+ * for a whole frame without assembling its first bytes again at every chunk.
  * @throws {SealkitError} ERR_ENVELOPE_MALFORMED for an unknown flag, a final length above the frame size, or an
  * empty final frame after other frames; ERR_LIMIT_EXCEEDED past the last frame index
  */
-export function nextFrame(bytes: Uint8Array, frameSize: number, index: number): FrameSlice | undefined {
+export function frameWireLength(bytes: Uint8Array, frameSize: number, index: number): number | undefined {
   if (bytes.length === 0) return undefined;
   if (index > MAX_FRAME_INDEX) {
     throw new SealkitError("ERR_LIMIT_EXCEEDED", "envelope has more than 2^32 - 1 frames");
   }
   const flag = bytes[0];
-  if (flag === FRAME_REGULAR) {
-    const wireLength = REGULAR_FRAME_OVERHEAD + frameSize;
-    if (bytes.length < wireLength) return undefined;
-    return { final: false, sealed: bytes.subarray(1, wireLength), plaintextLength: frameSize, wireLength };
-  }
+  if (flag === FRAME_REGULAR) return REGULAR_FRAME_OVERHEAD + frameSize;
   if (flag === FRAME_FINAL) {
     if (bytes.length < 5) return undefined;
     const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
@@ -45,11 +43,26 @@ export function nextFrame(bytes: Uint8Array, frameSize: number, index: number): 
       throw malformed(`final frame length ${length} exceeds the frame size ${frameSize}`);
     // Only an empty message has an empty final frame: a full last frame is written as a full final frame.
     if (length === 0 && index > 1) throw malformed("empty final frame after other frames");
-    const wireLength = FINAL_FRAME_OVERHEAD + length;
-    if (bytes.length < wireLength) return undefined;
-    return { final: true, sealed: bytes.subarray(5, wireLength), plaintextLength: length, wireLength };
+    return FINAL_FRAME_OVERHEAD + length;
   }
   throw malformed(`unknown frame flag 0x${flag!.toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * The frame at the start of `bytes`, or undefined when `bytes` does not hold all of it yet.
+ * @throws {SealkitError} as frameWireLength
+ */
+export function nextFrame(bytes: Uint8Array, frameSize: number, index: number): FrameSlice | undefined {
+  const wireLength = frameWireLength(bytes, frameSize, index);
+  if (wireLength === undefined || bytes.length < wireLength) return undefined;
+  const final = bytes[0] === FRAME_FINAL;
+  const prefix = final ? 5 : 1;
+  return {
+    final,
+    sealed: bytes.subarray(prefix, wireLength),
+    plaintextLength: wireLength - prefix - 16,
+    wireLength,
+  };
 }
 
 /** The wire bytes that precede a frame's ciphertext: the flag, and for a final frame its u32 length. */

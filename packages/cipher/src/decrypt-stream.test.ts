@@ -1,0 +1,228 @@
+// decryptStream as a careless or hostile pipeline meets it: consumers that cancel, sources that fail, writers that
+// reuse their buffer, tiny chunks under large frames. The content cipher is wrapped (not replaced) to see disposal.
+
+import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { decryptStream } from "./decrypt-stream.js";
+import { encrypt } from "./encrypt.js";
+import { getSodium } from "./lib/sodium.js";
+
+const ciphers = vi.hoisted(() => ({ created: 0, live: 0 }));
+vi.mock("./lib/content-cipher.js", async (importOriginal) => {
+  const mod = await importOriginal<typeof import("./lib/content-cipher.js")>();
+  return {
+    ...mod,
+    async createContentCipher(...args: Parameters<typeof mod.createContentCipher>) {
+      const cipher = await mod.createContentCipher(...args);
+      ciphers.created++;
+      ciphers.live++;
+      let disposed = false;
+      return {
+        ...cipher,
+        dispose() {
+          if (!disposed) ciphers.live--;
+          disposed = true;
+          cipher.dispose();
+        },
+      };
+    },
+  };
+});
+
+const SUITES: SuiteName[] = ["XCHACHA20_POLY1305", "AES_256_GCM"];
+const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(5) });
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+const MARK = new TextEncoder().encode("SEALKIT-TEST-PLAINTEXT-MARK-");
+
+/** A plaintext made of MARK repeated, so that leftovers are easy to find in the WASM heap. */
+function marked(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = MARK[i % MARK.length]!;
+  return out;
+}
+
+function countMarks(heap: Uint8Array): number {
+  let n = 0;
+  for (let i = heap.indexOf(MARK[0]!); i !== -1 && i + MARK.length <= heap.length; ) {
+    let j = 1;
+    while (j < MARK.length && heap[i + j] === MARK[j]) j++;
+    if (j === MARK.length) n++;
+    i = heap.indexOf(MARK[0]!, i + 1);
+  }
+  return n;
+}
+
+/** An envelope of 32 frames (more than AES-GCM keeps in flight); the ciphers encryption made are not counted. */
+async function sealed(suite: SuiteName): Promise<Uint8Array> {
+  const envelope = await encrypt(marked(2000), { providers: [provider()], suite, frameSize: 64 });
+  ciphers.created = 0;
+  return envelope;
+}
+
+afterEach(() => {
+  ciphers.created = 0;
+  ciphers.live = 0;
+});
+
+describe("decryptStream disposes the content cipher however the stream ends", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: when the consumer cancels after the first frame`, async () => {
+      const envelope = await sealed(suite);
+      const stream = decryptStream({ providers: [provider()] });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(envelope.subarray(0, envelope.length - 30)).catch(() => {});
+      const first = await reader.read();
+      expect(first.value?.length).toBeGreaterThan(0);
+      await reader.cancel("not interested");
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+
+    it(`${suite}: when the source errors mid-way (pipeThrough)`, async () => {
+      const envelope = await sealed(suite);
+      let sent = false;
+      const source = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new Error("connection reset"));
+          else controller.enqueue(envelope.slice(0, envelope.length - 30));
+          sent = true;
+        },
+      });
+      const reader = source.pipeThrough(decryptStream({ providers: [provider()] })).getReader();
+      await expect(
+        (async () => {
+          for (;;) if ((await reader.read()).done) return;
+        })(),
+      ).rejects.toThrow("connection reset");
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+
+    it(`${suite}: when the writer aborts`, async () => {
+      const envelope = await sealed(suite);
+      const stream = decryptStream({ providers: [provider()] });
+      const writer = stream.writable.getWriter();
+      stream.readable.pipeTo(new WritableStream()).catch(() => {});
+      await writer.write(envelope.subarray(0, 600));
+      await writer.abort(new Error("gave up"));
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+
+    it(`${suite}: when the consumer cancels while the data key is still being opened`, async () => {
+      const envelope = await sealed(suite);
+      const inner = provider();
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const slow: KeyProvider = {
+        ...inner,
+        providerId: inner.providerId,
+        async decryptDataKey(request) {
+          await gate;
+          return inner.decryptDataKey(request);
+        },
+        canDecrypt: (edk) => inner.canDecrypt(edk),
+      };
+      const stream = decryptStream({ providers: [slow] });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(envelope.subarray(0, 500)).catch(() => {});
+      // A pending read relieves the backpressure, so the header reaches the transform and the provider is asked.
+      const reading = reader.read();
+      await tick();
+      await reader.cancel("not interested");
+      expect((await reading).done).toBe(true);
+      release();
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+  }
+
+  it("XCHACHA20_POLY1305: a cancelled stream leaves no plaintext in the WASM heap", async () => {
+    const envelope = await sealed("XCHACHA20_POLY1305");
+    const ctx = await getSodium();
+    ctx.wipeRegion("data");
+    expect(countMarks(ctx.heap())).toBe(0);
+    const stream = decryptStream({ providers: [provider()] });
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    writer.write(envelope.subarray(0, envelope.length - 30)).catch(() => {});
+    await reader.read();
+    await reader.cancel("not interested");
+    await tick();
+    expect(countMarks(ctx.heap())).toBe(0);
+  });
+});
+
+describe("decryptStream input handling", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: accepts a writer that reuses one buffer for every chunk once each write resolved`, async () => {
+      const plaintext = marked(5000);
+      const envelope = await encrypt(plaintext, { providers: [provider()], suite, frameSize: 1024 });
+      const stream = decryptStream({ providers: [provider()] });
+      const reading = (async () => {
+        const parts: Uint8Array[] = [];
+        const reader = stream.readable.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return concatBytes(...parts);
+          parts.push(value);
+        }
+      })();
+      const writer = stream.writable.getWriter();
+      const buffer = new Uint8Array(300);
+      for (let at = 0; at < envelope.length; at += buffer.length) {
+        const n = Math.min(buffer.length, envelope.length - at);
+        buffer.set(envelope.subarray(at, at + n));
+        await writer.write(buffer.subarray(0, n));
+      }
+      await writer.close();
+      expect(equalBytes(await reading, plaintext)).toBe(true);
+    });
+  }
+
+  it("copies each input byte a bounded number of times, however small the chunks are next to the frame", async () => {
+    // A frame of 256 KiB fed in 1 KiB chunks: merging the whole buffered part of a frame at every chunk copies
+    // about frameSize / (2 * chunk) = 128 times each byte; assembling each frame once copies it about once.
+    const frameSize = 256 * 1024;
+    const plaintext = marked(2 * frameSize + 100);
+    const envelope = await encrypt(plaintext, { providers: [provider()], frameSize });
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < envelope.length; at += 1024) chunks.push(envelope.slice(at, at + 1024));
+    const set = Uint8Array.prototype.set;
+    let copied = 0;
+    Uint8Array.prototype.set = function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
+      copied += source.length;
+      return set.call(this, source, offset);
+    };
+    let output: Uint8Array;
+    try {
+      const source = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      });
+      const parts: Uint8Array[] = [];
+      const reader = source.pipeThrough(decryptStream({ providers: [provider()] })).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+      }
+      output = concatBytes(...parts);
+    } finally {
+      Uint8Array.prototype.set = set;
+    }
+    expect(equalBytes(output, plaintext)).toBe(true);
+    expect(copied / envelope.length).toBeLessThan(8);
+  });
+});

@@ -1,0 +1,142 @@
+// encryptStream as real pipelines meet it: writers that reuse their buffer, consumers that cancel, sources that
+// fail. The content cipher is wrapped (not replaced) to see that its key is disposed however the stream ends.
+
+import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { decrypt } from "./decrypt.js";
+import { encryptStream } from "./encrypt-stream.js";
+
+const ciphers = vi.hoisted(() => ({ created: 0, live: 0 }));
+vi.mock("./lib/content-cipher.js", async (importOriginal) => {
+  const mod = await importOriginal<typeof import("./lib/content-cipher.js")>();
+  return {
+    ...mod,
+    async createContentCipher(...args: Parameters<typeof mod.createContentCipher>) {
+      const cipher = await mod.createContentCipher(...args);
+      ciphers.created++;
+      ciphers.live++;
+      let disposed = false;
+      return {
+        ...cipher,
+        dispose() {
+          if (!disposed) ciphers.live--;
+          disposed = true;
+          cipher.dispose();
+        },
+      };
+    },
+  };
+});
+
+const SUITES: SuiteName[] = ["XCHACHA20_POLY1305", "AES_256_GCM"];
+const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(6) });
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+function pattern(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 7 + (i >> 8)) & 0xff;
+  return out;
+}
+
+afterEach(() => {
+  ciphers.created = 0;
+  ciphers.live = 0;
+});
+
+describe("encryptStream input handling", () => {
+  for (const suite of SUITES) {
+    for (const [chunk, frameSize] of [
+      [1000, 65536],
+      [65536, 65536],
+      [100, 64],
+    ] as const) {
+      it(`${suite}: a writer reusing one ${chunk}-byte buffer (frames of ${frameSize}) gets its own plaintext back`, async () => {
+        const plaintext = pattern(200_000);
+        const stream = encryptStream({ providers: [provider()], suite, frameSize });
+        const reading = (async () => {
+          const parts: Uint8Array[] = [];
+          const reader = stream.readable.getReader();
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return concatBytes(...parts);
+            parts.push(value);
+          }
+        })();
+        const writer = stream.writable.getWriter();
+        const buffer = new Uint8Array(chunk);
+        for (let at = 0; at < plaintext.length; at += chunk) {
+          const n = Math.min(chunk, plaintext.length - at);
+          buffer.set(plaintext.subarray(at, at + n));
+          await writer.write(buffer.subarray(0, n));
+        }
+        await writer.close();
+        const opened = await decrypt(await reading, { providers: [provider()] });
+        expect(equalBytes(opened.plaintext, plaintext)).toBe(true);
+      });
+    }
+  }
+});
+
+describe("encryptStream disposes the content cipher however the stream ends", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: when the consumer cancels after the header`, async () => {
+      const stream = encryptStream({ providers: [provider()], suite, frameSize: 64 });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(pattern(1000)).catch(() => {});
+      expect((await reader.read()).value?.length).toBeGreaterThan(0);
+      await reader.cancel("not interested");
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+
+    it(`${suite}: when the source errors mid-way (pipeThrough)`, async () => {
+      let sent = 0;
+      const source = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ < 3) controller.enqueue(pattern(100));
+          else controller.error(new Error("disk gone"));
+        },
+      });
+      const reader = source
+        .pipeThrough(encryptStream({ providers: [provider()], suite, frameSize: 64 }))
+        .getReader();
+      await expect(
+        (async () => {
+          for (;;) if ((await reader.read()).done) return;
+        })(),
+      ).rejects.toThrow("disk gone");
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+
+    it(`${suite}: when the consumer cancels while the data key is still being generated`, async () => {
+      const inner = provider();
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const slow: KeyProvider = {
+        ...inner,
+        providerId: inner.providerId,
+        async generateDataKey(request) {
+          await gate;
+          return inner.generateDataKey(request);
+        },
+        canDecrypt: (edk) => inner.canDecrypt(edk),
+      };
+      const stream = encryptStream({ providers: [slow], suite });
+      const reader = stream.readable.getReader();
+      const reading = reader.read();
+      await tick();
+      await reader.cancel("not interested");
+      await reading.catch(() => {});
+      release();
+      await tick();
+      expect(ciphers.created).toBe(1);
+      expect(ciphers.live).toBe(0);
+    });
+  }
+});
