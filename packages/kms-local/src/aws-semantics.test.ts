@@ -170,6 +170,35 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     await kms.putKeyPolicy(ROOT, { KeyId, Policy: guarded, BypassPolicyLockoutSafetyCheck: false });
   });
 
+  it("sets kms:ScheduleKeyDeletionPendingWindowInDays and kms:RotationPeriodInDays from the request's parameters", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const limits = policyJson([
+      rootAdmin,
+      {
+        Sid: "AtLeast14Days",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "kms:ScheduleKeyDeletion",
+        Resource: "*",
+        Condition: { NumericLessThan: { "kms:ScheduleKeyDeletionPendingWindowInDays": 14 } },
+      },
+      {
+        Sid: "AtMostAYear",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "kms:EnableKeyRotation",
+        Resource: "*",
+        Condition: { NumericGreaterThan: { "kms:RotationPeriodInDays": 365 } },
+      },
+    ]);
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: limits });
+    await rejects(kms.enableKeyRotation(ROOT, { KeyId, RotationPeriodInDays: 400 }), "AccessDeniedException");
+    await kms.enableKeyRotation(ROOT, { KeyId, RotationPeriodInDays: 180 });
+    await rejects(kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 }), "AccessDeniedException");
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 14 });
+  });
+
   it("refuses ForAllValues with kms:EncryptionContext:<key> (OverlyPermissiveCondition)", async () => {
     const kms = await setup();
     const KeyId = await newKey(kms);

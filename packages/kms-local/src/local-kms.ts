@@ -672,7 +672,12 @@ export class LocalKms {
       },
       async (ctx) => {
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
-        this.#authorize(caller, row, "ScheduleKeyDeletion", {});
+        const pendingDays = request.PendingWindowInDays;
+        this.#authorize(caller, row, "ScheduleKeyDeletion", {
+          ...(typeof pendingDays === "number"
+            ? { extra: { "kms:ScheduleKeyDeletionPendingWindowInDays": String(pendingDays) } }
+            : {}),
+        });
         this.#checkCustomerManaged(row);
         const days =
           request.PendingWindowInDays === undefined
@@ -886,7 +891,10 @@ export class LocalKms {
       },
       async (ctx) => {
         const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
-        this.#authorize(caller, row, "EnableKeyRotation", {});
+        const days = request.RotationPeriodInDays;
+        this.#authorize(caller, row, "EnableKeyRotation", {
+          ...(typeof days === "number" ? { extra: { "kms:RotationPeriodInDays": String(days) } } : {}),
+        });
         this.#checkCustomerManaged(row);
         const period =
           request.RotationPeriodInDays === undefined
