@@ -9,8 +9,11 @@ import {
   type KMSClient,
 } from "@aws-sdk/client-kms";
 import {
+  aint,
   type DataKey,
   type EncryptedDataKey,
+  type EncryptionContext,
+  encodeContext,
   type GenerateDataKeyRequest,
   type KeyProvider,
   type ProviderCallOptions,
@@ -61,6 +64,52 @@ export interface AwsKmsProviderOptions {
 
 const ACCOUNT_ID = /^\d{12}$/;
 
+/**
+ * Whether `returned`, the key ARN in a GenerateDataKey or Encrypt answer, can be the key the caller configured as
+ * `configured`. The AWS Encryption SDK checks the same: otherwise a server posing as KMS could wrap the data key
+ * under a key of its own. A key ARN must come back as it is, a bare key id as its ARN, an alias ARN as a key of its
+ * partition, region and account; an alias name names no key to check against.
+ */
+function answersFor(configured: string, returned: string): boolean {
+  const got = parseKmsArn(returned);
+  if (!got) return false;
+  const want = parseKmsArn(configured);
+  if (want?.resourceType === "key") return returned === configured;
+  if (want) {
+    return want.partition === got.partition && want.region === got.region && want.accountId === got.accountId;
+  }
+  return configured.startsWith("alias/") || got.resourceId === configured;
+}
+
+/**
+ * Checks a context before it is sent: KMS must bind exactly the pairs the envelope's header will carry.
+ * @throws {TypeError} for a malformed context (a lone surrogate included)
+ * @throws {SealkitError} ERR_LIMIT_EXCEEDED when it encodes to more than 65,535 bytes
+ */
+function checkContext(context: EncryptionContext): void {
+  encodeContext(context);
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it is aborted (the work itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 function checkDiscoveryFilter(filter: DiscoveryFilter): void {
   if (typeof filter !== "object" || filter === null)
     throw new TypeError(`"discoveryFilter" expected an object`);
@@ -98,9 +147,12 @@ export interface AwsKmsProvider extends KeyProvider {
  *
  * The returned provider's methods throw SealkitError: ERR_ACCESS_DENIED (refused by a key policy, IAM or a grant;
  * or, in strict mode, a key the caller did not list), ERR_KEY_DISABLED, ERR_KEY_NOT_FOUND, ERR_THROTTLED (after
- * the SDK's retries), ERR_INVALID_CIPHERTEXT (wrong context, wrong key, tampered), ERR_PROVIDER_UNAVAILABLE
- * (anything else, such as a network failure), each with the SDK error as `cause`; generateDataKey throws TypeError
- * without a `generatorKeyId`.
+ * the SDK's retries), ERR_INVALID_CIPHERTEXT (wrong context, wrong key, tampered), ERR_REQUEST_INVALID (KMS
+ * refused the request itself: ValidationException, InvalidKeyUsageException, ...), ERR_PROVIDER_UNAVAILABLE
+ * (anything else, such as a network failure; also an answer for another key than the one asked, or a data key
+ * of the wrong length, which is wiped), each with the SDK error as `cause`; ERR_LIMIT_EXCEEDED for a context over
+ * 65,535 bytes encoded. They throw TypeError for a malformed context (a lone surrogate) and, generateDataKey, without
+ * a `generatorKeyId`; RangeError for a `length` outside 1 to 1,024; an aborted `signal` rejects with its reason.
  *
  * @throws {TypeError} when neither `client` nor `clientForRegion` is given, discovery lacks a filter or is given
  *   keys, or an identifier, the filter or the grant tokens are malformed
@@ -171,6 +223,12 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
         `AWS KMS ${operation} with key ${requested} returned no key ARN`,
       );
     }
+    if (!answersFor(requested, returned)) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `AWS KMS ${operation} with key ${requested} answered for another key, ${returned}`,
+      );
+    }
     return returned;
   };
 
@@ -233,6 +291,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     async generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey> {
       if (!generatorKeyId) throw new TypeError(`"generatorKeyId" is required to encrypt`);
       const { length, context, signal } = request;
+      aint(length, "length", 1, 1024); // KMS's NumberOfBytes
+      checkContext(context);
       let out: { KeyId?: string; Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array };
       try {
         out = await clientFor(generatorKeyId).send(
@@ -270,6 +330,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
 
     async encryptDataKey(request) {
       if (!generatorKeyId && keyIds.length === 0) throw new TypeError(`a discovery provider cannot encrypt`);
+      checkContext(request.context);
       const out: EncryptedDataKey[] = [];
       for (const keyId of configured) out.push(await encryptUnder(keyId, request.plaintext, request));
       return out;
@@ -279,9 +340,10 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       if (!canDecrypt(edk)) {
         throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
       }
+      checkContext(context);
       if (!discovery && !configuredArns.includes(edk.keyId)) {
-        const arns = await Promise.all(unresolved.map((id) => resolveArn(id)));
-        signal?.throwIfAborted();
+        // The DescribeKey calls are shared with other callers: stop waiting on abort, but let them finish.
+        const arns = await untilAborted(Promise.all(unresolved.map((id) => resolveArn(id))), signal);
         resolvedArns ??= new Set(arns);
         if (!arns.includes(edk.keyId)) {
           throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);

@@ -2,10 +2,17 @@
 
 import { SealkitError, type SealkitErrorCode } from "@sealkit/core";
 
+// By AWS exception name. The names kms-local's own table also has (docs/ERRORS.md) get the same code there and
+// here, so one failure has one code whether kms-local is called in process or over HTTP through this provider.
 const CODES: Record<string, SealkitErrorCode> = {
   AccessDeniedException: "ERR_ACCESS_DENIED",
+  // Credentials or signature refused: a configuration the caller fixes, not an outage.
   UnrecognizedClientException: "ERR_ACCESS_DENIED",
   InvalidSignatureException: "ERR_ACCESS_DENIED",
+  IncompleteSignatureException: "ERR_ACCESS_DENIED",
+  MissingAuthenticationTokenException: "ERR_ACCESS_DENIED",
+  ExpiredTokenException: "ERR_ACCESS_DENIED",
+  InvalidGrantTokenException: "ERR_ACCESS_DENIED",
   DisabledException: "ERR_KEY_DISABLED",
   KMSInvalidStateException: "ERR_KEY_DISABLED",
   NotFoundException: "ERR_KEY_NOT_FOUND",
@@ -13,10 +20,21 @@ const CODES: Record<string, SealkitErrorCode> = {
   LimitExceededException: "ERR_THROTTLED",
   InvalidCiphertextException: "ERR_INVALID_CIPHERTEXT",
   IncorrectKeyException: "ERR_INVALID_CIPHERTEXT",
-  InvalidGrantTokenException: "ERR_ACCESS_DENIED",
+  // The request itself was refused (a context KMS will not take, a key of the wrong usage or spec, a malformed
+  // identifier): retrying it as it is cannot succeed, so it must not read as an outage (ERR_PROVIDER_UNAVAILABLE).
+  ValidationException: "ERR_REQUEST_INVALID",
+  SerializationException: "ERR_REQUEST_INVALID",
+  InvalidKeyUsageException: "ERR_REQUEST_INVALID",
+  InvalidArnException: "ERR_REQUEST_INVALID",
+  DryRunOperationException: "ERR_REQUEST_INVALID",
+  UnsupportedOperationException: "ERR_REQUEST_INVALID",
 };
 
-/** Wraps any error from the SDK in a SealkitError; the SDK error stays reachable as `cause`. */
+/**
+ * Wraps any error from the SDK in a SealkitError whose code comes from the AWS exception name (see the table in
+ * the README, "Errors"); network failures and unknown names are ERR_PROVIDER_UNAVAILABLE. The SDK error stays
+ * reachable as `cause`. A SealkitError is returned as it is.
+ */
 export function fromKmsError(error: unknown, operation: string, keyId: string): SealkitError {
   if (SealkitError.isInstance(error)) return error;
   const name = (error as { name?: unknown })?.name;

@@ -246,6 +246,30 @@ describe("awsKmsProvider against the Sealkit KMS server", () => {
     expect((error.cause as Error).name).toBe("NotFoundException");
   });
 
+  it("maps requests KMS refuses as invalid to ERR_REQUEST_INVALID, not to an outage", async () => {
+    const p = provider({ generatorKeyId: keyA });
+    // Over KMS's 6,144-byte CiphertextBlob and 4,096-byte Plaintext limits: ValidationException.
+    const decrypting = await rejection(
+      p.decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: keyA, ciphertext: new Uint8Array(7000).fill(1) },
+        context,
+      }),
+    );
+    expect(decrypting.code).toBe("ERR_REQUEST_INVALID");
+    expect((decrypting.cause as Error).name).toBe("ValidationException");
+    const encrypting = await rejection(p.encryptDataKey({ plaintext: new Uint8Array(4097), context }));
+    expect(encrypting.code).toBe("ERR_REQUEST_INVALID");
+  });
+
+  it("refuses a bad length or a lone surrogate in the context before asking KMS", async () => {
+    const p = provider({ generatorKeyId: keyA });
+    const before = await server.count("GenerateDataKey", "ValidationException");
+    await expect(p.generateDataKey({ length: 0, context })).rejects.toThrow(RangeError);
+    await expect(p.generateDataKey({ length: 2048, context })).rejects.toThrow(RangeError);
+    await expect(p.generateDataKey({ length: 32, context: { a: "\ud800" } })).rejects.toThrow(TypeError);
+    expect(await server.count("GenerateDataKey", "ValidationException")).toBe(before);
+  });
+
   it("interoperates with kms-local's in-process localKmsProvider on the same LocalKms", async () => {
     const local = localKmsProvider({
       kms: server.started.kms,

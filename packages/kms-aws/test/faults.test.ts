@@ -1,0 +1,303 @@
+// awsKmsProvider through the real @aws-sdk/client-kms against a tiny HTTP server answering crafted bytes: the faults
+// the Sealkit KMS server cannot be made to show (an impostor's key ids, a key of the wrong length, every AWS exception
+// name, an HTML 502, silence). A real server and a real SDK; only the answers are made up.
+
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { encodeContext, toBase64 } from "@sealkit/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { awsKmsProvider } from "../src/index.js";
+import { ACCOUNT, REGION, rejection } from "./support.js";
+
+const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-1111-4111-8111-111111111111`;
+const OTHER = `arn:aws:kms:${REGION}:${ACCOUNT}:key/22222222-2222-4222-8222-222222222222`;
+const ATTACKER = "arn:aws:kms:us-east-1:999999999999:key/33333333-3333-4333-8333-333333333333";
+const context = { tenant: "acme" };
+
+interface Call {
+  readonly operation: string;
+  readonly body: Record<string, unknown>;
+}
+type Answer = { status?: number; body: unknown; contentType?: string } | "silence";
+
+const servers: Server[] = [];
+const clients: KMSClient[] = [];
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+  }
+});
+
+/** A KMS endpoint answering each call with `answer(call)`; returns a real SDK client for it and the calls seen. */
+async function craftedKms(answer: (call: Call) => Answer, config: { maxAttempts?: number } = {}) {
+  const calls: Call[] = [];
+  const server = createServer(async (request: IncomingMessage, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const operation = String(request.headers["x-amz-target"] ?? "").replace("TrentService.", "");
+    const call = { operation, body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") };
+    calls.push(call);
+    const out = answer(call);
+    if (out === "silence") return; // never answers
+    response.writeHead(out.status ?? 200, {
+      "content-type": out.contentType ?? "application/x-amz-json-1.1",
+    });
+    response.end(typeof out.body === "string" ? out.body : JSON.stringify(out.body));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = new KMSClient({
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: REGION,
+    credentials: { accessKeyId: "AKIAFAULTS0000000001", secretAccessKey: "faults-secret" },
+    maxAttempts: config.maxAttempts ?? 1,
+  });
+  clients.push(client);
+  // Keep what the SDK deserialized, to check that the provider wiped the plaintext in it.
+  const outputs: Record<string, unknown>[] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      outputs.push(result.output as unknown as Record<string, unknown>);
+      return result;
+    },
+    { step: "initialize", name: "keepOutputs" },
+  );
+  return { client, calls, outputs };
+}
+
+const b64 = (bytes: Uint8Array) => toBase64(bytes);
+const key = (n: number, fill = 0x42) => new Uint8Array(n).fill(fill);
+const isZero = (bytes: unknown) => bytes instanceof Uint8Array && bytes.every((b) => b === 0);
+
+describe("awsKmsProvider checks what KMS answers", () => {
+  it("refuses a GenerateDataKey answered for another key than the configured key ARN, and wipes the key", async () => {
+    const { client, outputs } = await craftedKms(() => ({
+      body: { KeyId: ATTACKER, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
+    }));
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(error.message).toContain(ATTACKER);
+    expect(isZero(outputs[0]!.Plaintext)).toBe(true);
+  });
+
+  it.each([
+    ["a bare key id", "11111111-1111-4111-8111-111111111111", OTHER, KEY],
+    ["an alias ARN", `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app`, ATTACKER, OTHER],
+  ])("checks the returned key ARN against %s", async (_name, configured, wrong, right) => {
+    let returned = wrong;
+    const { client } = await craftedKms(() => ({
+      body: { KeyId: returned, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
+    }));
+    const p = awsKmsProvider({ client, generatorKeyId: configured });
+    expect((await rejection(p.generateDataKey({ length: 32, context }))).code).toBe(
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+    returned = right;
+    const ok = await p.generateDataKey({ length: 32, context });
+    expect(ok.encryptedDataKeys[0]!.keyId).toBe(right);
+  });
+
+  it("accepts any key ARN for an alias name, which names no key KMS could be checked against", async () => {
+    const { client } = await craftedKms(() => ({
+      body: { KeyId: OTHER, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
+    }));
+    const p = awsKmsProvider({ client, generatorKeyId: "alias/app" });
+    expect((await p.generateDataKey({ length: 32, context })).encryptedDataKeys[0]!.keyId).toBe(OTHER);
+  });
+
+  it("refuses an Encrypt (second key) answered for another key, and wipes the generated key", async () => {
+    const { client, outputs } = await craftedKms((call) =>
+      call.operation === "GenerateDataKey"
+        ? { body: { KeyId: KEY, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) } }
+        : { body: { KeyId: ATTACKER, CiphertextBlob: b64(key(64, 2)) } },
+    );
+    const p = awsKmsProvider({ client, generatorKeyId: KEY, keyIds: [OTHER] });
+    const error = await rejection(p.generateDataKey({ length: 32, context }));
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(isZero(outputs[0]!.Plaintext)).toBe(true);
+    const direct = await rejection(p.encryptDataKey({ plaintext: key(32), context }));
+    expect(direct.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+  });
+
+  it("refuses a data key of another length than asked for, and wipes it", async () => {
+    const { client, outputs } = await craftedKms(() => ({
+      body: { KeyId: KEY, Plaintext: b64(key(16)), CiphertextBlob: b64(key(64, 1)) },
+    }));
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(error.message).toMatch(/malformed data key/);
+    expect(isZero(outputs[0]!.Plaintext)).toBe(true);
+  });
+
+  it("refuses a Decrypt answered for another key, and wipes what it returned", async () => {
+    const { client, outputs } = await craftedKms(() => ({
+      body: { KeyId: OTHER, Plaintext: b64(key(32)) },
+    }));
+    const p = awsKmsProvider({ client, generatorKeyId: KEY });
+    const error = await rejection(
+      p.decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(64, 1) },
+        context,
+      }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(isZero(outputs[0]!.Plaintext)).toBe(true);
+  });
+
+  it("sends the canonical request: KeyId, the context, NumberOfBytes", async () => {
+    const { client, calls } = await craftedKms(() => ({
+      body: { KeyId: KEY, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
+    }));
+    await awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context });
+    expect(calls[0]).toEqual({
+      operation: "GenerateDataKey",
+      body: { KeyId: KEY, NumberOfBytes: 32, EncryptionContext: context },
+    });
+  });
+});
+
+describe("awsKmsProvider maps every AWS KMS exception name", () => {
+  const table: [string, string][] = [
+    ["AccessDeniedException", "ERR_ACCESS_DENIED"],
+    ["UnrecognizedClientException", "ERR_ACCESS_DENIED"],
+    ["InvalidSignatureException", "ERR_ACCESS_DENIED"],
+    ["IncompleteSignatureException", "ERR_ACCESS_DENIED"],
+    ["MissingAuthenticationTokenException", "ERR_ACCESS_DENIED"],
+    ["ExpiredTokenException", "ERR_ACCESS_DENIED"],
+    ["InvalidGrantTokenException", "ERR_ACCESS_DENIED"],
+    ["DisabledException", "ERR_KEY_DISABLED"],
+    ["KMSInvalidStateException", "ERR_KEY_DISABLED"],
+    ["NotFoundException", "ERR_KEY_NOT_FOUND"],
+    ["ThrottlingException", "ERR_THROTTLED"],
+    ["LimitExceededException", "ERR_THROTTLED"],
+    ["InvalidCiphertextException", "ERR_INVALID_CIPHERTEXT"],
+    ["IncorrectKeyException", "ERR_INVALID_CIPHERTEXT"],
+    ["ValidationException", "ERR_REQUEST_INVALID"],
+    ["SerializationException", "ERR_REQUEST_INVALID"],
+    ["InvalidKeyUsageException", "ERR_REQUEST_INVALID"],
+    ["InvalidArnException", "ERR_REQUEST_INVALID"],
+    ["DryRunOperationException", "ERR_REQUEST_INVALID"],
+    ["UnsupportedOperationException", "ERR_REQUEST_INVALID"],
+    ["KMSInternalException", "ERR_PROVIDER_UNAVAILABLE"],
+    ["KeyUnavailableException", "ERR_PROVIDER_UNAVAILABLE"],
+    ["DependencyTimeoutException", "ERR_PROVIDER_UNAVAILABLE"],
+    ["CustomKeyStoreInvalidStateException", "ERR_PROVIDER_UNAVAILABLE"],
+    ["SomethingNewException", "ERR_PROVIDER_UNAVAILABLE"],
+  ];
+
+  it.each(table)(
+    "%s -> %s, on GenerateDataKey, Encrypt and Decrypt, the SDK error kept as cause",
+    async (name, code) => {
+      const status = name === "ThrottlingException" ? 400 : name.startsWith("KMSInternal") ? 500 : 400;
+      const { client } = await craftedKms(() => ({
+        status,
+        body: { __type: `com.amazonaws.kms#${name}`, message: "crafted" },
+      }));
+      const p = awsKmsProvider({ client, generatorKeyId: KEY });
+      for (const call of [
+        p.generateDataKey({ length: 32, context }),
+        p.encryptDataKey({ plaintext: key(32), context }),
+        p.decryptDataKey({
+          encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(8) },
+          context,
+        }),
+      ]) {
+        const error = await rejection(call);
+        expect(error.code).toBe(code);
+        expect((error.cause as Error).name).toBe(name);
+      }
+    },
+  );
+
+  it("an HTML 502 from a proxy is ERR_PROVIDER_UNAVAILABLE", async () => {
+    const { client } = await craftedKms(() => ({
+      status: 502,
+      contentType: "text/html",
+      body: "<html><body>Bad Gateway</body></html>",
+    }));
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+  });
+
+  it("a 200 that is not JSON is ERR_PROVIDER_UNAVAILABLE, and the message never repeats the key it held", async () => {
+    const secret = b64(key(32, 0x7a));
+    const { client } = await craftedKms(() => ({ body: `{"KeyId":"${KEY}","Plaintext":"${secret}"` }));
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(error.message).not.toContain(secret);
+  });
+
+  it("a closed port is ERR_PROVIDER_UNAVAILABLE", async () => {
+    const client = new KMSClient({
+      endpoint: "http://127.0.0.1:1",
+      region: REGION,
+      credentials: { accessKeyId: "AKIAFAULTS0000000001", secretAccessKey: "faults-secret" },
+      maxAttempts: 1,
+    });
+    clients.push(client);
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(error.cause).toBeDefined();
+  });
+});
+
+describe("awsKmsProvider with a silent KMS", () => {
+  it("rejects with the abort reason while KMS does not answer", async () => {
+    const { client } = await craftedKms(() => "silence");
+    const p = awsKmsProvider({ client, generatorKeyId: KEY });
+    const reason = new Error("caller gave up");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(p.generateDataKey({ length: 32, context, signal: controller.signal })).rejects.toBe(reason);
+  });
+
+  it("rejects with the abort reason while resolving an alias (DescribeKey) for strict decryption", async () => {
+    const { client, calls } = await craftedKms(() => "silence");
+    const p = awsKmsProvider({ client, keyIds: ["alias/app"] });
+    const reason = new Error("caller gave up");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 50);
+    const started = Date.now();
+    await expect(
+      p.decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(8) },
+        context,
+        signal: controller.signal,
+      }),
+    ).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(calls.map((c) => c.operation)).toEqual(["DescribeKey"]);
+  }, 10_000);
+});
+
+describe("awsKmsProvider caller mistakes", () => {
+  const { client } = { client: new KMSClient({ region: REGION, endpoint: "http://127.0.0.1:1" }) };
+  clients.push(client);
+  const p = awsKmsProvider({ client, generatorKeyId: KEY });
+
+  it.each([0, 1025, -1])("rejects a length of %d with RangeError before calling KMS", async (length) => {
+    await expect(p.generateDataKey({ length, context })).rejects.toThrow(RangeError);
+  });
+
+  it("rejects a context with a lone surrogate with TypeError before calling KMS", async () => {
+    await expect(p.generateDataKey({ length: 32, context: { a: "\ud800" } })).rejects.toThrow(TypeError);
+    await expect(p.encryptDataKey({ plaintext: key(32), context: { "\udc00": "v" } })).rejects.toThrow(
+      TypeError,
+    );
+    expect(() => encodeContext({ a: "\ud800" })).toThrow(TypeError);
+  });
+});
