@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SealkitError } from "@sealkit/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseContext, parseSize, resolveSettings } from "./config.js";
+import { parseContext, parseJsonText, parseSize, resolveSettings } from "./config.js";
 import { describeError, EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sealkit-cli-config-"));
@@ -108,5 +108,29 @@ describe("exit codes", () => {
       ]),
     });
     expect(exitCodeOf(mixed)).toBe(EXIT.NO_KEY);
+  });
+});
+
+describe("parseJsonText", () => {
+  it("says where a file is not valid JSON, never what it holds there", () => {
+    const cases: [string, string][] = [
+      ['{"profiles":{"default":{"pin":SuperSecretPin123}}}', " (line 1, column 31)"],
+      ['{"a":\n  1,\n  "b": nope}', " (line 3, column 9)"],
+      ['{"a":1,}', " (line 1, column 8)"],
+      ["x", " (line 1, column 1)"],
+      ['{"a":', " (it ends too early)"],
+      ["", " (it ends too early)"],
+    ];
+    for (const [text, place] of cases) {
+      let message = "";
+      try {
+        parseJsonText(text, "f.json");
+      } catch (error) {
+        expect(error).toBeInstanceOf(UsageError);
+        message = (error as Error).message;
+      }
+      expect(message).toBe(`f.json is not valid JSON${place}`);
+    }
+    expect(parseJsonText('{"a":[1]}', "f")).toEqual({ a: [1] });
   });
 });

@@ -106,12 +106,7 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
     }
     throw new UsageError(`cannot read the config file ${file}: ${(error as Error).message}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJsonText(text, `config file ${file}`);
   const profiles = (parsed as { profiles?: unknown })?.profiles;
   if (typeof profiles !== "object" || profiles === null || Array.isArray(profiles)) {
     throw new UsageError(`config file ${file} expected { "profiles": { "<name>": { ... } } }`);
@@ -129,6 +124,41 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
       throw new UsageError(`profile "${profileName}" in ${file} has an unknown field "${key}"`);
   }
   return profile as ProfileSettings;
+}
+
+/**
+ * Parses JSON read from a file that may hold secrets (a PIN in a config profile or an HSM config). V8's syntax
+ * errors quote the text around the mistake (`Unexpected token 'S', ..."pin":SuperSecre"... is not valid JSON`),
+ * so the message says where, by line and column, and never what.
+ * @throws {UsageError} `<what> is not valid JSON (line L, column C)`
+ */
+export function parseJsonText(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${what} is not valid JSON${jsonErrorPlace(text, (error as Error).message)}`);
+  }
+}
+
+/**
+ * " (line L, column C)" of a JSON.parse error, or " (it ends too early)". V8 gives either the position, or the bad
+ * token with up to 10 characters of text on each side (`..."<10 before><token><10 after>"...`), which locates it.
+ */
+function jsonErrorPlace(text: string, message: string): string {
+  if (/end of (JSON )?input/i.test(message)) return " (it ends too early)";
+  let position = Number(/at position (\d+)/.exec(message)?.[1]);
+  if (!Number.isInteger(position)) {
+    const m = /^Unexpected token '(.)', (\.\.\.)?"(.*?)"(\.\.\.)? is not valid JSON$/s.exec(message);
+    if (!m) return "";
+    const [, token, cutBefore, excerpt] = m as unknown as [string, string, string | undefined, string];
+    const at = cutBefore ? text.indexOf(excerpt) + 10 : excerpt.indexOf(token);
+    if (at < 0 || text[at] !== token) return "";
+    position = at;
+  }
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  return ` (line ${line}, column ${column})`;
 }
 
 function str(value: unknown, what: string): string | undefined {

@@ -12,7 +12,7 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { concatBytes, type EnvelopeHeader, SealkitError, tryParseHeader } from "@sealkit/core";
@@ -100,6 +100,21 @@ function replay(
   );
 }
 
+/**
+ * Checks, before any work, that `path` can be an output file: not a directory, in a directory that exists (else
+ * the run would fail only at the end, naming a temporary file).
+ * @throws {Error} with code EISDIR, ENOENT or ENOTDIR, and a message naming `path` or its directory
+ */
+export function checkOutputPath(path: string): void {
+  const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory())
+    throw fail("EISDIR", `${path} is a directory`);
+  const dir = dirname(path);
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (!st) throw fail("ENOENT", `the directory of ${path} does not exist (${dir})`);
+  if (!st.isDirectory()) throw fail("ENOTDIR", `${dir} is not a directory (output ${path})`);
+}
+
 /** A file written under a temporary name in the same directory, renamed over the final path only on commit. */
 export interface AtomicFile {
   readonly writable: WritableStream<Uint8Array>;
@@ -108,6 +123,37 @@ export interface AtomicFile {
   commit(): Promise<void>;
   /** Remove the temporary file; the final path is untouched. */
   abort(): Promise<void>;
+}
+
+/** Temporary files being written, removed if a signal stops the process before they are renamed or removed. */
+const pendingTemps = new Set<string>();
+const CLEANUP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+let cleanupInstalled = false;
+
+function removePendingAndReraise(signal: NodeJS.Signals): void {
+  for (const path of pendingTemps) rmSync(path, { force: true });
+  pendingTemps.clear();
+  for (const s of CLEANUP_SIGNALS) process.removeListener(s, removePendingAndReraise);
+  // Without our listener the signal's default action applies: the process ends as killed by it (exit status 130
+  // for Ctrl-C in a shell), as it would have without the cleanup.
+  process.kill(process.pid, signal);
+}
+
+/**
+ * Registers a temporary file to be removed if SIGINT, SIGTERM or SIGHUP arrives before `release` is called (after
+ * the rename or the removal); the process then ends by that signal as usual. Without this, Ctrl-C during
+ * `decrypt -o` left partial plaintext on disk. The listeners stay once installed (removing them could drop a
+ * signal that arrived during synchronous work and is not yet dispatched); with nothing pending they only re-raise.
+ */
+export function trackTempFile(path: string): () => void {
+  if (!cleanupInstalled) {
+    cleanupInstalled = true;
+    for (const s of CLEANUP_SIGNALS) process.on(s, removePendingAndReraise);
+  }
+  pendingTemps.add(path);
+  return () => {
+    pendingTemps.delete(path);
+  };
 }
 
 /** The temporary path next to `finalPath` (same directory, so that rename is atomic). */
@@ -135,7 +181,19 @@ export function fsyncDir(dir: string): void {
  */
 export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
   const tempPath = tempPathFor(finalPath);
-  const handle = await open(tempPath, "wx", 0o600);
+  const release = trackTempFile(tempPath);
+  let handle: FileHandle;
+  try {
+    handle = await open(tempPath, "wx", 0o600);
+  } catch (error) {
+    release();
+    // Name the output the user gave, not the temporary file they never heard of; keep the system code.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`cannot write ${finalPath}: ${code ?? (error as Error).message}`), {
+      code,
+      cause: error,
+    });
+  }
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -158,11 +216,13 @@ export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
       await handle.sync();
       await close();
       renameSync(tempPath, finalPath);
+      release();
       fsyncDir(dirname(finalPath));
     },
     async abort() {
       await close().catch(() => {});
       rmSync(tempPath, { force: true });
+      release();
     },
   };
 }

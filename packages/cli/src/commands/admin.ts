@@ -190,6 +190,10 @@ export const keys = {
     flags: AdminFlags & { automatic?: string; periodDays?: string },
     session: Session,
   ) {
+    // --period-days only means something with --automatic on; without it the command would rotate the key now.
+    if (flags.periodDays !== undefined && flags.automatic !== "on") {
+      throw new UsageError("--period-days sets the automatic rotation period: use it with --automatic on");
+    }
     const call = await adminBackend(flags, session);
     if (flags.automatic !== undefined) {
       if (flags.automatic === "on") {

@@ -4,7 +4,7 @@ import { decryptStream, encryptStream } from "@sealkit/cipher";
 import { MAX_FRAME_SIZE, MIN_FRAME_SIZE } from "@sealkit/core";
 import { type ProviderFlags, parseContext, resolveSettings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
-import { createAtomicFile, openInput, peekHeader, stdoutWritable } from "../io.js";
+import { checkOutputPath, createAtomicFile, openInput, peekHeader, stdoutWritable } from "../io.js";
 import { progressStream } from "../output.js";
 import { type Session, suiteName } from "../providers.js";
 
@@ -49,6 +49,7 @@ export async function encryptCommand(
   if ((options.output === undefined || options.output === "-") && process.stdout.isTTY) {
     throw new UsageError("refusing to write an envelope to a terminal: use -o <file> or redirect stdout");
   }
+  if (options.output !== undefined && options.output !== "-") checkOutputPath(options.output);
   const providers = await session.encryptProviders(settings);
   const source = openInput(input);
   const envelope = source.stream
@@ -76,6 +77,7 @@ export async function decryptCommand(
 ): Promise<void> {
   const settings = resolveSettings(options);
   const expectContext = parseContext(options.expectContext, "--expect-context");
+  if (options.output !== undefined && options.output !== "-") checkOutputPath(options.output);
   const source = openInput(input);
   const counted = source.stream.pipeThrough(progressStream("decrypt", source.size, options.quiet === true));
   const { header, stream } = await peekHeader(counted);

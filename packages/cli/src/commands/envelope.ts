@@ -23,7 +23,7 @@ import {
 } from "@sealkit/core";
 import { type ProviderFlags, resolveSettings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
-import { fsyncDir, tempPathFor } from "../io.js";
+import { fsyncDir, tempPathFor, trackTempFile } from "../io.js";
 import { formatBytes, printJson, printPairs, printTable } from "../output.js";
 import type { Session } from "../providers.js";
 
@@ -203,6 +203,8 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
 function writeRewrapped(file: string, header: Uint8Array, bodyOffset: number, size: number): void {
   const temp = tempPathFor(file);
   const inFd = openSync(file, "r");
+  // A signal during the (synchronous) copy is handled after it, when the file was renamed or removed.
+  const release = trackTempFile(temp);
   let outFd: number | undefined;
   try {
     const mode = fstatSync(inFd).mode & 0o777;
@@ -228,6 +230,7 @@ function writeRewrapped(file: string, header: Uint8Array, bodyOffset: number, si
     throw error;
   } finally {
     closeSync(inFd);
+    release();
   }
 }
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SealkitError } from "@sealkit/core";
-import { DEFAULT_DATA_DIR } from "../config.js";
+import { DEFAULT_DATA_DIR, parseJsonText } from "../config.js";
 import { UsageError } from "../exit-codes.js";
 
 export interface ServeFlags {
@@ -30,8 +30,10 @@ async function hsmRootKey(file: string) {
   } catch (error) {
     throw new UsageError(`cannot read the HSM config ${file}: ${(error as Error).message}`);
   }
+  // Parsed here, not by parsePkcs11Config: its syntax error would quote the text around the mistake, a PIN included.
+  const config = parseJsonText(text, `the HSM config ${file}`);
   const { parsePkcs11Config, pkcs11KeyWrapper } = await import("@sealkit/kms-cloudhsm");
-  const wrapper = pkcs11KeyWrapper(parsePkcs11Config(text));
+  const wrapper = pkcs11KeyWrapper(parsePkcs11Config(config as never));
   try {
     const probe = new Uint8Array(32);
     const aad = new TextEncoder().encode("sealkit-cli/hsm-probe");

@@ -1,0 +1,107 @@
+// Bad input a new user runs into: output paths that cannot be written, flags that contradict each other, and
+// malformed config files holding a PIN (whose text must not be echoed back on stderr).
+
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ok, run, tempDir } from "./helpers.js";
+
+const t = tempDir();
+const cwd = t.dir;
+const raw = ["--provider", "raw", "--raw-key-file", "team.key"];
+const dd = ["--data-dir", join(cwd, "kms")];
+const PIN = "SuperSecretPin123";
+
+beforeAll(async () => {
+  writeFileSync(join(cwd, "team.key"), randomBytes(32));
+  writeFileSync(join(cwd, "plain.txt"), "plain");
+  await ok(["keys", "create", "--alias", "alias/r", ...dd], { cwd });
+});
+afterAll(() => t.cleanup());
+
+const temps = (dir: string) => readdirSync(dir).filter((f) => f.includes(".sealkit-") && f.endsWith(".tmp"));
+
+describe("output paths", () => {
+  it("-o into a directory that does not exist: exit 5, naming the directory, not a temporary file", async () => {
+    for (const command of ["encrypt", "decrypt"]) {
+      const r = await run([command, "plain.txt", ...raw, "-o", "missing/out"], { cwd });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/^sealkit: ENOENT: .*missing/);
+      expect(r.stderr).not.toMatch(/\.sealkit-[0-9a-f]+\.tmp/);
+    }
+  });
+
+  it("-o naming an existing directory is refused before any work, and leaves nothing behind", async () => {
+    mkdirSync(join(cwd, "adir"));
+    for (const command of ["encrypt", "decrypt"]) {
+      const r = await run([command, "plain.txt", ...raw, "-o", "adir"], { cwd });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^sealkit: EISDIR: adir is a directory/);
+      expect(r.stderr).not.toMatch(/\.sealkit-[0-9a-f]+\.tmp/);
+    }
+    expect(temps(cwd)).toEqual([]);
+    expect(readdirSync(join(cwd, "adir"))).toEqual([]);
+  });
+});
+
+describe("conflicting flags", () => {
+  it("keys rotate --period-days without --automatic on is refused instead of rotating the key now", async () => {
+    for (const extra of [[], ["--automatic", "off"]]) {
+      const r = await run(["keys", "rotate", "alias/r", "--period-days", "90", ...extra, ...dd], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--period-days .*--automatic on/);
+    }
+    const status = JSON.parse((await ok(["keys", "rotations", "alias/r", ...dd, "--json"], { cwd })).out);
+    expect(status.Rotations).toEqual([]);
+    expect(status.KeyRotationEnabled).toBe(false);
+    const on = JSON.parse(
+      (
+        await ok(["keys", "rotate", "alias/r", "--automatic", "on", "--period-days", "90", ...dd, "--json"], {
+          cwd,
+        })
+      ).out,
+    );
+    expect(on).toMatchObject({ KeyRotationEnabled: true, RotationPeriodInDays: 90 });
+  });
+});
+
+describe("malformed files holding a PIN are reported without their text", () => {
+  it("a config file profile", async () => {
+    writeFileSync(
+      join(cwd, "config.json"),
+      `{"profiles":{"default":{"provider":"pkcs11","pkcs11":{"tokenLabel":"t","pin":${PIN}}}}}`,
+    );
+    const r = await run(["encrypt", "plain.txt", "-o", "x.slkt"], {
+      cwd,
+      env: { SEALKIT_CONFIG_FILE: join(cwd, "config.json") },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/config\.json is not valid JSON/);
+    expect(r.stderr).not.toContain(PIN.slice(0, 6));
+  });
+
+  it("a kms serve --hsm config", async () => {
+    writeFileSync(
+      join(cwd, "hsm.json"),
+      `{"profile":"softhsm","tokenLabel":"t","keyLabel":"k","pin":${PIN}}`,
+    );
+    const r = await run(
+      [
+        "kms",
+        "serve",
+        "--port",
+        "0",
+        "--allow-unsigned-as",
+        "arn:aws:iam::111122223333:root",
+        "--hsm",
+        "hsm.json",
+      ],
+      { cwd },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/hsm\.json is not valid JSON/);
+    expect(r.stderr).not.toContain(PIN.slice(0, 6));
+    expect(existsSync(join(cwd, ".sealkit"))).toBe(false);
+  });
+});
