@@ -496,3 +496,55 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
   });
 });
+
+describe("createDataKeyHandler options and clocks", () => {
+  it.each([
+    ["maxBodyBytes NaN (an unset environment variable through Number)", { maxBodyBytes: Number.NaN }],
+    ["maxBodyBytes 0", { maxBodyBytes: 0 }],
+    ["maxBodyBytes -1", { maxBodyBytes: -1 }],
+    ["basePath not a string", { basePath: 42 }],
+    ["allowedOrigins not an array", { allowedOrigins: "https://a.example" }],
+  ])("refuses %s when created, instead of failing open or on every request", (_name, options) => {
+    expect(() => createDataKeyHandler({ provider: server, authorize, ...(options as object) })).toThrow(
+      /maxBodyBytes|basePath|allowedOrigins/,
+    );
+  });
+
+  it("does not lock principals out when the clock steps back", async () => {
+    let now = 10_000_000;
+    const { post } = setup({ rateLimit: { perSecond: 1, burst: 2 }, now: () => now });
+    const body = { context: { tenant: "acme" } };
+    expect((await post("/data-keys", body)).status).toBe(200);
+    now -= 3_600_000; // an NTP step of an hour back
+    expect((await post("/data-keys", body)).status).toBe(200);
+    now += 1000;
+    expect((await post("/data-keys", body)).status).toBe(200);
+  });
+
+  it("wipes the data key and answers 502 when the provider returns a key of another length or no encrypted keys", async () => {
+    const issued: Uint8Array[] = [];
+    const broken = (make: (plaintext: Uint8Array) => unknown) =>
+      setup({
+        provider: {
+          ...server,
+          generateDataKey: async () => {
+            const answer = make(new Uint8Array(32).fill(9)) as { plaintext: Uint8Array };
+            issued.push(answer.plaintext);
+            return answer as never;
+          },
+        },
+      }).post("/data-keys", { context: { tenant: "acme" }, length: 32 });
+    for (const response of [
+      await broken(() => ({
+        plaintext: new Uint8Array(16).fill(9),
+        encryptedDataKeys: [{ providerId: "raw", keyId: "k", ciphertext: new Uint8Array(4) }],
+      })),
+      await broken((plaintext) => ({ plaintext, encryptedDataKeys: undefined })),
+      await broken((plaintext) => ({ plaintext, encryptedDataKeys: [] })),
+    ]) {
+      expect(response.status).toBe(502);
+      expect((await response.json()).error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    }
+    for (const key of issued) expect(key.every((b) => b === 0)).toBe(true);
+  });
+});

@@ -2,6 +2,8 @@
 // It runs wherever Request/Response do: Hono, a Node HTTP server through an adapter, an edge worker.
 
 import {
+  aint,
+  astring,
   contextContains,
   type EncryptedDataKey,
   type EncryptionContext,
@@ -13,6 +15,7 @@ import {
 } from "@sealkit/core";
 import {
   type ErrorBody,
+  type GenerateResponseBody,
   InvalidBody,
   REQUEST_HEADER,
   type RemoteOperation,
@@ -110,6 +113,12 @@ class Refusal extends Error {
  * encryption context, `POST {basePath}/data-keys/decrypt` opens an encrypted data key (see openapi.yaml).
  * Requests must carry `X-Sealkit-Request: 1` and JSON; cross-origin calls are refused unless their origin is in
  * `allowedOrigins`. Every response carries `Cache-Control: no-store`. Paths it does not serve answer 404.
+ *
+ * The handler itself never throws: every failure is an answer with a JSON error body `{ error: { code, message } }`
+ * (see README, "What the handler enforces"); faults of the hooks or the provider are a 500 `internal error`.
+ *
+ * @throws {TypeError} when `provider` is missing, or `basePath`, `allowedOrigins` or `maxBodyBytes` have the wrong type
+ * @throws {RangeError} when `maxBodyBytes` is not from 1 to 2^30, or the rate limit is not positive
  */
 export function createDataKeyHandler(
   options: DataKeyHandlerOptions,
@@ -123,6 +132,13 @@ export function createDataKeyHandler(
     onEvent,
   } = options;
   if (!provider) throw new TypeError(`"provider" is required`);
+  // Checked here, not per request: NaN would turn the body limit off, and a string would match origins by
+  // substring ("https://app.example.co" inside "https://app.example.com").
+  aint(maxBodyBytes, "maxBodyBytes", 1, 2 ** 30);
+  astring(basePath, "basePath");
+  if (!Array.isArray(allowedOrigins) || allowedOrigins.some((o) => typeof o !== "string")) {
+    throw new TypeError(`"allowedOrigins" expected an array of origin strings`);
+  }
   const limiter =
     options.rateLimit === false
       ? undefined
@@ -334,14 +350,29 @@ export function createDataKeyHandler(
           context: body.context,
           ...(body.suite ? { suite: body.suite as never } : {}),
         });
-        keyIds = dataKey.encryptedDataKeys.map((k) => k.keyId);
-        const plaintext = toBase64(dataKey.plaintext);
-        wipe(dataKey.plaintext);
+        let answer: GenerateResponseBody;
+        try {
+          if (
+            !(dataKey.plaintext instanceof Uint8Array) ||
+            dataKey.plaintext.length !== body.length ||
+            !Array.isArray(dataKey.encryptedDataKeys) ||
+            dataKey.encryptedDataKeys.length === 0
+          ) {
+            throw new SealkitError(
+              "ERR_PROVIDER_UNAVAILABLE",
+              "the provider returned a malformed data key or no encrypted data key",
+            );
+          }
+          keyIds = dataKey.encryptedDataKeys.map((k) => k.keyId);
+          answer = {
+            plaintext: toBase64(dataKey.plaintext),
+            encryptedDataKeys: dataKey.encryptedDataKeys.map(writeEncryptedDataKey),
+          };
+        } finally {
+          if (dataKey?.plaintext instanceof Uint8Array) wipe(dataKey.plaintext);
+        }
         report("issued", 200);
-        return respond(request, 200, {
-          plaintext,
-          encryptedDataKeys: dataKey.encryptedDataKeys.map(writeEncryptedDataKey),
-        });
+        return respond(request, 200, answer);
       }
       if (!encryptedDataKey || !keys.canDecrypt(encryptedDataKey)) {
         throw new Refusal(
@@ -351,8 +382,15 @@ export function createDataKeyHandler(
         );
       }
       const opened = await keys.decryptDataKey({ encryptedDataKey, context: body.context });
-      const plaintext = toBase64(opened);
-      wipe(opened);
+      let plaintext: string;
+      try {
+        if (!(opened instanceof Uint8Array) || opened.length === 0) {
+          throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", "the provider returned a malformed data key");
+        }
+        plaintext = toBase64(opened);
+      } finally {
+        if (opened instanceof Uint8Array) wipe(opened);
+      }
       report("unwrapped", 200);
       return respond(request, 200, { plaintext });
     } catch (error) {

@@ -27,7 +27,9 @@ export function createRateLimiter(
     let bucket = buckets.get(principal);
     if (bucket) {
       buckets.delete(principal); // re-inserted below: Map order is recency order
-      bucket.tokens = Math.min(burst, bucket.tokens + ((time - bucket.updated) / 1000) * perSecond);
+      // A clock that steps back (NTP) refills nothing; it must not drain the bucket and lock the principal out.
+      const elapsed = Math.max(0, time - bucket.updated);
+      bucket.tokens = Math.min(burst, bucket.tokens + (elapsed / 1000) * perSecond);
       bucket.updated = time;
     } else {
       bucket = { tokens: burst, updated: time };
