@@ -83,6 +83,25 @@ describe("remoteProvider against a misbehaving server", () => {
     expect((await failure(p.generateDataKey({ length: 32, context }))).code).toBe("ERR_PROVIDER_UNAVAILABLE");
   });
 
+  it.each([
+    ["ERR_REQUEST_INVALID", 400],
+    ["ERR_INVALID_CIPHERTEXT", 400],
+    ["ERR_UNSUPPORTED_SUITE", 400],
+    ["ERR_LIMIT_EXCEEDED", 400],
+    ["ERR_ACCESS_DENIED", 403],
+    ["ERR_CONTEXT_MISMATCH", 403],
+    ["ERR_KEY_NOT_FOUND", 404],
+    ["ERR_KEY_DISABLED", 409],
+    ["ERR_RATE_LIMITED", 429],
+    ["ERR_PROVIDER_UNAVAILABLE", 502],
+    ["ERR_THROTTLED", 503],
+  ])("rethrows %s, a code the handler answers (%i), as it is", async (code, status) => {
+    const endpoint = await listen(() => json({ error: { code, message: "m" } }, status));
+    expect((await failure(remoteProvider({ endpoint }).generateDataKey({ length: 32, context }))).code).toBe(
+      code,
+    );
+  });
+
   it("bounds the server's error message and ignores one that is not a string", async () => {
     let message: unknown = "x".repeat(100_000);
     const endpoint = await listen(() => json({ error: { code: "ERR_ACCESS_DENIED", message } }, 403));

@@ -59,6 +59,7 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
   "ERR_RATE_LIMITED",
   "ERR_UNSUPPORTED_SUITE",
   "ERR_LIMIT_EXCEEDED",
+  "ERR_CONTEXT_MISMATCH",
 ]);
 
 /**
