@@ -226,3 +226,30 @@ describe("decryptStream input handling", () => {
     expect(copied / envelope.length).toBeLessThan(8);
   });
 });
+
+describe("decryptStream liveness", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: releases authenticated frames while the writer pauses, without waiting for more input`, async () => {
+      // 3 whole frames of 64 bytes and part of a fourth; AES-GCM keeps up to 8 frames in flight.
+      const plaintext = marked(1000);
+      const envelope = await encrypt(plaintext, { providers: [provider()], suite, frameSize: 64 });
+      const headerLength = envelope.length - (15 * 81 + 21 + 40);
+      const stream = decryptStream({ providers: [provider()] });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(envelope.slice(0, headerLength + 3 * 81 + 10)).catch(() => {});
+      const received: Uint8Array[] = [];
+      let total = 0;
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 2000));
+      while (total < 3 * 64) {
+        const next = await Promise.race([reader.read(), timeout]);
+        if (next === "timeout" || next.done) break;
+        received.push(next.value);
+        total += next.value.length;
+      }
+      expect(total).toBe(3 * 64);
+      expect(equalBytes(concatBytes(...received), plaintext.subarray(0, 3 * 64))).toBe(true);
+      await reader.cancel();
+    });
+  }
+});

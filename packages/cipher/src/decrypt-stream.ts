@@ -3,7 +3,7 @@
 
 import { type EnvelopeHeader, malformed, parseHeader, SealkitError, tryParseHeader } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
-import { type ContentCipher, InOrder } from "./lib/content-cipher.js";
+import type { ContentCipher } from "./lib/content-cipher.js";
 import { frameWireLength, nextFrame, truncated } from "./lib/frame-reader.js";
 import {
   checkDecryptOptions,
@@ -11,6 +11,7 @@ import {
   type DecryptOptions,
   openMessage,
 } from "./lib/message.js";
+import { OrderedEmitter } from "./lib/ordered-emitter.js";
 
 /** Options of `decryptStream`. */
 export interface DecryptStreamOptions extends DecryptOptions {
@@ -48,7 +49,7 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   let header: EnvelopeHeader | undefined;
   let needed = 1;
   let cipher: ContentCipher | undefined;
-  let inFlight: InOrder<Uint8Array> | undefined;
+  let inFlight: OrderedEmitter<Uint8Array> | undefined;
   let index = 1;
   let done = false;
   // Set once the stream is cancelled or aborted: a pending header step must then dispose what it opens.
@@ -65,6 +66,9 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   };
 
   const pump = async (controller: TransformStreamDefaultController<Uint8Array>): Promise<void> => {
+    const emit = (plaintext: Uint8Array) => {
+      if (plaintext.length > 0) controller.enqueue(plaintext);
+    };
     if (!header) {
       if (queue.length < needed) return;
       const bytes = queue.peek(queue.length);
@@ -82,12 +86,14 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         cipher.dispose();
         return;
       }
-      inFlight = new InOrder(cipher.window);
+      // Frames opened concurrently (AES-GCM) go out as soon as they authenticated, in order, even while the
+      // writer pauses; a frame that fails errors the stream at once.
+      inFlight = new OrderedEmitter(cipher.window, emit, (error) => {
+        release();
+        controller.error(error);
+      });
       onHeader?.(header);
     }
-    const emit = (plaintext: Uint8Array) => {
-      if (plaintext.length > 0) controller.enqueue(plaintext);
-    };
     while (!done && queue.length > 0) {
       // Learn the frame's length from its first bytes, and assemble it only once all of it is here: assembling
       // the buffered part at every chunk would copy a large frame fed in small chunks quadratically often.
@@ -99,11 +105,7 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       const pending = cipher!.open(index, frame.final, frame.sealed, plaintext, 0);
       index++;
       if (frame.final) done = true;
-      if (pending)
-        await inFlight!.push(
-          pending.then(() => plaintext),
-          emit,
-        );
+      if (pending) await inFlight!.push(pending.then(() => plaintext));
       else emit(plaintext);
     }
     if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
@@ -125,14 +127,12 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         fail(error);
       }
     },
-    async flush(controller) {
+    async flush() {
       try {
         if (!header) {
           throw new SealkitError("ERR_TRUNCATED", "envelope ended inside its header: it was truncated");
         }
-        await inFlight!.drain((plaintext) => {
-          if (plaintext.length > 0) controller.enqueue(plaintext);
-        });
+        await inFlight!.drain();
         if (!done) throw truncated();
         cipher!.dispose();
       } catch (error) {

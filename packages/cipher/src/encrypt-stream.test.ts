@@ -140,3 +140,26 @@ describe("encryptStream disposes the content cipher however the stream ends", ()
     });
   }
 });
+
+describe("encryptStream liveness", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: releases every sealed frame while the writer pauses, without waiting for more input`, async () => {
+      // Ten frames of 64 bytes and 5 more: ten regular frames can be sealed now (AES-GCM keeps up to 8 in flight).
+      const stream = encryptStream({ providers: [provider()], suite, frameSize: 64 });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(pattern(10 * 64 + 5)).catch(() => {});
+      const header = await reader.read();
+      expect(header.done).toBe(false);
+      let total = 0;
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 2000));
+      while (total < 10 * 81) {
+        const next = await Promise.race([reader.read(), timeout]);
+        if (next === "timeout" || next.done) break;
+        total += next.value.length;
+      }
+      expect(total).toBe(10 * 81);
+      await reader.cancel();
+    });
+  }
+});

@@ -3,9 +3,10 @@
 
 import { MAX_FRAME_INDEX, SealkitError } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
-import { type ContentCipher, InOrder } from "./lib/content-cipher.js";
+import type { ContentCipher } from "./lib/content-cipher.js";
 import { framePrefix } from "./lib/frame-reader.js";
 import { checkEncryptOptions, type EncryptOptions, startMessage } from "./lib/message.js";
+import { OrderedEmitter } from "./lib/ordered-emitter.js";
 
 /** Encrypts one frame into a new array holding its whole wire form (at once for XChaCha, later for AES). */
 function sealFrame(
@@ -43,7 +44,7 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
   const { frameSize } = checked;
   const queue = new ByteQueue();
   let cipher: ContentCipher | undefined;
-  let inFlight: InOrder<Uint8Array> | undefined;
+  let inFlight: OrderedEmitter<Uint8Array> | undefined;
   let index = 1;
   // Set once the stream is cancelled or aborted: a pending start must then dispose the cipher it made.
   let stopped = false;
@@ -69,7 +70,16 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
           return;
         }
         cipher = started.cipher;
-        inFlight = new InOrder(cipher.window);
+        // Frames sealed concurrently (AES-GCM) go out as soon as each is done, in order, even while the writer
+        // pauses.
+        inFlight = new OrderedEmitter(
+          cipher.window,
+          (frame) => controller.enqueue(frame),
+          (error) => {
+            release();
+            controller.error(error);
+          },
+        );
         controller.enqueue(started.header);
       } catch (error) {
         fail(error);
@@ -86,7 +96,7 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         while (queue.length > frameSize) {
           const frame = sealFrame(cipher!, index++, false, queue.take(frameSize));
           if (frame instanceof Uint8Array) emit(frame);
-          else await inFlight!.push(frame, emit);
+          else await inFlight!.push(frame);
         }
         // The writer may reuse its buffer once this call resolved: keep copies of the bytes still queued.
         queue.own();
@@ -99,8 +109,8 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
         const frame = sealFrame(cipher!, index++, true, queue.take(queue.length));
         if (frame instanceof Uint8Array) emit(frame);
-        else await inFlight!.push(frame, emit);
-        await inFlight!.drain(emit);
+        else await inFlight!.push(frame);
+        await inFlight!.drain();
         cipher!.dispose();
       } catch (error) {
         fail(error);
