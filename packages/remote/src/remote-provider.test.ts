@@ -146,7 +146,7 @@ describe("remoteProvider against a misbehaving server", () => {
     expect(sent).toBeLessThan(16 << 20);
   });
 
-  it("refuses issued keys it could never open itself (another provider id), wiping the data key", async () => {
+  it("refuses issued keys it could never open itself (another provider id)", async () => {
     const endpoint = await listen(() =>
       json({
         plaintext: key32(),
