@@ -199,6 +199,94 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 14 });
   });
 
+  it("sets the key-property keys, kms:EncryptionAlgorithm and kms:ReEncryptOnSameKey as AWS KMS does", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const other = await newKey(kms);
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    const policy = policyJson([
+      rootAdmin,
+      // The developer guide's "AllowOnlySymmetricAlgorithm" example: a Deny that must not catch symmetric calls.
+      {
+        Sid: "AllowOnlySymmetricAlgorithm",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: { StringNotEquals: { "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT" } },
+      },
+      {
+        Sid: "OnlySameKeyReEncrypt",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "kms:ReEncrypt*",
+        Resource: "*",
+        Condition: { Bool: { "kms:ReEncryptOnSameKey": false } },
+      },
+      {
+        Sid: "CarolOnSymmetricKeysMadeByKms",
+        Effect: "Allow",
+        Principal: { AWS: carol.principal },
+        Action: ["kms:DescribeKey", "kms:Encrypt"],
+        Resource: "*",
+        Condition: {
+          StringEquals: {
+            "kms:KeySpec": "SYMMETRIC_DEFAULT",
+            "kms:KeyUsage": "ENCRYPT_DECRYPT",
+            "kms:KeyOrigin": "AWS_KMS",
+            "kms:CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+          },
+          Bool: { "kms:MultiRegion": false },
+        },
+      },
+      {
+        Sid: "CarolNeverOnSigningKeys",
+        Effect: "Deny",
+        Principal: { AWS: carol.principal },
+        Action: "kms:Encrypt",
+        Resource: "*",
+        Condition: { StringEquals: { "kms:KeyUsage": "SIGN_VERIFY" } },
+      },
+    ]);
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: policy });
+    const arn = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Arn;
+    await kms.describeKey(carol, { KeyId: arn });
+    await kms.encrypt(carol, { KeyId: arn, Plaintext: new Uint8Array([1]) });
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array([2]) });
+    await kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" });
+    await kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: KeyId });
+    await rejects(kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: other }), "AccessDeniedException");
+  });
+
+  it("sets kms:GrantIsForAWSResource when an AWS service calls CreateGrant for the principal", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    // The console default policy's "Allow attachment of persistent resources" statement.
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        rootAdmin,
+        {
+          Sid: "Allow attachment of persistent resources",
+          Effect: "Allow",
+          Principal: { AWS: carol.principal },
+          Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+          Resource: "*",
+          Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
+        },
+      ]),
+    });
+    const arn = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Arn;
+    const grant = { KeyId: arn, GranteePrincipal: "ec2.amazonaws.com", Operations: ["Decrypt"] };
+    await rejects(kms.createGrant(carol, grant), "AccessDeniedException");
+    await rejects(kms.listGrants(carol, { KeyId: arn }), "AccessDeniedException");
+    const viaEc2 = { ...carol, viaService: "ec2.us-east-1.amazonaws.com" };
+    const { GrantId } = await kms.createGrant(viaEc2, grant);
+    expect((await kms.listGrants(viaEc2, { KeyId: arn })).Grants).toHaveLength(1);
+    await kms.revokeGrant(viaEc2, { KeyId: arn, GrantId });
+  });
+
   it("refuses ForAllValues with kms:EncryptionContext:<key> (OverlyPermissiveCondition)", async () => {
     const kms = await setup();
     const KeyId = await newKey(kms);

@@ -39,6 +39,7 @@ import {
   uuidToBytes,
 } from "./key-id.js";
 import {
+  CONTEXT_OPERATIONS,
   canRetireGrant,
   checkLockout,
   conditionKeysFor,
@@ -47,8 +48,10 @@ import {
   defaultKeyPolicy,
   encodeGrantToken,
   evaluatePolicy,
+  GRANT_FOR_AWS_RESOURCE_OPERATIONS,
   grantAllows,
   grantAllowsCreateGrant,
+  type KeyProperties,
   newGrantId,
   type Policy,
   parsePolicy,
@@ -145,6 +148,13 @@ const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
 const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
 const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const MAX_ON_DEMAND_ROTATIONS = 10;
+/** Every key here is a symmetric encryption key made by AWS KMS: its properties as policy condition keys. */
+const SYMMETRIC_KEY_PROPERTIES: KeyProperties = Object.freeze({
+  keySpec: "SYMMETRIC_DEFAULT",
+  keyUsage: "ENCRYPT_DECRYPT",
+  origin: "AWS_KMS",
+  multiRegion: false,
+});
 const CACHE_LIMIT = 1024;
 /** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
 const READ_CACHE_LIMIT = 10_000;
@@ -1558,13 +1568,16 @@ export class LocalKms {
           createServiceKey: true,
           field: "DestinationKeyId",
         });
+        const sameKey = { "kms:ReEncryptOnSameKey": String(source.id === destination.id) };
         this.#authorize(caller, source, "ReEncryptFrom", {
           context: sourceContext,
           grantTokens: req.GrantTokens,
+          extra: sameKey,
         });
         this.#authorize(caller, destination, "ReEncryptTo", {
           context: destinationContext,
           grantTokens: req.GrantTokens,
+          extra: sameKey,
         });
         if (req.SourceKeyId !== undefined) {
           const named = await this.#resolve(
@@ -2383,8 +2396,14 @@ export class LocalKms {
     const conditions = conditionKeysFor({
       principal: caller.principal,
       account: caller.account,
+      key: SYMMETRIC_KEY_PROPERTIES,
+      ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
       ...(options.context ? { context: options.context } : {}),
       ...(caller.viaService !== undefined ? { viaService: caller.viaService } : {}),
+      // An AWS service calling on the principal's behalf (kms:ViaService) is what this key means.
+      ...(caller.viaService !== undefined && GRANT_FOR_AWS_RESOURCE_OPERATIONS.has(operation)
+        ? { grantIsForAwsResource: true }
+        : {}),
       ...(options.extra ? { extra: options.extra } : {}),
     });
     const decision = evaluatePolicy(this.#policy(row.id), {

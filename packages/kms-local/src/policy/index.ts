@@ -35,6 +35,8 @@ export {
   CONTEXT_OPERATIONS,
   type ConditionKeySource,
   conditionKeysFor,
+  GRANT_FOR_AWS_RESOURCE_OPERATIONS,
+  type KeyProperties,
   operationToAction,
 } from "./operations.js";
 export { MAX_POLICY_LENGTH, parsePolicy } from "./parse-policy.js";

@@ -35,6 +35,28 @@ export function operationToAction(operation: string): string {
   return `kms:${operation}`;
 }
 
+/**
+ * The operations whose requests carry kms:GrantIsForAWSResource (CreateGrant, ListGrants, RevokeGrant): true when an
+ * AWS service integrated with AWS KMS calls them on the principal's behalf.
+ */
+export const GRANT_FOR_AWS_RESOURCE_OPERATIONS: ReadonlySet<string> = new Set([
+  "CreateGrant",
+  "ListGrants",
+  "RevokeGrant",
+]);
+
+/** The properties of a KMS key that its resource operations expose as condition keys (kms:KeySpec, ...). */
+export interface KeyProperties {
+  /** `KeySpec`, e.g. "SYMMETRIC_DEFAULT" (also sets the deprecated kms:CustomerMasterKeySpec). */
+  readonly keySpec: string;
+  /** `KeyUsage`, e.g. "ENCRYPT_DECRYPT" (also sets the deprecated kms:CustomerMasterKeyUsage). */
+  readonly keyUsage: string;
+  /** `Origin`, e.g. "AWS_KMS". */
+  readonly origin: string;
+  /** `MultiRegion`. */
+  readonly multiRegion: boolean;
+}
+
 /** What `conditionKeysFor` builds the condition keys from. */
 export interface ConditionKeySource {
   /** The caller's ARN. */
@@ -47,6 +69,17 @@ export interface ConditionKeySource {
   readonly viaService?: string;
   /** kms:GrantIsForAWSResource, for CreateGrant/ListGrants/RevokeGrant requests made by an AWS service. */
   readonly grantIsForAwsResource?: boolean;
+  /**
+   * The properties of the KMS key the request acts on: AWS KMS sets kms:KeySpec, kms:KeyUsage, kms:KeyOrigin,
+   * kms:MultiRegion (and the deprecated kms:CustomerMasterKeySpec and kms:CustomerMasterKeyUsage) for every KMS key
+   * resource operation.
+   */
+  readonly key?: KeyProperties;
+  /**
+   * kms:EncryptionAlgorithm: the algorithm the operation uses (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*), set
+   * even when the request does not name one, e.g. "SYMMETRIC_DEFAULT".
+   */
+  readonly encryptionAlgorithm?: string;
   /** Any further keys, copied as given (kms:GrantOperations, kms:BypassPolicyLockoutSafetyCheck, ...). */
   readonly extra?: Readonly<Record<string, ConditionValue>>;
 }
@@ -54,8 +87,9 @@ export interface ConditionKeySource {
 /**
  * The condition keys of a request, as AWS KMS sets them: kms:CallerAccount, aws:PrincipalArn (the role ARN for
  * an assumed-role session), aws:PrincipalAccount, kms:EncryptionContext:<key> for each pair,
- * kms:EncryptionContextKeys (absent when there is no context), kms:ViaService and kms:GrantIsForAWSResource
- * when given.
+ * kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
+ * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and
+ * kms:EncryptionAlgorithm.
  *
  * @throws TypeError when `principal` or `account` is not a string, or a context value is not a string.
  */
@@ -80,6 +114,15 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
   if (source.viaService !== undefined) keys["kms:ViaService"] = source.viaService;
   if (source.grantIsForAwsResource !== undefined)
     keys["kms:GrantIsForAWSResource"] = source.grantIsForAwsResource;
+  if (source.key) {
+    keys["kms:KeySpec"] = source.key.keySpec;
+    keys["kms:CustomerMasterKeySpec"] = source.key.keySpec;
+    keys["kms:KeyUsage"] = source.key.keyUsage;
+    keys["kms:CustomerMasterKeyUsage"] = source.key.keyUsage;
+    keys["kms:KeyOrigin"] = source.key.origin;
+    keys["kms:MultiRegion"] = source.key.multiRegion;
+  }
+  if (source.encryptionAlgorithm !== undefined) keys["kms:EncryptionAlgorithm"] = source.encryptionAlgorithm;
   if (source.extra) Object.assign(keys, source.extra);
   return keys;
 }
