@@ -105,3 +105,19 @@ describe("malformed files holding a PIN are reported without their text", () => 
     expect(existsSync(join(cwd, ".sealkit"))).toBe(false);
   });
 });
+
+describe("rewrap --json", () => {
+  it("stops at a file it cannot rewrap and still lists, as JSON, the files it rewrote before", async () => {
+    await ok(["encrypt", "plain.txt", "--key", "alias/r", ...dd, "-o", "r1.slkt"], { cwd });
+    await ok(["keys", "create", "--alias", "alias/s", ...dd], { cwd });
+    const r = await run(["rewrap", "r1.slkt", "missing.slkt", "--to-key", "alias/s", ...dd, "--json"], {
+      cwd,
+    });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^sealkit: ENOENT: .*missing\.slkt/);
+    const done = JSON.parse(r.out);
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatchObject({ file: "r1.slkt", bodyUntouched: true });
+    expect(done[0].added).toHaveLength(1);
+  });
+});

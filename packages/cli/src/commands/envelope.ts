@@ -158,42 +158,47 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
     removeIds.has(k.keyId) ||
     [...removeIds].some((id) => k.keyId.endsWith(`:key/${id}`) || k.keyId.endsWith(`:${id}`));
   const summaries: RewrapSummary[] = [];
-  for (const file of files) {
-    const { bytes, header, size } = readHeaderBytes(file);
-    const providers = await session.decryptProviders(from, header.encryptedDataKeys);
-    const result = await rewrapEnvelopeHeader(bytes, { providers, add, remove: removes });
-    const toRemove = removeKeys.filter(
-      (id) => !result.removed.some((k) => k.keyId === id || removeIds.has(k.keyId)),
-    );
-    if (removeKeys.length > 0 && result.removed.length === 0) {
-      throw new SealkitError(
-        "ERR_KEY_NOT_FOUND",
-        `${file} has no encrypted data key for ${toRemove.join(", ")}`,
+  // The JSON summary is printed also when a file fails: the files before it were rewritten, and a script reading
+  // it must know which.
+  try {
+    for (const file of files) {
+      const { bytes, header, size } = readHeaderBytes(file);
+      const providers = await session.decryptProviders(from, header.encryptedDataKeys);
+      const result = await rewrapEnvelopeHeader(bytes, { providers, add, remove: removes });
+      const toRemove = removeKeys.filter(
+        (id) => !result.removed.some((k) => k.keyId === id || removeIds.has(k.keyId)),
       );
+      if (removeKeys.length > 0 && result.removed.length === 0) {
+        throw new SealkitError(
+          "ERR_KEY_NOT_FOUND",
+          `${file} has no encrypted data key for ${toRemove.join(", ")}`,
+        );
+      }
+      writeRewrapped(file, result.header, result.bodyOffset, size);
+      const summary: RewrapSummary = {
+        file,
+        added: result.added.map(({ providerId, keyId }) => ({ providerId, keyId })),
+        removed: result.removed.map(({ providerId, keyId }) => ({ providerId, keyId })),
+        headerBytesBefore: result.bodyOffset,
+        headerBytesAfter: result.header.length,
+        bodyBytes: size - result.bodyOffset,
+        bodyUntouched: true,
+      };
+      summaries.push(summary);
+      if (!flags.json) {
+        process.stdout.write(
+          `${file}: ${summary.added
+            .map((k) => `+${k.keyId}`)
+            .concat(summary.removed.map((k) => `-${k.keyId}`))
+            .join(
+              " ",
+            )}; header ${summary.headerBytesBefore} -> ${summary.headerBytesAfter} bytes; body ${summary.bodyBytes} bytes untouched\n`,
+        );
+      }
     }
-    writeRewrapped(file, result.header, result.bodyOffset, size);
-    const summary: RewrapSummary = {
-      file,
-      added: result.added.map(({ providerId, keyId }) => ({ providerId, keyId })),
-      removed: result.removed.map(({ providerId, keyId }) => ({ providerId, keyId })),
-      headerBytesBefore: result.bodyOffset,
-      headerBytesAfter: result.header.length,
-      bodyBytes: size - result.bodyOffset,
-      bodyUntouched: true,
-    };
-    summaries.push(summary);
-    if (!flags.json) {
-      process.stdout.write(
-        `${file}: ${summary.added
-          .map((k) => `+${k.keyId}`)
-          .concat(summary.removed.map((k) => `-${k.keyId}`))
-          .join(
-            " ",
-          )}; header ${summary.headerBytesBefore} -> ${summary.headerBytesAfter} bytes; body ${summary.bodyBytes} bytes untouched\n`,
-      );
-    }
+  } finally {
+    if (flags.json) printJson(summaries);
   }
-  if (flags.json) printJson(summaries);
 }
 
 /**
