@@ -251,6 +251,53 @@ describe("cachingProvider: decryption", () => {
   });
 });
 
+describe("cachingProvider: memory under hostile envelopes", () => {
+  // The heap of this process after a full garbage collection (Node's v8 and vm, reached without importing node:*,
+  // since core's sources and tests compile against web types only).
+  const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const heapAfterGc = (): number => {
+    const v8 = nodeProcess!.getBuiltinModule!("node:v8") as {
+      setFlagsFromString(flags: string): void;
+      getHeapStatistics(): { used_heap_size: number };
+    };
+    const vm = nodeProcess!.getBuiltinModule!("node:vm") as { runInNewContext(code: string): () => void };
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc");
+    gc();
+    gc();
+    return v8.getHeapStatistics().used_heap_size;
+  };
+
+  it.runIf(typeof nodeProcess?.getBuiltinModule === "function")(
+    "keeps no copy of the encrypted data keys and contexts of envelopes that fail to open",
+    async () => {
+      // An envelope may carry a 65,535-byte encrypted data key and a context of control characters (JSON
+      // escapes each one in six characters). A service decrypting uploads through a caching provider must not
+      // keep hundreds of kilobytes per envelope it was shown: workerd gives an isolate 128 MB.
+      const { provider, calls } = counted();
+      const cached = cachingProvider(provider);
+      const context = { note: "\u0001".repeat(20_000) };
+      const attempt = async (i: number) => {
+        const ciphertext = new Uint8Array(60_000);
+        new DataView(ciphertext.buffer).setUint32(0, i);
+        await expect(
+          cached.decryptDataKey({
+            encryptedDataKey: { providerId: "raw", keyId: "k1", ciphertext },
+            context,
+          }),
+        ).rejects.toMatchObject({ code: "ERR_INVALID_CIPHERTEXT" });
+      };
+      await attempt(0);
+      const before = heapAfterGc();
+      for (let i = 1; i <= 200; i++) await attempt(i);
+      const grown = heapAfterGc() - before;
+      expect(calls.decrypt).toBe(201);
+      // 200 such envelopes: about 55 MB when each lookup's text is remembered; well under 8 MB otherwise.
+      expect(grown).toBeLessThan(8 * 1024 * 1024);
+    },
+  );
+});
+
 describe("DataKeyCache backed by something else", () => {
   it("works over a store that serializes entries (as Redis would)", async () => {
     const store = new Map<string, string>();

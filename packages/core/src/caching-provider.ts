@@ -50,6 +50,12 @@ type Fetched = { readonly plaintext: Uint8Array; readonly encryptedDataKeys: rea
 const CACHE_KEY_LABEL = "SEALKIT-CACHE-V1";
 /** Cache-key digests remembered per provider instance. */
 const MEMO_CAPACITY = 4096;
+/**
+ * Longest lookup text (in UTF-16 code units) the memo remembers. Envelopes may carry 64 KiB encrypted data keys and
+ * contexts that JSON escapes to six times their size: remembering those would let a stream of hostile envelopes pin
+ * hundreds of megabytes. Typical lookups (a KMS key ARN, a few hundred bytes of encrypted key, a small context) fit.
+ */
+const MEMO_MAX_ID_LENGTH = 1024;
 
 /** SHA-256 over u32-length-prefixed fields, hex: cache keys reveal neither the context nor the key ids. */
 async function digest(fields: Uint8Array[]): Promise<string> {
@@ -128,11 +134,13 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
   if (typeof now !== "function") throw new TypeError(`"now" expected a function`);
 
   // In-process memo of cache keys: SHA-256 through Web Crypto costs more than the rest of a cache hit. The memo holds
-  // contexts in this process's memory only; the (possibly shared) cache still sees digests alone.
+  // contexts in this process's memory only (short lookups only, at most MEMO_CAPACITY of them); the (possibly shared)
+  // cache still sees digests alone.
   const digests = new Map<string, string>();
   // `id` must be injective in the fields (a JSON array of the inputs is); `fields` runs only on a memo miss, so the
   // context is validated and encoded the first time it is seen.
   const cacheKey = async (id: string, fields: () => Uint8Array[]): Promise<string> => {
+    if (id.length > MEMO_MAX_ID_LENGTH) return digest(fields());
     let key = digests.get(id);
     if (key === undefined) {
       key = await digest(fields());
