@@ -370,7 +370,7 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
 });
 
 describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
-  it("CreateGrant with a Name and the same parameters returns the same grant id (already right)", async () => {
+  it("CreateGrant with a Name and the same parameters returns the same grant id, whatever the order of pairs", async () => {
     const kms = await setup();
     const KeyId = await newKey(kms);
     const request = {
@@ -383,6 +383,18 @@ describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
     const a = await kms.createGrant(ROOT, request);
     const b = await kms.createGrant(ROOT, { ...request, Operations: ["Encrypt", "Decrypt"] });
     expect(b.GrantId).toBe(a.GrantId);
+    // The constraint's pairs in another order are the same constraint.
+    const pairs = {
+      ...request,
+      Constraints: { EncryptionContextSubset: { Department: "IT", Project: "X" } },
+    };
+    const d = await kms.createGrant(ROOT, pairs);
+    const e = await kms.createGrant(ROOT, {
+      ...pairs,
+      Constraints: { EncryptionContextSubset: { Project: "X", Department: "IT" } },
+    });
+    expect(e.GrantId).toBe(d.GrantId);
+    await kms.revokeGrant(ROOT, { KeyId, GrantId: d.GrantId });
     // Another parameter, same name: a new grant (names do not identify grants).
     const c = await kms.createGrant(ROOT, { ...request, Operations: ["Decrypt"] });
     expect(c.GrantId).not.toBe(a.GrantId);

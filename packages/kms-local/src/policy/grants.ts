@@ -287,12 +287,15 @@ function validateContextMap(raw: unknown, field: string): Record<string, string>
     if (seen.has(lower)) throw validation(`${field} has keys that differ only by case ("${k}")`);
     seen.add(lower);
   }
-  return entries.length === 0 ? undefined : { ...(raw as Record<string, string>) };
+  if (entries.length === 0) return undefined;
+  // Keys sorted: a map has no order, so a CreateGrant retry with the pairs in another order is the same grant.
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /**
  * Validates CreateGrant's `Constraints` against its operations. Empty maps count as absent; returns the
- * normalised constraints, or undefined when there are none.
+ * normalised constraints (pairs sorted by key), or undefined when there are none.
  *
  * @throws KmsError ValidationException for unknown fields, non-string values, more than 8 pairs, values over 384
  *   characters, keys differing only by case, both Equals and Subset given, or constraints on a grant whose
