@@ -33,6 +33,8 @@ interface Upload {
   readonly owner: string;
   readonly tenant: string;
   size: number;
+  /** A chunk is being appended. */
+  writing?: boolean;
 }
 
 const ID = /^[0-9a-f-]{36}$/;
@@ -74,14 +76,35 @@ export class FileStore {
     return id;
   }
 
-  /** Appends a chunk; `offset` must be where the previous chunk ended (a retry of an old chunk is refused). */
-  async append(id: string, owner: string, offset: number, chunk: Uint8Array): Promise<number> {
+  /**
+   * Checks that a chunk for `offset` could be appended now (the upload exists, is the caller's, expects this offset
+   * and is not receiving another chunk), so that a request doomed to fail is refused before its body is read.
+   * @throws {StoreError} 404 for an unknown upload, 409 for a wrong offset or a chunk already being written
+   */
+  checkAppend(id: string, owner: string, offset: number): Upload {
     const upload = this.#uploads.get(id);
     if (!upload || upload.owner !== owner) throw new StoreError(404, "no such upload");
+    if (upload.writing) throw new StoreError(409, "another chunk of this upload is being written");
     if (offset !== upload.size) throw new StoreError(409, `expected offset ${upload.size}, got ${offset}`);
+    return upload;
+  }
+
+  /**
+   * Appends a chunk; `offset` must be where the previous chunk ended (a retry of an old chunk is refused), and one
+   * chunk is written at a time: two requests for the same offset both passed the check before either had
+   * appended, and both were appended.
+   * @throws {StoreError} as checkAppend, and 413 for a chunk over MAX_CHUNK_BYTES
+   */
+  async append(id: string, owner: string, offset: number, chunk: Uint8Array): Promise<number> {
+    const upload = this.checkAppend(id, owner, offset);
     if (chunk.length > MAX_CHUNK_BYTES) throw new StoreError(413, "chunk too large");
-    await appendFile(this.#path(id, "part"), chunk);
-    upload.size += chunk.length;
+    upload.writing = true;
+    try {
+      await appendFile(this.#path(id, "part"), chunk);
+      upload.size += chunk.length;
+    } finally {
+      upload.writing = false;
+    }
     return upload.size;
   }
 
@@ -92,6 +115,7 @@ export class FileStore {
   async complete(id: string, owner: string): Promise<StoredFile> {
     const upload = this.#uploads.get(id);
     if (!upload || upload.owner !== owner) throw new StoreError(404, "no such upload");
+    if (upload.writing) throw new StoreError(409, "a chunk of this upload is still being written");
     const part = this.#path(id, "part");
     try {
       const header = await this.#readHeader(part);

@@ -93,6 +93,67 @@ async function ensureKey(kms: LocalKms): Promise<string> {
   return created.KeyMetadata!.Arn!;
 }
 
+/** Largest JSON body (login, upload start). */
+const MAX_JSON_BYTES = 64 * 1024;
+
+/**
+ * The request's JSON object body. Malformed JSON is a 400 that does not repeat the body: the syntax error would
+ * quote the text around the mistake (a password, at the login), and it used to reach the log with a 500.
+ * @throws {StoreError} 400 when the body is not a JSON object, 413 when it is over 64 KiB
+ */
+async function jsonObject(request: Request): Promise<Record<string, unknown>> {
+  const text = new TextDecoder().decode(await readBody(request, MAX_JSON_BYTES));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new StoreError(400, "expected a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Reads a request body of at most `max` bytes: refused from its Content-Length before any of it is read, or as soon
+ * as a streamed body passes the limit (arrayBuffer() buffered a body of any size, and only then was it refused).
+ * @throws {StoreError} 413 when the body is larger than `max`
+ */
+async function readBody(request: Request, max: number): Promise<Uint8Array> {
+  if (Number(request.headers.get("content-length") ?? 0) > max) throw new StoreError(413, "body too large");
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const reader = request.body?.getReader();
+  for (;;) {
+    const next = reader ? await reader.read() : { done: true as const, value: undefined };
+    if (next.done) break;
+    length += next.value.length;
+    if (length > max) {
+      await reader!.cancel().catch(() => {});
+      throw new StoreError(413, "body too large");
+    }
+    parts.push(next.value);
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** The audit view's `limit`: 1 to 1000 (default 100). */
+function auditLimit(text: string | undefined): number {
+  if (text === undefined) return 100;
+  const limit = Number(text);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new StoreError(400, "limit expected an integer from 1 to 1000");
+  }
+  return limit;
+}
+
 function tokenOf(request: Request): string | undefined {
   return new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([0-9a-f]+)`).exec(
     request.headers.get("cookie") ?? "",
@@ -169,7 +230,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
 
   app.post("/api/login", async (c) => {
-    const { name, password } = await c.req.json<{ name?: string; password?: string }>();
+    const { name, password } = await jsonObject(c.req.raw);
     const token = sessions.login(String(name ?? ""), String(password ?? ""));
     if (!token) return c.json({ error: "wrong name or password" }, 401);
     c.header("set-cookie", `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`);
@@ -191,7 +252,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
   app.post("/api/uploads", async (c) => {
     const user = needUser(c.req.raw);
-    const { name, contentType } = await c.req.json<{ name?: string; contentType?: string }>();
+    const { name, contentType } = await jsonObject(c.req.raw);
     const id = await store.begin({
       name: String(name ?? "file").slice(0, 200),
       contentType: String(contentType || "application/octet-stream").slice(0, 100),
@@ -202,8 +263,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
   app.put("/api/uploads/:id", async (c) => {
     const user = needUser(c.req.raw);
-    const chunk = new Uint8Array(await c.req.arrayBuffer());
-    const size = await store.append(c.req.param("id"), user.name, Number(c.req.query("offset")), chunk);
+    const id = c.req.param("id");
+    const offset = Number(c.req.query("offset"));
+    // Refuse a chunk that cannot be appended before reading its body.
+    store.checkAppend(id, user.name, offset);
+    const chunk = await readBody(c.req.raw, MAX_CHUNK_BYTES);
+    const size = await store.append(id, user.name, offset, chunk);
     return c.json({ size });
   });
   app.post("/api/uploads/:id/complete", async (c) => {
@@ -291,7 +356,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     needUser(c.req.raw);
     const log = kms.auditLog;
     if (!log) return c.json({ error: "the audit log is off" }, 503);
-    const events = log.query({ limit: Number(c.req.query("limit") ?? 100) });
+    const events = log.query({ limit: auditLimit(c.req.query("limit")) });
     const verification = await log.verify();
     return c.json({
       verification: { ok: verification.ok, events: verification.events, problems: verification.problems },

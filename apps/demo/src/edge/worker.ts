@@ -77,6 +77,13 @@ async function originRead(env: Env, id: string, offset: number, length: number) 
   };
 }
 
+/**
+ * Most plaintext bytes one ranged answer carries. decryptRange returns the range in memory, and a video element's
+ * first request is `Range: bytes=0-`, which asked for the whole file; a 206 may carry less than was asked
+ * (its Content-Range says what), and players ask again from where it ended.
+ */
+const MAX_RANGE_BYTES = 4 * 1024 * 1024;
+
 function parseRange(
   header: string | null,
   length: number,
@@ -93,7 +100,8 @@ function parseRange(
     start = Number(match[1]);
     end = match[2] === "" ? length : Math.min(length, Number(match[2]) + 1);
   }
-  return start < end && start < length ? { start, end } : "invalid";
+  if (!(start < end && start < length)) return "invalid";
+  return { start, end: Math.min(end, start + MAX_RANGE_BYTES) };
 }
 
 async function serveFile(request: Request, env: Env, id: string): Promise<Response> {
