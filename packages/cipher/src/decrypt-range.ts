@@ -183,7 +183,7 @@ export async function decryptRange(
       }
       await inFlight.drain(() => {});
     } catch (error) {
-      inFlight.abandon();
+      await inFlight.abandon();
       plaintext.fill(0);
       throw error;
     }

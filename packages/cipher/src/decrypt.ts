@@ -76,7 +76,7 @@ export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Pr
       }
       await inFlight.drain(() => {});
     } catch (error) {
-      inFlight.abandon();
+      await inFlight.abandon();
       plaintext.fill(0);
       throw error;
     }

@@ -167,8 +167,12 @@ export class InOrder<T> {
     while (this.#pending.length > 0) emit(await this.#pending.shift()!);
   }
 
-  /** Forgets the tasks in flight (after a failure). */
-  abandon(): void {
-    this.#pending.length = 0;
+  /**
+   * Forgets the tasks in flight (after a failure), once they have settled: a task still running may write into the
+   * caller's output, which the caller wipes only after this resolves.
+   */
+  async abandon(): Promise<void> {
+    const running = this.#pending.splice(0);
+    await Promise.allSettled(running);
   }
 }
