@@ -12,12 +12,10 @@ const CODES: Record<string, SealkitErrorCode> = {
   IncompleteSignatureException: "ERR_ACCESS_DENIED",
   MissingAuthenticationTokenException: "ERR_ACCESS_DENIED",
   ExpiredTokenException: "ERR_ACCESS_DENIED",
-  InvalidGrantTokenException: "ERR_ACCESS_DENIED",
   DisabledException: "ERR_KEY_DISABLED",
   KMSInvalidStateException: "ERR_KEY_DISABLED",
   NotFoundException: "ERR_KEY_NOT_FOUND",
   ThrottlingException: "ERR_THROTTLED",
-  LimitExceededException: "ERR_THROTTLED",
   InvalidCiphertextException: "ERR_INVALID_CIPHERTEXT",
   IncorrectKeyException: "ERR_INVALID_CIPHERTEXT",
   // The request itself was refused (a context KMS will not take, a key of the wrong usage or spec, a malformed
@@ -27,6 +25,17 @@ const CODES: Record<string, SealkitErrorCode> = {
   InvalidKeyUsageException: "ERR_REQUEST_INVALID",
   InvalidArnException: "ERR_REQUEST_INVALID",
   DryRunOperationException: "ERR_REQUEST_INVALID",
+  InvalidGrantTokenException: "ERR_REQUEST_INVALID",
+  // A resource quota (grants, tags, keys): retrying does not help, unlike ThrottlingException.
+  LimitExceededException: "ERR_REQUEST_INVALID",
+  // Names of KMS's management operations (this provider does not call them; a client passed in may have).
+  AlreadyExistsException: "ERR_REQUEST_INVALID",
+  ConflictException: "ERR_REQUEST_INVALID",
+  InvalidAliasNameException: "ERR_REQUEST_INVALID",
+  InvalidGrantIdException: "ERR_REQUEST_INVALID",
+  InvalidMarkerException: "ERR_REQUEST_INVALID",
+  MalformedPolicyDocumentException: "ERR_REQUEST_INVALID",
+  TagException: "ERR_REQUEST_INVALID",
   UnsupportedOperationException: "ERR_REQUEST_INVALID",
 };
 

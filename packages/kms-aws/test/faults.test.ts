@@ -6,7 +6,9 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { encodeContext, toBase64 } from "@sealkit/core";
+import { ERROR_STATUS, type KmsErrorName, kmsHttpStatus, kmsSealkitCode } from "@sealkit/kms-local";
 import { afterAll, describe, expect, it } from "vitest";
+import { fromKmsError } from "../src/errors.js";
 import { awsKmsProvider } from "../src/index.js";
 import { ACCOUNT, REGION, rejection } from "./support.js";
 
@@ -172,12 +174,10 @@ describe("awsKmsProvider maps every AWS KMS exception name", () => {
     ["IncompleteSignatureException", "ERR_ACCESS_DENIED"],
     ["MissingAuthenticationTokenException", "ERR_ACCESS_DENIED"],
     ["ExpiredTokenException", "ERR_ACCESS_DENIED"],
-    ["InvalidGrantTokenException", "ERR_ACCESS_DENIED"],
     ["DisabledException", "ERR_KEY_DISABLED"],
     ["KMSInvalidStateException", "ERR_KEY_DISABLED"],
     ["NotFoundException", "ERR_KEY_NOT_FOUND"],
     ["ThrottlingException", "ERR_THROTTLED"],
-    ["LimitExceededException", "ERR_THROTTLED"],
     ["InvalidCiphertextException", "ERR_INVALID_CIPHERTEXT"],
     ["IncorrectKeyException", "ERR_INVALID_CIPHERTEXT"],
     ["ValidationException", "ERR_REQUEST_INVALID"],
@@ -185,6 +185,8 @@ describe("awsKmsProvider maps every AWS KMS exception name", () => {
     ["InvalidKeyUsageException", "ERR_REQUEST_INVALID"],
     ["InvalidArnException", "ERR_REQUEST_INVALID"],
     ["DryRunOperationException", "ERR_REQUEST_INVALID"],
+    ["InvalidGrantTokenException", "ERR_REQUEST_INVALID"],
+    ["LimitExceededException", "ERR_REQUEST_INVALID"],
     ["UnsupportedOperationException", "ERR_REQUEST_INVALID"],
     ["KMSInternalException", "ERR_PROVIDER_UNAVAILABLE"],
     ["KeyUnavailableException", "ERR_PROVIDER_UNAVAILABLE"],
@@ -299,5 +301,19 @@ describe("awsKmsProvider caller mistakes", () => {
       TypeError,
     );
     expect(() => encodeContext({ a: "\ud800" })).toThrow(TypeError);
+  });
+});
+
+describe("awsKmsProvider and kms-local agree", () => {
+  it("gives every AWS name kms-local raises the code kms-local gives it (one failure, one code, in process or over HTTP)", () => {
+    // Every name of the KMS service model that kms-local's own error table has.
+    const names = Object.keys(ERROR_STATUS).filter(
+      (name) => kmsHttpStatus(name as KmsErrorName) !== undefined,
+    );
+    expect(names.length).toBeGreaterThan(20);
+    for (const name of names) {
+      const viaAws = fromKmsError(Object.assign(new Error("x"), { name }), "Decrypt", "k").code;
+      expect([name, viaAws]).toEqual([name, kmsSealkitCode(name as KmsErrorName)]);
+    }
   });
 });

@@ -233,7 +233,7 @@ describe("awsKmsProvider against the Sealkit KMS server", () => {
     // The tokens reach KMS on every call: a malformed one is refused by the server.
     const bad = awsKmsProvider({ client: mallory, generatorKeyId: key, grantTokens: ["not-a-grant-token"] });
     const error = await rejection(encrypt(te.encode("x"), { providers: [bad], context }));
-    expect(error.code).toBe("ERR_ACCESS_DENIED");
+    expect(error.code).toBe("ERR_REQUEST_INVALID");
     expect((error.cause as Error).name).toBe("InvalidGrantTokenException");
   });
 
