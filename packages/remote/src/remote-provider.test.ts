@@ -245,6 +245,64 @@ describe("remoteProvider with a slow server", () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it("bounds a headers() function by timeoutMs and the signal, and types its failure", async () => {
+    let fetched = 0;
+    const fetchCounting: typeof fetch = async () => {
+      fetched++;
+      return new Response("{}");
+    };
+    const hang = () => new Promise<Record<string, string>>(() => {});
+    const timedOut = await failure(
+      remoteProvider({ endpoint: "/k", fetch: fetchCounting, headers: hang, timeoutMs: 100 }).generateDataKey(
+        {
+          length: 32,
+          context,
+        },
+      ),
+    );
+    expect(timedOut.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(timedOut.message).toMatch(/100 ms/);
+
+    const reason = new Error("user navigated away");
+    const controller = new AbortController();
+    const pending = remoteProvider({ endpoint: "/k", fetch: fetchCounting, headers: hang }).generateDataKey({
+      length: 32,
+      context,
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(reason), 20);
+    await expect(pending).rejects.toBe(reason);
+
+    const cause = new Error("token refresh failed");
+    for (const headers of [
+      () => {
+        throw cause;
+      },
+      () => Promise.reject(cause),
+    ]) {
+      const error = await failure(
+        remoteProvider({ endpoint: "/k", fetch: fetchCounting, headers }).generateDataKey({
+          length: 32,
+          context,
+        }),
+      );
+      expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+      expect(error.cause).toBe(cause);
+    }
+    // A SealkitError from headers() (say, the app's own ERR_ACCESS_DENIED) passes unchanged.
+    const denied = new SealkitError("ERR_ACCESS_DENIED", "signed out");
+    await expect(
+      remoteProvider({
+        endpoint: "/k",
+        fetch: fetchCounting,
+        headers: () => {
+          throw denied;
+        },
+      }).generateDataKey({ length: 32, context }),
+    ).rejects.toBe(denied);
+    expect(fetched).toBe(0);
+  });
+
   it("rejects a timeoutMs that is not a positive integer", () => {
     for (const timeoutMs of [0, -1, 2 ** 31]) {
       expect(() => remoteProvider({ endpoint: "/k", timeoutMs })).toThrow(RangeError);

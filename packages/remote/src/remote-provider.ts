@@ -30,7 +30,11 @@ export interface RemoteProviderOptions {
   readonly keyIds?: readonly string[];
   /** fetch to use (default the global one). */
   readonly fetch?: typeof fetch;
-  /** Extra headers on every request, e.g. an Authorization bearer token. */
+  /**
+   * Extra headers on every request, e.g. an Authorization bearer token. A function is called per request, within
+   * `timeoutMs` and the call's signal; when it throws, the call fails with ERR_PROVIDER_UNAVAILABLE (its error as
+   * `cause`), or with its error itself when that is a SealkitError.
+   */
   readonly headers?:
     | Record<string, string>
     | (() => Record<string, string> | Promise<Record<string, string>>);
@@ -125,13 +129,26 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
     return bytes;
   };
 
+  /** The extra headers, from `options.headers()` within the call's timeout and abort when it is a function. */
+  const headersFor = (signal: AbortSignal): Promise<Record<string, string>> => {
+    const headers = options.headers;
+    if (typeof headers !== "function") return Promise.resolve(headers ?? {});
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      Promise.resolve()
+        .then(headers)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  };
+
   const call = async (
     route: string,
     body: unknown,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> => {
     signal?.throwIfAborted();
-    const extra = typeof options.headers === "function" ? await options.headers() : (options.headers ?? {});
     // One signal for the request and its body: the caller's abort, or the timeout.
     const controller = new AbortController();
     const timedOut = new SealkitError(
@@ -148,6 +165,18 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
       return SealkitError.isInstance(error) ? error : fallback();
     };
     try {
+      let extra: Record<string, string>;
+      try {
+        extra = await headersFor(controller.signal);
+      } catch (error) {
+        throw failed(
+          error,
+          () =>
+            new SealkitError("ERR_PROVIDER_UNAVAILABLE", "the remoteProvider headers() option failed", {
+              cause: error,
+            }),
+        );
+      }
       let response: Response;
       try {
         response = await doFetch(`${endpoint}${route}`, {
