@@ -101,13 +101,13 @@ describe("key states (developer guide, key state table)", () => {
       GranteePrincipal: BOB.principal,
       Operations: ["Decrypt"],
     });
-    // Disabled: aliases, tags, description, policy and rotation status work; crypto and rotation changes do not.
+    // Disabled: aliases, tags and description work; rotation changes do not (DisabledException).
     await kms.disableKey(ROOT, { KeyId });
     await kms.createAlias(ROOT, { AliasName: "alias/disabled", TargetKeyId: KeyId });
     await kms.tagResource(ROOT, { KeyId, Tags: [{ TagKey: "a", TagValue: "b" }] });
     await kms.updateKeyDescription(ROOT, { KeyId, Description: "d" });
     await rejects(kms.enableKeyRotation(ROOT, { KeyId }), "DisabledException");
-    await rejects(kms.rotateKeyOnDemand(ROOT, { KeyId }), "DisabledException");
+    await rejects(kms.disableKeyRotation(ROOT, { KeyId }), "DisabledException");
     // PendingDeletion: reads, grant removal, alias deletion and moving an alias away work.
     await kms.enableKey(ROOT, { KeyId });
     await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
@@ -256,6 +256,38 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     await kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" });
     await kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: KeyId });
     await rejects(kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: other }), "AccessDeniedException");
+  });
+
+  it("sets kms:RequestAlias from an alias name or alias ARN in the request, not from a key id", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.createAlias(ROOT, { AliasName: "alias/finance-key", TargetKeyId: KeyId });
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        rootAdmin,
+        {
+          Sid: "Key policy using a request alias condition",
+          Effect: "Allow",
+          Principal: { AWS: carol.principal },
+          Action: ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
+          Resource: "*",
+          Condition: { StringEquals: { "kms:RequestAlias": "alias/finance-key" } },
+        },
+      ]),
+    });
+    const { KeyMetadata } = await kms.describeKey(ROOT, { KeyId });
+    const aliasArn = KeyMetadata.Arn.replace(/key\/.*$/, "alias/finance-key");
+    await kms.generateDataKey(carol, { KeyId: aliasArn, KeySpec: "AES_256" });
+    await kms.describeKey(carol, { KeyId: aliasArn });
+    const { CiphertextBlob } = await kms.encrypt(carol, { KeyId: aliasArn, Plaintext: new Uint8Array([1]) });
+    await kms.decrypt(carol, { CiphertextBlob, KeyId: aliasArn });
+    await rejects(kms.decrypt(carol, { CiphertextBlob }), "AccessDeniedException");
+    await rejects(
+      kms.generateDataKey(carol, { KeyId: KeyMetadata.Arn, KeySpec: "AES_256" }),
+      "AccessDeniedException",
+    );
   });
 
   it("sets kms:GrantIsForAWSResource when an AWS service calls CreateGrant for the principal", async () => {

@@ -55,6 +55,7 @@ import {
   newGrantId,
   type Policy,
   parsePolicy,
+  requestAliasOf,
   SYMMETRIC_GRANT_OPERATIONS,
   validateGrantConstraints,
   validateGrantName,
@@ -564,7 +565,10 @@ export class LocalKms {
         allowAlias: true,
         createServiceKey: true,
       });
-      this.#authorize(caller, row, "DescribeKey", { grantTokens: request.GrantTokens });
+      this.#authorize(caller, row, "DescribeKey", {
+        grantTokens: request.GrantTokens,
+        requestAlias: requestAliasOf(request.KeyId),
+      });
       return { KeyMetadata: this.#metadata(row) };
     });
   }
@@ -1467,7 +1471,11 @@ export class LocalKms {
       const context = checkContext(req.EncryptionContext, "EncryptionContext");
       checkAlgorithm(req.EncryptionAlgorithm);
       const dry = isDryRun(req.DryRun);
-      this.#authorize(caller, row, "Encrypt", { context, grantTokens: req.GrantTokens });
+      this.#authorize(caller, row, "Encrypt", {
+        context,
+        grantTokens: req.GrantTokens,
+        requestAlias: requestAliasOf(req.KeyId),
+      });
       this.#checkUsable(row);
       if (dry) throw dryRun();
       const blob = await this.#seal(row, plaintext, context);
@@ -1499,7 +1507,11 @@ export class LocalKms {
         );
       const header = readBlobHeader(blob);
       const row = await this.#resolve(header.keyId, ctx, { allowAlias: false });
-      this.#authorize(caller, row, "Decrypt", { context, grantTokens: req.GrantTokens });
+      this.#authorize(caller, row, "Decrypt", {
+        context,
+        grantTokens: req.GrantTokens,
+        requestAlias: requestAliasOf(req.KeyId),
+      });
       if (req.KeyId !== undefined) {
         const named = await this.#resolve(
           req.KeyId,
@@ -1573,11 +1585,13 @@ export class LocalKms {
           context: sourceContext,
           grantTokens: req.GrantTokens,
           extra: sameKey,
+          requestAlias: requestAliasOf(req.SourceKeyId),
         });
         this.#authorize(caller, destination, "ReEncryptTo", {
           context: destinationContext,
           grantTokens: req.GrantTokens,
           extra: sameKey,
+          requestAlias: requestAliasOf(req.DestinationKeyId),
         });
         if (req.SourceKeyId !== undefined) {
           const named = await this.#resolve(
@@ -2345,7 +2359,11 @@ export class LocalKms {
         "UnsupportedOperationException",
         "Recipient (Nitro Enclaves attestation) is not supported.",
       );
-    this.#authorize(caller, row, operation, { context, grantTokens: req.GrantTokens });
+    this.#authorize(caller, row, operation, {
+      context,
+      grantTokens: req.GrantTokens,
+      requestAlias: requestAliasOf(req.KeyId),
+    });
     this.#checkUsable(row);
     if (dry) throw dryRun();
     const plaintext = randomBytesFast(length);
@@ -2387,6 +2405,8 @@ export class LocalKms {
       grantTokens?: unknown;
       extra?: Record<string, string | string[]>;
       newGrant?: { operations: readonly string[]; constraints?: GrantConstraints };
+      /** kms:RequestAlias (cryptographic operations and DescribeKey named by an alias). */
+      requestAlias?: string | undefined;
     },
   ): void {
     // Grants take effect at once here, so a grant token only has to be well formed (AWS's eventual consistency).
@@ -2398,6 +2418,7 @@ export class LocalKms {
       account: caller.account,
       key: SYMMETRIC_KEY_PROPERTIES,
       ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
+      ...(options.requestAlias !== undefined ? { requestAlias: options.requestAlias } : {}),
       ...(options.context ? { context: options.context } : {}),
       ...(caller.viaService !== undefined ? { viaService: caller.viaService } : {}),
       // An AWS service calling on the principal's behalf (kms:ViaService) is what this key means.

@@ -38,6 +38,7 @@ export {
   GRANT_FOR_AWS_RESOURCE_OPERATIONS,
   type KeyProperties,
   operationToAction,
+  requestAliasOf,
 } from "./operations.js";
 export { MAX_POLICY_LENGTH, parsePolicy } from "./parse-policy.js";
 export type {

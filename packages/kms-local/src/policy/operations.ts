@@ -57,6 +57,19 @@ export interface KeyProperties {
   readonly multiRegion: boolean;
 }
 
+const ALIAS_IN_KEY_ID = /^(?:arn:[a-z0-9-]+:kms:[a-z0-9-]*:\d{12}:)?(alias\/[^\s]+)$/;
+
+/**
+ * kms:RequestAlias of a request: the alias name when its key identifier is an alias name (`alias/orders`) or an
+ * alias ARN (`arn:aws:kms:us-east-1:111122223333:alias/orders`, whose alias name is taken); undefined for a key id,
+ * a key ARN or anything else. A request that names the key another way does not satisfy a kms:RequestAlias
+ * condition, even for the same key.
+ */
+export function requestAliasOf(keyId: unknown): string | undefined {
+  if (typeof keyId !== "string") return undefined;
+  return ALIAS_IN_KEY_ID.exec(keyId)?.[1];
+}
+
 /** What `conditionKeysFor` builds the condition keys from. */
 export interface ConditionKeySource {
   /** The caller's ARN. */
@@ -80,6 +93,8 @@ export interface ConditionKeySource {
    * even when the request does not name one, e.g. "SYMMETRIC_DEFAULT".
    */
   readonly encryptionAlgorithm?: string;
+  /** kms:RequestAlias: the alias name the request identified the key by (see `requestAliasOf`). */
+  readonly requestAlias?: string;
   /** Any further keys, copied as given (kms:GrantOperations, kms:BypassPolicyLockoutSafetyCheck, ...). */
   readonly extra?: Readonly<Record<string, ConditionValue>>;
 }
@@ -88,8 +103,8 @@ export interface ConditionKeySource {
  * The condition keys of a request, as AWS KMS sets them: kms:CallerAccount, aws:PrincipalArn (the role ARN for
  * an assumed-role session), aws:PrincipalAccount, kms:EncryptionContext:<key> for each pair,
  * kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
- * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and
- * kms:EncryptionAlgorithm.
+ * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion),
+ * kms:EncryptionAlgorithm and kms:RequestAlias.
  *
  * @throws TypeError when `principal` or `account` is not a string, or a context value is not a string.
  */
@@ -123,6 +138,7 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
     keys["kms:MultiRegion"] = source.key.multiRegion;
   }
   if (source.encryptionAlgorithm !== undefined) keys["kms:EncryptionAlgorithm"] = source.encryptionAlgorithm;
+  if (source.requestAlias !== undefined) keys["kms:RequestAlias"] = source.requestAlias;
   if (source.extra) Object.assign(keys, source.extra);
   return keys;
 }
