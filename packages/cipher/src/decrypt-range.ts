@@ -73,8 +73,9 @@ async function readExactly(source: ByteSource, offset: number, length: number): 
  * const source = await fetchSource("https://cdn.example.com/video.slkt");
  * const { plaintext } = await decryptRange(source, { start: 1_000_000, end: 2_000_000, providers });
  * @throws {TypeError} for a bad source or option types
- * @throws {RangeError} when start/end are not integers with 0 <= start <= end <= plaintext length (the length
- * is checked after the header authenticated, so a forged header is a SealkitError, not a RangeError)
+ * @throws {RangeError} when `maxEncryptedDataKeys` is outside 1 to 65,535 (before any read), or start/end are not
+ * integers with 0 <= start <= end <= plaintext length (the length is checked after the header authenticated, so a
+ * forged header is a SealkitError, not a RangeError)
  * @throws {SealkitError} as `decrypt`, plus ERR_TRUNCATED when the source is shorter than its header or returns
  * fewer bytes than asked, and the source's own errors
  */

@@ -3,6 +3,7 @@
 
 import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { decryptRange } from "./decrypt-range.js";
 import { decryptStream } from "./decrypt-stream.js";
 import { encrypt } from "./encrypt.js";
 import { getSodium } from "./lib/sodium.js";
@@ -252,4 +253,25 @@ describe("decryptStream liveness", () => {
       await reader.cancel();
     });
   }
+});
+
+describe("decryptStream and decryptRange options", () => {
+  it("refuse maxEncryptedDataKeys out of range at once, before reading any input", async () => {
+    for (const bad of [0, 65_536, -1]) {
+      expect(() => decryptStream({ providers: [provider()], maxEncryptedDataKeys: bad })).toThrow(RangeError);
+      let reads = 0;
+      const source = {
+        size: 1000,
+        async read(_offset: number, length: number) {
+          reads++;
+          return new Uint8Array(length);
+        },
+      };
+      await expect(
+        decryptRange(source, { providers: [provider()], start: 0, end: 1, maxEncryptedDataKeys: bad }),
+      ).rejects.toThrow(RangeError);
+      expect(reads).toBe(0);
+    }
+    expect(() => decryptStream({ providers: [provider()], maxEncryptedDataKeys: 1.5 })).toThrow(TypeError);
+  });
 });

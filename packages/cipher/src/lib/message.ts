@@ -2,6 +2,7 @@
 // one-shot, streaming and range APIs so that all of them check the same things in the same order.
 
 import {
+  aint,
   aobject,
   authenticationFailed,
   checkFrameSize,
@@ -106,7 +107,8 @@ export interface CheckedDecryptOptions {
 
 /**
  * Checks decryption options at the boundary.
- * @throws {TypeError} for wrong types; {RangeError} for an empty provider list
+ * @throws {TypeError} for wrong types; {RangeError} for an empty provider list or `maxEncryptedDataKeys` outside
+ * 1 to 65,535
  */
 export function checkDecryptOptions(options: unknown): CheckedDecryptOptions {
   const o = aobject<DecryptOptions>(options, "options");
@@ -118,9 +120,8 @@ export function checkDecryptOptions(options: unknown): CheckedDecryptOptions {
         throw new TypeError(`"expectContext" value for "${key}" must be a string`);
     }
   }
-  if (o.maxEncryptedDataKeys !== undefined && typeof o.maxEncryptedDataKeys !== "number") {
-    throw new TypeError(`"maxEncryptedDataKeys" expected a number, got ${typeof o.maxEncryptedDataKeys}`);
-  }
+  // Checked here, not first by the header parser, so that a stream or a range read fails before any input is read.
+  if (o.maxEncryptedDataKeys !== undefined) aint(o.maxEncryptedDataKeys, "maxEncryptedDataKeys", 1, 0xffff);
   return {
     providers,
     expectContext: o.expectContext,
