@@ -11,7 +11,15 @@ if (!["local", "aws", "pkcs11"].includes(provider)) {
   console.error(`SEALKIT_DEMO_PROVIDER must be local, aws or pkcs11, not "${provider}"`);
   process.exit(2);
 }
-const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const port = (name: string, fallback: number) => {
+  const text = process.env[name];
+  const value = text === undefined || text === "" ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    console.error(`${name} must be a port number from 0 to 65535, not "${text}"`);
+    process.exit(2);
+  }
+  return value;
+};
 
 try {
   const demo = await startDemo({
@@ -24,16 +32,25 @@ try {
     },
   });
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  const stop = async (signal: "SIGINT" | "SIGTERM") => {
+    if (stopping) {
+      // A second Ctrl-C while stopping: stop now.
+      console.log(`  ${signal} again: exiting without waiting.`);
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
     stopping = true;
     console.log(`\n  ${signal}: stopping…`);
     await demo.close();
     console.log("  stopped.");
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  // Miniflare (the edge worker) installed SIGINT and SIGTERM listeners that kill workerd and exit at once (130,
+  // 143), before any of ours could run: the demo never stopped gracefully. Ours replace them; demo.close()
+  // disposes Miniflare, and Miniflare's own "exit" hook still stops workerd if the process ends another way.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
   // The banner only once the handlers are installed: a signal right after it stops the demo gracefully.
   console.log(`
   Sealkit demo is running.

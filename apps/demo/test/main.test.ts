@@ -1,0 +1,85 @@
+// `pnpm demo` (dist/main.js) as a user runs it: it starts, prints where to open it, and Ctrl-C or SIGTERM stop it
+// gracefully (servers closed, workerd disposed) with exit code 0; a bad setting is refused with a message.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../dist/main.js");
+
+function start(env: Record<string, string>) {
+  const dataDir = mkdtempSync(join(tmpdir(), "sealkit-demo-main-"));
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      SEALKIT_DEMO_DIR: dataDir,
+      PORT: "0",
+      SEALKIT_KMS_PORT: "0",
+      SEALKIT_EDGE_PORT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("close", (code, signal) => done({ code, signal })),
+  );
+  const ready = async () => {
+    for (let i = 0; i < 600 && !out.includes("Press Ctrl-C"); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain("Press Ctrl-C");
+  };
+  return {
+    child,
+    exited,
+    ready,
+    output: () => out,
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+describe("dist/main.js", () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`stops gracefully on ${signal}, exit code 0`, async () => {
+      const demo = start({});
+      try {
+        await demo.ready();
+        demo.child.kill(signal);
+        const end = await demo.exited;
+        expect(demo.output()).toContain(`${signal}: stopping`);
+        expect(demo.output()).toContain("stopped.");
+        expect(end).toEqual({ code: 0, signal: null });
+      } finally {
+        demo.child.kill("SIGKILL");
+        demo.cleanup();
+      }
+    });
+  }
+
+  it("refuses an unknown provider or a bad port with a message and exit code 2", async () => {
+    const bad: Record<string, string>[] = [
+      { SEALKIT_DEMO_PROVIDER: "nope" },
+      { PORT: "http" },
+      { SEALKIT_EDGE_PORT: "70000" },
+    ];
+    for (const env of bad) {
+      const demo = start(env);
+      try {
+        const end = await demo.exited;
+        expect(end.code, JSON.stringify(env)).toBe(2);
+        expect(demo.output()).toMatch(/SEALKIT_DEMO_PROVIDER must be|PORT|SEALKIT_EDGE_PORT/);
+      } finally {
+        demo.cleanup();
+      }
+    }
+  });
+});
