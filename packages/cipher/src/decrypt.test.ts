@@ -66,3 +66,92 @@ describe("a frame that fails leaves no plaintext behind (AES-256-GCM, frames in 
     for (const buffer of written.buffers) expect(allZero(buffer)).toBe(true);
   });
 });
+
+describe("decrypt walks the frame structure in constant memory", () => {
+  // The JS heap after a full collection (Node's v8 and vm, reached without importing node:*: the sources and their
+  // tests compile against web types only).
+  const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const heapAfterGc = (): number => {
+    const v8 = nodeProcess!.getBuiltinModule!("node:v8") as {
+      setFlagsFromString(flags: string): void;
+      getHeapStatistics(): { used_heap_size: number };
+    };
+    v8.setFlagsFromString("--expose-gc");
+    const gc = (
+      nodeProcess!.getBuiltinModule!("node:vm") as { runInNewContext(code: string): () => void }
+    ).runInNewContext("gc");
+    gc();
+    gc();
+    return v8.getHeapStatistics().used_heap_size;
+  };
+
+  it.runIf(typeof nodeProcess?.getBuiltinModule === "function")(
+    "keeps nothing per frame while it asks for the data key (the body is not authenticated yet)",
+    async () => {
+      // 8 MiB in frames of 64 bytes: about 131,000 frames. The structure is checked before any key is opened, so
+      // anyone can send such a body; a record per frame held there costs about 1.2 bytes of heap per envelope
+      // byte, and a big enough envelope exhausts the heap (a fatal error, not an exception) before any check.
+      const envelope = await encrypt(new Uint8Array(8 * 1024 * 1024), {
+        providers: [provider()],
+        frameSize: 64,
+      });
+      const inner = provider();
+      let during = 0;
+      const measuring = {
+        ...inner,
+        providerId: inner.providerId,
+        async decryptDataKey(request: Parameters<typeof inner.decryptDataKey>[0]) {
+          during = heapAfterGc();
+          return inner.decryptDataKey(request);
+        },
+        canDecrypt: inner.canDecrypt,
+      };
+      const before = heapAfterGc();
+      const { plaintext } = await decrypt(envelope, { providers: [measuring] });
+      expect(plaintext.length).toBe(8 * 1024 * 1024);
+      expect(during - before).toBeLessThan(2 * 1024 * 1024);
+    },
+  );
+});
+
+describe("decrypt when the caller changes the envelope during the provider call", () => {
+  for (const suite of ["XCHACHA20_POLY1305", "AES_256_GCM"] as const) {
+    it(`${suite}: a typed error, never a write out of bounds`, async () => {
+      const envelope = await encrypt(new Uint8Array(1000).fill(1), {
+        providers: [provider()],
+        suite,
+        frameSize: 64,
+      });
+      const headerLength = parseHeader(envelope).length;
+      // Mutations of the structure: frame 3 turned into a final frame of 64 bytes (the message ends early), the
+      // final frame's length grown, a regular frame's flag made unknown.
+      const lastFrame = headerLength + 15 * 81;
+      const mutations: ((e: Uint8Array) => void)[] = [
+        (e) => {
+          e[headerLength + 2 * 81] = 1;
+        },
+        (e) => {
+          e[lastFrame + 4] = 64;
+        },
+        (e) => {
+          e[headerLength + 81] = 7;
+        },
+      ];
+      for (const mutate of mutations) {
+        const copy = envelope.slice();
+        const inner = provider();
+        const meddling = {
+          ...inner,
+          providerId: inner.providerId,
+          async decryptDataKey(request: Parameters<typeof inner.decryptDataKey>[0]) {
+            mutate(copy);
+            return inner.decryptDataKey(request);
+          },
+          canDecrypt: inner.canDecrypt,
+        };
+        const error = await decrypt(copy, { providers: [meddling] }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ name: "SealkitError" });
+      }
+    });
+  }
+});

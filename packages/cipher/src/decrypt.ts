@@ -42,22 +42,13 @@ export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Pr
   const body = envelope.subarray(header.length);
 
   // Walk the frame structure before any key is opened: a body that is cut short or malformed fails without a
-  // provider call, and the output size is known exactly.
-  const frames: { start: number; final: boolean; length: number; sealedStart: number; sealedEnd: number }[] =
-    [];
+  // provider call, and the output size is known exactly. Nothing is kept per frame: the body is not authenticated
+  // yet, and a record per 64-byte frame would cost more heap than the envelope itself.
   let offset = 0;
   let plaintextLength = 0;
   for (let index = 1; ; index++) {
     const frame = nextFrame(body.subarray(offset), header.frameSize, index);
     if (!frame) throw truncated();
-    const sealedStart = offset + frame.wireLength - frame.sealed.length;
-    frames.push({
-      start: plaintextLength,
-      final: frame.final,
-      length: frame.plaintextLength,
-      sealedStart,
-      sealedEnd: sealedStart + frame.sealed.length,
-    });
     plaintextLength += frame.plaintextLength;
     offset += frame.wireLength;
     if (frame.final) break;
@@ -69,11 +60,21 @@ export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Pr
     const plaintext = new Uint8Array(plaintextLength);
     const inFlight = new InOrder<void>(cipher.window);
     try {
-      for (const [i, f] of frames.entries()) {
-        const sealed = body.subarray(f.sealedStart, f.sealedEnd);
-        const pending = cipher.open(i + 1, f.final, sealed, plaintext, f.start);
+      // The same walk again, now opening each frame into its place in the output. (It finds the same frames unless
+      // the caller changed the envelope during the provider call: then a typed error, never a write out of bounds.)
+      const changed = () => malformed("the envelope changed while it was being decrypted");
+      let at = 0;
+      let written = 0;
+      for (let index = 1; ; index++) {
+        const frame = nextFrame(body.subarray(at), header.frameSize, index);
+        if (!frame || written + frame.plaintextLength > plaintextLength) throw changed();
+        const pending = cipher.open(index, frame.final, frame.sealed, plaintext, written);
         if (pending) await inFlight.push(pending, () => {});
+        written += frame.plaintextLength;
+        at += frame.wireLength;
+        if (frame.final) break;
       }
+      if (written !== plaintextLength || at !== body.length) throw changed();
       await inFlight.drain(() => {});
     } catch (error) {
       await inFlight.abandon();
