@@ -40,6 +40,8 @@ interface Upload {
 const ID = /^[0-9a-f-]{36}$/;
 /** Largest chunk of one upload request. */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+/** Uploads one user may have open; starting another drops the oldest idle one (a page closed mid-upload). */
+export const MAX_OPEN_UPLOADS = 8;
 
 export class StoreError extends Error {
   constructor(
@@ -70,6 +72,12 @@ export class FileStore {
 
   /** Starts an upload; the envelope arrives in chunks at increasing offsets. */
   async begin(meta: Omit<Upload, "size">): Promise<string> {
+    // Bounded per user: every start used to add a .part file and an entry for good.
+    const open = [...this.#uploads].filter(([, u]) => u.owner === meta.owner && !u.writing);
+    for (const [oldId] of open.slice(0, Math.max(0, open.length - MAX_OPEN_UPLOADS + 1))) {
+      this.#uploads.delete(oldId);
+      await rm(this.#path(oldId, "part"), { force: true });
+    }
     const id = randomUUID();
     await writeFile(this.#path(id, "part"), new Uint8Array(0), { mode: 0o600 });
     this.#uploads.set(id, { ...meta, size: 0 });
@@ -146,16 +154,28 @@ export class FileStore {
   /** Stores an envelope that arrives as one stream (from the edge worker). */
   async putStream(meta: Omit<Upload, "size">, body: ReadableStream<Uint8Array>): Promise<StoredFile> {
     const id = await this.begin(meta);
+    const upload = this.#uploads.get(id)!;
+    // Not idle while it streams: begin() must not drop it for a newer upload.
+    upload.writing = true;
     const out = createWriteStream(this.#path(id, "part"), { mode: 0o600 });
     let size = 0;
-    for await (const chunk of Readable.fromWeb(body as never)) {
-      size += (chunk as Uint8Array).length;
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+    try {
+      for await (const chunk of Readable.fromWeb(body as never)) {
+        size += (chunk as Uint8Array).length;
+        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+      }
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      out.destroy();
+      this.#uploads.delete(id);
+      await rm(this.#path(id, "part"), { force: true });
+      throw error;
+    } finally {
+      upload.writing = false;
     }
-    await new Promise<void>((resolve, reject) =>
-      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
-    this.#uploads.get(id)!.size = size;
+    upload.size = size;
     return this.complete(id, meta.owner);
   }
 

@@ -1,7 +1,7 @@
 // Bad requests a browser (or anyone with a session) can send the built demo: each gets a 4xx answer, nothing is
 // logged from the request body, memory stays bounded, and the demo keeps serving.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,6 +144,20 @@ describe("uploads", () => {
       });
       expect(r.status).toBe(409);
     }
+  });
+});
+
+describe("abandoned uploads", () => {
+  it("are bounded per user: starting many keeps at most 8 open, dropping the oldest and its partial file", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await beginUpload());
+    const parts = readdirSync(join(dataDir, "files")).filter((f) => f.endsWith(".part"));
+    expect(parts.length).toBeLessThanOrEqual(8);
+    // The newest still take chunks; the oldest were dropped.
+    const put = (id: string) =>
+      fetch(`${demo.url}/api/uploads/${id}?offset=0`, { method: "PUT", headers: { cookie }, body: "x" });
+    expect((await put(ids[29]!)).status).toBe(200);
+    expect((await put(ids[0]!)).status).toBe(404);
   });
 });
 
