@@ -47,6 +47,53 @@ export async function runThrough(
   return error === undefined ? { output: concatBytes(...parts) } : { output: concatBytes(...parts), error };
 }
 
+/** Writes `input` through `stream` from one buffer that is refilled for every chunk once the write resolved. */
+async function runReusingBuffer(
+  stream: TransformStream<Uint8Array, Uint8Array>,
+  input: Uint8Array,
+  chunkSize: number,
+): Promise<StreamOutcome> {
+  const parts: Uint8Array[] = [];
+  const reading = (async () => {
+    const reader = stream.readable.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      parts.push(value);
+    }
+  })();
+  const writing = (async () => {
+    const writer = stream.writable.getWriter();
+    const buffer = new Uint8Array(chunkSize);
+    for (let i = 0; i < input.length; i += chunkSize) {
+      const n = Math.min(chunkSize, input.length - i);
+      buffer.set(input.subarray(i, i + n));
+      await writer.write(buffer.subarray(0, n));
+    }
+    await writer.close();
+  })();
+  const [read, written] = await Promise.allSettled([reading, writing]);
+  const error =
+    read.status === "rejected" ? read.reason : written.status === "rejected" ? written.reason : undefined;
+  return error === undefined ? { output: concatBytes(...parts) } : { output: concatBytes(...parts), error };
+}
+
+/** Reads from `reader` until `length` bytes came or `ms` passed without the stream ending; returns the count. */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  length: number,
+  ms: number,
+): Promise<number> {
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms));
+  let total = 0;
+  while (total < length) {
+    const next = await Promise.race([reader.read(), timeout]);
+    if (next === "timeout" || next.done) break;
+    total += next.value.length;
+  }
+  return total;
+}
+
 function expectFailed(
   outcome: StreamOutcome,
   plaintext: Uint8Array,
@@ -101,6 +148,49 @@ export function streamCases(cipher: Cipher): TestCase[] {
           const opened = await runThrough(decryptStream({ providers }), sealed, 5);
           assertEqualBytes(opened.output, plaintext, `stream of one-shot, size ${size}`);
         }
+      },
+    });
+    cases.push({
+      name: `${suite}: writers that reuse one buffer get their bytes back; a writer that pauses gets every finished frame at once`,
+      async run() {
+        const frameSize = 64;
+        const plaintext = testBytes(5000, 9);
+        for (const chunk of [100, 1000]) {
+          const sealed = await runReusingBuffer(
+            encryptStream({ providers, suite, frameSize }),
+            plaintext,
+            chunk,
+          );
+          assert(sealed.error === undefined, `encrypt, reused ${chunk}-byte buffer: ${String(sealed.error)}`);
+          const oneShot = await decrypt(sealed.output, { providers });
+          assertEqualBytes(oneShot.plaintext, plaintext, `encrypt, reused ${chunk}-byte buffer`);
+          const opened = await runReusingBuffer(decryptStream({ providers }), sealed.output, chunk);
+          assert(opened.error === undefined, `decrypt, reused ${chunk}-byte buffer: ${String(opened.error)}`);
+          assertEqualBytes(opened.output, plaintext, `decrypt, reused ${chunk}-byte buffer`);
+        }
+        // Ten frames' worth and a little more, then nothing: the ten frames must come out without more input.
+        const encrypting = encryptStream({ providers, suite, frameSize });
+        encrypting.writable
+          .getWriter()
+          .write(plaintext.slice(0, 10 * frameSize + 5))
+          .catch(() => {});
+        const sealedReader = encrypting.readable.getReader();
+        const header = await sealedReader.read();
+        assert(!header.done, "encryptStream: header");
+        const frames = await readWithin(sealedReader, 10 * (frameSize + 17), 3000);
+        assert(frames === 10 * (frameSize + 17), `encryptStream released ${frames} of ${10 * 81} bytes`);
+        await sealedReader.cancel();
+        const sealed = await encrypt(plaintext, { providers, suite, frameSize });
+        const headerLength = parseHeader(sealed).length;
+        const decrypting = decryptStream({ providers });
+        decrypting.writable
+          .getWriter()
+          .write(sealed.slice(0, headerLength + 3 * (frameSize + 17) + 10))
+          .catch(() => {});
+        const openedReader = decrypting.readable.getReader();
+        const released = await readWithin(openedReader, 3 * frameSize, 3000);
+        assert(released === 3 * frameSize, `decryptStream released ${released} of ${3 * frameSize} bytes`);
+        await openedReader.cancel();
       },
     });
     cases.push({
