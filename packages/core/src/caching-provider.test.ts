@@ -4,7 +4,7 @@ import { cachingProvider } from "./caching-provider.js";
 import { type DataKeyCache, type DataKeyCacheEntry, memoryDataKeyCache } from "./data-key-cache.js";
 import { generateEnvelopeDataKey, openEnvelopeDataKey } from "./data-keys.js";
 import { rawKeyProvider } from "./raw-provider.js";
-import type { KeyProvider } from "./types.js";
+import type { DataKey, KeyProvider } from "./types.js";
 
 /** A raw provider that counts the calls that reach it. */
 function counted(keyId = "k1") {
@@ -205,6 +205,30 @@ describe("cachingProvider: encryption", () => {
     expect(() => cachingProvider(provider, { maxBytes: 0 })).toThrow(RangeError);
     expect(() => cachingProvider(provider, { capacity: 0 })).toThrow(RangeError);
     expect(() => cachingProvider({} as KeyProvider)).toThrow(TypeError);
+  });
+});
+
+describe("cachingProvider: a provider that breaks its contract", () => {
+  it("caches neither a missing result nor a key without encrypted data keys", async () => {
+    let calls = 0;
+    const { provider } = counted();
+    const results: unknown[] = [
+      undefined,
+      { plaintext: new Uint8Array(32) },
+      { plaintext: new Uint8Array(32), encryptedDataKeys: [] },
+    ];
+    const broken: KeyProvider = {
+      ...provider,
+      providerId: "raw",
+      generateDataKey: async () => results[calls++ % results.length] as DataKey,
+    };
+    const cached = cachingProvider(broken);
+    for (let i = 0; i < 6; i++) {
+      await expect(cached.generateDataKey(request(1))).rejects.toMatchObject({
+        code: "ERR_PROVIDER_UNAVAILABLE",
+      });
+    }
+    expect(calls).toBe(6);
   });
 });
 

@@ -267,11 +267,20 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
         async () => {
           // The shared call is not tied to one caller's signal: each caller stops waiting on its own.
           const dk = await provider.generateDataKey(shared);
-          if (!(dk.plaintext instanceof Uint8Array) || dk.plaintext.length !== request.length) {
-            if (dk.plaintext instanceof Uint8Array) wipe(dk.plaintext);
+          const plaintext = (dk as DataKey | undefined)?.plaintext;
+          if (!(plaintext instanceof Uint8Array) || plaintext.length !== request.length) {
+            if (plaintext instanceof Uint8Array) wipe(plaintext);
             throw new SealkitError(
               "ERR_PROVIDER_UNAVAILABLE",
               `provider "${provider.providerId}" returned a data key of the wrong length`,
+            );
+          }
+          // Never cache a key nobody could decrypt: it would be handed out until it expired.
+          if (!Array.isArray(dk.encryptedDataKeys) || dk.encryptedDataKeys.length === 0) {
+            wipe(plaintext);
+            throw new SealkitError(
+              "ERR_PROVIDER_UNAVAILABLE",
+              `provider "${provider.providerId}" returned no encrypted data key`,
             );
           }
           return dk;

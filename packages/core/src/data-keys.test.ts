@@ -3,7 +3,7 @@ import { toHex } from "./bytes.js";
 import { generateEnvelopeDataKey, openEnvelopeDataKey } from "./data-keys.js";
 import { SealkitError } from "./errors.js";
 import { rawKeyProvider } from "./raw-provider.js";
-import type { KeyProvider } from "./types.js";
+import type { DataKey, KeyProvider } from "./types.js";
 
 const keyA = rawKeyProvider({ keyId: "a", key: new Uint8Array(32).fill(1) });
 const keyB = rawKeyProvider({ keyId: "b", key: new Uint8Array(32).fill(2) });
@@ -71,6 +71,42 @@ describe("generateEnvelopeDataKey", () => {
     await expect(
       generateEnvelopeDataKey([keyA], { context, suite: "ROT13" as "AES_256_GCM" }),
     ).rejects.toMatchObject({ code: "ERR_UNSUPPORTED_SUITE" });
+  });
+});
+
+describe("generateEnvelopeDataKey with a provider that breaks its contract", () => {
+  it("answers ERR_PROVIDER_UNAVAILABLE, never a TypeError, and wipes what it got", async () => {
+    const plaintexts: Uint8Array[] = [];
+    const returning = (result: (plaintext: Uint8Array) => unknown): KeyProvider => ({
+      ...keyA,
+      providerId: "raw",
+      generateDataKey: async () => {
+        const plaintext = new Uint8Array(32).fill(3);
+        plaintexts.push(plaintext);
+        return result(plaintext) as DataKey;
+      },
+    });
+    for (const provider of [
+      returning((plaintext) => ({ plaintext })),
+      returning((plaintext) => ({ plaintext, encryptedDataKeys: "none" })),
+      returning(() => undefined),
+      returning(() => null),
+    ]) {
+      await expect(
+        generateEnvelopeDataKey([provider], { context, suite: "AES_256_GCM" }),
+      ).rejects.toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    }
+    // A second recipient whose encryptDataKey returns something other than an array.
+    const second: KeyProvider = {
+      ...keyB,
+      providerId: "raw",
+      encryptDataKey: async () => undefined as never,
+    };
+    await expect(
+      generateEnvelopeDataKey([keyA, second], { context, suite: "AES_256_GCM" }),
+    ).rejects.toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    expect(plaintexts.length).toBe(4);
+    for (const p of plaintexts.slice(0, 2)) expect(p.every((b) => b === 0)).toBe(true);
   });
 });
 

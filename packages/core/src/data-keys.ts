@@ -57,8 +57,8 @@ function wrongLength(providerId: string, length: number): SealkitError {
  * plaintext, and the encrypted data keys are concatenated in provider order. On any failure the plaintext is
  * wiped and the error rethrown.
  * @throws {TypeError} / {RangeError} for bad arguments (no providers, a bad context)
- * @throws {SealkitError} ERR_UNSUPPORTED_SUITE, ERR_PROVIDER_UNAVAILABLE (a provider returned a key of the wrong
- * length or no encrypted data key), or whatever a provider throws (ERR_ACCESS_DENIED, ERR_KEY_NOT_FOUND, ...)
+ * @throws {SealkitError} ERR_UNSUPPORTED_SUITE, ERR_PROVIDER_UNAVAILABLE (a provider returned no result, a key of
+ * the wrong length or no encrypted data key), or whatever a provider throws (ERR_ACCESS_DENIED, ERR_KEY_NOT_FOUND, ...)
  */
 export async function generateEnvelopeDataKey(
   providers: readonly KeyProvider[],
@@ -76,12 +76,14 @@ export async function generateEnvelopeDataKey(
     ...(plaintextLength !== undefined ? { plaintextLength } : {}),
     ...(signal ? { signal } : {}),
   });
-  const plaintext = generated.plaintext;
+  // A provider that breaks its contract (no result, no list of encrypted data keys) is a provider failure with a
+  // code, never a TypeError from reading what is not there.
+  const plaintext = (generated as DataKey | undefined)?.plaintext;
   try {
     if (!(plaintext instanceof Uint8Array) || plaintext.length !== DATA_KEY_LENGTH) {
-      throw wrongLength(first.providerId, plaintext?.length ?? 0);
+      throw wrongLength(first.providerId, plaintext instanceof Uint8Array ? plaintext.length : 0);
     }
-    if (generated.encryptedDataKeys.length === 0) {
+    if (!Array.isArray(generated.encryptedDataKeys) || generated.encryptedDataKeys.length === 0) {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
         `provider "${first.providerId}" returned no encrypted data key`,
@@ -90,9 +92,14 @@ export async function generateEnvelopeDataKey(
     const encryptedDataKeys: EncryptedDataKey[] = [...generated.encryptedDataKeys];
     for (const provider of others) {
       signal?.throwIfAborted();
-      encryptedDataKeys.push(
-        ...(await provider.encryptDataKey({ plaintext, context, ...(signal ? { signal } : {}) })),
-      );
+      const added = await provider.encryptDataKey({ plaintext, context, ...(signal ? { signal } : {}) });
+      if (!Array.isArray(added) || added.length === 0) {
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `provider "${provider.providerId}" returned no encrypted data key`,
+        );
+      }
+      encryptedDataKeys.push(...added);
     }
     return { plaintext, encryptedDataKeys };
   } catch (error) {
