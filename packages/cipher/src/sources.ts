@@ -1,6 +1,6 @@
 // Random-access byte sources for decryptRange: a buffer, or a URL read with HTTP Range requests.
 
-import { abytes, SealkitError } from "@sealkit/core";
+import { abytes, aint, SealkitError } from "@sealkit/core";
 
 /** Bytes of an envelope that can be read at any offset: a buffer, a file handle, an HTTP object. */
 export interface ByteSource {
@@ -44,6 +44,7 @@ function totalFromContentRange(value: string | null): number | undefined {
  *
  * @param init extra fetch options (headers such as Authorization are sent with every request)
  * @param probeLength bytes of the first ranged GET (default 4,096)
+ * @throws {TypeError} / {RangeError} when `probeLength` is not an integer from 1 to 2^30
  * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the server answers with an error status, ignores Range
  * requests on a later read, or gives no size; ERR_TRUNCATED when a response is shorter than asked
  */
@@ -52,6 +53,8 @@ export async function fetchSource(
   init: RequestInit = {},
   probeLength = 4096,
 ): Promise<ByteSource> {
+  // A probe of 0 bytes would send "bytes=0--1", which servers answer 416, read as an empty object (ERR_TRUNCATED).
+  aint(probeLength, "probeLength", 1, 2 ** 30);
   const href = String(url);
   const headers = (extra: Record<string, string>) => {
     const h = new Headers(init.headers);
@@ -68,7 +71,10 @@ export async function fetchSource(
     await probe.body?.cancel();
     return bytesSource(new Uint8Array(0));
   }
-  if (!probe.ok) throw httpError(href, probe.status, "GET");
+  if (!probe.ok) {
+    await probe.body?.cancel();
+    throw httpError(href, probe.status, "GET");
+  }
   const first = new Uint8Array(await probe.arrayBuffer());
   if (probe.status === 200) {
     // The server ignored the Range header and sent everything: serve from memory.

@@ -85,3 +85,13 @@ test("an HTTP error is a SealkitError ERR_PROVIDER_UNAVAILABLE", async () => {
   const error = await fetchSource(`${base}/missing`).catch((e: unknown) => e);
   expect(SealkitError.isInstance(error, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
 });
+
+test("a probe length that is not a positive integer is the caller's RangeError/TypeError, before any request", async () => {
+  log.length = 0;
+  await expect(fetchSource(`${base}/object`, {}, 0)).rejects.toThrow(RangeError);
+  await expect(fetchSource(`${base}/object`, {}, -5)).rejects.toThrow(RangeError);
+  await expect(fetchSource(`${base}/object`, {}, 1.5)).rejects.toThrow(TypeError);
+  expect(log).toEqual([]);
+  const source = await fetchSource(`${base}/object`, {}, 1);
+  expect(source.size).toBe(envelope.length);
+});
