@@ -121,3 +121,20 @@ describe("rewrap --json", () => {
     expect(done[0].added).toHaveLength(1);
   });
 });
+
+describe("keys create --alias", () => {
+  it("an alias that is malformed or taken is refused before the key is created (no orphan key)", async () => {
+    const count = async () =>
+      JSON.parse((await ok(["keys", "list", ...dd, "--json"], { cwd })).out).Keys.length as number;
+    const before = await count();
+    for (const alias of ["bad name", "backups", "alias/aws/reserved", "alias/r"]) {
+      const r = await run(["keys", "create", "--alias", alias, ...dd], { cwd });
+      expect(r.code, alias).toBe(2);
+      expect(r.stderr).toMatch(alias === "alias/r" ? /alias\/r already exists/ : /--alias/);
+    }
+    expect(await count()).toBe(before);
+    const r = await run(["aliases", "create", "bad name", "alias/r", ...dd], { cwd });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the alias expected alias\/<name>/);
+  });
+});

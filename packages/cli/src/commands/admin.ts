@@ -121,21 +121,56 @@ function metadataPairs(m: Record<string, unknown>): [string, unknown][] {
   return fields.filter((f) => m[f] !== undefined).map((f) => [f, m[f]]);
 }
 
+/**
+ * Checks an alias name as AWS KMS does: `alias/` then letters, digits, `/`, `_` or `-`, at most 256 characters, and
+ * not in the reserved `alias/aws/` space.
+ * @throws {UsageError} for any other name
+ */
+function checkAliasName(alias: string, what: string): void {
+  if (!/^alias\/[A-Za-z0-9/_-]+$/.test(alias) || alias.length > 256 || alias.startsWith("alias/aws/")) {
+    throw new UsageError(
+      `${what} expected alias/<name> (letters, digits, /, _ or -; not alias/aws/...), got ${JSON.stringify(alias)}`,
+    );
+  }
+}
+
+/** @throws {UsageError} when `alias` already names a key */
+async function refuseTakenAlias(call: Call, alias: string): Promise<void> {
+  let existing: string | undefined;
+  try {
+    const out = (await call("DescribeKey", { KeyId: alias })) as { KeyMetadata: { KeyId: string } };
+    existing = out.KeyMetadata.KeyId;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_KEY_NOT_FOUND") throw error;
+  }
+  if (existing) throw new UsageError(`${alias} already exists (it names key ${existing})`);
+}
+
 /** Handlers of `sealkit keys <verb>`. */
 export const keys = {
   async create(
     flags: AdminFlags & { description?: string; alias?: string; rotation?: boolean },
     session: Session,
   ) {
+    // The alias is checked before the key is created: a malformed or taken alias used to fail after CreateKey,
+    // leaving a key without a name, and running the command again made another.
+    if (flags.alias !== undefined) checkAliasName(flags.alias, "--alias");
     const call = await adminBackend(flags, session, true);
+    if (flags.alias !== undefined) await refuseTakenAlias(call, flags.alias);
     const { KeyMetadata } = (await call(
       "CreateKey",
       flags.description ? { Description: flags.description } : {},
     )) as {
       KeyMetadata: Record<string, unknown>;
     };
-    if (flags.alias) await call("CreateAlias", { AliasName: flags.alias, TargetKeyId: KeyMetadata.KeyId });
-    if (flags.rotation) await call("EnableKeyRotation", { KeyId: KeyMetadata.KeyId });
+    try {
+      if (flags.alias) await call("CreateAlias", { AliasName: flags.alias, TargetKeyId: KeyMetadata.KeyId });
+      if (flags.rotation) await call("EnableKeyRotation", { KeyId: KeyMetadata.KeyId });
+    } catch (error) {
+      // Say which key exists now, so that it can be named or scheduled for deletion.
+      if (error instanceof Error) error.message = `created key ${KeyMetadata.KeyId}, then: ${error.message}`;
+      throw error;
+    }
     show(flags, { KeyMetadata, ...(flags.alias ? { AliasName: flags.alias } : {}) }, () => {
       process.stdout.write(`created key ${KeyMetadata.KeyId}${flags.alias ? ` (${flags.alias})` : ""}\n`);
       printPairs(metadataPairs(KeyMetadata));
@@ -267,6 +302,7 @@ function asDate(value: unknown): string {
 /** Handlers of `sealkit aliases <verb>`. */
 export const aliases = {
   async create(alias: string, key: string, flags: AdminFlags, session: Session) {
+    checkAliasName(alias, "the alias");
     await (await adminBackend(flags, session))("CreateAlias", { AliasName: alias, TargetKeyId: key });
     show(flags, { AliasName: alias, TargetKeyId: key }, () => process.stdout.write(`${alias} -> ${key}\n`));
   },
