@@ -134,3 +134,25 @@ describe("parseJsonText", () => {
     expect(parseJsonText('{"a":[1]}', "f")).toEqual({ a: [1] });
   });
 });
+
+describe("describeError hints", () => {
+  it("points at the missing setting, not at reachability, when the AWS SDK lacks credentials or a region", () => {
+    const noCredentials = new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      "AWS KMS ListKeys failed: CredentialsProviderError: Could not load credentials from any providers",
+    );
+    expect(describeError(noCredentials)).toMatch(/ — check the credentials \(AWS_ACCESS_KEY_ID/);
+    const noRegion = new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      "AWS KMS GenerateDataKey with key alias/x failed: Error: Region is missing",
+    );
+    expect(describeError(noRegion)).toMatch(
+      / — set the region: --region, AWS_REGION or the profile's region/,
+    );
+    const trailing = new SealkitError(
+      "ERR_ENVELOPE_MALFORMED",
+      "malformed envelope: trailing bytes after the final frame",
+    );
+    expect(describeError(trailing)).toMatch(/ — the file has bytes after the end of its envelope/);
+  });
+});

@@ -150,8 +150,14 @@ export function describeError(error: unknown, principal?: string): string {
     message = String(error);
   }
   if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
-  const what = /UnrecognizedClient|InvalidSignature|security token|signature/i.test(message)
-    ? "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the endpoint's credentials file"
-    : hint(code, principal);
+  // Some causes are in the message only (the AWS SDK's errors reach us as ERR_PROVIDER_UNAVAILABLE).
+  const what =
+    /UnrecognizedClient|InvalidSignature|security token|signature|Could not load credentials/i.test(message)
+      ? "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the endpoint's credentials file"
+      : /Region is missing/i.test(message)
+        ? "set the region: --region, AWS_REGION or the profile's region"
+        : /trailing bytes after the final frame/.test(message)
+          ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
+          : hint(code, principal);
   return `sealkit: ${code}: ${message}${what ? ` — ${what}` : ""}`;
 }
