@@ -1,6 +1,8 @@
 // LocalKms against AWS KMS's documented behaviour where users notice: key states, grants, policies, pagination.
 // Each case cites the AWS documentation it follows (developer guide "Key states of AWS KMS keys", the API reference).
 
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
@@ -381,6 +383,38 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     expect(() => parsePolicy(policyJson([{ ...statement, NotAction: "kms:Encrypt" }]))).toThrow(
       /both Action and NotAction/,
     );
+  });
+
+  it("a key whose stored policy predates the OverlyPermissiveCondition rule keeps working and can be fixed", async () => {
+    const t = await openTemp();
+    const KeyId = (await t.kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    await t.kms.close();
+    const stored = policyJson([
+      rootAdmin,
+      {
+        Effect: "Allow",
+        Principal: { AWS: ALICE.principal },
+        Action: "kms:Decrypt",
+        Resource: "*",
+        Condition: { "ForAllValues:StringEquals": { "kms:EncryptionContext:Department": "IT" } },
+      },
+    ]);
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(join(t.dir, "kms.db"));
+    db.prepare("UPDATE policies SET document = ? WHERE key_id = ?").run(stored, KeyId);
+    db.close();
+    const { LocalKms } = await import("./local-kms.js");
+    const kms = await LocalKms.open({ dataDir: t.dir });
+    cleanups.push(async () => {
+      await kms.close();
+      rmSync(t.dir, { recursive: true, force: true });
+    });
+    expect((await kms.getKeyPolicy(ROOT, { KeyId })).Policy).toBe(stored);
+    await kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array([1]) });
+    await rejects(kms.putKeyPolicy(ROOT, { KeyId, Policy: stored }), "MalformedPolicyDocumentException");
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: policyJson([rootAdmin]) });
+    expect(() => parsePolicy(stored)).toThrow(/OverlyPermissiveCondition/);
+    expect(parsePolicy(stored, { stored: true }).statements).toHaveLength(2);
   });
 
   it("the lockout check sees an assumed-role caller's aws:PrincipalArn as its role's ARN, as requests do", () => {

@@ -2379,7 +2379,8 @@ export class LocalKms {
   #policy(keyId: string): Policy {
     const cached = this.#policies.get(keyId);
     if (cached) return cached;
-    const policy = parsePolicy(this.#policyJson(keyId));
+    // Read back from storage: rules that apply only when a policy is set are not applied again.
+    const policy = parsePolicy(this.#policyJson(keyId), { stored: true });
     this.#policies.set(keyId, policy);
     return policy;
   }

@@ -33,6 +33,11 @@ export interface CompiledStatement {
 export interface CompiledPolicy {
   readonly statements: readonly CompiledStatement[];
   readonly hasConditions: boolean;
+  /**
+   * Why AWS KMS would refuse this document in CreateKey or PutKeyPolicy although it evaluates (the
+   * OverlyPermissiveCondition rule): `parsePolicy` throws it unless the policy is read back from storage.
+   */
+  readonly writeProblem?: string;
 }
 
 /** Where a Policy keeps its compiled form (not enumerable, not part of the JSON). */

@@ -229,19 +229,26 @@ function compileTest(base: BaseOperator, values: string[], where: string) {
 }
 
 /**
- * Compiles a statement's Condition block.
+ * Compiles a statement's Condition block. `overlyPermissive` reports (rather than throws) the first ForAllValues
+ * on a single-valued key that AWS KMS refuses in a new policy (OverlyPermissiveCondition), so a policy stored
+ * before that rule still evaluates; `parsePolicy` decides.
  * @throws KmsError MalformedPolicyDocumentException naming the operator, key or value at fault.
  */
 export function compileConditions(
   raw: unknown,
   where: string,
   variablesForbidden: boolean,
-): { conditions: CompiledCondition[]; normalized: Record<string, Record<string, string[]>> } {
+): {
+  conditions: CompiledCondition[];
+  normalized: Record<string, Record<string, string[]>>;
+  overlyPermissive?: string;
+} {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw malformed(`${where}: Condition must be an object of condition operators`);
   }
   const conditions: CompiledCondition[] = [];
   const normalized: Record<string, Record<string, string[]>> = {};
+  let overlyPermissive: string | undefined;
   for (const [operator, block] of Object.entries(raw)) {
     const { base, set, ifExists } = parseOperator(operator, where);
     if (typeof block !== "object" || block === null || Array.isArray(block)) {
@@ -254,12 +261,11 @@ export function compileConditions(
     for (const [key, rawValues] of keys) {
       if (!CONDITION_KEY.test(key))
         throw malformed(`${where}: condition key "${key}" is not valid (expected "prefix:name")`);
-      if (set === "all" && OVERLY_PERMISSIVE_WITH_FOR_ALL.test(key)) {
+      if (set === "all" && OVERLY_PERMISSIVE_WITH_FOR_ALL.test(key) && overlyPermissive === undefined) {
         const what = key.toLowerCase().startsWith("kms:") ? "encryption context" : "tag";
-        throw malformed(
+        overlyPermissive =
           `${where}: OverlyPermissiveCondition: Using the ForAllValues set operator with a single-valued condition key ("${key}") ` +
-            `matches requests without the specified ${what} or with an unspecified ${what}. To fix, remove ForAllValues.`,
-        );
+          `matches requests without the specified ${what} or with an unspecified ${what}. To fix, remove ForAllValues.`;
       }
       const values = parseValues(rawValues, base.kind, `${where}, ${operator} "${key}"`);
       if (variablesForbidden && values.some((v) => v.includes("${"))) {
@@ -288,7 +294,9 @@ export function compileConditions(
     }
     normalized[operator] = out;
   }
-  return { conditions, normalized };
+  return overlyPermissive === undefined
+    ? { conditions, normalized }
+    : { conditions, normalized, overlyPermissive };
 }
 
 /** A request's condition keys, lower-cased, each as a list of strings; absent and empty lists are left out. */

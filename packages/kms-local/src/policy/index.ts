@@ -40,7 +40,7 @@ export {
   operationToAction,
   requestAliasOf,
 } from "./operations.js";
-export { MAX_POLICY_LENGTH, parsePolicy } from "./parse-policy.js";
+export { MAX_POLICY_LENGTH, type ParsePolicyOptions, parsePolicy } from "./parse-policy.js";
 export type {
   ConditionValue,
   Policy,

@@ -180,9 +180,11 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
   }
 
   let conditions: CompiledStatement["conditions"] = [];
+  let writeProblem: string | undefined;
   if ("Condition" in raw) {
     const compiled = compileConditions(raw.Condition, where, version === "2012-10-17");
     conditions = compiled.conditions;
+    writeProblem = compiled.overlyPermissive;
     statement.condition = Object.freeze(
       Object.fromEntries(
         Object.entries(compiled.normalized).map(([opName, keys]) => [
@@ -204,7 +206,11 @@ function parseStatement(raw: unknown, index: number, version: PolicyVersion) {
     conditions,
     ...(inert ? { inert } : {}),
   };
-  return { statement: Object.freeze(statement) as PolicyStatement, compiled: compiledStatement };
+  return {
+    statement: Object.freeze(statement) as PolicyStatement,
+    compiled: compiledStatement,
+    ...(writeProblem !== undefined ? { writeProblem } : {}),
+  };
 }
 
 /**
@@ -287,14 +293,17 @@ function parseUncached(json: string): Policy {
 
   const statements: PolicyStatement[] = [];
   const compiled: CompiledStatement[] = [];
+  let writeProblem: string | undefined;
   rawStatements.forEach((raw, i) => {
     const parsed = parseStatement(raw, i, version);
     statements.push(parsed.statement);
     compiled.push(parsed.compiled);
+    writeProblem ??= parsed.writeProblem;
   });
   const compiledPolicy: CompiledPolicy = {
     statements: compiled,
     hasConditions: compiled.some((s) => s.conditions.length > 0),
+    ...(writeProblem !== undefined ? { writeProblem } : {}),
   };
   const policy: Policy = {
     version,
@@ -324,13 +333,32 @@ let cachedChars = 0;
  * As AWS KMS, a statement without Action/NotAction or without Resource/NotResource is accepted and has no effect.
  *
  * @param json The policy document, at most 32,768 characters from tab, LF, CR and U+0020 to U+00FF.
+ * @param options `{ stored: true }` for a policy read back from storage (see `ParsePolicyOptions`).
  * @returns An immutable Policy.
  * @throws TypeError when `json` is not a string.
  * @throws KmsError MalformedPolicyDocumentException with a message naming the statement and field at fault:
  *   invalid JSON, an unknown field, a bad Effect, a missing Principal, an invalid principal,
- *   an unknown or unsupported condition operator, a non-string value, a policy variable, a document too long.
+ *   an unknown or unsupported condition operator, a non-string value, a policy variable, a document too long, and
+ *   (unless `stored`) ForAllValues on kms:EncryptionContext:<key> or aws:RequestTag/<key> (OverlyPermissiveCondition).
  */
-export function parsePolicy(json: string): Policy {
+export function parsePolicy(json: string, options: ParsePolicyOptions = {}): Policy {
+  const policy = parseCached(json);
+  const problem = (policy as Policy & { [COMPILED]: CompiledPolicy })[COMPILED].writeProblem;
+  if (problem !== undefined && options.stored !== true) throw malformed(problem);
+  return policy;
+}
+
+/** Options of `parsePolicy`. */
+export interface ParsePolicyOptions {
+  /**
+   * True for a policy read back from storage rather than one being set: rules AWS KMS applies only when a policy
+   * is created or changed (OverlyPermissiveCondition) are not applied, so a key whose policy was stored before
+   * such a rule keeps working and its policy can still be replaced.
+   */
+  readonly stored?: boolean;
+}
+
+function parseCached(json: string): Policy {
   if (typeof json !== "string") throw new TypeError(`"json" expected a string, got ${typeof json}`);
   const hit = cache.get(json);
   if (hit) {
