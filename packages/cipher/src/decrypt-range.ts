@@ -74,8 +74,8 @@ async function readExactly(source: ByteSource, offset: number, length: number): 
  * const { plaintext } = await decryptRange(source, { start: 1_000_000, end: 2_000_000, providers });
  * @throws {TypeError} for a bad source or option types
  * @throws {RangeError} when `maxEncryptedDataKeys` is outside 1 to 65,535 (before any read), or start/end are not
- * integers with 0 <= start <= end <= plaintext length (the length is checked after the header authenticated, so a
- * forged header is a SealkitError, not a RangeError)
+ * integers with 0 <= start <= end <= plaintext length. The length is judged only after the header and, for an `end`
+ * past it, the final frame authenticated: a forged header or a truncated envelope is a SealkitError, not a RangeError.
  * @throws {SealkitError} as `decrypt`, plus ERR_TRUNCATED when the source is shorter than its header or returns
  * fewer bytes than asked, and the source's own errors
  */
@@ -119,10 +119,12 @@ export async function decryptRange(
   // implies: a forged frame size must fail as ERR_AUTHENTICATION_FAILED, not pass for the caller's mistake.
   const cipher = await openMessage(header, checked);
   try {
-    if (end > layout.plaintextLength) {
-      throw new RangeError(`"end" (${end}) exceeds the plaintext length ${layout.plaintextLength}`);
-    }
-    const plaintext = new Uint8Array(end - start);
+    // The plaintext length comes from the envelope's size, which only the final frame authenticates. A range past
+    // it is the caller's mistake only when that frame is authentic: a truncated (or extended) envelope must fail
+    // with its envelope code, not pass for a RangeError. So past the end, only the final frame is read and opened.
+    const pastEnd = end > layout.plaintextLength;
+    const [from, to] = pastEnd ? [layout.plaintextLength, layout.plaintextLength] : [start, end];
+    const plaintext = new Uint8Array(to - from);
     const { frameSize } = header;
     const finalIndex = layout.frameCount - 1; // zero-based
     const frameOffset = (i: number) => header.length + i * layout.regularFrameLength;
@@ -131,10 +133,10 @@ export async function decryptRange(
 
     // Zero-based frames to authenticate: those holding [start, end), and the final frame if asked.
     const wanted: number[] = [];
-    if (end > start) {
-      for (let i = Math.floor(start / frameSize); i <= Math.floor((end - 1) / frameSize); i++) wanted.push(i);
+    if (to > from) {
+      for (let i = Math.floor(from / frameSize); i <= Math.floor((to - 1) / frameSize); i++) wanted.push(i);
     }
-    if (options.verifyLength && wanted.at(-1) !== finalIndex) wanted.push(finalIndex);
+    if ((options.verifyLength || pastEnd) && wanted.at(-1) !== finalIndex) wanted.push(finalIndex);
     if (wanted.length === 0) return { plaintext, header, plaintextLength: layout.plaintextLength };
 
     // One read for the contiguous span; a second one for a distant final frame.
@@ -168,16 +170,16 @@ export async function decryptRange(
           // A frame wholly inside the range is decrypted in place into the result; a frame cut by the range into
           // a scratch buffer, copied from only after its tag verified, then wiped.
           const frameStart = i * frameSize;
-          const lo = Math.max(start, frameStart);
-          const hi = Math.min(end, frameStart + length);
+          const lo = Math.max(from, frameStart);
+          const hi = Math.min(to, frameStart + length);
           const whole = lo === frameStart && hi === frameStart + length;
           const target = whole ? plaintext : new Uint8Array(length);
           const copy = () => {
             if (whole) return;
-            if (hi > lo) plaintext.set(target.subarray(lo - frameStart, hi - frameStart), lo - start);
+            if (hi > lo) plaintext.set(target.subarray(lo - frameStart, hi - frameStart), lo - from);
             target.fill(0);
           };
-          const pending = cipher.open(i + 1, final, sealed, target, whole ? frameStart - start : 0);
+          const pending = cipher.open(i + 1, final, sealed, target, whole ? frameStart - from : 0);
           if (pending) await inFlight.push(pending.then(copy), () => {});
           else copy();
         }
@@ -187,6 +189,9 @@ export async function decryptRange(
       await inFlight.abandon();
       plaintext.fill(0);
       throw error;
+    }
+    if (pastEnd) {
+      throw new RangeError(`"end" (${end}) exceeds the plaintext length ${layout.plaintextLength}`);
     }
     return { plaintext, header, plaintextLength: layout.plaintextLength };
   } finally {

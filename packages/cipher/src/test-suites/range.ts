@@ -185,5 +185,21 @@ export function rangeCases(cipher: Cipher): TestCase[] {
       assert(empty.plaintext.length === 0 && empty.plaintextLength === 100, "empty range at the end");
     },
   });
+
+  cases.push({
+    name: "a range past the end of a truncated envelope is an envelope error, not the caller's RangeError",
+    async run() {
+      // The caller asks for what the whole envelope holds; the source lost its tail. The length the source's size
+      // implies is not authentic until the final frame is, so this is the envelope's fault, whatever the cut.
+      const sealed = await encrypt(testBytes(200), { providers, frameSize: 64 });
+      const headerLength = parseHeader(sealed).length;
+      for (let cut = headerLength + 21; cut < sealed.length; cut += 7) {
+        await expectSealkitError(
+          () => decryptRange(bytesSource(sealed.subarray(0, cut)), { start: 150, end: 200, providers }),
+          `cut at ${cut}`,
+        );
+      }
+    },
+  });
   return cases;
 }
