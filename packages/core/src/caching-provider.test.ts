@@ -208,6 +208,80 @@ describe("cachingProvider: encryption", () => {
   });
 });
 
+describe("cachingProvider: concurrent callers over a slow store", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** A store whose every operation takes a random 0-2 ms on each side, as a remote cache would. */
+  const slow = (inner: DataKeyCache, random: () => number): DataKeyCache => ({
+    async get(key) {
+      await sleep(random() * 2);
+      const entry = await inner.get(key);
+      await sleep(random() * 2);
+      return entry;
+    },
+    async set(key, entry) {
+      await sleep(random() * 2);
+      await inner.set(key, entry);
+    },
+    async delete(key) {
+      await sleep(random() * 2);
+      await inner.delete(key);
+    },
+  });
+
+  it("never lets a key exceed its message or byte limit, and asks the provider only when it must", async () => {
+    let seed = 12345;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let round = 0; round < 8; round++) {
+      const { provider, calls } = counted();
+      const maxMessages = 1 + (round % 4);
+      const maxBytes = round < 4 ? 2 ** 32 : 100;
+      const cached = cachingProvider(provider, {
+        maxMessages,
+        maxBytes,
+        cache: slow(memoryDataKeyCache(), random),
+      });
+      const uses = new Map<string, { messages: number; bytes: number }>();
+      const callers = 30;
+      let aborted = 0;
+      await Promise.all(
+        Array.from({ length: callers }, async (_, i) => {
+          await sleep(random() * 6);
+          const bytes = round < 4 ? 10 : (i * 7) % 40;
+          const controller = new AbortController();
+          // Every seventh caller gives up while it waits; the others must not be affected.
+          if (i % 7 === 3) setTimeout(() => controller.abort(new Error("gave up")), random() * 3);
+          let dk: DataKey;
+          try {
+            dk = await cached.generateDataKey({ ...request(bytes), signal: controller.signal });
+          } catch (error) {
+            expect((error as Error).message).toBe("gave up");
+            aborted++;
+            return;
+          }
+          const hex = toHex(dk.plaintext);
+          expect(hex).not.toBe("00".repeat(32));
+          const use = uses.get(hex) ?? { messages: 0, bytes: 0 };
+          use.messages++;
+          use.bytes += bytes;
+          uses.set(hex, use);
+        }),
+      );
+      for (const use of uses.values()) {
+        expect(use.messages, `round ${round}`).toBeLessThanOrEqual(maxMessages);
+        expect(use.bytes, `round ${round}`).toBeLessThanOrEqual(maxBytes);
+      }
+      const served = callers - aborted;
+      expect([...uses.values()].reduce((n, u) => n + u.messages, 0)).toBe(served);
+      // Only the message limit binds in the first rounds: each key serves exactly maxMessages callers, the last
+      // one possibly fewer (a caller that aborted may have used one of its messages).
+      if (round < 4) expect(calls.generate).toBeLessThanOrEqual(Math.ceil(callers / maxMessages));
+    }
+  }, 30_000);
+});
+
 describe("cachingProvider: a provider that breaks its contract", () => {
   it("caches neither a missing result nor a key without encrypted data keys", async () => {
     let calls = 0;
