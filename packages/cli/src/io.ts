@@ -8,6 +8,7 @@ import {
   fstatSync,
   fsyncSync,
   openSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -101,18 +102,53 @@ function replay(
 }
 
 /**
- * Checks, before any work, that `path` can be an output file: not a directory, in a directory that exists (else
- * the run would fail only at the end, naming a temporary file).
+ * Where `-o <path>` is written: a regular file (new, or replaced on success through a temporary file next to it,
+ * links followed so that a link keeps pointing at the new file), or a device or FIFO such as /dev/null, written in
+ * place as stdout is (renaming a temporary file over /dev/null replaced the device with a file of plaintext).
+ */
+export type OutputTarget =
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "device"; readonly path: string };
+
+/**
+ * Resolves `-o <path>` before any work: not a directory, in a directory that exists (else the run failed only at
+ * the end, naming a temporary file).
  * @throws {Error} with code EISDIR, ENOENT or ENOTDIR, and a message naming `path` or its directory
  */
-export function checkOutputPath(path: string): void {
+export function resolveOutput(path: string): OutputTarget {
   const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory())
-    throw fail("EISDIR", `${path} is a directory`);
-  const dir = dirname(path);
-  const st = statSync(dir, { throwIfNoEntry: false });
-  if (!st) throw fail("ENOENT", `the directory of ${path} does not exist (${dir})`);
-  if (!st.isDirectory()) throw fail("ENOTDIR", `${dir} is not a directory (output ${path})`);
+  const st = statSync(path, { throwIfNoEntry: false }); // follows links
+  if (st?.isDirectory()) throw fail("EISDIR", `${path} is a directory`);
+  if (st && !st.isFile()) return { kind: "device", path };
+  const real = st ? realpathSync(path) : path;
+  const dir = dirname(real);
+  const dirStat = statSync(dir, { throwIfNoEntry: false });
+  if (!dirStat) throw fail("ENOENT", `the directory of ${path} does not exist (${dir})`);
+  if (!dirStat.isDirectory()) throw fail("ENOTDIR", `${dir} is not a directory (output ${path})`);
+  return { kind: "file", path: real };
+}
+
+/**
+ * Opens a device or FIFO output for writing in place; `commit` and `abort` only close it.
+ * @throws {Error} the system error of opening it
+ */
+export async function openDeviceOutput(path: string): Promise<Omit<AtomicFile, "tempPath">> {
+  const handle = await open(path, "w");
+  const close = () => handle.close().catch(() => {});
+  return { writable: handleWritable(handle), commit: close, abort: close };
+}
+
+/** A web sink over a FileHandle that awaits each write, so memory stays bounded by the pipeline's few frames. */
+function handleWritable(handle: FileHandle): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+        offset += bytesWritten;
+      }
+    },
+  });
 }
 
 /** A file written under a temporary name in the same directory, renamed over the final path only on commit. */
@@ -202,15 +238,7 @@ export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
     }
   };
   return {
-    writable: new WritableStream<Uint8Array>({
-      async write(chunk) {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-          offset += bytesWritten;
-        }
-      },
-    }),
+    writable: handleWritable(handle),
     tempPath,
     async commit() {
       await handle.sync();

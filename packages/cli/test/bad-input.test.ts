@@ -2,7 +2,16 @@
 // malformed config files holding a PIN (whose text must not be echoed back on stderr).
 
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ok, run, tempDir } from "./helpers.js";
@@ -42,6 +51,40 @@ describe("output paths", () => {
     }
     expect(temps(cwd)).toEqual([]);
     expect(readdirSync(join(cwd, "adir"))).toEqual([]);
+  });
+});
+
+describe("outputs that are not plain files", () => {
+  it("-o naming a device (through a link to /dev/null) writes to it, never replacing the node with a file", async () => {
+    symlinkSync("/dev/null", join(cwd, "devnull"));
+    await ok(["encrypt", "plain.txt", ...raw, "-o", "e.slkt"], { cwd });
+    // decrypt -o /dev/null, as used to check that an envelope opens: the device must stay a device.
+    await ok(["decrypt", "e.slkt", ...raw, "-o", "devnull"], { cwd });
+    await ok(["encrypt", "plain.txt", ...raw, "-o", "devnull"], { cwd });
+    expect(lstatSync(join(cwd, "devnull")).isSymbolicLink()).toBe(true);
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+    expect(temps(cwd)).toEqual([]);
+  });
+
+  it("-o naming a link to a file replaces the file it points at, and the link stays", async () => {
+    mkdirSync(join(cwd, "real"));
+    writeFileSync(join(cwd, "real", "target.slkt"), "old");
+    symlinkSync(join("real", "target.slkt"), join(cwd, "link.slkt"));
+    await ok(["encrypt", "plain.txt", ...raw, "-o", "link.slkt"], { cwd });
+    expect(lstatSync(join(cwd, "link.slkt")).isSymbolicLink()).toBe(true);
+    expect(
+      readFileSync(join(cwd, "real", "target.slkt"))
+        .subarray(0, 4)
+        .toString("latin1"),
+    ).toBe("SLKT");
+    expect((await ok(["decrypt", "link.slkt", ...raw], { cwd })).out).toBe("plain");
+    // rewrap, in place, keeps the link too.
+    await ok(["rewrap", "link.slkt", ...raw, "--to-provider", "local", "--to-key", "alias/r", ...dd], {
+      cwd,
+    });
+    expect(lstatSync(join(cwd, "link.slkt")).isSymbolicLink()).toBe(true);
+    expect((await ok(["decrypt", "link.slkt", "--key", "alias/r", ...dd], { cwd })).out).toBe("plain");
+    expect(temps(join(cwd, "real"))).toEqual([]);
   });
 });
 

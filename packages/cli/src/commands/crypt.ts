@@ -4,7 +4,15 @@ import { decryptStream, encryptStream } from "@sealkit/cipher";
 import { MAX_FRAME_SIZE, MIN_FRAME_SIZE } from "@sealkit/core";
 import { type ProviderFlags, parseContext, resolveSettings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
-import { checkOutputPath, createAtomicFile, openInput, peekHeader, stdoutWritable } from "../io.js";
+import {
+  createAtomicFile,
+  type OutputTarget,
+  openDeviceOutput,
+  openInput,
+  peekHeader,
+  resolveOutput,
+  stdoutWritable,
+} from "../io.js";
 import { progressStream } from "../output.js";
 import { type Session, suiteName } from "../providers.js";
 
@@ -15,13 +23,25 @@ export interface CryptOptions extends ProviderFlags {
   quiet?: boolean;
 }
 
-/** Pipes `stream` to the output file (through a temp file renamed on success) or to stdout. */
-async function writeOutput(stream: ReadableStream<Uint8Array>, output: string | undefined): Promise<void> {
-  if (output === undefined || output === "-") {
+/** `-o`, resolved before any work; undefined for stdout (`-` or no -o). */
+function outputOf(options: CryptOptions): OutputTarget | undefined {
+  return options.output === undefined || options.output === "-" ? undefined : resolveOutput(options.output);
+}
+
+/**
+ * Pipes `stream` to stdout, to a regular file (through a temp file renamed on success), or to a device or FIFO
+ * (in place, as to stdout).
+ */
+async function writeOutput(
+  stream: ReadableStream<Uint8Array>,
+  output: OutputTarget | undefined,
+): Promise<void> {
+  if (output === undefined) {
     await stream.pipeTo(stdoutWritable());
     return;
   }
-  const file = await createAtomicFile(output);
+  const file =
+    output.kind === "file" ? await createAtomicFile(output.path) : await openDeviceOutput(output.path);
   try {
     await stream.pipeTo(file.writable);
     await file.commit();
@@ -49,7 +69,7 @@ export async function encryptCommand(
   if ((options.output === undefined || options.output === "-") && process.stdout.isTTY) {
     throw new UsageError("refusing to write an envelope to a terminal: use -o <file> or redirect stdout");
   }
-  if (options.output !== undefined && options.output !== "-") checkOutputPath(options.output);
+  const output = outputOf(options);
   const providers = await session.encryptProviders(settings);
   const source = openInput(input);
   const envelope = source.stream
@@ -62,7 +82,7 @@ export async function encryptCommand(
         ...(frameSize !== undefined ? { frameSize } : {}),
       }),
     );
-  await writeOutput(envelope, options.output);
+  await writeOutput(envelope, output);
 }
 
 /**
@@ -77,11 +97,11 @@ export async function decryptCommand(
 ): Promise<void> {
   const settings = resolveSettings(options);
   const expectContext = parseContext(options.expectContext, "--expect-context");
-  if (options.output !== undefined && options.output !== "-") checkOutputPath(options.output);
+  const output = outputOf(options);
   const source = openInput(input);
   const counted = source.stream.pipeThrough(progressStream("decrypt", source.size, options.quiet === true));
   const { header, stream } = await peekHeader(counted);
   const providers = await session.decryptProviders(settings, header.encryptedDataKeys);
   const plaintext = stream.pipeThrough(decryptStream({ providers, expectContext }));
-  await writeOutput(plaintext, options.output);
+  await writeOutput(plaintext, output);
 }

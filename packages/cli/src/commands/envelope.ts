@@ -7,6 +7,7 @@ import {
   fsyncSync,
   openSync,
   readSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeSync,
@@ -205,7 +206,9 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
  * Writes the new header and the old body to a temp file in the same directory, fsyncs it, renames it over the
  * original and fsyncs the directory: a crash leaves either the old file or the new one, never a mix.
  */
-function writeRewrapped(file: string, header: Uint8Array, bodyOffset: number, size: number): void {
+function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, size: number): void {
+  // A link stays a link: the file it points at is rewritten (renaming over the link replaced it with a copy).
+  const file = realpathSync(path);
   const temp = tempPathFor(file);
   const inFd = openSync(file, "r");
   // A signal during the (synchronous) copy is handled after it, when the file was renamed or removed.
