@@ -84,4 +84,14 @@ describe("rewrapEnvelopeHeader", () => {
       rewrapEnvelopeHeader(envelope.subarray(0, 100), { providers: [local], add: [backup] }),
     ).rejects.toMatchObject({ code: "ERR_TRUNCATED" });
   });
+
+  it("refuses an added provider that returns no encrypted data key, with ERR_PROVIDER_UNAVAILABLE", async () => {
+    const envelope = await sealAes(plaintext, [local], { context });
+    for (const result of [undefined, [], "none"]) {
+      const broken = { ...cloud, providerId: "raw", encryptDataKey: async () => result as never };
+      await expect(
+        rewrapEnvelopeHeader(envelope, { providers: [local], add: [broken], remove: () => true }),
+      ).rejects.toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    }
+  });
 });

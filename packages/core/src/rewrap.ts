@@ -46,7 +46,8 @@ export interface RewrapResult {
  * `envelope` may be the whole envelope or just its first bytes, as long as they hold the whole header.
  * @throws {SealkitError} as parseHeader (ERR_TRUNCATED when the header is incomplete), ERR_NO_DECRYPTABLE_KEY,
  * ERR_AUTHENTICATION_FAILED (commitment mismatch), ERR_TOO_MANY_ENCRYPTED_DATA_KEYS (the result would exceed
- * maxEncryptedDataKeys), or what a provider in `add` throws
+ * maxEncryptedDataKeys), ERR_PROVIDER_UNAVAILABLE (a provider in `add` returned no encrypted data key), or what a
+ * provider in `add` throws
  * @throws {RangeError} when the result would have no encrypted data keys (a caller mistake: nobody could decrypt it)
  */
 export async function rewrapEnvelopeHeader(
@@ -88,9 +89,19 @@ export async function rewrapEnvelopeHeader(
     const added: EncryptedDataKey[] = [];
     for (const provider of add) {
       signal?.throwIfAborted();
-      added.push(
-        ...(await provider.encryptDataKey({ plaintext: dataKey, context, ...(signal ? { signal } : {}) })),
-      );
+      const wrapped = await provider.encryptDataKey({
+        plaintext: dataKey,
+        context,
+        ...(signal ? { signal } : {}),
+      });
+      // A provider that wraps for nobody would leave the envelope without the recipient the caller asked for.
+      if (!Array.isArray(wrapped) || wrapped.length === 0) {
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `provider "${provider.providerId}" returned no encrypted data key`,
+        );
+      }
+      added.push(...wrapped);
     }
     const result = [...kept, ...added];
     if (result.length === 0) {
