@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
 import { checkLockout, conditionKeysFor, parsePolicy } from "./policy/index.js";
-import { ACCOUNT, ALICE, BOB, openTemp, ROOT } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, openTemp, ROOT, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -290,6 +290,52 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
       kms.generateDataKey(carol, { KeyId: KeyMetadata.Arn, KeySpec: "AES_256" }),
       "AccessDeniedException",
     );
+  });
+
+  it("sets aws:CurrentTime, aws:EpochTime and aws:RequestedRegion, which AWS includes in every request", async () => {
+    const c = testClock(Date.UTC(2026, 0, 15));
+    const t = await openTemp({ clock: c.clock, region: "eu-west-1" });
+    cleanups.push(t.cleanup);
+    const kms = t.kms;
+    const KeyId = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    const carol = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        rootAdmin,
+        {
+          Sid: "UntilFebruary",
+          Effect: "Allow",
+          Principal: { AWS: carol.principal },
+          Action: "kms:DescribeKey",
+          Resource: "*",
+          Condition: { DateLessThan: { "aws:CurrentTime": "2026-02-01T00:00:00Z" } },
+        },
+        {
+          Sid: "EpochToo",
+          Effect: "Allow",
+          Principal: { AWS: carol.principal },
+          Action: "kms:GetKeyPolicy",
+          Resource: "*",
+          Condition: { NumericLessThan: { "aws:EpochTime": Date.UTC(2026, 1, 1) / 1000 } },
+        },
+        {
+          Sid: "OnlyEurope",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "kms:Encrypt",
+          Resource: "*",
+          Condition: { StringNotLike: { "aws:RequestedRegion": "eu-*" } },
+        },
+      ]),
+    });
+    const arn = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Arn;
+    await kms.describeKey(carol, { KeyId: arn });
+    await kms.getKeyPolicy(carol, { KeyId: arn });
+    await kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array([1]) });
+    c.advanceDays(20);
+    await rejects(kms.describeKey(carol, { KeyId: arn }), "AccessDeniedException");
+    await rejects(kms.getKeyPolicy(carol, { KeyId: arn }), "AccessDeniedException");
   });
 
   it("sets kms:GrantIsForAWSResource when an AWS service calls CreateGrant for the principal", async () => {

@@ -2418,6 +2418,8 @@ export class LocalKms {
       principal: caller.principal,
       account: caller.account,
       key: SYMMETRIC_KEY_PROPERTIES,
+      now: new Date(this.#now()),
+      region: this.location.region,
       ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
       ...(options.requestAlias !== undefined ? { requestAlias: options.requestAlias } : {}),
       ...(options.context ? { context: options.context } : {}),

@@ -95,6 +95,10 @@ export interface ConditionKeySource {
   readonly encryptionAlgorithm?: string;
   /** kms:RequestAlias: the alias name the request identified the key by (see `requestAliasOf`). */
   readonly requestAlias?: string;
+  /** The time of the request: aws:CurrentTime (ISO 8601) and aws:EpochTime (seconds), always present in AWS. */
+  readonly now?: Date;
+  /** aws:RequestedRegion, the Region called (always present in AWS), e.g. "us-east-1". */
+  readonly region?: string;
   /** Any further keys, copied as given (kms:GrantOperations, kms:BypassPolicyLockoutSafetyCheck, ...). */
   readonly extra?: Readonly<Record<string, ConditionValue>>;
 }
@@ -104,9 +108,10 @@ export interface ConditionKeySource {
  * an assumed-role session), aws:PrincipalAccount, kms:EncryptionContext:<key> for each pair,
  * kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
  * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion),
- * kms:EncryptionAlgorithm and kms:RequestAlias.
+ * kms:EncryptionAlgorithm, kms:RequestAlias, aws:CurrentTime, aws:EpochTime and aws:RequestedRegion.
  *
- * @throws TypeError when `principal` or `account` is not a string, or a context value is not a string.
+ * @throws TypeError when `principal` or `account` is not a string, a context value is not a string, or `now` is
+ *   an invalid Date.
  */
 export function conditionKeysFor(source: ConditionKeySource): Record<string, ConditionValue> {
   if (typeof source.principal !== "string") throw new TypeError('"principal" expected a string');
@@ -139,6 +144,13 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
   }
   if (source.encryptionAlgorithm !== undefined) keys["kms:EncryptionAlgorithm"] = source.encryptionAlgorithm;
   if (source.requestAlias !== undefined) keys["kms:RequestAlias"] = source.requestAlias;
+  if (source.now !== undefined) {
+    const ms = source.now.getTime();
+    if (!Number.isFinite(ms)) throw new TypeError('"now" expected a valid Date');
+    keys["aws:CurrentTime"] = source.now.toISOString();
+    keys["aws:EpochTime"] = String(Math.floor(ms / 1000));
+  }
+  if (source.region !== undefined) keys["aws:RequestedRegion"] = source.region;
   if (source.extra) Object.assign(keys, source.extra);
   return keys;
 }
