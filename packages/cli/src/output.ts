@@ -83,6 +83,19 @@ function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
+/** Whether a progress bar line is on stderr without its newline (the run stopped before its final draw). */
+let progressLineOpen = false;
+
+/**
+ * Ends a progress bar line left open by a run that failed, so that the error message that follows starts a line of
+ * its own (it was appended to the bar).
+ */
+export function endProgressLine(): void {
+  if (!progressLineOpen) return;
+  progressLineOpen = false;
+  process.stderr.write("\n");
+}
+
 /**
  * A pass-through stream that counts bytes and draws a progress bar (bytes, rate, time left when the total is
  * known) on stderr, at most ten times a second, after the first second. Silent when stderr is not a terminal or
@@ -122,6 +135,7 @@ export function progressStream(
     const sizes = total !== undefined ? `${formatBytes(done)}/${formatBytes(total)}` : formatBytes(done);
     const line = `${label} ${bar}${sizes} ${formatBytes(rate)}/s${tail}`;
     stderr.write(`\r\x1b[2K${line}${final ? "\n" : ""}`);
+    progressLineOpen = !final;
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {

@@ -6,6 +6,7 @@ import { decryptCommand, encryptCommand } from "./commands/crypt.js";
 import { inspectCommand, rewrapCommand } from "./commands/envelope.js";
 import { benchCommand, serveCommand } from "./commands/serve.js";
 import { describeError, EXIT, EXIT_CODES_HELP, exitCodeOf } from "./exit-codes.js";
+import { endProgressLine } from "./output.js";
 import { Session } from "./providers.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -421,6 +422,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         return EXIT.USAGE;
       return EXIT.USAGE;
     }
+    endProgressLine();
     process.stderr.write(`${describeError(error, session.principal)}\n`);
     if (process.env.SEALKIT_DEBUG === "1") {
       // The stack and the causes (never key material: errors carry ids and codes only).

@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, baseEnv, run, tempDir } from "./helpers.js";
@@ -40,6 +40,19 @@ describe.skipIf(!hasScript)("progress bar", () => {
     const quiet = onTerminal([...args, "--quiet"], {});
     expect(quiet.code).toBe(0);
     expect(quiet.screen).not.toContain("encrypt [");
+  });
+
+  it("an error after the bar was drawn starts on a line of its own", () => {
+    const big = readFileSync(join(t.dir, "big.slkt"));
+    big[big.length >> 1]! ^= 1; // a frame in the middle: the bar has been drawn, the input not read to its end
+    writeFileSync(join(t.dir, "bad.slkt"), big);
+    const r = onTerminal(
+      ["decrypt", "bad.slkt", "--provider", "raw", "--raw-key-file", "k", "-o", "bad.out"],
+      { NO_COLOR: "1" },
+    );
+    expect(r.code).toBe(3);
+    expect(r.screen).toContain("decrypt [");
+    expect(r.screen).toMatch(/(^|\n)sealkit: ERR_AUTHENTICATION_FAILED: /);
   });
 
   it("is silent when stderr is not a terminal", async () => {
