@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { checkLockout, conditionKeysFor, parsePolicy } from "./policy/index.js";
+import { checkLockout, conditionKeysFor, evaluatePolicy, parsePolicy } from "./policy/index.js";
 import { ACCOUNT, ALICE, BOB, openTemp, ROOT, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -461,6 +461,37 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     await kms.putKeyPolicy(ROOT, { KeyId, Policy: policyJson([rootAdmin]) });
     expect(() => parsePolicy(stored)).toThrow(/OverlyPermissiveCondition/);
     expect(parsePolicy(stored, { stored: true }).statements).toHaveLength(2);
+  });
+
+  it("builds a request's condition keys lazily: not for a policy without conditions, once otherwise", () => {
+    let calls = 0;
+    const conditions = () => {
+      calls++;
+      return conditionKeysFor({
+        principal: ALICE.principal,
+        account: ACCOUNT,
+        context: { Department: "IT" },
+      });
+    };
+    const request = {
+      principal: ALICE.principal,
+      account: ACCOUNT,
+      action: "kms:Decrypt",
+      resource: `arn:aws:kms:us-east-1:${ACCOUNT}:key/k`,
+      conditions,
+    };
+    expect(evaluatePolicy(parsePolicy(policyJson([rootAdmin])), request)).toBe("allow");
+    expect(calls).toBe(0);
+    const conditional = (value: string) => ({
+      Effect: "Allow",
+      Principal: { AWS: ALICE.principal },
+      Action: "kms:Decrypt",
+      Resource: "*",
+      Condition: { StringEquals: { "kms:EncryptionContext:Department": value } },
+    });
+    const two = parsePolicy(policyJson([conditional("HR"), conditional("IT")]));
+    expect(evaluatePolicy(two, request)).toBe("allow");
+    expect(calls).toBe(1);
   });
 
   it("the lockout check sees an assumed-role caller's aws:PrincipalArn as its role's ARN, as requests do", () => {

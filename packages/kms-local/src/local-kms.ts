@@ -2414,22 +2414,25 @@ export class LocalKms {
     decodeGrantTokens(options.grantTokens);
     const action = `kms:${operation}`;
     const resource = keyArn(this.location, row.id);
-    const conditions = conditionKeysFor({
-      principal: caller.principal,
-      account: caller.account,
-      key: SYMMETRIC_KEY_PROPERTIES,
-      now: new Date(this.#now()),
-      region: this.location.region,
-      ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
-      ...(options.requestAlias !== undefined ? { requestAlias: options.requestAlias } : {}),
-      ...(options.context ? { context: options.context } : {}),
-      ...(caller.viaService !== undefined ? { viaService: caller.viaService } : {}),
-      // An AWS service calling on the principal's behalf (kms:ViaService) is what this key means.
-      ...(caller.viaService !== undefined && GRANT_FOR_AWS_RESOURCE_OPERATIONS.has(operation)
-        ? { grantIsForAwsResource: true }
-        : {}),
-      ...(options.extra ? { extra: options.extra } : {}),
-    });
+    const now = this.#now();
+    // Built only if a statement of the policy has conditions (evaluatePolicy calls it at most once).
+    const conditions = () =>
+      conditionKeysFor({
+        principal: caller.principal,
+        account: caller.account,
+        key: SYMMETRIC_KEY_PROPERTIES,
+        now: new Date(now),
+        region: this.location.region,
+        ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
+        ...(options.requestAlias !== undefined ? { requestAlias: options.requestAlias } : {}),
+        ...(options.context ? { context: options.context } : {}),
+        ...(caller.viaService !== undefined ? { viaService: caller.viaService } : {}),
+        // An AWS service calling on the principal's behalf (kms:ViaService) is what this key means.
+        ...(caller.viaService !== undefined && GRANT_FOR_AWS_RESOURCE_OPERATIONS.has(operation)
+          ? { grantIsForAwsResource: true }
+          : {}),
+        ...(options.extra ? { extra: options.extra } : {}),
+      });
     const decision = evaluatePolicy(this.#policy(row.id), {
       principal: caller.principal,
       account: caller.account,

@@ -58,7 +58,10 @@ export function evaluate(
   };
   let normalized: RequestConditions | undefined;
   const conditions = () => {
-    normalized ??= normalizeConditions(request.conditions);
+    // Built on first need: a policy without conditions (the default one) never pays for them.
+    normalized ??= normalizeConditions(
+      typeof request.conditions === "function" ? request.conditions() : request.conditions,
+    );
     return normalized;
   };
   let allowed = false;

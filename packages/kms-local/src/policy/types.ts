@@ -53,8 +53,11 @@ export interface PolicyRequest {
   /**
    * Condition keys and their values, e.g. `kms:EncryptionContext:tenant`, `kms:EncryptionContextKeys` (array),
    * `kms:CallerAccount`, `kms:ViaService`. Names are matched case-insensitively. `conditionKeysFor` builds them.
+   * May be a function returning them: it is called at most once, and only when a statement needs them.
    */
-  readonly conditions?: Readonly<Record<string, ConditionValue>>;
+  readonly conditions?:
+    | Readonly<Record<string, ConditionValue>>
+    | (() => Readonly<Record<string, ConditionValue>>);
   /**
    * When the caller is an AWS service acting for itself (a service principal such as `logs.amazonaws.com`),
    * its name: statements whose Principal is `{ "Service": ... }` match only such callers (or kms:ViaService).
