@@ -282,6 +282,64 @@ describe("cachingProvider: concurrent callers over a slow store", () => {
   }, 30_000);
 });
 
+describe("cachingProvider: a hit racing an eviction", () => {
+  it("never hands out a key the LRU wiped between looking it up and copying it", async () => {
+    // Caller A hits "x" while caller B's fresh "y" is stored into a one-entry LRU, which evicts (and wipes) "x".
+    // Every interleaving of the two, to the microtask: A must get x's key, intact, whatever B does meanwhile.
+    const inner = rawKeyProvider({ keyId: "k1", key: new Uint8Array(32).fill(4) });
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) await null;
+    };
+    // Keys made in advance, so that B's fetch completes after an exact number of microtasks (Web Crypto would
+    // complete it in a later task, outside the window this test is about).
+    const made = new Map<string, DataKey>();
+    for (const t of ["x", "y"]) made.set(t, await inner.generateDataKey({ length: 32, context: { t } }));
+    let delay = 0;
+    const delayed: KeyProvider = {
+      ...inner,
+      providerId: inner.providerId,
+      async generateDataKey(r) {
+        await ticks(delay);
+        const dk = made.get(r.context.t!)!;
+        return { plaintext: dk.plaintext.slice(), encryptedDataKeys: dk.encryptedDataKeys };
+      },
+    };
+    const req = (t: string) => request(1, { t });
+    let checked = 0;
+    for (let bDelay = 0; bDelay < 10; bDelay++) {
+      for (let aStart = 0; aStart < 16; aStart++) {
+        const cached = cachingProvider(delayed, { capacity: 1 });
+        delay = 0;
+        await cached.generateDataKey(req("y"));
+        const first = await cached.generateDataKey(req("x"));
+        const expected = toHex(first.plaintext);
+        delay = bDelay;
+        const [a] = await Promise.all([
+          (async () => {
+            await ticks(aStart);
+            return cached.generateDataKey(req("x"));
+          })(),
+          cached.generateDataKey(req("y")),
+        ]);
+        // A either hit x's entry or (when x was evicted first) fetched a fresh key; either way the key matches its
+        // encrypted data key, and it is never the wiped (zero) one.
+        expect(
+          a.plaintext.some((b) => b !== 0),
+          `B after ${bDelay} ticks, A after ${aStart}`,
+        ).toBe(true);
+        const opened = await inner.decryptDataKey({
+          encryptedDataKey: a.encryptedDataKeys[0]!,
+          context: { t: "x" },
+        });
+        expect(toHex(opened)).toBe(toHex(a.plaintext));
+        if (toHex(a.plaintext) === expected) checked++;
+      }
+    }
+    // The interleavings did exercise the hit path.
+    expect(checked).toBeGreaterThan(0);
+  });
+});
+
 describe("cachingProvider: a provider that breaks its contract", () => {
   it("caches neither a missing result nor a key without encrypted data keys", async () => {
     let calls = 0;

@@ -192,13 +192,23 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
       const step = await withLock(
         key,
         async (): Promise<{ hit: Fetched } | { wait: Promise<Fetched> } | { mine: Promise<Fetched> }> => {
+          // The entry's plaintext is the cache's copy for us (DataKeyCache.get): it goes back through set, or is
+          // wiped here; the caller gets a copy of its own.
           const entry = await cache.get(key);
           if (entry && !expired(entry, bytes)) {
             const plaintext = entry.plaintext.slice();
-            await cache.set(key, { ...entry, messages: entry.messages + 1, bytes: entry.bytes + bytes });
+            try {
+              await cache.set(key, { ...entry, messages: entry.messages + 1, bytes: entry.bytes + bytes });
+            } catch (error) {
+              wipe(plaintext);
+              throw error;
+            }
             return { hit: { plaintext, encryptedDataKeys: entry.encryptedDataKeys } };
           }
-          if (entry) await cache.delete(key);
+          if (entry) {
+            await cache.delete(key);
+            wipe(entry.plaintext);
+          }
           const pending = inflight.get(key);
           if (pending) return { wait: pending };
           const started = (async (): Promise<Fetched> => {

@@ -24,6 +24,10 @@ export interface DataKeyCacheEntry {
  * memoryDataKeyCache. Implementations must wipe (or destroy) the plaintext of entries they delete, replace with a
  * different plaintext, or evict; they must not modify an entry's plaintext otherwise.
  *
+ * `get` must return a plaintext that later calls do not wipe: a copy (a store that serializes entries returns one
+ * anyway), because another key's `set` may evict the entry before the caller has read it. cachingProvider wipes
+ * that copy, or hands it back through `set`, after which it belongs to the cache.
+ *
  * cachingProvider serializes its own get-then-set per key within one process; a shared backing store may count
  * uses from several processes loosely (each process enforces the limits on what it sees).
  */
@@ -38,7 +42,7 @@ export const DEFAULT_CACHE_CAPACITY = 1000;
 
 /**
  * An in-memory least-recently-used DataKeyCache of at most `capacity` entries; evicted, deleted and replaced
- * plaintexts are wiped.
+ * plaintexts are wiped, and `get` returns a copy of the plaintext.
  * @throws {RangeError} when capacity is not an integer from 1 to 1,000,000
  */
 export function memoryDataKeyCache(options: { capacity?: number } = {}): DataKeyCache {
@@ -48,11 +52,11 @@ export function memoryDataKeyCache(options: { capacity?: number } = {}): DataKey
   return {
     async get(key) {
       const entry = entries.get(key);
-      if (entry) {
-        entries.delete(key);
-        entries.set(key, entry);
-      }
-      return entry;
+      if (!entry) return undefined;
+      entries.delete(key);
+      entries.set(key, entry);
+      // A copy: another key's set may evict (and wipe) the stored entry before the caller reads it.
+      return { ...entry, plaintext: entry.plaintext.slice() };
     },
     async set(key, entry) {
       const old = entries.get(key);
