@@ -156,3 +156,13 @@ describe("describeError hints", () => {
     expect(describeError(trailing)).toMatch(/ — the file has bytes after the end of its envelope/);
   });
 });
+
+describe("frame size settings", () => {
+  it("a bad value is reported under the name it was given by", () => {
+    expect(() => resolveSettings({ frameSize: "abc" }, env())).toThrow(/^--frame-size expected/);
+    expect(() => resolveSettings({}, env({ SEALKIT_FRAME_SIZE: "abc" }))).toThrow(
+      /^SEALKIT_FRAME_SIZE expected/,
+    );
+    expect(resolveSettings({}, env({ SEALKIT_FRAME_SIZE: "4K" })).frameSize).toBe(4096);
+  });
+});

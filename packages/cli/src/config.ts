@@ -220,7 +220,18 @@ export function resolveSettings(flags: ProviderFlags, env: NodeJS.ProcessEnv = p
     endpoint: pick(flags.endpoint, "SEALKIT_ENDPOINT", profile.endpoint, "endpoint"),
     rawKeyFile: pick(flags.rawKeyFile, "SEALKIT_RAW_KEY_FILE", profile.rawKeyFile, "rawKeyFile"),
     suite: pick(flags.suite, "SEALKIT_SUITE", profile.suite, "suite"),
-    frameSize: frameSizeText === undefined ? undefined : parseSize(frameSizeText, "--frame-size"),
+    frameSize:
+      frameSizeText === undefined
+        ? undefined
+        : parseSize(
+            frameSizeText,
+            // Name where the bad value came from (a bad SEALKIT_FRAME_SIZE was reported as --frame-size).
+            flags.frameSize !== undefined
+              ? "--frame-size"
+              : env.SEALKIT_FRAME_SIZE !== undefined
+                ? "SEALKIT_FRAME_SIZE"
+                : "profile field frameSize",
+          ),
     pkcs11: {
       library: pick(flags.pkcs11Library, "SEALKIT_PKCS11_LIBRARY", p.library, "pkcs11.library"),
       tokenLabel: pick(flags.pkcs11Token, "SEALKIT_PKCS11_TOKEN", p.tokenLabel, "pkcs11.tokenLabel"),

@@ -63,7 +63,7 @@ export async function encryptCommand(
   const frameSize = settings.frameSize;
   if (frameSize !== undefined && (frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE)) {
     throw new UsageError(
-      `--frame-size expected ${MIN_FRAME_SIZE} to ${MAX_FRAME_SIZE} bytes, got ${frameSize}`,
+      `the frame size (--frame-size, SEALKIT_FRAME_SIZE or the profile's frameSize) expected ${MIN_FRAME_SIZE} to ${MAX_FRAME_SIZE} bytes, got ${frameSize}`,
     );
   }
   if ((options.output === undefined || options.output === "-") && process.stdout.isTTY) {
