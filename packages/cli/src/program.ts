@@ -418,8 +418,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return EXIT.OK;
-      if (error.code === "commander.help" || error.code === "commander.executeSubCommandAsync")
-        return EXIT.USAGE;
+      // `sealkit help [command]` asked for help (exit code 0 from commander); a group without its subcommand
+      // (`sealkit keys`) prints help as an error.
+      if (error.code === "commander.help" && error.exitCode === 0) return EXIT.OK;
       return EXIT.USAGE;
     }
     endProgressLine();

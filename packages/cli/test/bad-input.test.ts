@@ -181,3 +181,17 @@ describe("keys create --alias", () => {
     expect(r.stderr).toMatch(/the alias expected alias\/<name>/);
   });
 });
+
+describe("help", () => {
+  it("sealkit help [command] is a request, exit 0 on stdout; a group without its subcommand is a usage error", async () => {
+    const all = await run(["help"], { cwd });
+    expect(all.code).toBe(0);
+    expect(all.out).toMatch(/^Usage: sealkit /);
+    const encrypt = await run(["help", "encrypt"], { cwd });
+    expect(encrypt.code).toBe(0);
+    expect(encrypt.out).toMatch(/^Usage: sealkit encrypt /);
+    const group = await run(["keys"], { cwd });
+    expect(group.code).toBe(2);
+    expect(group.stderr).toMatch(/^Usage: sealkit keys /);
+  });
+});
