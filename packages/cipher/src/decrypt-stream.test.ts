@@ -255,6 +255,32 @@ describe("decryptStream liveness", () => {
   }
 });
 
+describe("decryptStream errors while the writer pauses", () => {
+  it("AES_256_GCM: a damaged frame errors the stream at once, after the intact frames before it", async () => {
+    const plaintext = marked(1000);
+    const envelope = await encrypt(plaintext, {
+      providers: [provider()],
+      suite: "AES_256_GCM",
+      frameSize: 64,
+    });
+    const headerLength = envelope.length - (15 * 81 + 21 + 40);
+    envelope[headerLength + 81 + 30]! ^= 1; // inside frame 2
+    const stream = decryptStream({ providers: [provider()] });
+    stream.writable
+      .getWriter()
+      .write(envelope.slice(0, headerLength + 4 * 81))
+      .catch(() => {});
+    const reader = stream.readable.getReader();
+    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 2000));
+    const first = await Promise.race([reader.read(), timeout]);
+    expect(first !== "timeout" && !first.done && equalBytes(first.value, plaintext.subarray(0, 64))).toBe(
+      true,
+    );
+    const second = await Promise.race([reader.read().catch((error: unknown) => ({ error })), timeout]);
+    expect(second).toMatchObject({ error: { code: "ERR_AUTHENTICATION_FAILED" } });
+  });
+});
+
 describe("decryptStream and decryptRange options", () => {
   it("refuse maxEncryptedDataKeys out of range at once, before reading any input", async () => {
     for (const bad of [0, 65_536, -1]) {
