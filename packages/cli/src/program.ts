@@ -362,7 +362,7 @@ Examples:
   kmsCmd
     .command("serve")
     .description(
-      "Serve the local KMS over the AWS KMS wire protocol (SigV4-authenticated). Prints the endpoint and a ready line; stops cleanly on SIGINT/SIGTERM. With --hsm, the root key is a PKCS#11 key (SoftHSM2, CloudHSM): if the HSM cannot be used the server does not start (there is no fallback to a key file).",
+      "Serve the local KMS over the AWS KMS wire protocol (SigV4-authenticated). Prints the endpoint and a ready line; stops cleanly on SIGINT/SIGTERM, answering requests in flight first (a second signal stops it at once). With --hsm, the root key is a PKCS#11 key (SoftHSM2, CloudHSM): if the HSM cannot be used the server does not start (there is no fallback to a key file).",
     )
     .option("--port <n>", "port (0 picks a free one)", "4600")
     .option("--host <addr>", "address to listen on", "127.0.0.1")

@@ -93,8 +93,12 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   );
   await new Promise<void>((done, fail) => {
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
+    const stop = (signal: "SIGINT" | "SIGTERM") => {
+      if (stopping) {
+        // A second signal while requests in flight hold the stop (up to the request timeout): exit now.
+        process.stdout.write(`${signal} again: stopping now\n`);
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      }
       stopping = true;
       process.stdout.write(`${signal}: finishing requests in flight, then stopping\n`);
       started
