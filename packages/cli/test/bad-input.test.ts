@@ -243,3 +243,16 @@ describe("kms serve and a second Ctrl-C", () => {
     expect(out).toMatch(/SIGINT: finishing requests in flight, then stopping/);
   });
 });
+
+describe("policy put", () => {
+  it("a policy that is not JSON is reported on one line, by line and column", async () => {
+    const r = await run(["policy", "put", "alias/r", "-", ...dd], {
+      cwd,
+      input: '{\n  "Version": nope\n}\n',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "sealkit: usage: the policy on stdin is not valid JSON (line 2, column 15) (see sealkit --help)\n",
+    );
+  });
+});

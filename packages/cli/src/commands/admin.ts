@@ -3,7 +3,13 @@
 
 import { readFileSync } from "node:fs";
 import type { AuditEvent, LocalKms } from "@sealkit/kms-local";
-import { type ProviderFlags, parseContext, resolveSettings, type Settings } from "../config.js";
+import {
+  type ProviderFlags,
+  parseContext,
+  parseJsonText,
+  resolveSettings,
+  type Settings,
+} from "../config.js";
 import { UsageError } from "../exit-codes.js";
 import { printJson, printPairs, printTable } from "../output.js";
 import type { Session } from "../providers.js";
@@ -341,11 +347,8 @@ export const policy = {
     session: Session,
   ) {
     const text = readFileSync(file === "-" ? 0 : file, "utf8");
-    try {
-      JSON.parse(text);
-    } catch (error) {
-      throw new UsageError(`${file} is not valid JSON: ${(error as Error).message}`);
-    }
+    // One line, by line and column (the parser's message quoted the text, newlines included).
+    parseJsonText(text, file === "-" ? "the policy on stdin" : file);
     await (await adminBackend(flags, session))("PutKeyPolicy", {
       KeyId: key,
       PolicyName: "default",
