@@ -182,5 +182,12 @@ describe("decryptRange at every frame boundary, and the caller's invalid ranges"
         `[${start}, ${end})`,
       ).rejects.toThrow(type);
     }
+    for (const suite of SUITES) {
+      const empty = await encrypt(new Uint8Array(0), { providers: providers(), suite, frameSize: FRAME });
+      await expect(
+        decryptRange(bytesSource(empty), { providers: providers(), start: 0, end: 1 }),
+        `${suite}: [0, 1) of an empty message`,
+      ).rejects.toThrow(RangeError);
+    }
   });
 });
