@@ -166,3 +166,17 @@ describe("frame size settings", () => {
     expect(resolveSettings({}, env({ SEALKIT_FRAME_SIZE: "4K" })).frameSize).toBe(4096);
   });
 });
+
+describe("describeError is one line", () => {
+  it("keeps the first line of a multi-line message (a YAML seed error quoted the file below it)", () => {
+    const yaml = Object.assign(
+      new Error(
+        "Nested mappings are not allowed in compact mappings at line 2, column 21:\n\n  key: a: b\n   ^\n",
+      ),
+      { code: "BLOCK_AS_IMPLICIT_KEY" },
+    );
+    expect(describeError(yaml)).toBe(
+      "sealkit: BLOCK_AS_IMPLICIT_KEY: Nested mappings are not allowed in compact mappings at line 2, column 21",
+    );
+  });
+});

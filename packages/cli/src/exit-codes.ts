@@ -150,6 +150,9 @@ export function describeError(error: unknown, principal?: string): string {
     message = String(error);
   }
   if (message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
+  // One line: some libraries quote the input below their message (a YAML seed file); SEALKIT_DEBUG=1 shows it all.
+  const newline = message.indexOf("\n");
+  if (newline >= 0) message = message.slice(0, newline).replace(/:\s*$/, "");
   // Some causes are in the message only (the AWS SDK's errors reach us as ERR_PROVIDER_UNAVAILABLE).
   const what =
     /UnrecognizedClient|InvalidSignature|security token|signature|Could not load credentials/i.test(message)
