@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { checkLockout, conditionKeysFor, evaluatePolicy, parsePolicy } from "./policy/index.js";
+import {
+  checkLockout,
+  conditionKeysFor,
+  decodeGrantToken,
+  evaluatePolicy,
+  parsePolicy,
+} from "./policy/index.js";
 import { ACCOUNT, ALICE, BOB, openTemp, ROOT, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -526,6 +532,14 @@ describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
     const a = await kms.createGrant(ROOT, request);
     const b = await kms.createGrant(ROOT, { ...request, Operations: ["Encrypt", "Decrypt"] });
     expect(b.GrantId).toBe(a.GrantId);
+    // "The returned grant token is unique with every CreateGrant request": both name the same grant.
+    expect(b.GrantToken).not.toBe(a.GrantToken);
+    expect(decodeGrantToken(b.GrantToken)).toBe(a.GrantId);
+    await kms.encrypt(ROOT, {
+      KeyId,
+      Plaintext: new Uint8Array([1]),
+      GrantTokens: [a.GrantToken, b.GrantToken],
+    });
     // The constraint's pairs in another order are the same constraint.
     const pairs = {
       ...request,

@@ -1213,7 +1213,8 @@ export class LocalKms {
           ).get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
             | GrantRow
             | undefined;
-          if (same) return { GrantToken: same.token, GrantId: same.grant_id };
+          // A retry returns the same grant with a new token, as AWS KMS does.
+          if (same) return { GrantToken: encodeGrantToken(same.grant_id), GrantId: same.grant_id };
         }
         const grantId = newGrantId();
         const token = encodeGrantToken(grantId);

@@ -3,7 +3,11 @@
 import { randomBytes } from "node:crypto";
 import { KmsError, validation } from "../errors.js";
 
-const MAGIC = Buffer.from("skgt\u0001", "latin1");
+/** Version 1: magic, version byte 1, the grant id. Still accepted; no longer issued. */
+const MAGIC_V1 = Buffer.from("skgt\u0001", "latin1");
+/** Version 2: magic, version byte 2, a 12-byte random nonce, the grant id: every token differs. */
+const MAGIC_V2 = Buffer.from("skgt\u0002", "latin1");
+const NONCE_LENGTH = 12;
 const GRANT_ID = /^[A-Za-z0-9-]{1,128}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** The most grant tokens a request may carry (AWS's limit). */
@@ -21,9 +25,10 @@ export function newGrantId(): string {
 }
 
 /**
- * Encodes a grant token for a grant id. A token only names the grant: the grant must still exist and name
+ * Encodes a new grant token for a grant id. A token only names the grant: the grant must still exist and name
  * the caller as grantee, so a token grants nothing by itself (as with AWS, where tokens only bridge eventual
- * consistency).
+ * consistency). Each call returns a different token (a random nonce), as AWS KMS returns a new token with every
+ * CreateGrant, even a retry that returns an existing grant; all tokens of a grant work interchangeably.
  *
  * @throws TypeError when `grantId` is not 1 to 128 of `A-Z a-z 0-9 -`.
  */
@@ -33,7 +38,9 @@ export function encodeGrantToken(grantId: string): string {
       `"grantId" expected 1 to 128 letters, digits or dashes, got ${JSON.stringify(grantId)}`,
     );
   }
-  return Buffer.concat([MAGIC, Buffer.from(grantId, "latin1")]).toString("base64url");
+  return Buffer.concat([MAGIC_V2, randomBytes(NONCE_LENGTH), Buffer.from(grantId, "latin1")]).toString(
+    "base64url",
+  );
 }
 
 /**
@@ -52,8 +59,18 @@ export function decodeGrantToken(token: string): string {
   const bytes = Buffer.from(token, "base64url");
   // Reject non-canonical encodings (stray trailing bits) so each grant has exactly one token.
   if (bytes.toString("base64url") !== token) throw invalidToken();
-  if (bytes.length <= MAGIC.length || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw invalidToken();
-  const grantId = bytes.subarray(MAGIC.length).toString("latin1");
+  let start: number;
+  if (bytes.length > MAGIC_V1.length && bytes.subarray(0, MAGIC_V1.length).equals(MAGIC_V1)) {
+    start = MAGIC_V1.length;
+  } else if (
+    bytes.length > MAGIC_V2.length + NONCE_LENGTH &&
+    bytes.subarray(0, MAGIC_V2.length).equals(MAGIC_V2)
+  ) {
+    start = MAGIC_V2.length + NONCE_LENGTH;
+  } else {
+    throw invalidToken();
+  }
+  const grantId = bytes.subarray(start).toString("latin1");
   if (!GRANT_ID.test(grantId)) throw invalidToken();
   return grantId;
 }

@@ -209,6 +209,18 @@ describe("grant tokens", () => {
     expect(decodeGrantTokens(undefined)).toEqual([]);
   });
 
+  it("are new with each encoding, and tokens of the first format still decode", () => {
+    const id = newGrantId();
+    const a = encodeGrantToken(id);
+    const b = encodeGrantToken(id);
+    expect(a).not.toBe(b);
+    expect([decodeGrantToken(a), decodeGrantToken(b)]).toEqual([id, id]);
+    const v1 = Buffer.concat([Buffer.from("skgt\u0001", "latin1"), Buffer.from(id)]).toString("base64url");
+    expect(decodeGrantToken(v1)).toBe(id);
+    const shortNonce = Buffer.from("skgt\u0002" + "n".repeat(12), "latin1").toString("base64url");
+    expect(thrown(() => decodeGrantToken(shortNonce)).awsName).toBe("InvalidGrantTokenException");
+  });
+
   it.each([
     ["empty", ""],
     ["not base64url", "abc+/="],
