@@ -125,8 +125,10 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
         ...inner,
         providerId: inner.providerId,
         async decryptDataKey(request) {
+          // A key service that does not heed the abort: it answers anyway, after the stream was cancelled.
           await gate;
-          return inner.decryptDataKey(request);
+          const { signal: _ignored, ...rest } = request;
+          return inner.decryptDataKey(rest);
         },
         canDecrypt: (edk) => inner.canDecrypt(edk),
       };
@@ -253,6 +255,52 @@ describe("decryptStream liveness", () => {
       await reader.cancel();
     });
   }
+});
+
+describe("decryptStream stops the provider call it no longer needs", () => {
+  it("aborts the data key request when the consumer cancels", async () => {
+    const envelope = await sealed("XCHACHA20_POLY1305");
+    const inner = provider();
+    let seen: AbortSignal | undefined;
+    const hanging: KeyProvider = {
+      ...inner,
+      providerId: inner.providerId,
+      decryptDataKey(request) {
+        seen = request.signal;
+        // A key service that answers only when told to stop.
+        return new Promise((_, reject) => {
+          request.signal?.addEventListener("abort", () => reject(request.signal!.reason), { once: true });
+        });
+      },
+      canDecrypt: (edk) => inner.canDecrypt(edk),
+    };
+    const stream = decryptStream({ providers: [hanging] });
+    stream.writable
+      .getWriter()
+      .write(envelope.subarray(0, 500))
+      .catch(() => {});
+    const reader = stream.readable.getReader();
+    const reading = reader.read();
+    await tick();
+    expect(seen?.aborted).toBe(false);
+    await reader.cancel(new Error("not interested"));
+    await reading;
+    expect(seen?.aborted).toBe(true);
+    // The caller's own signal still reaches the provider.
+    const controller = new AbortController();
+    const own = decryptStream({ providers: [hanging], signal: controller.signal });
+    own.writable
+      .getWriter()
+      .write(envelope.subarray(0, 500))
+      .catch(() => {});
+    const ownReader = own.readable.getReader();
+    const failed = ownReader.read().catch((error: unknown) => error);
+    await tick();
+    controller.abort(new Error("caller gave up"));
+    expect(await failed).toMatchObject({ message: "caller gave up" });
+    await tick();
+    expect(ciphers.live).toBe(0);
+  });
 });
 
 describe("decryptStream errors while the writer pauses", () => {

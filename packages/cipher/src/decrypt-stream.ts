@@ -10,6 +10,8 @@ import {
   checkExpectedContext,
   type DecryptOptions,
   openMessage,
+  type StreamSignal,
+  streamSignal,
 } from "./lib/message.js";
 import { OrderedEmitter } from "./lib/ordered-emitter.js";
 
@@ -54,6 +56,8 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   let done = false;
   // Set once the stream is cancelled or aborted: a pending header step must then dispose what it opens.
   let stopped = false;
+  // While the data key is being opened: cancelling the stream aborts that provider call.
+  let opening: StreamSignal | undefined;
 
   const release = (): void => {
     inFlight?.abandon();
@@ -81,7 +85,13 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       header = parseHeader(bytes.slice(0, result.header.length), parseOptions);
       queue.consume(header.length);
       checkExpectedContext(header, checked);
-      cipher = await openMessage(header, checked);
+      opening = streamSignal(checked.signal);
+      try {
+        cipher = await openMessage(header, { ...checked, signal: opening.signal });
+      } finally {
+        opening.release();
+        opening = undefined;
+      }
       if (stopped) {
         cipher.dispose();
         return;
@@ -139,10 +149,12 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         fail(error);
       }
     },
-    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): wipe the
-    // content key and the plaintext left in the WASM heap, as an error or the end of the envelope would.
-    cancel() {
+    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): stop a provider
+    // call still running, and wipe the content key and the plaintext left in the WASM heap, as an error or the end
+    // of the envelope would.
+    cancel(reason) {
       stopped = true;
+      opening?.abort(reason);
       release();
     },
   };

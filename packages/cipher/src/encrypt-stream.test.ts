@@ -122,8 +122,10 @@ describe("encryptStream disposes the content cipher however the stream ends", ()
         ...inner,
         providerId: inner.providerId,
         async generateDataKey(request) {
+          // A key service that does not heed the abort: it answers anyway, after the stream was cancelled.
           await gate;
-          return inner.generateDataKey(request);
+          const { signal: _ignored, ...rest } = request;
+          return inner.generateDataKey(rest);
         },
         canDecrypt: (edk) => inner.canDecrypt(edk),
       };
@@ -139,6 +141,32 @@ describe("encryptStream disposes the content cipher however the stream ends", ()
       expect(ciphers.live).toBe(0);
     });
   }
+});
+
+describe("encryptStream stops the provider call it no longer needs", () => {
+  it("aborts the data key request when the consumer cancels", async () => {
+    const inner = provider();
+    let seen: AbortSignal | undefined;
+    const hanging: KeyProvider = {
+      ...inner,
+      providerId: inner.providerId,
+      generateDataKey(request) {
+        seen = request.signal;
+        return new Promise((_, reject) => {
+          request.signal?.addEventListener("abort", () => reject(request.signal!.reason), { once: true });
+        });
+      },
+      canDecrypt: (edk) => inner.canDecrypt(edk),
+    };
+    const stream = encryptStream({ providers: [hanging] });
+    const reader = stream.readable.getReader();
+    const reading = reader.read().catch(() => {});
+    await tick();
+    expect(seen?.aborted).toBe(false);
+    await reader.cancel(new Error("not interested"));
+    await reading;
+    expect(seen?.aborted).toBe(true);
+  });
 });
 
 describe("encryptStream liveness", () => {

@@ -5,7 +5,13 @@ import { MAX_FRAME_INDEX, SealkitError } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
 import type { ContentCipher } from "./lib/content-cipher.js";
 import { framePrefix } from "./lib/frame-reader.js";
-import { checkEncryptOptions, type EncryptOptions, startMessage } from "./lib/message.js";
+import {
+  checkEncryptOptions,
+  type EncryptOptions,
+  type StreamSignal,
+  startMessage,
+  streamSignal,
+} from "./lib/message.js";
 import { OrderedEmitter } from "./lib/ordered-emitter.js";
 
 /** Encrypts one frame into a new array holding its whole wire form (at once for XChaCha, later for AES). */
@@ -48,6 +54,8 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
   let index = 1;
   // Set once the stream is cancelled or aborted: a pending start must then dispose the cipher it made.
   let stopped = false;
+  // While the data key is being generated: cancelling the stream aborts that provider call.
+  let starting: StreamSignal | undefined;
 
   const release = (): void => {
     inFlight?.abandon();
@@ -64,7 +72,14 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
   const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(reason: unknown): void } = {
     async start(controller) {
       try {
-        const started = await startMessage(checked, undefined);
+        starting = streamSignal(checked.signal);
+        let started: Awaited<ReturnType<typeof startMessage>>;
+        try {
+          started = await startMessage({ ...checked, signal: starting.signal }, undefined);
+        } finally {
+          starting.release();
+          starting = undefined;
+        }
         if (stopped) {
           started.cipher.dispose();
           return;
@@ -116,10 +131,12 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         fail(error);
       }
     },
-    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): wipe the
-    // content key and the buffered plaintext, as an error or the end of the input would.
-    cancel() {
+    // The consumer cancelled, or the writer aborted (a source that errors mid-way under pipeThrough): stop a provider
+    // call still running, and wipe the content key and the buffered plaintext, as an error or the end of the input
+    // would.
+    cancel(reason) {
       stopped = true;
+      starting?.abort(reason);
       release();
     },
   };

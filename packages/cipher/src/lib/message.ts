@@ -77,6 +77,28 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
   return signal;
 }
 
+/** A signal for one provider call of a stream: it follows the caller's signal and aborts when the stream is cancelled. */
+export interface StreamSignal {
+  readonly signal: AbortSignal;
+  /** Aborts the call (the stream was cancelled). */
+  abort(reason: unknown): void;
+  /** Stops following the caller's signal: call it once the provider call is over, so no listener is left behind. */
+  release(): void;
+}
+
+/** A StreamSignal that follows `outer` (the caller's `signal` option) until released. */
+export function streamSignal(outer: AbortSignal | undefined): StreamSignal {
+  const controller = new AbortController();
+  const follow = () => controller.abort(outer!.reason);
+  if (outer?.aborted) controller.abort(outer.reason);
+  else outer?.addEventListener("abort", follow, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release: () => outer?.removeEventListener("abort", follow),
+  };
+}
+
 /**
  * Checks encryption options at the boundary.
  * @throws {TypeError} for wrong types; {RangeError} for an empty provider list
