@@ -36,4 +36,23 @@ describe("parsePkcs11Config", () => {
     ];
     for (const [text, message] of cases) expect(() => parsePkcs11Config(text, env)).toThrow(message);
   });
+
+  it("never quotes a config that is not valid JSON (the PIN may be in it)", () => {
+    const texts = [
+      '{ "profile": "softhsm", "keyLabel": "k",\n  "pin": SuperSecretPin }',
+      '{ "profile": "softhsm", "keyLabel": "k", "pin": "SuperSecretPin" ',
+      '{ "profile": "softhsm", "keyLabel": "k", "pin": "SuperSecretPin" }}',
+      '{ "pin": "SuperSecretPin", }',
+    ];
+    for (const text of texts) {
+      let message = "";
+      try {
+        parsePkcs11Config(text);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^HSM config is not valid JSON/);
+      expect(message).not.toMatch(/Secret|Pin|pin/);
+    }
+  });
 });

@@ -50,7 +50,8 @@ export function parsePkcs11Config(
     try {
       raw = JSON.parse(input);
     } catch (error) {
-      throw new TypeError(`HSM config is not valid JSON: ${(error as Error).message}`);
+      // Never the parser's message: V8 quotes the text around the mistake, which may be the PIN.
+      throw new TypeError(`HSM config is not valid JSON${jsonErrorLine(input, (error as Error).message)}`);
     }
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -100,4 +101,12 @@ export function parsePkcs11Config(
     poolSize: optional<number>("poolSize", "number"),
     async: optional<boolean>("async", "boolean"),
   };
+}
+
+/** " (line L)" of a JSON.parse error when V8 gives its position, " (it ends too early)", or nothing. */
+function jsonErrorLine(text: string, message: string): string {
+  if (/end of (JSON )?input/i.test(message)) return " (it ends too early)";
+  const position = Number(/at position (\d+)/.exec(message)?.[1]);
+  if (!Number.isInteger(position)) return "";
+  return ` (line ${text.slice(0, position).split("\n").length})`;
 }
