@@ -1,6 +1,6 @@
 // Seed files: the example seed applies, a second run changes nothing, drift is brought back, bad seeds are refused.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,5 +75,22 @@ describe("seed files", { timeout: 30_000 }, () => {
     expect(() => checkSeed({ aliases: [{ name: "x", target: "alias/a" }] })).toThrow(/aliases\[0\]\.name/);
     expect(() => checkSeed([1])).toThrow(TypeError);
     expect(checkSeed(null)).toEqual({});
+  });
+
+  it("refuses a file that is not YAML with a one-line TypeError, and passes on the error of one it cannot read", () => {
+    const bad = join(dir, "bad-seed.yaml");
+    writeFileSync(bad, "keys:\n  - alias: alias/a\n description: x\n");
+    let error: unknown;
+    try {
+      loadSeedFile(bad);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/^seed file .*bad-seed\.yaml is not valid YAML or JSON: \S/);
+    expect((error as Error).message).not.toContain("\n");
+    expect(() => loadSeedFile(join(dir, "missing.yaml"))).toThrow(
+      expect.objectContaining({ code: "ENOENT" }),
+    );
   });
 });

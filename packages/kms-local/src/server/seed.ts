@@ -39,12 +39,13 @@ export interface SeedResult {
  * @throws {TypeError} for a document that is not a seed (see {@link checkSeed}); the file system's error when unreadable.
  */
 export function loadSeedFile(path: string): Seed {
+  const text = readFileSync(path, "utf8"); // a file that cannot be read throws its ENOENT, EACCES, ...
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, "utf8"));
+    doc = parseYaml(text);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw e;
-    throw new TypeError(`seed file ${path} is not valid YAML or JSON: ${(e as Error).message}`);
+    // The parser's errors carry a code of their own (BLOCK_AS_IMPLICIT_KEY, ...): a bad file, not an I/O failure.
+    throw new TypeError(`seed file ${path} is not valid YAML or JSON: ${firstLine((e as Error).message)}`);
   }
   return checkSeed(doc);
 }
@@ -225,4 +226,9 @@ function sameJson(a: unknown, b: string): boolean {
   } catch {
     return a === b;
   }
+}
+
+/** The first line of a parser message (the yaml package appends the quoted source below it). */
+function firstLine(message: string): string {
+  return message.split("\n", 1)[0]!.trim();
 }
