@@ -1,5 +1,6 @@
 // Data-key caching: a KeyProvider that reuses data keys of another provider within bounded limits (issue 6).
 
+import { untilAborted } from "./abort.js";
 import { abytes, aint, aobject, astring } from "./assert.js";
 import { concatBytes, randomBytes, toBase64, toHex, utf8, wipe } from "./bytes.js";
 import { encodeContext } from "./context.js";
@@ -66,29 +67,6 @@ async function digest(fields: Uint8Array[]): Promise<string> {
     parts.push(length, f);
   }
   return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes(...parts) as BufferSource)));
-}
-
-/** Resolves or rejects with `promise`, or rejects with the abort reason as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 const noop = () => {};

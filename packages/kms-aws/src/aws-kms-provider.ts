@@ -18,6 +18,7 @@ import {
   type KeyProvider,
   type ProviderCallOptions,
   SealkitError,
+  untilAborted,
   wipe,
 } from "@sealkit/core";
 import { isKeyArn, parseKmsArn } from "./arn.js";
@@ -88,26 +89,6 @@ function answersFor(configured: string, returned: string): boolean {
  */
 function checkContext(context: EncryptionContext): void {
   encodeContext(context);
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it is aborted (the work itself goes on). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function checkDiscoveryFilter(filter: DiscoveryFilter): void {

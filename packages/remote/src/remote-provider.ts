@@ -9,6 +9,7 @@ import {
   type KeyProvider,
   SealkitError,
   type SealkitErrorCode,
+  untilAborted,
   wipe,
 } from "@sealkit/core";
 import {
@@ -133,14 +134,7 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   const headersFor = (signal: AbortSignal): Promise<Record<string, string>> => {
     const headers = options.headers;
     if (typeof headers !== "function") return Promise.resolve(headers ?? {});
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      Promise.resolve()
-        .then(headers)
-        .then(resolve, reject)
-        .finally(() => signal.removeEventListener("abort", onAbort));
-    });
+    return untilAborted(Promise.resolve().then(headers), signal);
   };
 
   const call = async (
