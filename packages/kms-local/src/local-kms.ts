@@ -74,6 +74,7 @@ import {
   checkPolicyName,
   checkString,
   checkTags,
+  constraintError,
   decodeMarker,
   dryRun,
   isDryRun,
@@ -1467,11 +1468,12 @@ export class LocalKms {
   async encrypt(caller: Caller, request: EncryptRequest): Promise<EncryptResponse> {
     return this.#call("Encrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
       const req = objectRequest(request);
-      const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
+      // The request's members are validated before the key is looked up, as AWS validates its model first.
       const plaintext = checkBytes(req.Plaintext, "Plaintext", 1, 4096);
       const context = checkContext(req.EncryptionContext, "EncryptionContext");
       checkAlgorithm(req.EncryptionAlgorithm);
       const dry = isDryRun(req.DryRun);
+      const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
       this.#authorize(caller, row, "Encrypt", {
         context,
         grantTokens: req.GrantTokens,
@@ -1571,8 +1573,8 @@ export class LocalKms {
           req.DestinationEncryptionContext,
           "DestinationEncryptionContext",
         );
-        checkAlgorithm(req.SourceEncryptionAlgorithm);
-        checkAlgorithm(req.DestinationEncryptionAlgorithm);
+        checkAlgorithm(req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm");
+        checkAlgorithm(req.DestinationEncryptionAlgorithm, "DestinationEncryptionAlgorithm");
         const dry = isDryRun(req.DryRun);
         const header = readBlobHeader(blob);
         const source = await this.#resolve(header.keyId, ctx, { allowAlias: false });
@@ -2340,7 +2342,7 @@ export class LocalKms {
     operation: string,
   ): Promise<{ row: KeyRow; blob: Uint8Array; plaintext: Uint8Array }> {
     const req = objectRequest(request);
-    const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
+    // The request's members are validated before the key is looked up, as AWS validates its model first.
     const context = checkContext(req.EncryptionContext, "EncryptionContext");
     let length: number;
     if (req.NumberOfBytes !== undefined && req.KeySpec !== undefined)
@@ -2351,8 +2353,10 @@ export class LocalKms {
     else if (req.KeySpec === undefined)
       throw validation("Please specify either number of bytes or key spec.");
     else
-      throw validation(
-        "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
+      throw constraintError(
+        "keySpec",
+        typeof req.KeySpec === "string" ? req.KeySpec : String(req.KeySpec),
+        "satisfy enum value set: [AES_256, AES_128]",
       );
     const dry = isDryRun(req.DryRun);
     if (req.Recipient !== undefined)
@@ -2360,6 +2364,7 @@ export class LocalKms {
         "UnsupportedOperationException",
         "Recipient (Nitro Enclaves attestation) is not supported.",
       );
+    const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
     this.#authorize(caller, row, operation, {
       context,
       grantTokens: req.GrantTokens,

@@ -17,13 +17,49 @@ export function objectRequest(request: unknown): AnyRequest {
   return request as AnyRequest;
 }
 
+/** The camelCase member name AWS's validation messages use ("NumberOfBytes" → "numberOfBytes"). */
+function memberName(field: string): string {
+  return field.charAt(0).toLowerCase() + field.slice(1);
+}
+
+/**
+ * A ValidationException worded as AWS's model validation words it: "1 validation error detected: Value 'v' at
+ * 'member' failed to satisfy constraint: Member must ...". `value` is left out (`Value at 'member'`) for blobs and
+ * secrets, as AWS leaves out sensitive members.
+ */
+export function constraintError(
+  path: string,
+  value: string | number | undefined,
+  constraint: string,
+): KmsError {
+  const shown = value === undefined ? "Value" : `Value '${value}'`;
+  return validation(
+    `1 validation error detected: ${shown} at '${path}' failed to satisfy constraint: Member must ${constraint}`,
+  );
+}
+
+function lengthError(
+  path: string,
+  value: string | undefined,
+  length: number,
+  min: number,
+  max: number,
+): KmsError {
+  return constraintError(
+    path,
+    value,
+    length < min ? `have length greater than or equal to ${min}` : `have length less than or equal to ${max}`,
+  );
+}
+
+/**
+ * A string of `min` to `max` UTF-16 code units.
+ * @throws {KmsError} ValidationException, worded as AWS's length constraint
+ */
 export function checkString(value: unknown, field: string, min: number, max: number): string {
   if (typeof value !== "string") throw validation(`${field} must be a string`);
-  if (value.length < min || value.length > max) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
-    );
-  }
+  if (value.length < min || value.length > max)
+    throw lengthError(memberName(field), value, value.length, min, max);
   return value;
 }
 
@@ -31,22 +67,31 @@ export function optionalString(value: unknown, field: string, min: number, max: 
   return value === undefined || value === null ? undefined : checkString(value, field, min, max);
 }
 
+/**
+ * An integer from `min` to `max`.
+ * @throws {KmsError} ValidationException, worded as AWS's range constraint ("Member must have value less than or
+ *   equal to 1024")
+ */
 export function checkInt(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
     throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must be an integer from ${min} to ${max}`,
+      `1 validation error detected: Value at '${memberName(field)}' failed to satisfy constraint: Member must be an integer`,
     );
   }
+  if (value < min)
+    throw constraintError(memberName(field), value, `have value greater than or equal to ${min}`);
+  if (value > max) throw constraintError(memberName(field), value, `have value less than or equal to ${max}`);
   return value;
 }
 
+/**
+ * Bytes of `min` to `max` length. The value never appears in the message (AWS leaves blobs and plaintext out).
+ * @throws {KmsError} ValidationException
+ */
 export function checkBytes(value: unknown, field: string, min: number, max: number): Uint8Array {
   if (!(value instanceof Uint8Array)) throw validation(`${field} must be bytes`);
-  if (value.length < min || value.length > max) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
-    );
-  }
+  if (value.length < min || value.length > max)
+    throw lengthError(memberName(field), undefined, value.length, min, max);
   return value;
 }
 
@@ -61,15 +106,31 @@ export function checkContext(value: unknown, field: string): EncryptionContext {
   }
 }
 
-export function checkAlgorithm(value: unknown): void {
+/** EncryptionAlgorithmSpec of AWS's service model, in the model's order. */
+const ENCRYPTION_ALGORITHMS = ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"];
+
+/**
+ * An encryption algorithm for a symmetric key: SYMMETRIC_DEFAULT or absent.
+ * @throws {KmsError} InvalidKeyUsageException for an asymmetric algorithm, ValidationException (AWS's enum
+ *   constraint) for a value not in the model's enum
+ */
+export function checkAlgorithm(value: unknown, field = "EncryptionAlgorithm"): void {
   if (value === undefined || value === "SYMMETRIC_DEFAULT") return;
-  if (typeof value === "string" && /^(RSAES_|SM2PKE)/.test(value)) {
+  if (typeof value === "string" && ENCRYPTION_ALGORITHMS.includes(value)) {
     throw new KmsError(
       "InvalidKeyUsageException",
       `The encryption algorithm ${value} is not supported by a symmetric key.`,
     );
   }
-  throw validation("EncryptionAlgorithm must be SYMMETRIC_DEFAULT");
+  throw enumError(field, value, ENCRYPTION_ALGORITHMS);
+}
+
+function enumError(field: string, value: unknown, set: readonly string[]): KmsError {
+  return constraintError(
+    memberName(field),
+    typeof value === "string" ? value : String(value),
+    `satisfy enum value set: [${set.join(", ")}]`,
+  );
 }
 
 /** Whether the request is a dry run (`DryRun: true`): checked like the real call, then answered with {@link dryRun}. */
@@ -90,13 +151,18 @@ export function dryRun(): KmsError {
   );
 }
 
+/**
+ * A member of an enum: `allowed` values pass, `unsupported` ones (in AWS's enum, not implemented here) are
+ * UnsupportedOperationException, anything else fails AWS's enum constraint.
+ * @throws {KmsError} UnsupportedOperationException, ValidationException
+ */
 export function checkEnum(value: unknown, field: string, allowed: string[], unsupported: string[]): void {
   if (value === undefined) return;
   if (typeof value === "string" && allowed.includes(value)) return;
   if (typeof value === "string" && unsupported.includes(value)) {
     throw new KmsError("UnsupportedOperationException", `${field} ${value} is not supported by this KMS.`);
   }
-  throw validation(`${field} must be one of ${allowed.join(", ")}`);
+  throw enumError(field, value, [...allowed, ...unsupported]);
 }
 
 export function checkLimit(value: unknown, max: number, fallback: number): number {
@@ -115,28 +181,40 @@ export function pageInfo(truncated: boolean, next: number): ListResponse {
   return truncated ? { NextMarker: `skm1.${next}`, Truncated: true } : { Truncated: false };
 }
 
+/**
+ * A request's Tags. Lengths and missing members fail AWS's model constraints (ValidationException at
+ * 'tags.N.member.tagKey', N counted from 1); a reserved "aws:" key is a TagException, as in AWS KMS.
+ * @throws {KmsError} ValidationException, TagException, LimitExceededException (more than 50 tags)
+ */
 export function checkTags(value: unknown, required = false): Tag[] {
   if (value === undefined && !required) return [];
   if (!Array.isArray(value) || (required && value.length === 0))
     throw validation("Tags must be a list of {TagKey, TagValue}");
   if (value.length > MAX_TAGS)
     throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
-  return value.map((t: unknown) => {
+  return value.map((t: unknown, i: number) => {
     const tag = t as Partial<Tag>;
-    if (
-      typeof tag !== "object" ||
-      tag === null ||
-      typeof tag.TagKey !== "string" ||
-      typeof tag.TagValue !== "string"
-    ) {
+    if (typeof tag !== "object" || tag === null)
       throw new KmsError("TagException", "Each tag needs a TagKey and a TagValue string.");
+    const at = `tags.${i + 1}.member`;
+    for (const [member, max] of [
+      ["TagKey", 128],
+      ["TagValue", 256],
+    ] as const) {
+      const v = tag[member];
+      const path = `${at}.${memberName(member)}`;
+      if (v === undefined || v === null)
+        throw validation(
+          `1 validation error detected: Value null at '${path}' failed to satisfy constraint: Member must not be null`,
+        );
+      if (typeof v !== "string") throw new KmsError("TagException", `${member} must be a string.`);
+      const min = member === "TagKey" ? 1 : 0;
+      if (v.length < min || v.length > max) throw lengthError(path, v, v.length, min, max);
     }
-    if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
-      throw new KmsError("TagException", "Tag keys must be 1 to 128 characters and values at most 256.");
-    }
-    if (tag.TagKey.toLowerCase().startsWith("aws:"))
+    const key = tag.TagKey as string;
+    if (key.toLowerCase().startsWith("aws:"))
       throw new KmsError("TagException", "Tag keys beginning with aws: are reserved.");
-    return { TagKey: tag.TagKey, TagValue: tag.TagValue };
+    return { TagKey: key, TagValue: tag.TagValue as string };
   });
 }
 

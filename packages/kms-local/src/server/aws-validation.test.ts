@@ -1,0 +1,383 @@
+// Request validation compared with AWS KMS's: exception names, statuses and the wording of its model validation
+// ("1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: ..."), over HTTP
+// with the real @aws-sdk/client-kms where the SDK sends the bad value, and with raw signed requests where it would not.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as K from "@aws-sdk/client-kms";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalKms } from "../local-kms.js";
+import { loadCredentialsFile } from "./credentials.js";
+import { createKmsServer, type KmsServer } from "./server.js";
+import { ALICE, call, send, signRequest } from "./test-support.js";
+
+const MISSING_KEY = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000";
+const PREFIX = "1 validation error detected: ";
+
+describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
+  let dir: string;
+  let kms: LocalKms;
+  let server: KmsServer;
+  let client: K.KMSClient;
+  let keyId: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-validation-"));
+    const credentialsFile = join(dir, "creds.json");
+    writeFileSync(credentialsFile, JSON.stringify({ credentials: [ALICE] }));
+    const credentials = loadCredentialsFile(credentialsFile);
+    kms = await LocalKms.open({ dataDir: join(dir, "kms"), region: "us-east-1", account: "111122223333" });
+    server = createKmsServer({ kms, credentials, region: "us-east-1" });
+    await server.listen(0, "127.0.0.1");
+    client = new K.KMSClient({
+      endpoint: server.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    });
+    keyId = (await client.send(new K.CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function failure(
+    command: unknown,
+  ): Promise<{ name: string; status: number | undefined; message: string }> {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: each test passes a different command
+      await client.send(command as any);
+    } catch (e) {
+      const err = e as K.KMSServiceException;
+      return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
+    }
+    throw new Error("expected the call to fail");
+  }
+
+  const invalid = (message: string) => ({
+    name: "ValidationException",
+    status: 400,
+    message: PREFIX + message,
+  });
+
+  describe("length and range constraints (SDK)", () => {
+    it("Plaintext of 4,097 bytes or none: the value is left out, as AWS leaves out sensitive members", async () => {
+      expect(await failure(new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(4097) }))).toEqual(
+        invalid(
+          "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096",
+        ),
+      );
+      expect(await failure(new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(0) }))).toEqual(
+        invalid(
+          "Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ),
+      );
+      const ok = await client.send(new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(4096) }));
+      expect(ok.CiphertextBlob!.length).toBeGreaterThan(4096);
+    });
+
+    it("CiphertextBlob of 6,145 bytes", async () => {
+      expect(await failure(new K.DecryptCommand({ CiphertextBlob: new Uint8Array(6145) }))).toEqual(
+        invalid(
+          "Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144",
+        ),
+      );
+    });
+
+    it("NumberOfBytes 0 and 1,025 name the value and the bound crossed (GenerateDataKey*, GenerateRandom)", async () => {
+      for (const Command of [K.GenerateDataKeyCommand, K.GenerateDataKeyWithoutPlaintextCommand]) {
+        expect(await failure(new Command({ KeyId: keyId, NumberOfBytes: 1025 }))).toEqual(
+          invalid(
+            "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
+          ),
+        );
+        expect(await failure(new Command({ KeyId: keyId, NumberOfBytes: 0 }))).toEqual(
+          invalid(
+            "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1",
+          ),
+        );
+      }
+      expect(await failure(new K.GenerateRandomCommand({ NumberOfBytes: 2000 }))).toEqual(
+        invalid(
+          "Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
+        ),
+      );
+    });
+
+    it("Limit outside the operation's range", async () => {
+      expect(await failure(new K.ListKeysCommand({ Limit: 0 }))).toEqual(
+        invalid(
+          "Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        ),
+      );
+      expect(await failure(new K.ListAliasesCommand({ Limit: 101 }))).toEqual(
+        invalid(
+          "Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100",
+        ),
+      );
+    });
+
+    it("Description of 8,193 characters (the value is echoed, as AWS echoes strings)", async () => {
+      const long = "d".repeat(8193);
+      const r = await failure(new K.UpdateKeyDescriptionCommand({ KeyId: keyId, Description: long }));
+      expect({ ...r, message: r.message.replace(long, "<8193 d>") }).toEqual(
+        invalid(
+          "Value '<8193 d>' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+        ),
+      );
+      await client.send(new K.UpdateKeyDescriptionCommand({ KeyId: keyId, Description: "" }));
+    });
+
+    it("tag keys over 128 and values over 256 characters are ValidationException at 'tags.N.member...'", async () => {
+      const longKey = "k".repeat(129);
+      expect(
+        await failure(
+          new K.TagResourceCommand({
+            KeyId: keyId,
+            Tags: [
+              { TagKey: "ok", TagValue: "" },
+              { TagKey: longKey, TagValue: "v" },
+            ],
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          `Value '${longKey}' at 'tags.2.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128`,
+        ),
+      );
+      const longValue = "v".repeat(257);
+      expect(
+        await failure(new K.CreateKeyCommand({ Tags: [{ TagKey: "team", TagValue: longValue }] })),
+      ).toEqual(
+        invalid(
+          `Value '${longValue}' at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256`,
+        ),
+      );
+      expect(
+        await failure(new K.TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: "", TagValue: "v" }] })),
+      ).toEqual(
+        invalid(
+          "Value '' at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ),
+      );
+      expect(
+        await failure(new K.TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: "team" } as K.Tag] })),
+      ).toEqual(
+        invalid(
+          "Value null at 'tags.1.member.tagValue' failed to satisfy constraint: Member must not be null",
+        ),
+      );
+      // The reserved prefix stays a TagException, as in AWS KMS; 128 and 256 characters pass.
+      expect(
+        (
+          await failure(
+            new K.TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: "aws:x", TagValue: "v" }] }),
+          )
+        ).name,
+      ).toBe("TagException");
+      await client.send(
+        new K.TagResourceCommand({
+          KeyId: keyId,
+          Tags: [{ TagKey: "k".repeat(128), TagValue: "v".repeat(256) }],
+        }),
+      );
+    });
+  });
+
+  describe("enums (SDK: enum members are plain strings)", () => {
+    it("KeySpec other than AES_256/AES_128 names the value and the set", async () => {
+      expect(
+        await failure(new K.GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES-256" as K.DataKeySpec })),
+      ).toEqual(
+        invalid(
+          "Value 'AES-256' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
+        ),
+      );
+    });
+
+    it("EncryptionAlgorithm outside the model's enum; an asymmetric one is InvalidKeyUsageException", async () => {
+      const set = "[SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]";
+      expect(
+        await failure(
+          new K.EncryptCommand({
+            KeyId: keyId,
+            Plaintext: new Uint8Array(1),
+            EncryptionAlgorithm: "AES_GCM" as K.EncryptionAlgorithmSpec,
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          `Value 'AES_GCM' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: ${set}`,
+        ),
+      );
+      const blob = (await client.send(new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(1) })))
+        .CiphertextBlob!;
+      expect(
+        await failure(
+          new K.ReEncryptCommand({
+            CiphertextBlob: blob,
+            DestinationKeyId: keyId,
+            DestinationEncryptionAlgorithm: "X" as K.EncryptionAlgorithmSpec,
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          `Value 'X' at 'destinationEncryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: ${set}`,
+        ),
+      );
+      expect(
+        (
+          await failure(
+            new K.EncryptCommand({
+              KeyId: keyId,
+              Plaintext: new Uint8Array(1),
+              EncryptionAlgorithm: "RSAES_OAEP_SHA_256",
+            }),
+          )
+        ).name,
+      ).toBe("InvalidKeyUsageException");
+    });
+
+    it("KeyUsage outside the model's enum; one the model knows but this KMS does not make is unsupported", async () => {
+      const r = await failure(new K.CreateKeyCommand({ KeyUsage: "ENCRYPT" as K.KeyUsageType }));
+      expect(r.name).toBe("ValidationException");
+      expect(r.message).toMatch(
+        /^1 validation error detected: Value 'ENCRYPT' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: \[.*ENCRYPT_DECRYPT.*SIGN_VERIFY.*\]$/,
+      );
+      expect((await failure(new K.CreateKeyCommand({ KeyUsage: "SIGN_VERIFY" }))).name).toBe(
+        "UnsupportedOperationException",
+      );
+    });
+  });
+
+  describe("validation comes before the key is looked up", () => {
+    it("Encrypt and GenerateDataKey with bad members on a key that does not exist: ValidationException", async () => {
+      expect(
+        (await failure(new K.EncryptCommand({ KeyId: MISSING_KEY, Plaintext: new Uint8Array(5000) }))).name,
+      ).toBe("ValidationException");
+      expect(
+        (await failure(new K.GenerateDataKeyCommand({ KeyId: MISSING_KEY, NumberOfBytes: 1025 }))).name,
+      ).toBe("ValidationException");
+      expect((await failure(new K.GenerateDataKeyCommand({ KeyId: MISSING_KEY }))).name).toBe(
+        "ValidationException",
+      );
+      expect(
+        (
+          await failure(
+            new K.GenerateDataKeyWithoutPlaintextCommand({
+              KeyId: MISSING_KEY,
+              KeySpec: "AES_512" as K.DataKeySpec,
+            }),
+          )
+        ).name,
+      ).toBe("ValidationException");
+      // Valid members: the missing key is what fails.
+      expect(
+        (await failure(new K.GenerateDataKeyCommand({ KeyId: MISSING_KEY, KeySpec: "AES_256" }))).name,
+      ).toBe("NotFoundException");
+    });
+  });
+
+  describe("what was already as AWS answers", () => {
+    it("missing required members: 'Value null at ...' for each, counted (SDK sends the request without them)", async () => {
+      expect(await failure(new K.EncryptCommand({} as K.EncryptRequest))).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          "2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; Value null at 'plaintext' failed to satisfy constraint: Member must not be null",
+      });
+    });
+
+    it("both KeySpec and NumberOfBytes, or neither, is a ValidationException", async () => {
+      expect(
+        (await failure(new K.GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", NumberOfBytes: 32 })))
+          .name,
+      ).toBe("ValidationException");
+      expect((await failure(new K.GenerateDataKeyCommand({ KeyId: keyId }))).name).toBe(
+        "ValidationException",
+      );
+    });
+
+    it("more than 10 grant tokens is a ValidationException at 'grantTokens'", async () => {
+      const r = await failure(
+        new K.EncryptCommand({
+          KeyId: keyId,
+          Plaintext: new Uint8Array(1),
+          GrantTokens: Array(11).fill("t"),
+        }),
+      );
+      expect(r.name).toBe("ValidationException");
+      expect(r.message).toMatch(/at 'grantTokens'.*less than or equal to 10/);
+    });
+  });
+
+  describe("types and framing (raw signed requests: the SDK would not send these)", () => {
+    const rawFailure = async (target: string, payload: unknown) => {
+      const r = await call(server.url, target, payload);
+      return { status: r.status, type: r.json().__type as string, message: r.json().message as string };
+    };
+
+    it("a member of the wrong type is a SerializationException (400)", async () => {
+      const base = { KeyId: keyId };
+      for (const [target, payload] of [
+        ["GenerateDataKey", { ...base, NumberOfBytes: "32" }],
+        ["GenerateRandom", { NumberOfBytes: true }],
+        ["Encrypt", { ...base, Plaintext: 5 }],
+        ["Encrypt", { ...base, Plaintext: "AA==", EncryptionContext: { tenant: 1 } }],
+        ["Encrypt", { ...base, Plaintext: "AA==", EncryptionContext: ["a", "b"] }],
+        ["Encrypt", { ...base, Plaintext: "AA==", GrantTokens: { a: "b" } }],
+        ["Encrypt", { ...base, Plaintext: "AA==", DryRun: "true" }],
+        ["Encrypt", { KeyId: 12, Plaintext: "AA==" }],
+        ["CreateKey", { Tags: { TagKey: "a", TagValue: "b" } }],
+      ] as const) {
+        const r = await rawFailure(target, payload);
+        expect({ target, status: r.status, type: r.type }).toEqual({
+          target,
+          status: 400,
+          type: "SerializationException",
+        });
+      }
+    });
+
+    it("a blob that is not base64 is a SerializationException", async () => {
+      const r = await rawFailure("Encrypt", { KeyId: keyId, Plaintext: "not base64!" });
+      expect([r.status, r.type]).toEqual([400, "SerializationException"]);
+    });
+
+    it("null members count as absent; unknown members are ignored", async () => {
+      const ok = await call(server.url, "GenerateDataKey", {
+        KeyId: keyId,
+        KeySpec: "AES_128",
+        NumberOfBytes: null,
+        NotAMember: { deep: [1, 2] },
+      });
+      expect(ok.status).toBe(200);
+      expect(Buffer.from(ok.json().Plaintext as string, "base64").length).toBe(16);
+    });
+
+    it("a body that is not JSON, JSON that is not an object: SerializationException; an empty body is {}", async () => {
+      for (const body of ["{not json", "[1]", '"s"', "null", "3"]) {
+        const r = await send(server.url, await signRequest(server.url, "ListKeys", body));
+        expect({ body, status: r.status, type: r.json().__type }).toEqual({
+          body,
+          status: 400,
+          type: "SerializationException",
+        });
+      }
+      const empty = await send(server.url, await signRequest(server.url, "ListKeys", ""));
+      expect(empty.status).toBe(200);
+      const emptyEncrypt = await send(server.url, await signRequest(server.url, "Encrypt", ""));
+      expect([emptyEncrypt.status, emptyEncrypt.json().__type]).toEqual([400, "ValidationException"]);
+    });
+
+    it("a number that is not an integer fails the integer member", async () => {
+      const r = await rawFailure("GenerateRandom", { NumberOfBytes: 1.5 });
+      expect(r.status).toBe(400);
+      expect(["ValidationException", "SerializationException"]).toContain(r.type);
+    });
+  });
+});
