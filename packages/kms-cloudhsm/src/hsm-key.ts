@@ -52,6 +52,7 @@ export class HsmKey {
   readonly #yieldEvery: number;
   readonly #allowExtractable: boolean;
   #calls = 0;
+  #closing: Promise<void> | undefined;
   #key: { generation: number; handle: Handle } | undefined;
 
   /**
@@ -117,7 +118,7 @@ export class HsmKey {
         const generation = this.#pool.generation;
         if (!this.#key || this.#key.generation !== generation) {
           const handle = findOneKey(module, session, this.keyLabel);
-          if (!this.#allowExtractable) this.#checkNonExtractable(module, session, handle);
+          this.#checkKey(module, session, handle);
           this.#key = { generation, handle };
         }
         const call: GcmCall = {
@@ -137,12 +138,36 @@ export class HsmKey {
     });
   }
 
-  #checkNonExtractable(module: Pkcs11Module, session: Handle, key: Handle): void {
-    const [extractable, sensitive] = module.C_GetAttributeValue(session, key, [
+  /**
+   * Refuses a key that cannot serve as this package's master key: not AES, not 256 bits, not allowed to decrypt
+   * (everything sealed under it could never be opened again), or able to leave the token (unless allowed).
+   * A key that may not encrypt is left to the token (CKR_KEY_FUNCTION_NOT_PERMITTED): it still opens old values.
+   */
+  #checkKey(module: Pkcs11Module, session: Handle, key: Handle): void {
+    const [keyType, valueLength, decrypt, extractable, sensitive] = module.C_GetAttributeValue(session, key, [
+      { type: ck.CKA_KEY_TYPE! },
+      { type: ck.CKA_VALUE_LEN! },
+      { type: ck.CKA_DECRYPT! },
       { type: ck.CKA_EXTRACTABLE! },
       { type: ck.CKA_SENSITIVE! },
     ]);
-    if (extractable?.value?.[0] !== 0 || sensitive?.value?.[0] !== 1) {
+    const type = ulongOf(keyType?.value);
+    const length = ulongOf(valueLength?.value);
+    if (type !== ck.CKK_AES || length !== 32) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `PKCS#11 key "${this.keyLabel}" is not an AES-256 key (${keyTypeName(type)}, CKA_VALUE_LEN ${length ?? "unknown"}): ` +
+          "refusing it as a master key (create one with createAesKey)",
+      );
+    }
+    if (decrypt?.value?.[0] !== 1) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `PKCS#11 key "${this.keyLabel}" has CKA_DECRYPT false: nothing sealed under it could be opened again, ` +
+          "so it is refused as a master key",
+      );
+    }
+    if (!this.#allowExtractable && (extractable?.value?.[0] !== 0 || sensitive?.value?.[0] !== 1)) {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
         `PKCS#11 key "${this.keyLabel}" can leave the token (CKA_EXTRACTABLE true or CKA_SENSITIVE false): ` +
@@ -162,10 +187,29 @@ export class HsmKey {
   }
 
   /** Closes the pool's sessions once calls in flight finish, then releases the library. */
-  async close(): Promise<void> {
-    await this.#pool.close();
-    this.#connection.close();
+  close(): Promise<void> {
+    // Every caller waits for the same close: a second close() must not release the library while the first
+    // one still waits for calls in flight on the thread pool.
+    this.#closing ??= (async () => {
+      await this.#pool.close();
+      this.#connection.close();
+    })();
+    return this.#closing;
   }
+}
+
+/** A CK_ULONG attribute value (4 or 8 bytes, little-endian as pkcs11js returns it), or undefined. */
+function ulongOf(value: Buffer | undefined): number | undefined {
+  if (!value || (value.length !== 4 && value.length !== 8)) return undefined;
+  return value.length === 8 ? Number(value.readBigUInt64LE(0)) : value.readUInt32LE(0);
+}
+
+function keyTypeName(type: number | undefined): string {
+  if (type === undefined) return "key type unknown";
+  for (const [name, constant] of Object.entries(ck)) {
+    if (name.startsWith("CKK_") && constant === type) return name;
+  }
+  return `CKK 0x${type.toString(16)}`;
 }
 
 /** Throws the signal's reason when it is already aborted. */

@@ -1,5 +1,6 @@
 // The PKCS#11 functions this package calls (the pkcs11js shapes), and the per-process registry of loaded libraries.
 
+import { realpathSync } from "node:fs";
 import pkcs11js from "pkcs11js";
 
 /** A PKCS#11 handle as pkcs11js represents it: a CK_ULONG in a Buffer. */
@@ -65,11 +66,25 @@ function initialize(module: Pkcs11Module): void {
 }
 
 /**
- * Loads and initializes the PKCS#11 library at `path` once per process and counts its users.
+ * The key of a library in the registry: its real path, so that two spellings of one file (a symlink such as
+ * Debian's /usr/lib/softhsm/libsofthsm2.so, a relative path) share one state. The dynamic loader maps one file
+ * once whatever it is called, so two registry entries would finalize each other's library.
+ */
+function libraryKey(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // missing: loading it fails with the loader's message
+  }
+}
+
+/**
+ * Loads and initializes the PKCS#11 library at `path` once per process (per real file) and counts its users.
  * @throws {Error} from pkcs11js when the file is missing or is not a PKCS#11 library (callers map it)
  */
 export function acquireLibrary(path: string): Pkcs11Module {
-  let entry = loaded.get(path);
+  const key = libraryKey(path);
+  let entry = loaded.get(key);
   if (!entry) {
     const module = new pkcs11js.PKCS11();
     module.load(path);
@@ -80,19 +95,23 @@ export function acquireLibrary(path: string): Pkcs11Module {
       module.close();
       throw error;
     }
-    loaded.set(path, entry);
+    loaded.set(key, entry);
   }
   entry.refs++;
   return entry.module as unknown as Pkcs11Module;
 }
 
-/** Drops one user of the library; the last one finalizes and unloads it. */
-export function releaseLibrary(path: string): void {
-  const entry = loaded.get(path);
-  if (!entry) return;
+/** Drops one user of a library `acquireLibrary` returned; the last one finalizes and unloads it. */
+export function releaseLibrary(module: Pkcs11Module): void {
+  let key: string | undefined;
+  for (const [candidate, entry] of loaded) {
+    if ((entry.module as unknown) === module) key = candidate;
+  }
+  const entry = key === undefined ? undefined : loaded.get(key);
+  if (!entry || key === undefined) return;
   entry.refs--;
   if (entry.refs > 0) return;
-  loaded.delete(path);
+  loaded.delete(key);
   try {
     entry.module.C_Finalize();
   } catch {

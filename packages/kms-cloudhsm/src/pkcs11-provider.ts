@@ -21,6 +21,9 @@ import type { SessionPoolStats } from "./session-pool.js";
 /** The AAD prefix of every data key this provider encrypts; the canonical context encoding follows it. */
 export const PKCS11_AAD_PREFIX = "SEALKIT-PKCS11-V1";
 
+/** The longest data key this provider generates or encrypts, in bytes. */
+const MAX_DATA_KEY_LENGTH = 1024;
+
 /** Options of `pkcs11Provider`. */
 export interface Pkcs11ProviderConfig extends HsmKeyConfig {
   /** Provider id written into encrypted data keys. Default "pkcs11". */
@@ -80,7 +83,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
     },
 
     async generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey> {
-      const length = aint(request?.length, "length", 1, 1024);
+      const length = aint(request?.length, "length", 1, MAX_DATA_KEY_LENGTH);
       const aad = dataKeyAad(request.context);
       checkSignal(request.signal);
       return key.run("generateDataKey", async (call, module) => {
@@ -101,7 +104,11 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       request: ProviderCallOptions & { readonly plaintext: Uint8Array },
     ): Promise<readonly EncryptedDataKey[]> {
       const plaintext = request?.plaintext;
-      if (!(plaintext instanceof Uint8Array) || plaintext.length === 0 || plaintext.length > 1024) {
+      if (
+        !(plaintext instanceof Uint8Array) ||
+        plaintext.length === 0 ||
+        plaintext.length > MAX_DATA_KEY_LENGTH
+      ) {
         throw new TypeError(`"plaintext" expected a Uint8Array of 1 to 1,024 bytes`);
       }
       encodeContext(request.context);
@@ -119,7 +126,11 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       const aad = dataKeyAad(request.context);
       checkSignal(request.signal);
       if (edk.providerId !== providerId || edk.keyId !== getKeyId()) throw invalidCiphertext();
-      if (edk.ciphertext.length < SEALED_OVERHEAD + 1) throw invalidCiphertext();
+      // This provider seals data keys of 1 to 1,024 bytes: any other length is not ours, whatever the HSM says.
+      const length = edk.ciphertext.length;
+      if (length < SEALED_OVERHEAD + 1 || length > SEALED_OVERHEAD + MAX_DATA_KEY_LENGTH) {
+        throw invalidCiphertext();
+      }
       return key.open(edk.ciphertext, aad, "decryptDataKey");
     },
 

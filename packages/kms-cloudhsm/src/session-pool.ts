@@ -47,6 +47,7 @@ export class SessionPool {
   #open = 0;
   #busy = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #peakOpen = 0;
   #sessionsDiscarded = 0;
@@ -115,12 +116,15 @@ export class SessionPool {
   }
 
   /** Closes every session once the calls in flight finish; later calls fail with ERR_PROVIDER_UNAVAILABLE. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
-    if (this.#busy > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-    for (const session of this.#idle.splice(0)) this.#drop(session);
+  close(): Promise<void> {
+    // A second close() waits for the same drain instead of returning while calls are still in flight.
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
+      if (this.#busy > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      for (const session of this.#idle.splice(0)) this.#drop(session);
+    })();
+    return this.#closing;
   }
 
   async #acquire(): Promise<PooledSession> {

@@ -1,7 +1,7 @@
 // Finds a token's slot by label (slot ids change when SoftHSM2 initializes a token) and keeps the library loaded.
 
 import { SealkitError } from "@sealkit/core";
-import { toSealkitError } from "./pkcs11-error.js";
+import { ckrName, toSealkitError } from "./pkcs11-error.js";
 import {
   acquireLibrary,
   type Handle,
@@ -55,6 +55,7 @@ export class TokenConnection {
   readonly #location: TokenLocation;
   #module: Pkcs11Module | undefined;
   #slot: Handle | undefined;
+  #closed = false;
 
   constructor(location: TokenLocation) {
     checkLocation(location);
@@ -66,6 +67,10 @@ export class TokenConnection {
    * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the library cannot be loaded or initialized
    */
   get module(): Pkcs11Module {
+    if (this.#closed) {
+      // A call after close() must not load (and keep) the library again: nothing would ever release it.
+      throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", "PKCS#11 session pool is closed");
+    }
     if (!this.#module) {
       try {
         if (this.#location.module) {
@@ -88,19 +93,19 @@ export class TokenConnection {
   get slot(): Handle {
     if (this.#slot) return this.#slot;
     const module = this.module;
-    let slots: Handle[];
-    try {
-      slots = module.C_GetSlotList(true);
-    } catch (error) {
-      throw toSealkitError(error, "C_GetSlotList");
-    }
+    // Library errors propagate as they are (the pool maps them), so that CKR_CRYPTOKI_NOT_INITIALIZED and other
+    // device errors here are recovered from like anywhere else.
+    const slots = module.C_GetSlotList(true);
     const { tokenLabel, slot } = this.#location;
     if (tokenLabel !== undefined) {
       for (const candidate of slots) {
         let label: string;
         try {
           label = module.C_GetTokenInfo(candidate).label.trimEnd();
-        } catch {
+        } catch (error) {
+          // A slot whose token went away is skipped; a library that went away is the pool's to recover.
+          const name = ckrName(error);
+          if (name === "CKR_CRYPTOKI_NOT_INITIALIZED" || name === "CKR_DEVICE_ERROR") throw error;
           continue;
         }
         if (label === tokenLabel) {
@@ -147,6 +152,7 @@ export class TokenConnection {
 
   /** Releases the library (the last user finalizes it). */
   close(): void {
+    this.#closed = true;
     if (!this.#module) return;
     if (this.#location.module) {
       try {
@@ -155,7 +161,7 @@ export class TokenConnection {
         // Already finalized.
       }
     } else {
-      releaseLibrary(this.#location.library);
+      releaseLibrary(this.#module);
     }
     this.#module = undefined;
     this.#slot = undefined;

@@ -141,6 +141,12 @@ export class FakeModule implements Pkcs11Module {
         return { type, value: Buffer.from([this.options.extractable ? 1 : 0]) };
       if (type === pkcs11js.CKA_SENSITIVE)
         return { type, value: Buffer.from([this.options.extractable ? 0 : 1]) };
+      if (type === pkcs11js.CKA_DECRYPT) return { type, value: Buffer.from([1]) };
+      if (type === pkcs11js.CKA_KEY_TYPE || type === pkcs11js.CKA_VALUE_LEN) {
+        const value = Buffer.alloc(8);
+        value.writeBigUInt64LE(BigInt(type === pkcs11js.CKA_KEY_TYPE ? pkcs11js.CKK_AES : 32));
+        return { type, value };
+      }
       throw ckr("CKR_ATTRIBUTE_TYPE_INVALID");
     });
   }

@@ -1,0 +1,127 @@
+// Provider lifecycle and faults SoftHSM2 cannot produce, at the PKCS#11 boundary (test/fake-module.ts): close()
+// called twice while a call is in flight, calls after close(), a library finalized before the slot lookup, a
+// locked PIN, and encrypted data keys too long to be ours.
+
+import { SealkitError } from "@sealkit/core";
+import { describe, expect, it } from "vitest";
+import { FakeModule } from "../test/fake-module.js";
+import { pkcs11Provider } from "./pkcs11-provider.js";
+
+const context = { tenant: "acme" };
+const PIN = "crypto_user:password";
+
+function cloudhsm(fake: FakeModule, extra: Record<string, unknown> = {}) {
+  return pkcs11Provider({
+    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
+    tokenLabel: "fake",
+    pin: PIN,
+    keyLabel: "master",
+    profile: "cloudhsm",
+    module: fake,
+    ...extra,
+  });
+}
+
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => "ok",
+    (e: unknown) => (SealkitError.isInstance(e) ? e.code : String(e)),
+  );
+
+describe("provider lifecycle (fake module)", () => {
+  it("a second close() while a call is in flight waits too, and the library is finalized only after the call", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake, { poolSize: 1 });
+    const call = codeOf(provider.generateDataKey({ length: 32, context }));
+    await new Promise((resolve) => setImmediate(resolve));
+    let firstDone = false;
+    let secondDone = false;
+    const first = provider.close().then(() => (firstDone = true));
+    const second = provider.close().then(() => (secondDone = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    // Neither close() may return while the call is still on the thread pool.
+    expect(fake.pending).toBe(1);
+    expect(secondDone).toBe(false);
+    expect(firstDone).toBe(false);
+    await Promise.all([first, second]);
+    expect(await call).toBe("ok");
+    expect(fake.count("C_Finalize")).toBe(1);
+    expect(fake.pendingAtFinalize).toEqual([0]);
+    expect(fake.count("C_CloseSession")).toBe(1);
+  });
+
+  it("calls after close() fail with ERR_PROVIDER_UNAVAILABLE without loading the library again", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake);
+    const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
+    await provider.close();
+    expect(fake.count("C_Initialize")).toBe(1);
+    expect(fake.count("C_Finalize")).toBe(1);
+    expect(await codeOf(provider.generateDataKey({ length: 32, context }))).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect(await codeOf(provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context }))).toBe(
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+    expect(await codeOf(provider.encryptDataKey({ plaintext: new Uint8Array(32), context }))).toBe(
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+    // Nothing re-initialized the library behind the closed provider (nothing would ever finalize it again).
+    expect(fake.count("C_Initialize")).toBe(1);
+    expect(fake.calls.at(-1)?.fn).toBe("C_Finalize");
+    await provider.close(); // idempotent
+    expect(fake.count("C_Finalize")).toBe(1);
+  });
+
+  it("recovers when the library was finalized underneath before the slot lookup (C_GetSlotList)", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const original = fake.C_GetSlotList.bind(fake);
+    let failures = 0;
+    fake.C_GetSlotList = () => {
+      if (failures++ === 0) fake.C_Finalize(); // another component of the process finalized the library
+      return original();
+    };
+    const provider = cloudhsm(fake);
+    const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
+    expect(provider.stats().reinitializations).toBe(1);
+    expect(await provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context })).toEqual(
+      plaintext,
+    );
+    await provider.close();
+  });
+
+  it("maps CKR_PIN_LOCKED to ERR_HSM_LOGIN_FAILED, never retries, and keeps the PIN out of the error", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    fake.C_Login = () => {
+      throw Object.assign(new Error("CKR_PIN_LOCKED"), { name: "Pkcs11Error" });
+    };
+    const provider = cloudhsm(fake);
+    const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
+    expect(SealkitError.isInstance(error, "ERR_HSM_LOGIN_FAILED")).toBe(true);
+    expect((error as Error).message).toMatch(/CKR_PIN_LOCKED/);
+    expect((error as Error).message).not.toContain("password");
+    expect(fake.count("C_OpenSession")).toBe(1);
+    // The session opened for the failed login is closed again.
+    expect(fake.count("C_CloseSession")).toBe(1);
+    expect(provider.stats().open).toBe(0);
+    await provider.close();
+  });
+
+  it("rejects an encrypted data key longer than any data key it seals before calling the HSM", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake);
+    const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
+    const edk = encryptedDataKeys[0]!;
+    const long = new Uint8Array(1 + 12 + 1024 + 16 + 1);
+    long.set(edk.ciphertext);
+    const error = await provider
+      .decryptDataKey({ encryptedDataKey: { ...edk, ciphertext: long }, context })
+      .catch((e: unknown) => e);
+    expect(SealkitError.isInstance(error, "ERR_INVALID_CIPHERTEXT")).toBe(true);
+    expect(fake.count("C_DecryptInit")).toBe(0);
+    // The largest data key it seals (1,024 bytes) still opens.
+    const big = new Uint8Array(1024).fill(7);
+    const [sealed] = await provider.encryptDataKey({ plaintext: big, context });
+    expect(await provider.decryptDataKey({ encryptedDataKey: sealed!, context })).toEqual(big);
+    await provider.close();
+  });
+});
