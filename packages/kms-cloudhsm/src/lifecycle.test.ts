@@ -125,3 +125,41 @@ describe("provider lifecycle (fake module)", () => {
     await provider.close();
   });
 });
+
+describe("re-initialization races (fake module)", () => {
+  it("never passes a session opened before the re-initialization to the library after it", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake, { poolSize: 4 });
+    const original = fake.C_EncryptAsync.bind(fake);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let n = 0;
+    fake.C_EncryptAsync = async (session, input, output) => {
+      n++;
+      if (n === 1) fake.options.failNextEncrypt = "CKR_DEVICE_REMOVED"; // call A: the device went away
+      if (n === 2) await held; // call B: still on the thread pool, so the re-initialization waits for it
+      return original(session, input, output);
+    };
+    const a = codeOf(provider.generateDataKey({ length: 32, context }));
+    const b = codeOf(provider.generateDataKey({ length: 32, context }));
+    while (provider.stats().reinitializations === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Call C arrives while the library waits to be re-initialized: it gets a session of the old library.
+    const c = codeOf(provider.generateDataKey({ length: 32, context }));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(fake.count("C_Finalize")).toBe(0);
+    release();
+    expect(await Promise.all([a, b, c])).toEqual(["ok", "ok", "ok"]);
+    const finalize = fake.calls.findIndex((call) => call.fn === "C_Finalize");
+    expect(finalize).toBeGreaterThan(0);
+    const opened = fake.calls.slice(0, finalize).filter((call) => call.fn === "C_OpenSession").length;
+    // Every call after C_Finalize that names a session names one opened after it.
+    const stale = fake.calls
+      .slice(finalize + 1)
+      .filter(
+        (call) => Buffer.isBuffer(call.args[0]) && !["C_GetTokenInfo", "C_OpenSession"].includes(call.fn),
+      )
+      .filter((call) => Number((call.args[0] as Buffer).readBigUInt64LE()) <= opened);
+    expect(stale.map((call) => call.fn)).toEqual([]);
+    await provider.close();
+  });
+});

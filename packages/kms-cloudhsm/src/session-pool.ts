@@ -86,6 +86,7 @@ export class SessionPool {
    * @throws {SealkitError} ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or whatever `fn` throws
    */
   async run<T>(operation: string, fn: (session: Handle, module: Pkcs11Module) => Promise<T> | T): Promise<T> {
+    let staleRetries = 0;
     for (let attempt = 0; ; attempt++) {
       let session: PooledSession | undefined;
       // The generation the failing call saw: a device error re-initializes only if no one did since.
@@ -96,10 +97,20 @@ export class SessionPool {
         seen = session.generation;
         const module = this.#connection.module;
         const handle = session.handle;
-        const result = await withLibraryCall(module, () => fn(handle, module));
+        const result = await withLibraryCall(module, () => {
+          // A session acquired while the library was waiting to be re-initialized belongs to the old library:
+          // its handle may now name another caller's session, so it must never reach the library again.
+          if (session!.generation !== this.generation) throw STALE_SESSION;
+          return fn(handle, module);
+        });
         this.#release(session);
         return result;
       } catch (error) {
+        if (error === STALE_SESSION && session && staleRetries++ < 3) {
+          this.#discard(session); // not closed: its handle is from before the re-initialization
+          attempt--; // not a failure of the call: it never reached the library
+          continue;
+        }
         const recovery = recoveryFor(error);
         if (session) {
           if (recovery === "none") this.#release(session);
@@ -263,6 +274,12 @@ export class SessionPool {
     }
   }
 }
+
+/** Thrown (and caught) inside `run` when a session outlived a re-initialization before its first use. */
+const STALE_SESSION = new SealkitError(
+  "ERR_PROVIDER_UNAVAILABLE",
+  "PKCS#11 session belongs to a library that was re-initialized since",
+);
 
 function closedError(): SealkitError {
   return new SealkitError("ERR_PROVIDER_UNAVAILABLE", "PKCS#11 session pool is closed");
