@@ -1,5 +1,6 @@
 // The SQLite store of the local KMS (kms.db): schema, migrations and the statements every operation uses.
 
+import { SealkitError } from "@sealkit/core";
 import Database from "better-sqlite3";
 
 /** The schema version this code writes; older databases are migrated on open. */
@@ -149,29 +150,88 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** How long `openStore` waits for another holder of the data dir lock to let go (a restart overlapping a shutdown). */
+const LOCK_WAIT_MS = 1000;
+
 /**
- * Opens (creating or migrating) kms.db: WAL, synchronous=FULL, foreign keys on.
+ * Takes the data dir's exclusive lock: `<path>.lock`, a small SQLite file held with `locking_mode=EXCLUSIVE`
+ * through its own connection. SQLite's locks are POSIX advisory locks, which the kernel releases when the
+ * process dies (kill -9 included), so a crash never leaves a stale lock behind; within one process SQLite
+ * tracks its locks per file, so a second opener in the same process is refused too.
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when another LocalKms, in this or another process, holds it
+ */
+function lockDataDir(path: string): Database.Database {
+  const lockPath = `${path}.lock`;
+  const lock = new Database(lockPath, { timeout: LOCK_WAIT_MS });
+  try {
+    lock.pragma("locking_mode = EXCLUSIVE");
+    // The first write in exclusive locking mode takes the file's EXCLUSIVE lock and keeps it until close.
+    lock.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
+    lock.exec("BEGIN EXCLUSIVE");
+    lock.prepare("DELETE FROM holder").run();
+    lock.prepare("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
+    lock.exec("COMMIT");
+  } catch (cause) {
+    lock.close();
+    if ((cause as { code?: unknown }).code === "SQLITE_BUSY") {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `${path} is already open (its lock ${lockPath} is held by another LocalKms, in this or another process); one data dir takes one LocalKms at a time: close the other one first`,
+        { cause },
+      );
+    }
+    throw cause;
+  }
+  return lock;
+}
+
+/**
+ * Opens (creating or migrating) kms.db: WAL, synchronous=FULL, foreign keys on. Holds the data dir's exclusive
+ * lock (`kms.db.lock`) until the returned connection is closed, so two LocalKms instances never share a data dir
+ * (their caches and the audit chain would diverge) and the root key is not changed under a running one.
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the data dir is already open (in this or another process)
  * @throws {Error} when the database is newer than this code or cannot be opened
  */
 export function openStore(path: string): Database.Database {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-  const row = db.prepare("SELECT version FROM schema_version").get() as { version: number } | undefined;
-  const current = row?.version ?? 0;
-  if (current > SCHEMA_VERSION) {
-    db.close();
-    throw new Error(
-      `kms.db has schema version ${current}; this version of @sealkit/kms-local reads up to ${SCHEMA_VERSION}`,
-    );
+  const lock = lockDataDir(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT version FROM schema_version").get() as { version: number } | undefined;
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `kms.db has schema version ${current}; this version of @sealkit/kms-local reads up to ${SCHEMA_VERSION}`,
+      );
+    }
+    const opened = db;
+    opened
+      .transaction(() => {
+        for (let v = current; v < SCHEMA_VERSION; v++) opened.exec(MIGRATIONS[v]!);
+        if (row === undefined)
+          opened.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+        else opened.prepare("UPDATE schema_version SET version = ?").run(SCHEMA_VERSION);
+      })
+      .immediate();
+  } catch (error) {
+    db?.close();
+    lock.close();
+    throw error;
   }
-  db.transaction(() => {
-    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    if (row === undefined) db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
-    else db.prepare("UPDATE schema_version SET version = ?").run(SCHEMA_VERSION);
-  }).immediate();
-  return db;
+  // Closing the store releases the lock.
+  const store = db;
+  const close = store.close.bind(store);
+  store.close = () => {
+    try {
+      return close();
+    } finally {
+      if (lock.open) lock.close();
+    }
+  };
+  return store;
 }

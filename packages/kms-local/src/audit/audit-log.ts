@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { auditUnavailable } from "./audit-error.js";
+import { auditUnavailable, auditUnreadable } from "./audit-error.js";
 import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
 import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
@@ -18,7 +18,7 @@ import type {
   AuditStats,
   AuditVerifyReport,
 } from "./types.js";
-import { type AuditVerifyOptions, digestFromRow, GENESIS_HASH, verifyAuditDatabase } from "./verify-log.js";
+import { type AuditVerifyOptions, digestFromRow, GENESIS_HASH, verifyAuditPath } from "./verify-log.js";
 
 interface PendingEvent {
   body: AuditEventBody;
@@ -127,7 +127,9 @@ export class AuditLog {
    * `audit-signing.key` (Ed25519, PKCS#8 PEM, mode 0600) with its public key `audit-signing.key.pub`.
    *
    * @throws RangeError for a non-positive `digestEvery` or `digestIntervalMs`.
-   * @throws Error when the directory, key or database cannot be created or read, or the schema is newer than this code.
+   * @throws KmsError KMSInternalException when audit.db cannot be opened: not SQLite, damaged, locked, not
+   *   writable, or of a schema newer than this code (the SQLite error in `cause`).
+   * @throws Error when the directory or the signing key cannot be created or read.
    */
   static async open(dataDir: string, options: AuditLogOptions = {}): Promise<AuditLog> {
     if (typeof dataDir !== "string" || dataDir.length === 0) {
@@ -138,7 +140,12 @@ export class AuditLog {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const key = await loadOrCreateSigningKey(options.signingKey ?? join(dataDir, "audit-signing.key"));
     const path = join(dataDir, "audit.db");
-    const db = new Database(path);
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (error) {
+      throw auditUnavailable(`${path} cannot be opened`, error);
+    }
     try {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
@@ -149,7 +156,8 @@ export class AuditLog {
       ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
     } catch (error) {
       db.close();
-      throw error;
+      const unreadable = auditUnreadable(path, error);
+      throw auditUnavailable(unreadable.message, error);
     }
     const log = new AuditLog(db, path, key, options);
     try {
@@ -533,16 +541,18 @@ export class AuditLog {
    * Reads the whole log through a separate read-only connection and checks the chain and the digests
    * against this service's signing key. Events appended meanwhile are not included. Pass digests kept
    * outside the data dir as `knownDigests` to also catch truncation after the log's own last digest.
+   * The log's own head counts as such a copy: its last digest and every event it committed since it was
+   * opened must still be there, so deleting the newest digests or events (or restoring an older copy of
+   * audit.db) while the service runs is reported as `truncated-after-digest`.
    *
-   * @throws Error when the database cannot be read at all.
+   * @throws AuditUnreadableError (`code` SEALKIT_AUDIT_UNREADABLE) when the database cannot be read at all
+   *   (not SQLite, not an audit log, a newer schema, locked, damaged).
    */
   async verify(options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
-    const reader = new Database(this.#path, { readonly: true, fileMustExist: true });
-    try {
-      return await verifyAuditDatabase(reader, this.#key, options);
-    } finally {
-      reader.close();
-    }
+    return verifyAuditPath(this.#path, this.#key, options, {
+      lastSequence: this.#lastSequence,
+      lastDigest: this.#lastDigest,
+    });
   }
 
   /** Counters for /metrics. `lagMs` is the age of the oldest event still waiting for its commit. */

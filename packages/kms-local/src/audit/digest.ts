@@ -52,6 +52,8 @@ export function signDigest(fields: Omit<AuditDigest, "signature">, privateKey: K
 
 /** True when the digest's signature verifies under `publicKey` (Ed25519 verification does not leak timing on the signature). */
 export function checkDigestSignature(digest: AuditDigest, publicKey: KeyObject): boolean {
+  // A row or a kept copy can hold anything (NULL, a number, a BLOB): none of that is a signature.
+  if (digest === null || typeof digest !== "object" || typeof digest.signature !== "string") return false;
   const signature = Buffer.from(digest.signature, "base64");
   if (signature.length !== 64 || signature.toString("base64") !== digest.signature) return false;
   try {

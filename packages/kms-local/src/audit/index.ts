@@ -1,6 +1,10 @@
 // The tamper-evident, fail-closed audit log of the local KMS: public API.
 
-export { auditUnavailable } from "./audit-error.js";
+export {
+  AuditUnreadableError,
+  type AuditUnreadableReason,
+  auditUnavailable,
+} from "./audit-error.js";
 export { AuditLog } from "./audit-log.js";
 export { canonicalEventJson, canonicalJson } from "./canonical-json.js";
 export { type AuditDigest, checkDigestSignature, digestSigningInput } from "./digest.js";

@@ -3,8 +3,10 @@
 import * as nodeCrypto from "node:crypto";
 import { createHash, type KeyObject } from "node:crypto";
 import Database from "better-sqlite3";
+import { AuditUnreadableError, auditUnreadable } from "./audit-error.js";
 import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
 import { type AuditDigest, checkDigestSignature } from "./digest.js";
+import { AUDIT_SCHEMA_VERSION } from "./schema.js";
 import { parsePublicKey } from "./signing-key.js";
 import type { AuditEvent, AuditProblem, AuditVerifyReport } from "./types.js";
 
@@ -15,6 +17,46 @@ export interface AuditVerifyOptions {
    * unchanged, and its events must still be there: this catches truncation after the log's own last digest.
    */
   knownDigests?: readonly AuditDigest[];
+}
+
+/** What the running log itself knows about its head, so that `AuditLog.verify` catches a rollback of the file under it. */
+export interface AuditHead {
+  /** The last sequence this process has seen committed. */
+  lastSequence: number;
+  /** The last digest this process has seen committed (or read at open). */
+  lastDigest: AuditDigest | undefined;
+}
+
+/** How long a verification waits for a lock held by another connection before giving up. */
+const READ_BUSY_TIMEOUT_MS = 2000;
+
+/**
+ * Checks that `db` is an audit database of a schema version this code reads.
+ * @throws AuditUnreadableError otherwise
+ */
+function checkAuditSchema(db: Database.Database, path: string): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  const tables = new Set(
+    (
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('audit_events', 'audit_digests')",
+        )
+        .all() as { name: string }[]
+    ).map((r) => r.name),
+  );
+  if (version === 0 || !tables.has("audit_events") || !tables.has("audit_digests")) {
+    throw new AuditUnreadableError(
+      "not-an-audit-log",
+      `${path} is not a Sealkit audit log (${tables.size === 0 ? "no audit tables" : `missing ${tables.has("audit_events") ? "audit_digests" : "audit_events"}`}, schema version ${version})`,
+    );
+  }
+  if (version > AUDIT_SCHEMA_VERSION) {
+    throw new AuditUnreadableError(
+      "schema-version",
+      `${path} has audit schema version ${version}; this code verifies up to ${AUDIT_SCHEMA_VERSION}: use a newer @sealkit/kms-local`,
+    );
+  }
 }
 
 /** The prevHash of the first event. */
@@ -97,11 +139,28 @@ function columnMismatch(row: EventRow, event: AuditEvent): string | undefined {
  * What is checked: every digest's signature, key and link to the previous digest; every event's hash
  * against its content, its link to the previous event, its sequence against its row, and its indexed
  * columns against its content; and that every digest's last event is present with the hash it signed.
+ * With `head` (the running log's own), also that its last digest and its last events are still there.
+ *
+ * @throws AuditUnreadableError when the database is not an audit log of a known schema version, or cannot be read.
  */
 export async function verifyAuditDatabase(
   db: Database.Database,
   trusted: { publicKey: KeyObject; fingerprint: string },
   options: AuditVerifyOptions = {},
+  head?: AuditHead,
+): Promise<AuditVerifyReport> {
+  try {
+    return await verifySnapshot(db, trusted, options, head);
+  } catch (error) {
+    throw auditUnreadable(db.name, error);
+  }
+}
+
+async function verifySnapshot(
+  db: Database.Database,
+  trusted: { publicKey: KeyObject; fingerprint: string },
+  options: AuditVerifyOptions,
+  head: AuditHead | undefined,
 ): Promise<AuditVerifyReport> {
   const problems: AuditProblem[] = [];
   const report = (sequence: number, kind: AuditProblem["kind"], detail: string) => {
@@ -109,6 +168,7 @@ export async function verifyAuditDatabase(
   };
   db.exec("BEGIN");
   try {
+    checkAuditSchema(db, db.name);
     // Digests first: only correctly signed, correctly linked digests are trusted below.
     const digestRows = db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as DigestRow[];
     const trustedDigests: AuditDigest[] = [];
@@ -152,10 +212,13 @@ export async function verifyAuditDatabase(
     // Digests kept outside the data dir: each must still be in the log, unchanged; a missing one still
     // vouches for its events, which is how truncation after the last digest in the log is caught.
     const maxDigestNumber = digestRows.at(-1)?.digest_number ?? 0;
-    for (const known of options.knownDigests ?? []) {
+    const external: AuditDigest[] = [...(options.knownDigests ?? [])];
+    // The running log's own last digest is a copy kept outside the file, too: a rollback under it shows.
+    if (head?.lastDigest !== undefined) external.push(head.lastDigest);
+    for (const known of knownDigests(external)) {
       if (!signedBy(known, trusted)) {
         report(
-          known.lastSequence,
+          Number(known.lastSequence) || 0,
           "bad-digest-signature",
           `the external copy of digest #${known.digestNumber} does not verify under the audit public key`,
         );
@@ -295,6 +358,14 @@ export async function verifyAuditDatabase(
         lastGood = digest.lastSequence;
       }
     }
+    // Events this process committed after its last digest: unsigned, but the running log knows they were there.
+    if (head !== undefined && head.lastSequence > maxSequence && !truncationReported) {
+      report(
+        maxSequence + 1,
+        "truncated-after-digest",
+        `events ${maxSequence + 1}..${head.lastSequence}, written by this service since it opened the log, are missing: the file was truncated or rolled back under it`,
+      );
+    }
     const lastDigestSequence = trustedDigests.at(-1)?.lastSequence ?? 0;
     const firstBad = problems.reduce<number | undefined>(
       (min, p) => (min === undefined || p.sequence < min ? p.sequence : min),
@@ -311,8 +382,23 @@ export async function verifyAuditDatabase(
     if (firstBad !== undefined) result.firstBadSequence = firstBad;
     return result;
   } finally {
-    db.exec("COMMIT");
+    // A read error may already have ended the transaction; COMMIT would then hide it.
+    if (db.inTransaction) db.exec("COMMIT");
   }
+}
+
+/** The caller's digests that are objects, once each (a digest listed twice, or also the log's own, counts once). */
+function knownDigests(list: readonly AuditDigest[]): AuditDigest[] {
+  const seen = new Set<string>();
+  const out: AuditDigest[] = [];
+  for (const digest of list) {
+    if (digest === null || typeof digest !== "object") continue;
+    const id = `${String(digest.digestNumber)}:${String(digest.signature)}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(digest);
+  }
+  return out;
 }
 
 /**
@@ -320,7 +406,8 @@ export async function verifyAuditDatabase(
  * machine that never had the signing key. Opens the file read-only.
  *
  * @throws TypeError when the key is not an Ed25519 public key.
- * @throws Error when the file is missing or not an audit database.
+ * @throws AuditUnreadableError (`code` SEALKIT_AUDIT_UNREADABLE, with a `reason`) when the file is missing, not
+ *   SQLite, not an audit log, of a newer schema, locked past 2 s, or damaged: a log that cannot be read is never "ok".
  */
 export async function verifyAuditFile(
   path: string,
@@ -328,9 +415,27 @@ export async function verifyAuditFile(
   options: AuditVerifyOptions = {},
 ): Promise<AuditVerifyReport> {
   const trusted = parsePublicKey(publicKeyPem);
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  return verifyAuditPath(path, trusted, options);
+}
+
+/**
+ * Opens `path` read-only and verifies it (`verifyAuditFile`, `AuditLog.verify`).
+ * @throws AuditUnreadableError when the file cannot be verified at all.
+ */
+export async function verifyAuditPath(
+  path: string,
+  trusted: { publicKey: KeyObject; fingerprint: string },
+  options: AuditVerifyOptions = {},
+  head?: AuditHead,
+): Promise<AuditVerifyReport> {
+  let db: Database.Database;
   try {
-    return await verifyAuditDatabase(db, trusted, options);
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw auditUnreadable(path, error);
+  }
+  try {
+    return await verifyAuditDatabase(db, trusted, options, head);
   } finally {
     db.close();
   }

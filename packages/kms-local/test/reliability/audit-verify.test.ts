@@ -1,0 +1,206 @@
+// Audit verification as an operator and an attacker meet it: files that are not audit logs, a locked file,
+// rows holding values of the wrong type, and a rollback of the file under a running log.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { type AuditDigest, AuditLog, verifyAuditFile } from "../../src/audit/index.js";
+import { KmsError } from "../../src/errors.js";
+
+const ACCOUNT = "111122223333";
+const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-verify-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function appendSome(log: AuditLog, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await log.append({
+      eventName: "Decrypt",
+      caller: { principal: ALICE, account: ACCOUNT },
+      requestParameters: { n: i },
+    });
+  }
+}
+
+/** A closed log of 35 events with digests at 10, 20, 30 and 35; returns its dir and public key. */
+async function closedLog(): Promise<{ dir: string; db: string; pem: string }> {
+  const dir = tempDir();
+  const log = await AuditLog.open(dir, { digestEvery: 10 });
+  await appendSome(log, 35);
+  await log.close();
+  return { dir, db: join(dir, "audit.db"), pem: readFileSync(join(dir, "audit-signing.key.pub"), "utf8") };
+}
+
+function tamper(path: string, sql: string): void {
+  const db = new Database(path);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+async function unreadable(run: Promise<unknown>): Promise<{ code: string; reason: string; message: string }> {
+  const outcome = await run.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  expect(outcome).toHaveProperty("error");
+  const error = (outcome as { error: { code: string; reason: string; message: string } }).error;
+  expect(error.code).toBe("SEALKIT_AUDIT_UNREADABLE");
+  return error;
+}
+
+describe("verifying something that is not a readable audit log", { timeout: 30_000 }, () => {
+  it("reports each kind of file precisely, with a stable code, never as a report", async () => {
+    const { dir, db, pem } = await closedLog();
+    const file = (name: string, content: string | Buffer) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    const notSqlite = file("text.db", "this is not a database\n".repeat(200));
+    expect(await unreadable(verifyAuditFile(notSqlite, pem))).toMatchObject({ reason: "not-sqlite" });
+    const empty = file("empty.db", "");
+    expect(await unreadable(verifyAuditFile(empty, pem))).toMatchObject({ reason: "not-an-audit-log" });
+    const other = join(dir, "other.db");
+    tamper(other, "CREATE TABLE audit_events (x); PRAGMA user_version = 1");
+    const otherError = await unreadable(verifyAuditFile(other, pem));
+    expect(otherError.reason).toBe("not-an-audit-log");
+    expect(otherError.message).toContain("missing audit_digests");
+    const missing = await unreadable(verifyAuditFile(join(dir, "nope.db"), pem));
+    expect(missing.reason).toBe("missing");
+    const newer = join(dir, "newer.db");
+    copyFileSync(db, newer);
+    tamper(newer, "PRAGMA user_version = 7");
+    const newerError = await unreadable(verifyAuditFile(newer, pem));
+    expect(newerError.reason).toBe("schema-version");
+    expect(newerError.message).toMatch(/schema version 7; this code verifies up to 1/);
+    const cut = join(dir, "cut.db");
+    copyFileSync(db, cut);
+    tamper(cut, "PRAGMA wal_checkpoint(TRUNCATE)");
+    truncateSync(cut, 4096 * 3);
+    const cutError = await unreadable(verifyAuditFile(cut, pem));
+    expect(["corrupt", "not-an-audit-log"]).toContain(cutError.reason);
+  });
+
+  it("reports a log locked by another process as locked, after a bounded wait", async () => {
+    const { db, pem } = await closedLog();
+    const betterSqlite = createRequire(import.meta.url).resolve("better-sqlite3");
+    const child = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const D = require(${JSON.stringify(betterSqlite)}); const d = new D(${JSON.stringify(db)});
+         d.pragma("journal_mode = DELETE"); d.pragma("locking_mode = EXCLUSIVE"); d.exec("BEGIN EXCLUSIVE");
+         d.exec("CREATE TABLE IF NOT EXISTS x (a)"); console.log("locked"); setInterval(() => {}, 60000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    children.push(child);
+    await new Promise((resolve) => child.stdout!.once("data", resolve));
+    const started = Date.now();
+    const error = await unreadable(verifyAuditFile(db, pem));
+    expect(error.reason).toBe("locked");
+    expect(Date.now() - started).toBeLessThan(4000);
+    child.kill("SIGKILL");
+  });
+
+  it("opening a data dir whose audit.db is not SQLite fails with KMSInternalException naming the file", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "audit.db"), "garbage ".repeat(1000));
+    const error = await AuditLog.open(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(KmsError.isInstance(error, "KMSInternalException")).toBe(true);
+    expect((error as Error).message).toMatch(/audit\.db is not a SQLite database/);
+  });
+});
+
+describe("rows and kept digests of the wrong type", { timeout: 30_000 }, () => {
+  it("reports a digest whose signature is NULL (table rebuilt without constraints) instead of throwing", async () => {
+    const { db, pem } = await closedLog();
+    tamper(
+      db,
+      `ALTER TABLE audit_digests RENAME TO old_digests;
+       CREATE TABLE audit_digests AS SELECT * FROM old_digests; DROP TABLE old_digests;
+       UPDATE audit_digests SET signature = NULL WHERE digest_number = 2;`,
+    );
+    const report = await verifyAuditFile(db, pem);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]).toMatchObject({ kind: "bad-digest-signature", sequence: 20 });
+  });
+
+  it("reports kept digests that are malformed instead of throwing", async () => {
+    const { db, pem } = await closedLog();
+    const knownDigests = [
+      { digestNumber: 9, lastSequence: 90 } as unknown as AuditDigest,
+      null as unknown as AuditDigest,
+    ];
+    const report = await verifyAuditFile(db, pem, { knownDigests });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: "bad-digest-signature", sequence: 90 }),
+    ]);
+  });
+});
+
+describe("a rollback under a running log", { timeout: 30_000 }, () => {
+  it("catches the newest digest deleted together with its events, without digests kept elsewhere", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir, { digestEvery: 10 });
+    try {
+      await appendSome(log, 35);
+      await log.writeDigest();
+      expect((await log.verify()).ok).toBe(true);
+      // What restoring an older copy of audit.db amounts to: the newest digest and its events are gone.
+      tamper(
+        join(dir, "audit.db"),
+        "DELETE FROM audit_digests WHERE digest_number = 4; DELETE FROM audit_events WHERE sequence > 30",
+      );
+      const report = await log.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems[0]).toMatchObject({ kind: "truncated-after-digest", sequence: 31 });
+    } finally {
+      await log.close().catch(() => undefined);
+    }
+  });
+
+  it("catches events deleted after the last digest while the log runs", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir, { digestEvery: 10 });
+    try {
+      await appendSome(log, 25);
+      expect(await log.verify()).toMatchObject({
+        ok: true,
+        lastDigestSequence: 20,
+        eventsAfterLastDigest: 5,
+      });
+      tamper(join(dir, "audit.db"), "DELETE FROM audit_events WHERE sequence > 22");
+      const report = await log.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([
+        expect.objectContaining({ kind: "truncated-after-digest", sequence: 23 }),
+      ]);
+      expect(report.problems[0]!.detail).toContain("23..25");
+    } finally {
+      await log.close().catch(() => undefined);
+    }
+  });
+});
