@@ -73,6 +73,7 @@ import {
   checkLimit,
   checkPolicyName,
   checkString,
+  checkTagKeys,
   checkTags,
   constraintError,
   decodeMarker,
@@ -1177,7 +1178,7 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
-        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
+        // The request's members are validated before the key is looked up, as AWS validates its model first.
         const grantee = validateGrantPrincipal(req.GranteePrincipal, "GranteePrincipal");
         const retiring =
           req.RetiringPrincipal === undefined || req.RetiringPrincipal === null
@@ -1187,6 +1188,7 @@ export class LocalKms {
         const constraints = validateGrantConstraints(req.Constraints, operations);
         const name = req.Name === undefined || req.Name === null ? undefined : validateGrantName(req.Name);
         const dry = isDryRun(req.DryRun);
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "CreateGrant", {
           grantTokens: req.GrantTokens,
           newGrant: constraints ? { operations, constraints } : { operations },
@@ -1376,10 +1378,10 @@ export class LocalKms {
       { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["Tags"]) }) },
       async (ctx) => {
         const req = objectRequest(request);
+        const tags = checkTags(req.Tags, true);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "TagResource", {});
         this.#checkCustomerManaged(row);
-        const tags = checkTags(req.Tags, true);
         this.#checkNotPendingDeletion(row);
         const upsert = this.#sql(
           "INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
@@ -1410,15 +1412,10 @@ export class LocalKms {
       { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["TagKeys"]) }) },
       async (ctx) => {
         const req = objectRequest(request);
+        checkTagKeys(req.TagKeys);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "UntagResource", {});
         this.#checkCustomerManaged(row);
-        if (!Array.isArray(req.TagKeys) || req.TagKeys.length === 0)
-          throw validation("TagKeys must list at least one tag key");
-        for (const k of req.TagKeys as unknown[]) {
-          if (typeof k !== "string" || k.length < 1 || k.length > 128)
-            throw new KmsError("TagException", "Tag keys must be 1 to 128 characters.");
-        }
         this.#checkNotPendingDeletion(row);
         const del = this.#sql("DELETE FROM tags WHERE key_id = ? AND tag_key = ?");
         for (const k of req.TagKeys as string[]) del.run(row.id, k);

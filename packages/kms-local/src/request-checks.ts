@@ -218,6 +218,31 @@ export function checkTags(value: unknown, required = false): Tag[] {
   });
 }
 
+/**
+ * UntagResource's TagKeys: a non-empty list of 1 to 128 character keys. A key out of range fails the list's member
+ * constraint, worded as AWS words it ("Value '[a, b]' at 'tagKeys' failed to satisfy constraint: Member must satisfy
+ * constraint: [...]").
+ * @throws {KmsError} ValidationException
+ */
+export function checkTagKeys(value: unknown): string[] {
+  if (value === undefined || value === null)
+    throw validation(
+      "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+    );
+  if (!Array.isArray(value) || value.length === 0) throw validation("TagKeys must list at least one tag key");
+  for (const k of value as unknown[]) {
+    if (typeof k !== "string") throw validation("TagKeys must be a list of strings");
+    if (k.length < 1 || k.length > 128) {
+      throw constraintError(
+        "tagKeys",
+        `[${(value as string[]).join(", ")}]`,
+        "satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
+      );
+    }
+  }
+  return value as string[];
+}
+
 export function checkPolicyName(value: unknown): void {
   if (value !== undefined && value !== "default") throw validation("PolicyName must be 'default'");
 }

@@ -282,6 +282,64 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
     });
   });
 
+  describe("tag keys to remove", () => {
+    it("a key over 128 characters fails TagKeys' member constraint (ValidationException, was TagException)", async () => {
+      const long = "k".repeat(129);
+      const r = await failure(new K.UntagResourceCommand({ KeyId: keyId, TagKeys: ["team", long] }));
+      expect({ ...r, message: r.message.replace(long, "<129 k>") }).toEqual(
+        invalid(
+          "Value '[team, <129 k>]' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
+        ),
+      );
+      expect((await failure(new K.UntagResourceCommand({ KeyId: keyId, TagKeys: [""] }))).name).toBe(
+        "ValidationException",
+      );
+      await client.send(new K.UntagResourceCommand({ KeyId: keyId, TagKeys: ["k".repeat(128)] }));
+    });
+  });
+
+  describe("management calls also validate before the key is looked up", () => {
+    it("TagResource, UntagResource and CreateGrant with bad members on a missing key: ValidationException", async () => {
+      const missingId = MISSING_KEY.split("/")[1]!;
+      expect(
+        (
+          await failure(
+            new K.TagResourceCommand({
+              KeyId: missingId,
+              Tags: [{ TagKey: "k".repeat(129), TagValue: "v" }],
+            }),
+          )
+        ).name,
+      ).toBe("ValidationException");
+      expect(
+        (await failure(new K.UntagResourceCommand({ KeyId: missingId, TagKeys: ["k".repeat(129)] }))).name,
+      ).toBe("ValidationException");
+      expect(
+        (
+          await failure(
+            new K.CreateGrantCommand({
+              KeyId: missingId,
+              GranteePrincipal: ALICE.principal,
+              Operations: ["Fly" as K.GrantOperation],
+            }),
+          )
+        ).name,
+      ).toBe("ValidationException");
+      // Valid members: the missing key is what fails.
+      expect(
+        (
+          await failure(
+            new K.CreateGrantCommand({
+              KeyId: missingId,
+              GranteePrincipal: ALICE.principal,
+              Operations: ["Decrypt"],
+            }),
+          )
+        ).name,
+      ).toBe("NotFoundException");
+    });
+  });
+
   describe("what was already as AWS answers", () => {
     it("missing required members: 'Value null at ...' for each, counted (SDK sends the request without them)", async () => {
       expect(await failure(new K.EncryptCommand({} as K.EncryptRequest))).toEqual({
