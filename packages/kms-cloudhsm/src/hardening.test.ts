@@ -265,4 +265,104 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider, adversarial (SoftHSM2)", () => {
     expect(viaLink.stats().sessionsDiscarded).toBe(0);
     await viaLink.close();
   });
+
+  it("recovers when the application was logged out underneath the pool (C_Logout): private keys vanish", async () => {
+    const p = pkcs11Provider({ ...session, keyLabel: "master", poolSize: 2 });
+    const sealed = await p.generateDataKey({ length: 32, context });
+    await Promise.all([
+      p.generateDataKey({ length: 32, context }),
+      p.generateDataKey({ length: 32, context }),
+    ]);
+    const raw = rawModule();
+    const s = raw.C_OpenSession(slotOf(raw, TOKEN.label), pkcs11js.CKF_SERIAL_SESSION);
+    raw.C_Logout(s); // login is per application: every session of the process is public now
+    raw.C_CloseSession(s);
+    // The key is private, so a public session neither uses its handle nor finds it: that is not "key not found".
+    const { plaintext, encryptedDataKeys } = await p.generateDataKey({ length: 32, context });
+    expect(await p.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context })).toEqual(plaintext);
+    expect(await p.decryptDataKey({ encryptedDataKey: sealed.encryptedDataKeys[0]!, context })).toEqual(
+      sealed.plaintext,
+    );
+    expect(p.stats().sessionsDiscarded).toBeGreaterThan(0);
+    await p.close();
+  });
+
+  it("still reports a key deleted underneath as ERR_KEY_NOT_FOUND, and finds it again once re-created", async () => {
+    await createAesKey(session, { label: "doomed" });
+    const p = pkcs11Provider({ ...session, keyLabel: "doomed", poolSize: 2 });
+    await p.generateDataKey({ length: 32, context });
+    const raw = rawModule();
+    const s = raw.C_OpenSession(
+      slotOf(raw, TOKEN.label),
+      pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION,
+    );
+    try {
+      raw.C_Login(s, pkcs11js.CKU_USER, TOKEN.pin);
+    } catch (error) {
+      if (!/ALREADY_LOGGED_IN/.test((error as Error).message)) throw error;
+    }
+    raw.C_FindObjectsInit(s, [{ type: pkcs11js.CKA_LABEL, value: "doomed" }]);
+    const [handle] = raw.C_FindObjects(s, 1);
+    raw.C_FindObjectsFinal(s);
+    raw.C_DestroyObject(s, handle!);
+    raw.C_CloseSession(s);
+    const error = await codeOf(p.generateDataKey({ length: 32, context }));
+    expect(error.code).toBe("ERR_KEY_NOT_FOUND");
+    await createAesKey(session, { label: "doomed" });
+    const { plaintext, encryptedDataKeys } = await p.generateDataKey({ length: 32, context });
+    expect(await p.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context })).toEqual(plaintext);
+    expect(p.stats().idle).toBe(p.stats().open);
+    await p.close();
+  });
+
+  it("serves waiting calls first in, first out, and leaks no session under a mix of failures", async () => {
+    const one = pkcs11Provider({ ...session, keyLabel: "master", poolSize: 1 });
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        one.generateDataKey({ length: 32, context }).then(() => order.push(i)),
+      ),
+    );
+    expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    await one.close();
+
+    const two = pkcs11Provider({ ...session, keyLabel: "master", poolSize: 2 });
+    const good = await two.generateDataKey({ length: 32, context });
+    const edk = good.encryptedDataKeys[0]!;
+    const tampered = { ...edk, ciphertext: edk.ciphertext.map((b, i) => (i === 30 ? b ^ 1 : b)) };
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const call =
+          i % 3 === 0
+            ? two.decryptDataKey({ encryptedDataKey: tampered, context })
+            : i % 3 === 1
+              ? two.decryptDataKey({ encryptedDataKey: edk, context: { other: "context" } })
+              : two.decryptDataKey({ encryptedDataKey: edk, context });
+        return call.then(
+          () => "ok",
+          (e: unknown) => (SealkitError.isInstance(e) ? e.code : String(e)),
+        );
+      }),
+    );
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(100);
+    expect(outcomes.filter((o) => o === "ERR_INVALID_CIPHERTEXT")).toHaveLength(200);
+    expect(two.stats()).toMatchObject({ open: 2, idle: 2, waiting: 0, peakOpen: 2, sessionsDiscarded: 0 });
+    await two.close();
+    expect(two.stats()).toMatchObject({ open: 0, idle: 0 });
+  });
+
+  it("loads, initializes and finalizes the library again and again in one process", async () => {
+    await provider.close(); // the last test: from here on the two providers below are the library's only users
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const first = pkcs11Provider({ ...session, keyLabel: "other" });
+      const second = pkcs11Provider({ ...session, keyLabel: "other" });
+      const sealed = await first.generateDataKey({ length: 32, context });
+      await first.close();
+      expect(
+        await second.decryptDataKey({ encryptedDataKey: sealed.encryptedDataKeys[0]!, context }),
+      ).toEqual(sealed.plaintext);
+      expect(second.stats().reinitializations).toBe(0);
+      await second.close();
+    }
+  });
 });

@@ -117,7 +117,7 @@ export class HsmKey {
       for (let attempt = 0; ; attempt++) {
         const generation = this.#pool.generation;
         if (!this.#key || this.#key.generation !== generation) {
-          const handle = findOneKey(module, session, this.keyLabel);
+          const handle = this.#findKey(module, session);
           this.#checkKey(module, session, handle);
           this.#key = { generation, handle };
         }
@@ -136,6 +136,25 @@ export class HsmKey {
         }
       }
     });
+  }
+
+  /**
+   * Finds the key by label. A private key is invisible to a session that is no longer logged in (someone called
+   * C_Logout, or the HSM ended the login): that is reported as CKR_USER_NOT_LOGGED_IN, which makes the pool
+   * discard its logged-out sessions and log in again, not as a missing key.
+   */
+  #findKey(module: Pkcs11Module, session: Handle): Handle {
+    try {
+      return findOneKey(module, session, this.keyLabel);
+    } catch (error) {
+      if (SealkitError.isInstance(error, "ERR_KEY_NOT_FOUND") && !isLoggedIn(module, session)) {
+        throw Object.assign(
+          new Error("CKR_USER_NOT_LOGGED_IN (the session was logged out underneath the pool)"),
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -195,6 +214,16 @@ export class HsmKey {
       this.#connection.close();
     })();
     return this.#closing;
+  }
+}
+
+// CKS_RO_USER_FUNCTIONS and CKS_RW_USER_FUNCTIONS: the session is logged in as the normal user.
+function isLoggedIn(module: Pkcs11Module, session: Handle): boolean {
+  try {
+    const { state } = module.C_GetSessionInfo(session);
+    return state === 1 || state === 3;
+  } catch {
+    return true; // the session's own error, if any, surfaces on the next call
   }
 }
 
