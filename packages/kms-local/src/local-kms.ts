@@ -84,7 +84,12 @@ import {
   optionalString,
   pageInfo,
 } from "./request-checks.js";
-import { loadRootKeyFile, newArgon2Parameters, passphraseWrapper } from "./root-key.js";
+import {
+  loadRootKeyFile,
+  newArgon2Parameters,
+  parseArgon2Parameters,
+  passphraseWrapper,
+} from "./root-key.js";
 import { type AliasRow, type GrantRow, type KeyRow, type KeyVersionRow, openStore } from "./store.js";
 import type {
   AliasListEntry,
@@ -622,10 +627,11 @@ export class LocalKms {
         params: (r) => ({ ...keyParams(r), description: (r as { Description?: unknown }).Description }),
       },
       async (ctx) => {
-        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        // The model's length constraint is checked before the key is looked up, as AWS validates its model first.
+        const description = checkString(objectRequest(request).Description, "Description", 0, 8192);
+        const row = await this.#resolve(request.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "UpdateKeyDescription", {});
         this.#checkCustomerManaged(row);
-        const description = checkString(request.Description, "Description", 0, 8192);
         this.#checkNotPendingDeletion(row);
         this.#sql("UPDATE keys SET description = ? WHERE id = ?").run(description, row.id);
         return {};
@@ -906,16 +912,14 @@ export class LocalKms {
         }),
       },
       async (ctx) => {
-        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
-        const days = request.RotationPeriodInDays;
+        // 90 to 2,560 is the model's range: checked before the key is looked up, as AWS validates its model first.
+        const days = objectRequest(request).RotationPeriodInDays;
+        const period = days === undefined ? 365 : checkInt(days, "RotationPeriodInDays", 90, 2560);
+        const row = await this.#resolve(request.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "EnableKeyRotation", {
           ...(typeof days === "number" ? { extra: { "kms:RotationPeriodInDays": String(days) } } : {}),
         });
         this.#checkCustomerManaged(row);
-        const period =
-          request.RotationPeriodInDays === undefined
-            ? 365
-            : checkInt(request.RotationPeriodInDays, "RotationPeriodInDays", 90, 2560);
         this.#checkUsable(row);
         this.#sql(
           "UPDATE keys SET rotation_enabled = 1, rotation_period_days = ?, next_rotation_at = ? WHERE id = ?",
@@ -2653,7 +2657,7 @@ async function openRootKey(
       params = JSON.stringify(newArgon2Parameters(o.argon2));
       setMeta("argon2", params);
     }
-    root = await passphraseWrapper(o.passphrase, JSON.parse(params));
+    root = await passphraseWrapper(o.passphrase, parseArgon2Parameters(params));
   } else {
     const file = (option as { file?: unknown } | undefined)?.file;
     if (file !== undefined && (typeof file !== "string" || file.length === 0))

@@ -299,7 +299,7 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
   });
 
   describe("management calls also validate before the key is looked up", () => {
-    it("TagResource, UntagResource and CreateGrant with bad members on a missing key: ValidationException", async () => {
+    it("TagResource, UntagResource, CreateGrant, UpdateKeyDescription, EnableKeyRotation with bad members on a missing key: ValidationException", async () => {
       const missingId = MISSING_KEY.split("/")[1]!;
       expect(
         (
@@ -325,7 +325,24 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
           )
         ).name,
       ).toBe("ValidationException");
+      expect(
+        (
+          await failure(
+            new K.UpdateKeyDescriptionCommand({ KeyId: missingId, Description: "d".repeat(8193) }),
+          )
+        ).name,
+      ).toBe("ValidationException");
+      expect(
+        await failure(new K.EnableKeyRotationCommand({ KeyId: missingId, RotationPeriodInDays: 89 })),
+      ).toEqual(
+        invalid(
+          "Value '89' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90",
+        ),
+      );
       // Valid members: the missing key is what fails.
+      expect(
+        (await failure(new K.UpdateKeyDescriptionCommand({ KeyId: missingId, Description: "d" }))).name,
+      ).toBe("NotFoundException");
       expect(
         (
           await failure(
