@@ -163,3 +163,20 @@ describe("re-initialization races (fake module)", () => {
     await provider.close();
   });
 });
+
+describe("login failures (fake module)", () => {
+  it("tries a wrong PIN once: a busy provider must not lock the crypto user out by logging in with every call", async () => {
+    const fake = new FakeModule({ ivSource: "hsm", pin: "crypto_user:right" });
+    const provider = cloudhsm(fake, { pin: "crypto_user:wrong", poolSize: 8 });
+    const burst = await Promise.all(
+      Array.from({ length: 50 }, () => codeOf(provider.generateDataKey({ length: 32, context }))),
+    );
+    expect(new Set(burst)).toEqual(new Set(["ERR_HSM_LOGIN_FAILED"]));
+    const later = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
+    expect(SealkitError.isInstance(later, "ERR_HSM_LOGIN_FAILED")).toBe(true);
+    expect((later as Error).message).toMatch(/CKR_PIN_INCORRECT/);
+    expect(fake.count("C_Login")).toBe(1);
+    expect(provider.stats().open).toBe(0);
+    await provider.close();
+  });
+});

@@ -32,6 +32,12 @@ const LOGIN_FAILED = new Set([
   "CKR_USER_PIN_NOT_INITIALIZED",
 ]);
 
+/** True when the token refused the PIN or the user (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, ...). */
+export function isLoginFailure(error: unknown): boolean {
+  const name = ckrName(error);
+  return name !== undefined && LOGIN_FAILED.has(name);
+}
+
 /**
  * What a pool does with a failed call: `session` discards the session and retries once, `device` also
  * re-initializes the library, `none` passes the error on.

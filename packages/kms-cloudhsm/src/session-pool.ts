@@ -1,7 +1,7 @@
 // A pool of logged-in PKCS#11 sessions: bounded, fair under concurrency, self-healing after session or device loss.
 
 import { SealkitError } from "@sealkit/core";
-import { recoveryFor, toSealkitError } from "./pkcs11-error.js";
+import { isLoginFailure, recoveryFor, toSealkitError } from "./pkcs11-error.js";
 import { ck, type Handle, libraryGeneration, type Pkcs11Module, withLibraryCall } from "./pkcs11-module.js";
 import type { TokenConnection } from "./token.js";
 
@@ -48,6 +48,8 @@ export class SessionPool {
   #busy = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
+  // The token's answer to this pool's PIN, once it refused it: never sent again (see #openSession).
+  #loginFailure: unknown;
   #drained: (() => void) | undefined;
   #peakOpen = 0;
   #sessionsDiscarded = 0;
@@ -171,6 +173,9 @@ export class SessionPool {
   }
 
   #openSession(): PooledSession {
+    // A refused PIN is tried once. Tokens count failed logins and lock the user (CKR_PIN_LOCKED; CloudHSM locks a
+    // crypto user after a few failures), so a busy service must not retry a wrong PIN with every call.
+    if (this.#loginFailure !== undefined) throw this.#loginFailure;
     const module = this.#connection.module;
     const slot = this.#connection.slot;
     const generation = this.generation;
@@ -182,6 +187,7 @@ export class SessionPool {
         try {
           module.C_Login(handle, ck.CKU_USER!, this.#pin);
         } catch (error) {
+          if (isLoginFailure(error)) this.#loginFailure = error;
           if (!/CKR_USER_ALREADY_LOGGED_IN/.test(String((error as Error)?.message))) throw error;
         }
       }
