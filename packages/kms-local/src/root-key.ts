@@ -1,7 +1,18 @@
 // Root keys: the KeyWrapper every backing key is wrapped by (a key file, a passphrase, or one given by the caller).
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { closeSync, constants, fsyncSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { authenticationFailed, concatBytes, type KeyWrapper, SealkitError, wipe } from "@sealkit/core";
 import { argon2id } from "hash-wasm";
 
@@ -69,51 +80,202 @@ export class AesKeyWrapper implements KeyWrapper {
   }
 }
 
+/** A root key file problem: ERR_PROVIDER_UNAVAILABLE with the path and the system's reason, never key bytes. */
+function keyFileError(path: string, what: string, cause?: unknown): SealkitError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return new SealkitError(
+    "ERR_PROVIDER_UNAVAILABLE",
+    `root key file ${path}: ${what}${code === undefined ? "" : ` (${code})`}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** fsyncs a directory so that a name just linked into it survives a power cut; best effort where unsupported. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on a directory; the file itself is already fsync'd.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
- * Reads a root key file (exactly 32 bytes), or creates one with mode 0600 when `create` is set and it does not exist.
- * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the file is missing (and not to be created), unreadable,
- * of the wrong size, or readable by others than its owner
+ * Creates the key file atomically: the 32 bytes are written and fsync'd under a temporary name, then linked to
+ * `path` (which fails if it exists) and the directory is fsync'd. A crash or a full disk at any moment leaves
+ * either no key file or a complete one, never an empty or short one that would block every later start.
+ */
+function createRootKeyFile(path: string): AesKeyWrapper {
+  const fresh = randomBytes(32);
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    let fd: number;
+    try {
+      fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    } catch (cause) {
+      throw keyFileError(path, "cannot be created (is the data dir writable?)", cause);
+    }
+    try {
+      writeSync(fd, fresh);
+      fsyncSync(fd);
+    } catch (cause) {
+      throw keyFileError(path, "cannot be written (is the disk full?)", cause);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temp, path);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
+        // Another process created it meanwhile: use theirs, as a later start would.
+        return loadRootKeyFile(path, false);
+      }
+      throw keyFileError(path, "cannot be created", cause);
+    }
+    syncDirectory(dirname(path));
+    return new AesKeyWrapper(fresh, "file");
+  } finally {
+    wipe(fresh);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Never created, or already gone.
+    }
+  }
+}
+
+/**
+ * Reads a root key file (exactly 32 bytes), or creates one with mode 0600 when `create` is set and it does not
+ * exist (atomically: a crash leaves no file or a complete one).
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the file is missing (and not to be created), not a regular
+ * file, unreadable, of the wrong size, accessible by others than its owner, or cannot be created (read-only or
+ * full file system); the message names the file and the reason, never key bytes
  */
 export function loadRootKeyFile(path: string, create: boolean): AesKeyWrapper {
+  let stats: ReturnType<typeof statSync>;
   try {
-    statSync(path);
-  } catch {
+    stats = statSync(path);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT") throw keyFileError(path, "cannot be read", cause);
     if (!create) {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
         `root key file ${path} is missing, but the database already holds keys wrapped by it: restore the file (from the backup of this data dir); a new root key would not open them`,
       );
     }
-    const fresh = randomBytes(32);
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      writeSync(fd, fresh);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    const wrapper = new AesKeyWrapper(fresh, "file");
-    wipe(fresh);
-    return wrapper;
+    return createRootKeyFile(path);
   }
-  const mode = statSync(path).mode & 0o777;
+  if (!stats.isFile()) throw keyFileError(path, "is not a regular file");
+  const mode = stats.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new SealkitError(
       "ERR_PROVIDER_UNAVAILABLE",
       `root key file ${path} has mode ${mode.toString(8)}; it must be readable by its owner only (chmod 600)`,
     );
   }
-  const bytes = new Uint8Array(readFileSync(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (cause) {
+    throw keyFileError(path, "cannot be read", cause);
+  }
   if (bytes.length !== 32) {
+    const length = bytes.length;
     wipe(bytes);
-    throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", `root key file ${path} must hold exactly 32 bytes`);
+    throw new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `root key file ${path} must hold exactly 32 bytes, but holds ${length}${length === 0 ? " (it is empty: if this data dir holds no keys yet, delete it and start again; otherwise restore it from the backup)" : ""}`,
+    );
   }
   const wrapper = new AesKeyWrapper(bytes, "file");
   wipe(bytes);
   return wrapper;
 }
 
-/** Derives a root key from a passphrase with Argon2id (hash-wasm). */
+/** Bounds on Argon2id parameters: below them a passphrase is too cheap to guess, above them one open could take minutes or more memory than WebAssembly has. */
+export const ARGON2_LIMITS = {
+  /** Least memory (KiB) for a new passphrase root key. */
+  minNewMemorySize: 8192,
+  /** Most memory (KiB): 2 GiB. */
+  maxMemorySize: 2 ** 21,
+  maxIterations: 1000,
+  /** memorySize × iterations at most (KiB): 8 GiB of passes, about 40 times the default. */
+  maxWork: 2 ** 23,
+  maxParallelism: 16,
+} as const;
+
+function saltBytes(salt: unknown): Uint8Array | undefined {
+  if (typeof salt !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(salt) || salt.length % 4 !== 0)
+    return undefined;
+  const bytes = Uint8Array.from(atob(salt), (c) => c.charCodeAt(0));
+  return bytes.length >= 16 && bytes.length <= 64 ? bytes : undefined;
+}
+
+/** Why `params` are not usable Argon2id parameters within {@link ARGON2_LIMITS}, or undefined when they are. */
+function argon2Problem(params: Partial<Record<keyof Argon2Parameters, unknown>>): string | undefined {
+  const { memorySize, iterations, parallelism } = params;
+  if (
+    !Number.isSafeInteger(parallelism) ||
+    (parallelism as number) < 1 ||
+    (parallelism as number) > ARGON2_LIMITS.maxParallelism
+  )
+    return `parallelism must be an integer from 1 to ${ARGON2_LIMITS.maxParallelism}, got ${String(parallelism)}`;
+  if (
+    !Number.isSafeInteger(iterations) ||
+    (iterations as number) < 1 ||
+    (iterations as number) > ARGON2_LIMITS.maxIterations
+  )
+    return `iterations must be an integer from 1 to ${ARGON2_LIMITS.maxIterations}, got ${String(iterations)}`;
+  if (
+    !Number.isSafeInteger(memorySize) ||
+    (memorySize as number) < 8 * (parallelism as number) ||
+    (memorySize as number) > ARGON2_LIMITS.maxMemorySize
+  )
+    return `memorySize must be an integer from ${8 * (parallelism as number)} to ${ARGON2_LIMITS.maxMemorySize} KiB, got ${String(memorySize)}`;
+  if ((memorySize as number) * (iterations as number) > ARGON2_LIMITS.maxWork)
+    return `memorySize × iterations must be at most ${ARGON2_LIMITS.maxWork} KiB, got ${(memorySize as number) * (iterations as number)}`;
+  if (saltBytes(params.salt) === undefined) return "salt must be base64 of 16 to 64 bytes";
+  return undefined;
+}
+
+function storedParametersError(detail: string, cause?: unknown): SealkitError {
+  return new SealkitError(
+    "ERR_PROVIDER_UNAVAILABLE",
+    `the passphrase root key's Argon2id parameters stored in kms.db (meta.argon2) are unusable: ${detail}. The database was damaged or tampered with; restore it from a backup`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Parses the Argon2id parameters stored in kms.db (`meta.argon2`), refusing values that are malformed or outside
+ * {@link ARGON2_LIMITS} before any work is done: a damaged or tampered database cannot make `open` allocate
+ * gigabytes or run for hours. (Weak stored parameters are not refused: they only derive a key that fails the
+ * root check, so they cannot lower the cost of guessing the real passphrase.)
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when the text is not JSON or the parameters are unusable
+ */
+export function parseArgon2Parameters(text: string): Argon2Parameters {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw storedParametersError("not JSON", cause);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw storedParametersError("not an object");
+  const problem = argon2Problem(parsed as Record<string, unknown>);
+  if (problem !== undefined) throw storedParametersError(problem);
+  const p = parsed as Argon2Parameters;
+  return { memorySize: p.memorySize, iterations: p.iterations, parallelism: p.parallelism, salt: p.salt };
+}
+
+/**
+ * Derives a root key from a passphrase with Argon2id (hash-wasm).
+ * @throws {TypeError} when `passphrase` is not a non-empty string
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when `params` are malformed or outside {@link ARGON2_LIMITS}
+ */
 export async function passphraseWrapper(
   passphrase: string,
   params: Argon2Parameters,
@@ -121,9 +283,11 @@ export async function passphraseWrapper(
   if (typeof passphrase !== "string" || passphrase.length === 0) {
     throw new TypeError(`"passphrase" expected a non-empty string`);
   }
+  const problem = params === null || typeof params !== "object" ? "not an object" : argon2Problem(params);
+  if (problem !== undefined) throw storedParametersError(problem);
   const key = await argon2id({
     password: passphrase,
-    salt: Uint8Array.from(atob(params.salt), (c) => c.charCodeAt(0)),
+    salt: saltBytes(params.salt)!,
     memorySize: params.memorySize,
     iterations: params.iterations,
     parallelism: params.parallelism,
@@ -135,7 +299,21 @@ export async function passphraseWrapper(
   return wrapper;
 }
 
-/** Fresh Argon2id parameters with a random salt. */
+/**
+ * Fresh Argon2id parameters with a random salt.
+ * @throws {RangeError} when an override is outside {@link ARGON2_LIMITS} (for a new key, at least 8 MiB of memory)
+ */
 export function newArgon2Parameters(overrides?: Partial<Omit<Argon2Parameters, "salt">>): Argon2Parameters {
-  return { ...DEFAULT_ARGON2, ...overrides, salt: btoa(String.fromCharCode(...randomBytes(16))) };
+  const given = Object.fromEntries(
+    Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined),
+  );
+  const params = { ...DEFAULT_ARGON2, ...given, salt: btoa(String.fromCharCode(...randomBytes(16))) };
+  const problem = argon2Problem(params);
+  if (problem !== undefined) throw new RangeError(`"rootKey.argon2": ${problem}`);
+  if (params.memorySize < ARGON2_LIMITS.minNewMemorySize) {
+    throw new RangeError(
+      `"rootKey.argon2": memorySize must be at least ${ARGON2_LIMITS.minNewMemorySize} KiB for a new passphrase root key, got ${params.memorySize}`,
+    );
+  }
+  return params;
 }

@@ -1,5 +1,7 @@
 // The SQLite store of the local KMS (kms.db): schema, migrations and the statements every operation uses.
 
+import { accessSync, constants } from "node:fs";
+import { dirname } from "node:path";
 import { SealkitError } from "@sealkit/core";
 import Database from "better-sqlite3";
 
@@ -162,7 +164,23 @@ const LOCK_WAIT_MS = 1000;
  */
 function lockDataDir(path: string): Database.Database {
   const lockPath = `${path}.lock`;
-  const lock = new Database(lockPath, { timeout: LOCK_WAIT_MS });
+  let lock: Database.Database;
+  try {
+    lock = new Database(lockPath, { timeout: LOCK_WAIT_MS });
+  } catch (cause) {
+    // SQLite says only "unable to open database file"; the file system says why.
+    try {
+      accessSync(dirname(path), constants.W_OK);
+    } catch (why) {
+      const code = (why as NodeJS.ErrnoException).code;
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `the data dir ${dirname(path)} is not writable (${code}${code === "EROFS" ? ": a read-only file system" : ""}); the KMS needs to write kms.db and its lock there`,
+        { cause },
+      );
+    }
+    throw cause;
+  }
   try {
     lock.pragma("locking_mode = EXCLUSIVE");
     // The first write in exclusive locking mode takes the file's EXCLUSIVE lock and keeps it until close.
