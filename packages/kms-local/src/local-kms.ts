@@ -1690,7 +1690,9 @@ export class LocalKms {
       { readOnly: true, params: (r) => pick(r, ["NumberOfBytes"]) },
       async (ctx) => {
         const req = objectRequest(request);
-        if (req.NumberOfBytes === undefined) throw validation("NumberOfBytes is required");
+        // AWS's wording: its GenerateRandom shares the data key check (the model marks NumberOfBytes optional).
+        if (req.NumberOfBytes === undefined)
+          throw validation("Please specify either number of bytes or key spec.");
         const n = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
         if (req.CustomKeyStoreId !== undefined || req.Recipient !== undefined) {
           throw new KmsError(
@@ -2347,7 +2349,7 @@ export class LocalKms {
     const context = checkContext(req.EncryptionContext, "EncryptionContext");
     let length: number;
     if (req.NumberOfBytes !== undefined && req.KeySpec !== undefined)
-      throw validation("Specify either KeySpec or NumberOfBytes, not both");
+      throw validation("Please specify either number of bytes or key spec.");
     if (req.NumberOfBytes !== undefined) length = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
     else if (req.KeySpec === "AES_256") length = 32;
     else if (req.KeySpec === "AES_128") length = 16;
