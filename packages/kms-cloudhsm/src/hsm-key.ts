@@ -108,34 +108,43 @@ export class HsmKey {
    * Runs `fn` on a pooled session with the key's handle, finding the key again if its handle went stale.
    * @throws {SealkitError} ERR_KEY_NOT_FOUND, ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or what `fn` throws
    */
-  async run<T>(operation: string, fn: (call: GcmCall, module: Pkcs11Module) => Promise<T>): Promise<T> {
+  async run<T>(
+    operation: string,
+    fn: (call: GcmCall, module: Pkcs11Module) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (!this.#async && this.#yieldEvery > 0 && ++this.#calls % this.#yieldEvery === 0) {
       // Synchronous PKCS#11 calls resolve in microtasks; without a macrotask hop a burst never lets I/O in.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return this.#pool.run(operation, async (session, module) => {
-      for (let attempt = 0; ; attempt++) {
-        const generation = this.#pool.generation;
-        if (!this.#key || this.#key.generation !== generation) {
-          const handle = this.#findKey(module, session);
-          this.#checkKey(module, session, handle);
-          this.#key = { generation, handle };
+    checkSignal(signal);
+    return this.#pool.run(
+      operation,
+      async (session, module) => {
+        for (let attempt = 0; ; attempt++) {
+          const generation = this.#pool.generation;
+          if (!this.#key || this.#key.generation !== generation) {
+            const handle = this.#findKey(module, session);
+            this.#checkKey(module, session, handle);
+            this.#key = { generation, handle };
+          }
+          const call: GcmCall = {
+            module,
+            session,
+            key: this.#key.handle,
+            profile: this.profile,
+            async: this.#async,
+          };
+          try {
+            return await fn(call, module);
+          } catch (error) {
+            if (!isKeyHandleError(error) || attempt > 0) throw error;
+            this.#key = undefined; // deleted and re-created, or a stale handle: look it up again
+          }
         }
-        const call: GcmCall = {
-          module,
-          session,
-          key: this.#key.handle,
-          profile: this.profile,
-          async: this.#async,
-        };
-        try {
-          return await fn(call, module);
-        } catch (error) {
-          if (!isKeyHandleError(error) || attempt > 0) throw error;
-          this.#key = undefined; // deleted and re-created, or a stale handle: look it up again
-        }
-      }
-    });
+      },
+      signal,
+    );
   }
 
   /**
@@ -196,13 +205,23 @@ export class HsmKey {
   }
 
   /** AES-GCM encrypts inside the HSM: version || IV || ciphertext || tag. @throws as `run` */
-  seal(plaintext: Uint8Array, aad: Uint8Array, operation = "encrypt"): Promise<Uint8Array> {
-    return this.run(operation, (call) => sealInHsm(call, plaintext, aad));
+  seal(
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    operation = "encrypt",
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    return this.run(operation, (call) => sealInHsm(call, plaintext, aad), signal);
   }
 
   /** Opens a sealed value inside the HSM. @throws ERR_INVALID_CIPHERTEXT, or as `run` */
-  open(sealed: Uint8Array, aad: Uint8Array, operation = "decrypt"): Promise<Uint8Array> {
-    return this.run(operation, (call) => openInHsm(call, sealed, aad));
+  open(
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    operation = "decrypt",
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    return this.run(operation, (call) => openInHsm(call, sealed, aad), signal);
   }
 
   /** Closes the pool's sessions once calls in flight finish, then releases the library. */

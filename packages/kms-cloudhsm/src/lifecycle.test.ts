@@ -180,3 +180,62 @@ describe("login failures (fake module)", () => {
     await provider.close();
   });
 });
+
+describe("cancellation (fake module)", () => {
+  it("an aborted call leaves the queue at once and never reaches the HSM; the call in flight is not disturbed", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake, { poolSize: 1 });
+    const original = fake.C_EncryptAsync.bind(fake);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    fake.C_EncryptAsync = async (session, input, output) => {
+      await held;
+      return original(session, input, output);
+    };
+    const first = codeOf(provider.generateDataKey({ length: 32, context }));
+    const controller = new AbortController();
+    const queued = provider.generateDataKey({ length: 32, context, signal: controller.signal });
+    const outcome = queued.then(
+      () => "ok",
+      (e: unknown) => e,
+    );
+    while (provider.stats().waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+    const reason = new Error("cancelled by the caller");
+    controller.abort(reason);
+    expect(await outcome).toBe(reason);
+    expect(provider.stats().waiting).toBe(0);
+    release();
+    expect(await first).toBe("ok");
+    expect(fake.count("C_EncryptInit")).toBe(1);
+    expect(provider.stats()).toMatchObject({ open: 1, idle: 1 });
+    await provider.close();
+  });
+
+  it("an abort during the HSM call rejects at once; the session returns to the pool when the HSM answers", async () => {
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const provider = cloudhsm(fake, { poolSize: 1 });
+    const original = fake.C_EncryptAsync.bind(fake);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    fake.C_EncryptAsync = async (session, input, output) => {
+      started = true;
+      await held;
+      return original(session, input, output);
+    };
+    const controller = new AbortController();
+    const call = provider
+      .generateDataKey({ length: 32, context, signal: controller.signal })
+      .catch((e: unknown) => e);
+    while (!started) await new Promise((resolve) => setImmediate(resolve));
+    const random = fake.calls.find((c) => c.fn === "C_GenerateRandom");
+    expect(random).toBeDefined();
+    controller.abort(new Error("stop"));
+    expect(((await call) as Error).message).toBe("stop");
+    release();
+    // The session comes back to the pool once the HSM call returns.
+    while (provider.stats().idle === 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(provider.stats()).toMatchObject({ open: 1, idle: 1, waiting: 0 });
+    await provider.close();
+  });
+});

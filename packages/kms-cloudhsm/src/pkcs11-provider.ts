@@ -10,6 +10,7 @@ import {
   type GenerateDataKeyRequest,
   type KeyProvider,
   type ProviderCallOptions,
+  untilAborted,
   utf8,
   wipe,
 } from "@sealkit/core";
@@ -40,6 +41,25 @@ export interface Pkcs11Provider extends KeyProvider {
   close(): Promise<void>;
 }
 
+/**
+ * Waits for `work` unless `signal` aborts first (then rejects with its reason at once). The HSM call itself cannot
+ * be cancelled: a result that arrives after the abort is handed to `discard` (which wipes plaintext keys).
+ */
+function untilAbortedDiscarding<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  discard: (value: T) => void,
+): Promise<T> {
+  if (!signal) return work;
+  work.then(
+    (value) => {
+      if (signal.aborted) discard(value);
+    },
+    () => {},
+  );
+  return untilAborted(work, signal);
+}
+
 function dataKeyAad(context: EncryptionContext): Uint8Array {
   return concatBytes(utf8(PKCS11_AAD_PREFIX), encodeContext(context));
 }
@@ -49,7 +69,8 @@ function dataKeyAad(context: EncryptionContext): Uint8Array {
  * generator (C_GenerateRandom) and are encrypted inside the token with CKM_AES_GCM under the AES-256 key
  * labelled `keyLabel`, with AAD "SEALKIT-PKCS11-V1" || encodeContext(context). Each encrypted data key is
  * 0x01 || IV (12) || ciphertext || tag (16), whichever side generated the IV (see the profiles in the README).
- * `canDecrypt` is strict: the provider id and this key's id only.
+ * `canDecrypt` is strict: the provider id and this key's id only. A call's `signal` takes it out of the session
+ * queue at once, or stops waiting for the HSM (a data key that arrives afterwards is wiped).
  *
  * @example
  * const kms = pkcs11Provider({ library: "/usr/lib/softhsm/libsofthsm2.so", tokenLabel: "sealkit",
@@ -71,8 +92,15 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
     return keyId;
   };
 
-  const encryptOne = async (plaintext: Uint8Array, context: EncryptionContext): Promise<EncryptedDataKey> => {
-    const ciphertext = await key.seal(plaintext, dataKeyAad(context), "encryptDataKey");
+  const encryptOne = async (
+    plaintext: Uint8Array,
+    context: EncryptionContext,
+    signal: AbortSignal | undefined,
+  ): Promise<EncryptedDataKey> => {
+    const ciphertext = await untilAborted(
+      key.seal(plaintext, dataKeyAad(context), "encryptDataKey", signal),
+      signal,
+    );
     return { providerId, keyId: getKeyId(), ciphertext };
   };
 
@@ -86,18 +114,23 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       const length = aint(request?.length, "length", 1, MAX_DATA_KEY_LENGTH);
       const aad = dataKeyAad(request.context);
       checkSignal(request.signal);
-      return key.run("generateDataKey", async (call, module) => {
-        const random = module.C_GenerateRandom(call.session, Buffer.alloc(length));
-        const plaintext = new Uint8Array(random);
-        wipe(random);
-        try {
-          const ciphertext = await sealInHsm(call, plaintext, aad);
-          return { plaintext, encryptedDataKeys: [{ providerId, keyId: getKeyId(), ciphertext }] };
-        } catch (error) {
-          wipe(plaintext);
-          throw error;
-        }
-      });
+      const work = key.run(
+        "generateDataKey",
+        async (call, module) => {
+          const random = module.C_GenerateRandom(call.session, Buffer.alloc(length));
+          const plaintext = new Uint8Array(random);
+          wipe(random);
+          try {
+            const ciphertext = await sealInHsm(call, plaintext, aad);
+            return { plaintext, encryptedDataKeys: [{ providerId, keyId: getKeyId(), ciphertext }] };
+          } catch (error) {
+            wipe(plaintext);
+            throw error;
+          }
+        },
+        request.signal,
+      );
+      return untilAbortedDiscarding(work, request.signal, (dataKey) => wipe(dataKey.plaintext));
     },
 
     async encryptDataKey(
@@ -113,7 +146,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       }
       encodeContext(request.context);
       checkSignal(request.signal);
-      return [await encryptOne(plaintext, request.context)];
+      return [await encryptOne(plaintext, request.context, request.signal)];
     },
 
     async decryptDataKey(
@@ -131,7 +164,11 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       if (length < SEALED_OVERHEAD + 1 || length > SEALED_OVERHEAD + MAX_DATA_KEY_LENGTH) {
         throw invalidCiphertext();
       }
-      return key.open(edk.ciphertext, aad, "decryptDataKey");
+      return untilAbortedDiscarding(
+        key.open(edk.ciphertext, aad, "decryptDataKey", request.signal),
+        request.signal,
+        (plaintext) => wipe(plaintext),
+      );
     },
 
     canDecrypt(edk: EncryptedDataKey): boolean {

@@ -87,7 +87,11 @@ export class SessionPool {
    * device was lost; maps every PKCS#11 error to a SealkitError.
    * @throws {SealkitError} ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or whatever `fn` throws
    */
-  async run<T>(operation: string, fn: (session: Handle, module: Pkcs11Module) => Promise<T> | T): Promise<T> {
+  async run<T>(
+    operation: string,
+    fn: (session: Handle, module: Pkcs11Module) => Promise<T> | T,
+    signal?: AbortSignal,
+  ): Promise<T> {
     let staleRetries = 0;
     for (let attempt = 0; ; attempt++) {
       let session: PooledSession | undefined;
@@ -95,7 +99,7 @@ export class SessionPool {
       let seen: number | undefined;
       try {
         seen = this.generation;
-        session = await this.#acquire();
+        session = await this.#acquire(signal);
         seen = session.generation;
         const module = this.#connection.module;
         const handle = session.handle;
@@ -108,6 +112,8 @@ export class SessionPool {
         this.#release(session);
         return result;
       } catch (error) {
+        // The caller gave up while waiting for a session: its reason, as it is (no session was taken).
+        if (signal?.aborted && error === signal.reason && !session) throw error;
         if (error === STALE_SESSION && session && staleRetries++ < 3) {
           this.#discard(session); // not closed: its handle is from before the re-initialization
           attempt--; // not a failure of the call: it never reached the library
@@ -140,9 +146,10 @@ export class SessionPool {
     return this.#closing;
   }
 
-  async #acquire(): Promise<PooledSession> {
+  async #acquire(signal?: AbortSignal): Promise<PooledSession> {
     for (;;) {
       if (this.#closed) throw closedError();
+      if (signal?.aborted) throw signal.reason;
       const idle = this.#idle.pop();
       if (idle) {
         if (idle.generation !== this.generation) {
@@ -165,9 +172,26 @@ export class SessionPool {
           throw error;
         }
       }
-      const handed = await new Promise<PooledSession | undefined>((resolve, reject) =>
-        this.#waiters.push({ resolve, reject }),
-      );
+      const handed = await new Promise<PooledSession | undefined>((resolve, reject) => {
+        // An aborted caller leaves the queue at once; it must not hold up, or later take, a session.
+        const onAbort = () => {
+          const index = this.#waiters.indexOf(waiter);
+          if (index >= 0) this.#waiters.splice(index, 1);
+          reject(signal!.reason);
+        };
+        const waiter: Waiter = {
+          resolve(session) {
+            signal?.removeEventListener("abort", onAbort);
+            resolve(session);
+          },
+          reject(error) {
+            signal?.removeEventListener("abort", onAbort);
+            reject(error);
+          },
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        this.#waiters.push(waiter);
+      });
       if (handed) return handed; // counted busy by #release, which handed it over
     }
   }
