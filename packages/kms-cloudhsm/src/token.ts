@@ -89,6 +89,7 @@ export class TokenConnection {
   /**
    * The token's slot, found by label on first use.
    * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when no present token has the label (or the slot is empty)
+   * @throws {Error} the library's own error (a pkcs11js Pkcs11Error) when listing slots fails, for the pool to map
    */
   get slot(): Handle {
     if (this.#slot) return this.#slot;
