@@ -351,6 +351,25 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider, adversarial (SoftHSM2)", () => {
     expect(two.stats()).toMatchObject({ open: 0, idle: 0 });
   });
 
+  it("recovers every call in flight on the thread pool when all sessions are closed underneath", async () => {
+    const p = pkcs11Provider({ ...session, keyLabel: "master", poolSize: 4 });
+    await p.generateDataKey({ length: 32, context });
+    const calls = Array.from({ length: 40 }, () =>
+      p.generateDataKey({ length: 32, context }).then(
+        () => "ok",
+        (e: unknown) => String(e),
+      ),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const raw = rawModule();
+    raw.C_CloseAllSessions(slotOf(raw, TOKEN.label));
+    expect(new Set(await Promise.all(calls))).toEqual(new Set(["ok"]));
+    expect(p.stats()).toMatchObject({ waiting: 0, reinitializations: 0 });
+    expect(p.stats().open).toBeLessThanOrEqual(4);
+    expect(p.stats().idle).toBe(p.stats().open);
+    await p.close();
+  });
+
   it("loads, initializes and finalizes the library again and again in one process", async () => {
     await provider.close(); // the last test: from here on the two providers below are the library's only users
     for (let cycle = 0; cycle < 3; cycle++) {
