@@ -384,4 +384,15 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider, adversarial (SoftHSM2)", () => {
       await second.close();
     }
   });
+
+  it("never finalizes a library that another component of the process initialized", async () => {
+    // Runs after the provider of this file closed: the library is loaded by no provider now.
+    const raw = rawModule(); // another user of PKCS#11 in the process, which initialized the library itself
+    const own = raw.C_OpenSession(slotOf(raw, TOKEN.label), pkcs11js.CKF_SERIAL_SESSION);
+    const p = pkcs11Provider({ ...session, keyLabel: "master" });
+    await p.generateDataKey({ length: 32, context });
+    await p.close(); // the provider's last user: it must not C_Finalize the other component's library
+    expect(() => raw.C_GetSessionInfo(own)).not.toThrow();
+    raw.C_CloseSession(own);
+  });
 });

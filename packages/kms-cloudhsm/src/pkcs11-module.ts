@@ -56,12 +56,18 @@ export const ck = pkcs11js as unknown as Record<string, number>;
 // so every provider and wrapper of this process shares one loaded module per library path.
 const loaded = new Map<string, { module: pkcs11js.PKCS11; refs: number }>();
 
-function initialize(module: Pkcs11Module): void {
+/**
+ * Initializes the library; returns false when another component of the process had initialized it already
+ * (CKR_CRYPTOKI_ALREADY_INITIALIZED), in which case finalizing it is that component's business, not ours.
+ */
+function initialize(module: Pkcs11Module): boolean {
   try {
     // CKF_OS_LOCKING_OK: the async calls run on libuv's thread pool, so the library must lock for itself.
     module.C_Initialize({ flags: ck.CKF_OS_LOCKING_OK });
+    return true;
   } catch (error) {
     if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(String((error as Error)?.message))) throw error;
+    return false;
   }
 }
 
@@ -90,7 +96,7 @@ export function acquireLibrary(path: string): Pkcs11Module {
     module.load(path);
     entry = { module, refs: 0 };
     try {
-      initialize(module);
+      stateOf(module).initializedHere = initialize(module);
     } catch (error) {
       module.close();
       throw error;
@@ -112,10 +118,13 @@ export function releaseLibrary(module: Pkcs11Module): void {
   entry.refs--;
   if (entry.refs > 0) return;
   loaded.delete(key);
-  try {
-    entry.module.C_Finalize();
-  } catch {
-    // Already finalized underneath us: nothing left to release.
+  // A library another component of the process initialized stays initialized: C_Finalize would end its sessions.
+  if (stateOf(entry.module).initializedHere) {
+    try {
+      entry.module.C_Finalize();
+    } catch {
+      // Already finalized underneath us: nothing left to release.
+    }
   }
   entry.module.close();
 }
@@ -125,6 +134,8 @@ export function releaseLibrary(module: Pkcs11Module): void {
 // library again), the calls in flight, and a gate closed while the library is being re-initialized.
 interface LibraryState {
   generation: number;
+  /** This package's C_Initialize started the library (not CKR_CRYPTOKI_ALREADY_INITIALIZED): it finalizes it. */
+  initializedHere: boolean;
   inFlight: number;
   idle: (() => void) | undefined;
   gate: Promise<void> | undefined;
@@ -134,7 +145,7 @@ const states = new WeakMap<Pkcs11Module, LibraryState>();
 function stateOf(module: Pkcs11Module): LibraryState {
   let state = states.get(module);
   if (!state) {
-    state = { generation: 0, inFlight: 0, idle: undefined, gate: undefined };
+    state = { generation: 0, initializedHere: false, inFlight: 0, idle: undefined, gate: undefined };
     states.set(module, state);
   }
   return state;
@@ -185,7 +196,8 @@ export async function reinitializeLibrary(module: Pkcs11Module): Promise<void> {
     } catch {
       // CKR_CRYPTOKI_NOT_INITIALIZED: someone finalized it already.
     }
-    initialize(module);
+    // Whoever initialized it before, this package started it again now, so it finalizes it at the end.
+    state.initializedHere = initialize(module) || state.initializedHere;
   } finally {
     state.gate = undefined;
     open();
@@ -194,5 +206,5 @@ export async function reinitializeLibrary(module: Pkcs11Module): Promise<void> {
 
 /** Initializes an injected module (tests), ignoring CKR_CRYPTOKI_ALREADY_INITIALIZED. */
 export function initializeModule(module: Pkcs11Module): void {
-  initialize(module);
+  stateOf(module).initializedHere = initialize(module);
 }
