@@ -9,7 +9,7 @@ import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.j
 import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
 import { migrateAuditSchema } from "./schema.js";
-import { type DigestSigningKey, loadOrCreateSigningKey } from "./signing-key.js";
+import { type DigestSigningKey, loadOrCreateSigningKey, parsePublicKey } from "./signing-key.js";
 import type {
   AuditEvent,
   AuditEventInput,
@@ -127,6 +127,8 @@ export class AuditLog {
    * `audit-signing.key` (Ed25519, PKCS#8 PEM, mode 0600) with its public key `audit-signing.key.pub`.
    *
    * @throws RangeError for a non-positive `digestEvery` or `digestIntervalMs`.
+   * @throws TypeError when `trustedPublicKey` is not an Ed25519 public key.
+   * @throws KmsError KMSInternalException when the signing key does not match `trustedPublicKey`.
    * @throws KmsError KMSInternalException when audit.db cannot be opened: not SQLite, damaged, locked, not
    *   writable, or of a schema newer than this code (the SQLite error in `cause`).
    * @throws Error when the directory or the signing key cannot be created or read.
@@ -137,8 +139,22 @@ export class AuditLog {
     }
     positiveInteger(options.digestEvery, "digestEvery", 1);
     positiveInteger(options.digestIntervalMs, "digestIntervalMs", 1);
+    let pinned: { fingerprint: string } | undefined;
+    if (options.trustedPublicKey !== undefined) {
+      try {
+        pinned = parsePublicKey(options.trustedPublicKey);
+      } catch (cause) {
+        throw new TypeError(`"trustedPublicKey" expected an Ed25519 public key (SPKI PEM)`, { cause });
+      }
+    }
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const key = await loadOrCreateSigningKey(options.signingKey ?? join(dataDir, "audit-signing.key"));
+    const keyPath = options.signingKey ?? join(dataDir, "audit-signing.key");
+    const key = await loadOrCreateSigningKey(keyPath);
+    if (pinned !== undefined && pinned.fingerprint !== key.fingerprint) {
+      throw auditUnavailable(
+        `the signing key ${keyPath} (public key fingerprint ${key.fingerprint.slice(0, 16)}) is not the trusted one (${pinned.fingerprint.slice(0, 16)}): it was replaced or regenerated; restore the original key`,
+      );
+    }
     const path = join(dataDir, "audit.db");
     let db: Database.Database;
     try {

@@ -109,6 +109,12 @@ export interface AuditQuery {
 export interface AuditLogOptions {
   /** Path of the Ed25519 signing key (PKCS#8 PEM); default `<dataDir>/audit-signing.key`, created with mode 0600 on first start. */
   signingKey?: string;
+  /**
+   * The signing key's public key (SPKI PEM) as kept outside the data dir. When given, `open` refuses a signing key
+   * that does not match it: someone with write access to the data dir could otherwise replace (or delete, so
+   * that a new one is made) `audit-signing.key` and sign a rewritten log with their own key.
+   */
+  trustedPublicKey?: string;
   /** Write a signed digest after this many events (default 1,000). */
   digestEvery?: number;
   /** Write a signed digest at least this often while events arrive, in milliseconds (default 60,000). */

@@ -2,6 +2,7 @@
 // rows holding values of the wrong type, and a rollback of the file under a running log.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -202,5 +203,33 @@ describe("a rollback under a running log", { timeout: 30_000 }, () => {
     } finally {
       await log.close().catch(() => undefined);
     }
+  });
+});
+
+describe("a signing key replaced in the data dir", { timeout: 30_000 }, () => {
+  it("is refused by open when the public key kept outside is given as trustedPublicKey", async () => {
+    const { dir, pem } = await closedLog();
+    // Write access to the data dir is enough: the attacker replaces the key file with one of their own.
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const keyPath = join(dir, "audit-signing.key");
+    rmSync(keyPath);
+    writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    const error = await AuditLog.open(dir, { trustedPublicKey: pem }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(KmsError.isInstance(error, "KMSInternalException")).toBe(true);
+    expect((error as Error).message).toMatch(/not the trusted one .*replaced or regenerated/);
+    // Deleted (so that open would make a new one): refused too.
+    rmSync(keyPath);
+    await expect(AuditLog.open(dir, { trustedPublicKey: pem })).rejects.toThrow(/not the trusted one/);
+    await expect(AuditLog.open(dir, { trustedPublicKey: "not a key" })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it("opens with the original key and the matching trustedPublicKey", async () => {
+    const { dir, pem } = await closedLog();
+    const log = await AuditLog.open(dir, { trustedPublicKey: pem });
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
   });
 });
