@@ -2694,6 +2694,29 @@ async function openRootKey(
       );
     }
   } else {
+    if (hasKeys) {
+      // No check (a database from before it, or restored without it), but keys: the root key must open one of
+      // them before a new check is written, or a wrong root key would be adopted and wrap new keys.
+      const sample = db.prepare("SELECT key_id, version, wrapped FROM key_versions LIMIT 1").get() as {
+        key_id: string;
+        version: number;
+        wrapped: Uint8Array;
+      };
+      let opened = false;
+      try {
+        wipe(await root.unwrap(new Uint8Array(sample.wrapped), backingKeyAad(sample.key_id, sample.version)));
+        opened = true;
+      } catch {
+        opened = false;
+      }
+      if (!opened) {
+        if (ownsRoot) await root.close?.();
+        throw new KmsError(
+          "KMSInternalException",
+          `The root key (${root.description}) is not the one this data dir was created with (wrong passphrase, replaced key file or another HSM key): its keys cannot be opened. Use the original root key.`,
+        );
+      }
+    }
     const wrapped = await root.wrap(ROOT_CHECK_VALUE, ROOT_CHECK_AAD);
     db.transaction(() => {
       setMeta("root_kind", kind);

@@ -2,7 +2,17 @@
 // created, passphrase parameters in kms.db that are damaged or absurd; each a typed error without key material.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SealkitError } from "@sealkit/core";
@@ -154,5 +164,56 @@ describe("passphrase root key parameters", { timeout: 30_000 }, () => {
     await expect(
       passphraseWrapper("p", { memorySize: 8192, iterations: 1, parallelism: 1, salt: "short" }),
     ).rejects.toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+  });
+});
+
+describe("a data dir whose root check is gone", { timeout: 30_000 }, () => {
+  function dropRootCheck(dataDir: string): void {
+    const db = new Database(join(dataDir, "kms.db"));
+    db.prepare("DELETE FROM meta WHERE name = 'root_check'").run();
+    db.close();
+  }
+
+  it("refuses a wrong passphrase instead of adopting it (which would wrap new keys under it)", async () => {
+    const dataDir = tempDir();
+    const rootKey = { passphrase: "correct horse", argon2: { memorySize: 8192, iterations: 1 } };
+    const kms = await LocalKms.open({ dataDir, rootKey });
+    const { KeyMetadata } = await kms.createKey(ROOT, {});
+    const { CiphertextBlob } = await kms.encrypt(ROOT, {
+      KeyId: KeyMetadata.KeyId,
+      Plaintext: new Uint8Array([7]),
+    });
+    await kms.close();
+    // A database restored without its meta row, or from before the check existed.
+    dropRootCheck(dataDir);
+    const error = await rejected(LocalKms.open({ dataDir, rootKey: { passphrase: "wrong horse" } }));
+    expect(KmsError.isInstance(error, "KMSInternalException")).toBe(true);
+    expect((error as Error).message).toMatch(/not the one this data dir was created with/);
+    expect((error as Error).message).not.toContain("horse");
+    const reopened = await LocalKms.open({ dataDir, rootKey: { passphrase: "correct horse" } });
+    try {
+      expect([...(await reopened.decrypt(ROOT, { CiphertextBlob })).Plaintext]).toEqual([7]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("refuses a replaced key file the same way", async () => {
+    const dataDir = tempDir();
+    const kms = await LocalKms.open({ dataDir });
+    await kms.createKey(ROOT, {});
+    await kms.close();
+    dropRootCheck(dataDir);
+    const keyPath = join(dataDir, "root.key");
+    const original = readFileSync(keyPath);
+    unlinkSync(keyPath);
+    writeFileSync(keyPath, randomBytes(32), { mode: 0o600 });
+    const error = await rejected(LocalKms.open({ dataDir }));
+    expect(KmsError.isInstance(error, "KMSInternalException")).toBe(true);
+    expect((error as Error).message).toMatch(/not the one this data dir was created with/);
+    writeFileSync(keyPath, original, { mode: 0o600 });
+    const reopened = await LocalKms.open({ dataDir });
+    expect((await reopened.listKeys(ROOT, {})).Keys).toHaveLength(1);
+    await reopened.close();
   });
 });
