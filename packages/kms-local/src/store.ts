@@ -1,7 +1,7 @@
 // The SQLite store of the local KMS (kms.db): schema, migrations and the statements every operation uses.
 
 import { accessSync, constants } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { SealkitError } from "@sealkit/core";
 import Database from "better-sqlite3";
 
@@ -156,13 +156,15 @@ const MIGRATIONS: readonly string[] = [
 const LOCK_WAIT_MS = 1000;
 
 /**
- * Takes the data dir's exclusive lock: `<path>.lock`, a small SQLite file held with `locking_mode=EXCLUSIVE`
- * through its own connection. SQLite's locks are POSIX advisory locks, which the kernel releases when the
- * process dies (kill -9 included), so a crash never leaves a stale lock behind; within one process SQLite
- * tracks its locks per file, so a second opener in the same process is refused too.
- * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when another LocalKms, in this or another process, holds it
+ * Takes the exclusive lock of the database at `path`: `<path>.lock`, a small SQLite file held with
+ * `locking_mode=EXCLUSIVE` through its own connection; close the returned connection to release it. SQLite's
+ * locks are POSIX advisory locks, which the kernel releases when the process dies (kill -9 included), so a
+ * crash never leaves a stale lock behind; within one process SQLite tracks its locks per file, so a second
+ * opener in the same process is refused too. `holder` names the kind of owner in the error message.
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when another holder, in this or another process, has it, or the
+ * directory is not writable
  */
-function lockDataDir(path: string): Database.Database {
+export function lockDatabase(path: string, holder: string): Database.Database {
   const lockPath = `${path}.lock`;
   let lock: Database.Database;
   try {
@@ -175,7 +177,7 @@ function lockDataDir(path: string): Database.Database {
       const code = (why as NodeJS.ErrnoException).code;
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
-        `the data dir ${dirname(path)} is not writable (${code}${code === "EROFS" ? ": a read-only file system" : ""}); the KMS needs to write kms.db and its lock there`,
+        `the data dir ${dirname(path)} is not writable (${code}${code === "EROFS" ? ": a read-only file system" : ""}); ${basename(path)} and its lock must be written there`,
         { cause },
       );
     }
@@ -194,7 +196,7 @@ function lockDataDir(path: string): Database.Database {
     if ((cause as { code?: unknown }).code === "SQLITE_BUSY") {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
-        `${path} is already open (its lock ${lockPath} is held by another LocalKms, in this or another process); one data dir takes one LocalKms at a time: close the other one first`,
+        `${path} is already open (its lock ${lockPath} is held by another ${holder}, in this or another process); close the other one first`,
         { cause },
       );
     }
@@ -211,7 +213,7 @@ function lockDataDir(path: string): Database.Database {
  * @throws {Error} when the database is newer than this code or cannot be opened
  */
 export function openStore(path: string): Database.Database {
-  const lock = lockDataDir(path);
+  const lock = lockDatabase(path, "LocalKms: one data dir takes one LocalKms at a time");
   let db: Database.Database | undefined;
   try {
     db = new Database(path);

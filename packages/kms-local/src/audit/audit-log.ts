@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
+import { lockDatabase } from "../store.js";
 import { auditUnavailable, auditUnreadable } from "./audit-error.js";
 import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
 import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
@@ -71,6 +72,8 @@ function positiveInteger(value: number | undefined, name: string, fallback: numb
  */
 export class AuditLog {
   readonly #db: Database.Database;
+  /** This log's exclusive lock (`audit.db.lock`), released by close. */
+  readonly #lock: Database.Database;
   readonly #path: string;
   readonly #key: DigestSigningKey;
   readonly #clock: () => Date;
@@ -106,8 +109,15 @@ export class AuditLog {
   #largestBatch = 0;
   #lastError: unknown;
 
-  private constructor(db: Database.Database, path: string, key: DigestSigningKey, options: AuditLogOptions) {
+  private constructor(
+    db: Database.Database,
+    lock: Database.Database,
+    path: string,
+    key: DigestSigningKey,
+    options: AuditLogOptions,
+  ) {
     this.#db = db;
+    this.#lock = lock;
     this.#path = path;
     this.#key = key;
     this.#clock = options.clock ?? (() => new Date());
@@ -156,10 +166,18 @@ export class AuditLog {
       );
     }
     const path = join(dataDir, "audit.db");
+    // One writer per log: a second one would write digests and rows the first one's chain head does not know.
+    let lock: Database.Database;
+    try {
+      lock = lockDatabase(path, "AuditLog (verify a running log with verifyAuditFile, which only reads)");
+    } catch (error) {
+      throw auditUnavailable((error as Error).message, error);
+    }
     let db: Database.Database;
     try {
       db = new Database(path);
     } catch (error) {
+      lock.close();
       throw auditUnavailable(`${path} cannot be opened`, error);
     }
     try {
@@ -172,16 +190,25 @@ export class AuditLog {
       ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
     } catch (error) {
       db.close();
+      lock.close();
       const unreadable = auditUnreadable(path, error);
       throw auditUnavailable(unreadable.message, error);
     }
-    const log = new AuditLog(db, path, key, options);
+    let log: AuditLog;
+    try {
+      log = new AuditLog(db, lock, path, key, options);
+    } catch (error) {
+      db.close();
+      lock.close();
+      throw auditUnavailable(auditUnreadable(path, error).message, error);
+    }
     try {
       await log.#writer.open();
     } catch (error) {
       clearInterval(log.#timer);
       await log.#writer.close().catch(() => undefined);
       db.close();
+      lock.close();
       throw error;
     }
     return log;
@@ -612,6 +639,7 @@ export class AuditLog {
     }
     await this.#writer.close().catch(() => undefined);
     this.#db.close();
+    this.#lock.close();
     if (failure !== undefined) throw failure;
   }
 }

@@ -233,3 +233,24 @@ describe("a signing key replaced in the data dir", { timeout: 30_000 }, () => {
     await log.close();
   });
 });
+
+describe("one writer per audit log", { timeout: 30_000 }, () => {
+  it("refuses a second AuditLog on the same audit.db until the first is closed", async () => {
+    const dir = tempDir();
+    const first = await AuditLog.open(dir);
+    await appendSome(first, 3);
+    const error = await AuditLog.open(dir).then(
+      (second) => second.close().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(KmsError.isInstance(error, "KMSInternalException")).toBe(true);
+    expect((error as Error).message).toMatch(/already open/);
+    // The first one was not disturbed: no digest or key row slipped in, its next appends go through.
+    await appendSome(first, 2);
+    expect(await first.verify()).toMatchObject({ ok: true, events: 5 });
+    await first.close();
+    const again = await AuditLog.open(dir);
+    expect((await again.verify()).ok).toBe(true);
+    await again.close();
+  });
+});
