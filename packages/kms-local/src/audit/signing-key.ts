@@ -6,9 +6,23 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
+  randomBytes,
 } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
+
+/** fsyncs a directory so that a name just linked into it survives a power cut; best effort where unsupported. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY).catch(() => undefined);
+  if (handle === undefined) return;
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the file itself is already fsync'd.
+  } finally {
+    await handle.close();
+  }
+}
 
 /** The digest signing key pair and the SHA-256 fingerprint (hex) of the public key's SPKI DER. */
 export interface DigestSigningKey {
@@ -26,7 +40,8 @@ function fingerprintOf(publicKey: KeyObject): string {
 }
 
 /**
- * Loads the PKCS#8 PEM Ed25519 key at `path`, or creates it (mode 0600, exclusive create, fsync'd) when missing.
+ * Loads the PKCS#8 PEM Ed25519 key at `path`, or creates it (mode 0600, fsync'd, linked into place atomically)
+ * when missing.
  * Writes the public key next to it as `<path>.pub` (mode 0644).
  *
  * @throws Error when the file exists but is not an Ed25519 private key, is accessible by group or others,
@@ -48,18 +63,29 @@ export async function loadOrCreateSigningKey(path: string): Promise<DigestSignin
     const { privateKey } = generateKeyPairSync("ed25519");
     pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     await fs.mkdir(dirname(path), { recursive: true });
+    // Written and fsync'd under a temporary name, then linked into place (which fails if the name exists): a
+    // crash or a full disk leaves no key file or a complete one, never an empty one that every later open
+    // would refuse.
+    const temp = join(
+      dirname(path),
+      `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
+    );
     try {
-      const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       try {
         await handle.writeFile(pem, "utf8");
         await handle.sync();
       } finally {
         await handle.close();
       }
+      await fs.link(temp, path);
+      await syncDirectory(dirname(path));
     } catch (createError) {
       // Another process created it between our read and our create: use theirs.
       if ((createError as NodeJS.ErrnoException).code !== "EEXIST") throw createError;
       pem = await fs.readFile(path, "utf8");
+    } finally {
+      await fs.unlink(temp).catch(() => undefined);
     }
   }
   const privateKey = createPrivateKey(pem);

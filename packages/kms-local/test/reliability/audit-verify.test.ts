@@ -1,15 +1,25 @@
 // Audit verification as an operator and an attacker meet it: files that are not audit logs, a locked file,
 // rows holding values of the wrong type, and a rollback of the file under a running log.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuditDigest, AuditLog, verifyAuditFile } from "../../src/audit/index.js";
+import { fillFileSystem, probeStoreFaults } from "../../src/audit/store-faults.js";
 import { KmsError } from "../../src/errors.js";
 
 const ACCOUNT = "111122223333";
@@ -253,4 +263,33 @@ describe("one writer per audit log", { timeout: 30_000 }, () => {
     expect((await again.verify()).ok).toBe(true);
     await again.close();
   });
+});
+
+describe("the signing key on a full disk", { timeout: 30_000 }, () => {
+  it.skipIf(!probeStoreFaults().canMount)(
+    "a full disk while the signing key is created leaves no key file behind, and the next open works",
+    async () => {
+      const mountPoint = tempDir();
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]);
+      try {
+        const dataDir = join(mountPoint, "data");
+        const filler = fillFileSystem(mountPoint);
+        const error = await AuditLog.open(dataDir).then(
+          (log) => log.close().then(() => undefined),
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect(String((error as Error).message)).toMatch(/ENOSPC|no space/i);
+        // No empty or partial audit-signing.key, which would have made every later open fail.
+        expect(readdirSync(dataDir).filter((name) => name.startsWith("audit-signing.key"))).toEqual([]);
+        unlinkSync(filler);
+        const log = await AuditLog.open(dataDir);
+        await appendSome(log, 2);
+        expect((await log.verify()).ok).toBe(true);
+        await log.close();
+      } finally {
+        execFileSync("umount", ["-l", mountPoint]);
+      }
+    },
+  );
 });
