@@ -6,6 +6,8 @@ export {
   AuditLog,
   type AuditLogOptions,
   type AuditQuery,
+  AuditUnreadableError,
+  type AuditUnreadableReason,
   type AuditVerifyReport,
 } from "./audit/index.js";
 export {
