@@ -12,9 +12,10 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { authenticationFailed, concatBytes, type KeyWrapper, SealkitError, wipe } from "@sealkit/core";
 import { argon2id } from "hash-wasm";
+import { syncDirectory, temporaryPathBeside } from "./durable-file.js";
 
 /** Argon2id parameters of a passphrase root key, stored in the database with its salt. */
 export interface Argon2Parameters {
@@ -90,19 +91,6 @@ function keyFileError(path: string, what: string, cause?: unknown): SealkitError
   );
 }
 
-/** fsyncs a directory so that a name just linked into it survives a power cut; best effort where unsupported. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, constants.O_RDONLY);
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on a directory; the file itself is already fsync'd.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /**
  * Creates the key file atomically: the 32 bytes are written and fsync'd under a temporary name, then linked to
  * `path` (which fails if it exists) and the directory is fsync'd. A crash or a full disk at any moment leaves
@@ -110,7 +98,7 @@ function syncDirectory(dir: string): void {
  */
 function createRootKeyFile(path: string): AesKeyWrapper {
   const fresh = randomBytes(32);
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = temporaryPathBeside(path);
   try {
     let fd: number;
     try {

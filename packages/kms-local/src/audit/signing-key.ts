@@ -6,23 +6,10 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
-  randomBytes,
 } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
-import { basename, dirname, join } from "node:path";
-
-/** fsyncs a directory so that a name just linked into it survives a power cut; best effort where unsupported. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, constants.O_RDONLY).catch(() => undefined);
-  if (handle === undefined) return;
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the file itself is already fsync'd.
-  } finally {
-    await handle.close();
-  }
-}
+import { dirname } from "node:path";
+import { syncDirectory, temporaryPathBeside } from "../durable-file.js";
 
 /** The digest signing key pair and the SHA-256 fingerprint (hex) of the public key's SPKI DER. */
 export interface DigestSigningKey {
@@ -66,10 +53,7 @@ export async function loadOrCreateSigningKey(path: string): Promise<DigestSignin
     // Written and fsync'd under a temporary name, then linked into place (which fails if the name exists): a
     // crash or a full disk leaves no key file or a complete one, never an empty one that every later open
     // would refuse.
-    const temp = join(
-      dirname(path),
-      `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
-    );
+    const temp = temporaryPathBeside(path);
     try {
       const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       try {
@@ -79,7 +63,7 @@ export async function loadOrCreateSigningKey(path: string): Promise<DigestSignin
         await handle.close();
       }
       await fs.link(temp, path);
-      await syncDirectory(dirname(path));
+      syncDirectory(dirname(path));
     } catch (createError) {
       // Another process created it between our read and our create: use theirs.
       if ((createError as NodeJS.ErrnoException).code !== "EEXIST") throw createError;
