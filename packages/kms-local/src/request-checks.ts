@@ -74,9 +74,7 @@ export function optionalString(value: unknown, field: string, min: number, max: 
  */
 export function checkInt(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw validation(
-      `1 validation error detected: Value at '${memberName(field)}' failed to satisfy constraint: Member must be an integer`,
-    );
+    throw constraintError(memberName(field), undefined, "be an integer");
   }
   if (value < min)
     throw constraintError(memberName(field), value, `have value greater than or equal to ${min}`);
