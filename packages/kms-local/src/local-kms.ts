@@ -75,7 +75,6 @@ import {
   checkString,
   checkTagKeys,
   checkTags,
-  constraintError,
   decodeMarker,
   dryRun,
   isDryRun,
@@ -156,6 +155,13 @@ const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
 const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
 const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const MAX_ON_DEMAND_ROTATIONS = 10;
+/** GenerateDataKey's KeySpec values (the model's DataKeySpec, in its order) and the data key length of each. */
+const DATA_KEY_SPECS = ["AES_256", "AES_128"] as const;
+const DATA_KEY_LENGTHS: Readonly<Record<(typeof DATA_KEY_SPECS)[number], number>> = {
+  AES_256: 32,
+  AES_128: 16,
+};
+
 /** Every key here is a symmetric encryption key made by AWS KMS: its properties as policy condition keys. */
 const SYMMETRIC_KEY_PROPERTIES: KeyProperties = Object.freeze({
   keySpec: "SYMMETRIC_DEFAULT",
@@ -2351,16 +2357,12 @@ export class LocalKms {
     if (req.NumberOfBytes !== undefined && req.KeySpec !== undefined)
       throw validation("Please specify either number of bytes or key spec.");
     if (req.NumberOfBytes !== undefined) length = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
-    else if (req.KeySpec === "AES_256") length = 32;
-    else if (req.KeySpec === "AES_128") length = 16;
     else if (req.KeySpec === undefined)
       throw validation("Please specify either number of bytes or key spec.");
-    else
-      throw constraintError(
-        "keySpec",
-        typeof req.KeySpec === "string" ? req.KeySpec : String(req.KeySpec),
-        "satisfy enum value set: [AES_256, AES_128]",
-      );
+    else {
+      checkEnum(req.KeySpec, "KeySpec", DATA_KEY_SPECS, []);
+      length = DATA_KEY_LENGTHS[req.KeySpec as (typeof DATA_KEY_SPECS)[number]];
+    }
     const dry = isDryRun(req.DryRun);
     if (req.Recipient !== undefined)
       throw new KmsError(

@@ -154,7 +154,12 @@ export function dryRun(): KmsError {
  * UnsupportedOperationException, anything else fails AWS's enum constraint.
  * @throws {KmsError} UnsupportedOperationException, ValidationException
  */
-export function checkEnum(value: unknown, field: string, allowed: string[], unsupported: string[]): void {
+export function checkEnum(
+  value: unknown,
+  field: string,
+  allowed: readonly string[],
+  unsupported: readonly string[],
+): void {
   if (value === undefined) return;
   if (typeof value === "string" && allowed.includes(value)) return;
   if (typeof value === "string" && unsupported.includes(value)) {
