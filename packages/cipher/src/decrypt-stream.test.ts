@@ -7,28 +7,11 @@ import { decryptRange } from "./decrypt-range.js";
 import { decryptStream } from "./decrypt-stream.js";
 import { encrypt } from "./encrypt.js";
 import { getSodium } from "./lib/sodium.js";
+import { ciphers } from "./testing/content-cipher-spy.js";
 
-const ciphers = vi.hoisted(() => ({ created: 0, live: 0 }));
-vi.mock("./lib/content-cipher.js", async (importOriginal) => {
-  const mod = await importOriginal<typeof import("./lib/content-cipher.js")>();
-  return {
-    ...mod,
-    async createContentCipher(...args: Parameters<typeof mod.createContentCipher>) {
-      const cipher = await mod.createContentCipher(...args);
-      ciphers.created++;
-      ciphers.live++;
-      let disposed = false;
-      return {
-        ...cipher,
-        dispose() {
-          if (!disposed) ciphers.live--;
-          disposed = true;
-          cipher.dispose();
-        },
-      };
-    },
-  };
-});
+vi.mock("./lib/content-cipher.js", async (importOriginal) =>
+  (await import("./testing/content-cipher-spy.js")).spyOnContentCiphers(await importOriginal()),
+);
 
 const SUITES: SuiteName[] = ["XCHACHA20_POLY1305", "AES_256_GCM"];
 const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(5) });
@@ -56,14 +39,11 @@ function countMarks(heap: Uint8Array): number {
 /** An envelope of 32 frames (more than AES-GCM keeps in flight); the ciphers encryption made are not counted. */
 async function sealed(suite: SuiteName): Promise<Uint8Array> {
   const envelope = await encrypt(marked(2000), { providers: [provider()], suite, frameSize: 64 });
-  ciphers.created = 0;
+  ciphers.reset();
   return envelope;
 }
 
-afterEach(() => {
-  ciphers.created = 0;
-  ciphers.live = 0;
-});
+afterEach(() => ciphers.reset());
 
 describe("decryptStream disposes the content cipher however the stream ends", () => {
   for (const suite of SUITES) {

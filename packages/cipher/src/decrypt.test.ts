@@ -8,24 +8,11 @@ import { decrypt } from "./decrypt.js";
 import { decryptRange } from "./decrypt-range.js";
 import { encrypt } from "./encrypt.js";
 import { bytesSource } from "./sources.js";
+import { ciphers } from "./testing/content-cipher-spy.js";
 
-const written = vi.hoisted(() => ({ buffers: new Set<Uint8Array>() }));
-vi.mock("./lib/content-cipher.js", async (importOriginal) => {
-  const mod = await importOriginal<typeof import("./lib/content-cipher.js")>();
-  return {
-    ...mod,
-    async createContentCipher(...args: Parameters<typeof mod.createContentCipher>) {
-      const cipher = await mod.createContentCipher(...args);
-      return {
-        ...cipher,
-        open(...openArgs: Parameters<typeof cipher.open>) {
-          written.buffers.add(openArgs[3]);
-          return cipher.open(...openArgs);
-        },
-      };
-    },
-  };
-});
+vi.mock("./lib/content-cipher.js", async (importOriginal) =>
+  (await import("./testing/content-cipher-spy.js")).spyOnContentCiphers(await importOriginal()),
+);
 
 const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(8) });
 const tick = () => new Promise((resolve) => setTimeout(resolve, 50));
@@ -39,7 +26,7 @@ async function damaged(): Promise<Uint8Array> {
   });
   const headerLength = parseHeader(envelope).length;
   envelope[headerLength + 2 * 81 - 1]! ^= 1;
-  written.buffers.clear();
+  ciphers.reset();
   return envelope;
 }
 
@@ -52,8 +39,8 @@ describe("a frame that fails leaves no plaintext behind (AES-256-GCM, frames in 
       AUTHENTICATION_FAILED_MESSAGE,
     );
     await tick();
-    expect(written.buffers.size).toBeGreaterThan(0);
-    for (const buffer of written.buffers) expect(allZero(buffer)).toBe(true);
+    expect(ciphers.opened.size).toBeGreaterThan(0);
+    for (const buffer of ciphers.opened) expect(allZero(buffer)).toBe(true);
   });
 
   it("decryptRange", async () => {
@@ -62,8 +49,8 @@ describe("a frame that fails leaves no plaintext behind (AES-256-GCM, frames in 
       decryptRange(bytesSource(envelope), { providers: [provider()], start: 10, end: 40 * 64 - 10 }),
     ).rejects.toThrow(AUTHENTICATION_FAILED_MESSAGE);
     await tick();
-    expect(written.buffers.size).toBeGreaterThan(0);
-    for (const buffer of written.buffers) expect(allZero(buffer)).toBe(true);
+    expect(ciphers.opened.size).toBeGreaterThan(0);
+    for (const buffer of ciphers.opened) expect(allZero(buffer)).toBe(true);
   });
 });
 

@@ -5,28 +5,11 @@ import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteNa
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { decrypt } from "./decrypt.js";
 import { encryptStream } from "./encrypt-stream.js";
+import { ciphers } from "./testing/content-cipher-spy.js";
 
-const ciphers = vi.hoisted(() => ({ created: 0, live: 0 }));
-vi.mock("./lib/content-cipher.js", async (importOriginal) => {
-  const mod = await importOriginal<typeof import("./lib/content-cipher.js")>();
-  return {
-    ...mod,
-    async createContentCipher(...args: Parameters<typeof mod.createContentCipher>) {
-      const cipher = await mod.createContentCipher(...args);
-      ciphers.created++;
-      ciphers.live++;
-      let disposed = false;
-      return {
-        ...cipher,
-        dispose() {
-          if (!disposed) ciphers.live--;
-          disposed = true;
-          cipher.dispose();
-        },
-      };
-    },
-  };
-});
+vi.mock("./lib/content-cipher.js", async (importOriginal) =>
+  (await import("./testing/content-cipher-spy.js")).spyOnContentCiphers(await importOriginal()),
+);
 
 const SUITES: SuiteName[] = ["XCHACHA20_POLY1305", "AES_256_GCM"];
 const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(6) });
@@ -38,10 +21,7 @@ function pattern(length: number): Uint8Array {
   return out;
 }
 
-afterEach(() => {
-  ciphers.created = 0;
-  ciphers.live = 0;
-});
+afterEach(() => ciphers.reset());
 
 describe("encryptStream input handling", () => {
   for (const suite of SUITES) {
