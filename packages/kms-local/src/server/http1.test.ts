@@ -438,6 +438,77 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     });
   }
 
+  // A chunk-size line or a framing header that a proxy could read differently (request smuggling): each was accepted
+  // (String#trimEnd and the NBSP-tolerant value trim took the padding away) and is now a 400 that closes.
+  const ambiguousFraming: [string, string, string][] = [
+    [
+      "a chunk size ended by a bare LF",
+      "Transfer-Encoding: chunked\r\n\r\n5\n\r\nabcde\r\n0\r\n\r\n",
+      "chunk size",
+    ],
+    [
+      "a chunk size followed by a bare CR",
+      "Transfer-Encoding: chunked\r\n\r\n5\r\r\nabcde\r\n0\r\n\r\n",
+      "chunk size",
+    ],
+    [
+      "a chunk size followed by VT",
+      "Transfer-Encoding: chunked\r\n\r\n5\x0b\r\nabcde\r\n0\r\n\r\n",
+      "chunk size",
+    ],
+    [
+      "a chunk size followed by NBSP",
+      "Transfer-Encoding: chunked\r\n\r\n5\xa0;x\r\nabcde\r\n0\r\n\r\n",
+      "chunk size",
+    ],
+    [
+      "Transfer-Encoding: chunked followed by NBSP",
+      "Transfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n",
+      "Transfer-Encoding",
+    ],
+    [
+      "Transfer-Encoding: NBSP then chunked",
+      "Transfer-Encoding:\xa0chunked\r\n\r\n0\r\n\r\n",
+      "Transfer-Encoding",
+    ],
+    ["Content-Length: NBSP then digits", "Content-Length: \xa05\r\n\r\nabcde", "Content-Length"],
+    ["Content-Length: digits then NBSP", "Content-Length: 5\xa0 \r\n\r\nabcde", "Content-Length"],
+  ];
+  for (const [what, rest, named] of ambiguousFraming) {
+    it(`answers ${what} with 400 and closes`, async () => {
+      const raw = new Raw(port);
+      raw.write(Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\n${rest}`, "latin1"));
+      const [res] = await raw.responses(1);
+      expect(res?.status, res?.body).toBe(400);
+      expect(JSON.parse(res?.body ?? "").message).toContain(named);
+      expect(res?.head).toMatch(/Connection: close/);
+      expect(await raw.closedWithin(2000)).toBe(true);
+    });
+  }
+
+  it("still accepts SP and HTAB after a chunk size (BWS before an extension)", async () => {
+    const body = '{"NumberOfBytes":8}';
+    const req = await rawSigned(server.url, "GenerateRandom", body);
+    const raw = new Raw(port);
+    raw.write(
+      `${req.head}Transfer-Encoding: chunked\r\n\r\n5 \t;a=b\r\n${body.slice(0, 5)}\r\n${(body.length - 5).toString(16)}\t\r\n${body.slice(5)}\r\n0\r\n\r\n`,
+    );
+    const [res] = await raw.responses(1);
+    expect(res?.status, res?.body).toBe(200);
+    raw.destroy();
+  });
+
+  it("answers 413 to a client that half-closes right after sending an oversized request", async () => {
+    const raw = new Raw(port);
+    await raw.connected();
+    raw.socket.end(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n${"a".repeat(5000)}`);
+    expect(await raw.closedWithin(3000)).toBe(true);
+    const [res] = parseResponses(raw.data);
+    expect(res?.status).toBe(413);
+    expect(JSON.parse(res?.body ?? "").__type).toBe("RequestEntityTooLargeException");
+    expect(res?.head).toMatch(UUID);
+  });
+
   it("decodes one-byte chunks, zero-padded sizes and extensions, then answers the request pipelined after the last chunk", async () => {
     const body = '{"NumberOfBytes":24}';
     const req = await rawSigned(server.url, "GenerateRandom", body);

@@ -490,10 +490,15 @@ class Connection {
       if (value.includes("  ")) value = value.replace(/ {2,}/g, " ");
       if (name === "content-length") {
         if (contentLength !== undefined) throw malformed("more than one Content-Length");
-        if (!DIGITS.test(value)) throw malformed("invalid Content-Length");
+        // The framing headers are trimmed of OWS (SP, HTAB) only: a Content-Length or Transfer-Encoding padded with
+        // NBSP is one that a proxy may read differently (or ignore), so it is refused rather than trimmed.
+        if (!DIGITS.test(value) || nbspIn(head, colon + 1, start) || nbspIn(head, end, next))
+          throw malformed("invalid Content-Length");
         contentLength = value;
       } else if (name === "transfer-encoding") {
         if (transferEncoding !== undefined) throw malformed("more than one Transfer-Encoding");
+        if (nbspIn(head, colon + 1, start) || nbspIn(head, end, next))
+          throw malformed("invalid Transfer-Encoding");
         transferEncoding = value;
       }
       const prior = headers.get(name);
@@ -625,7 +630,13 @@ class Connection {
           const line = buf.toString("latin1", 0, eol);
           this.buf = buf.subarray(eol + 2);
           const semi = line.indexOf(";");
-          const hex = (semi < 0 ? line : line.slice(0, semi)).trimEnd();
+          // Only SP and HTAB may follow the digits (BWS before an extension, RFC 9112 §7.1.1): not String#trimEnd,
+          // which also drops a bare CR or LF, VT, FF and NBSP, so that "5\n" was read as a size line where a proxy
+          // that ends lines at LF sees the data start.
+          let hexEnd = semi < 0 ? line.length : semi;
+          while (hexEnd > 0 && (line.charCodeAt(hexEnd - 1) === 0x20 || line.charCodeAt(hexEnd - 1) === 0x09))
+            hexEnd--;
+          const hex = line.slice(0, hexEnd);
           if (!HEX.test(hex)) throw malformed("invalid chunk size");
           if (semi >= 0) {
             if (!FIELD_VALUE.test(line.slice(semi))) throw malformed("invalid chunk extension");
@@ -846,6 +857,9 @@ class Connection {
         // Answer the request in progress (and complete requests pipelined after it), then close.
         return;
       case State.Draining:
+        // A refused request (413, 408) is answered once its refusal is audited: its answer goes out, then the
+        // connection closes (answer() ends it). Destroying it here lost the answer of a client that half-closed.
+        if (this.exchange !== undefined) return;
         if (this.out !== undefined) {
           this.flush();
           this.socket.destroySoon();
@@ -947,6 +961,12 @@ function decimalLength(digits: string): number {
 /** Whether a comma-separated header value (lower or mixed case) has `token` (lower case) as one of its items. */
 function hasToken(value: string, token: string): boolean {
   for (const item of value.split(",")) if (item.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** Whether `text` has an NBSP (0xA0) between `from` and `to` (the blanks trimmed around a header value). */
+function nbspIn(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 0xa0) return true;
   return false;
 }
 
