@@ -12,6 +12,7 @@ import {
   decodeGrantToken,
   evaluatePolicy,
   parsePolicy,
+  policyUsesConditionKey,
 } from "./policy/index.js";
 import { ACCOUNT, ALICE, BOB, openTemp, ROOT, testClock } from "./test-helpers.js";
 
@@ -515,6 +516,165 @@ describe("key policies (developer guide, AWS KMS condition keys)", () => {
     expect(conditionKeysFor({ principal: session, account: ACCOUNT })["aws:PrincipalArn"]).toBe(role);
     expect(checkLockout(policy, session, ACCOUNT)).toBe(true);
     expect(checkLockout(policy, `arn:aws:sts::${ACCOUNT}:assumed-role/Other/s`, ACCOUNT)).toBe(false);
+  });
+});
+
+describe("principal keys and kms:ResourceAliases (IAM global condition keys; AWS KMS condition keys)", () => {
+  const session = `arn:aws:sts::${ACCOUNT}:assumed-role/Ops/alice-session`;
+  const federated = `arn:aws:sts::${ACCOUNT}:federated-user/carol`;
+  const pathUser = `arn:aws:iam::${ACCOUNT}:user/division/dave`;
+  const as = (principal: string) => ({ principal, account: ACCOUNT });
+
+  it("sets aws:PrincipalType (Account, User, AssumedRole, FederatedUser) from the caller", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const allowType = (type: string) => ({
+      Sid: type,
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: "kms:DescribeKey",
+      Resource: "*",
+      Condition: { StringEquals: { "aws:PrincipalType": type, "kms:CallerAccount": ACCOUNT } },
+    });
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        { ...rootAdmin, Action: "kms:PutKeyPolicy" },
+        allowType("User"),
+        allowType("AssumedRole"),
+      ]),
+    });
+    await kms.describeKey(ALICE, { KeyId });
+    await kms.describeKey(as(session), { KeyId });
+    await rejects(kms.describeKey(as(federated), { KeyId }), "AccessDeniedException");
+    await rejects(kms.describeKey(ROOT, { KeyId }), "AccessDeniedException");
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        { ...rootAdmin, Action: "kms:PutKeyPolicy" },
+        allowType("Account"),
+        allowType("FederatedUser"),
+      ]),
+    });
+    await kms.describeKey(ROOT, { KeyId });
+    await kms.describeKey(as(federated), { KeyId });
+    await rejects(kms.describeKey(ALICE, { KeyId }), "AccessDeniedException");
+    await rejects(kms.describeKey(as(session), { KeyId }), "AccessDeniedException");
+  });
+
+  it("sets aws:username for IAM users (the name, without the path) and aws:userid where the ARN tells it", () => {
+    const keys = (principal: string) => conditionKeysFor({ principal, account: ACCOUNT });
+    expect(keys(pathUser)).toMatchObject({ "aws:PrincipalType": "User", "aws:username": "dave" });
+    expect(keys(pathUser)["aws:userid"]).toBeUndefined();
+    expect(keys(ROOT.principal)).toMatchObject({ "aws:PrincipalType": "Account", "aws:userid": ACCOUNT });
+    expect(keys(ROOT.principal)["aws:username"]).toBeUndefined();
+    expect(keys(federated)).toMatchObject({
+      "aws:PrincipalType": "FederatedUser",
+      "aws:userid": `${ACCOUNT}:carol`,
+    });
+    expect(keys(session)).toMatchObject({
+      "aws:PrincipalType": "AssumedRole",
+      "aws:PrincipalArn": `arn:aws:iam::${ACCOUNT}:role/Ops`,
+    });
+    expect(keys(session)["aws:username"]).toBeUndefined();
+    expect(keys(session)["aws:userid"]).toBeUndefined();
+    expect(keys(ALICE.principal)).toMatchObject({
+      "aws:PrincipalIsAWSService": false,
+      "aws:ViaAWSService": false,
+    });
+    expect(
+      conditionKeysFor({
+        principal: ALICE.principal,
+        account: ACCOUNT,
+        viaService: "s3.us-east-1.amazonaws.com",
+      })["aws:ViaAWSService"],
+    ).toBe(true);
+  });
+
+  it("aws:username in a key policy matches the user's name; the lockout check sees the same keys", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const admins = policyJson([
+      {
+        Effect: "Allow",
+        Principal: { AWS: "*" },
+        Action: "kms:*",
+        Resource: "*",
+        Condition: { StringEquals: { "aws:username": "dave", "aws:PrincipalAccount": ACCOUNT } },
+      },
+    ]);
+    // ROOT has no aws:username: the lockout check refuses a policy that would lock it out.
+    await rejects(kms.putKeyPolicy(ROOT, { KeyId, Policy: admins }), "MalformedPolicyDocumentException");
+    await kms.putKeyPolicy(ROOT, { KeyId, Policy: admins, BypassPolicyLockoutSafetyCheck: true });
+    await kms.describeKey(as(pathUser), { KeyId });
+    await rejects(kms.describeKey(ALICE, { KeyId }), "AccessDeniedException");
+    expect(checkLockout(admins, pathUser, ACCOUNT)).toBe(true);
+  });
+
+  it("sets kms:ResourceAliases to the key's aliases, for ForAnyValue and ForAllValues conditions", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        {
+          ...rootAdmin,
+          Action: ["kms:PutKeyPolicy", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+        },
+        {
+          Sid: "Only keys all of whose aliases are Test aliases, and that have one",
+          Effect: "Allow",
+          Principal: { AWS: ALICE.principal },
+          Action: ["kms:Encrypt", "kms:DescribeKey"],
+          Resource: "*",
+          Condition: {
+            "ForAllValues:StringLike": { "kms:ResourceAliases": "alias/*Test*" },
+            "ForAnyValue:StringLike": { "kms:ResourceAliases": "alias/*Test*" },
+          },
+        },
+      ]),
+    });
+    const encrypt = () => kms.encrypt(ALICE, { KeyId, Plaintext: new Uint8Array([1]) });
+    // No alias: ForAnyValue is false on the absent key.
+    await rejects(encrypt(), "AccessDeniedException");
+    await kms.createAlias(ROOT, { AliasName: "alias/ProjectTest", TargetKeyId: KeyId });
+    await encrypt();
+    await kms.describeKey(ALICE, { KeyId });
+    // One alias that is not a Test alias: ForAllValues fails.
+    await kms.createAlias(ROOT, { AliasName: "alias/finance", TargetKeyId: KeyId });
+    await rejects(encrypt(), "AccessDeniedException");
+    await kms.deleteAlias(ROOT, { AliasName: "alias/finance" });
+    await encrypt();
+    // Moving the alias to another key takes it away from this one.
+    const other = await newKey(kms);
+    await kms.updateAlias(ROOT, { AliasName: "alias/ProjectTest", TargetKeyId: other });
+    await rejects(encrypt(), "AccessDeniedException");
+  });
+
+  it("reads the key's aliases only for a policy whose conditions test kms:ResourceAliases", () => {
+    const usesAliases = parsePolicy(
+      policyJson([
+        {
+          Effect: "Allow",
+          Principal: { AWS: "*" },
+          Action: "kms:*",
+          Resource: "*",
+          Condition: { "ForAnyValue:StringEquals": { "KMS:resourcealiases": "alias/a" } },
+        },
+      ]),
+    );
+    expect(policyUsesConditionKey(usesAliases, "kms:ResourceAliases")).toBe(true);
+    expect(policyUsesConditionKey(parsePolicy(policyJson([rootAdmin])), "kms:ResourceAliases")).toBe(false);
+    const keys = conditionKeysFor({
+      principal: ALICE.principal,
+      account: ACCOUNT,
+      resourceAliases: ["alias/a"],
+    });
+    expect(keys["kms:ResourceAliases"]).toEqual(["alias/a"]);
+    expect(
+      "kms:ResourceAliases" in
+        conditionKeysFor({ principal: ALICE.principal, account: ACCOUNT, resourceAliases: [] }),
+    ).toBe(false);
   });
 });
 

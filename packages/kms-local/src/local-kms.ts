@@ -55,6 +55,7 @@ import {
   newGrantId,
   type Policy,
   parsePolicy,
+  policyUsesConditionKey,
   requestAliasOf,
   SYMMETRIC_GRANT_OPERATIONS,
   validateGrantConstraints,
@@ -2426,6 +2427,7 @@ export class LocalKms {
     const action = `kms:${operation}`;
     const resource = keyArn(this.location, row.id);
     const now = this.#now();
+    const policy = this.#policy(row.id);
     // Built only if a statement of the policy has conditions (evaluatePolicy calls it at most once).
     const conditions = () =>
       conditionKeysFor({
@@ -2442,9 +2444,13 @@ export class LocalKms {
         ...(caller.viaService !== undefined && GRANT_FOR_AWS_RESOURCE_OPERATIONS.has(operation)
           ? { grantIsForAwsResource: true }
           : {}),
+        // The key's aliases cost a lookup: read only for a policy whose conditions test them.
+        ...(policyUsesConditionKey(policy, "kms:ResourceAliases")
+          ? { resourceAliases: this.#aliasNames(row.id) }
+          : {}),
         ...(options.extra ? { extra: options.extra } : {}),
       });
-    const decision = evaluatePolicy(this.#policy(row.id), {
+    const decision = evaluatePolicy(policy, {
       principal: caller.principal,
       account: caller.account,
       action,
@@ -2488,6 +2494,15 @@ export class LocalKms {
       }
     }
     throw accessDenied(caller.principal, action, resource);
+  }
+
+  /** The names of the aliases of a key (kms:ResourceAliases), sorted. */
+  #aliasNames(keyId: string): string[] {
+    return this.#cached(`alias-names:${keyId}`, () =>
+      (
+        this.#sql("SELECT name FROM aliases WHERE key_id = ? ORDER BY name").all(keyId) as { name: string }[]
+      ).map((a) => a.name),
+    );
   }
 
   #grantEntry(g: GrantRow): GrantListEntry {

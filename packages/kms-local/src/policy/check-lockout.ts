@@ -1,6 +1,7 @@
 // checkLockout: AWS KMS's policy lockout safety check (can the caller still change the policy afterwards?).
 
-import { evaluate, roleArnOfSession } from "./evaluate-policy.js";
+import { evaluate } from "./evaluate-policy.js";
+import { principalConditionKeys } from "./principal-keys.js";
 import type { ConditionValue, Policy } from "./types.js";
 
 /** Options of `checkLockout`. */
@@ -8,8 +9,8 @@ export interface LockoutOptions {
   /** The key's ARN. Without it, Resource elements are assumed to match the key. */
   readonly keyArn?: string;
   /**
-   * Extra condition keys of the hypothetical later PutKeyPolicy request (kms:CallerAccount, aws:PrincipalAccount
-   * and aws:PrincipalArn, the role ARN for an assumed-role session, are set).
+   * Extra condition keys of the hypothetical later PutKeyPolicy request (the caller's keys are set: kms:CallerAccount,
+   * aws:PrincipalAccount, aws:PrincipalArn, the role ARN for an assumed-role session, aws:PrincipalType, ...).
    */
   readonly conditions?: Readonly<Record<string, ConditionValue>>;
 }
@@ -41,13 +42,9 @@ export function checkLockout(
       account,
       action: "kms:PutKeyPolicy",
       resource: options.keyArn ?? "",
-      conditions: {
-        "kms:CallerAccount": account,
-        // As conditionKeysFor: an assumed-role session's aws:PrincipalArn is its role's ARN.
-        "aws:PrincipalArn": roleArnOfSession(callerPrincipal) ?? callerPrincipal,
-        "aws:PrincipalAccount": account,
-        ...options.conditions,
-      },
+      // The caller's keys as conditionKeysFor sets them (an assumed-role session's aws:PrincipalArn is its
+      // role's ARN; aws:PrincipalType, aws:username, ...).
+      conditions: { ...principalConditionKeys(callerPrincipal, account), ...options.conditions },
     },
     options.keyArn !== undefined,
   );

@@ -33,6 +33,8 @@ export interface CompiledStatement {
 export interface CompiledPolicy {
   readonly statements: readonly CompiledStatement[];
   readonly hasConditions: boolean;
+  /** Every condition key the statements test, lower-cased (what `policyUsesConditionKey` answers from). */
+  readonly conditionKeys: ReadonlySet<string>;
   /**
    * Why AWS KMS would refuse this document in CreateKey or PutKeyPolicy although it evaluates (the
    * OverlyPermissiveCondition rule): `parsePolicy` throws it unless the policy is read back from storage.

@@ -40,7 +40,13 @@ export {
   operationToAction,
   requestAliasOf,
 } from "./operations.js";
-export { MAX_POLICY_LENGTH, type ParsePolicyOptions, parsePolicy } from "./parse-policy.js";
+export {
+  MAX_POLICY_LENGTH,
+  type ParsePolicyOptions,
+  parsePolicy,
+  policyUsesConditionKey,
+} from "./parse-policy.js";
+export { principalConditionKeys } from "./principal-keys.js";
 export type {
   ConditionValue,
   Policy,

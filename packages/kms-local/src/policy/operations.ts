@@ -1,6 +1,6 @@
 // KMS operation names, their IAM actions, and the condition keys a request carries.
 
-import { roleArnOfSession } from "./evaluate-policy.js";
+import { principalConditionKeys } from "./principal-keys.js";
 import type { ConditionValue } from "./types.js";
 
 /**
@@ -95,6 +95,11 @@ export interface ConditionKeySource {
   readonly encryptionAlgorithm?: string;
   /** kms:RequestAlias: the alias name the request identified the key by (see `requestAliasOf`). */
   readonly requestAlias?: string;
+  /**
+   * kms:ResourceAliases: the names of the aliases associated with the key (absent when it has none). Costs a
+   * lookup: pass it only when the policy uses the key (see `policyUsesConditionKey`).
+   */
+  readonly resourceAliases?: readonly string[];
   /** The time of the request: aws:CurrentTime (ISO 8601) and aws:EpochTime (seconds), always present in AWS. */
   readonly now?: Date;
   /** aws:RequestedRegion, the Region called (always present in AWS), e.g. "us-east-1". */
@@ -104,11 +109,13 @@ export interface ConditionKeySource {
 }
 
 /**
- * The condition keys of a request, as AWS KMS sets them: kms:CallerAccount, aws:PrincipalArn (the role ARN for
- * an assumed-role session), aws:PrincipalAccount, kms:EncryptionContext:<key> for each pair,
- * kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
+ * The condition keys of a request, as AWS KMS sets them: the caller's keys (kms:CallerAccount, aws:PrincipalArn,
+ * the role ARN for an assumed-role session, aws:PrincipalAccount, aws:PrincipalType, aws:username or aws:userid
+ * where the ARN tells them, aws:PrincipalIsAWSService), aws:ViaAWSService, kms:EncryptionContext:<key> for each
+ * pair, kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
  * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion),
- * kms:EncryptionAlgorithm, kms:RequestAlias, aws:CurrentTime, aws:EpochTime and aws:RequestedRegion.
+ * kms:EncryptionAlgorithm, kms:RequestAlias, kms:ResourceAliases, aws:CurrentTime, aws:EpochTime and
+ * aws:RequestedRegion.
  *
  * @throws TypeError when `principal` or `account` is not a string, a context value is not a string, or `now` is
  *   an invalid Date.
@@ -116,11 +123,9 @@ export interface ConditionKeySource {
 export function conditionKeysFor(source: ConditionKeySource): Record<string, ConditionValue> {
   if (typeof source.principal !== "string") throw new TypeError('"principal" expected a string');
   if (typeof source.account !== "string") throw new TypeError('"account" expected a string');
-  const keys: Record<string, ConditionValue> = {
-    "kms:CallerAccount": source.account,
-    "aws:PrincipalArn": roleArnOfSession(source.principal) ?? source.principal,
-    "aws:PrincipalAccount": source.account,
-  };
+  const keys = principalConditionKeys(source.principal, source.account);
+  // IAM's aws:ViaAWSService: true when an AWS service makes the request with the principal's credentials.
+  keys["aws:ViaAWSService"] = source.viaService !== undefined;
   if (source.context) {
     const names = Object.keys(source.context);
     for (const name of names) {
@@ -144,6 +149,8 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
   }
   if (source.encryptionAlgorithm !== undefined) keys["kms:EncryptionAlgorithm"] = source.encryptionAlgorithm;
   if (source.requestAlias !== undefined) keys["kms:RequestAlias"] = source.requestAlias;
+  if (source.resourceAliases !== undefined && source.resourceAliases.length > 0)
+    keys["kms:ResourceAliases"] = source.resourceAliases;
   if (source.now !== undefined) {
     const ms = source.now.getTime();
     if (!Number.isFinite(ms)) throw new TypeError('"now" expected a valid Date');

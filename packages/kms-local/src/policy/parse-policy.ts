@@ -303,6 +303,7 @@ function parseUncached(json: string): Policy {
   const compiledPolicy: CompiledPolicy = {
     statements: compiled,
     hasConditions: compiled.some((s) => s.conditions.length > 0),
+    conditionKeys: new Set(compiled.flatMap((s) => s.conditions.map((c) => c.key))),
     ...(writeProblem !== undefined ? { writeProblem } : {}),
   };
   const policy: Policy = {
@@ -383,4 +384,13 @@ export function compiledOf(policy: Policy): CompiledPolicy {
   const compiled = (policy as Policy & { [COMPILED]?: CompiledPolicy })[COMPILED];
   if (!compiled) throw new TypeError('"policy" expected a Policy returned by parsePolicy');
   return compiled;
+}
+
+/**
+ * Whether a statement of `policy` has a condition on `key` (compared case-insensitively, as IAM compares condition
+ * key names). Lets a caller build a costly condition key, such as kms:ResourceAliases, only for policies that test it.
+ * @throws TypeError when `policy` did not come from `parsePolicy`.
+ */
+export function policyUsesConditionKey(policy: Policy, key: string): boolean {
+  return compiledOf(policy).conditionKeys.has(key.toLowerCase());
 }
