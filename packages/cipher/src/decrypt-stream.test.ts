@@ -1,7 +1,14 @@
 // decryptStream as a careless or hostile pipeline meets it: consumers that cancel, sources that fail, writers that
 // reuse their buffer, tiny chunks under large frames. The content cipher is wrapped (not replaced) to see disposal.
 
-import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
+import {
+  concatBytes,
+  equalBytes,
+  type KeyProvider,
+  parseHeader,
+  rawKeyProvider,
+  type SuiteName,
+} from "@sealkit/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { decryptRange } from "./decrypt-range.js";
 import { decryptStream } from "./decrypt-stream.js";
@@ -127,6 +134,63 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
       expect(ciphers.live).toBe(0);
     });
   }
+
+  describe("AES_256_GCM: frames decrypted but never handed on are wiped", () => {
+    const allZero = (bytes: Uint8Array) => bytes.every((b) => b === 0);
+
+    /**
+     * Starts decrypting `envelope` with frame 1 released at once and frames 2 on held (decrypted and verified, then
+     * kept in flight) until `release` is called; returns once frame 1 was read.
+     */
+    async function started(envelope: Uint8Array) {
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      ciphers.gate = (index) => (index === 1 ? Promise.resolve() : held);
+      const stream = decryptStream({ providers: [provider()] });
+      stream.writable
+        .getWriter()
+        .write(envelope)
+        .catch(() => {});
+      const reader = stream.readable.getReader();
+      const first = await reader.read();
+      await tick();
+      const inFlight = [...ciphers.opened].filter((b) => b !== first.value);
+      return { reader, first: first.value!, inFlight, release };
+    }
+
+    it("when the consumer cancels mid-stream", async () => {
+      const envelope = await sealed("AES_256_GCM");
+      const { reader, first, inFlight, release } = await started(envelope);
+      expect(first).toEqual(marked(64));
+      // Frames 2 to 8 (the AES-GCM window) hold plaintext, verified but not handed on.
+      expect(inFlight.length).toBeGreaterThanOrEqual(2);
+      expect(inFlight.filter((b) => !allZero(b)).length).toBe(inFlight.length);
+      await reader.cancel("not interested");
+      release();
+      await tick();
+      for (const buffer of inFlight) expect(allZero(buffer)).toBe(true);
+      // What the consumer received is the consumer's.
+      expect(first).toEqual(marked(64));
+      expect(ciphers.live).toBe(0);
+    });
+
+    it("when a later frame fails to authenticate", async () => {
+      const envelope = await sealed("AES_256_GCM");
+      const headerLength = parseHeader(envelope).length;
+      envelope[headerLength + 2 * 81 - 1]! ^= 1; // the tag of frame 2
+      const { reader, first, inFlight, release } = await started(envelope);
+      expect(first).toEqual(marked(64));
+      await expect(reader.read()).rejects.toMatchObject({ code: "ERR_AUTHENTICATION_FAILED" });
+      // Frames 3 to 8 were decrypted before frame 2 failed.
+      expect(inFlight.filter((b) => !allZero(b)).length).toBeGreaterThanOrEqual(1);
+      release();
+      await tick();
+      for (const buffer of inFlight) expect(allZero(buffer)).toBe(true);
+      expect(first).toEqual(marked(64));
+    });
+  });
 
   it("XCHACHA20_POLY1305: a cancelled stream leaves no plaintext in the WASM heap", async () => {
     const envelope = await sealed("XCHACHA20_POLY1305");

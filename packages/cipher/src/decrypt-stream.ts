@@ -98,10 +98,16 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       }
       // Frames opened concurrently (AES-GCM) go out as soon as they authenticated, in order, even while the
       // writer pauses; a frame that fails errors the stream at once.
-      inFlight = new OrderedEmitter(cipher.window, emit, (error) => {
-        release();
-        controller.error(error);
-      });
+      // A frame opened but never handed on (the stream was cancelled, or an earlier frame failed) is wiped.
+      inFlight = new OrderedEmitter(
+        cipher.window,
+        emit,
+        (error) => {
+          release();
+          controller.error(error);
+        },
+        (plaintext) => plaintext.fill(0),
+      );
       onHeader?.(header);
     }
     while (!done && queue.length > 0) {

@@ -5,7 +5,8 @@
  * Runs tasks with at most `window` in flight and passes their results to `emit` in the order they were started.
  * Unlike InOrder it does not wait for the next push or for drain to emit: a result goes out as soon as it and all
  * before it are done. After a task fails (or `emit` throws), nothing more is emitted: the error goes to `onError`
- * at once and is thrown again by the next push or drain.
+ * at once and is thrown again by the next push or drain. Every result that is not emitted (a failure or `abandon`
+ * came first, or `emit` threw) goes to `discard` once its task settles, so that plaintext can be wiped.
  */
 export class OrderedEmitter<T> {
   // Per task still counted against the window: settles once the task was emitted, skipped or failed.
@@ -18,20 +19,37 @@ export class OrderedEmitter<T> {
     readonly window: number,
     private readonly emit: (value: T) => void,
     private readonly onError: (error: unknown) => void,
+    private readonly discard: (value: T) => void = () => {},
   ) {}
 
   /** Starts a task; when the window is full, first waits until the oldest was emitted. */
   async push(task: Promise<T>): Promise<void> {
     // Mark a rejection as handled now: it reaches onError (and the next call) through the chain below.
     task.catch(() => {});
-    this.#throwIfFailed();
+    if (this.#failure) {
+      task.then(this.discard, () => {});
+      this.#throwIfFailed();
+    }
+    // Every task goes through the chain, even after a failure or abandon, so that a result nobody emits reaches
+    // discard once it settles.
     const slot = this.#tail.then(async () => {
-      if (this.#stopped || this.#failure) return;
+      let value: T;
       try {
-        const value = await task;
-        if (!this.#stopped && !this.#failure) this.emit(value);
+        value = await task;
       } catch (error) {
         if (this.#stopped || this.#failure) return;
+        this.#failure = { error };
+        this.onError(error);
+        return;
+      }
+      if (this.#stopped || this.#failure) {
+        this.discard(value);
+        return;
+      }
+      try {
+        this.emit(value);
+      } catch (error) {
+        this.discard(value);
         this.#failure = { error };
         this.onError(error);
       }
@@ -49,7 +67,7 @@ export class OrderedEmitter<T> {
     this.#throwIfFailed();
   }
 
-  /** Emits nothing more (after a failure or a cancel); tasks still running are left to finish unobserved. */
+  /** Emits nothing more (after a failure or a cancel); tasks still running go to `discard` as they settle. */
   abandon(): void {
     this.#stopped = true;
     this.#slots.length = 0;

@@ -19,10 +19,16 @@ export const ciphers = {
   live: 0,
   /** Every buffer a frame was opened into. */
   opened: new Set<Uint8Array>(),
+  /**
+   * When set, an asynchronous (AES-GCM) open settles only once the frame is decrypted into its buffer and the promise
+   * this returns for the frame's index settled: frames decrypted and verified but still in flight, on demand.
+   */
+  gate: undefined as ((index: number) => Promise<void>) | undefined,
   reset(): void {
     this.created = 0;
     this.live = 0;
     this.opened.clear();
+    this.gate = undefined;
   },
 };
 
@@ -39,7 +45,9 @@ export function spyOnContentCiphers(mod: typeof ContentCipherModule): typeof Con
         ...cipher,
         open(...openArgs: Parameters<typeof cipher.open>) {
           ciphers.opened.add(openArgs[3]);
-          return cipher.open(...openArgs);
+          const pending = cipher.open(...openArgs);
+          const gate = ciphers.gate;
+          return pending && gate ? pending.then(() => gate(openArgs[0])) : pending;
         },
         dispose() {
           if (!disposed) ciphers.live--;
