@@ -204,6 +204,11 @@ export class SigV4Verifier {
       }
       canonicalHeaders += `${name}:${value}\n`;
     }
+    // The HTTP layer folds runs of spaces; the signers fold every whitespace run (botocore splits on whitespace,
+    // @smithy/signature-v4 replaces /\s+/), and a header value may also hold HTAB or, read as latin1, NBSP.
+    if (canonicalHeaders.includes("\t") || canonicalHeaders.includes("\xa0")) {
+      canonicalHeaders = canonicalHeaders.replace(/[\t \xa0]+/g, " ");
+    }
     const canonicalRequest =
       url === "/"
         ? `${method}\n/\n\n${canonicalHeaders}\n${auth.signedHeaders}\n${payloadHash}`
@@ -460,8 +465,19 @@ function parseAmzDate(value: string): number {
       `Date must be in ISO-8601 'basic format'. Got '${truncate(value)}'.`,
     );
   }
-  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  if (Number.isNaN(t)) {
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const t = Date.UTC(+m[1]!, month - 1, day, +m[4]!, +m[5]!, +m[6]!);
+  // Date.UTC rolls over (month 13, day 32, hour 25): a date that does not name itself is not a date.
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    +m[4]! > 23 ||
+    +m[5]! > 59 ||
+    +m[6]! > 59 ||
+    new Date(t).getUTCDate() !== day
+  ) {
     throw new AuthError(
       "IncompleteSignatureException",
       `Date must be in ISO-8601 'basic format'. Got '${truncate(value)}'.`,
@@ -486,15 +502,16 @@ function uriEncode(s: string): string {
 function canonicalUrl(url: string): { path: string; query: string } {
   const q = url.indexOf("?");
   const rawPath = q < 0 ? url : url.slice(0, q);
-  if (q < 0 && rawPath === "/") return { path: "/", query: "" };
-  // AWS services other than S3 normalize the path and encode each segment once more.
+  // AWS services other than S3: dot segments and empty segments removed, then the path *as sent* URI-encoded once
+  // more (which is "each segment encoded twice" for a path sent in canonical form), as botocore and
+  // @smithy/signature-v4 do. Decoding the path first would make "+" a space and "%2f" differ from "%2F".
   const segments: string[] = [];
   for (const segment of rawPath.split("/")) {
     if (segment === "" || segment === ".") continue;
     if (segment === "..") segments.pop();
     else segments.push(segment);
   }
-  let path = `/${segments.map((s) => uriEncode(uriEncode(safeDecode(s)))).join("/")}`;
+  let path = `/${segments.map(uriEncode).join("/")}`;
   if (rawPath.endsWith("/") && segments.length > 0) path += "/";
   if (q < 0 || q === url.length - 1) return { path, query: "" };
   const pairs = url
