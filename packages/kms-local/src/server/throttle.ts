@@ -48,7 +48,10 @@ export function quotaClass(operation: string): string {
   return CRYPTOGRAPHIC.has(operation) ? "cryptographic" : operation;
 }
 
-/** Throttling options: quotas in requests per second by class (merged over {@link DEFAULT_QUOTAS}). */
+/**
+ * Throttling options: quotas in requests per second by class (merged over {@link DEFAULT_QUOTAS}): "cryptographic"
+ * for the shared symmetric quota, else an operation's name.
+ */
 export interface ThrottleOptions {
   readonly quotas?: Readonly<Record<string, number>>;
   /** Seconds of quota a bucket can hold for bursts (default 1). */
@@ -69,8 +72,23 @@ export class Throttle {
   readonly #burst: number;
   readonly #now: () => number;
 
-  /** @throws {RangeError} for a quota or burst that is not a positive finite number. */
+  /**
+   * @throws {RangeError} for a quota or burst that is not a positive finite number, or a quota named neither
+   *   "cryptographic" nor an operation of {@link DEFAULT_QUOTAS} (a symmetric operation's own name included: it
+   *   counts against "cryptographic").
+   */
   constructor(options: ThrottleOptions = {}, now: () => number = () => performance.now()) {
+    // A quota under a name no request is counted against would be ignored without a word: refused instead.
+    for (const k of Object.keys(options.quotas ?? {})) {
+      if (CRYPTOGRAPHIC.has(k))
+        throw new RangeError(
+          `quota "${k}": ${k} shares the "cryptographic" quota with the other symmetric operations`,
+        );
+      if (!Object.hasOwn(DEFAULT_QUOTAS, k))
+        throw new RangeError(
+          `unknown quota "${k}": expected "cryptographic" or an operation name (DEFAULT_QUOTAS)`,
+        );
+    }
     this.#quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
     for (const [k, v] of Object.entries(this.#quotas)) {
       if (!(typeof v === "number" && v > 0 && Number.isFinite(v)))
