@@ -53,7 +53,10 @@ export class HsmKey {
   readonly #allowExtractable: boolean;
   #calls = 0;
   #closing: Promise<void> | undefined;
-  #key: { generation: number; handle: Handle } | undefined;
+  // The key's handle in each pooled session (keyed by the session's handle Buffer, which the pool keeps for the
+  // session's life). Object handles belong to a session: AWS CloudHSM client SDK 5 hands out a different handle for
+  // the same key in every session, so a handle found in one session must never be passed to another.
+  #handles = new WeakMap<Handle, { generation: number; handle: Handle }>();
 
   /**
    * Checks the config; loads nothing until the first call (except to read the token label when only a slot
@@ -105,7 +108,8 @@ export class HsmKey {
   }
 
   /**
-   * Runs `fn` on a pooled session with the key's handle, finding the key again if its handle went stale.
+   * Runs `fn` on a pooled session with that session's handle of the key, finding the key again if its handle went
+   * stale.
    * @throws {SealkitError} ERR_KEY_NOT_FOUND, ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or what `fn` throws
    */
   async run<T>(
@@ -123,15 +127,17 @@ export class HsmKey {
       async (session, module) => {
         for (let attempt = 0; ; attempt++) {
           const generation = this.#pool.generation;
-          if (!this.#key || this.#key.generation !== generation) {
+          let key = this.#handles.get(session);
+          if (!key || key.generation !== generation) {
             const handle = this.#findKey(module, session);
             this.#checkKey(module, session, handle);
-            this.#key = { generation, handle };
+            key = { generation, handle };
+            this.#handles.set(session, key);
           }
           const call: GcmCall = {
             module,
             session,
-            key: this.#key.handle,
+            key: key.handle,
             profile: this.profile,
             async: this.#async,
           };
@@ -139,7 +145,7 @@ export class HsmKey {
             return await fn(call, module);
           } catch (error) {
             if (!isKeyHandleError(error) || attempt > 0) throw error;
-            this.#key = undefined; // deleted and re-created, or a stale handle: look it up again
+            this.#handles.delete(session); // deleted and re-created, or a stale handle: look it up again
           }
         }
       },
@@ -148,14 +154,16 @@ export class HsmKey {
   }
 
   /**
-   * Finds the key by label. A private key is invisible to a session that is no longer logged in (someone called
-   * C_Logout, or the HSM ended the login): that is reported as CKR_USER_NOT_LOGGED_IN, which makes the pool
-   * discard its logged-out sessions and log in again, not as a missing key.
+   * Finds the key by label in this session. A private key is invisible to a session that is no longer logged in
+   * (someone called C_Logout, or the HSM ended the login): that is reported as CKR_USER_NOT_LOGGED_IN, which makes
+   * the pool discard its logged-out sessions and log in again, not as a missing key.
    */
   #findKey(module: Pkcs11Module, session: Handle): Handle {
     try {
       return findOneKey(module, session, this.keyLabel);
     } catch (error) {
+      // Gone or now ambiguous (a second key took the label): every session's handle is suspect, not just this one's.
+      if (SealkitError.isInstance(error, "ERR_KEY_NOT_FOUND")) this.#handles = new WeakMap();
       if (SealkitError.isInstance(error, "ERR_KEY_NOT_FOUND") && !isLoggedIn(module, session)) {
         throw Object.assign(
           new Error("CKR_USER_NOT_LOGGED_IN (the session was logged out underneath the pool)"),
