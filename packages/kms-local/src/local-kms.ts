@@ -73,6 +73,7 @@ import {
   checkInt,
   checkLimit,
   checkPolicyName,
+  checkPolicyText,
   checkString,
   checkTagKeys,
   checkTags,
@@ -516,7 +517,7 @@ export class LocalKms {
         const arn = keyArn(this.location, id);
         let policyJson: string;
         if (req.Policy !== undefined) {
-          policyJson = checkString(req.Policy, "Policy", 1, 32768);
+          policyJson = checkPolicyText(req.Policy);
           const policy = parsePolicy(policyJson);
           if (
             req.BypassPolicyLockoutSafetyCheck !== true &&
@@ -1122,7 +1123,7 @@ export class LocalKms {
         });
         this.#checkCustomerManaged(row);
         checkPolicyName(req.PolicyName);
-        const json = checkString(req.Policy, "Policy", 1, 32768);
+        const json = checkPolicyText(req.Policy);
         const policy = parsePolicy(json);
         if (
           req.BypassPolicyLockoutSafetyCheck !== true &&

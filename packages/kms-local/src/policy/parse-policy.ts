@@ -6,8 +6,27 @@ import { compileConditions } from "./conditions.js";
 import type { Policy, PolicyStatement, PolicyVersion, PrincipalSpec } from "./types.js";
 import { compileMatcher } from "./wildcard.js";
 
-/** The largest key policy AWS KMS accepts, in characters (PutKeyPolicy's `Policy` length constraint). */
+/**
+ * The largest key policy AWS KMS accepts, in UTF-8 bytes: its key policy document size quota, 32 KB (32,768
+ * bytes), which it enforces with LimitExceededException. (PutKeyPolicy's model allows up to 131,072 characters;
+ * a character from U+0080 to U+00FF takes two bytes.)
+ */
 export const MAX_POLICY_LENGTH = 32768;
+
+/** The UTF-8 length of `s` (a lone surrogate counts as U+FFFD, 3 bytes, as TextEncoder writes it). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // the pair: 2 code units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 const VERSIONS: readonly PolicyVersion[] = ["2012-10-17", "2008-10-17"];
 const TOP_LEVEL = new Set(["Version", "Id", "Statement"]);
@@ -256,10 +275,15 @@ function findDuplicateKey(json: string): string | undefined {
 
 function parseUncached(json: string): Policy {
   if (json.length === 0 || json.trim().length === 0) throw malformed("The policy document is empty");
-  if (json.length > MAX_POLICY_LENGTH) {
-    throw malformed(
-      `The policy document is ${json.length} characters long; the limit is ${MAX_POLICY_LENGTH}`,
-    );
+  // At most 3 bytes per UTF-16 code unit: a shorter text cannot exceed the quota, so most skip the count.
+  if (json.length > MAX_POLICY_LENGTH / 3) {
+    const bytes = utf8Length(json);
+    if (bytes > MAX_POLICY_LENGTH) {
+      throw new KmsError(
+        "LimitExceededException",
+        `The key policy is ${bytes} bytes long; the key policy document size quota is ${MAX_POLICY_LENGTH} bytes (32 KB).`,
+      );
+    }
   }
   if (!ALLOWED_CHARS.test(json)) {
     throw malformed(
@@ -333,14 +357,15 @@ let cachedChars = 0;
  * `Action`/`NotAction`, `Resource`/`NotResource` and `Condition` (see docs/KMS-LOCAL.md for the operators).
  * As AWS KMS, a statement without Action/NotAction or without Resource/NotResource is accepted and has no effect.
  *
- * @param json The policy document, at most 32,768 characters from tab, LF, CR and U+0020 to U+00FF.
+ * @param json The policy document, at most 32,768 bytes in UTF-8, from tab, LF, CR and U+0020 to U+00FF.
  * @param options `{ stored: true }` for a policy read back from storage (see `ParsePolicyOptions`).
  * @returns An immutable Policy.
  * @throws TypeError when `json` is not a string.
  * @throws KmsError MalformedPolicyDocumentException with a message naming the statement and field at fault:
  *   invalid JSON, an unknown field, a bad Effect, a missing Principal, an invalid principal,
- *   an unknown or unsupported condition operator, a non-string value, a policy variable, a document too long, and
+ *   an unknown or unsupported condition operator, a non-string value, a policy variable, and
  *   (unless `stored`) ForAllValues on kms:EncryptionContext:<key> or aws:RequestTag/<key> (OverlyPermissiveCondition).
+ * @throws KmsError LimitExceededException for a document over 32,768 bytes in UTF-8 (the key policy size quota).
  */
 export function parsePolicy(json: string, options: ParsePolicyOptions = {}): Policy {
   const policy = parseCached(json);

@@ -73,6 +73,34 @@ describe("evaluatePolicy: case table", () => {
 });
 
 describe("parsePolicy", () => {
+  it("limits a document to 32,768 UTF-8 bytes (the key policy size quota), LimitExceededException beyond", () => {
+    const base = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "S", Effect: "Allow", Principal: { AWS: ALICE }, Action: "kms:Decrypt", Resource: "*" },
+      ],
+    });
+    const padded = (n: number) => base.replace("{", `{${" ".repeat(n - base.length)}`);
+    expect(parsePolicy(padded(32768)).json.length).toBe(32768);
+    const over = (json: string) => {
+      try {
+        parsePolicy(json);
+      } catch (e) {
+        expect(KmsError.isInstance(e, "LimitExceededException"), String(e)).toBe(true);
+        return (e as Error).message;
+      }
+      throw new Error("expected LimitExceededException");
+    };
+    expect(over(padded(32769))).toContain("32769 bytes");
+    // U+00E9 is one character and two UTF-8 bytes: 18,000 of them are 36,000 bytes.
+    const latin1 = base.replace('"S"', `"${"é".repeat(18000)}"`);
+    expect(latin1.length).toBeLessThan(32768);
+    expect(over(latin1)).toMatch(/is \d+ bytes long/);
+    // Just under the quota in bytes although fewer characters: accepted.
+    const fits = base.replace('"S"', `"${"é".repeat((32768 - base.length) / 2 - 1)}"`);
+    expect(parsePolicy(fits).statements[0]!.sid).toMatch(/^é+$/);
+  });
+
   it.each(MALFORMED_CASES.map((c) => [c.name, c] as const))("rejects %s", (_name, c) => {
     const json = typeof c.document === "string" ? c.document : JSON.stringify(c.document);
     let error: unknown;

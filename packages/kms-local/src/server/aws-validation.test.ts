@@ -188,6 +188,45 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
     });
   });
 
+  describe("key policy size (CreateKey, PutKeyPolicy)", () => {
+    const base = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { AWS: "arn:aws:iam::111122223333:root" },
+          Action: "kms:*",
+          Resource: "*",
+        },
+      ],
+    });
+    const padded = (chars: number, fill = " ") => base.replace("{", `{${fill.repeat(chars - base.length)}`);
+
+    it("over 32,768 UTF-8 bytes is LimitExceededException (the size quota), counting bytes, not characters", async () => {
+      await client.send(new K.PutKeyPolicyCommand({ KeyId: keyId, Policy: padded(32768) }));
+      const r = await failure(new K.PutKeyPolicyCommand({ KeyId: keyId, Policy: padded(32769) }));
+      expect({ name: r.name, status: r.status }).toEqual({ name: "LimitExceededException", status: 400 });
+      // 20,000 characters, each U+00A0 (two bytes in UTF-8): 40,000-odd bytes, over the quota.
+      const wide = base.replace("{", `{"Id": "${"\u00a0".repeat(20000)}",`);
+      expect(wide.length).toBeLessThan(32768);
+      expect((await failure(new K.CreateKeyCommand({ Policy: wide }))).name).toBe("LimitExceededException");
+      expect((await failure(new K.PutKeyPolicyCommand({ KeyId: keyId, Policy: wide }))).name).toBe(
+        "LimitExceededException",
+      );
+    });
+
+    it("over 131,072 characters fails the model's length constraint (ValidationException, value left out)", async () => {
+      expect(await failure(new K.PutKeyPolicyCommand({ KeyId: keyId, Policy: padded(131073) }))).toEqual(
+        invalid(
+          "Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 131072",
+        ),
+      );
+      expect((await failure(new K.CreateKeyCommand({ Policy: padded(131073) }))).name).toBe(
+        "ValidationException",
+      );
+    });
+  });
+
   describe("enums (SDK: enum members are plain strings)", () => {
     it("KeySpec other than AES_256/AES_128 names the value and the set", async () => {
       expect(
