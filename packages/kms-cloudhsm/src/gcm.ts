@@ -14,6 +14,19 @@ export const TAG_LENGTH = 16;
 /** Bytes a sealed value adds to its plaintext: version, IV and tag. */
 export const SEALED_OVERHEAD = 1 + IV_LENGTH + TAG_LENGTH;
 
+/**
+ * Whether `sealed` has the shape of a value this package sealed from `minPlaintext` to `maxPlaintext` bytes: the version byte
+ * and a length in range. Callers check it before taking a session, so that a hostile value (a huge blob, a foreign
+ * version) never costs an HSM call.
+ */
+export function isSealedShape(sealed: Uint8Array, minPlaintext: number, maxPlaintext: number): boolean {
+  return (
+    sealed.length >= SEALED_OVERHEAD + minPlaintext &&
+    sealed.length <= SEALED_OVERHEAD + maxPlaintext &&
+    sealed[0] === SEALED_VERSION
+  );
+}
+
 function gcmMechanism(iv: Buffer, ivBits: number, aad: Buffer): MechanismSpec {
   return {
     mechanism: ck.CKM_AES_GCM!,

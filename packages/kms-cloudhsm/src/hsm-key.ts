@@ -109,8 +109,10 @@ export class HsmKey {
 
   /**
    * Runs `fn` on a pooled session with that session's handle of the key, finding the key again if its handle went
-   * stale.
+   * stale. `signal` is checked before every HSM call sequence (after each wait) and takes the call out of the
+   * pool's queue at once; the call then rejects with `signal.reason`.
    * @throws {SealkitError} ERR_KEY_NOT_FOUND, ERR_HSM_LOGIN_FAILED, ERR_PROVIDER_UNAVAILABLE, or what `fn` throws
+   * @throws the signal's reason when `signal` aborts before the HSM call
    */
   async run<T>(
     operation: string,
@@ -126,6 +128,7 @@ export class HsmKey {
       operation,
       async (session, module) => {
         for (let attempt = 0; ; attempt++) {
+          checkSignal(signal);
           const generation = this.#pool.generation;
           let key = this.#handles.get(session);
           if (!key || key.generation !== generation) {

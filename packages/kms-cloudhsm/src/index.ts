@@ -11,9 +11,11 @@ export {
   type Pkcs11SessionConfig,
 } from "./key-admin.js";
 export {
+  MAX_WRAP_PLAINTEXT,
   PKCS11_WRAP_AAD_PREFIX,
   type Pkcs11KeyWrapper,
   type Pkcs11KeyWrapperConfig,
+  type Pkcs11WrapOptions,
   pkcs11KeyWrapper,
 } from "./key-wrapper.js";
 export type { Handle, MechanismSpec, Pkcs11Module, TemplateAttribute } from "./pkcs11-module.js";

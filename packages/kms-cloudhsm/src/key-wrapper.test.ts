@@ -60,7 +60,10 @@ describe.skipIf(!hasSoftHsm)("pkcs11KeyWrapper on SoftHSM2", () => {
     expect(SealkitError.isInstance(error, "ERR_KEY_NOT_FOUND")).toBe(true);
     await noKey.close();
     const noToken = pkcs11KeyWrapper({ ...config, tokenLabel: "unplugged" });
-    const error2 = await noToken.unwrap(new Uint8Array(61), utf8("a")).catch((e: unknown) => e);
+    // A blob of the right shape (version 0x01): a malformed one is refused before the token is looked for.
+    const wellFormed = new Uint8Array(61);
+    wellFormed[0] = 0x01;
+    const error2 = await noToken.unwrap(wellFormed, utf8("a")).catch((e: unknown) => e);
     expect(SealkitError.isInstance(error2, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
     await noToken.close();
   });

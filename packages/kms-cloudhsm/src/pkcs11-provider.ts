@@ -14,7 +14,7 @@ import {
   utf8,
   wipe,
 } from "@sealkit/core";
-import { SEALED_OVERHEAD, sealInHsm } from "./gcm.js";
+import { isSealedShape, sealInHsm } from "./gcm.js";
 import { checkSignal, HsmKey, type HsmKeyConfig } from "./hsm-key.js";
 import { invalidCiphertext } from "./pkcs11-error.js";
 import type { SessionPoolStats } from "./session-pool.js";
@@ -159,11 +159,9 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
       const aad = dataKeyAad(request.context);
       checkSignal(request.signal);
       if (edk.providerId !== providerId || edk.keyId !== getKeyId()) throw invalidCiphertext();
-      // This provider seals data keys of 1 to 1,024 bytes: any other length is not ours, whatever the HSM says.
-      const length = edk.ciphertext.length;
-      if (length < SEALED_OVERHEAD + 1 || length > SEALED_OVERHEAD + MAX_DATA_KEY_LENGTH) {
-        throw invalidCiphertext();
-      }
+      // This provider seals data keys of 1 to 1,024 bytes under version 0x01: any other shape is not ours, whatever
+      // the HSM would say, and is refused before a session is taken.
+      if (!isSealedShape(edk.ciphertext, 1, MAX_DATA_KEY_LENGTH)) throw invalidCiphertext();
       return untilAbortedDiscarding(
         key.open(edk.ciphertext, aad, "decryptDataKey", request.signal),
         request.signal,

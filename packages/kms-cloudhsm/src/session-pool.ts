@@ -107,13 +107,20 @@ export class SessionPool {
           // A session acquired while the library was waiting to be re-initialized belongs to the old library:
           // its handle may now name another caller's session, so it must never reach the library again.
           if (session!.generation !== this.generation) throw STALE_SESSION;
+          // The caller may have given up after its session was handed over (or while the library was being
+          // re-initialized): it must not reach the HSM then.
+          if (signal?.aborted) throw signal.reason;
           return fn(handle, module);
         });
         this.#release(session);
         return result;
       } catch (error) {
-        // The caller gave up while waiting for a session: its reason, as it is (no session was taken).
-        if (signal?.aborted && error === signal.reason && !session) throw error;
+        // The caller gave up (waiting for a session, or before an HSM call): its reason, as it is. A session it
+        // held goes back to the pool: the checks run before C_EncryptInit/C_DecryptInit, so no operation is open.
+        if (signal?.aborted && error === signal.reason) {
+          if (session) this.#release(session);
+          throw error;
+        }
         if (error === STALE_SESSION && session && staleRetries++ < 3) {
           this.#discard(session); // not closed: its handle is from before the re-initialization
           attempt--; // not a failure of the call: it never reached the library
