@@ -407,6 +407,128 @@ describe("cachingProvider: decryption", () => {
   });
 });
 
+describe("cachingProvider: expired keys leave memory without being asked for again", () => {
+  /** A raw provider that keeps every plaintext it hands out (which the default cache stores as it is). */
+  function keeping() {
+    const inner = rawKeyProvider({ keyId: "k1", key: new Uint8Array(32).fill(4) });
+    const handed: Uint8Array[] = [];
+    const provider: KeyProvider = {
+      ...inner,
+      providerId: inner.providerId,
+      generateDataKey: async (r) => {
+        const dk = await inner.generateDataKey(r);
+        handed.push(dk.plaintext);
+        return dk;
+      },
+      decryptDataKey: async (r) => {
+        const plaintext = await inner.decryptDataKey(r);
+        handed.push(plaintext);
+        return plaintext;
+      },
+      canDecrypt: (k) => inner.canDecrypt(k),
+    };
+    return { provider, handed, inner };
+  }
+  const wiped = (bytes: Uint8Array) => bytes.every((b) => b === 0);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("wipes an expired encryption and decryption key with no further call (a background pass)", async () => {
+    const { provider, handed, inner } = keeping();
+    const cached = cachingProvider(provider, { maxAge: 40 });
+    await cached.generateDataKey(request(1));
+    const dk = await inner.generateDataKey({ length: 32, context });
+    await cached.decryptDataKey({ encryptedDataKey: dk.encryptedDataKeys[0]!, context });
+    expect(handed).toHaveLength(2);
+    expect(handed.some(wiped)).toBe(false);
+    await sleep(150);
+    expect(handed.every(wiped)).toBe(true);
+  });
+
+  it("wipes expired entries at every call, whatever key the call is for", async () => {
+    const { provider, handed } = keeping();
+    let time = 1_000_000;
+    const cached = cachingProvider(provider, { maxAge: 60_000, now: () => time });
+    await cached.generateDataKey(request(1, { tenant: "a" }));
+    time += 30_000;
+    await cached.generateDataKey(request(1, { tenant: "b" }));
+    time += 30_000; // "a" is now 60 s old, "b" 30 s
+    await cached.generateDataKey(request(1, { tenant: "c" }));
+    expect(handed.map(wiped)).toEqual([true, false, false]);
+    time += 30_000;
+    await cached.decryptDataKey({
+      encryptedDataKey: (await cached.generateDataKey(request(1, { tenant: "c" }))).encryptedDataKeys[0]!,
+      context: { tenant: "c" },
+    });
+    expect(handed.slice(0, 2).map(wiped)).toEqual([true, true]);
+  });
+
+  const nodeProcess = (globalThis as { process?: { getActiveResourcesInfo?: () => string[] } }).process;
+  it.runIf(typeof nodeProcess?.getActiveResourcesInfo === "function")(
+    "keeps no timer that holds the process open (Node: the timer is unref'd)",
+    async () => {
+      const timers = () => nodeProcess!.getActiveResourcesInfo!().filter((r) => r === "Timeout").length;
+      const before = timers();
+      const cache = memoryDataKeyCache({ maxAge: 60_000 });
+      const plaintext = new Uint8Array(32).fill(1);
+      await cache.set("k", {
+        plaintext,
+        encryptedDataKeys: [],
+        createdAt: Date.now(),
+        messages: 1,
+        bytes: 0,
+      });
+      expect(timers()).toBe(before);
+      // Yet the pass is armed: with a short age the key goes by itself.
+      const short = memoryDataKeyCache({ maxAge: 20 });
+      const other = new Uint8Array(32).fill(1);
+      await short.set("k", {
+        plaintext: other,
+        encryptedDataKeys: [],
+        createdAt: Date.now(),
+        messages: 1,
+        bytes: 0,
+      });
+      await sleep(100);
+      expect(wiped(other)).toBe(true);
+      expect(wiped(plaintext)).toBe(false);
+      await cache.delete("k");
+    },
+  );
+
+  it("memoryDataKeyCache: maxAge counts from createdAt, survives use, restarts with a new plaintext", async () => {
+    let time = 0;
+    const cache = memoryDataKeyCache({ maxAge: 100, now: () => time });
+    const entry = (plaintext: Uint8Array, createdAt: number) => ({
+      plaintext,
+      encryptedDataKeys: [],
+      createdAt,
+      messages: 1,
+      bytes: 0,
+    });
+    const first = new Uint8Array(32).fill(1);
+    await cache.set("k", entry(first, 0));
+    time = 60;
+    // A use (same plaintext, same createdAt) does not make the entry younger.
+    await cache.set("k", { ...entry(first, 0), messages: 2 });
+    time = 99;
+    expect((await cache.get("k"))?.messages).toBe(2);
+    time = 100;
+    expect(await cache.get("k")).toBeUndefined();
+    expect(wiped(first)).toBe(true);
+    // A new plaintext under the same key counts from its own createdAt.
+    const second = new Uint8Array(32).fill(2);
+    await cache.set("k", entry(second, 100));
+    time = 150;
+    expect(await cache.get("k")).toBeDefined();
+    time = 200;
+    await cache.get("other");
+    expect(wiped(second)).toBe(true);
+    expect(() => memoryDataKeyCache({ maxAge: 0 })).toThrow(RangeError);
+    expect(() => memoryDataKeyCache({ maxAge: 1.5 })).toThrow(TypeError);
+    expect(() => memoryDataKeyCache({ now: 5 as unknown as () => number })).toThrow(TypeError);
+  });
+});
+
 describe("cachingProvider: memory under hostile envelopes", () => {
   // The heap of this process after a full garbage collection (Node's v8 and vm, reached without importing node:*,
   // since core's sources and tests compile against web types only).

@@ -35,7 +35,10 @@ export interface CachingProviderOptions {
   readonly maxBytes?: number;
   /** Entries in the default in-memory LRU (1 to 1,000,000; default 1,000). Ignored when `cache` is given. */
   readonly capacity?: number;
-  /** Where entries live; an in-memory LRU by default. Back it with Redis or similar to share between processes. */
+  /**
+   * Where entries live; an in-memory LRU that also drops expired entries by default. Back it with Redis or similar to
+   * share between processes (with a TTL of `maxAge`, so that expired keys do not linger there).
+   */
   readonly cache?: DataKeyCache;
   /**
    * Separates this provider's entries from others' in a shared cache. Random per instance by default, so two
@@ -84,8 +87,10 @@ const noop = () => {};
  * Decryption: opened keys are cached under partition, provider id, key id, the encrypted key's bytes and the
  * context (hashed likewise); such entries obey `maxAge` and `maxMessages` (each open counts one).
  *
- * Callers always receive copies of cached keys, which they wipe; the cache wipes its own on eviction. An entry past
- * its age is wiped when it is next looked up or when the LRU evicts it (no timers run in the background).
+ * Callers always receive copies of cached keys, which they wipe; the cache wipes its own on eviction. The default
+ * in-memory cache also wipes entries past `maxAge` whether or not they are looked up again (memoryDataKeyCache's
+ * `maxAge`: at every call, and by a timer that does not keep the process alive). A `cache` you pass does so only if
+ * it expires entries itself: give memoryDataKeyCache the same `maxAge` and `now`, or use your store's TTL.
  * encryptDataKey and canDecrypt pass through.
  * @throws {TypeError} / {RangeError} when an option is of the wrong type or outside its bounds
  */
@@ -103,13 +108,15 @@ export function cachingProvider(provider: KeyProvider, options: CachingProviderO
     1,
     Number.MAX_SAFE_INTEGER,
   );
+  const now = options.now ?? Date.now;
+  if (typeof now !== "function") throw new TypeError(`"now" expected a function`);
+  // The default cache knows the age limit, so that expired keys are wiped even when nobody asks for them again.
   const cache =
-    options.cache ?? memoryDataKeyCache({ capacity: options.capacity ?? CACHING_DEFAULTS.capacity });
+    options.cache ??
+    memoryDataKeyCache({ capacity: options.capacity ?? CACHING_DEFAULTS.capacity, maxAge, now });
   const partition = utf8(
     options.partition === undefined ? toHex(randomBytes(16)) : astring(options.partition, "partition"),
   );
-  const now = options.now ?? Date.now;
-  if (typeof now !== "function") throw new TypeError(`"now" expected a function`);
 
   // In-process memo of cache keys: SHA-256 through Web Crypto costs more than the rest of a cache hit. The memo holds
   // contexts in this process's memory only (short lookups only, at most MEMO_CAPACITY of them); the (possibly shared)

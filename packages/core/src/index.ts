@@ -20,6 +20,7 @@ export {
   type DataKeyCache,
   type DataKeyCacheEntry,
   DEFAULT_CACHE_CAPACITY,
+  type MemoryDataKeyCacheOptions,
   memoryDataKeyCache,
 } from "./data-key-cache.js";
 export {
