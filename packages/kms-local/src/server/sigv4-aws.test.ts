@@ -6,7 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
-import { deriveSigningKey, type SignedRequestParts, SigV4Verifier } from "./sigv4.js";
+import { deriveSigningKey, type SignedRequestParts, SigV4Verifier, sigv4CacheSizes } from "./sigv4.js";
 import { ALICE } from "./test-support.js";
 import { AuthError } from "./wire-errors.js";
 
@@ -228,6 +228,104 @@ describe("SigV4Verifier: X-Amz-Date", () => {
         name: "IncompleteSignatureException",
         message: `Date must be in ISO-8601 'basic format'. Got '${bad}'.`,
       });
+    }
+  });
+});
+
+const TOKEN = "IQoJb3JpZ2luX2VjEXAMPLEsessiontoken//////////wEaCXVzLWVhc3QtMSJHMEUCIQ";
+const tokenFor = (id: string) => (id === ALICE.accessKeyId ? TOKEN : undefined);
+const INVALID_TOKEN = {
+  name: "UnrecognizedClientException",
+  message: "The security token included in the request is invalid.",
+};
+
+describe.each(signers)(
+  "SigV4Verifier: session tokens (X-Amz-Security-Token) signed by %s",
+  (signer, sign) => {
+    const skip = signer === "botocore" && !BOTOCORE;
+
+    it.skipIf(skip)("accepts temporary credentials whose token is the key's, signed", async () => {
+      const req = await sign({ url: "/", headers: KMS_HEADERS, sessionToken: TOKEN });
+      const verified = verifier({ sessionTokenFor: tokenFor }).verify(req);
+      expect(verified.signedHeaders).toContain("x-amz-security-token");
+    });
+
+    it.skipIf(skip)(
+      "refuses a token for a long-term key (it was ignored: the request ran as the key)",
+      async () => {
+        const req = await sign({ url: "/", headers: KMS_HEADERS, sessionToken: TOKEN });
+        expect(refusal(() => verifier().verify(req))).toEqual(INVALID_TOKEN);
+        expect(refusal(() => verifier({ sessionTokenFor: () => undefined }).verify(req))).toEqual(
+          INVALID_TOKEN,
+        );
+      },
+    );
+
+    it.skipIf(skip)("refuses a wrong token and a missing one for a key that has a token", async () => {
+      const wrong = await sign({ url: "/", headers: KMS_HEADERS, sessionToken: `${TOKEN.slice(0, -1)}R` });
+      expect(refusal(() => verifier({ sessionTokenFor: tokenFor }).verify(wrong))).toEqual(INVALID_TOKEN);
+      const none = await sign({ url: "/", headers: KMS_HEADERS });
+      expect(refusal(() => verifier({ sessionTokenFor: tokenFor }).verify(none))).toEqual(INVALID_TOKEN);
+    });
+  },
+);
+
+describe("SigV4Verifier: session tokens, by hand", () => {
+  it("refuses the right token when it is not signed", () => {
+    const req = handSigned("20261129T080000Z");
+    const unsigned = { ...req, rawHeaders: [...req.rawHeaders, "X-Amz-Security-Token", TOKEN] };
+    expect(refusal(() => verifier({ sessionTokenFor: tokenFor }).verify(unsigned))).toEqual({
+      name: "IncompleteSignatureException",
+      message: "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.",
+    });
+  });
+
+  it("accepts the right token signed by hand", () => {
+    const req = handSigned("20261129T080000Z", [["x-amz-security-token", TOKEN]]);
+    expect(verifier({ sessionTokenFor: tokenFor }).verify(req).accessKeyId).toBe(ALICE.accessKeyId);
+  });
+});
+
+describe("SigV4Verifier: what a refused request can make it keep or say", () => {
+  it("refused requests add nothing to the parse caches; a verified one adds its scope and header list once", () => {
+    const v = verifier();
+    const before = sigv4CacheSizes();
+    const good = handSigned("20261129T080000Z", [["x-cache-probe", String(Math.random())]]);
+    const authorization = good.rawHeaders.at(-1) as string;
+    for (let i = 0; i < 300; i++) {
+      // A distinct credential and signed-header list each time: unknown keys, bad scopes, bad signatures.
+      const forged = authorization
+        .replace(
+          ALICE.accessKeyId,
+          i % 3 === 0 ? `AKIAFORGED${String(i).padStart(10, "0")}` : ALICE.accessKeyId,
+        )
+        .replace("/kms/", i % 3 === 1 ? `/kms${i}/` : "/kms/")
+        .replace("SignedHeaders=", `SignedHeaders=a${String(i).padStart(4, "0")};`);
+      const req = { ...good, rawHeaders: [...good.rawHeaders.slice(0, -1), forged] };
+      expect(() => v.verify(req)).toThrow(AuthError);
+    }
+    expect(sigv4CacheSizes()).toEqual(before);
+    v.verify(good);
+    v.verify(good);
+    const after = sigv4CacheSizes();
+    expect(after.scopes - before.scopes).toBeLessThanOrEqual(1);
+    expect(after.signedLists - before.signedLists).toBe(1);
+  });
+
+  it("echoes at most the start of a long scope part in its message", () => {
+    const req = handSigned("20261129T080000Z");
+    const authorization = req.rawHeaders.at(-1) as string;
+    const long = "r".repeat(10_000);
+    for (const forged of [
+      authorization.replace("/us-east-1/", `/${long}/`),
+      authorization.replace("/aws4_request", `/${long}`),
+      authorization.replace("/20261129/", `/${long}/`),
+      authorization.replace("/kms/", `/kms/${long}/`),
+    ]) {
+      const message = refusal(() =>
+        verifier().verify({ ...req, rawHeaders: [...req.rawHeaders.slice(0, -1), forged] }),
+      ).message;
+      expect(message.length).toBeLessThan(300);
     }
   });
 });

@@ -31,6 +31,11 @@ export interface SigV4VerifierOptions {
   readonly service?: string;
   /** Finds the secret of an access key id; undefined when unknown. */
   readonly secretFor: (accessKeyId: string) => string | undefined;
+  /**
+   * The session token an access key's requests must carry in a signed `X-Amz-Security-Token` (temporary
+   * credentials); undefined for a long-term key, whose requests must carry none. Without this option no key has one.
+   */
+  readonly sessionTokenFor?: (accessKeyId: string) => string | undefined;
   /** Largest accepted difference between the request's time and the server's, in ms (default 5 minutes). */
   readonly maxSkewMs?: number;
   /** The server's clock (default Date.now), replaceable in tests. */
@@ -69,6 +74,7 @@ export class SigV4Verifier {
   readonly #region: string;
   readonly #service: string;
   readonly #secretFor: (accessKeyId: string) => string | undefined;
+  readonly #sessionTokenFor: ((accessKeyId: string) => string | undefined) | undefined;
   readonly #maxSkewMs: number;
   readonly #now: () => number;
   readonly #keys = new Map<string, SigningKey>();
@@ -83,6 +89,7 @@ export class SigV4Verifier {
     this.#region = options.region;
     this.#service = options.service ?? "kms";
     this.#secretFor = options.secretFor;
+    this.#sessionTokenFor = options.sessionTokenFor;
     this.#maxSkewMs = options.maxSkewMs ?? FIVE_MINUTES;
     this.#now = options.now ?? Date.now;
   }
@@ -90,8 +97,9 @@ export class SigV4Verifier {
   /**
    * Verifies one request.
    * @throws {AuthError} MissingAuthenticationTokenException (no Authorization), IncompleteSignatureException
-   *   (a part missing, host or x-amz-date unsigned), InvalidSignatureException (scope, skew, mismatch),
-   *   UnrecognizedClientException (unknown access key).
+   *   (a part missing, host, x-amz-date or x-amz-security-token unsigned), InvalidSignatureException (scope, skew,
+   *   mismatch), UnrecognizedClientException (unknown access key; a session token missing, wrong, or given for a
+   *   long-term key).
    */
   verify(request: SignedRequestParts): VerifiedSignature {
     return this.verifyCollected(
@@ -137,7 +145,7 @@ export class SigV4Verifier {
     if (terminator !== "aws4_request") {
       throw new AuthError(
         "InvalidSignatureException",
-        `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'.`,
+        `Credential should be scoped with a valid terminator: 'aws4_request', not '${truncate(terminator)}'.`,
       );
     }
     let time: number;
@@ -151,13 +159,13 @@ export class SigV4Verifier {
     if (date !== amzDate.slice(0, 8)) {
       throw new AuthError(
         "InvalidSignatureException",
-        `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${date}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`,
+        `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${truncate(date)}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`,
       );
     }
     if (region !== this.#region) {
       throw new AuthError(
         "InvalidSignatureException",
-        `Credential should be scoped to a valid region, not '${region}'.`,
+        `Credential should be scoped to a valid region, not '${truncate(region)}'.`,
       );
     }
     if (service !== this.#service) {
@@ -185,6 +193,11 @@ export class SigV4Verifier {
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
       );
+    }
+    const sessionToken = headers.get("x-amz-security-token");
+    const expectedToken = this.#sessionTokenFor?.(accessKeyId);
+    if (sessionToken !== undefined || expectedToken !== undefined) {
+      checkSessionToken(sessionToken, expectedToken, signed);
     }
 
     const payloadHash = body.length === 0 ? EMPTY_SHA256 : sha256Hex(body);
@@ -218,6 +231,9 @@ export class SigV4Verifier {
     if (!signatureMatches(key, amzDate, sha256Hex(canonicalRequest), auth.signature)) {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
+    // Only verified requests fill the parse caches: refused ones cannot grow them or evict what clients use.
+    if (!scope.cached) rememberScope(auth.credential, scope);
+    if (!auth.signedCached) rememberSigned(auth.signedHeaders, signed);
     return { accessKeyId, date, signedHeaders: signed };
   }
 
@@ -303,12 +319,30 @@ interface Scope {
   readonly terminator: string;
   /** `date/region/service/terminator`, as in the string to sign. */
   readonly scope: string;
+  /** Whether this is the cache's entry (false: parsed for this request, cached if it verifies). */
+  readonly cached: boolean;
 }
 
-// Parsed credentials and signed-header lists: pure functions of the header's text, and few distinct values.
+// Parsed credentials and signed-header lists: pure functions of the header's text, and few distinct values among
+// the requests that verify. Keyed by text the client chose, so only verified requests add entries (bounded anyway).
 const scopes = new Map<string, Scope>();
 const signedLists = new Map<string, readonly string[]>();
 const CACHE_LIMIT = 1024;
+
+function rememberScope(credential: string, scope: Scope): void {
+  if (scopes.size >= CACHE_LIMIT) scopes.clear();
+  scopes.set(credential, Object.freeze({ ...scope, cached: true }));
+}
+
+function rememberSigned(signedHeaders: string, list: readonly string[]): void {
+  if (signedLists.size >= CACHE_LIMIT) signedLists.clear();
+  signedLists.set(signedHeaders, list);
+}
+
+/** How many entries the parse caches hold (for tests). @internal */
+export function sigv4CacheSizes(): { scopes: number; signedLists: number } {
+  return { scopes: scopes.size, signedLists: signedLists.size };
+}
 
 function parseScope(credential: string): Scope {
   const cached = scopes.get(credential);
@@ -317,7 +351,7 @@ function parseScope(credential: string): Scope {
   if (parts.length !== 5 || parts[0] === "") {
     throw new AuthError(
       "IncompleteSignatureException",
-      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${truncate(credential)}'`,
     );
   }
   const [accessKeyId, date, region, service, terminator] = parts as [string, string, string, string, string];
@@ -328,9 +362,8 @@ function parseScope(credential: string): Scope {
     service,
     terminator,
     scope: `${date}/${region}/${service}/${terminator}`,
+    cached: false,
   });
-  if (scopes.size >= CACHE_LIMIT) scopes.clear();
-  scopes.set(credential, scope);
   return scope;
 }
 
@@ -353,6 +386,8 @@ interface ParsedAuthorization {
   readonly signedHeaders: string;
   /** The signed header names, checked: lower case, sorted, unique. */
   readonly signed: readonly string[];
+  /** Whether `signed` came from the cache. */
+  readonly signedCached: boolean;
   readonly signature: string;
 }
 
@@ -396,10 +431,12 @@ function parseAuthorization(header: string): ParsedAuthorization {
       `${missing.join(" ")} Authorization=${truncate(header)}`,
     );
   }
+  const cached = signedLists.get(signedHeaders as string);
   return {
     credential: credential as string,
     signedHeaders: signedHeaders as string,
-    signed: signedList(signedHeaders as string),
+    signed: cached ?? signedList(signedHeaders as string),
+    signedCached: cached !== undefined,
     signature: signature as string,
   };
 }
@@ -423,8 +460,6 @@ function isTrimmed(c: number): boolean {
 }
 
 function signedList(signedHeaders: string): readonly string[] {
-  const cached = signedLists.get(signedHeaders);
-  if (cached !== undefined) return cached;
   const names = signedHeaders.split(";");
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
@@ -433,10 +468,38 @@ function signedList(signedHeaders: string): readonly string[] {
       throw new AuthError("InvalidSignatureException", SIGNATURE_MISMATCH_MESSAGE);
     }
   }
-  const list = Object.freeze(names);
-  if (signedLists.size >= CACHE_LIMIT) signedLists.clear();
-  signedLists.set(signedHeaders, list);
-  return list;
+  return Object.freeze(names);
+}
+
+/**
+ * The X-Amz-Security-Token check (temporary credentials): AWS answers a token that is missing, wrong, or given for a
+ * long-term key with UnrecognizedClientException; the token must also be signed. Compared in constant time.
+ */
+function checkSessionToken(
+  given: string | undefined,
+  expected: string | undefined,
+  signed: readonly string[],
+): void {
+  if (given === undefined || expected === undefined || !equalConstantTime(given, expected)) {
+    throw new AuthError(
+      "UnrecognizedClientException",
+      "The security token included in the request is invalid.",
+    );
+  }
+  if (!signed.includes("x-amz-security-token")) {
+    throw new AuthError(
+      "IncompleteSignatureException",
+      "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.",
+    );
+  }
+}
+
+/** String equality whose time depends on the lengths only (no allocation: a token is compared per request). */
+function equalConstantTime(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 function truncate(s: string): string {
