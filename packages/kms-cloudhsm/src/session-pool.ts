@@ -1,7 +1,7 @@
 // A pool of logged-in PKCS#11 sessions: bounded, fair under concurrency, self-healing after session or device loss.
 
 import { SealkitError } from "@sealkit/core";
-import { isLoginFailure, recoveryFor, toSealkitError } from "./pkcs11-error.js";
+import { ckrName, isLoginFailure, recoveryFor, toSealkitError } from "./pkcs11-error.js";
 import { ck, type Handle, libraryGeneration, type Pkcs11Module, withLibraryCall } from "./pkcs11-module.js";
 import type { TokenConnection } from "./token.js";
 
@@ -21,6 +21,11 @@ export interface SessionPoolStats {
   readonly sessionsDiscarded: number;
   /** Times the library was re-initialized after CKR_DEVICE_REMOVED and the like. */
   readonly reinitializations: number;
+  /**
+   * Times opening a session met the token's session limit (CKR_SESSION_COUNT) while the pool held sessions, so
+   * the call waited for one of them instead of failing.
+   */
+  readonly sessionLimitHits: number;
 }
 
 interface PooledSession {
@@ -54,6 +59,7 @@ export class SessionPool {
   #peakOpen = 0;
   #sessionsDiscarded = 0;
   #reinitializations = 0;
+  #sessionLimitHits = 0;
 
   constructor(connection: TokenConnection, pin: string, size: number) {
     this.#connection = connection;
@@ -79,6 +85,7 @@ export class SessionPool {
       peakOpen: this.#peakOpen,
       sessionsDiscarded: this.#sessionsDiscarded,
       reinitializations: this.#reinitializations,
+      sessionLimitHits: this.#sessionLimitHits,
     };
   }
 
@@ -175,8 +182,13 @@ export class SessionPool {
           return session;
         } catch (error) {
           this.#open--;
-          this.#wakeOne();
-          throw error;
+          // The token's session limit is per application, shared by every pool of the process (AWS CloudHSM: 1,024).
+          // When it is reached while this pool holds sessions, wait for one of them instead of failing the call.
+          if (!(ckrName(error) === "CKR_SESSION_COUNT" && this.#open > 0)) {
+            this.#wakeOne();
+            throw error;
+          }
+          this.#sessionLimitHits++;
         }
       }
       const handed = await new Promise<PooledSession | undefined>((resolve, reject) => {
