@@ -62,16 +62,23 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sealkit-kms: --data-dir and --credentials are required\n${USAGE}`);
     return 2;
   }
-  const port = integer(values.port as string, "--port");
+  let port: number;
+  let limits: { maxConnections?: number; maxBodyBytes?: number };
+  try {
+    port = integer(values.port as string, "--port");
+    limits = {
+      ...(values["max-connections"] !== undefined
+        ? { maxConnections: integer(values["max-connections"] as string, "--max-connections") }
+        : {}),
+      ...(values["max-body-bytes"] !== undefined
+        ? { maxBodyBytes: integer(values["max-body-bytes"] as string, "--max-body-bytes") }
+        : {}),
+    };
+  } catch (e) {
+    process.stderr.write(`sealkit-kms: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
   const unsignedAs = values["allow-unsigned-as"] as string | undefined;
-  const limits = {
-    ...(values["max-connections"]
-      ? { maxConnections: integer(values["max-connections"] as string, "--max-connections") }
-      : {}),
-    ...(values["max-body-bytes"]
-      ? { maxBodyBytes: integer(values["max-body-bytes"] as string, "--max-body-bytes") }
-      : {}),
-  };
   const started = await startKmsServer({
     dataDir: values["data-dir"],
     credentials: values.credentials,
@@ -95,10 +102,20 @@ async function main(argv: string[]): Promise<number> {
   );
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
+    const stop = (signal: "SIGTERM" | "SIGINT") => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait (a request the local KMS is stuck on, a body still
+        // arriving). Exiting now is what a SIGKILL would do, which the audit log survives: every answer already
+        // sent has its event on disk; the requests cut short were never answered.
+        process.stderr.write(
+          `${signal} again: exiting now, ${started.server.metrics.inFlight} request(s) in flight left unanswered\n`,
+        );
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      }
       stopping = true;
-      process.stdout.write(`${signal}: finishing requests in flight, then stopping\n`);
+      process.stdout.write(
+        `${signal}: finishing requests in flight, then stopping (send it again to exit at once)\n`,
+      );
       started.close().then(
         () => resolve(),
         (e) => {
@@ -119,7 +136,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function integer(text: string, name: string): number {
-  const n = Number(text);
+  // Digits only: Number() reads "" and " " as 0 (--port "" listened on a random port), "0x10" as 16, "1e3" as 1000.
+  const n = /^[0-9]{1,15}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < 0)
     throw new RangeError(`${name} expected a non-negative integer, got ${JSON.stringify(text)}`);
   return n;

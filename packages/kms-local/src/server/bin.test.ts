@@ -1,13 +1,16 @@
 // The sealkit-kms bin (built dist/bin.js) in a child process: ready line, seed, SIGTERM shutdown. The AWS CLI, boto3
 // and the AWS Encryption SDK against the same server: aws-tools.test.ts.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALICE, call } from "./test-support.js";
+import { bundleForNode } from "../bundle-for-node.js";
+import { openTestKms } from "./test-kms.js";
+import { ALICE, call, signRequest } from "./test-support.js";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(pkg, "dist/bin.js");
@@ -81,3 +84,165 @@ describe.skipIf(!hasBin)("sealkit-kms bin", () => {
     expect(output).toMatch(/^stopped$/m);
   }, 20_000);
 });
+
+// The bin built from the sources under test (src/bin.ts bundled by esbuild, as tsup does), not dist/: its argument
+// checks and its signal handling.
+describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 60_000 }, () => {
+  let bin: string;
+  let dir: string;
+  let creds: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    bin = bundleForNode("src/bin.ts", { requireShim: true });
+    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-bin-src-"));
+    creds = join(dir, "creds.json");
+    writeFileSync(creds, JSON.stringify({ credentials: [ALICE] }), { mode: 0o600 });
+  });
+
+  afterAll(() => {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    rmSync(bin, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts `serve` on its own data dir; resolves once it printed ready. */
+  async function serve(name: string): Promise<{
+    child: ChildProcess;
+    url: string;
+    dataDir: string;
+    output(): string;
+    exited: Promise<number | null>;
+  }> {
+    const dataDir = join(dir, name);
+    const child = spawn(
+      process.execPath,
+      [bin, "serve", "--port", "0", "--data-dir", dataDir, "--credentials", creds],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    let out = "";
+    child.stdout?.on("data", (d) => (out += d));
+    child.stderr?.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    await waitFor(
+      () => /^ready$/m.test(out),
+      30_000,
+      () => out,
+    );
+    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+    return { child, url, dataDir, output: () => out, exited };
+  }
+
+  /** A signed GenerateRandom whose head and first half of the body are sent: in flight until `finish()`. */
+  async function partialRequest(url: string): Promise<{ finish(): void; response(): Promise<string> }> {
+    const req = await signRequest(url, "GenerateRandom", '{"NumberOfBytes":16}');
+    let head = "POST / HTTP/1.1\r\n";
+    for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
+    head += `Content-Length: ${req.body.length}\r\n\r\n`;
+    const { port, hostname } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    let data = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => (data += d));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(head + req.body.slice(0, 5));
+    await sleep(200);
+    return {
+      finish: () => socket.write(req.body.slice(5)),
+      response: async () => {
+        await Promise.race([closed, sleep(10_000)]);
+        return data;
+      },
+    };
+  }
+
+  it('refuses a number argument that is not digits with exit code 2 ("" was read as port 0)', () => {
+    for (const args of [
+      ["--port", ""],
+      ["--port", " "],
+      ["--port", "0x10"],
+      ["--port", "1e3"],
+      ["--max-connections", ""],
+      ["--max-body-bytes=-1"],
+      ["--max-body-bytes", "1.5"],
+    ]) {
+      const run = spawnSync(
+        process.execPath,
+        [bin, "serve", "--port", "0", "--data-dir", join(dir, "args"), "--credentials", creds, ...args],
+        { encoding: "utf8", timeout: 15_000 },
+      );
+      expect(run.status, `${args.join(" ")}: ${run.stdout}${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(/expected a non-negative integer/);
+      expect(run.stdout).not.toMatch(/listening/);
+    }
+  });
+
+  it("SIGTERM: a request in flight is finished, answered with Connection: close and audited; no new connection; exit 0", async () => {
+    const server = await serve("graceful");
+    const pending = await partialRequest(server.url);
+    server.child.kill("SIGTERM");
+    await waitFor(() => /SIGTERM: finishing requests in flight/.test(server.output()), 10_000, server.output);
+    // Still running, for the body still arriving; no longer accepting.
+    await sleep(300);
+    expect(server.child.exitCode).toBeNull();
+    const { port } = new URL(server.url);
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect(Number(port), "127.0.0.1");
+      s.once("connect", () => {
+        s.destroy();
+        resolve("connected");
+      });
+      s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    expect(refused).toBe("ECONNREFUSED");
+    pending.finish();
+    const text = await pending.response();
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\nConnection: close\r\n/);
+    const requestId = /x-amzn-RequestId: (\S+)/.exec(text)?.[1];
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/^stopped$/m);
+    // The answered request's event is in the audit log the server closed.
+    const kms = await openTestKms(server.dataDir);
+    try {
+      const events = kms.auditLog.query().filter((e) => e.requestID === requestId);
+      expect(events.map((e) => [e.eventName, e.errorCode ?? null])).toEqual([["GenerateRandom", null]]);
+    } finally {
+      await kms.kms.close();
+    }
+  });
+
+  it("a second SIGTERM exits at once (143) instead of waiting for the requests in flight", async () => {
+    const server = await serve("second-signal");
+    const pending = await partialRequest(server.url);
+    server.child.kill("SIGTERM");
+    await waitFor(() => /SIGTERM: finishing/.test(server.output()), 10_000, server.output);
+    await sleep(200);
+    expect(server.child.exitCode).toBeNull();
+    const t0 = Date.now();
+    server.child.kill("SIGTERM");
+    // Without it, the body still arriving holds the stop for requestTimeoutMs (30 s).
+    const code = await Promise.race([server.exited, sleep(5_000).then(() => "still running")]);
+    expect(code).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(server.output()).toMatch(/SIGTERM again: exiting now, 1 request\(s\) in flight left unanswered/);
+    expect(await pending.response()).toBe("");
+    // The data dir opens again (the locks went with the process), its audit log intact.
+    const kms = await openTestKms(server.dataDir);
+    await kms.kms.close();
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check: () => boolean, ms: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+    await sleep(20);
+  }
+}
