@@ -37,6 +37,20 @@ describe("parsePkcs11Config", () => {
     for (const [text, message] of cases) expect(() => parsePkcs11Config(text, env)).toThrow(message);
   });
 
+  it("never repeats a pinEnv that may be the PIN itself (written there by mistake)", () => {
+    for (const mistaken of ["1234", "crypto_user:Secret9", "hunter2", "Secret Pin"]) {
+      const text = JSON.stringify({ profile: "softhsm", keyLabel: "k", pinEnv: mistaken });
+      let message = "";
+      try {
+        parsePkcs11Config(text, {});
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/named by "pinEnv" \(the token PIN\) is not set/);
+      expect(message).not.toContain(mistaken);
+    }
+  });
+
   it("never quotes a config that is not valid JSON (the PIN may be in it)", () => {
     const texts = [
       '{ "profile": "softhsm", "keyLabel": "k",\n  "pin": SuperSecretPin }',

@@ -75,7 +75,13 @@ export function parsePkcs11Config(
     }
     pin = env[file.pinEnv];
     if (pin === undefined || pin === "") {
-      throw new TypeError(`HSM config: the environment variable ${file.pinEnv} (the token PIN) is not set`);
+      // A PIN written into "pinEnv" by mistake must not reach the logs: the name is repeated only when it looks
+      // like one (HSM_PIN), never a value such as "1234" or "crypto_user:password".
+      const name = /^[A-Z][A-Z0-9_]*$/.test(file.pinEnv) ? `${file.pinEnv} ` : "";
+      throw new TypeError(
+        `HSM config: the environment variable ${name}named by "pinEnv" (the token PIN) is not set` +
+          (name ? "" : ` (its name is not repeated: it does not look like one, and may be the PIN itself)`),
+      );
     }
   } else {
     pin = file.pin;
