@@ -91,7 +91,8 @@ export async function sealInHsm(call: GcmCall, plaintext: Uint8Array, aad: Uint8
 
 /**
  * Opens version || IV || ciphertext || tag inside the HSM. Whoever generated the IV, decryption passes the
- * stored IV in CK_GCM_PARAMS (every HSM, CloudHSM included, accepts a caller IV for decryption).
+ * stored IV in CK_GCM_PARAMS (every HSM, CloudHSM included, accepts a caller IV for decryption), with the
+ * profile's ulIvBits (CloudHSM: 0, as AWS's sample decrypts).
  * @throws {SealkitError} ERR_INVALID_CIPHERTEXT with the fixed authentication message for a malformed or
  * tampered value, a wrong key or wrong AAD; other PKCS#11 errors propagate
  */
@@ -103,7 +104,7 @@ export async function openInHsm(call: GcmCall, sealed: Uint8Array, aad: Uint8Arr
   const iv = Buffer.from(sealed.subarray(1, 1 + IV_LENGTH));
   const output = Buffer.alloc(body.length);
   try {
-    module.C_DecryptInit(session, gcmMechanism(iv, IV_LENGTH * 8, Buffer.from(aad)), key);
+    module.C_DecryptInit(session, gcmMechanism(iv, profile.decryptIvBits, Buffer.from(aad)), key);
     let plain: Buffer;
     try {
       plain = call.async

@@ -31,7 +31,7 @@ const encryptInits = (fake: FakeModule) =>
     .map((c) => c.args[1] as { mechanism: number; parameter: GcmParameter });
 
 describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
-  it("passes a zeroed pIv with ulIvBits 0, and stores the IV the HSM wrote back", async () => {
+  it("passes a zeroed pIv with ulIvBits 0, stores the IV the HSM wrote back, and decrypts as AWS's sample does", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
     const provider = cloudhsm(fake);
     const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
@@ -54,7 +54,10 @@ describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
       parameter: GcmParameter;
     };
     expect(decryptInit.parameter.iv).toEqual(Buffer.from(ciphertext.subarray(1, 13)));
-    expect(decryptInit.parameter.ivBits).toBe(96);
+    // ulIvBits 0 on decryption too, exactly as AWS's CloudHSM sample decrypts (it reuses the encryption
+    // parameters with the IV it read back); ulIvLen stays 12.
+    expect(decryptInit.parameter.ivBits).toBe(0);
+    expect(decryptInit.parameter.iv).toHaveLength(12);
     await provider.close();
   });
 
@@ -138,6 +141,11 @@ describe("softhsm and generic profiles (fake module)", () => {
       expect(init!.parameter.ivBits).toBe(96);
       expect(init!.parameter.iv.some((b) => b !== 0)).toBe(true);
       expect(Buffer.from(encryptedDataKeys[0]!.ciphertext.subarray(1, 13))).toEqual(init!.parameter.iv);
+      await provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context });
+      const decryptInit = fake.calls.find((c) => c.fn === "C_DecryptInit")!.args[1] as {
+        parameter: GcmParameter;
+      };
+      expect(decryptInit.parameter.ivBits).toBe(96);
       expect(fake.count("C_EncryptAsync")).toBe(1);
       expect(fake.count("C_Encrypt")).toBe(0);
       await provider.close();

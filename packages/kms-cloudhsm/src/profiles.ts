@@ -18,6 +18,11 @@ export interface Pkcs11Profile {
   readonly ivSource: "caller" | "hsm";
   /** CK_GCM_PARAMS.ulIvBits for encryption: 96 by the standard; 0 as AWS's CloudHSM examples pass it. */
   readonly encryptIvBits: number;
+  /**
+   * CK_GCM_PARAMS.ulIvBits for decryption (ulIvLen is 12 either way): 96 by the standard; 0 for CloudHSM, as AWS's
+   * own sample decrypts (aws-cloudhsm-pkcs11-examples, src/encrypt/aes_gcm.c, reuses the encryption parameters).
+   */
+  readonly decryptIvBits: number;
   /** The largest input of one C_Encrypt/C_Decrypt with CKM_AES_GCM, in bytes (CloudHSM: 16 KB with the tag). */
   readonly maxGcmInput: number;
   /** The mechanism to wrap keys under an AES key on this token (documented; the envelope path does not wrap). */
@@ -49,6 +54,7 @@ export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
     defaultLibrary: "/usr/lib/softhsm/libsofthsm2.so",
     ivSource: "caller",
     encryptIvBits: 96,
+    decryptIvBits: 96,
     maxGcmInput: Number.MAX_SAFE_INTEGER,
     keyWrapMechanism: ck.CKM_AES_KEY_WRAP_PAD!,
     keyWrapMechanismName: "CKM_AES_KEY_WRAP_PAD",
@@ -63,6 +69,7 @@ export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
     defaultLibrary: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
     ivSource: "hsm",
     encryptIvBits: 0,
+    decryptIvBits: 0,
     maxGcmInput: 16 * 1024,
     keyWrapMechanism: CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
     keyWrapMechanismName: "CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD",
@@ -81,6 +88,7 @@ export const PROFILES: Readonly<Record<ProfileName, Pkcs11Profile>> = {
     defaultLibrary: undefined,
     ivSource: "caller",
     encryptIvBits: 96,
+    decryptIvBits: 96,
     maxGcmInput: Number.MAX_SAFE_INTEGER,
     keyWrapMechanism: ck.CKM_AES_KEY_WRAP_PAD!,
     keyWrapMechanismName: "CKM_AES_KEY_WRAP_PAD",
