@@ -47,6 +47,34 @@ describe("parseKeyId", () => {
     expect(awsName(() => parseKeyId("x".repeat(2049), here, true))).toBe("ValidationException");
     expect(awsName(() => parseKeyId(42, here, true))).toBe("ValidationException");
   });
+
+  it("words a KeyId or alias name of the wrong length as AWS's model does (less/greater than or equal to)", () => {
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "ok";
+    };
+    const long = "x".repeat(2049);
+    expect(message(() => parseKeyId(long, here, true))).toBe(
+      `1 validation error detected: Value '${long}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048`,
+    );
+    expect(message(() => parseKeyId("", here, true, "DestinationKeyId"))).toBe(
+      "1 validation error detected: Value '' at 'destinationKeyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+    expect(message(() => parseKeyId(undefined, here, true))).toBe(
+      "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+    );
+    const alias = `alias/${"a".repeat(251)}`;
+    expect(message(() => checkAliasName(alias))).toBe(
+      `1 validation error detected: Value '${alias}' at 'aliasName' failed to satisfy constraint: Member must have length less than or equal to 256`,
+    );
+    expect(message(() => checkAliasName(""))).toBe(
+      "1 validation error detected: Value '' at 'aliasName' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+  });
 });
 
 describe("alias names", () => {

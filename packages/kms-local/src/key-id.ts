@@ -1,6 +1,7 @@
 // Key identifiers: key ids, key ARNs, alias names and alias ARNs, parsed and checked as AWS KMS does.
 
 import { KmsError, keyNotFound } from "./errors.js";
+import { checkKeyIdMember, constraintError } from "./request-checks.js";
 
 /** Where keys live: the parts of every ARN this KMS issues. */
 export interface KmsLocation {
@@ -40,8 +41,9 @@ export function aliasArn(location: KmsLocation, name: string): string {
 /**
  * Parses a KeyId parameter: a key id, a key ARN, an alias name or an alias ARN (the last two only when
  * `allowAlias`). An ARN of another partition, region or account names no key here.
- * @throws {KmsError} ValidationException when it is not a string of 1 to 2,048 characters,
- * NotFoundException when it cannot name a key of this KMS
+ * @throws {KmsError} ValidationException when it is missing or not a string of 1 to 2,048 characters (AWS's
+ * model constraint: "Member must have length less than or equal to 2048"), NotFoundException when it cannot name
+ * a key of this KMS
  */
 export function parseKeyId(
   value: unknown,
@@ -49,12 +51,7 @@ export function parseKeyId(
   allowAlias: boolean,
   field = "KeyId",
 ): ParsedKeyId {
-  if (typeof value !== "string" || value.length < 1 || value.length > 2048) {
-    throw new KmsError(
-      "ValidationException",
-      `1 validation error detected: Value at '${lowerFirst(field)}' failed to satisfy constraint: Member must have length between 1 and 2048`,
-    );
-  }
+  checkKeyIdMember(value, field);
   const invalid = () => new KmsError("NotFoundException", `Invalid keyId ${value}`);
   if (isKeyUuid(value)) return { kind: "key", id: value };
   if (value.startsWith("alias/")) {
@@ -81,12 +78,10 @@ export function parseKeyId(
  * and (unless `allowReserved`) NotAuthorized-style InvalidAliasNameException for `alias/aws/` names
  */
 export function checkAliasName(value: unknown, allowReserved = false): string {
-  if (typeof value !== "string" || value.length < 1 || value.length > 256) {
-    throw new KmsError(
-      "ValidationException",
-      "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have length between 1 and 256",
-    );
-  }
+  if (value === undefined || value === null) throw constraintError("aliasName", null, "not be null");
+  if (typeof value !== "string") throw new KmsError("ValidationException", "AliasName must be a string");
+  if (value.length < 1) throw constraintError("aliasName", value, "have length greater than or equal to 1");
+  if (value.length > 256) throw constraintError("aliasName", value, "have length less than or equal to 256");
   if (!ALIAS_NAME.test(value)) {
     throw new KmsError(
       "InvalidAliasNameException",
@@ -122,8 +117,4 @@ export function bytesToUuid(bytes: Uint8Array): string {
   let hex = "";
   for (const b of bytes) hex += b.toString(16).padStart(2, "0");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
 }

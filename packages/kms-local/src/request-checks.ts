@@ -22,20 +22,77 @@ function memberName(field: string): string {
   return field.charAt(0).toLowerCase() + field.slice(1);
 }
 
+/** The constraint texts a ValidationException from {@link constraintError} carries, for {@link Violations}. */
+const VIOLATIONS = new WeakMap<KmsError, readonly string[]>();
+
+/** "N validation error(s) detected: a; b", AWS's model validation message for the violations `texts`. */
+function violationsError(texts: readonly string[]): KmsError {
+  const n = texts.length;
+  const error = validation(`${n} validation error${n === 1 ? "" : "s"} detected: ${texts.join("; ")}`);
+  VIOLATIONS.set(error, texts);
+  return error;
+}
+
 /**
  * A ValidationException worded as AWS's model validation words it: "1 validation error detected: Value 'v' at
  * 'member' failed to satisfy constraint: Member must ...". `value` is left out (`Value at 'member'`) for blobs and
- * secrets, as AWS leaves out sensitive members.
+ * secrets, as AWS leaves out sensitive members; `null` gives "Value null". Several constraints of one member (a
+ * pattern and a length) are several violations: "2 validation errors detected: ...; ...".
  */
 export function constraintError(
   path: string,
-  value: string | number | undefined,
-  constraint: string,
+  value: string | number | null | undefined,
+  ...constraints: [string, ...string[]]
 ): KmsError {
-  const shown = value === undefined ? "Value" : `Value '${value}'`;
-  return validation(
-    `1 validation error detected: ${shown} at '${path}' failed to satisfy constraint: Member must ${constraint}`,
+  const shown = value === undefined ? "Value" : value === null ? "Value null" : `Value '${value}'`;
+  return violationsError(
+    constraints.map((c) => `${shown} at '${path}' failed to satisfy constraint: Member must ${c}`),
   );
+}
+
+/** "Value null at 'member' failed to satisfy constraint: Member must not be null": a required member is missing. */
+export function missingError(path: string): KmsError {
+  return constraintError(path, null, "not be null");
+}
+
+/**
+ * The model-constraint violations of one request, gathered member by member so that one ValidationException lists
+ * them all in the model's member order, as AWS does ("2 validation errors detected: Value ... at 'keyId' ...;
+ * Value '0' at 'numberOfBytes' ..."). Any other error a check throws (InvalidKeyUsageException, an unsupported
+ * value, a rule between members) comes from the service's own checks, which run only once the model is valid: it is
+ * thrown only when no constraint failed, the first one first. A valid request throws nothing and allocates no list.
+ */
+export class Violations {
+  #texts: string[] | undefined;
+  #other: { error: unknown } | undefined;
+
+  /** Runs one member's check; a failure is recorded and gives undefined. */
+  check<T>(run: () => T): T | undefined {
+    try {
+      return run();
+    } catch (e) {
+      this.record(e);
+      return undefined;
+    }
+  }
+
+  /** Records an error thrown by a check (see {@link check}). */
+  record(error: unknown): void {
+    const texts = KmsError.isInstance(error) ? VIOLATIONS.get(error) : undefined;
+    if (texts !== undefined) {
+      if (this.#texts === undefined) this.#texts = [];
+      this.#texts.push(...texts);
+    } else this.#other ??= { error };
+  }
+
+  /**
+   * Throws what was recorded: every constraint violation in one ValidationException, or else the first other error.
+   * @throws {KmsError} ValidationException, or the first other error recorded
+   */
+  throwIfAny(): void {
+    if (this.#texts !== undefined) throw violationsError(this.#texts);
+    if (this.#other !== undefined) throw this.#other.error;
+  }
 }
 
 function lengthError(
@@ -50,6 +107,18 @@ function lengthError(
     value,
     length < min ? `have length greater than or equal to ${min}` : `have length less than or equal to ${max}`,
   );
+}
+
+/**
+ * A required KeyId member (a key id, key ARN, alias name or alias ARN): the model's constraint only, 1 to 2,048
+ * characters; which key it names is `parseKeyId`'s business. Check an optional one only when present.
+ * @throws {KmsError} ValidationException: "Member must not be null" when absent, the length constraint otherwise
+ */
+export function checkKeyIdMember(value: unknown, field = "KeyId"): asserts value is string {
+  if (value === undefined || value === null) throw missingError(memberName(field));
+  if (typeof value !== "string") throw validation(`${field} must be a string`);
+  if (value.length < 1 || value.length > 2048)
+    throw lengthError(memberName(field), value, value.length, 1, 2048);
 }
 
 /**
@@ -222,10 +291,7 @@ export function checkTags(value: unknown, required = false): Tag[] {
     ] as const) {
       const v = tag[member];
       const path = `${at}.${memberName(member)}`;
-      if (v === undefined || v === null)
-        throw validation(
-          `1 validation error detected: Value null at '${path}' failed to satisfy constraint: Member must not be null`,
-        );
+      if (v === undefined || v === null) throw missingError(path);
       if (typeof v !== "string") throw new KmsError("TagException", `${member} must be a string.`);
       const min = member === "TagKey" ? 1 : 0;
       if (v.length < min || v.length > max) throw lengthError(path, v, v.length, min, max);
@@ -244,10 +310,7 @@ export function checkTags(value: unknown, required = false): Tag[] {
  * @throws {KmsError} ValidationException
  */
 export function checkTagKeys(value: unknown): string[] {
-  if (value === undefined || value === null)
-    throw validation(
-      "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
-    );
+  if (value === undefined || value === null) throw missingError("tagKeys");
   if (!Array.isArray(value) || value.length === 0) throw validation("TagKeys must list at least one tag key");
   for (const k of value as unknown[]) {
     if (typeof k !== "string") throw validation("TagKeys must be a list of strings");

@@ -190,6 +190,31 @@ describe("CreateGrant validation", () => {
     );
   });
 
+  it("words principal and name failures as AWS's model does, one violation per constraint", () => {
+    const long = `${ALICE}${"x".repeat(256)}`;
+    expect(thrown(() => validateGrantPrincipal(long)).message).toBe(
+      `1 validation error detected: Value '${long}' at 'granteePrincipal' failed to satisfy constraint: Member must have length less than or equal to 256`,
+    );
+    expect(thrown(() => validateGrantPrincipal("not a principal", "RetiringPrincipal")).message).toBe(
+      "1 validation error detected: Value 'not a principal' at 'retiringPrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$",
+    );
+    expect(thrown(() => validateGrantPrincipal(undefined)).message).toBe(
+      "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null",
+    );
+    const spaced = `a b${"x".repeat(256)}`;
+    expect(thrown(() => validateGrantName(spaced)).message).toBe(
+      `2 validation errors detected: Value '${spaced}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 256; ` +
+        `Value '${spaced}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$`,
+    );
+    for (const bad of ["", "has space", "x".repeat(257), long]) {
+      const message = [
+        thrown(() => validateGrantName(bad)).message,
+        thrown(() => validateGrantPrincipal(bad)).message,
+      ].join("\n");
+      expect(message).not.toContain("between");
+    }
+  });
+
   it("validates grant names", () => {
     expect(validateGrantName("app/db:reader_1-x")).toBe("app/db:reader_1-x");
     for (const bad of ["", "has space", "x".repeat(257), 3]) {

@@ -1,6 +1,7 @@
 // Grants: their shape, AWS's validation of CreateGrant requests, and whether a grant allows a request.
 
 import { KmsError, validation } from "../errors.js";
+import { constraintError, missingError } from "../request-checks.js";
 import { roleArnOfSession } from "./evaluate-policy.js";
 import { CONTEXT_OPERATIONS } from "./operations.js";
 
@@ -341,32 +342,43 @@ const SERVICE_PRINCIPAL = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
  *   InvalidArnException when it is not a principal ARN.
  */
 export function validateGrantPrincipal(principal: unknown, field = "GranteePrincipal"): string {
-  if (typeof principal !== "string" || principal.length === 0)
-    throw validation(`${field} must be a non-empty string`);
-  if (principal.length > 256 || !PRINCIPAL_PATTERN.test(principal)) {
-    throw validation(
-      `1 validation error detected: Value at '${field.charAt(0).toLowerCase() + field.slice(1)}' failed to satisfy constraint: ` +
-        "Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$ and have length less than or equal to 256",
-    );
-  }
+  const member = field.charAt(0).toLowerCase() + field.slice(1);
+  if (principal === undefined || principal === null) throw missingError(member);
+  if (typeof principal !== "string") throw validation(`${field} must be a string`);
+  const failed = modelViolations(principal, 256, PRINCIPAL_PATTERN, "^[\\w+=,.@:/-]+$");
+  if (failed) throw constraintError(member, principal, ...failed);
   if (!PRINCIPAL_ARN.test(principal) && !SERVICE_PRINCIPAL.test(principal)) {
     throw new KmsError("InvalidArnException", `${field} ${principal} is not a valid principal ARN`);
   }
   return principal;
 }
 
-const GRANT_NAME = /^[a-zA-Z0-9:/_-]{1,256}$/;
+const GRANT_NAME = /^[a-zA-Z0-9:/_-]+$/;
 
 /**
  * Validates a grant Name (used for idempotent CreateGrant): 1 to 256 of `a-z A-Z 0-9 : / _ -`.
  * @throws KmsError ValidationException otherwise.
  */
 export function validateGrantName(name: unknown): string {
-  if (typeof name !== "string" || !GRANT_NAME.test(name)) {
-    throw validation(
-      "1 validation error detected: Value at 'name' failed to satisfy constraint: " +
-        "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$ and have length between 1 and 256",
-    );
-  }
+  if (typeof name !== "string") throw validation("Name must be a string");
+  const failed = modelViolations(name, 256, GRANT_NAME, "^[a-zA-Z0-9:/_-]+$");
+  if (failed) throw constraintError("name", name, ...failed);
   return name;
+}
+
+/**
+ * The constraints of a string member with a length of 1 to `max` and a pattern that `value` fails, each its own
+ * violation as AWS lists them (length first); undefined when it meets them.
+ */
+function modelViolations(
+  value: string,
+  max: number,
+  pattern: RegExp,
+  patternText: string,
+): [string, ...string[]] | undefined {
+  const failed: string[] = [];
+  if (value.length < 1) failed.push("have length greater than or equal to 1");
+  else if (value.length > max) failed.push(`have length less than or equal to ${max}`);
+  if (!pattern.test(value)) failed.push(`satisfy regular expression pattern: ${patternText}`);
+  return failed.length > 0 ? (failed as [string, ...string[]]) : undefined;
 }

@@ -188,6 +188,51 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
     });
   });
 
+  describe("key ids, alias names, grant names and principals: AWS's length wording", () => {
+    it("KeyId over 2,048 characters, AliasName over 256, grant Name off-pattern: 'less than or equal to', one violation per constraint", async () => {
+      const longKey = "k".repeat(2049);
+      expect(await failure(new K.DescribeKeyCommand({ KeyId: longKey }))).toEqual(
+        invalid(
+          `Value '${longKey}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048`,
+        ),
+      );
+      const longAlias = `alias/${"a".repeat(251)}`;
+      expect(await failure(new K.CreateAliasCommand({ AliasName: longAlias, TargetKeyId: keyId }))).toEqual(
+        invalid(
+          `Value '${longAlias}' at 'aliasName' failed to satisfy constraint: Member must have length less than or equal to 256`,
+        ),
+      );
+      expect(
+        await failure(
+          new K.CreateGrantCommand({
+            KeyId: keyId,
+            GranteePrincipal: ALICE.principal,
+            Operations: ["Decrypt"],
+            Name: "has space",
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          "Value 'has space' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+        ),
+      );
+      const longPrincipal = `${ALICE.principal}${"x".repeat(256)}`;
+      expect(
+        await failure(
+          new K.CreateGrantCommand({
+            KeyId: keyId,
+            GranteePrincipal: longPrincipal,
+            Operations: ["Decrypt"],
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          `Value '${longPrincipal}' at 'granteePrincipal' failed to satisfy constraint: Member must have length less than or equal to 256`,
+        ),
+      );
+    });
+  });
+
   describe("key policy size (CreateKey, PutKeyPolicy)", () => {
     const base = JSON.stringify({
       Version: "2012-10-17",
