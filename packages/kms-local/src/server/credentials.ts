@@ -15,23 +15,41 @@ export interface ResolvedCredential extends ServerCredential {
   readonly account: string;
 }
 
-const PRINCIPAL =
-  /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(root|user\/.+|role\/.+|assumed-role\/.+|federated-user\/.+)$/;
+// IAM names are [\w+=,.@-]; paths are printable ASCII segments. Users, roles and the root are `iam`; a role's
+// session (`assumed-role/<role>/<session>`, the role named without its path) and a federated user are `sts`, which
+// is how the policy code recognises a session of a role.
+const NAME = "[\\w+=,.@-]+";
+const PATH = "(?:[!-.0-~]+/)*";
+const PRINCIPAL = new RegExp(
+  `^arn:(?:aws|aws-cn|aws-us-gov):(?:iam::(\\d{12}):(?:root|user/${PATH}${NAME}|role/${PATH}${NAME})|sts::(\\d{12}):(?:assumed-role/${NAME}/${NAME}|federated-user/${NAME}))$`,
+);
 
-/** The account id in a principal ARN (`arn:aws:iam::111122223333:user/alice` → `111122223333`). @throws {TypeError} when not an IAM/STS ARN. */
+/**
+ * The account id in a principal ARN (`arn:aws:iam::111122223333:user/alice` → `111122223333`).
+ * @throws {TypeError} when not the ARN of an IAM user, role or account root (`iam`), or of an assumed-role session
+ *   or federated user (`sts`).
+ */
 export function principalAccount(principal: string): string {
-  const m = PRINCIPAL.exec(principal);
+  const m = typeof principal === "string" ? PRINCIPAL.exec(principal) : null;
   if (m === null)
     throw new TypeError(
       `"principal" expected an IAM ARN such as arn:aws:iam::111122223333:user/alice, got ${JSON.stringify(principal)}`,
     );
-  return m[3] as string;
+  return (m[1] ?? m[2]) as string;
 }
+
+const FIELDS = new Set(["accessKeyId", "secretAccessKey", "principal"]);
 
 /**
  * Checks a credentials document (`{ "credentials": [ { accessKeyId, secretAccessKey, principal } ] }`) and indexes it
  * by access key id.
- * @throws {TypeError} for a malformed document, a missing field, a bad principal ARN or a repeated access key id.
+ * Messages name the entry and the field, never a value but a repeated access key id (a secret pasted into the wrong
+ * field is not printed).
+ * @throws {TypeError} for a malformed document, an entry that is not an object, a missing, empty, non-string or
+ *   unknown field (a misspelt field, or `sessionToken`: session tokens are not supported by the server yet, and a
+ *   token the server ignored would be worse than none), an access key id that is not 16 to 128 upper-case letters
+ *   and digits, a principal that is not an IAM user, role, root, assumed-role session or federated user ARN, or a
+ *   repeated access key id.
  */
 export function parseCredentials(document: unknown): Map<string, ResolvedCredential> {
   const list =
@@ -41,7 +59,21 @@ export function parseCredentials(document: unknown): Map<string, ResolvedCredent
   if (!Array.isArray(list)) throw new TypeError('credentials: expected { "credentials": [ ... ] }');
   const map = new Map<string, ResolvedCredential>();
   list.forEach((entry: unknown, i) => {
-    const e = entry as Partial<ServerCredential> | null;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw new TypeError(
+        `credentials[${i}]: expected an object { accessKeyId, secretAccessKey, principal }`,
+      );
+    }
+    for (const field of Object.keys(entry)) {
+      if (!FIELDS.has(field)) {
+        throw new TypeError(
+          field === "sessionToken"
+            ? `credentials[${i}]: "sessionToken" is not supported (the server would not require the token)`
+            : `credentials[${i}]: unknown field ${/^[A-Za-z_]{1,32}$/.test(field) ? JSON.stringify(field) : "(its name not shown)"} (expected accessKeyId, secretAccessKey, principal)`,
+        );
+      }
+    }
+    const e = entry as Partial<ServerCredential>;
     for (const field of ["accessKeyId", "secretAccessKey", "principal"] as const) {
       if (typeof e?.[field] !== "string" || e[field] === "") {
         throw new TypeError(`credentials[${i}]: "${field}" expected a non-empty string`);
@@ -55,11 +87,17 @@ export function parseCredentials(document: unknown): Map<string, ResolvedCredent
     }
     if (map.has(c.accessKeyId))
       throw new TypeError(`credentials[${i}]: access key id ${c.accessKeyId} appears twice`);
+    const m = PRINCIPAL.exec(c.principal);
+    if (m === null) {
+      throw new TypeError(
+        `credentials[${i}]: "principal" expected the ARN of an IAM user, role or root (arn:aws:iam::111122223333:user/alice) or of an assumed-role session (arn:aws:sts::111122223333:assumed-role/Role/session)`,
+      );
+    }
     map.set(c.accessKeyId, {
       accessKeyId: c.accessKeyId,
       secretAccessKey: c.secretAccessKey,
       principal: c.principal,
-      account: principalAccount(c.principal),
+      account: (m[1] ?? m[2]) as string,
     });
   });
   return map;
