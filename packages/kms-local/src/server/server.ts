@@ -125,7 +125,9 @@ export interface KmsServer {
 const JSON_TYPE = "application/x-amz-json-1.1";
 const TARGET_PREFIX = "TrentService.";
 
-const METHOD_NAMES: Record<string, string> = {};
+// Without a prototype: a client-chosen target such as "constructor" or "__proto__" must find nothing here (on a
+// plain object it found Object.prototype's members, and was counted in /metrics as an operation of that name).
+const METHOD_NAMES: Record<string, string> = Object.create(null);
 for (const op of Object.keys(OPERATION_MODELS)) METHOD_NAMES[op] = op.charAt(0).toLowerCase() + op.slice(1);
 
 /**
@@ -360,7 +362,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     caller: KmsCaller | undefined,
   ): Promise<void> {
     let outcome: string;
-    let label = operation;
+    let label: string;
     try {
       outcome = await answerFailure(
         e,
@@ -371,7 +373,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         verifiedAccessKeyId,
         caller,
       );
-      if (e instanceof WireError) label = metricName(operation);
+      // Only the operations the server knows label the metrics: the target is the client's choice.
+      label = metricName(operation);
     } catch (unexpected) {
       onError(unexpected);
       sendError(
@@ -498,7 +501,7 @@ function unsignedWarning(principal: string, host: string, port: number): string 
 
 // Metrics label only the operations the server knows: a client-chosen target must not grow the metrics forever.
 function metricName(operation: string): string {
-  return OPERATION_MODELS[operation] !== undefined ? operation : "-";
+  return METHOD_NAMES[operation] !== undefined ? operation : "-";
 }
 
 // For the rejection of a failure path whose own error reporting (onError) threw: nothing is left to tell.
