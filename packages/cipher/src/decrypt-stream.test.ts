@@ -23,6 +23,13 @@ vi.mock("./lib/content-cipher.js", async (importOriginal) =>
 const SUITES: SuiteName[] = ["XCHACHA20_POLY1305", "AES_256_GCM"];
 const provider = () => rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(5) });
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+/** Resolves once `condition()` holds (polled every 5 ms), or fails after 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 5000) throw new Error("condition not met within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 const MARK = new TextEncoder().encode("SEALKIT-TEST-PLAINTEXT-MARK-");
 
 /** A plaintext made of MARK repeated, so that leftovers are easy to find in the WASM heap. */
@@ -108,10 +115,12 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
       const gate = new Promise<void>((resolve) => {
         release = resolve;
       });
+      let asked = false;
       const slow: KeyProvider = {
         ...inner,
         providerId: inner.providerId,
         async decryptDataKey(request) {
+          asked = true;
           // A key service that does not heed the abort: it answers anyway, after the stream was cancelled.
           await gate;
           const { signal: _ignored, ...rest } = request;
@@ -125,10 +134,12 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
       writer.write(envelope.subarray(0, 500)).catch(() => {});
       // A pending read relieves the backpressure, so the header reaches the transform and the provider is asked.
       const reading = reader.read();
-      await tick();
+      // Waits for conditions, not fixed delays: the machine may be busy.
+      await until(() => asked);
       await reader.cancel("not interested");
       expect((await reading).done).toBe(true);
       release();
+      await until(() => ciphers.created === 1);
       await tick();
       expect(ciphers.created).toBe(1);
       expect(ciphers.live).toBe(0);
@@ -139,10 +150,10 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
     const allZero = (bytes: Uint8Array) => bytes.every((b) => b === 0);
 
     /**
-     * Starts decrypting `envelope` with frame 1 released at once and frames 2 on held (decrypted and verified, then
+     * Starts decrypting `envelope` with frame 1 released at once and every later frame held (decrypted and verified, then
      * kept in flight) until `release` is called; returns once frame 1 was read.
      */
-    async function started(envelope: Uint8Array) {
+    async function started(envelope: Uint8Array, decrypted: number) {
       let release = () => {};
       const held = new Promise<void>((resolve) => {
         release = resolve;
@@ -155,18 +166,18 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
         .catch(() => {});
       const reader = stream.readable.getReader();
       const first = await reader.read();
-      await tick();
-      const inFlight = [...ciphers.opened].filter((b) => b !== first.value);
-      return { reader, first: first.value!, inFlight, release };
+      const others = () => [...ciphers.opened].filter((b) => b !== first.value);
+      // Wait until `decrypted` frames after the first hold their plaintext (decrypted, verified, held in flight).
+      await until(() => others().filter((b) => !allZero(b)).length >= decrypted);
+      return { reader, first: first.value!, inFlight: others(), release };
     }
 
     it("when the consumer cancels mid-stream", async () => {
       const envelope = await sealed("AES_256_GCM");
-      const { reader, first, inFlight, release } = await started(envelope);
+      const { reader, first, inFlight, release } = await started(envelope, 8);
       expect(first).toEqual(marked(64));
-      // Frames 2 to 8 (the AES-GCM window) hold plaintext, verified but not handed on.
-      expect(inFlight.length).toBeGreaterThanOrEqual(2);
-      expect(inFlight.filter((b) => !allZero(b)).length).toBe(inFlight.length);
+      // Frames 2 to 9 (the AES-GCM window once frame 1 went out) hold plaintext, verified but not handed on.
+      expect(inFlight).toHaveLength(8);
       await reader.cancel("not interested");
       release();
       await tick();
@@ -180,11 +191,11 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
       const envelope = await sealed("AES_256_GCM");
       const headerLength = parseHeader(envelope).length;
       envelope[headerLength + 2 * 81 - 1]! ^= 1; // the tag of frame 2
-      const { reader, first, inFlight, release } = await started(envelope);
+      const { reader, first, inFlight, release } = await started(envelope, 7);
       expect(first).toEqual(marked(64));
       await expect(reader.read()).rejects.toMatchObject({ code: "ERR_AUTHENTICATION_FAILED" });
-      // Frames 3 to 8 were decrypted before frame 2 failed.
-      expect(inFlight.filter((b) => !allZero(b)).length).toBeGreaterThanOrEqual(1);
+      // Frames 3 to 9 were decrypted (and are held) when frame 2 failed.
+      expect(inFlight.filter((b) => !allZero(b))).toHaveLength(7);
       release();
       await tick();
       for (const buffer of inFlight) expect(allZero(buffer)).toBe(true);
