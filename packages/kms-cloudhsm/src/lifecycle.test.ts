@@ -5,6 +5,7 @@
 import { SealkitError } from "@sealkit/core";
 import { describe, expect, it } from "vitest";
 import { FakeModule } from "../test/fake-module.js";
+import { HsmKey } from "./hsm-key.js";
 import { pkcs11Provider } from "./pkcs11-provider.js";
 
 const context = { tenant: "acme" };
@@ -209,6 +210,39 @@ describe("cancellation (fake module)", () => {
     expect(fake.count("C_EncryptInit")).toBe(1);
     expect(provider.stats()).toMatchObject({ open: 1, idle: 1 });
     await provider.close();
+  });
+
+  it("an abort that lands as the session is handed over stops the call before the HSM sees it", async () => {
+    // The race in one place: the signal turns aborted exactly when the pool hands the session over (the moment it
+    // drops the waiter's abort listener). A stand-in signal with AbortSignal's shape makes that deterministic.
+    const fake = new FakeModule({ ivSource: "hsm" });
+    const key = new HsmKey({
+      library: "x",
+      tokenLabel: "fake",
+      pin: PIN,
+      keyLabel: "master",
+      profile: "cloudhsm",
+      module: fake,
+      poolSize: 1,
+    });
+    const reason = new Error("aborted during the handover");
+    const state = { aborted: false, reason: undefined as unknown };
+    const racing = Object.assign(state, {
+      addEventListener() {},
+      removeEventListener() {
+        state.aborted = true;
+        state.reason = reason;
+      },
+    }) as unknown as AbortSignal;
+    const first = key.seal(new Uint8Array(32), new Uint8Array(1)); // holds the only session
+    const queued = key.seal(new Uint8Array(32), new Uint8Array(1), "wrap", racing).catch((e: unknown) => e);
+    expect(key.stats().waiting).toBe(1);
+    expect(await first).toHaveLength(61);
+    expect(await queued).toBe(reason);
+    expect(fake.count("C_EncryptInit")).toBe(1);
+    expect(key.stats()).toMatchObject({ open: 1, idle: 1, waiting: 0, sessionsDiscarded: 0 });
+    expect(await key.seal(new Uint8Array(32), new Uint8Array(1))).toHaveLength(61);
+    await key.close();
   });
 
   it("an abort during the HSM call rejects at once; the session returns to the pool when the HSM answers", async () => {
