@@ -7,4 +7,4 @@ export { type DecryptStreamOptions, decryptStream } from "./decrypt-stream.js";
 export { type EncryptOptions, encrypt } from "./encrypt.js";
 export { encryptStream } from "./encrypt-stream.js";
 export { deriveMessageKeys, type MessageKeys } from "./lib/key-schedule.js";
-export { type ByteSource, bytesSource, fetchSource } from "./sources.js";
+export { type ByteSource, bytesSource, type FetchSourceOptions, fetchSource } from "./sources.js";

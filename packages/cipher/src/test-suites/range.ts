@@ -27,8 +27,66 @@ function recording(source: ByteSource): ByteSource & { reads: [number, number][]
   };
 }
 
+/** How an in-memory HTTP server answers a GET with a Range header (every runtime has Request and Response). */
+type Answer = "ranges" | "whole" | "replaced";
+
+/**
+ * Replaces globalThis.fetch while `fn` runs with a server of `object` that answers as `answer` says, and counts the
+ * body bytes the client pulled. "whole" ignores Range and streams a 64 MiB object without a Content-Length;
+ * "replaced" answers the first request from `object` and every later one from an object 1,000 bytes longer.
+ */
+async function withServer<T>(
+  object: Uint8Array,
+  answer: Answer,
+  fn: (stats: { pulled: number; cancelled: boolean; requests: number }) => Promise<T>,
+): Promise<T> {
+  const stats = { pulled: 0, cancelled: false, requests: 0 };
+  const counted = (total: number, at: (offset: number, n: number) => Uint8Array) => {
+    let offset = 0;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (offset >= total) return controller.close();
+          const n = Math.min(64 * 1024, total - offset);
+          stats.pulled += n;
+          controller.enqueue(at(offset, n));
+          offset += n;
+        },
+        cancel() {
+          stats.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  };
+  const original = globalThis.fetch;
+  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    stats.requests++;
+    if (answer === "whole") {
+      return new Response(
+        counted(64 * 1024 * 1024, (_, n) => new Uint8Array(n)),
+        { status: 200 },
+      );
+    }
+    const body = answer === "replaced" && stats.requests > 1 ? new Uint8Array(object.length + 1000) : object;
+    const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.get("Range") ?? "");
+    const start = Number(match![1]);
+    const end = Math.min(Number(match![2]), body.length - 1);
+    return new Response(
+      counted(end - start + 1, (offset, n) => body.slice(start + offset, start + offset + n)),
+      { status: 206, headers: { "Content-Range": `bytes ${start}-${end}/${body.length}` } },
+    );
+  };
+  try {
+    return await fn(stats);
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
 export function rangeCases(cipher: Cipher): TestCase[] {
-  const { encrypt, decryptRange, bytesSource } = cipher;
+  const { encrypt, decryptRange, bytesSource, fetchSource } = cipher;
   const providers = [testProvider()];
   const cases: TestCase[] = [];
 
@@ -199,6 +257,37 @@ export function rangeCases(cipher: Cipher): TestCase[] {
           `cut at ${cut}`,
         );
       }
+    },
+  });
+  cases.push({
+    name: "fetchSource: reads what it asks for, refuses a whole object without pulling it, never mixes two objects",
+    async run() {
+      const plaintext = testBytes(100_000, 8);
+      const sealed = await encrypt(plaintext, { providers, frameSize: 4096, suite: "AES_256_GCM" });
+      const url = "https://objects.example/video.slkt?signature=s3cr3t";
+      await withServer(sealed, "ranges", async (stats) => {
+        const source = await fetchSource(url);
+        assert(source.size === sealed.length, "size from Content-Range");
+        const result = await decryptRange(source, { start: 50_000, end: 50_100, providers });
+        assertEqualBytes(result.plaintext, plaintext.subarray(50_000, 50_100), "range over fetch");
+        assert(stats.requests === 2, `two requests, got ${stats.requests}`);
+        assert(stats.pulled < 3 * 4113 + 4096, `pulled only the probe and three frames, got ${stats.pulled}`);
+      });
+      await withServer(sealed, "whole", async (stats) => {
+        const error = await expectSealkitError(() => fetchSource(url), "whole object");
+        assert(error.code === "ERR_LIMIT_EXCEEDED", `ERR_LIMIT_EXCEEDED, got ${error.code}`);
+        assert(!error.message.includes("s3cr3t"), "no query string in the message");
+        assert(stats.cancelled, "the body was cancelled");
+        assert(stats.pulled <= 4 * 64 * 1024, `pulled ${stats.pulled} bytes of 64 MiB`);
+      });
+      await withServer(sealed, "replaced", async () => {
+        const source = await fetchSource(url);
+        await expectCode(
+          () => decryptRange(source, { start: 50_000, end: 50_100, providers }),
+          "ERR_ENVELOPE_MALFORMED",
+          "object replaced after the first request",
+        );
+      });
     },
   });
   return cases;
