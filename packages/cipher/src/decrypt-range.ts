@@ -9,6 +9,7 @@ import {
   FINAL_FRAME_OVERHEAD,
   FRAME_FINAL,
   FRAME_REGULAR,
+  MAX_HEADER_BYTES,
   malformed,
   SealkitError,
   tryParseHeader,
@@ -95,7 +96,9 @@ export async function decryptRange(
   const { start, end } = options;
   if (start > end) throw new RangeError(`"start" (${start}) must not exceed "end" (${end})`);
 
-  // The header: one read, more if tryParseHeader asks for more.
+  // The header: one read, more if tryParseHeader asks for more. Each further read at least doubles what was read
+  // (up to the header limit): tryParseHeader learns the header's length one field at a time, and a read per field
+  // would let an envelope of many encrypted data keys cost dozens of round trips over HTTP.
   const parseOptions =
     checked.maxEncryptedDataKeys !== undefined ? { maxEncryptedDataKeys: checked.maxEncryptedDataKeys } : {};
   let bytes = await readExactly(source, 0, Math.min(HEADER_PROBE, source.size));
@@ -104,8 +107,9 @@ export async function decryptRange(
     if (parsed.needed > source.size) {
       throw new SealkitError("ERR_TRUNCATED", "envelope ends inside its header: it was truncated");
     }
-    const more = await readExactly(source, bytes.length, parsed.needed - bytes.length);
-    const joined = new Uint8Array(parsed.needed);
+    const want = Math.min(source.size, Math.max(parsed.needed, Math.min(2 * bytes.length, MAX_HEADER_BYTES)));
+    const more = await readExactly(source, bytes.length, want - bytes.length);
+    const joined = new Uint8Array(want);
     joined.set(bytes);
     joined.set(more, bytes.length);
     bytes = joined;

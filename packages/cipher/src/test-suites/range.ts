@@ -154,6 +154,23 @@ export function rangeCases(cipher: Cipher): TestCase[] {
   });
 
   cases.push({
+    name: "a header of many encrypted data keys past the first read takes few reads, not two per field",
+    async run() {
+      // 16 recipients with 300-byte key ids: a header of about 6 KiB, 48 fields of which about 20 lie past 4 KiB.
+      const recipients = Array.from({ length: 16 }, (_, i) => testProvider(`${i}-${"k".repeat(300)}`, i + 1));
+      const plaintext = testBytes(1000, 3);
+      const sealed = await encrypt(plaintext, { providers: recipients, frameSize: 64 });
+      const headerLength = parseHeader(sealed).length;
+      assert(headerLength > 5000, `header of ${headerLength} bytes`);
+      const source = recording(bytesSource(sealed));
+      const result = await decryptRange(source, { start: 900, end: 1000, providers: [recipients[15]!] });
+      assertEqualBytes(result.plaintext, plaintext.subarray(900), "range after a header of many keys");
+      const headerReads = source.reads.filter(([offset]) => offset < headerLength);
+      assert(headerReads.length <= 3, `header read in ${headerReads.length} reads`);
+    },
+  });
+
+  cases.push({
     name: "it authenticates the frames it returns; the length only with the final frame or verifyLength",
     async run() {
       const frameSize = 64;
