@@ -312,6 +312,15 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     ["an invalid header name", "X(A): a\r\nContent-Length: 0\r\n\r\n"],
     ["a header line without a colon", "NoColon\r\nContent-Length: 0\r\n\r\n"],
     ["an invalid chunk size", "Transfer-Encoding: chunked\r\n\r\nzz\r\n"],
+    ["a space before the colon", "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"],
+    ["a tab before the colon", "Content-Length\t: 0\r\n\r\n"],
+    ["a NUL in a value", "X-A: a\x00b\r\nContent-Length: 0\r\n\r\n"],
+    ["a comma-listed Transfer-Encoding", "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"],
+    [
+      "two Transfer-Encoding headers",
+      "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ["an empty header name", ": x\r\nContent-Length: 0\r\n\r\n"],
   ];
   for (const [what, rest] of malformed) {
     it(`answers ${what} with 400 and closes the connection`, async () => {
