@@ -1,13 +1,25 @@
 // SigV4 verification against what AWS's own signers produce: @smithy/signature-v4 (the JS SDK's) and botocore's
 // SigV4Auth (the AWS CLI's and boto3's), for the canonicalisation edge cases each of them handles.
 
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Sha256 } from "@aws-crypto/sha256-js";
+import { KMSClient, type KMSServiceException, ListKeysCommand } from "@aws-sdk/client-kms";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { describe, expect, it } from "vitest";
-import { deriveSigningKey, type SignedRequestParts, SigV4Verifier, sigv4CacheSizes } from "./sigv4.js";
-import { ALICE } from "./test-support.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKmsServer, type KmsServer } from "./server.js";
+import {
+  deriveSigningKey,
+  SIGNATURE_MISMATCH_MESSAGE,
+  type SignedRequestParts,
+  SigV4Verifier,
+  sigv4CacheSizes,
+} from "./sigv4.js";
+import { openTestKms, type TestKms } from "./test-kms.js";
+import { ALICE, send } from "./test-support.js";
 import { AuthError } from "./wire-errors.js";
 
 const NOW = Date.parse("2026-11-29T08:00:00Z");
@@ -40,6 +52,10 @@ interface Unsigned {
   readonly headers: readonly (readonly [string, string])[];
   readonly body?: string;
   readonly sessionToken?: string;
+  /** The Host header (default 127.0.0.1:4600). */
+  readonly host?: string;
+  /** The signing time (default NOW). */
+  readonly time?: number;
 }
 
 /** Signs with @smithy/signature-v4 and returns what the server would receive. */
@@ -59,7 +75,7 @@ async function smithySigned(req: Unsigned): Promise<SignedRequestParts> {
   if (q >= 0) {
     for (const [k, v] of new URLSearchParams(req.url.slice(q + 1))) query[k] = [...(query[k] ?? []), v];
   }
-  const headers: Record<string, string> = { host: HOST };
+  const headers: Record<string, string> = { host: req.host ?? HOST };
   for (const [k, v] of req.headers) headers[k] = v;
   const signed = await signer.sign(
     {
@@ -72,7 +88,7 @@ async function smithySigned(req: Unsigned): Promise<SignedRequestParts> {
       headers,
       body: req.body ?? BODY,
     },
-    { signingDate: new Date(NOW) },
+    { signingDate: new Date(req.time ?? NOW) },
   );
   const rawHeaders: string[] = [];
   for (const [k, v] of Object.entries(signed.headers as Record<string, string>)) rawHeaders.push(k, v);
@@ -328,4 +344,161 @@ describe("SigV4Verifier: what a refused request can make it keep or say", () => 
       expect(message.length).toBeLessThan(300);
     }
   });
+});
+
+function hasCommand(file: string, args: string[]): boolean {
+  try {
+    execFileSync(file, args, { stdio: "ignore", timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const AWS_CLI = hasCommand("aws", ["--version"]);
+
+describe("the real clients against the server: authentication", { timeout: 120_000 }, () => {
+  let dir: string;
+  let kms: TestKms;
+  let server: KmsServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-sigv4-"));
+    kms = await openTestKms(join(dir, "kms"));
+    server = createKmsServer({ kms: kms.kms, credentials: [ALICE], region: "us-east-1" });
+    await server.listen(0, "127.0.0.1");
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function client(options: {
+    path?: string;
+    region?: string;
+    secretAccessKey?: string;
+    accessKeyId?: string;
+    sessionToken?: string;
+    systemClockOffset?: number;
+  }): KMSClient {
+    return new KMSClient({
+      endpoint: `${server.url}${options.path ?? ""}`,
+      region: options.region ?? "us-east-1",
+      credentials: {
+        accessKeyId: options.accessKeyId ?? ALICE.accessKeyId,
+        secretAccessKey: options.secretAccessKey ?? ALICE.secretAccessKey,
+        ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
+      },
+      maxAttempts: 1,
+      ...(options.systemClockOffset ? { systemClockOffset: options.systemClockOffset } : {}),
+    });
+  }
+
+  async function failure(
+    c: KMSClient,
+  ): Promise<{ name: string; status: number | undefined; message: string }> {
+    try {
+      await c.send(new ListKeysCommand({}));
+    } catch (e) {
+      const err = e as KMSServiceException;
+      return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
+    } finally {
+      c.destroy();
+    }
+    throw new Error("expected the call to fail");
+  }
+
+  it("@aws-sdk/client-kms: an endpoint whose path has a + and an escape in it", async () => {
+    const c = client({ path: "/kms+local/a%20b/" });
+    try {
+      expect((await c.send(new ListKeysCommand({}))).Keys).toBeDefined();
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("@aws-sdk/client-kms: each refusal with AWS's name, status 400 and message", async () => {
+    expect(await failure(client({ sessionToken: "FwoGZXIvYXdzEXAMPLE" }))).toEqual({
+      status: 400,
+      ...INVALID_TOKEN,
+    });
+    expect(await failure(client({ accessKeyId: "AKIAUNKNOWN000000000" }))).toEqual({
+      status: 400,
+      ...INVALID_TOKEN,
+    });
+    // Access key ids are compared as given: AWS's are upper case, and a lower-cased one is another, unknown, key.
+    expect(await failure(client({ accessKeyId: ALICE.accessKeyId.toLowerCase() }))).toEqual({
+      status: 400,
+      ...INVALID_TOKEN,
+    });
+    expect(await failure(client({ secretAccessKey: "wrong" }))).toEqual({
+      name: "InvalidSignatureException",
+      status: 400,
+      message: SIGNATURE_MISMATCH_MESSAGE,
+    });
+    expect(await failure(client({ region: "eu-west-1" }))).toEqual({
+      name: "InvalidSignatureException",
+      status: 400,
+      message: "Credential should be scoped to a valid region, not 'eu-west-1'.",
+    });
+    const expired = await failure(client({ systemClockOffset: -600_000 }));
+    expect(expired.name).toBe("InvalidSignatureException");
+    expect(expired.message).toMatch(
+      /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/,
+    );
+    const future = await failure(client({ systemClockOffset: 600_000 }));
+    expect(future.message).toMatch(/^Signature not yet current: \d{8}T\d{6}Z is still later than/);
+  });
+
+  it("a signed header with a tab in its value, over HTTP through the server's own parser", async () => {
+    const signed = await smithySigned({
+      url: "/",
+      headers: [
+        ["Content-Type", "application/x-amz-json-1.1"],
+        ["X-Amz-Target", "TrentService.ListKeys"],
+        ["X-Note", "a\t \tb"],
+      ],
+      body: "{}",
+      host: server.url.slice("http://".length),
+      time: Date.now(),
+    });
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < signed.rawHeaders.length; i += 2) {
+      headers[signed.rawHeaders[i] as string] = signed.rawHeaders[i + 1] as string;
+    }
+    const res = await send(server.url, { method: "POST", path: "/", headers, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(res.json().Keys).toBeDefined();
+  });
+
+  it.skipIf(!AWS_CLI)(
+    "the AWS CLI with AWS_SESSION_TOKEN for a long-term key: UnrecognizedClientException",
+    async () => {
+      const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(
+          "aws",
+          ["kms", "list-keys", "--endpoint-url", server.url],
+          {
+            env: {
+              PATH: process.env.PATH,
+              HOME: dir,
+              AWS_CONFIG_FILE: join(dir, "none"),
+              AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"),
+              AWS_EC2_METADATA_DISABLED: "true",
+              AWS_ACCESS_KEY_ID: ALICE.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey,
+              AWS_SESSION_TOKEN: "FwoGZXIvYXdzEXAMPLE",
+              AWS_DEFAULT_REGION: "us-east-1",
+            },
+            timeout: 60_000,
+          },
+          (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
+        );
+      });
+      // A service error: 254 from CLI v2, 255 from v1 (its code for every failed command).
+      expect([254, 255], stderr).toContain(code);
+      expect(stderr).toContain(
+        "An error occurred (UnrecognizedClientException) when calling the ListKeys operation: The security token included in the request is invalid.",
+      );
+    },
+  );
 });
