@@ -678,6 +678,34 @@ describe("principal keys and kms:ResourceAliases (IAM global condition keys; AWS
   });
 });
 
+describe("request validation (AWS's model validation lists every failed constraint)", () => {
+  it("LocalKms reports every failed member of a request, in the model's order, in one ValidationException", async () => {
+    const kms = await setup();
+    const gdk = await rejects(
+      kms.generateDataKey(ROOT, { NumberOfBytes: 0 } as unknown as { KeyId: string }),
+      "ValidationException",
+    );
+    expect(gdk.message).toBe(
+      "2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; " +
+        "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    );
+    const dec = await rejects(
+      kms.decrypt(ROOT, { CiphertextBlob: new Uint8Array(0), KeyId: "" }),
+      "ValidationException",
+    );
+    expect(dec.message).toBe(
+      "2 validation errors detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+        "Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+    // One failed member keeps the "1 validation error" form.
+    const one = await rejects(
+      kms.encrypt(ROOT, { KeyId: "alias/none", Plaintext: new Uint8Array(4097) }),
+      "ValidationException",
+    );
+    expect(one.message).toMatch(/^1 validation error detected: Value at 'plaintext'/);
+  });
+});
+
 describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
   it("CreateGrant with a Name and the same parameters returns the same grant id, whatever the order of pairs", async () => {
     const kms = await setup();

@@ -70,7 +70,9 @@ import {
   checkContext,
   checkEnum,
   checkGrantId,
+  checkGrantTokenList,
   checkInt,
+  checkKeyIdMember,
   checkLimit,
   checkPolicyName,
   checkPolicyText,
@@ -84,6 +86,7 @@ import {
   objectRequest,
   optionalString,
   pageInfo,
+  Violations,
 } from "./request-checks.js";
 import {
   loadRootKeyFile,
@@ -1190,16 +1193,25 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
-        // The request's members are validated before the key is looked up, as AWS validates its model first.
-        const grantee = validateGrantPrincipal(req.GranteePrincipal, "GranteePrincipal");
+        // The request's members are validated before the key is looked up, as AWS validates its model first:
+        // every failed constraint, in the model's member order; then the service's rules (principal ARNs,
+        // operations for the key's usage, constraints against operations).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        const grantee = v.check(() => validateGrantPrincipal(req.GranteePrincipal, "GranteePrincipal"));
         const retiring =
           req.RetiringPrincipal === undefined || req.RetiringPrincipal === null
             ? undefined
-            : validateGrantPrincipal(req.RetiringPrincipal, "RetiringPrincipal");
-        const operations = validateGrantOperations(req.Operations);
+            : v.check(() => validateGrantPrincipal(req.RetiringPrincipal, "RetiringPrincipal"));
+        const operations = v.check(() => validateGrantOperations(req.Operations));
+        v.check(() => checkGrantTokenList(req.GrantTokens));
+        const name =
+          req.Name === undefined || req.Name === null
+            ? undefined
+            : v.check(() => validateGrantName(req.Name));
+        const dry = v.check(() => isDryRun(req.DryRun));
+        v.throwIfAny();
         const constraints = validateGrantConstraints(req.Constraints, operations);
-        const name = req.Name === undefined || req.Name === null ? undefined : validateGrantName(req.Name);
-        const dry = isDryRun(req.DryRun);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "CreateGrant", {
           grantTokens: req.GrantTokens,
@@ -1477,11 +1489,16 @@ export class LocalKms {
   async encrypt(caller: Caller, request: EncryptRequest): Promise<EncryptResponse> {
     return this.#call("Encrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
       const req = objectRequest(request);
-      // The request's members are validated before the key is looked up, as AWS validates its model first.
-      const plaintext = checkBytes(req.Plaintext, "Plaintext", 1, 4096);
-      const context = checkContext(req.EncryptionContext, "EncryptionContext");
-      checkAlgorithm(req.EncryptionAlgorithm);
-      const dry = isDryRun(req.DryRun);
+      // The request's members are validated before the key is looked up, as AWS validates its model first, and
+      // every failed constraint is reported, in the model's member order.
+      const v = new Violations();
+      v.check(() => checkKeyIdMember(req.KeyId));
+      const plaintext = v.check(() => checkBytes(req.Plaintext, "Plaintext", 1, 4096));
+      const context = v.check(() => checkContext(req.EncryptionContext, "EncryptionContext"));
+      v.check(() => checkGrantTokenList(req.GrantTokens));
+      v.check(() => checkAlgorithm(req.EncryptionAlgorithm));
+      const dry = v.check(() => isDryRun(req.DryRun));
+      v.throwIfAny();
       const row = await this.#resolve(req.KeyId, ctx, { allowAlias: true, createServiceKey: true });
       this.#authorize(caller, row, "Encrypt", {
         context,
@@ -1508,10 +1525,15 @@ export class LocalKms {
   async decrypt(caller: Caller, request: DecryptRequest): Promise<DecryptResponse> {
     return this.#call("Decrypt", caller, request, { readOnly: true, params: cryptoParams }, async (ctx) => {
       const req = objectRequest(request);
-      const blob = checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144);
-      const context = checkContext(req.EncryptionContext, "EncryptionContext");
-      checkAlgorithm(req.EncryptionAlgorithm);
-      const dry = isDryRun(req.DryRun);
+      // Every failed model constraint, in the model's member order (see encrypt).
+      const v = new Violations();
+      const blob = v.check(() => checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144));
+      const context = v.check(() => checkContext(req.EncryptionContext, "EncryptionContext"));
+      v.check(() => checkGrantTokenList(req.GrantTokens));
+      if (req.KeyId !== undefined && req.KeyId !== null) v.check(() => checkKeyIdMember(req.KeyId));
+      v.check(() => checkAlgorithm(req.EncryptionAlgorithm));
+      const dry = v.check(() => isDryRun(req.DryRun));
+      v.throwIfAny();
       if (req.Recipient !== undefined)
         throw new KmsError(
           "UnsupportedOperationException",
@@ -1576,15 +1598,23 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
-        const blob = checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144);
-        const sourceContext = checkContext(req.SourceEncryptionContext, "SourceEncryptionContext");
-        const destinationContext = checkContext(
-          req.DestinationEncryptionContext,
-          "DestinationEncryptionContext",
+        // Every failed model constraint, in the model's member order (see encrypt).
+        const v = new Violations();
+        const blob = v.check(() => checkBytes(req.CiphertextBlob, "CiphertextBlob", 1, 6144));
+        const sourceContext = v.check(() =>
+          checkContext(req.SourceEncryptionContext, "SourceEncryptionContext"),
         );
-        checkAlgorithm(req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm");
-        checkAlgorithm(req.DestinationEncryptionAlgorithm, "DestinationEncryptionAlgorithm");
-        const dry = isDryRun(req.DryRun);
+        if (req.SourceKeyId !== undefined && req.SourceKeyId !== null)
+          v.check(() => checkKeyIdMember(req.SourceKeyId, "SourceKeyId"));
+        v.check(() => checkKeyIdMember(req.DestinationKeyId, "DestinationKeyId"));
+        const destinationContext = v.check(() =>
+          checkContext(req.DestinationEncryptionContext, "DestinationEncryptionContext"),
+        );
+        v.check(() => checkAlgorithm(req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm"));
+        v.check(() => checkAlgorithm(req.DestinationEncryptionAlgorithm, "DestinationEncryptionAlgorithm"));
+        v.check(() => checkGrantTokenList(req.GrantTokens));
+        const dry = v.check(() => isDryRun(req.DryRun));
+        v.throwIfAny();
         const header = readBlobHeader(blob);
         const source = await this.#resolve(header.keyId, ctx, { allowAlias: false });
         const destination = await this.#resolve(req.DestinationKeyId, ctx, {
@@ -2353,19 +2383,20 @@ export class LocalKms {
     operation: string,
   ): Promise<{ row: KeyRow; blob: Uint8Array; plaintext: Uint8Array }> {
     const req = objectRequest(request);
-    // The request's members are validated before the key is looked up, as AWS validates its model first.
-    const context = checkContext(req.EncryptionContext, "EncryptionContext");
-    let length: number;
-    if (req.NumberOfBytes !== undefined && req.KeySpec !== undefined)
+    // The request's members are validated before the key is looked up, as AWS validates its model first, and
+    // every failed constraint is reported, in the model's member order; then the rule between two members.
+    const v = new Violations();
+    v.check(() => checkKeyIdMember(req.KeyId));
+    const context = v.check(() => checkContext(req.EncryptionContext, "EncryptionContext"));
+    if (req.NumberOfBytes !== undefined) v.check(() => checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024));
+    if (req.KeySpec !== undefined) v.check(() => checkEnum(req.KeySpec, "KeySpec", DATA_KEY_SPECS, []));
+    v.check(() => checkGrantTokenList(req.GrantTokens));
+    const dry = v.check(() => isDryRun(req.DryRun));
+    v.throwIfAny();
+    if ((req.NumberOfBytes === undefined) === (req.KeySpec === undefined))
       throw validation("Please specify either number of bytes or key spec.");
-    if (req.NumberOfBytes !== undefined) length = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
-    else if (req.KeySpec === undefined)
-      throw validation("Please specify either number of bytes or key spec.");
-    else {
-      checkEnum(req.KeySpec, "KeySpec", DATA_KEY_SPECS, []);
-      length = DATA_KEY_LENGTHS[req.KeySpec as (typeof DATA_KEY_SPECS)[number]];
-    }
-    const dry = isDryRun(req.DryRun);
+    const length: number =
+      req.NumberOfBytes ?? DATA_KEY_LENGTHS[req.KeySpec as (typeof DATA_KEY_SPECS)[number]];
     if (req.Recipient !== undefined)
       throw new KmsError(
         "UnsupportedOperationException",

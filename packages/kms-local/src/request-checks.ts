@@ -66,13 +66,16 @@ export class Violations {
   #texts: string[] | undefined;
   #other: { error: unknown } | undefined;
 
-  /** Runs one member's check; a failure is recorded and gives undefined. */
-  check<T>(run: () => T): T | undefined {
+  /**
+   * Runs one member's check and returns its result. A failure is recorded and gives undefined in place of the
+   * result, which is used only after {@link throwIfAny} passed (it would have thrown).
+   */
+  check<T>(run: () => T): T {
     try {
       return run();
     } catch (e) {
       this.record(e);
-      return undefined;
+      return undefined as T;
     }
   }
 
@@ -176,6 +179,18 @@ export function checkBytes(value: unknown, field: string, min: number, max: numb
   if (value.length < min || value.length > max)
     throw lengthError(memberName(field), undefined, value.length, min, max);
   return value;
+}
+
+/**
+ * The GrantTokens member: the model allows at most 10 (each token's form is checked when it is used).
+ * @throws {KmsError} ValidationException: the list's length constraint, or not a list
+ */
+export function checkGrantTokenList(value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw validation("GrantTokens must be a list of strings");
+  // The tokens are left out of the message: they stand for grants.
+  if (value.length > 10)
+    throw constraintError("grantTokens", undefined, "have length less than or equal to 10");
 }
 
 export function checkContext(value: unknown, field: string): EncryptionContext {

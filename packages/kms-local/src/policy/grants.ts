@@ -239,15 +239,14 @@ export function canRetireGrant(grant: Grant, principal: string, account?: string
  */
 export function validateGrantOperations(operations: unknown, keyUsage = "ENCRYPT_DECRYPT"): string[] {
   if (!Array.isArray(operations) || operations.length === 0) {
-    throw validation(
-      "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must not be null or empty",
-    );
+    throw constraintError("operations", undefined, "not be null or empty");
   }
   const unknown = operations.filter((op) => typeof op !== "string" || !GRANT_OPERATION_SET.has(op));
   if (unknown.length > 0) {
-    throw validation(
-      `1 validation error detected: Value '[${unknown.map(String).join(", ")}]' at 'operations' failed to satisfy constraint: ` +
-        `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(", ")}]]`,
+    throw constraintError(
+      "operations",
+      `[${unknown.map(String).join(", ")}]`,
+      `satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(", ")}]]`,
     );
   }
   if (keyUsage === "ENCRYPT_DECRYPT") {

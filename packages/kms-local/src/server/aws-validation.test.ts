@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as K from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKms } from "../local-kms.js";
+import { GRANT_OPERATIONS } from "../policy/index.js";
 import { loadCredentialsFile } from "./credentials.js";
 import { createKmsServer, type KmsServer } from "./server.js";
 import { ALICE, call, send, signRequest } from "./test-support.js";
@@ -230,6 +231,134 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
           `Value '${longPrincipal}' at 'granteePrincipal' failed to satisfy constraint: Member must have length less than or equal to 256`,
         ),
       );
+    });
+  });
+
+  describe("several failed constraints: one ValidationException listing them all, in the model's member order", () => {
+    const ALGORITHMS = "[SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]";
+
+    it("GenerateDataKey: keyId and numberOfBytes", async () => {
+      const longKey = "k".repeat(2049);
+      expect(await failure(new K.GenerateDataKeyCommand({ KeyId: longKey, NumberOfBytes: 0 }))).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          `2 validation errors detected: Value '${longKey}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048; ` +
+          "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1",
+      });
+    });
+
+    it("Encrypt: plaintext, grantTokens and encryptionAlgorithm, whatever order the request names them in", async () => {
+      expect(
+        await failure(
+          new K.EncryptCommand({
+            EncryptionAlgorithm: "AES_GCM" as K.EncryptionAlgorithmSpec,
+            GrantTokens: Array(11).fill("t"),
+            Plaintext: new Uint8Array(4097),
+            KeyId: keyId,
+          }),
+        ),
+      ).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          "3 validation errors detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096; " +
+          "Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10; " +
+          `Value 'AES_GCM' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: ${ALGORITHMS}`,
+      });
+    });
+
+    it("ReEncrypt: ciphertextBlob, destinationKeyId and destinationEncryptionAlgorithm", async () => {
+      expect(
+        await failure(
+          new K.ReEncryptCommand({
+            CiphertextBlob: new Uint8Array(6145),
+            DestinationKeyId: "",
+            DestinationEncryptionAlgorithm: "X" as K.EncryptionAlgorithmSpec,
+          }),
+        ),
+      ).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          "3 validation errors detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144; " +
+          "Value '' at 'destinationKeyId' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+          `Value 'X' at 'destinationEncryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: ${ALGORITHMS}`,
+      });
+    });
+
+    it("CreateGrant: granteePrincipal, operations and name; an InvalidArnException waits for a valid model", async () => {
+      const r = await failure(
+        new K.CreateGrantCommand({
+          Name: "has space",
+          Operations: ["Fly" as K.GrantOperation],
+          GranteePrincipal: "not a principal",
+          KeyId: keyId,
+        }),
+      );
+      expect(r.name).toBe("ValidationException");
+      expect(r.message).toBe(
+        "3 validation errors detected: Value 'not a principal' at 'granteePrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$; " +
+          "Value '[Fly]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: " +
+          `[${GRANT_OPERATIONS.join(", ")}]]; ` +
+          "Value 'has space' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+      );
+      // A well-formed principal that is no ARN is the service's InvalidArnException, after the model's checks.
+      expect(
+        (
+          await failure(
+            new K.CreateGrantCommand({
+              KeyId: keyId,
+              GranteePrincipal: "alice",
+              Operations: ["Fly" as K.GrantOperation],
+            }),
+          )
+        ).name,
+      ).toBe("ValidationException");
+      expect(
+        (
+          await failure(
+            new K.CreateGrantCommand({ KeyId: keyId, GranteePrincipal: "alice", Operations: ["Decrypt"] }),
+          )
+        ).name,
+      ).toBe("InvalidArnException");
+    });
+
+    it("a failed constraint comes before the service's own checks (asymmetric algorithm, NumberOfBytes with KeySpec)", async () => {
+      expect(
+        await failure(
+          new K.EncryptCommand({
+            KeyId: keyId,
+            Plaintext: new Uint8Array(4097),
+            EncryptionAlgorithm: "RSAES_OAEP_SHA_256",
+          }),
+        ),
+      ).toEqual(
+        invalid(
+          "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096",
+        ),
+      );
+      expect(
+        await failure(
+          new K.GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 2000, KeySpec: "AES_256" }),
+        ),
+      ).toEqual(
+        invalid(
+          "Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
+        ),
+      );
+      // Valid members: the service's checks answer as before.
+      expect(
+        (
+          await failure(
+            new K.EncryptCommand({
+              KeyId: keyId,
+              Plaintext: new Uint8Array(1),
+              EncryptionAlgorithm: "RSAES_OAEP_SHA_256",
+            }),
+          )
+        ).name,
+      ).toBe("InvalidKeyUsageException");
     });
   });
 
