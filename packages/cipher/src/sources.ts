@@ -132,6 +132,7 @@ async function readAtMost(
   response: Response,
   limit: number,
   tooLong: () => SealkitError,
+  failed: (error: unknown) => unknown,
 ): Promise<Uint8Array> {
   const body = response.body;
   if (!body) return new Uint8Array(0);
@@ -139,7 +140,13 @@ async function readAtMost(
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      throw failed(error);
+    }
+    const { done, value } = next;
     if (done) break;
     total += value.length;
     if (total > limit) {
@@ -179,8 +186,10 @@ function declaredLength(response: Response): number | undefined {
  * requests on a later read, sends more bytes than asked or a Content-Range that does not match the request, or gives
  * no size; ERR_LIMIT_EXCEEDED when it ignores Range and the whole object is larger than `maxWholeObjectBytes`;
  * ERR_ENVELOPE_MALFORMED ("the envelope changed while it was being decrypted") when a later answer names another
- * size, ETag or Last-Modified than the first, or 416; ERR_TRUNCATED when a response is shorter than asked. The URL in
- * messages has no query string (it may hold a signature).
+ * size, ETag or Last-Modified than the first, or 416; ERR_TRUNCATED when a response is shorter than asked;
+ * ERR_PROVIDER_UNAVAILABLE (with the network error as `cause`) when a request or a body fails. The caller's abort
+ * (`init.signal`) rejects with the signal's reason, as fetch does: pass `AbortSignal.timeout(ms)` to bound a server
+ * that stalls. The URL in messages has no query string (it may hold a signature).
  */
 export async function fetchSource(
   url: string | URL,
@@ -193,16 +202,25 @@ export async function fetchSource(
   const probeLength = aint(opts.probeLength ?? 4096, "probeLength", 1, 2 ** 30);
   const maxWhole = aint(opts.maxWholeObjectBytes ?? 0, "maxWholeObjectBytes", 0, MAX_WHOLE_OBJECT);
   const href = String(url);
-  const headers = (extra: Record<string, string>) => {
-    const h = new Headers(init.headers);
-    for (const [k, v] of Object.entries(extra)) h.set(k, v);
-    return h;
+  // A network failure is the server's (ERR_PROVIDER_UNAVAILABLE, the cause kept); the caller's own abort stays as
+  // it is, as a provider call's does.
+  const failed = (what: string) => (error: unknown) =>
+    init.signal?.aborted
+      ? error
+      : new SealkitError("ERR_PROVIDER_UNAVAILABLE", `fetchSource: ${what} of ${shown(href)} failed`, {
+          cause: error,
+        });
+  const request = async (method: "GET" | "HEAD", range?: string): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    if (range === undefined) headers.delete("Range");
+    else headers.set("Range", range);
+    try {
+      return await fetch(href, { ...init, method, headers });
+    } catch (error) {
+      throw failed(range === undefined ? method : `GET ${range}`)(error);
+    }
   };
-  const probe = await fetch(href, {
-    ...init,
-    method: "GET",
-    headers: headers({ Range: `bytes=0-${probeLength - 1}` }),
-  });
+  const probe = await request("GET", `bytes=0-${probeLength - 1}`);
   if (probe.status === 416) {
     await probe.body?.cancel();
     // An empty object: no byte range is satisfiable ("bytes */0", or no Content-Range at all).
@@ -232,7 +250,7 @@ export async function fetchSource(
       await probe.body?.cancel();
       throw tooLarge(declared);
     }
-    return bytesSource(await readAtMost(probe, limit, () => tooLarge()));
+    return bytesSource(await readAtMost(probe, limit, () => tooLarge(), failed("GET")));
   }
   if (probe.status !== 206) {
     await probe.body?.cancel();
@@ -248,13 +266,16 @@ export async function fetchSource(
     await probe.body?.cancel();
     throw error;
   }
-  const first = await readAtMost(probe, probeLength, () =>
-    badServer(href, `sent more than the ${probeLength} bytes asked for`),
+  const first = await readAtMost(
+    probe,
+    probeLength,
+    () => badServer(href, `sent more than the ${probeLength} bytes asked for`),
+    failed(`GET bytes=0-${probeLength - 1}`),
   );
   const seen = versionOf(probe);
   let size = range?.total;
   if (size === undefined) {
-    const head = await fetch(href, { ...init, method: "HEAD", headers: headers({}) });
+    const head = await request("HEAD");
     await head.body?.cancel();
     if (!head.ok) throw httpError(href, head.status, "HEAD");
     checkVersion(href, seen, head);
@@ -290,11 +311,7 @@ export async function fetchSource(
       if (length === 0) return new Uint8Array(0);
       if (offset + length <= first.length) return first.subarray(offset, offset + length);
       const last = offset + length - 1;
-      const response = await fetch(href, {
-        ...init,
-        method: "GET",
-        headers: headers({ Range: `bytes=${offset}-${last}` }),
-      });
+      const response = await request("GET", `bytes=${offset}-${last}`);
       try {
         if (response.status === 416) {
           throw replaced(href, `answered 416 to bytes ${offset}-${last} of an object of ${total} bytes`);
@@ -315,8 +332,11 @@ export async function fetchSource(
         await response.body?.cancel();
         throw error;
       }
-      const bytes = await readAtMost(response, length, () =>
-        badServer(href, `sent more than the ${length} bytes asked for`),
+      const bytes = await readAtMost(
+        response,
+        length,
+        () => badServer(href, `sent more than the ${length} bytes asked for`),
+        failed(`GET bytes=${offset}-${last}`),
       );
       if (bytes.length !== length) {
         throw new SealkitError(

@@ -67,6 +67,18 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     stream(path, res, big);
     return;
   }
+  if (path === "/reset" || (path === "/reset-later" && count > 1)) {
+    // Promises the asked range, sends part of it and drops the connection.
+    res.writeHead(206, { "Content-Range": `bytes 0-4095/${envelope.length}`, "Content-Length": "4096" });
+    res.write(envelope.subarray(0, 100), () => res.destroy());
+    return;
+  }
+  if (path === "/slow") {
+    // Headers, then nothing.
+    res.writeHead(206, { "Content-Range": `bytes 0-4095/${envelope.length}`, "Content-Length": "4096" });
+    res.flushHeaders();
+    return;
+  }
   if (path === "/probe-416") {
     res.writeHead(416, { "Content-Range": "bytes */5000" }).end();
     return;
@@ -240,4 +252,30 @@ test("a probe length that is not a positive integer is the caller's RangeError/T
   expect(log).toEqual([]);
   const source = await fetchSource(`${base}/object`, {}, 1);
   expect(source.size).toBe(envelope.length);
+});
+
+test("a network failure is ERR_PROVIDER_UNAVAILABLE with the cause; the caller's abort stays an abort", async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const refused = await fetchSource(`http://127.0.0.1:${port}/object?token=secret`).catch((e: unknown) => e);
+  expect(refused).toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+  expect((refused as Error).cause).toBeDefined();
+  expect((refused as Error).message).not.toContain("secret");
+  // The connection drops inside the probe's body, or inside a later read's.
+  expect(await fetchSource(`${base}/reset`).catch((e: unknown) => e)).toMatchObject({
+    code: "ERR_PROVIDER_UNAVAILABLE",
+  });
+  seen.clear();
+  const source = await fetchSource(`${base}/reset-later`);
+  expect(await source.read(100_000, 100).catch((e: unknown) => e)).toMatchObject({
+    code: "ERR_PROVIDER_UNAVAILABLE",
+  });
+  // A server that stalls is the caller's to time out, with a signal: the abort is not dressed as a SealkitError.
+  const aborted = await fetchSource(`${base}/slow`, { signal: AbortSignal.timeout(200) }).catch(
+    (e: unknown) => e,
+  );
+  expect(SealkitError.isInstance(aborted)).toBe(false);
+  expect((aborted as Error).name).toBe("TimeoutError");
 });
