@@ -230,6 +230,22 @@ describe("SigV4Verifier: X-Amz-Date", () => {
     expect(verifier().verify(handSigned("20261129T080000Z")).date).toBe("20261129");
   });
 
+  it("names the configured skew in its messages, not always 5 minutes", () => {
+    const v = new SigV4Verifier({
+      region: "us-east-1",
+      secretFor: () => ALICE.secretAccessKey,
+      maxSkewMs: 15 * 60_000,
+      now: () => NOW,
+    });
+    expect(v.verify(handSigned("20261129T074500Z")).date).toBe("20261129");
+    expect(refusal(() => v.verify(handSigned("20261129T074459Z"))).message).toBe(
+      "Signature expired: 20261129T074459Z is now earlier than 20261129T074500Z (20261129T080000Z - 15 min.)",
+    );
+    expect(refusal(() => v.verify(handSigned("20261129T081501Z"))).message).toBe(
+      "Signature not yet current: 20261129T081501Z is still later than 20261129T081500Z (20261129T080000Z + 15 min.)",
+    );
+  });
+
   it("refuses a date that is not a calendar date, even one that rolls over to the server's time", () => {
     // 2026-11-28 32:00:00 is 2026-11-29 08:00:00 once Date.UTC rolls the hours over.
     for (const bad of [

@@ -178,13 +178,13 @@ export class SigV4Verifier {
     if (time < now - this.#maxSkewMs) {
       throw new AuthError(
         "InvalidSignatureException",
-        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - this.#maxSkewMs)} (${formatAmzDate(now)} - 5 min.)`,
+        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - this.#maxSkewMs)} (${formatAmzDate(now)} - ${this.#maxSkewMs / 60_000} min.)`,
       );
     }
     if (time > now + this.#maxSkewMs) {
       throw new AuthError(
         "InvalidSignatureException",
-        `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + this.#maxSkewMs)} (${formatAmzDate(now)} + 5 min.)`,
+        `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + this.#maxSkewMs)} (${formatAmzDate(now)} + ${this.#maxSkewMs / 60_000} min.)`,
       );
     }
     const secret = this.#secretFor(accessKeyId);
