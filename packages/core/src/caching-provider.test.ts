@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { toHex } from "./bytes.js";
 import { cachingProvider } from "./caching-provider.js";
 import { type DataKeyCache, type DataKeyCacheEntry, memoryDataKeyCache } from "./data-key-cache.js";
@@ -494,6 +494,32 @@ describe("cachingProvider: expired keys leave memory without being asked for aga
       await cache.delete("k");
     },
   );
+
+  it("memoryDataKeyCache: an entry from a clock far ahead does not make the timer spin", async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const cache = memoryDataKeyCache({
+        maxAge: 60_000,
+        now: () => {
+          calls++;
+          return Date.now();
+        },
+      });
+      const plaintext = new Uint8Array(32).fill(1);
+      // 100 years ahead: the entry expires in 100 years, past what a timer can wait for (2^31 - 1 ms).
+      const createdAt = Date.now() + 100 * 365 * 24 * 3600 * 1000;
+      await cache.set("k", { plaintext, encryptedDataKeys: [], createdAt, messages: 1, bytes: 0 });
+      calls = 0;
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(calls).toBe(0);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(calls).toBeLessThanOrEqual(2);
+      expect(wiped(plaintext)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it("memoryDataKeyCache: maxAge counts from createdAt, survives use, restarts with a new plaintext", async () => {
     let time = 0;

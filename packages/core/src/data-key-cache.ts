@@ -110,11 +110,14 @@ export function memoryDataKeyCache(options: MemoryDataKeyCacheOptions = {}): Dat
     }
     const oldest = born.values().next();
     if (oldest.done || (due !== undefined && t <= due + granularity)) return;
-    due = Math.max(oldest.value + maxAge, t + granularity);
+    // Never longer than maxAge: an entry stamped by a clock far ahead would otherwise ask for more than a timer can
+    // wait (2^31 - 1 ms), which runtimes turn into 1 ms, again and again.
+    const delay = Math.min(Math.max(oldest.value + maxAge - t, granularity), maxAge);
+    due = t + delay;
     backgroundTimer(() => {
       due = undefined;
       prune();
-    }, due - t);
+    }, delay);
   };
 
   return {
