@@ -57,6 +57,12 @@ export interface Http1Options {
   readonly errorBody: (name: string, message: string) => string;
   /** Where a handler's synchronous exception goes (it is then answered 500). */
   readonly onError: (error: unknown) => void;
+  /**
+   * Called for each error this layer answers itself (malformed framing, 431, 408 for headers, 417, 505, the 503 of a
+   * head cut short by close()), with its error name: for the metrics. Not for the 503 of a connection over the limit
+   * (`rejectedConnections` counts those).
+   */
+  readonly onFramingError?: (name: string) => void;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -758,6 +764,7 @@ class Connection {
     this.state = State.Draining;
     this.buf = EMPTY;
     if (this.closed || this.socket.destroyed) return;
+    this.server.options.onFramingError?.(name);
     this.server.queue(
       this,
       responseText(

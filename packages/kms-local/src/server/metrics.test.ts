@@ -2,6 +2,7 @@
 // server fed client-chosen (hostile) X-Amz-Target values, whose exposition must stay well-formed and bounded.
 
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -120,6 +121,57 @@ describe("metrics of a real server fed hostile targets", { timeout: 30_000 }, ()
       expect(histogram(text, "-").count).toBe(hostile.length);
       expect(text).toMatch(/^sealkit_kms_audit_lag_ms \d+(\.\d+)?(e-?\d+)?$/m);
       expect(text).toMatch(/^sealkit_kms_audit_pending \d+$/m);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("metrics of errors the HTTP layer answers itself", { timeout: 30_000 }, () => {
+  /** Writes `text` on a new connection and resolves with everything received until the server closes it. */
+  function exchange(port: number, text: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = connect(port, "127.0.0.1");
+      let data = "";
+      s.setEncoding("latin1");
+      s.on("data", (d: string) => (data += d));
+      s.on("error", () => {});
+      s.on("close", () => resolve(data));
+      s.write(text);
+    });
+  }
+
+  it("counts malformed framing, 431, 505 and header timeouts under '-' with their error names", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-kms-metrics-framing-"));
+    const kms = await openTestKms(join(dir, "kms"));
+    const server = createKmsServer({
+      kms: kms.kms,
+      credentials: [ALICE],
+      region: "us-east-1",
+      limits: { headersTimeoutMs: 300, maxHeaderBytes: 1024 },
+    });
+    await server.listen(0, "127.0.0.1");
+    const port = Number(new URL(server.url).port);
+    try {
+      const answers = await Promise.all([
+        exchange(port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n{"),
+        exchange(port, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        exchange(port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(2000)}\r\n\r\n`),
+        exchange(port, "GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
+        exchange(port, "POST / HTTP/1.1\r\nHost: x\r\nX-Slow: "),
+      ]);
+      expect(answers.map((a) => Number(a.slice(9, 12)))).toEqual([400, 400, 431, 505, 408]);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      wellFormed(text);
+      expect(text).toMatch(/^sealkit_kms_requests_total\{operation="-",error="SerializationException"\} 3$/m);
+      expect(text).toMatch(
+        /^sealkit_kms_requests_total\{operation="-",error="RequestHeaderFieldsTooLargeException"\} 1$/m,
+      );
+      expect(text).toMatch(
+        /^sealkit_kms_requests_total\{operation="-",error="RequestTimeoutException"\} 1$/m,
+      );
+      expect(histogram(text, "-").count).toBe(5);
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });

@@ -177,6 +177,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     errorBody,
     onError,
     onRequest,
+    // Requests refused by the HTTP layer itself count under "-" like the other refusals before an operation.
+    onFramingError: (name) => metrics.record("-", name, 0),
     onRefused(exchange, reason) {
       const requestId = randomUUID();
       if (reason === "too-large") {
