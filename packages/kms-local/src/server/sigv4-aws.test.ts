@@ -344,6 +344,29 @@ describe("SigV4Verifier: what a refused request can make it keep or say", () => 
     expect(after.signedLists - before.signedLists).toBe(1);
   });
 
+  it("refuses a repeated Authorization parameter and a repeated Authorization header", () => {
+    const req = handSigned("20261129T080000Z");
+    const authorization = req.rawHeaders.at(-1) as string;
+    const signature = /Signature=(\w+)/.exec(authorization)?.[1] as string;
+    const other = `AKIAFORGED0000000000/20261129/us-east-1/kms/aws4_request`;
+    for (const [forged, parameter] of [
+      [`${authorization}, Credential=${other}`, "Credential"],
+      [`${authorization.replace("Signature=", `Signature=${"0".repeat(64)}, Signature=`)}`, "Signature"],
+      [`${authorization}, SignedHeaders=host`, "SignedHeaders"],
+    ] as const) {
+      expect(
+        refusal(() => verifier().verify({ ...req, rawHeaders: [...req.rawHeaders.slice(0, -1), forged] })),
+      ).toEqual({
+        name: "IncompleteSignatureException",
+        message: `Authorization header has more than one '${parameter}' parameter.`,
+      });
+    }
+    const twice = [...req.rawHeaders, "Authorization", authorization.replace(signature, "0".repeat(64))];
+    expect(refusal(() => verifier().verify({ ...req, rawHeaders: twice })).name).toBe(
+      "IncompleteSignatureException",
+    );
+  });
+
   it("echoes at most the start of a long scope part in its message", () => {
     const req = handSigned("20261129T080000Z");
     const authorization = req.rawHeaders.at(-1) as string;

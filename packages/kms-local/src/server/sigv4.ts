@@ -417,9 +417,18 @@ function parseAuthorization(header: string): ParsedAuthorization {
     while (start < stop && isTrimmed(header.charCodeAt(start))) start++;
     while (stop > start && isTrimmed(header.charCodeAt(stop - 1))) stop--;
     pos = end + 1;
-    if (header.startsWith("Credential=", start)) credential = header.slice(start + 11, stop);
-    else if (header.startsWith("SignedHeaders=", start)) signedHeaders = header.slice(start + 14, stop);
-    else if (header.startsWith("Signature=", start)) signature = header.slice(start + 10, stop);
+    // A parameter given twice (or a second Authorization header, which the HTTP layer joins with a comma) is
+    // refused: which one counts would otherwise differ between this parser and whoever reads the header next.
+    if (header.startsWith("Credential=", start)) {
+      if (credential !== undefined) repeated("Credential");
+      credential = header.slice(start + 11, stop);
+    } else if (header.startsWith("SignedHeaders=", start)) {
+      if (signedHeaders !== undefined) repeated("SignedHeaders");
+      signedHeaders = header.slice(start + 14, stop);
+    } else if (header.startsWith("Signature=", start)) {
+      if (signature !== undefined) repeated("Signature");
+      signature = header.slice(start + 10, stop);
+    }
   }
   const missing: string[] = [];
   if (!credential) missing.push("Authorization header requires 'Credential' parameter.");
@@ -439,6 +448,13 @@ function parseAuthorization(header: string): ParsedAuthorization {
     signedCached: cached !== undefined,
     signature: signature as string,
   };
+}
+
+function repeated(parameter: string): never {
+  throw new AuthError(
+    "IncompleteSignatureException",
+    `Authorization header has more than one '${parameter}' parameter.`,
+  );
 }
 
 /** The characters String#trim removes (ECMAScript WhiteSpace and LineTerminator). */
