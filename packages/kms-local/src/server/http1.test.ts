@@ -763,6 +763,59 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
   });
 });
 
+describe("HTTP/1.1 layer: graceful close, answers not lost", { timeout: 30_000 }, () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-http1-close-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a /metrics scrape being answered when close() starts is answered (Connection: close), not cut off", async () => {
+    const kms = await openTestKms(join(dir, "scrape"));
+    const server = await start(kms, {
+      metricsExtra: async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return ["# TYPE slow_extra gauge", "slow_extra 1"];
+      },
+    });
+    const raw = new Raw(portOf(server));
+    raw.write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await server.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const [res] = await raw.responses(1);
+    expect(res?.status).toBe(200);
+    expect(res?.head).toMatch(/Connection: close/);
+    expect(res?.body).toMatch(/^slow_extra 1$/m);
+    expect(await raw.closedWithin(2000)).toBe(true);
+  });
+
+  it("a request received but not yet parsed when close() starts gets 503, not a dropped connection", async () => {
+    const kms = await openTestKms(join(dir, "unparsed"));
+    const server = await start(kms);
+    let closing: Promise<void> | undefined;
+    // Runs right after the server's own 'data' listener: the request is in its buffer, its parse pass not yet run.
+    server.netServer.on("connection", (s: Socket) =>
+      s.once("data", () => {
+        closing = server.close();
+      }),
+    );
+    const raw = new Raw(portOf(server));
+    raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    const [res] = await raw.responses(1);
+    expect(res?.status).toBe(503);
+    expect(JSON.parse(res?.body ?? "")).toEqual({
+      __type: "ServiceUnavailableException",
+      message: "The server is shutting down.",
+    });
+    expect(res?.head).toMatch(/Connection: close/);
+    expect(res?.head).toMatch(UUID);
+    await closing;
+    expect(await raw.closedWithin(2000)).toBe(true);
+  });
+});
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The server's side of every connection it accepts (net.Server emits each to every 'connection' listener). */

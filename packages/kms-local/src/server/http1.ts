@@ -925,6 +925,8 @@ class Connection {
         this.refuse("body-timeout");
         return;
       case State.Draining:
+      // Busy has a deadline only when close() gave an untracked answer (/metrics) a bound.
+      case State.Busy:
         this.socket.destroy();
         return;
       default:
@@ -1200,8 +1202,12 @@ export class Http1Server {
       ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
       : Promise.resolve();
     for (const conn of this.#connections) {
-      if (conn.state === State.Head) {
-        // A request still arriving has not reached the local KMS: refused, so that close() need not wait for it.
+      // A request still arriving, or received and waiting for its parse pass, has not reached the local KMS:
+      // refused, so that close() need not wait for it (the second was dropped without an answer).
+      if (
+        conn.state === State.Head ||
+        (conn.state === State.Idle && conn.buf.length > 0 && !conn.outputBlocked)
+      ) {
         conn.fail(503, "ServiceUnavailableException", "The server is shutting down.");
         continue;
       }
@@ -1218,7 +1224,11 @@ export class Http1Server {
     for (const conn of this.#connections) {
       // A connection still sending its last answer goes once it is written.
       if (conn.state === State.Draining) conn.socket.destroySoon();
-      else conn.socket.destroy();
+      else if (conn.state === State.Busy) {
+        // An untracked GET /health or /metrics still being answered (a scrape during shutdown): answered with
+        // Connection: close, within a bound (the sweep), rather than cut off.
+        conn.deadline = Date.now() + Math.min(this.limits.keepAliveTimeoutMs, 5000);
+      } else conn.socket.destroy();
     }
     await stopped;
     this.#stopSweep();
