@@ -495,6 +495,29 @@ describe("cachingProvider: expired keys leave memory without being asked for aga
     },
   );
 
+  it("memoryDataKeyCache: a used entry (its plaintext handed back as a copy) keeps its place by age", async () => {
+    // cachingProvider puts each use back with the copy `get` gave it: same createdAt, another array.
+    let time = 0;
+    const cache = memoryDataKeyCache({ maxAge: 100, now: () => time });
+    const entry = (plaintext: Uint8Array, createdAt: number) => ({
+      plaintext,
+      encryptedDataKeys: [],
+      createdAt,
+      messages: 1,
+      bytes: 0,
+    });
+    await cache.set("a", entry(new Uint8Array(32).fill(1), 0));
+    time = 40;
+    await cache.set("b", entry(new Uint8Array(32).fill(2), 40));
+    time = 50;
+    const used = (await cache.get("a"))!;
+    await cache.set("a", { ...used, messages: 2 });
+    time = 100; // "a" is 100 ms old, "b" 60 ms
+    await cache.get("c");
+    expect(wiped(used.plaintext)).toBe(true);
+    expect(await cache.get("b")).toBeDefined();
+  });
+
   it("memoryDataKeyCache: an entry from a clock far ahead does not make the timer spin", async () => {
     vi.useFakeTimers();
     try {

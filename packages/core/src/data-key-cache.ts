@@ -135,7 +135,9 @@ export function memoryDataKeyCache(options: MemoryDataKeyCacheOptions = {}): Dat
       if (old && old.plaintext !== entry.plaintext) wipe(old.plaintext);
       entries.delete(key);
       entries.set(key, entry);
-      if (born.get(key) !== entry.createdAt || old?.plaintext !== entry.plaintext) {
+      // Only a new createdAt moves the key in `born`: a use puts back a copy of the plaintext with the same createdAt,
+      // and moving it would put an old entry behind younger ones, out of the prune's reach.
+      if (born.get(key) !== entry.createdAt) {
         born.delete(key);
         born.set(key, entry.createdAt);
       }
