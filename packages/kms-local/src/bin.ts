@@ -65,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
   let port: number;
   let limits: { maxConnections?: number; maxBodyBytes?: number };
   try {
+    // An empty host is not "the default": node listens on every interface for it.
+    if ((values.host as string).trim() === "")
+      throw new RangeError('--host expected an address, got "" (which would listen on every interface)');
     port = integer(values.port as string, "--port");
     limits = {
       ...(values["max-connections"] !== undefined

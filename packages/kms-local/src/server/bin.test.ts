@@ -160,7 +160,7 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
     };
   }
 
-  it('refuses a number argument that is not digits with exit code 2 ("" was read as port 0)', () => {
+  it('refuses a number argument that is not digits, and an empty --host, with exit code 2 ("" was port 0)', () => {
     for (const args of [
       ["--port", ""],
       ["--port", " "],
@@ -169,6 +169,7 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
       ["--max-connections", ""],
       ["--max-body-bytes=-1"],
       ["--max-body-bytes", "1.5"],
+      ["--host", ""],
     ]) {
       const run = spawnSync(
         process.execPath,
@@ -176,7 +177,7 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
         { encoding: "utf8", timeout: 15_000 },
       );
       expect(run.status, `${args.join(" ")}: ${run.stdout}${run.stderr}`).toBe(2);
-      expect(run.stderr).toMatch(/expected a non-negative integer/);
+      expect(run.stderr).toMatch(/expected a non-negative integer|--host expected an address/);
       expect(run.stdout).not.toMatch(/listening/);
     }
   });
