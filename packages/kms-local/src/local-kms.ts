@@ -75,6 +75,7 @@ import {
   checkKeyIdMember,
   checkLimit,
   checkPolicyName,
+  checkPolicyNameMember,
   checkPolicyText,
   checkString,
   checkTagKeys,
@@ -499,22 +500,32 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
-        const description = optionalString(req.Description, "Description", 0, 8192) ?? "";
-        checkEnum(
-          req.KeyUsage,
-          "KeyUsage",
-          ["ENCRYPT_DECRYPT"],
-          ["SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],
+        // Every failed model constraint, in the model's member order; then the service's rules.
+        const v = new Violations();
+        if (req.Policy !== undefined && req.Policy !== null) v.check(() => checkPolicyText(req.Policy));
+        const description = v.check(() => optionalString(req.Description, "Description", 0, 8192) ?? "");
+        v.check(() =>
+          checkEnum(
+            req.KeyUsage,
+            "KeyUsage",
+            ["ENCRYPT_DECRYPT"],
+            ["SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"],
+          ),
         );
-        checkEnum(req.KeySpec, "KeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS);
-        checkEnum(req.CustomerMasterKeySpec, "CustomerMasterKeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS);
-        checkEnum(req.Origin, "Origin", ["AWS_KMS"], ["EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"]);
+        v.check(() =>
+          checkEnum(req.CustomerMasterKeySpec, "CustomerMasterKeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS),
+        );
+        v.check(() => checkEnum(req.KeySpec, "KeySpec", ["SYMMETRIC_DEFAULT"], KEY_SPECS));
+        v.check(() =>
+          checkEnum(req.Origin, "Origin", ["AWS_KMS"], ["EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"]),
+        );
+        const tags = v.check(() => checkTags(req.Tags));
+        v.throwIfAny();
         if (req.MultiRegion === true)
           throw new KmsError(
             "UnsupportedOperationException",
             "Multi-Region keys are not supported by this KMS.",
           );
-        const tags = checkTags(req.Tags);
         this.#checkAccountCaller(caller, "kms:CreateKey");
         const id = randomUUID();
         const arn = keyArn(this.location, id);
@@ -1116,6 +1127,12 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
+        // The model's constraints first, all of them, in member order (the policy's text included), then the key.
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkPolicyNameMember(req.PolicyName));
+        const json = v.check(() => checkPolicyText(req.Policy));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         const bypass = req.BypassPolicyLockoutSafetyCheck;
         // kms:BypassPolicyLockoutSafetyCheck is set only when the request has the parameter (AWS's Null example).
@@ -1126,7 +1143,6 @@ export class LocalKms {
         });
         this.#checkCustomerManaged(row);
         checkPolicyName(req.PolicyName);
-        const json = checkPolicyText(req.Policy);
         const policy = parsePolicy(json);
         if (
           req.BypassPolicyLockoutSafetyCheck !== true &&

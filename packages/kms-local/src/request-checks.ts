@@ -340,6 +340,21 @@ export function checkTagKeys(value: unknown): string[] {
   return value as string[];
 }
 
+/**
+ * The PolicyName member's model constraints (1 to 128 characters of `[\w]+`); that it is "default" is
+ * {@link checkPolicyName}'s rule.
+ * @throws {KmsError} ValidationException: each failed constraint, length first
+ */
+export function checkPolicyNameMember(value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== "string") throw validation("PolicyName must be a string");
+  const failed: string[] = [];
+  if (value.length < 1) failed.push("have length greater than or equal to 1");
+  else if (value.length > 128) failed.push("have length less than or equal to 128");
+  if (!/^\w+$/.test(value)) failed.push("satisfy regular expression pattern: [\\w]+");
+  if (failed.length > 0) throw constraintError("policyName", value, ...(failed as [string, ...string[]]));
+}
+
 export function checkPolicyName(value: unknown): void {
   if (value !== undefined && value !== "default") throw validation("PolicyName must be 'default'");
 }

@@ -324,6 +324,38 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
       ).toBe("InvalidArnException");
     });
 
+    it("CreateKey: description and keyUsage; PutKeyPolicy checks its members before looking the key up", async () => {
+      const long = "d".repeat(8193);
+      expect(
+        await failure(new K.CreateKeyCommand({ KeyUsage: "ENCRYPT" as K.KeyUsageType, Description: long })),
+      ).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          `2 validation errors detected: Value '${long}' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192; ` +
+          "Value 'ENCRYPT' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT]",
+      });
+      const policy = JSON.stringify({
+        Statement: { Effect: "Allow", Principal: "*", Action: "kms:*", Resource: "*" },
+      });
+      expect(
+        await failure(
+          new K.PutKeyPolicyCommand({ KeyId: MISSING_KEY, PolicyName: "my policy", Policy: policy }),
+        ),
+      ).toEqual(
+        invalid(
+          "Value 'my policy' at 'policyName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+",
+        ),
+      );
+      expect(
+        (await failure(new K.PutKeyPolicyCommand({ KeyId: MISSING_KEY, Policy: " ".repeat(131073) }))).name,
+      ).toBe("ValidationException");
+      // Valid members: the missing key is what fails.
+      expect((await failure(new K.PutKeyPolicyCommand({ KeyId: MISSING_KEY, Policy: policy }))).name).toBe(
+        "NotFoundException",
+      );
+    });
+
     it("a failed constraint comes before the service's own checks (asymmetric algorithm, NumberOfBytes with KeySpec)", async () => {
       expect(
         await failure(
