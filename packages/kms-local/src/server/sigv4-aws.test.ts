@@ -196,6 +196,53 @@ describe.each(signers)("SigV4Verifier against %s", (signer, sign) => {
   }
 });
 
+describe("SigV4Verifier: headers the signers leave out or list", () => {
+  it("accepts an unsigned content-type and no x-amz-content-sha256 (botocore sends none)", async () => {
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      region: "us-east-1",
+      service: "kms",
+      sha256: Sha256,
+      applyChecksum: false,
+    });
+    const signed = await signer.sign(
+      {
+        method: "POST",
+        protocol: "http:",
+        hostname: "127.0.0.1",
+        port: 4600,
+        path: "/",
+        headers: {
+          host: HOST,
+          "content-type": "application/x-amz-json-1.1",
+          "x-amz-target": "TrentService.ListKeys",
+        },
+        body: BODY,
+      },
+      { signingDate: new Date(NOW), unsignableHeaders: new Set(["content-type"]) },
+    );
+    const rawHeaders = Object.entries(signed.headers as Record<string, string>).flat();
+    const verified = verifier().verify({ method: "POST", url: "/", rawHeaders, body: Buffer.from(BODY) });
+    expect(verified.signedHeaders).toEqual(["host", "x-amz-date", "x-amz-target"]);
+  });
+
+  it("refuses a signed header the request does not carry, and a signed-header list out of order", () => {
+    const req = handSigned("20261129T080000Z", [["x-extra", "1"]]);
+    const without = req.rawHeaders.slice();
+    without.splice(without.indexOf("x-extra"), 2);
+    expect(refusal(() => verifier().verify({ ...req, rawHeaders: without }))).toEqual({
+      name: "InvalidSignatureException",
+      message: SIGNATURE_MISMATCH_MESSAGE,
+    });
+    const authorization = req.rawHeaders.at(-1) as string;
+    const unsorted = authorization.replace("host;x-amz-date", "x-amz-date;host");
+    expect(
+      refusal(() => verifier().verify({ ...req, rawHeaders: [...req.rawHeaders.slice(0, -1), unsorted] }))
+        .name,
+    ).toBe("InvalidSignatureException");
+  });
+});
+
 describe.skipIf(!BOTOCORE)("SigV4Verifier against botocore only", () => {
   it("accepts a repeated header, its values joined with commas", () => {
     const req = botocoreSigned({ url: "/", headers: [...KMS_HEADERS, ["X-Dup", " 1 "], ["X-Dup", "2  3"]] });
