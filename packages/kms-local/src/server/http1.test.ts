@@ -816,6 +816,98 @@ describe("HTTP/1.1 layer: graceful close, answers not lost", { timeout: 30_000 }
   });
 });
 
+describe("HTTP/1.1 layer: mutated byte streams", { timeout: 120_000 }, () => {
+  it("any mutation of a pipelined stream gets well-formed answers, then a close; nothing leaks or reaches onError", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-kms-http1-mutate-"));
+    const kms = await openTestKms(join(dir, "kms"));
+    const errors: unknown[] = [];
+    const server = await start(kms, {
+      limits: { headersTimeoutMs: 800, requestTimeoutMs: 800, keepAliveTimeoutMs: 800, maxBodyBytes: 2048 },
+      onError: (e) => errors.push(e),
+    });
+    const port = portOf(server);
+    try {
+      const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+      const base = Buffer.from(
+        `${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}` +
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n" +
+          "GET /health HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}" +
+          "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "latin1",
+      );
+      const special = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c];
+      const mutation = fc.oneof(
+        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+        fc.record({
+          kind: fc.constant("delete" as const),
+          at: fc.nat(),
+          length: fc.integer({ min: 1, max: 8 }),
+        }),
+        fc.record({
+          kind: fc.constant("repeat" as const),
+          at: fc.nat(),
+          length: fc.integer({ min: 1, max: 40 }),
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(mutation, { minLength: 1, maxLength: 4 }),
+          fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 4 }),
+          async (mutations, pieces) => {
+            let bytes = base;
+            for (const m of mutations) {
+              const at = m.at % (bytes.length + 1);
+              if (m.kind === "set" && at < bytes.length) {
+                bytes = Buffer.from(bytes);
+                bytes[at] = m.byte;
+              } else if (m.kind === "insert") {
+                bytes = Buffer.concat([bytes.subarray(0, at), Buffer.of(m.byte), bytes.subarray(at)]);
+              } else if (m.kind === "delete") {
+                bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
+              } else if (m.kind === "repeat") {
+                const part = bytes.subarray(at, at + m.length);
+                bytes = Buffer.concat([bytes.subarray(0, at), part, part, bytes.subarray(at)]);
+              }
+            }
+            const raw = new Raw(port);
+            await raw.connected();
+            for (let at = 0, i = 0; at < bytes.length; i++) {
+              const size = pieces[i % pieces.length] as number;
+              raw.socket.write(bytes.subarray(at, at + size));
+              at += size;
+            }
+            raw.socket.end();
+            // The timeouts are 0.8 s: whatever was sent, the server answers what it can and closes.
+            expect(await raw.closedWithin(5000), JSON.stringify(bytes.toString("latin1"))).toBe(true);
+            const responses = parseResponses(raw.data);
+            // Nothing after the last complete answer: no partial or garbage output.
+            const consumed = responses.reduce(
+              (n, r) => n + r.head.length + 4 + (r.status === 100 ? 0 : r.body.length),
+              0,
+            );
+            expect(consumed, JSON.stringify(raw.data)).toBe(raw.data.length);
+            for (const r of responses) {
+              if (r.status === 100) continue;
+              expect(r.head).toMatch(UUID);
+              expect(r.head).toMatch(/\r\nDate: /);
+              expect(r.body.length).toBe(Number(/\r\nContent-Length: (\d+)/.exec(r.head)?.[1]));
+              if (r.status !== 200) expect(JSON.parse(r.body).__type, r.body).toBeTypeOf("string");
+            }
+          },
+        ),
+        { numRuns: 120 },
+      );
+      expect(await openConnectionsAfter(server, 3000)).toBe(0);
+      expect(server.metrics.inFlight).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The server's side of every connection it accepts (net.Server emits each to every 'connection' listener). */
