@@ -651,6 +651,82 @@ describe("principal keys and kms:ResourceAliases (IAM global condition keys; AWS
     await rejects(encrypt(), "AccessDeniedException");
   });
 
+  it("sets aws:ResourceTag/<key> from the key's tags, and aws:RequestTag/<key> and aws:TagKeys from (Un)TagResource (ABAC)", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      Policy: policyJson([
+        // The account root stands for every principal of the account here: only PutKeyPolicy for it.
+        { ...rootAdmin, Action: "kms:PutKeyPolicy" },
+        {
+          Sid: "Bob administers",
+          Effect: "Allow",
+          Principal: { AWS: BOB.principal },
+          Action: "kms:*",
+          Resource: "*",
+        },
+        {
+          Sid: "Use keys of project alpha",
+          Effect: "Allow",
+          Principal: { AWS: ALICE.principal },
+          Action: "kms:Encrypt",
+          Resource: "*",
+          Condition: { StringEquals: { "aws:ResourceTag/Project": "alpha" } },
+        },
+        {
+          Sid: "Tag only with Owner alice",
+          Effect: "Allow",
+          Principal: { AWS: ALICE.principal },
+          Action: "kms:TagResource",
+          Resource: "*",
+          Condition: { StringEquals: { "aws:RequestTag/Owner": "alice" } },
+        },
+        {
+          Sid: "Remove only Temp tags",
+          Effect: "Allow",
+          Principal: { AWS: ALICE.principal },
+          Action: "kms:UntagResource",
+          Resource: "*",
+          Condition: {
+            "ForAllValues:StringEquals": { "aws:TagKeys": ["Temp"] },
+            "ForAnyValue:StringEquals": { "aws:TagKeys": ["Temp"] },
+          },
+        },
+      ]),
+    });
+    const encrypt = () => kms.encrypt(ALICE, { KeyId, Plaintext: new Uint8Array([1]) });
+    await rejects(encrypt(), "AccessDeniedException");
+    await kms.tagResource(BOB, { KeyId, Tags: [{ TagKey: "Project", TagValue: "beta" }] });
+    await rejects(encrypt(), "AccessDeniedException");
+    await kms.tagResource(BOB, { KeyId, Tags: [{ TagKey: "Project", TagValue: "alpha" }] });
+    await encrypt();
+    await rejects(
+      kms.tagResource(ALICE, { KeyId, Tags: [{ TagKey: "Owner", TagValue: "bob" }] }),
+      "AccessDeniedException",
+    );
+    await kms.tagResource(ALICE, {
+      KeyId,
+      Tags: [
+        { TagKey: "Owner", TagValue: "alice" },
+        { TagKey: "Temp", TagValue: "x" },
+      ],
+    });
+    await rejects(kms.untagResource(ALICE, { KeyId, TagKeys: ["Temp", "Owner"] }), "AccessDeniedException");
+    await kms.untagResource(ALICE, { KeyId, TagKeys: ["Temp"] });
+    const keys = conditionKeysFor({
+      principal: ALICE.principal,
+      account: ACCOUNT,
+      requestTags: [{ TagKey: "Owner", TagValue: "alice" }],
+      resourceTags: [{ TagKey: "Project", TagValue: "alpha" }],
+    });
+    expect(keys).toMatchObject({
+      "aws:RequestTag/Owner": "alice",
+      "aws:TagKeys": ["Owner"],
+      "aws:ResourceTag/Project": "alpha",
+    });
+  });
+
   it("reads the key's aliases only for a policy whose conditions test kms:ResourceAliases", () => {
     const usesAliases = parsePolicy(
       policyJson([

@@ -56,6 +56,7 @@ import {
   type Policy,
   parsePolicy,
   policyUsesConditionKey,
+  policyUsesConditionKeyPrefix,
   requestAliasOf,
   SYMMETRIC_GRANT_OPERATIONS,
   validateGrantConstraints,
@@ -1420,7 +1421,7 @@ export class LocalKms {
         const req = objectRequest(request);
         const tags = checkTags(req.Tags, true);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
-        this.#authorize(caller, row, "TagResource", {});
+        this.#authorize(caller, row, "TagResource", { requestTags: tags });
         this.#checkCustomerManaged(row);
         this.#checkNotPendingDeletion(row);
         const upsert = this.#sql(
@@ -1454,7 +1455,7 @@ export class LocalKms {
         const req = objectRequest(request);
         checkTagKeys(req.TagKeys);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
-        this.#authorize(caller, row, "UntagResource", {});
+        this.#authorize(caller, row, "UntagResource", { tagKeys: req.TagKeys as string[] });
         this.#checkCustomerManaged(row);
         this.#checkNotPendingDeletion(row);
         const del = this.#sql("DELETE FROM tags WHERE key_id = ? AND tag_key = ?");
@@ -2468,6 +2469,10 @@ export class LocalKms {
       newGrant?: { operations: readonly string[]; constraints?: GrantConstraints };
       /** kms:RequestAlias (cryptographic operations and DescribeKey named by an alias). */
       requestAlias?: string | undefined;
+      /** TagResource's tags: aws:RequestTag/<key> and aws:TagKeys. */
+      requestTags?: readonly Tag[];
+      /** UntagResource's tag keys: aws:TagKeys. */
+      tagKeys?: readonly string[];
     },
   ): void {
     // Grants take effect at once here, so a grant token only has to be well formed (AWS's eventual consistency).
@@ -2496,6 +2501,11 @@ export class LocalKms {
         ...(policyUsesConditionKey(policy, "kms:ResourceAliases")
           ? { resourceAliases: this.#aliasNames(row.id) }
           : {}),
+        ...(policyUsesConditionKeyPrefix(policy, "aws:ResourceTag/")
+          ? { resourceTags: this.#tagsOf(row.id) }
+          : {}),
+        ...(options.requestTags ? { requestTags: options.requestTags } : {}),
+        ...(options.tagKeys ? { tagKeys: options.tagKeys } : {}),
         ...(options.extra ? { extra: options.extra } : {}),
       });
     const decision = evaluatePolicy(policy, {
@@ -2542,6 +2552,18 @@ export class LocalKms {
       }
     }
     throw accessDenied(caller.principal, action, resource);
+  }
+
+  /** The tags of a key (aws:ResourceTag/<key>). */
+  #tagsOf(keyId: string): Tag[] {
+    return this.#cached(`tags-of:${keyId}`, () =>
+      (
+        this.#sql("SELECT tag_key, tag_value FROM tags WHERE key_id = ?").all(keyId) as {
+          tag_key: string;
+          tag_value: string;
+        }[]
+      ).map((t) => ({ TagKey: t.tag_key, TagValue: t.tag_value })),
+    );
   }
 
   /** The names of the aliases of a key (kms:ResourceAliases), sorted. */

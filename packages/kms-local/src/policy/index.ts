@@ -45,6 +45,7 @@ export {
   type ParsePolicyOptions,
   parsePolicy,
   policyUsesConditionKey,
+  policyUsesConditionKeyPrefix,
 } from "./parse-policy.js";
 export { principalConditionKeys } from "./principal-keys.js";
 export type {

@@ -100,6 +100,15 @@ export interface ConditionKeySource {
    * lookup: pass it only when the policy uses the key (see `policyUsesConditionKey`).
    */
   readonly resourceAliases?: readonly string[];
+  /**
+   * The key's tags, as aws:ResourceTag/<TagKey> (ABAC). Costs a lookup: pass them only when the policy tests such a
+   * key (see `policyUsesConditionKeyPrefix`).
+   */
+  readonly resourceTags?: readonly { readonly TagKey: string; readonly TagValue: string }[];
+  /** The tags a request sets (TagResource), as aws:RequestTag/<TagKey>; their keys are also aws:TagKeys. */
+  readonly requestTags?: readonly { readonly TagKey: string; readonly TagValue: string }[];
+  /** aws:TagKeys of a request that names tag keys without values (UntagResource). */
+  readonly tagKeys?: readonly string[];
   /** The time of the request: aws:CurrentTime (ISO 8601) and aws:EpochTime (seconds), always present in AWS. */
   readonly now?: Date;
   /** aws:RequestedRegion, the Region called (always present in AWS), e.g. "us-east-1". */
@@ -114,8 +123,8 @@ export interface ConditionKeySource {
  * where the ARN tells them, aws:PrincipalIsAWSService), aws:ViaAWSService, kms:EncryptionContext:<key> for each
  * pair, kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
  * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion),
- * kms:EncryptionAlgorithm, kms:RequestAlias, kms:ResourceAliases, aws:CurrentTime, aws:EpochTime and
- * aws:RequestedRegion.
+ * kms:EncryptionAlgorithm, kms:RequestAlias, kms:ResourceAliases, aws:ResourceTag/<key>, aws:RequestTag/<key>,
+ * aws:TagKeys, aws:CurrentTime, aws:EpochTime and aws:RequestedRegion.
  *
  * @throws TypeError when `principal` or `account` is not a string, a context value is not a string, or `now` is
  *   an invalid Date.
@@ -151,6 +160,13 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
   if (source.requestAlias !== undefined) keys["kms:RequestAlias"] = source.requestAlias;
   if (source.resourceAliases !== undefined && source.resourceAliases.length > 0)
     keys["kms:ResourceAliases"] = source.resourceAliases;
+  if (source.resourceTags)
+    for (const t of source.resourceTags) keys[`aws:ResourceTag/${t.TagKey}`] = t.TagValue;
+  if (source.requestTags) {
+    for (const t of source.requestTags) keys[`aws:RequestTag/${t.TagKey}`] = t.TagValue;
+    if (source.requestTags.length > 0) keys["aws:TagKeys"] = source.requestTags.map((t) => t.TagKey);
+  }
+  if (source.tagKeys && source.tagKeys.length > 0) keys["aws:TagKeys"] = source.tagKeys;
   if (source.now !== undefined) {
     const ms = source.now.getTime();
     if (!Number.isFinite(ms)) throw new TypeError('"now" expected a valid Date');

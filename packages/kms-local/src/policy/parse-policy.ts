@@ -419,3 +419,14 @@ export function compiledOf(policy: Policy): CompiledPolicy {
 export function policyUsesConditionKey(policy: Policy, key: string): boolean {
   return compiledOf(policy).conditionKeys.has(key.toLowerCase());
 }
+
+/**
+ * Whether a statement of `policy` has a condition on a key starting with `prefix` (case-insensitively), such as
+ * `aws:ResourceTag/`: lets a caller read the key's tags only for policies that test one.
+ * @throws TypeError when `policy` did not come from `parsePolicy`.
+ */
+export function policyUsesConditionKeyPrefix(policy: Policy, prefix: string): boolean {
+  const lower = prefix.toLowerCase();
+  for (const key of compiledOf(policy).conditionKeys) if (key.startsWith(lower)) return true;
+  return false;
+}
