@@ -203,6 +203,38 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
     });
   });
 
+  it("AES_256_GCM: every plaintext Web Crypto returns is the chunk handed on: no second copy to wipe", async () => {
+    const envelope = await sealed("AES_256_GCM");
+    const returned: ArrayBuffer[] = [];
+    const subtle = crypto.subtle;
+    const decryptOriginal = subtle.decrypt;
+    subtle.decrypt = async function (this: SubtleCrypto, ...args: Parameters<SubtleCrypto["decrypt"]>) {
+      const out = await decryptOriginal.apply(this, args);
+      // Frames of this envelope: 64 bytes, the last 16 (the provider's unwrap gives the 32-byte data key).
+      if (out.byteLength !== 32) returned.push(out);
+      return out;
+    };
+    const received: Uint8Array[] = [];
+    try {
+      const stream = decryptStream({ providers: [provider()] });
+      const writer = stream.writable.getWriter();
+      writer.write(envelope).catch(() => {});
+      writer.close().catch(() => {});
+      const reader = stream.readable.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received.push(value);
+      }
+    } finally {
+      subtle.decrypt = decryptOriginal;
+    }
+    expect(concatBytes(...received)).toEqual(marked(2000));
+    // Each frame went out as Web Crypto returned it.
+    expect(returned).toHaveLength(32);
+    for (const buffer of returned) expect(received.some((chunk) => chunk.buffer === buffer)).toBe(true);
+  });
+
   it("XCHACHA20_POLY1305: a cancelled stream leaves no plaintext in the WASM heap", async () => {
     const envelope = await sealed("XCHACHA20_POLY1305");
     const ctx = await getSodium();

@@ -117,12 +117,18 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       if (wireLength === undefined || queue.length < wireLength) break;
       const frame = nextFrame(queue.peek(wireLength), header.frameSize, index)!;
       queue.consume(frame.wireLength);
-      const plaintext = new Uint8Array(frame.plaintextLength);
-      const pending = cipher!.open(index, frame.final, frame.sealed, plaintext, 0);
+      // AES-GCM hands out Web Crypto's own output (no copy); XChaCha20-Poly1305 opens into a new array at once.
+      let pending = cipher!.openDetached?.(index, frame.final, frame.sealed);
+      let plaintext: Uint8Array | undefined;
+      if (!pending) {
+        const out = new Uint8Array(frame.plaintextLength);
+        pending = cipher!.open(index, frame.final, frame.sealed, out, 0)?.then(() => out);
+        plaintext = out;
+      }
       index++;
       if (frame.final) done = true;
-      if (pending) await inFlight!.push(pending.then(() => plaintext));
-      else emit(plaintext);
+      if (pending) await inFlight!.push(pending);
+      else emit(plaintext!);
     }
     if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
   };

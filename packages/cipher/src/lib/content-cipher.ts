@@ -44,6 +44,17 @@ export interface ContentCipher {
     out: Uint8Array,
     offset: number,
   ): Promise<void> | undefined;
+  /**
+   * AES-256-GCM only (undefined for XChaCha20-Poly1305, which opens in place): decrypts frame `index` into a new
+   * array, Web Crypto's own output, for callers that want the frame on its own (a stream): no copy, so no second
+   * plaintext left behind unwiped.
+   * @throws {SealkitError} ERR_AUTHENTICATION_FAILED (the promise rejects)
+   */
+  readonly openDetached?: (
+    index: number,
+    final: boolean,
+    ciphertextAndTag: Uint8Array,
+  ) => Promise<Uint8Array>;
   /** The header tag: the AEAD tag of the empty plaintext, nonce index 0, over `aad` (headerAad). */
   headerTag(aad: Uint8Array): Promise<Uint8Array>;
   /** Wipes the content key. The cipher cannot be used afterwards. */
@@ -114,6 +125,14 @@ function aesCipher(key: CryptoKey): ContentCipher {
     if (!current) throw new Error("content cipher used after dispose");
     return current;
   };
+  const openDetached = async (index: number, final: boolean, ciphertextAndTag: Uint8Array) => {
+    const params = aesGcmParams(frameNonce(suite, index), frameAad(final));
+    try {
+      return new Uint8Array(await crypto.subtle.decrypt(params, use(), ciphertextAndTag as BufferSource));
+    } catch {
+      throw authenticationFailed();
+    }
+  };
   return {
     suite,
     window: AES_WINDOW,
@@ -123,15 +142,9 @@ function aesCipher(key: CryptoKey): ContentCipher {
       out.set(new Uint8Array(sealed), offset);
     },
     async open(index, final, ciphertextAndTag, out, offset) {
-      const params = aesGcmParams(frameNonce(suite, index), frameAad(final));
-      let opened: ArrayBuffer;
-      try {
-        opened = await crypto.subtle.decrypt(params, use(), ciphertextAndTag as BufferSource);
-      } catch {
-        throw authenticationFailed();
-      }
-      out.set(new Uint8Array(opened), offset);
+      out.set(await openDetached(index, final, ciphertextAndTag), offset);
     },
+    openDetached,
     async headerTag(aad) {
       const params = aesGcmParams(frameNonce(suite, 0), aad);
       return new Uint8Array(await crypto.subtle.encrypt(params, use(), new Uint8Array(0)));

@@ -17,7 +17,7 @@ export const ciphers = {
   created: 0,
   /** Ciphers created and not yet disposed. */
   live: 0,
-  /** Every buffer a frame was opened into. */
+  /** Every buffer a frame was opened into (or, with openDetached, opened as). */
   opened: new Set<Uint8Array>(),
   /**
    * When set, an asynchronous (AES-GCM) open settles only once the frame is decrypted into its buffer and the promise
@@ -49,6 +49,14 @@ export function spyOnContentCiphers(mod: typeof ContentCipherModule): typeof Con
           const gate = ciphers.gate;
           return pending && gate ? pending.then(() => gate(openArgs[0])) : pending;
         },
+        ...(cipher.openDetached && {
+          async openDetached(...openArgs: Parameters<NonNullable<typeof cipher.openDetached>>) {
+            const out = await cipher.openDetached!(...openArgs);
+            ciphers.opened.add(out);
+            await ciphers.gate?.(openArgs[0]);
+            return out;
+          },
+        }),
         dispose() {
           if (!disposed) ciphers.live--;
           disposed = true;
