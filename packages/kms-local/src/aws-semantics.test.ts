@@ -782,6 +782,18 @@ describe("request validation (AWS's model validation lists every failed constrai
   });
 });
 
+describe("key policy size", () => {
+  it("a document over the 32 KB quota is LimitExceededException even when its audit record would be huge", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    // 131,072 control characters: the longest Policy the model allows, six characters each as escaped JSON.
+    for (const Policy of ["\u0001".repeat(131072), "é".repeat(20000)]) {
+      await rejects(kms.putKeyPolicy(ROOT, { KeyId, Policy }), "LimitExceededException");
+    }
+    await rejects(kms.createKey(ROOT, { Policy: "\u0001".repeat(131072) }), "LimitExceededException");
+  });
+});
+
 describe("grants (API reference: CreateGrant, RetireGrant, ListGrants)", () => {
   it("CreateGrant with a Name and the same parameters returns the same grant id, whatever the order of pairs", async () => {
     const kms = await setup();

@@ -52,6 +52,7 @@ import {
   grantAllows,
   grantAllowsCreateGrant,
   type KeyProperties,
+  MAX_POLICY_LENGTH,
   newGrantId,
   type Policy,
   parsePolicy,
@@ -1123,7 +1124,13 @@ export class LocalKms {
         readOnly: false,
         params: (r) => ({
           ...keyParams(r),
-          ...pick(r, ["PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck"]),
+          ...pick(r, ["PolicyName", "BypassPolicyLockoutSafetyCheck"]),
+          // A document over the size quota is refused and never stored: its text (up to 131,072 characters,
+          // six times that as escaped JSON) would overflow the audit event and fail the call closed.
+          ...(typeof (r as { Policy?: unknown }).Policy === "string" &&
+          Buffer.byteLength((r as { Policy: string }).Policy) <= MAX_POLICY_LENGTH
+            ? pick(r, ["Policy"])
+            : {}),
         }),
       },
       async (ctx) => {
