@@ -451,6 +451,36 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
   // (String#trimEnd and the NBSP-tolerant value trim took the padding away) and is now a 400 that closes.
   const ambiguousFraming: [string, string, string][] = [
     [
+      "a chunk size followed by a space only",
+      "Transfer-Encoding: chunked\r\n\r\n5 \r\nabcde\r\n0\r\n\r\n",
+      "chunk size",
+    ],
+    [
+      "an empty chunk extension",
+      "Transfer-Encoding: chunked\r\n\r\n5;\r\nabcde\r\n0\r\n\r\n",
+      "chunk extension",
+    ],
+    [
+      "a chunk extension without a name",
+      "Transfer-Encoding: chunked\r\n\r\n5;=y\r\nabcde\r\n0\r\n\r\n",
+      "chunk extension",
+    ],
+    [
+      "an unterminated quoted chunk extension",
+      'Transfer-Encoding: chunked\r\n\r\n5;x="a\r\nabcde\r\n0\r\n\r\n',
+      "chunk extension",
+    ],
+    [
+      "a chunk extension value with a comma",
+      "Transfer-Encoding: chunked\r\n\r\n5;x=a,b\r\nabcde\r\n0\r\n\r\n",
+      "chunk extension",
+    ],
+    [
+      "a trailing semicolon",
+      "Transfer-Encoding: chunked\r\n\r\n5;x=y;\r\nabcde\r\n0\r\n\r\n",
+      "chunk extension",
+    ],
+    [
       "a chunk size ended by a bare LF",
       "Transfer-Encoding: chunked\r\n\r\n5\n\r\nabcde\r\n0\r\n\r\n",
       "chunk size",
@@ -495,12 +525,12 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     });
   }
 
-  it("still accepts SP and HTAB after a chunk size (BWS before an extension)", async () => {
+  it("accepts chunk extensions in RFC 9112's grammar: BWS, tokens, quoted strings with escapes", async () => {
     const body = '{"NumberOfBytes":8}';
     const req = await rawSigned(server.url, "GenerateRandom", body);
     const raw = new Raw(port);
     raw.write(
-      `${req.head}Transfer-Encoding: chunked\r\n\r\n5 \t;a=b\r\n${body.slice(0, 5)}\r\n${(body.length - 5).toString(16)}\t\r\n${body.slice(5)}\r\n0\r\n\r\n`,
+      `${req.head}Transfer-Encoding: chunked\r\n\r\n5 \t;a=b\r\n${body.slice(0, 5)}\r\n${(body.length - 5).toString(16)};x\t= "q \\" ;y";z\r\n${body.slice(5)}\r\n0 ;last\r\n\r\n`,
     );
     const [res] = await raw.responses(1);
     expect(res?.status, res?.body).toBe(200);

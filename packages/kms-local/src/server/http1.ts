@@ -118,7 +118,9 @@ const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 const DIGITS = /^[0-9]+$/;
 // Header lines: `token ":" field-value`, each ending in CRLF (the last one at the end of the block).
 const HEADER_BLOCK = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n(?!$)|$))*$/;
-const HEX = /^[0-9A-Fa-f]+$/;
+// Chunk extensions after the size (RFC 9112 §7.1.1): *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ).
+const CHUNK_EXT =
+  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/;
 // A chunk-size line (with extensions) longer than this is refused.
 const MAX_CHUNK_LINE = 1024;
 /**
@@ -635,19 +637,22 @@ class Connection {
           if (eol > MAX_CHUNK_LINE) throw malformed("a chunk-size line is too long");
           const line = buf.toString("latin1", 0, eol);
           this.buf = buf.subarray(eol + 2);
-          const semi = line.indexOf(";");
-          // Only SP and HTAB may follow the digits (BWS before an extension, RFC 9112 §7.1.1): not String#trimEnd,
-          // which also drops a bare CR or LF, VT, FF and NBSP, so that "5\n" was read as a size line where a proxy
-          // that ends lines at LF sees the data start.
-          let hexEnd = semi < 0 ? line.length : semi;
-          while (hexEnd > 0 && (line.charCodeAt(hexEnd - 1) === 0x20 || line.charCodeAt(hexEnd - 1) === 0x09))
-            hexEnd--;
-          const hex = line.slice(0, hexEnd);
-          if (!HEX.test(hex)) throw malformed("invalid chunk size");
-          if (semi >= 0) {
-            if (!FIELD_VALUE.test(line.slice(semi))) throw malformed("invalid chunk extension");
+          // chunk-size is hex digits; what follows is nothing, or extensions in RFC 9112 §7.1.1's grammar (BWS ";"
+          // BWS name [BWS "=" BWS token-or-quoted-string], repeated). Not String#trimEnd on the size, which dropped a
+          // bare CR or LF, VT, FF and NBSP ("5\n" read as a size line where a proxy that ends lines at LF sees the
+          // data start), nor any field value as an extension ("5;", "5;x=\"" and "5 " were accepted, which
+          // node:http's parser refuses).
+          let hexEnd = 0;
+          while (hexEnd < line.length && isHexDigit(line.charCodeAt(hexEnd))) hexEnd++;
+          if (hexEnd === 0) throw malformed("invalid chunk size");
+          const hex = hexEnd === line.length ? line : line.slice(0, hexEnd);
+          if (hexEnd < line.length) {
+            const ext = line.slice(hexEnd);
+            if (!CHUNK_EXT.test(ext)) {
+              throw malformed(/^[ \t]*;/.test(ext) ? "invalid chunk extension" : "invalid chunk size");
+            }
             // Extensions are dropped, but not read without end: with the trailers, within maxHeaderBytes.
-            this.chunkMetaBytes += line.length - semi;
+            this.chunkMetaBytes += ext.length;
             if (this.chunkMetaBytes > limits.maxHeaderBytes)
               throw malformed("the chunk extensions are too long");
           }
@@ -977,6 +982,10 @@ function hasToken(value: string, token: string): boolean {
 function nbspIn(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (text.charCodeAt(i) === 0xa0) return true;
   return false;
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
 function isBlank(c: number): boolean {
