@@ -2,12 +2,13 @@
 // timeouts, resets and graceful close, against a real local KMS.
 
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { headerBlockValid, headerLinesError } from "./http1.js";
+import { Http1Server, headerBlockValid, headerLinesError } from "./http1.js";
 import { createKmsServer, type KmsServer, type KmsServerOptions } from "./server.js";
 import { openTestKms, type TestKms } from "./test-kms.js";
 import { ALICE, signRequest } from "./test-support.js";
@@ -934,6 +935,118 @@ describe("HTTP/1.1 layer: mutated byte streams", { timeout: 120_000 }, () => {
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("HTTP/1.1 layer: differential against node:http's parser", { timeout: 120_000 }, () => {
+  /** A server on `listen` that records each complete request as "url body" (the method aside: see below). */
+  async function recorder(kind: "ours" | "node"): Promise<{ port: number; seen: string[]; close(): void }> {
+    const seen: string[] = [];
+    if (kind === "node") {
+      const s = createHttpServer(
+        { keepAliveTimeout: 500, headersTimeout: 500, requestTimeout: 1000 },
+        (req, res) => {
+          const chunks: Buffer[] = [];
+          req.on("data", (c: Buffer) => chunks.push(c));
+          req.on("end", () => {
+            seen.push(`${req.url} ${JSON.stringify(Buffer.concat(chunks).toString("latin1"))}`);
+            res.end("ok");
+          });
+        },
+      );
+      await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+      return { port: (s.address() as { port: number }).port, seen, close: () => s.close() };
+    }
+    const s = new Http1Server({
+      limits: {
+        maxHeaderBytes: 16384,
+        maxBodyBytes: 100_000,
+        headersTimeoutMs: 500,
+        requestTimeoutMs: 500,
+        keepAliveTimeoutMs: 500,
+        maxConnections: 100,
+      },
+      counters: { inFlight: 0, openConnections: 0, rejectedConnections: 0 },
+      onRequest(ex) {
+        seen.push(`${ex.url} ${JSON.stringify(ex.body.toString("latin1"))}`);
+        ex.respond(200, "text/plain", "ok", "id");
+      },
+      onRefused: (ex) => ex.respond(413, "text/plain", "no", "id"),
+      errorBody: (name) => name,
+      onError: (e) => {
+        throw e;
+      },
+    });
+    await s.listen(0, "127.0.0.1");
+    return { port: (s.netServer.address() as { port: number }).port, seen, close: () => void s.close() };
+  }
+
+  function sendAll(port: number, bytes: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      const c = connect(port, "127.0.0.1");
+      c.on("error", () => {});
+      c.on("data", () => {});
+      c.on("close", () => resolve());
+      c.end(bytes);
+      setTimeout(() => c.destroy(), 3000);
+    });
+  }
+
+  // Request smuggling needs two parsers to accept one stream and disagree on where a request ends. Both servers get
+  // the same mutated stream; wherever both accepted a request at the same position, they must have seen the same
+  // target and body. (This server is allowed to be stricter, and it accepts any token as a method, where llhttp
+  // refuses methods it does not know, and RFC 9112's BWS in chunk extensions, which llhttp refuses.)
+  it("never sees a different request where node:http sees one, for mutated pipelined streams", async () => {
+    const ours = await recorder("ours");
+    const node = await recorder("node");
+    try {
+      const base = Buffer.from(
+        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+          "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n" +
+          "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" +
+          "GET /d HTTP/1.1\r\nHost: x\r\n\r\n",
+        "latin1",
+      );
+      const special = [
+        0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c, 0x0b, 0x0c, 0x22, 0x7f,
+      ];
+      const mutation = fc.oneof(
+        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+        fc.record({
+          kind: fc.constant("delete" as const),
+          at: fc.nat(),
+          length: fc.integer({ min: 1, max: 4 }),
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 2 }), async (mutations) => {
+          let bytes = base;
+          for (const m of mutations) {
+            const at = m.at % (bytes.length + 1);
+            if (m.kind === "set" && at < bytes.length) {
+              bytes = Buffer.from(bytes);
+              bytes[at] = m.byte;
+            } else if (m.kind === "insert") {
+              bytes = Buffer.concat([bytes.subarray(0, at), Buffer.of(m.byte), bytes.subarray(at)]);
+            } else if (m.kind === "delete") {
+              bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
+            }
+          }
+          ours.seen.length = 0;
+          node.seen.length = 0;
+          await Promise.all([sendAll(ours.port, bytes), sendAll(node.port, bytes)]);
+          const n = Math.min(ours.seen.length, node.seen.length);
+          expect(ours.seen.slice(0, n), JSON.stringify(bytes.toString("latin1"))).toEqual(
+            node.seen.slice(0, n),
+          );
+        }),
+        { numRuns: 400 },
+      );
+    } finally {
+      ours.close();
+      node.close();
     }
   });
 });
