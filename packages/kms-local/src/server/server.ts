@@ -318,7 +318,11 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         );
       }
       if (throttle !== undefined && !throttle.take(operation)) {
-        throw new WireError("ThrottlingException", "Rate exceeded");
+        // AWS KMS's own words (developer guide, "Throttling AWS KMS requests").
+        throw new WireError(
+          "ThrottlingException",
+          "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+        );
       }
       const decoded = decodeRequest(model, body);
       request = decoded;

@@ -89,6 +89,37 @@ describe("throttling through the real SDK", { timeout: 30_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("answers 400 ThrottlingException with AWS KMS's message", async () => {
+    const server = createKmsServer({
+      kms: { ...bound(kms), close() {} },
+      credentials: [ALICE],
+      region: "us-east-1",
+      throttle: { quotas: { cryptographic: 1 } },
+    });
+    await server.listen(0, "127.0.0.1");
+    const client = new K.KMSClient({
+      endpoint: server.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    });
+    try {
+      await client.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 }));
+      const error = await client.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 })).then(
+        () => undefined,
+        (e: K.KMSServiceException) => e,
+      );
+      expect(error?.name).toBe("ThrottlingException");
+      expect(error?.$metadata.httpStatusCode).toBe(400);
+      expect(error?.message).toBe(
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+      );
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+
   it("@aws-sdk/client-kms reads ThrottlingException as throttling and retries it until it succeeds", async () => {
     const server = createKmsServer({
       kms: { ...bound(kms), close() {} },
