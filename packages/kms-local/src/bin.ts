@@ -146,6 +146,12 @@ function integer(text: string, name: string): number {
   return n;
 }
 
+// The console is best-effort: a supervisor or pipe that stops reading (closed stdout: EPIPE) must not turn the next
+// line written, such as "SIGTERM: finishing requests in flight", into an uncaught 'error' that kills the process
+// before the graceful stop (requests in flight unanswered, the local KMS not closed).
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {

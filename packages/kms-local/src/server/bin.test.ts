@@ -217,6 +217,17 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
     }
   });
 
+  it("stops gracefully on SIGTERM when its stdout was closed (EPIPE on the next line is ignored)", async () => {
+    const server = await serve("closed-stdout");
+    server.child.stdout?.destroy();
+    await sleep(100);
+    server.child.kill("SIGTERM");
+    // An uncaught EPIPE ended it with code 1 before the local KMS was closed.
+    expect(await server.exited).toBe(0);
+    const kms = await openTestKms(server.dataDir);
+    await kms.kms.close();
+  });
+
   it("a second SIGTERM exits at once (143) instead of waiting for the requests in flight", async () => {
     const server = await serve("second-signal");
     const pending = await partialRequest(server.url);
