@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sealkit` executable: runs the CLI and exits with its code.
 
+import { handleClosedStdout } from "./io.js";
 import { run } from "./program.js";
 
 // `pnpm sealkit ...` runs scripts from the repo root: resolve the user's paths from where they typed the command.
@@ -12,6 +13,8 @@ if (process.env.npm_lifecycle_event === "sealkit" && process.env.INIT_CWD) {
 
 // The CLI pins an AWS SDK release that runs on Node 20; its notice about future releases is noise on every command.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+handleClosedStdout();
 
 run(process.argv.slice(2)).then(
   (code) => {

@@ -1,7 +1,6 @@
 // Streams in and out of files and stdio, crash-safe output files (temp file, fsync, rename), and header peeking.
 
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import {
   closeSync,
   createReadStream,
@@ -256,14 +255,45 @@ export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
 }
 
 /**
- * stdout as a web stream that waits for 'drain' (backpressure) and fails on 'error' (EPIPE). stdout is not ended
- * on close: the process exits after the command.
+ * Lets a reader close stdout early without crashing the process. `sealkit keys list | head -1` closes the pipe after
+ * one line, and stdout's 'error' (EPIPE) had no listener: an uncaught exception with a stack trace, exit 1. Listings
+ * now end quietly with their own exit status, since the reader has what it wanted (later writes to the closed
+ * stream are dropped by Node); streamed output fails on its next write instead (see {@link stdoutWritable}). Any
+ * other stdout error is one line on stderr and exit 1.
+ */
+export function handleClosedStdout(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") return;
+    process.stderr.write(
+      `sealkit: ${error.code ?? "ERR_UNEXPECTED"}: cannot write to stdout: ${error.message}\n`,
+    );
+    process.exit(1);
+  });
+}
+
+/**
+ * stdout as a web stream that waits for 'drain' (backpressure) and fails once stdout is closed (EPIPE: the reader
+ * stopped early). stdout is not ended on close: the process exits after the command.
  */
 export function stdoutWritable(): WritableStream<Uint8Array> {
   const out = process.stdout;
+  const closed = () => out.errored ?? Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
   return new WritableStream<Uint8Array>({
     async write(chunk) {
-      if (!out.write(chunk)) await once(out, "drain");
+      if (out.destroyed) throw closed();
+      if (out.write(chunk)) return;
+      // A write that failed at once destroys stdout, which then never drains.
+      if (out.destroyed) throw closed();
+      await new Promise<void>((resolve, reject) => {
+        const settle = (error?: unknown) => {
+          out.off("drain", onDrain).off("close", onClose);
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        const onDrain = () => settle();
+        const onClose = () => settle(closed());
+        out.on("drain", onDrain).on("close", onClose);
+      });
     },
   });
 }
