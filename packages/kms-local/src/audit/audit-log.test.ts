@@ -265,12 +265,21 @@ describe("AuditLog", () => {
     const keyPath = join(dir, "audit-signing.key");
     chmodSync(keyPath, 0o644);
     await expect(AuditLog.open(dir)).rejects.toThrow(/mode 0644; it must be accessible by its owner only/);
+    // The same typed error as a bad root key file: KMSInternalException, not a plain Error.
+    await expect(AuditLog.open(dir)).rejects.toMatchObject({ awsName: "KMSInternalException" });
+    chmodSync(keyPath, 0o600);
+    writeFileSync(keyPath, "not a PEM");
+    await expect(AuditLog.open(dir)).rejects.toMatchObject({
+      awsName: "KMSInternalException",
+      message: expect.stringMatching(/audit signing key .* cannot be read or created/),
+    });
     const other = join(tempDir(), "not-ed25519.key");
     const { generateKeyPairSync } = await import("node:crypto");
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     writeFileSync(other, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-    await expect(AuditLog.open(tempDir(), { signingKey: other })).rejects.toThrow(
-      /not an Ed25519 private key/,
-    );
+    await expect(AuditLog.open(tempDir(), { signingKey: other })).rejects.toMatchObject({
+      awsName: "KMSInternalException",
+      message: expect.stringMatching(/not an Ed25519 private key/),
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
 import { constants, promises as fs } from "node:fs";
 import { dirname } from "node:path";
 import { syncDirectory, temporaryPathBeside } from "../durable-file.js";
+import { KmsError } from "../errors.js";
 
 /** The digest signing key pair and the SHA-256 fingerprint (hex) of the public key's SPKI DER. */
 export interface DigestSigningKey {
@@ -31,17 +32,39 @@ function fingerprintOf(publicKey: KeyObject): string {
  * when missing.
  * Writes the public key next to it as `<path>.pub` (mode 0644).
  *
- * @throws Error when the file exists but is not an Ed25519 private key, is accessible by group or others,
- *   or cannot be read or created.
+ * @throws {KmsError} KMSInternalException when the file exists but is not an Ed25519 private key, is accessible
+ *   by group or others, or cannot be read or created (the file system error in `cause`), as for the root key file.
  */
 export async function loadOrCreateSigningKey(path: string): Promise<DigestSigningKey> {
+  try {
+    return await loadOrCreate(path);
+  } catch (error) {
+    if (KmsError.isInstance(error)) throw error;
+    throw signingKeyError(
+      path,
+      `cannot be read or created (${(error as Error)?.message ?? String(error)})`,
+      error,
+    );
+  }
+}
+
+function signingKeyError(path: string, problem: string, cause?: unknown): KmsError {
+  return new KmsError(
+    "KMSInternalException",
+    `audit signing key ${path} ${problem}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+async function loadOrCreate(path: string): Promise<DigestSigningKey> {
   let pem: string;
   try {
     const mode = (await fs.stat(path)).mode & 0o777;
     if (mode & 0o077) {
       // Readable by others, anyone could sign digests; writable by others, anyone could swap the key.
-      throw new Error(
-        `audit signing key ${path} has mode ${mode.toString(8).padStart(4, "0")}; it must be accessible by its owner only (chmod 600)`,
+      throw signingKeyError(
+        path,
+        `has mode ${mode.toString(8).padStart(4, "0")}; it must be accessible by its owner only (chmod 600)`,
       );
     }
     pem = await fs.readFile(path, "utf8");
@@ -74,7 +97,7 @@ export async function loadOrCreateSigningKey(path: string): Promise<DigestSignin
   }
   const privateKey = createPrivateKey(pem);
   if (privateKey.asymmetricKeyType !== "ed25519") {
-    throw new Error(`audit signing key ${path} is not an Ed25519 private key`);
+    throw signingKeyError(path, "is not an Ed25519 private key");
   }
   const publicKey = createPublicKey(privateKey);
   const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
