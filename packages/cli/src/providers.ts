@@ -131,8 +131,8 @@ export class Session {
         })`,
       );
     }
-    if (settings.provider === "raw") {
-      // One raw provider per key id: the same key file under each name the envelope uses.
+    if (settings.provider === "raw" || settings.provider === "pkcs11") {
+      // One provider per key: raw, the same key file under each name the envelope uses; pkcs11, each label.
       return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
     }
     return [await this.#provider(settings, keys, "decrypt")];
@@ -152,7 +152,8 @@ export class Session {
       case "raw":
         return ids("raw");
       case "pkcs11":
-        return settings.pkcs11.keyLabel ? [settings.pkcs11.keyLabel] : [];
+        if (settings.pkcs11.keyLabel) return [settings.pkcs11.keyLabel];
+        return pkcs11KeyLabels(ids("pkcs11"), settings.pkcs11.tokenLabel);
     }
   }
 
@@ -215,4 +216,29 @@ export class Session {
     this.#closers.length = 0;
     this.#kms.clear();
   }
+}
+
+/**
+ * The key labels of PKCS#11 key ids (RFC 7512, as kms-cloudhsm writes them: `pkcs11:token=<token label>;object=<key
+ * label>`, percent-encoded) that name a key on `token` (on any token when none is configured). Ids that are not
+ * such URIs, or do not decode, name no key here.
+ */
+export function pkcs11KeyLabels(keyIds: readonly string[], token: string | undefined): string[] {
+  const labels = new Set<string>();
+  for (const id of keyIds) {
+    if (!id.startsWith("pkcs11:")) continue;
+    const attributes = new Map<string, string>();
+    for (const part of id.slice("pkcs11:".length).split(";")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) continue;
+      try {
+        attributes.set(part.slice(0, eq), decodeURIComponent(part.slice(eq + 1)));
+      } catch {
+        // A malformed escape: this attribute names nothing.
+      }
+    }
+    const object = attributes.get("object");
+    if (object && (token === undefined || attributes.get("token") === token)) labels.add(object);
+  }
+  return [...labels];
 }

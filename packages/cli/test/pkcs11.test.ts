@@ -73,6 +73,16 @@ describe.skipIf(!hasSoftHsm)("pkcs11 provider on SoftHSM2", () => {
       env: { ...env, SEALKIT_PKCS11_KEY_LABEL: "master" },
       input: "x",
     });
+    // Without --key, decrypt takes the label from the envelope's key id (pkcs11:token=cli;object=master).
+    expect((await ok(["decrypt", "--provider", "pkcs11"], { cwd, env, input: enc.stdout })).out).toBe("x");
+    // A key on another token is not looked for on this one.
+    const otherToken = await run(["decrypt", "--provider", "pkcs11"], {
+      cwd,
+      env: { ...env, SEALKIT_PKCS11_TOKEN: "other" },
+      input: enc.stdout,
+    });
+    expect(otherToken.code).toBe(7);
+    expect(otherToken.stderr).toMatch(/names no key the pkcs11 provider can open/);
     const wrongPin = await run(["decrypt", "--provider", "pkcs11", "--key", "master"], {
       cwd,
       env: { ...env, SEALKIT_PKCS11_PIN: "0000" },
@@ -146,3 +156,21 @@ function writeTemp(bytes: Buffer): string {
   writeFileSync(file, bytes);
   return file;
 }
+
+describe("pkcs11KeyLabels", () => {
+  it("reads the object label of RFC 7512 key ids on the configured token", async () => {
+    const { pkcs11KeyLabels } = await import("../src/providers.js");
+    const ids = [
+      "pkcs11:token=cli;object=master",
+      "pkcs11:token=cli;object=a%3Bb%20c",
+      "pkcs11:token=other;object=elsewhere",
+      "pkcs11:token=cli;object=bad%E0%A4%A",
+      "pkcs11:token=cli",
+      "arn:aws:kms:us-east-1:111122223333:key/x",
+      "pkcs11:token=cli;object=master",
+    ];
+    expect(pkcs11KeyLabels(ids, "cli")).toEqual(["master", "a;b c"]);
+    expect(pkcs11KeyLabels(ids, undefined)).toEqual(["master", "a;b c", "elsewhere"]);
+    expect(pkcs11KeyLabels(ids, "none")).toEqual([]);
+  });
+});
