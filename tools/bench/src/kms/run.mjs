@@ -2,7 +2,9 @@
 // another, with pre-signed GenerateDataKey and Decrypt requests at 1, 16 and 64 connections; plus SigV4 verify cost.
 //
 // Options: --duration <s> (default 10), --connections 1,16,64, --quick (3 s runs), --no-write (do not touch
-// BENCHMARKS.md), --cpu-prof (profile the server: .cpuprofile files in the printed directory), --node (use load.mjs).
+// BENCHMARKS.md), --cpu-prof (profile the server: .cpuprofile files in the printed directory), --node (use load.mjs),
+// --bin <path> (start another build's dist/bin.js, never written to BENCHMARKS.md: run two builds in alternation to
+// compare them on a drifting machine).
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,7 +17,7 @@ import { signedVerifyCase, signKmsRequest } from "./sign.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../../..");
 const kmsLocal = join(repo, "packages/kms-local");
-const BIN = join(kmsLocal, "dist/bin.js");
+const OWN_BIN = join(kmsLocal, "dist/bin.js");
 const CRED = {
   accessKeyId: "AKIABENCH00000000001",
   secretAccessKey: "bench-secret-0000000000000000000000000",
@@ -32,14 +34,19 @@ const { values } = parseArgs({
     node: { type: "boolean", default: false },
     operations: { type: "string", default: "GenerateDataKey,Decrypt" },
     "no-null": { type: "boolean", default: false },
+    bin: { type: "string" },
   },
 });
+const BIN = values.bin === undefined ? OWN_BIN : resolve(values.bin);
 const duration = values.quick ? 3 : Number(values.duration);
 const connectionCounts = values.connections.split(",").map(Number);
 const operations = values.operations.split(",");
 const useWrk = !values.node && spawnSync("wrk", ["--version"]).error === undefined;
 
-if (!existsSync(BIN) || newestSource(join(kmsLocal, "src")) > statSync(BIN).mtimeMs) {
+if (
+  values.bin === undefined &&
+  (!existsSync(BIN) || newestSource(join(kmsLocal, "src")) > statSync(BIN).mtimeMs)
+) {
   console.log("building @sealkit/kms-local (dist/bin.js is missing or older than src/) ...");
   execFileSync("pnpm", ["--filter", "@sealkit/kms-local", "build"], { cwd: repo, stdio: "inherit" });
 }
@@ -186,7 +193,8 @@ async function measureBaseline(args, label, shortLabel) {
 }
 
 try {
-  if (!values["no-write"] && !values.quick) await writeSection(results, protocolOnly, verifyUs, bare);
+  if (!values["no-write"] && !values.quick && values.bin === undefined)
+    await writeSection(results, protocolOnly, verifyUs, bare);
 } finally {
   if (values["cpu-prof"]) console.log(`profiles: ${join(dir, "profiles")}`);
   else rmSync(dir, { recursive: true, force: true });
