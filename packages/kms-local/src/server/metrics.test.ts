@@ -178,3 +178,37 @@ describe("metrics of errors the HTTP layer answers itself", { timeout: 30_000 },
     }
   });
 });
+
+describe("metrics of refusals the audit log could not record", { timeout: 30_000 }, () => {
+  it("a 413 whose refusal cannot be audited is answered and counted as KMSInternalException", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-kms-metrics-audit-"));
+    const kms = await openTestKms(join(dir, "kms"));
+    const server = createKmsServer({
+      kms: kms.kms,
+      credentials: [ALICE],
+      region: "us-east-1",
+      limits: { maxBodyBytes: 64 },
+      auditRejected: () => {
+        throw new Error("audit store unwritable");
+      },
+      onError: () => {},
+    });
+    await server.listen(0, "127.0.0.1");
+    try {
+      const req = await signRequest(
+        server.url,
+        "GenerateRandom",
+        JSON.stringify({ NumberOfBytes: 8, Pad: "x".repeat(100) }),
+      );
+      const res = await send(server.url, req);
+      expect(res.status).toBe(500);
+      expect(res.json().__type).toBe("KMSInternalException");
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toMatch(/^sealkit_kms_requests_total\{operation="-",error="KMSInternalException"\} 1$/m);
+      expect(text).not.toMatch(/RequestEntityTooLargeException/);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -237,7 +237,6 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     name: WireErrorName,
     message: string,
   ): void {
-    metrics.record("-", name, 0);
     const headers = exchange.headers;
     const target = headers.get("x-amz-target");
     const accessKeyId = claimedAccessKey(headers.get("authorization"));
@@ -260,8 +259,15 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
         }),
       )
       .then(
-        () => sendError(exchange, requestId, status, name, message),
-        (auditError) => auditFailed(exchange, requestId, auditError),
+        () => {
+          // Counted as answered: a refusal the audit log could not record is a KMSInternalException (below).
+          metrics.record("-", name, 0);
+          sendError(exchange, requestId, status, name, message);
+        },
+        (auditError) => {
+          metrics.record("-", "KMSInternalException", 0);
+          auditFailed(exchange, requestId, auditError);
+        },
       )
       .catch(ignore);
   }
