@@ -651,9 +651,14 @@ export class LocalKms {
         params: (r) => ({ ...keyParams(r), description: (r as { Description?: unknown }).Description }),
       },
       async (ctx) => {
-        // The model's length constraint is checked before the key is looked up, as AWS validates its model first.
-        const description = checkString(objectRequest(request).Description, "Description", 0, 8192);
-        const row = await this.#resolve(request.KeyId, ctx, { allowAlias: false });
+        // The model's constraints are checked before the key is looked up, as AWS validates its model first, and
+        // every failed one is reported, in member order.
+        const req = objectRequest(request);
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        const description = v.check(() => checkString(req.Description, "Description", 0, 8192));
+        v.throwIfAny();
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "UpdateKeyDescription", {});
         this.#checkCustomerManaged(row);
         this.#checkNotPendingDeletion(row);
@@ -786,7 +791,11 @@ export class LocalKms {
       { readOnly: false, params: aliasParams },
       async (ctx) => {
         const req = objectRequest(request);
-        const name = checkAliasName(req.AliasName);
+        // Every failed model constraint, in member order; the alias name's own rules after them.
+        const v = new Violations();
+        const name = v.check(() => checkAliasName(req.AliasName));
+        v.check(() => checkKeyIdMember(req.TargetKeyId, "TargetKeyId"));
+        v.throwIfAny();
         const row = await this.#resolve(req.TargetKeyId, ctx, { allowAlias: false, field: "TargetKeyId" });
         this.#authorize(caller, row, "CreateAlias", {});
         this.#checkCustomerManaged(row);
@@ -823,7 +832,11 @@ export class LocalKms {
       { readOnly: false, params: aliasParams },
       async (ctx) => {
         const req = objectRequest(request);
-        const name = checkAliasName(req.AliasName);
+        // Every failed model constraint, in member order; the alias name's own rules after them.
+        const v = new Violations();
+        const name = v.check(() => checkAliasName(req.AliasName));
+        v.check(() => checkKeyIdMember(req.TargetKeyId, "TargetKeyId"));
+        v.throwIfAny();
         const alias = this.#aliasRow(name);
         if (!alias) throw notFound(`Alias ${aliasArn(this.location, name)}`);
         const target = await this.#resolve(req.TargetKeyId, ctx, { allowAlias: false, field: "TargetKeyId" });
@@ -936,10 +949,16 @@ export class LocalKms {
         }),
       },
       async (ctx) => {
-        // 90 to 2,560 is the model's range: checked before the key is looked up, as AWS validates its model first.
-        const days = objectRequest(request).RotationPeriodInDays;
-        const period = days === undefined ? 365 : checkInt(days, "RotationPeriodInDays", 90, 2560);
-        const row = await this.#resolve(request.KeyId, ctx, { allowAlias: false });
+        // 90 to 2,560 is the model's range: checked before the key is looked up, as AWS validates its model first
+        // (with the KeyId's, every failed constraint reported).
+        const req = objectRequest(request);
+        const days = req.RotationPeriodInDays;
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        const period =
+          days === undefined ? 365 : v.check(() => checkInt(days, "RotationPeriodInDays", 90, 2560));
+        v.throwIfAny();
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "EnableKeyRotation", {
           ...(typeof days === "number" ? { extra: { "kms:RotationPeriodInDays": String(days) } } : {}),
         });
@@ -1426,7 +1445,10 @@ export class LocalKms {
       { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["Tags"]) }) },
       async (ctx) => {
         const req = objectRequest(request);
-        const tags = checkTags(req.Tags, true);
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        const tags = v.check(() => checkTags(req.Tags, true));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "TagResource", { requestTags: tags });
         this.#checkCustomerManaged(row);
@@ -1460,7 +1482,10 @@ export class LocalKms {
       { readOnly: false, params: (r) => ({ ...keyParams(r), ...pick(r, ["TagKeys"]) }) },
       async (ctx) => {
         const req = objectRequest(request);
-        checkTagKeys(req.TagKeys);
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkTagKeys(req.TagKeys));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "UntagResource", { tagKeys: req.TagKeys as string[] });
         this.#checkCustomerManaged(row);

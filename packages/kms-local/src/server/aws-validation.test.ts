@@ -356,6 +356,53 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
       );
     });
 
+    it("management calls: UpdateKeyDescription, EnableKeyRotation, CreateAlias, TagResource, UntagResource", async () => {
+      const longDescription = "d".repeat(8193);
+      const emptyKeyId =
+        "Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1";
+      const cases: [unknown, string[]][] = [
+        [
+          new K.UpdateKeyDescriptionCommand({ KeyId: "", Description: longDescription }),
+          [
+            emptyKeyId,
+            `Value '${longDescription}' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192`,
+          ],
+        ],
+        [
+          new K.EnableKeyRotationCommand({ KeyId: "", RotationPeriodInDays: 89 }),
+          [
+            emptyKeyId,
+            "Value '89' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90",
+          ],
+        ],
+        [
+          new K.CreateAliasCommand({ AliasName: "", TargetKeyId: "" }),
+          [
+            "Value '' at 'aliasName' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            "Value '' at 'targetKeyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
+          ],
+        ],
+        [
+          new K.TagResourceCommand({ KeyId: "", Tags: [{ TagKey: "k".repeat(129), TagValue: "v" }] }),
+          [
+            emptyKeyId,
+            `Value '${"k".repeat(129)}' at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128`,
+          ],
+        ],
+      ];
+      for (const [command, errors] of cases) {
+        expect(await failure(command)).toEqual({
+          name: "ValidationException",
+          status: 400,
+          message: `${errors.length} validation errors detected: ${errors.join("; ")}`,
+        });
+      }
+      const r = await failure(new K.UntagResourceCommand({ KeyId: "", TagKeys: [""] }));
+      expect(r.message).toMatch(
+        /^2 validation errors detected: Value '' at 'keyId' .*; Value '\[\]' at 'tagKeys'/,
+      );
+    });
+
     it("a failed constraint comes before the service's own checks (asymmetric algorithm, NumberOfBytes with KeySpec)", async () => {
       expect(
         await failure(
