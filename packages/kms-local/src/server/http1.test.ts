@@ -408,6 +408,25 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     raw.destroy();
   });
 
+  it("answers HEAD /health and HEAD /metrics as GET, head only, and keeps the connection in step", async () => {
+    const raw = new Raw(port);
+    raw.write(
+      "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const heads = raw.data.split("\r\n\r\n");
+    expect(heads[0]).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nContent-Length: [1-9]/,
+    );
+    expect(heads[1]).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain; version=0\.0\.4\r\nContent-Length: [1-9]/,
+    );
+    // The GET's answer starts right after the second head: no body was sent for either HEAD.
+    expect(heads[2]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(JSON.parse(heads[3] ?? "").status).toBe("ok");
+    raw.destroy();
+  });
+
   it("answers HEAD without a body", async () => {
     const raw = new Raw(port);
     raw.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");

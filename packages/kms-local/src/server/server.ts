@@ -204,7 +204,15 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   function onRequest(exchange: Http1Exchange): void {
     const requestId = randomUUID();
     const method = exchange.method;
-    if (method === "GET" && (exchange.url === "/health" || exchange.url === "/metrics")) {
+    if (method === "POST") {
+      handle(exchange, requestId, performance.now());
+      return;
+    }
+    // HEAD as GET, head only (RFC 9110 §9.3.2; a load balancer's HEAD /health got 405).
+    if (
+      (method === "GET" || method === "HEAD") &&
+      (exchange.url === "/health" || exchange.url === "/metrics")
+    ) {
       exchange.untrack();
       serveInfo(exchange.url, requestId, exchange).catch((e) => {
         onError(e);
@@ -212,17 +220,13 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       });
       return;
     }
-    if (method !== "POST") {
-      sendError(
-        exchange,
-        requestId,
-        405,
-        "UnknownOperationException",
-        "Only POST is accepted for KMS operations (and GET /health, GET /metrics).",
-      );
-      return;
-    }
-    handle(exchange, requestId, performance.now());
+    sendError(
+      exchange,
+      requestId,
+      405,
+      "UnknownOperationException",
+      "Only POST is accepted for KMS operations (and GET or HEAD /health and /metrics).",
+    );
   }
 
   /**
