@@ -753,6 +753,30 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
     }
   });
 
+  it("closes a connection that never sends a request at headersTimeoutMs, not keepAliveTimeoutMs", async () => {
+    const kms = await openTestKms(join(dir, "first"));
+    const server = await start(kms, { limits: { headersTimeoutMs: 300, keepAliveTimeoutMs: 10_000 } });
+    try {
+      const silent = new Raw(portOf(server));
+      const used = new Raw(portOf(server));
+      await Promise.all([silent.connected(), used.connected()]);
+      const t0 = Date.now();
+      used.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      await used.responses(1);
+      expect(await silent.closedWithin(3000)).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+      expect(silent.data).toBe("");
+      // A connection that was used is idle under keepAliveTimeoutMs (10 s).
+      await sleep(600);
+      expect(used.closed).toBe(false);
+      used.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      expect((await used.responses(2))[1]?.status).toBe(200);
+      used.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses connections over maxConnections with 503, and accepts again once one closes", async () => {
     const kms = await openTestKms(join(dir, "conn"));
     const server = await start(kms, { limits: { maxConnections: 2 } });

@@ -25,7 +25,10 @@ export interface Http1Limits {
   readonly headersTimeoutMs: number;
   /** From the end of the headers to the end of the body, ms; slower gets 408 through `onRefused`. */
   readonly requestTimeoutMs: number;
-  /** Idle time of a connection between requests (and before its first), ms; then it is closed. */
+  /**
+   * Idle time of a connection between requests, ms; then it is closed. Before its first request a connection waits
+   * the shorter of this and `headersTimeoutMs`.
+   */
   readonly keepAliveTimeoutMs: number;
   /** Open connections at most; one more gets 503 and is closed. */
   readonly maxConnections: number;
@@ -289,7 +292,11 @@ class Connection {
     this.server = server;
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress;
-    this.deadline = Date.now() + server.limits.keepAliveTimeoutMs;
+    // Before its first request a connection has shown no use: it waits at most as long as a head may take to arrive,
+    // not a keep-alive's idle time, so that silent connections cannot hold the maxConnections places for
+    // keepAliveTimeoutMs (60 s by default) each.
+    const limits = server.limits;
+    this.deadline = Date.now() + Math.min(limits.keepAliveTimeoutMs, limits.headersTimeoutMs);
   }
 
   onData(chunk: Buffer): void {
