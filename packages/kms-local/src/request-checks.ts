@@ -182,15 +182,26 @@ export function checkBytes(value: unknown, field: string, min: number, max: numb
 }
 
 /**
- * The GrantTokens member: the model allows at most 10 (each token's form is checked when it is used).
- * @throws {KmsError} ValidationException: the list's length constraint, or not a list
+ * The GrantTokens member: the model allows at most 10, each of 1 to 8,192 characters (a token's form is checked
+ * when it is used: InvalidGrantTokenException).
+ * @throws {KmsError} ValidationException: the list's length constraint, its members', or not a list
  */
 export function checkGrantTokenList(value: unknown): void {
   if (value === undefined || value === null) return;
   if (!Array.isArray(value)) throw validation("GrantTokens must be a list of strings");
-  // The tokens are left out of the message: they stand for grants.
-  if (value.length > 10)
-    throw constraintError("grantTokens", undefined, "have length less than or equal to 10");
+  // The tokens are left out of the messages: they stand for grants.
+  const failed: string[] = [];
+  if (value.length > 10) failed.push("have length less than or equal to 10");
+  for (const t of value) {
+    if (typeof t === "string" && (t.length < 1 || t.length > 8192)) {
+      failed.push(
+        "satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]",
+      );
+      break;
+    }
+  }
+  if (failed.length > 0)
+    throw constraintError("grantTokens", undefined, ...(failed as [string, ...string[]]));
 }
 
 export function checkContext(value: unknown, field: string): EncryptionContext {

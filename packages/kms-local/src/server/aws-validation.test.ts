@@ -403,6 +403,28 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
       );
     });
 
+    it("GrantTokens: an empty or 8,193-character token fails the list's member constraint (the tokens left out)", async () => {
+      for (const token of ["", "t".repeat(8193)]) {
+        expect(
+          await failure(
+            new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(1), GrantTokens: [token] }),
+          ),
+        ).toEqual(
+          invalid(
+            "Value at 'grantTokens' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]",
+          ),
+        );
+      }
+      // A token of a good length that this KMS did not issue is the service's InvalidGrantTokenException.
+      expect(
+        (
+          await failure(
+            new K.EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(1), GrantTokens: ["garbage!"] }),
+          )
+        ).name,
+      ).toBe("InvalidGrantTokenException");
+    });
+
     it("a failed constraint comes before the service's own checks (asymmetric algorithm, NumberOfBytes with KeySpec)", async () => {
       expect(
         await failure(
