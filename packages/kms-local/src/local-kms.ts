@@ -1326,6 +1326,13 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
+        // The model's constraints before the key is looked up (Limit's model range is 1 to 1,000; ListGrants'
+        // own 100 is the service's, checked after), every failed one reported.
+        const v = new Violations();
+        if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => optionalString(req.GranteePrincipal, "GranteePrincipal", 1, 256));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListGrants", {});
         const limit = checkLimit(req.Limit, 100, 50);

@@ -425,6 +425,27 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
       ).toBe("InvalidGrantTokenException");
     });
 
+    it("ListGrants checks Limit and KeyId before looking the key up; 101 to 1,000 is the service's refusal", async () => {
+      expect(await failure(new K.ListGrantsCommand({ KeyId: MISSING_KEY, Limit: 0 }))).toEqual(
+        invalid(
+          "Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        ),
+      );
+      expect(await failure(new K.ListGrantsCommand({ KeyId: "", Limit: 1001 }))).toEqual({
+        name: "ValidationException",
+        status: 400,
+        message:
+          "2 validation errors detected: Value '1001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000; " +
+          "Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1",
+      });
+      expect((await failure(new K.ListGrantsCommand({ KeyId: MISSING_KEY, Limit: 101 }))).name).toBe(
+        "NotFoundException",
+      );
+      expect((await failure(new K.ListGrantsCommand({ KeyId: keyId, Limit: 101 }))).message).toContain(
+        "less than or equal to 100",
+      );
+    });
+
     it("a failed constraint comes before the service's own checks (asymmetric algorithm, NumberOfBytes with KeySpec)", async () => {
       expect(
         await failure(
