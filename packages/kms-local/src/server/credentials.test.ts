@@ -88,12 +88,19 @@ describe("parseCredentials", () => {
     expect(refusal({ credentials: [{ ...ENTRY, [SECRET]: "x" }] })).toMatch(/unknown field/);
   });
 
-  it("refuses unknown fields, and says session tokens are not supported rather than ignore one", () => {
-    expect(refusal({ credentials: [{ ...ENTRY, sessionToken: "FwoGZXIvYXdzEXAMPLE" }] })).toBe(
-      'credentials[0]: "sessionToken" is not supported (the server would not require the token)',
-    );
+  it("refuses unknown fields; a session token must be a non-empty string and is never printed", () => {
     expect(refusal({ credentials: [{ ...ENTRY, secretAcessKey: "typo" }] })).toBe(
-      'credentials[0]: unknown field "secretAcessKey" (expected accessKeyId, secretAccessKey, principal)',
+      'credentials[0]: unknown field "secretAcessKey" (expected accessKeyId, secretAccessKey, principal, sessionToken)',
+    );
+    for (const sessionToken of ["", 42, null, { token: SECRET }]) {
+      expect(refusal({ credentials: [{ ...ENTRY, sessionToken }] })).toBe(
+        'credentials[0]: "sessionToken" expected a non-empty string',
+      );
+    }
+    const parsed = parseCredentials({ credentials: [{ ...ENTRY, sessionToken: "FwoGZXIvYXdzEXAMPLE" }] });
+    expect(parsed.get(ENTRY.accessKeyId)?.sessionToken).toBe("FwoGZXIvYXdzEXAMPLE");
+    expect(parseCredentials({ credentials: [ENTRY] }).get(ENTRY.accessKeyId)).not.toHaveProperty(
+      "sessionToken",
     );
   });
 

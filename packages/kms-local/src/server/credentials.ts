@@ -8,6 +8,13 @@ export interface ServerCredential {
   readonly secretAccessKey: string;
   /** An IAM ARN such as `arn:aws:iam::111122223333:user/alice`. */
   readonly principal: string;
+  /**
+   * Temporary credentials, as STS issues them (an assumed-role session, usually with an `sts` principal): every
+   * request signed with this key must carry this token in `X-Amz-Security-Token`, signed, which is what the SDKs and
+   * the AWS CLI send when `AWS_SESSION_TOKEN` is set. A request without it, or with another one, is refused with
+   * UnrecognizedClientException, as AWS refuses a token that does not belong to the key.
+   */
+  readonly sessionToken?: string;
 }
 
 /** A resolved credential: the principal's account extracted. */
@@ -38,16 +45,16 @@ export function principalAccount(principal: string): string {
   return (m[1] ?? m[2]) as string;
 }
 
-const FIELDS = new Set(["accessKeyId", "secretAccessKey", "principal"]);
+const FIELDS = new Set(["accessKeyId", "secretAccessKey", "principal", "sessionToken"]);
 
 /**
- * Checks a credentials document (`{ "credentials": [ { accessKeyId, secretAccessKey, principal } ] }`) and indexes it
- * by access key id.
+ * Checks a credentials document (`{ "credentials": [ { accessKeyId, secretAccessKey, principal, sessionToken? } ] }`)
+ * and indexes it by access key id.
  * Messages name the entry and the field, never a value but a repeated access key id (a secret pasted into the wrong
  * field is not printed).
  * @throws {TypeError} for a malformed document, an entry that is not an object, a missing, empty, non-string or
- *   unknown field (a misspelt field, or `sessionToken`: session tokens are not supported by the server yet, and a
- *   token the server ignored would be worse than none), an access key id that is not 16 to 128 upper-case letters
+ *   unknown field (a misspelt field is refused rather than ignored), a `sessionToken` that is not a non-empty
+ *   string, an access key id that is not 16 to 128 upper-case letters
  *   and digits, a principal that is not an IAM user, role, root, assumed-role session or federated user ARN, or a
  *   repeated access key id.
  */
@@ -67,9 +74,7 @@ export function parseCredentials(document: unknown): Map<string, ResolvedCredent
     for (const field of Object.keys(entry)) {
       if (!FIELDS.has(field)) {
         throw new TypeError(
-          field === "sessionToken"
-            ? `credentials[${i}]: "sessionToken" is not supported (the server would not require the token)`
-            : `credentials[${i}]: unknown field ${/^[A-Za-z_]{1,32}$/.test(field) ? JSON.stringify(field) : "(its name not shown)"} (expected accessKeyId, secretAccessKey, principal)`,
+          `credentials[${i}]: unknown field ${/^[A-Za-z_]{1,32}$/.test(field) ? JSON.stringify(field) : "(its name not shown)"} (expected accessKeyId, secretAccessKey, principal, sessionToken)`,
         );
       }
     }
@@ -78,6 +83,9 @@ export function parseCredentials(document: unknown): Map<string, ResolvedCredent
       if (typeof e?.[field] !== "string" || e[field] === "") {
         throw new TypeError(`credentials[${i}]: "${field}" expected a non-empty string`);
       }
+    }
+    if ("sessionToken" in e && (typeof e.sessionToken !== "string" || e.sessionToken === "")) {
+      throw new TypeError(`credentials[${i}]: "sessionToken" expected a non-empty string`);
     }
     const c = e as ServerCredential;
     if (!/^[A-Z0-9]{16,128}$/.test(c.accessKeyId)) {
@@ -97,6 +105,7 @@ export function parseCredentials(document: unknown): Map<string, ResolvedCredent
       accessKeyId: c.accessKeyId,
       secretAccessKey: c.secretAccessKey,
       principal: c.principal,
+      ...(c.sessionToken !== undefined ? { sessionToken: c.sessionToken } : {}),
       account: (m[1] ?? m[2]) as string,
     });
   });

@@ -150,6 +150,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   const verifier = new SigV4Verifier({
     region,
     secretFor: (id) => credentials.get(id)?.secretAccessKey,
+    sessionTokenFor: (id) => credentials.get(id)?.sessionToken,
     ...(options.now ? { now: options.now } : {}),
   });
   const throttle =

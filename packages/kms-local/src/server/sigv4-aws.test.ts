@@ -313,6 +313,14 @@ describe("SigV4Verifier: X-Amz-Date", () => {
 
 const TOKEN = "IQoJb3JpZ2luX2VjEXAMPLEsessiontoken//////////wEaCXVzLWVhc3QtMSJHMEUCIQ";
 const tokenFor = (id: string) => (id === ALICE.accessKeyId ? TOKEN : undefined);
+/** Temporary credentials of an assumed-role session, as a credentials file entry with its session token. */
+const SESSION = {
+  accessKeyId: "ASIAEXAMPLESESSION01",
+  secretAccessKey: "session-secret-0000000000000000000000000",
+  principal: "arn:aws:sts::111122223333:assumed-role/Developer/alice-session",
+  sessionToken: "FwoGZXIvYXdzEXAMPLESESSIONTOKEN0000000000",
+};
+
 const INVALID_TOKEN = {
   name: "UnrecognizedClientException",
   message: "The security token included in the request is invalid.",
@@ -450,7 +458,7 @@ describe("the real clients against the server: authentication", { timeout: 120_0
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "sealkit-kms-sigv4-"));
     kms = await openTestKms(join(dir, "kms"));
-    server = createKmsServer({ kms: kms.kms, credentials: [ALICE], region: "us-east-1" });
+    server = createKmsServer({ kms: kms.kms, credentials: [ALICE, SESSION], region: "us-east-1" });
     await server.listen(0, "127.0.0.1");
   });
   afterAll(async () => {
@@ -556,30 +564,59 @@ describe("the real clients against the server: authentication", { timeout: 120_0
     expect(res.json().Keys).toBeDefined();
   });
 
+  it("temporary credentials from the credentials file: the SDK must present the key's session token", async () => {
+    const withToken = client({ ...SESSION });
+    try {
+      expect((await withToken.send(new ListKeysCommand({}))).Keys).toBeDefined();
+    } finally {
+      withToken.destroy();
+    }
+    const { sessionToken: _, ...longTerm } = SESSION;
+    expect(await failure(client(longTerm))).toEqual({ status: 400, ...INVALID_TOKEN });
+    expect(await failure(client({ ...SESSION, sessionToken: `${SESSION.sessionToken}x` }))).toEqual({
+      status: 400,
+      ...INVALID_TOKEN,
+    });
+  });
+
+  /** `aws kms list-keys` against the server with these credentials in the environment only. */
+  function awsListKeys(credentials: {
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken: string;
+  }): Promise<{ code: number; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        "aws",
+        ["kms", "list-keys", "--endpoint-url", server.url],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: dir,
+            AWS_CONFIG_FILE: join(dir, "none"),
+            AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"),
+            AWS_EC2_METADATA_DISABLED: "true",
+            AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+            AWS_SESSION_TOKEN: credentials.sessionToken,
+            AWS_DEFAULT_REGION: "us-east-1",
+          },
+          timeout: 60_000,
+        },
+        (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
+      );
+    });
+  }
+
+  it.skipIf(!AWS_CLI)("the AWS CLI with AWS_SESSION_TOKEN for temporary credentials: answered", async () => {
+    const { code, stderr } = await awsListKeys(SESSION);
+    expect(code, stderr).toBe(0);
+  });
+
   it.skipIf(!AWS_CLI)(
     "the AWS CLI with AWS_SESSION_TOKEN for a long-term key: UnrecognizedClientException",
     async () => {
-      const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(
-          "aws",
-          ["kms", "list-keys", "--endpoint-url", server.url],
-          {
-            env: {
-              PATH: process.env.PATH,
-              HOME: dir,
-              AWS_CONFIG_FILE: join(dir, "none"),
-              AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"),
-              AWS_EC2_METADATA_DISABLED: "true",
-              AWS_ACCESS_KEY_ID: ALICE.accessKeyId,
-              AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey,
-              AWS_SESSION_TOKEN: "FwoGZXIvYXdzEXAMPLE",
-              AWS_DEFAULT_REGION: "us-east-1",
-            },
-            timeout: 60_000,
-          },
-          (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
-        );
-      });
+      const { code, stderr } = await awsListKeys({ ...ALICE, sessionToken: "FwoGZXIvYXdzEXAMPLE" });
       // A service error: 254 from CLI v2, 255 from v1 (its code for every failed command).
       expect([254, 255], stderr).toContain(code);
       expect(stderr).toContain(
