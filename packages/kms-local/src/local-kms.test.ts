@@ -110,6 +110,18 @@ describe("keys", () => {
     );
   });
 
+  it("refuses and audits a request too big for an audit event as it is (its long strings cut in the event)", async () => {
+    const { kms } = await setup();
+    const Description = "\u0001".repeat(100_000);
+    await rejects(kms.createKey(ROOT, { Description }), "ValidationException");
+    const refused = (await kms.auditLog!.query({})).at(-1)!;
+    expect([refused.eventName, refused.errorCode]).toEqual(["CreateKey", "ValidationException"]);
+    expect((refused.requestParameters as { description: string }).description).toMatch(
+      /^\u0001{1024}\.\.\.\(100000 characters, cut in the audit log\)$/,
+    );
+    expect((await kms.auditLog!.verify()).ok).toBe(true);
+  });
+
   it("refuses a caller principal that is not text (a lone surrogate), so the audit log never holds one", async () => {
     const { kms } = await setup();
     const { KeyId } = await newKey(kms);

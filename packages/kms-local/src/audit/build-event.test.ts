@@ -1,7 +1,7 @@
 // The event text written out member by member must be exactly JSON.stringify of the body: the hash covers it.
 
 import { describe, expect, it } from "vitest";
-import { prepareEvent } from "./build-event.js";
+import { MAX_EVENT_CHARS, prepareEvent } from "./build-event.js";
 import { canonicalEventJson } from "./canonical-json.js";
 import type { AuditEvent, AuditEventInput } from "./types.js";
 
@@ -55,6 +55,53 @@ describe("prepareEvent", () => {
       });
     }
   }
+
+  it("records an event over MAX_EVENT_CHARS with its long strings cut, still canonical; refuses one still too big", () => {
+    const huge = "\u0001".repeat(100_000); // 600,000 characters of JSON once escaped
+    const pair = `${"x".repeat(1023)}\ud83d\ude00${"y".repeat(5000)}`; // the cut falls inside the pair
+    const input: AuditEventInput = {
+      eventName: "CreateKey",
+      caller: { principal: "p", account: ACCOUNT, userAgent: "u".repeat(300_000) },
+      requestParameters: {
+        description: huge,
+        tags: [{ tagKey: pair, tagValue: "v" }],
+        [huge]: 1,
+        __proto__x: 2,
+      },
+      responseElements: null,
+      errorCode: "ValidationException",
+      errorMessage: `Value '${huge}' at 'description' failed to satisfy constraint`,
+    };
+    const { body, prefix } = prepareEvent(input, {
+      now: NOW,
+      eventSource: "kms.amazonaws.com",
+      region: undefined,
+    });
+    expect(`${prefix}}`).toBe(JSON.stringify(body));
+    expect(`${prefix}}`).toBe(canonicalEventJson(body as unknown as AuditEvent));
+    expect(prefix.length).toBeLessThan(MAX_EVENT_CHARS);
+    const params = body.requestParameters as Record<string, unknown>;
+    expect(params.description).toBe(`${"\u0001".repeat(1024)}...(100000 characters, cut in the audit log)`);
+    expect((params.tags as { tagKey: string }[])[0]?.tagKey).toBe(
+      `${"x".repeat(1023)}...(${pair.length} characters, cut in the audit log)`,
+    );
+    expect(Object.keys(params)).toContain(
+      `${"\u0001".repeat(1024)}...(100000 characters, cut in the audit log)`,
+    );
+    expect(body.errorMessage).toBe(
+      `Value '${"\u0001".repeat(1017)}...(${input.errorMessage?.length} characters, cut in the audit log)`,
+    );
+    expect(body.userAgent).toHaveLength(1024 + "...(300000 characters, cut in the audit log)".length);
+    expect(body.errorCode).toBe("ValidationException");
+    // Short values are kept whole; an event still too big once cut is refused as before.
+    const many = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, "z".repeat(2000)]));
+    expect(() =>
+      prepareEvent(
+        { eventName: "X", caller: { principal: "p", account: ACCOUNT }, requestParameters: many },
+        { now: NOW, eventSource: "k", region: undefined },
+      ),
+    ).toThrow(RangeError);
+  });
 
   it("derives principalId, readOnly and the time as before", () => {
     const make = (principal: string, eventName = "Decrypt") =>

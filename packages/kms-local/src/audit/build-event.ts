@@ -213,6 +213,56 @@ function parametersJson(value: object | null, name: string): string {
   return text;
 }
 
+/** Longest string kept in an event that would otherwise exceed {@link MAX_EVENT_CHARS}. */
+const SHORTENED_STRING_CHARS = 1024;
+
+/** JSON data with every string (member names too) longer than SHORTENED_STRING_CHARS cut there and marked. */
+function shortened(value: unknown): unknown {
+  if (typeof value === "string") {
+    if (value.length <= SHORTENED_STRING_CHARS) return value;
+    let end = SHORTENED_STRING_CHARS;
+    const last = value.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--; // not between the halves of a surrogate pair
+    return `${value.slice(0, end)}...(${value.length} characters, cut in the audit log)`;
+  }
+  if (Array.isArray(value)) return value.map(shortened);
+  if (value !== null && typeof value === "object") {
+    const copy: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(value)) {
+      // defineProperty: a "__proto__" member stays a member.
+      Object.defineProperty(copy, shortened(name) as string, {
+        value: shortened(member),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return copy;
+  }
+  return value;
+}
+
+/** The input of an oversized event with its long strings cut: parameters, response elements, message, user agent. */
+function shortenedInput(input: AuditEventInput): AuditEventInput {
+  const data = (value: unknown, name: string) =>
+    value !== null && typeof value === "object" ? shortened(JSON.parse(parametersJson(value, name))) : value;
+  return {
+    ...input,
+    caller:
+      input.caller !== null && typeof input.caller === "object"
+        ? { ...input.caller, userAgent: shortened(input.caller.userAgent) as string | undefined }
+        : input.caller,
+    requestParameters: data(input.requestParameters, "requestParameters") as
+      | Record<string, unknown>
+      | undefined,
+    responseElements: data(input.responseElements, "responseElements") as
+      | Record<string, unknown>
+      | null
+      | undefined,
+    errorMessage: shortened(input.errorMessage) as string | undefined,
+  };
+}
+
 /** Returned by {@link plainCopy} for anything a JSON round trip would change or that it does not copy itself. */
 const NOT_PLAIN = Symbol("not plain");
 
@@ -284,6 +334,14 @@ function isReadOnly(eventName: string): boolean {
 export function prepareEvent(
   input: AuditEventInput,
   defaults: { now: Date; eventSource: string; region: string | undefined },
+): PreparedEvent {
+  return buildEvent(input, defaults, false);
+}
+
+function buildEvent(
+  input: AuditEventInput,
+  defaults: { now: Date; eventSource: string; region: string | undefined },
+  shortenedAlready: boolean,
 ): PreparedEvent {
   if (input === null || typeof input !== "object") {
     throw new TypeError(`audit event: expected an object, got ${describe(input)}`);
@@ -411,6 +469,9 @@ export function prepareEvent(
   }
   // + 1 for the closing brace of the whole event.
   if (text.length + 1 > MAX_EVENT_CHARS) {
+    // A request with huge values (a refused one, typically: a 100,000-character description) is still recorded,
+    // with its long strings cut, rather than failing closed unrecorded.
+    if (!shortenedAlready) return buildEvent(shortenedInput(input), defaults, true);
     throw new RangeError(
       `audit event: ${text.length + 1} characters of JSON exceed the limit of ${MAX_EVENT_CHARS}`,
     );
