@@ -116,8 +116,8 @@ describe("keys", () => {
     await rejects(kms.createKey(ROOT, { Description }), "ValidationException");
     const refused = (await kms.auditLog!.query({})).at(-1)!;
     expect([refused.eventName, refused.errorCode]).toEqual(["CreateKey", "ValidationException"]);
-    expect((refused.requestParameters as { description: string }).description).toMatch(
-      /^\u0001{1024}\.\.\.\(100000 characters, cut in the audit log\)$/,
+    expect((refused.requestParameters as { description: string }).description).toBe(
+      `${"\u0001".repeat(1024)}...(100000 characters, cut in the audit log)`,
     );
     expect((await kms.auditLog!.verify()).ok).toBe(true);
   });
