@@ -7,9 +7,8 @@
 import { SealkitError } from "@sealkit/core";
 import pkcs11js from "pkcs11js";
 import { describe, expect, it } from "vitest";
-import { FakeModule } from "../test/fake-module.js";
+import { cloudhsmProvider, FakeModule } from "../test/fake-module.js";
 import type { Handle, MechanismSpec, TemplateAttribute } from "./pkcs11-module.js";
-import { pkcs11Provider } from "./pkcs11-provider.js";
 
 const context = { tenant: "acme" };
 
@@ -63,22 +62,10 @@ class PerSessionHandles extends FakeModule {
   }
 }
 
-function cloudhsm(fake: FakeModule, poolSize: number) {
-  return pkcs11Provider({
-    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
-    tokenLabel: "fake",
-    pin: "crypto_user:password",
-    keyLabel: "master",
-    profile: "cloudhsm",
-    module: fake,
-    poolSize,
-  });
-}
-
 describe("session-specific key handles (CloudHSM client SDK 5 stand-in)", () => {
   it("never passes a key handle to a session that did not find it, and looks the key up once per session", async () => {
     const fake = new PerSessionHandles({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, 4);
+    const provider = cloudhsmProvider(fake, { poolSize: 4 });
     for (let round = 0; round < 5; round++) {
       const keys = await Promise.all(
         Array.from({ length: 12 }, () => provider.generateDataKey({ length: 32, context })),
@@ -99,7 +86,7 @@ describe("session-specific key handles (CloudHSM client SDK 5 stand-in)", () => 
 
   it("a label that becomes ambiguous is an error in a session that looks it up, never the first key found", async () => {
     const fake = new PerSessionHandles({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, 2);
+    const provider = cloudhsmProvider(fake, { poolSize: 2 });
     await provider.generateDataKey({ length: 32, context });
     fake.duplicate = true;
     fake.dropSessions(); // every session is lost (a failover): the retry opens a new one and must look again

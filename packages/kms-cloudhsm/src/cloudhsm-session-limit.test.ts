@@ -6,9 +6,8 @@
 import { SealkitError } from "@sealkit/core";
 import pkcs11js from "pkcs11js";
 import { describe, expect, it } from "vitest";
-import { FakeModule } from "../test/fake-module.js";
+import { cloudhsmProvider, FakeModule } from "../test/fake-module.js";
 import type { Handle } from "./pkcs11-module.js";
-import { pkcs11Provider } from "./pkcs11-provider.js";
 
 const context = { tenant: "acme" };
 
@@ -36,22 +35,10 @@ class SessionLimit extends FakeModule {
   }
 }
 
-function cloudhsm(fake: FakeModule, poolSize: number) {
-  return pkcs11Provider({
-    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
-    tokenLabel: "fake",
-    pin: "crypto_user:password",
-    keyLabel: "master",
-    profile: "cloudhsm",
-    module: fake,
-    poolSize,
-  });
-}
-
 describe("the application-wide session limit (CloudHSM stand-in)", () => {
   it("a pool that meets CKR_SESSION_COUNT while holding sessions waits for one of them instead of failing", async () => {
     const fake = new SessionLimit(3);
-    const provider = cloudhsm(fake, 8); // more than the token allows: other pools of the process hold the rest
+    const provider = cloudhsmProvider(fake, { poolSize: 8 }); // more than the token allows: other pools of the process hold the rest
     const outcomes = await Promise.all(
       Array.from({ length: 40 }, () =>
         provider.generateDataKey({ length: 32, context }).then(
@@ -70,7 +57,7 @@ describe("the application-wide session limit (CloudHSM stand-in)", () => {
 
   it("with no session of its own to wait for, the call fails with ERR_PROVIDER_UNAVAILABLE naming the CKR", async () => {
     const fake = new SessionLimit(0);
-    const provider = cloudhsm(fake, 2);
+    const provider = cloudhsmProvider(fake, { poolSize: 2 });
     const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
     expect(SealkitError.isInstance(error, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
     expect((error as Error).message).toMatch(/CKR_SESSION_COUNT/);

@@ -4,24 +4,11 @@
 
 import { SealkitError } from "@sealkit/core";
 import { describe, expect, it } from "vitest";
-import { FakeModule } from "../test/fake-module.js";
+import { cloudhsmProvider, FakeModule } from "../test/fake-module.js";
 import { HsmKey } from "./hsm-key.js";
-import { pkcs11Provider } from "./pkcs11-provider.js";
 
 const context = { tenant: "acme" };
 const PIN = "crypto_user:password";
-
-function cloudhsm(fake: FakeModule, extra: Record<string, unknown> = {}) {
-  return pkcs11Provider({
-    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
-    tokenLabel: "fake",
-    pin: PIN,
-    keyLabel: "master",
-    profile: "cloudhsm",
-    module: fake,
-    ...extra,
-  });
-}
 
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
@@ -32,7 +19,7 @@ const codeOf = (promise: Promise<unknown>) =>
 describe("provider lifecycle (fake module)", () => {
   it("a second close() while a call is in flight waits too, and the library is finalized only after the call", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 1 });
+    const provider = cloudhsmProvider(fake, { poolSize: 1 });
     const call = codeOf(provider.generateDataKey({ length: 32, context }));
     await new Promise((resolve) => setImmediate(resolve));
     let firstDone = false;
@@ -54,7 +41,7 @@ describe("provider lifecycle (fake module)", () => {
 
   it("calls after close() fail with ERR_PROVIDER_UNAVAILABLE without loading the library again", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     await provider.close();
     expect(fake.count("C_Initialize")).toBe(1);
@@ -81,7 +68,7 @@ describe("provider lifecycle (fake module)", () => {
       if (failures++ === 0) fake.C_Finalize(); // another component of the process finalized the library
       return original();
     };
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     expect(provider.stats().reinitializations).toBe(1);
     expect(await provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context })).toEqual(
@@ -95,7 +82,7 @@ describe("provider lifecycle (fake module)", () => {
     fake.C_Login = () => {
       throw Object.assign(new Error("CKR_PIN_LOCKED"), { name: "Pkcs11Error" });
     };
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
     expect(SealkitError.isInstance(error, "ERR_HSM_LOGIN_FAILED")).toBe(true);
     expect((error as Error).message).toMatch(/CKR_PIN_LOCKED/);
@@ -109,7 +96,7 @@ describe("provider lifecycle (fake module)", () => {
 
   it("rejects an encrypted data key longer than any data key it seals before calling the HSM", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     const edk = encryptedDataKeys[0]!;
     const long = new Uint8Array(1 + 12 + 1024 + 16 + 1);
@@ -130,7 +117,7 @@ describe("provider lifecycle (fake module)", () => {
 describe("re-initialization races (fake module)", () => {
   it("never passes a session opened before the re-initialization to the library after it", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 4 });
+    const provider = cloudhsmProvider(fake, { poolSize: 4 });
     const original = fake.C_EncryptAsync.bind(fake);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -168,7 +155,7 @@ describe("re-initialization races (fake module)", () => {
 describe("login failures (fake module)", () => {
   it("tries a wrong PIN once: a busy provider must not lock the crypto user out by logging in with every call", async () => {
     const fake = new FakeModule({ ivSource: "hsm", pin: "crypto_user:right" });
-    const provider = cloudhsm(fake, { pin: "crypto_user:wrong", poolSize: 8 });
+    const provider = cloudhsmProvider(fake, { pin: "crypto_user:wrong", poolSize: 8 });
     const burst = await Promise.all(
       Array.from({ length: 50 }, () => codeOf(provider.generateDataKey({ length: 32, context }))),
     );
@@ -185,7 +172,7 @@ describe("login failures (fake module)", () => {
 describe("cancellation (fake module)", () => {
   it("an aborted call leaves the queue at once and never reaches the HSM; the call in flight is not disturbed", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 1 });
+    const provider = cloudhsmProvider(fake, { poolSize: 1 });
     const original = fake.C_EncryptAsync.bind(fake);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -247,7 +234,7 @@ describe("cancellation (fake module)", () => {
 
   it("an abort during the HSM call rejects at once; the session returns to the pool when the HSM answers", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 1 });
+    const provider = cloudhsmProvider(fake, { poolSize: 1 });
     const original = fake.C_EncryptAsync.bind(fake);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));

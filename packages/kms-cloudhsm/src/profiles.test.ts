@@ -4,25 +4,13 @@
 import { AUTHENTICATION_FAILED_MESSAGE, SealkitError } from "@sealkit/core";
 import pkcs11js from "pkcs11js";
 import { describe, expect, it } from "vitest";
-import { FakeModule } from "../test/fake-module.js";
+import { cloudhsmProvider, FakeModule } from "../test/fake-module.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
 import { pkcs11Provider } from "./pkcs11-provider.js";
 import { CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD, PROFILES } from "./profiles.js";
 
 const context = { tenant: "acme" };
 const PIN = "crypto_user:password";
-
-function cloudhsm(fake: FakeModule, extra: Record<string, unknown> = {}) {
-  return pkcs11Provider({
-    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
-    tokenLabel: "fake",
-    pin: PIN,
-    keyLabel: "master",
-    profile: "cloudhsm",
-    module: fake,
-    ...extra,
-  });
-}
 
 type GcmParameter = { type: number; iv: Buffer; ivBits: number; aad: Buffer; tagBits: number };
 const encryptInits = (fake: FakeModule) =>
@@ -33,7 +21,7 @@ const encryptInits = (fake: FakeModule) =>
 describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
   it("passes a zeroed pIv with ulIvBits 0, stores the IV the HSM wrote back, and decrypts as AWS's sample does", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     const [init] = encryptInits(fake);
     expect(init!.mechanism).toBe(pkcs11js.CKM_AES_GCM);
@@ -63,7 +51,7 @@ describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
 
   it("uses the asynchronous C_Encrypt/C_Decrypt (network round trips must not block the event loop)", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     await provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context });
     expect(fake.count("C_EncryptAsync")).toBe(1);
@@ -74,7 +62,7 @@ describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
 
   it("logs in with the <crypto-user>:<password> PIN as given, on a read-write session", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     await provider.generateDataKey({ length: 32, context });
     const login = fake.calls.find((c) => c.fn === "C_Login")!;
     expect(login.args[1]).toBe(pkcs11js.CKU_USER);
@@ -86,7 +74,7 @@ describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
 
   it("fails with ERR_PROVIDER_UNAVAILABLE when the HSM does not write the IV back (wrong profile)", async () => {
     const fake = new FakeModule({ ivSource: "hsm", dropIv: true });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
     expect(SealkitError.isInstance(error, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
     expect((error as Error).message).toMatch(/IV/);
@@ -118,9 +106,9 @@ describe("cloudhsm profile (fake module at the PKCS#11 boundary)", () => {
     expect(PROFILES.softhsm.keyWrapMechanism).toBe(pkcs11js.CKM_AES_KEY_WRAP_PAD);
     expect(PROFILES.cloudhsm.maxSessions).toBe(1024);
     const fake = new FakeModule({ ivSource: "hsm" });
-    expect(() => cloudhsm(fake, { poolSize: 1025 })).toThrow(RangeError);
-    expect(() => cloudhsm(fake, { poolSize: 1024 })).not.toThrow();
-    expect(() => cloudhsm(fake, { pin: "password-only" })).toThrow(TypeError);
+    expect(() => cloudhsmProvider(fake, { poolSize: 1025 })).toThrow(RangeError);
+    expect(() => cloudhsmProvider(fake, { poolSize: 1024 })).not.toThrow();
+    expect(() => cloudhsmProvider(fake, { pin: "password-only" })).toThrow(TypeError);
   });
 });
 
@@ -156,7 +144,7 @@ describe("softhsm and generic profiles (fake module)", () => {
 describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", () => {
   it("re-initializes the library after CKR_DEVICE_REMOVED and retries once", async () => {
     const fake = new FakeModule({ ivSource: "hsm", failNextEncrypt: "CKR_DEVICE_REMOVED" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { plaintext, encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     expect(fake.count("C_Finalize")).toBe(1);
     expect(fake.count("C_Initialize")).toBe(2);
@@ -169,7 +157,7 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("waits for calls in flight on the thread pool before finalizing the library", async () => {
     const fake = new FakeModule({ ivSource: "hsm", failNextEncrypt: "CKR_DEVICE_REMOVED" });
-    const provider = cloudhsm(fake, { poolSize: 4 });
+    const provider = cloudhsmProvider(fake, { poolSize: 4 });
     const results = await Promise.all(
       Array.from({ length: 4 }, () => provider.generateDataKey({ length: 32, context })),
     );
@@ -181,7 +169,7 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("retries on a fresh session after CKR_SESSION_HANDLE_INVALID", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 2 });
+    const provider = cloudhsmProvider(fake, { poolSize: 2 });
     await provider.generateDataKey({ length: 32, context });
     fake.dropSessions();
     await provider.generateDataKey({ length: 32, context });
@@ -192,7 +180,7 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("gives up after one retry: a second loss in a row surfaces as ERR_PROVIDER_UNAVAILABLE", async () => {
     const fake = new FakeModule({ ivSource: "hsm", failNextEncrypt: "CKR_DEVICE_REMOVED" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const original = fake.C_EncryptAsync.bind(fake);
     let failures = 0;
     fake.C_EncryptAsync = (session, input, output) => {
@@ -207,13 +195,13 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("refuses an extractable master key unless allowExtractableKey is set", async () => {
     const fake = new FakeModule({ ivSource: "hsm", extractable: true });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const error = await provider.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
     expect(SealkitError.isInstance(error, "ERR_PROVIDER_UNAVAILABLE")).toBe(true);
     expect((error as Error).message).toMatch(/CKA_EXTRACTABLE/);
     expect(fake.count("C_EncryptAsync")).toBe(0);
     await provider.close();
-    const allowed = cloudhsm(new FakeModule({ ivSource: "hsm", extractable: true }), {
+    const allowed = cloudhsmProvider(new FakeModule({ ivSource: "hsm", extractable: true }), {
       allowExtractableKey: true,
     });
     await allowed.generateDataKey({ length: 32, context });
@@ -222,7 +210,7 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("close() lets the call in flight finish, rejects queued calls, and closes every session", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake, { poolSize: 1 });
+    const provider = cloudhsmProvider(fake, { poolSize: 1 });
     const calls = Array.from({ length: 4 }, () =>
       provider.generateDataKey({ length: 32, context }).then(
         () => "ok",
@@ -246,7 +234,7 @@ describe("session pool recovery (fake module: faults SoftHSM2 cannot produce)", 
 
   it("reports a tampered value as ERR_INVALID_CIPHERTEXT (CKR_ENCRYPTED_DATA_INVALID) without retrying", async () => {
     const fake = new FakeModule({ ivSource: "hsm" });
-    const provider = cloudhsm(fake);
+    const provider = cloudhsmProvider(fake);
     const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context });
     const ciphertext = encryptedDataKeys[0]!.ciphertext.slice();
     ciphertext[30]! ^= 1;

@@ -4,6 +4,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import type { Handle, MechanismSpec, Pkcs11Module, TemplateAttribute } from "../src/pkcs11-module.js";
+import { pkcs11Provider } from "../src/pkcs11-provider.js";
 
 export interface FakeCall {
   readonly fn: string;
@@ -250,4 +251,20 @@ export class FakeModule implements Pkcs11Module {
       throw ckr("CKR_ENCRYPTED_DATA_INVALID");
     }
   }
+}
+
+/**
+ * A provider with the cloudhsm profile over a fake module: key "master" on token "fake", the fake's default PIN.
+ * `extra` adds or overrides provider options (poolSize, pin, ...).
+ */
+export function cloudhsmProvider(fake: FakeModule, extra: Record<string, unknown> = {}) {
+  return pkcs11Provider({
+    library: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
+    tokenLabel: "fake",
+    pin: "crypto_user:password",
+    keyLabel: "master",
+    profile: "cloudhsm",
+    module: fake,
+    ...extra,
+  });
 }
