@@ -909,41 +909,17 @@ describe("HTTP/1.1 layer: mutated byte streams", { timeout: 120_000 }, () => {
           "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
         "latin1",
       );
-      const special = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c];
-      const mutation = fc.oneof(
-        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
-        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
-        fc.record({
-          kind: fc.constant("delete" as const),
-          at: fc.nat(),
-          length: fc.integer({ min: 1, max: 8 }),
-        }),
-        fc.record({
-          kind: fc.constant("repeat" as const),
-          at: fc.nat(),
-          length: fc.integer({ min: 1, max: 40 }),
-        }),
+      const mutation = byteMutation(
+        [0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c],
+        8,
+        40,
       );
       await fc.assert(
         fc.asyncProperty(
           fc.array(mutation, { minLength: 1, maxLength: 4 }),
           fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 4 }),
           async (mutations, pieces) => {
-            let bytes = base;
-            for (const m of mutations) {
-              const at = m.at % (bytes.length + 1);
-              if (m.kind === "set" && at < bytes.length) {
-                bytes = Buffer.from(bytes);
-                bytes[at] = m.byte;
-              } else if (m.kind === "insert") {
-                bytes = Buffer.concat([bytes.subarray(0, at), Buffer.of(m.byte), bytes.subarray(at)]);
-              } else if (m.kind === "delete") {
-                bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
-              } else if (m.kind === "repeat") {
-                const part = bytes.subarray(at, at + m.length);
-                bytes = Buffer.concat([bytes.subarray(0, at), part, part, bytes.subarray(at)]);
-              }
-            }
+            const bytes = mutated(base, mutations);
             const raw = new Raw(port);
             await raw.connected();
             for (let at = 0, i = 0; at < bytes.length; i++) {
@@ -1051,32 +1027,13 @@ describe("HTTP/1.1 layer: differential against node:http's parser", { timeout: 1
           "GET /d HTTP/1.1\r\nHost: x\r\n\r\n",
         "latin1",
       );
-      const special = [
-        0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c, 0x0b, 0x0c, 0x22, 0x7f,
-      ];
-      const mutation = fc.oneof(
-        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
-        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
-        fc.record({
-          kind: fc.constant("delete" as const),
-          at: fc.nat(),
-          length: fc.integer({ min: 1, max: 4 }),
-        }),
+      const mutation = byteMutation(
+        [0x0d, 0x0a, 0x00, 0x20, 0x09, 0xa0, 0x3a, 0x3b, 0x30, 0x66, 0x2c, 0x0b, 0x0c, 0x22, 0x7f],
+        4,
       );
       await fc.assert(
         fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 2 }), async (mutations) => {
-          let bytes = base;
-          for (const m of mutations) {
-            const at = m.at % (bytes.length + 1);
-            if (m.kind === "set" && at < bytes.length) {
-              bytes = Buffer.from(bytes);
-              bytes[at] = m.byte;
-            } else if (m.kind === "insert") {
-              bytes = Buffer.concat([bytes.subarray(0, at), Buffer.of(m.byte), bytes.subarray(at)]);
-            } else if (m.kind === "delete") {
-              bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
-            }
-          }
+          const bytes = mutated(base, mutations);
           ours.seen.length = 0;
           node.seen.length = 0;
           await Promise.all([sendAll(ours.port, bytes), sendAll(node.port, bytes)]);
@@ -1093,6 +1050,60 @@ describe("HTTP/1.1 layer: differential against node:http's parser", { timeout: 1
     }
   });
 });
+
+type ByteMutation =
+  | { kind: "set"; at: number; byte: number }
+  | { kind: "insert"; at: number; byte: number }
+  | { kind: "delete"; at: number; length: number }
+  | { kind: "repeat"; at: number; length: number };
+
+/**
+ * A mutation of a byte stream: one of `special` set or inserted, up to `maxDelete` bytes deleted, and (with
+ * `maxRepeat`) up to that many bytes repeated in place. Positions wrap around the stream's length.
+ */
+function byteMutation(special: number[], maxDelete: number, maxRepeat?: number): fc.Arbitrary<ByteMutation> {
+  const kinds: fc.Arbitrary<ByteMutation>[] = [
+    fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+    fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), byte: fc.constantFrom(...special) }),
+    fc.record({
+      kind: fc.constant("delete" as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: maxDelete }),
+    }),
+  ];
+  if (maxRepeat !== undefined) {
+    kinds.push(
+      fc.record({
+        kind: fc.constant("repeat" as const),
+        at: fc.nat(),
+        length: fc.integer({ min: 1, max: maxRepeat }),
+      }),
+    );
+  }
+  return fc.oneof(...kinds);
+}
+
+/** `base` with the mutations applied in order (never modified in place). */
+function mutated(base: Buffer, mutations: readonly ByteMutation[]): Buffer {
+  let bytes = base;
+  for (const m of mutations) {
+    const at = m.at % (bytes.length + 1);
+    if (m.kind === "set") {
+      if (at < bytes.length) {
+        bytes = Buffer.from(bytes);
+        bytes[at] = m.byte;
+      }
+    } else if (m.kind === "insert") {
+      bytes = Buffer.concat([bytes.subarray(0, at), Buffer.of(m.byte), bytes.subarray(at)]);
+    } else if (m.kind === "delete") {
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
+    } else {
+      const part = bytes.subarray(at, at + m.length);
+      bytes = Buffer.concat([bytes.subarray(0, at), part, part, bytes.subarray(at)]);
+    }
+  }
+  return bytes;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
