@@ -242,6 +242,36 @@ describe("kms serve and a second Ctrl-C", () => {
     expect(end.code === 130 || end.signal === "SIGINT").toBe(true);
     expect(out).toMatch(/SIGINT: finishing requests in flight, then stopping/);
   });
+
+  it("SIGHUP (its terminal closed) stops as gracefully as SIGTERM, exit 0", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "kms",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        join(cwd, "hangup-kms"),
+        "--allow-unsigned-as",
+        "arn:aws:iam::111122223333:root",
+      ],
+      { cwd, env: baseEnv(cwd) as NodeJS.ProcessEnv },
+    );
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("close", (code, signal) => resolve({ code, signal })),
+    );
+    for (let i = 0; i < 300 && !/^ready$/m.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGHUP");
+    // Node's default for SIGHUP was to die at once, by the signal.
+    expect(await closed).toEqual({ code: 0, signal: null });
+    expect(out).toMatch(/SIGHUP: finishing requests in flight, then stopping\nstopped\n/);
+  });
 });
 
 describe("policy put", () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // sealkit-kms: run the local KMS as an AWS KMS-compatible HTTP server (`sealkit-kms serve ...`).
 
+import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import { startKmsServer } from "./server/start.js";
 
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   );
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: "SIGTERM" | "SIGINT") => {
+    const stop = (signal: "SIGTERM" | "SIGINT" | "SIGHUP") => {
       if (stopping) {
         // A second signal: the operator does not want to wait (a request the local KMS is stuck on, a body still
         // arriving). Exiting now is what a SIGKILL would do, which the audit log survives: every answer already
@@ -113,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(
           `${signal} again: exiting now, ${started.server.metrics.inFlight} request(s) in flight left unanswered\n`,
         );
-        process.exit(signal === "SIGINT" ? 130 : 143);
+        process.exit(128 + constants.signals[signal]);
       }
       stopping = true;
       process.stdout.write(
@@ -130,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // The terminal it ran in was closed: stop as gracefully as for SIGTERM (Node's default was to die at once).
+    process.on("SIGHUP", () => stop("SIGHUP"));
     // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
     // a SIGTERM in the instant between the two killed the process with no graceful stop).
     process.stdout.write("ready\n");

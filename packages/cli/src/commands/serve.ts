@@ -2,6 +2,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SealkitError } from "@sealkit/core";
@@ -93,11 +94,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   );
   await new Promise<void>((done, fail) => {
     let stopping = false;
-    const stop = (signal: "SIGINT" | "SIGTERM") => {
+    const stop = (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => {
       if (stopping) {
         // A second signal while requests in flight hold the stop (up to the request timeout): exit now.
         process.stdout.write(`${signal} again: stopping now\n`);
-        process.exit(signal === "SIGINT" ? 130 : 143);
+        process.exit(128 + constants.signals[signal]);
       }
       stopping = true;
       process.stdout.write(`${signal}: finishing requests in flight, then stopping\n`);
@@ -108,6 +109,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // The terminal it ran in was closed: stop as gracefully as for SIGTERM (Node's default was to die at once).
+    process.on("SIGHUP", () => stop("SIGHUP"));
     // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
     // a SIGTERM in the instant between the two killed the process with no graceful stop).
     process.stdout.write("ready\n");

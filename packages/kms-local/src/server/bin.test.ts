@@ -283,6 +283,17 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
     await kms.kms.close();
   });
 
+  it("SIGHUP (its terminal closed) stops as gracefully as SIGTERM: exit 0, the data dir closed", async () => {
+    const server = await serve("hangup");
+    server.child.kill("SIGHUP");
+    // Node's default for SIGHUP was to die at once, by the signal.
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/SIGHUP: finishing requests in flight/);
+    expect(server.output()).toMatch(/^stopped$/m);
+    const kms = await openTestKms(server.dataDir);
+    await kms.kms.close();
+  });
+
   it("a second SIGTERM exits at once (143) instead of waiting for the requests in flight", async () => {
     const server = await serve("second-signal");
     const pending = await partialRequest(server.url);
