@@ -188,13 +188,21 @@ describe("AuditLog", () => {
     await expect(
       log.append({ ...decryptEvent(), requestParameters: { n: 10n } as unknown as Record<string, unknown> }),
     ).rejects.toThrow(TypeError);
+    // Too big even with every long string cut to 1,024 characters.
+    const members = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`m${i}`, "x".repeat(2000)]));
     await expect(
-      log.append(
-        decryptEvent(ALICE, KEY_A, { requestParameters: { keyId: KEY_A, big: "x".repeat(300_000) } }),
-      ),
+      log.append(decryptEvent(ALICE, KEY_A, { requestParameters: { keyId: KEY_A, ...members } })),
     ).rejects.toThrow(RangeError);
     expect(log.stats().lastSequence).toBe(0);
     expect((await log.verify()).events).toBe(0);
+    // One huge value is recorded, cut (a refused request with a huge parameter is still audited).
+    const cut = await log.append(
+      decryptEvent(ALICE, KEY_A, { requestParameters: { keyId: KEY_A, big: "x".repeat(300_000) } }),
+    );
+    expect((cut.requestParameters as { big: string }).big).toBe(
+      `${"x".repeat(1024)}...(300000 characters, cut in the audit log)`,
+    );
+    expect((await log.verify()).ok).toBe(true);
     await log.close();
   });
 
