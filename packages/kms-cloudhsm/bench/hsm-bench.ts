@@ -6,16 +6,11 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import pkcs11js from "pkcs11js";
 import { createAesKey } from "../src/key-admin.js";
 import { pkcs11Provider } from "../src/pkcs11-provider.js";
-import { hasSoftHsm, SOFTHSM_LIBRARY, setupSoftHsm, slotOf } from "../test/softhsm.js";
+import { hasSoftHsm, SOFTHSM_LIBRARY, setupSoftHsm, slotOf, softHsmOptions } from "../test/softhsm.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const TOKEN = { label: "bench", pin: "1234", soPin: "5678" };
-const session = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  profile: "softhsm" as const,
-};
+const session = softHsmOptions(TOKEN);
 const context = { tenant: "acme", app: "bench" };
 
 /** Runs `op` with `inFlight` calls outstanding for SECONDS; returns ops/s and the event-loop delay seen. */

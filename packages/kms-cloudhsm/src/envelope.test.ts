@@ -3,17 +3,12 @@
 import { decrypt, encrypt } from "@sealkit/cipher";
 import { randomBytes, rawKeyProvider, SealkitError, utf8 } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, SOFTHSM_LIBRARY, type SoftHsm, setupSoftHsm } from "../test/softhsm.js";
+import { hasSoftHsm, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { type Pkcs11Provider, pkcs11Provider } from "./pkcs11-provider.js";
 
 const TOKEN = { label: "envelope-test", pin: "1234", soPin: "5678" };
-const session = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  profile: "softhsm" as const,
-};
+const session = softHsmOptions(TOKEN);
 
 describe.skipIf(!hasSoftHsm)("envelopes with the PKCS#11 provider", () => {
   let hsm: SoftHsm;

@@ -14,6 +14,7 @@ import {
   type SoftHsm,
   setupSoftHsm,
   slotOf,
+  softHsmOptions,
 } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { type Pkcs11Provider, pkcs11Provider } from "./pkcs11-provider.js";
@@ -21,12 +22,7 @@ import { type Pkcs11Provider, pkcs11Provider } from "./pkcs11-provider.js";
 if (!hasSoftHsm) console.warn(SKIP_MESSAGE);
 
 const TOKEN = { label: "hardening", pin: "1234", soPin: "5678" };
-const session = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  profile: "softhsm" as const,
-};
+const session = softHsmOptions(TOKEN);
 const context = { tenant: "acme", purpose: "review" };
 
 async function codeOf(promise: Promise<unknown>): Promise<SealkitError> {

@@ -3,19 +3,13 @@
 
 import { type KeyWrapper, randomBytes, utf8 } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, rawModule, SOFTHSM_LIBRARY, type SoftHsm, setupSoftHsm } from "../test/softhsm.js";
+import { hasSoftHsm, rawModule, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
 import type { Pkcs11Module } from "./pkcs11-module.js";
 
 const TOKEN = { label: "wrap-abort", pin: "1234", soPin: "5678" };
-const config = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  keyLabel: "root",
-  profile: "softhsm" as const,
-};
+const config = { ...softHsmOptions(TOKEN), keyLabel: "root" };
 const aad = utf8("backing-key:1");
 
 type Hook = (original: (...args: unknown[]) => unknown, ...args: unknown[]) => unknown;

@@ -2,18 +2,12 @@
 
 import { AUTHENTICATION_FAILED_MESSAGE, randomBytes, SealkitError, utf8 } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, SOFTHSM_LIBRARY, type SoftHsm, setupSoftHsm } from "../test/softhsm.js";
+import { hasSoftHsm, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
 
 const TOKEN = { label: "kms-root", pin: "1234", soPin: "5678" };
-const config = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  keyLabel: "root",
-  profile: "softhsm" as const,
-};
+const config = { ...softHsmOptions(TOKEN), keyLabel: "root" };
 
 describe.skipIf(!hasSoftHsm)("pkcs11KeyWrapper on SoftHSM2", () => {
   let hsm: SoftHsm;

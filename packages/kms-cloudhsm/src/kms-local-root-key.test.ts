@@ -7,18 +7,12 @@ import { join } from "node:path";
 import { utf8 } from "@sealkit/core";
 import { LocalKms } from "@sealkit/kms-local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, SOFTHSM_LIBRARY, type SoftHsm, setupSoftHsm } from "../test/softhsm.js";
+import { hasSoftHsm, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
 
 const TOKEN = { label: "kms-local", pin: "1234", soPin: "5678" };
-const config = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  keyLabel: "kms-root",
-  profile: "softhsm" as const,
-};
+const config = { ...softHsmOptions(TOKEN), keyLabel: "kms-root" };
 const ROOT = { principal: "arn:aws:iam::111122223333:root", account: "111122223333" };
 
 describe.skipIf(!hasSoftHsm)("LocalKms with a PKCS#11 root key", () => {

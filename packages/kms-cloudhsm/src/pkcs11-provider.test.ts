@@ -7,10 +7,10 @@ import {
   hasSoftHsm,
   rawModule,
   SKIP_MESSAGE,
-  SOFTHSM_LIBRARY,
   type SoftHsm,
   setupSoftHsm,
   slotOf,
+  softHsmOptions,
 } from "../test/softhsm.js";
 import { createAesKey, describeKey, findKey } from "./key-admin.js";
 import { type Pkcs11Provider, pkcs11Provider } from "./pkcs11-provider.js";
@@ -19,12 +19,7 @@ if (!hasSoftHsm) console.warn(SKIP_MESSAGE);
 
 const TOKEN = { label: "sealkit-test", pin: "1234", soPin: "5678" };
 const PIN_TOKEN = { label: "pin-test", pin: "4321", soPin: "8765" };
-const session = {
-  library: SOFTHSM_LIBRARY,
-  tokenLabel: TOKEN.label,
-  pin: TOKEN.pin,
-  profile: "softhsm" as const,
-};
+const session = softHsmOptions(TOKEN);
 const context = { tenant: "acme", purpose: "test" };
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<SealkitError> {

@@ -29,6 +29,11 @@ export interface TestToken {
   readonly soPin: string;
 }
 
+/** The provider and key-wrapper options that reach `token` on SoftHSM2; add `keyLabel` where a key is named. */
+export function softHsmOptions(token: TestToken) {
+  return { library: SOFTHSM_LIBRARY, tokenLabel: token.label, pin: token.pin, profile: "softhsm" as const };
+}
+
 export interface SoftHsm {
   readonly dir: string;
   readonly conf: string;
