@@ -1,7 +1,6 @@
 // Bad input a new user runs into: output paths that cannot be written, flags that contradict each other, and
 // malformed config files holding a PIN (whose text must not be echoed back on stderr).
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   existsSync,
@@ -16,7 +15,7 @@ import {
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
+import { ok, run, startServe, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -199,78 +198,35 @@ describe("help", () => {
 });
 
 describe("kms serve and a second Ctrl-C", () => {
+  const unsigned = ["--allow-unsigned-as", "arn:aws:iam::111122223333:root"];
+
   it("the first signal stops gracefully; a second one while a slow request holds the stop exits at once", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        "kms",
-        "serve",
-        "--port",
-        "0",
-        "--data-dir",
-        join(cwd, "serve-kms"),
-        "--allow-unsigned-as",
-        "arn:aws:iam::111122223333:root",
-      ],
-      { cwd, env: baseEnv(cwd) as NodeJS.ProcessEnv },
-    );
-    let out = "";
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on("close", (code, signal) => resolve({ code, signal })),
-    );
-    for (let i = 0; i < 300 && !/^ready$/m.test(out); i++) await new Promise((r) => setTimeout(r, 100));
-    const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    const serve = await startServe(["--data-dir", join(cwd, "serve-kms"), ...unsigned], { cwd });
     // A request whose body is still arriving: a graceful stop waits for it (up to the 30 s request timeout).
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect(serve.port, "127.0.0.1");
     await new Promise((r) => socket.once("connect", r));
     socket.write(
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 100\r\n\r\n{",
     );
     await new Promise((r) => setTimeout(r, 300));
     const started = Date.now();
-    child.kill("SIGINT");
-    for (let i = 0; i < 50 && !out.includes("SIGINT: finishing"); i++)
+    serve.child.kill("SIGINT");
+    for (let i = 0; i < 50 && !serve.output().includes("SIGINT: finishing"); i++)
       await new Promise((r) => setTimeout(r, 100));
-    child.kill("SIGINT");
-    const end = await closed;
+    serve.child.kill("SIGINT");
+    const end = await serve.closed;
     socket.destroy();
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(end.code === 130 || end.signal === "SIGINT").toBe(true);
-    expect(out).toMatch(/SIGINT: finishing requests in flight, then stopping/);
+    expect(serve.output()).toMatch(/SIGINT: finishing requests in flight, then stopping/);
   });
 
   it("SIGHUP (its terminal closed) stops as gracefully as SIGTERM, exit 0", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        "kms",
-        "serve",
-        "--port",
-        "0",
-        "--data-dir",
-        join(cwd, "hangup-kms"),
-        "--allow-unsigned-as",
-        "arn:aws:iam::111122223333:root",
-      ],
-      { cwd, env: baseEnv(cwd) as NodeJS.ProcessEnv },
-    );
-    let out = "";
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on("close", (code, signal) => resolve({ code, signal })),
-    );
-    for (let i = 0; i < 300 && !/^ready$/m.test(out); i++) await new Promise((r) => setTimeout(r, 100));
-    child.kill("SIGHUP");
+    const serve = await startServe(["--data-dir", join(cwd, "hangup-kms"), ...unsigned], { cwd });
+    serve.child.kill("SIGHUP");
     // Node's default for SIGHUP was to die at once, by the signal.
-    expect(await closed).toEqual({ code: 0, signal: null });
-    expect(out).toMatch(/SIGHUP: finishing requests in flight, then stopping\nstopped\n/);
+    expect(await serve.closed).toEqual({ code: 0, signal: null });
+    expect(serve.output()).toMatch(/SIGHUP: finishing requests in flight, then stopping\nstopped\n/);
   });
 });
 

@@ -1,6 +1,6 @@
 // Test helpers: run the BUILT sealkit binary (dist/bin.js) as a child process, in a temp dir.
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -90,4 +90,50 @@ export async function ok(args: readonly string[], options: RunOptions = {}): Pro
 export function tempDir(prefix = "sealkit-cli-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A running `sealkit kms serve` child (see {@link startServe}). */
+export interface ServeChild {
+  readonly child: ChildProcess;
+  /** The endpoint it printed it listens on (`http://127.0.0.1:<port>`), and its port. */
+  readonly url: string;
+  readonly port: number;
+  /** Its exit code or signal, once its output is fully read. */
+  readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its stdout so far. */
+  output(): string;
+  /** Its stderr so far. */
+  errors(): string;
+}
+
+/**
+ * Starts `sealkit kms serve --port 0 ...args` (the built binary) and resolves once it printed its ready line, or
+ * rejects if it exits before.
+ */
+export async function startServe(
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env?: Record<string, string | undefined> },
+): Promise<ServeChild> {
+  const child = spawn(process.execPath, [BIN, "kms", "serve", "--port", "0", ...args], {
+    cwd: options.cwd,
+    env: { ...baseEnv(options.cwd), ...options.env } as NodeJS.ProcessEnv,
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  // "close", not "exit": exit can come before the last of stdout has been read.
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+      if (/^ready$/m.test(out)) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`sealkit kms serve exited ${code} before ready: ${err}`)));
+  });
+  const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+  return { child, url, port: Number(new URL(url).port), closed, output: () => out, errors: () => err };
 }

@@ -1,11 +1,11 @@
 // The pkcs11 provider on SoftHSM2 through the built binary: a round trip, the PIN from the environment, a wrong PIN,
 // and `kms serve --hsm` with the local KMS's root key on the token.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
+import { ok, run, startServe, tempDir } from "./helpers.js";
 
 const LIBRARY = "/usr/lib/softhsm/libsofthsm2.so";
 const hasSoftHsm =
@@ -106,14 +106,8 @@ describe.skipIf(!hasSoftHsm)("pkcs11 provider on SoftHSM2", () => {
       }),
     );
     const dataDir = join(cwd, "kms");
-    const child: ChildProcess = spawn(
-      process.execPath,
+    const serve = await startServe(
       [
-        BIN,
-        "kms",
-        "serve",
-        "--port",
-        "0",
         "--data-dir",
         dataDir,
         "--hsm",
@@ -121,32 +115,17 @@ describe.skipIf(!hasSoftHsm)("pkcs11 provider on SoftHSM2", () => {
         "--allow-unsigned-as",
         "arn:aws:iam::111122223333:user/dev",
       ],
-      { cwd, env: { ...baseEnv(cwd), ...env } },
+      { cwd, env },
     );
-    let out = "";
-    let err = "";
-    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        if (/^ready$/m.test(out)) resolve();
-      });
-      child.on("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
-    expect(out).toMatch(/root key pkcs11:token=cli,key=kms-root/);
-    expect(err).toMatch(/WARNING: --allow-unsigned-as is ON/);
+    expect(serve.output()).toMatch(/root key pkcs11:token=cli,key=kms-root/);
+    expect(serve.errors()).toMatch(/WARNING: --allow-unsigned-as is ON/);
     expect(readdirSync(dataDir)).not.toContain("root.key");
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      // "close", not "exit": exit can come before the last of stdout has been read.
-      child.once("close", (code, signal) => resolve({ code, signal })),
-    );
-    child.kill("SIGTERM");
-    const { code, signal } = await exited;
+    serve.child.kill("SIGTERM");
     // The graceful stop (requests finished, local KMS and HSM sessions closed) completed. On loaded runs this
     // used to fail now and then, killed by the SIGTERM itself: "ready" was printed before the signal handlers
     // were installed. They are installed first now.
-    expect({ code, signal }).toEqual({ code: 0, signal: null });
-    expect(out).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);
+    expect(await serve.closed).toEqual({ code: 0, signal: null });
+    expect(serve.output()).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);
   });
 });
 

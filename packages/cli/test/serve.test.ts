@@ -1,11 +1,10 @@
 // `sealkit kms serve` (kms-local's startKmsServer) driven by the CLI's own aws provider and admin commands over
 // HTTP with SigV4 (@aws-sdk/client-kms), the local -> AWS KMS rewrap migration, and --hsm refusing a dead HSM.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
+import { ok, run, type ServeChild, startServe, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -14,43 +13,17 @@ const ALICE = {
   secretAccessKey: "alice-secret-key-0000000000000000000000",
   principal: "arn:aws:iam::111122223333:user/alice",
 };
-let server: ChildProcess | undefined;
+let server: ServeChild | undefined;
 let url = "";
-let serverOut = "";
 const aliceEnv = { AWS_ACCESS_KEY_ID: ALICE.accessKeyId, AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey };
-
-/** Spawns `sealkit kms serve` and resolves with the URL from its "listening on" line once it printed "ready". */
-function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "kms", "serve", ...args], { cwd, env: baseEnv(cwd) });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (b: Buffer) => {
-      out += b.toString();
-      serverOut = out;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && /^ready$/m.test(out)) resolve({ child, url: m[1]! });
-    });
-    child.stderr!.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on("exit", (code) => reject(new Error(`kms serve exited ${code} before ready: ${err}`)));
-  });
-}
 
 beforeAll(async () => {
   writeFileSync(join(cwd, "creds.json"), JSON.stringify({ credentials: [ALICE] }));
-  ({ child: server, url } = await serve([
-    "--port",
-    "0",
-    "--data-dir",
-    join(cwd, "server-kms"),
-    "--credentials",
-    "creds.json",
-  ]));
+  server = await startServe(["--data-dir", join(cwd, "server-kms"), "--credentials", "creds.json"], { cwd });
+  url = server.url;
 });
 afterAll(() => {
-  server?.kill("SIGKILL");
+  server?.child.kill("SIGKILL");
   t.cleanup();
 });
 
@@ -150,11 +123,9 @@ describe("against the Sealkit KMS server", () => {
   });
 
   it("stops cleanly on SIGTERM", async () => {
-    // "close", not "exit": exit can come before the last of stdout has been read.
-    const exited = new Promise<number | null>((resolve) => server!.once("close", resolve));
-    server!.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(serverOut).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);
+    server!.child.kill("SIGTERM");
+    expect((await server!.closed).code).toBe(0);
+    expect(server!.output()).toMatch(/SIGTERM: finishing requests in flight, then stopping\nstopped\n/);
     server = undefined;
   });
 });
