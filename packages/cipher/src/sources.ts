@@ -1,6 +1,6 @@
 // Random-access byte sources for decryptRange: a buffer, or a URL read with HTTP Range requests.
 
-import { abytes, aint, aobject, concatBytes, malformed, SealkitError } from "@sealkit/core";
+import { abytes, aint, aobject, malformed, readAtMost, SealkitError } from "@sealkit/core";
 
 /** Bytes of an envelope that can be read at any offset: a buffer, a file handle, an HTTP object. */
 export interface ByteSource {
@@ -128,34 +128,21 @@ function checkVersion(url: string, seen: Version, response: Response): void {
  * Reads a response body of at most `limit` bytes, cancelling it as soon as more arrives (then `tooLong()` is
  * thrown): a hostile or misconfigured server cannot make it hold more than `limit` bytes.
  */
-async function readAtMost(
+async function readBodyAtMost(
   response: Response,
   limit: number,
   tooLong: () => SealkitError,
   failed: (error: unknown) => unknown,
 ): Promise<Uint8Array> {
-  const body = response.body;
-  if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (error) {
-      throw failed(error);
-    }
-    const { done, value } = next;
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLong();
-    }
-    chunks.push(value);
+  if (!response.body) return new Uint8Array(0);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readAtMost(response.body, limit);
+  } catch (error) {
+    throw failed(error);
   }
-  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
+  if (bytes === undefined) throw tooLong();
+  return bytes;
 }
 
 /** The body's length from Content-Length, when the body is sent as it is (not content-encoded). */
@@ -250,7 +237,7 @@ export async function fetchSource(
       await probe.body?.cancel();
       throw tooLarge(declared);
     }
-    return bytesSource(await readAtMost(probe, limit, () => tooLarge(), failed("GET")));
+    return bytesSource(await readBodyAtMost(probe, limit, () => tooLarge(), failed("GET")));
   }
   if (probe.status !== 206) {
     await probe.body?.cancel();
@@ -266,7 +253,7 @@ export async function fetchSource(
     await probe.body?.cancel();
     throw error;
   }
-  const first = await readAtMost(
+  const first = await readBodyAtMost(
     probe,
     probeLength,
     () => badServer(href, `sent more than the ${probeLength} bytes asked for`),
@@ -332,7 +319,7 @@ export async function fetchSource(
         await response.body?.cancel();
         throw error;
       }
-      const bytes = await readAtMost(
+      const bytes = await readBodyAtMost(
         response,
         length,
         () => badServer(href, `sent more than the ${length} bytes asked for`),

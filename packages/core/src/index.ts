@@ -92,6 +92,7 @@ export {
   rawKeyProvider,
   rawWrapAad,
 } from "./raw-provider.js";
+export { type ReadAtMostOptions, readAtMost } from "./read-stream.js";
 export { type RewrapOptions, type RewrapResult, rewrapEnvelopeHeader } from "./rewrap.js";
 export {
   AES_256_GCM,

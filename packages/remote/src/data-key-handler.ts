@@ -8,6 +8,7 @@ import {
   type EncryptedDataKey,
   type EncryptionContext,
   type KeyProvider,
+  readAtMost,
   SealkitError,
   type SealkitErrorCode,
   toBase64,
@@ -195,32 +196,16 @@ export function createDataKeyHandler(
     const declared = Number(request.headers.get("content-length") ?? "0");
     if (declared > maxBodyBytes)
       throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
-    const reader = request.body?.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (reader) {
-      for (;;) {
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await reader.read();
-        } catch {
-          throw new Refusal(400, "ERR_REQUEST_INVALID", "the body could not be read to its end");
-        }
-        const { done, value } = next;
-        if (done) break;
-        size += value.length;
-        if (size > maxBodyBytes) {
-          await reader.cancel();
-          throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
-        }
-        chunks.push(value);
+    let bytes: Uint8Array | undefined = new Uint8Array(0);
+    if (request.body) {
+      try {
+        bytes = await readAtMost(request.body, maxBodyBytes);
+      } catch {
+        throw new Refusal(400, "ERR_REQUEST_INVALID", "the body could not be read to its end");
       }
     }
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
+    if (bytes === undefined) {
+      throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
     }
     try {
       return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));

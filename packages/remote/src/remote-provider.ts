@@ -7,6 +7,7 @@ import {
   type EncryptedDataKey,
   fromBase64,
   type KeyProvider,
+  readAtMost,
   SealkitError,
   type SealkitErrorCode,
   untilAborted,
@@ -93,40 +94,19 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
 
-  /** Reads the answer's bytes up to MAX_RESPONSE_BYTES; an abort of `signal` cancels the read. */
+  /**
+   * Reads the answer's bytes up to MAX_RESPONSE_BYTES; an abort of `signal` cancels the read. The chunks are wiped:
+   * they hold the base64 of a data key.
+   */
   const readBody = async (response: Response, signal: AbortSignal): Promise<Uint8Array> => {
-    const reader = response.body?.getReader();
-    if (!reader) return new Uint8Array(0);
-    // A fetch that ignores its signal would leave a read pending forever: cancelling ends it.
-    const cancel = () => void reader.cancel(signal.reason).catch(() => {});
-    signal.addEventListener("abort", cancel, { once: true });
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        signal.throwIfAborted();
-        if (done) break;
-        size += value.length;
-        chunks.push(value);
-        if (size > MAX_RESPONSE_BYTES) {
-          cancel();
-          throw new SealkitError(
-            "ERR_PROVIDER_UNAVAILABLE",
-            `data-key server answered with a body larger than ${MAX_RESPONSE_BYTES} bytes`,
-          );
-        }
-      }
-    } finally {
-      signal.removeEventListener("abort", cancel);
+    if (!response.body) return new Uint8Array(0);
+    const bytes = await readAtMost(response.body, MAX_RESPONSE_BYTES, { signal, wipeChunks: true });
+    if (bytes === undefined) {
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `data-key server answered with a body larger than ${MAX_RESPONSE_BYTES} bytes`,
+      );
     }
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    wipe(...chunks); // they hold the base64 of a data key
     return bytes;
   };
 
