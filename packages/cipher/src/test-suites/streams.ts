@@ -20,11 +20,13 @@ export interface StreamOutcome {
   readonly error?: unknown;
 }
 
-/** Writes `input` in chunks of `chunkSize` (0: one chunk) through `stream` and collects what comes out. */
-export async function runThrough(
+/**
+ * Feeds `stream` with `write` while collecting what comes out; the first failure of either side is the outcome's
+ * error.
+ */
+async function drive(
   stream: TransformStream<Uint8Array, Uint8Array>,
-  input: Uint8Array,
-  chunkSize = 0,
+  write: (writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>,
 ): Promise<StreamOutcome> {
   const parts: Uint8Array[] = [];
   const reading = (async () => {
@@ -37,8 +39,7 @@ export async function runThrough(
   })();
   const writing = (async () => {
     const writer = stream.writable.getWriter();
-    const step = chunkSize || Math.max(input.length, 1);
-    for (let i = 0; i < input.length; i += step) await writer.write(input.subarray(i, i + step));
+    await write(writer);
     await writer.close();
   })();
   const [read, written] = await Promise.allSettled([reading, writing]);
@@ -47,35 +48,32 @@ export async function runThrough(
   return error === undefined ? { output: concatBytes(...parts) } : { output: concatBytes(...parts), error };
 }
 
+/** Writes `input` in chunks of `chunkSize` (0: one chunk) through `stream` and collects what comes out. */
+export function runThrough(
+  stream: TransformStream<Uint8Array, Uint8Array>,
+  input: Uint8Array,
+  chunkSize = 0,
+): Promise<StreamOutcome> {
+  return drive(stream, async (writer) => {
+    const step = chunkSize || Math.max(input.length, 1);
+    for (let i = 0; i < input.length; i += step) await writer.write(input.subarray(i, i + step));
+  });
+}
+
 /** Writes `input` through `stream` from one buffer that is refilled for every chunk once the write resolved. */
-async function runReusingBuffer(
+function runReusingBuffer(
   stream: TransformStream<Uint8Array, Uint8Array>,
   input: Uint8Array,
   chunkSize: number,
 ): Promise<StreamOutcome> {
-  const parts: Uint8Array[] = [];
-  const reading = (async () => {
-    const reader = stream.readable.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      parts.push(value);
-    }
-  })();
-  const writing = (async () => {
-    const writer = stream.writable.getWriter();
+  return drive(stream, async (writer) => {
     const buffer = new Uint8Array(chunkSize);
     for (let i = 0; i < input.length; i += chunkSize) {
       const n = Math.min(chunkSize, input.length - i);
       buffer.set(input.subarray(i, i + n));
       await writer.write(buffer.subarray(0, n));
     }
-    await writer.close();
-  })();
-  const [read, written] = await Promise.allSettled([reading, writing]);
-  const error =
-    read.status === "rejected" ? read.reason : written.status === "rejected" ? written.reason : undefined;
-  return error === undefined ? { output: concatBytes(...parts) } : { output: concatBytes(...parts), error };
+  });
 }
 
 /** Reads from `reader` until `length` bytes came or `ms` passed without the stream ending; returns the count. */
