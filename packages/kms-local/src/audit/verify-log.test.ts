@@ -281,6 +281,53 @@ describe("verify", { timeout: 30_000 }, () => {
     expect(kinds(report)).toContain("bad-digest-signature@10");
   });
 
+  it("catches stored text changed without changing what JSON.parse reads (duplicate member, number form, spaces)", async () => {
+    const dir = await makeLog();
+    attack(dir, (db) => {
+      const edit = db.prepare("UPDATE audit_events SET event_json = ? WHERE sequence = ?");
+      const text = (sequence: number) =>
+        (
+          db.prepare("SELECT event_json FROM audit_events WHERE sequence = ?").get(sequence) as {
+            event_json: string;
+          }
+        ).event_json;
+      // JSON.parse keeps the last "eventName" (Decrypt, which the hash covers); SQLite's json_extract, jq and
+      // other readers of the file may take the first: an Encrypt that never happened.
+      edit.run(text(5).replace('{"eventVersion"', '{"eventName":"Encrypt","eventVersion"'), 5);
+      edit.run(text(12).replace('"sequence":12,', '"sequence":12.0,'), 12);
+      edit.run(text(25).replace('{"eventVersion"', '{ "eventVersion"'), 25);
+    });
+    const db = new Database(join(dir, "audit.db"), { readonly: true });
+    expect(
+      db
+        .prepare(
+          "SELECT json_extract(event_json, '$.eventName') AS name FROM audit_events WHERE sequence = 5",
+        )
+        .get(),
+    ).toEqual({ name: "Encrypt" });
+    db.close();
+    const report = await verifyDir(dir);
+    expect(report.ok).toBe(false);
+    expect(kinds(report)).toEqual(["edited@5", "edited@12", "edited@25"]);
+    expect(report.problems[0]?.detail).toContain("not the canonical JSON");
+  });
+
+  it("reports an event nested too deeply to re-serialize as edited, at its sequence, instead of rejecting", async () => {
+    const dir = await makeLog();
+    attack(dir, (db) => {
+      const row = db.prepare("SELECT event_json FROM audit_events WHERE sequence = 9").get() as {
+        event_json: string;
+      };
+      const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+      db.prepare("UPDATE audit_events SET event_json = ? WHERE sequence = 9").run(
+        row.event_json.replace('"n":9}', `"n":${deep}}`),
+      );
+    });
+    const report = await verifyDir(dir);
+    expect(report.ok).toBe(false);
+    expect(kinds(report)).toEqual(["edited@9"]);
+  });
+
   it("uses the service's key, not a public key planted in the data dir", async () => {
     const dir = await makeLog();
     const { publicKey } = generateKeyPairSync("ed25519");

@@ -292,12 +292,28 @@ async function verifySnapshot(
         report(seq, "reordered", `the row at sequence ${seq} holds event ${String(event.sequence)}`);
       } else {
         const extra = Object.keys(event).find((key) => !CANONICAL_EVENT_KEYS.has(key));
-        const recomputed = chainHash(String(event.prevHash), canonicalEventJson(event));
+        // The hash covers the canonical text, and the stored text must be exactly that: text that parses to
+        // the same event (a duplicate member, 12.0 for 12, spaces) reads differently in other JSON readers.
+        // An event nested too deeply for JSON.stringify is an edited row, not an unreadable log.
+        const canonical = canonicalTextOf(event);
+        const recomputed = canonical === undefined ? undefined : chainHash(String(event.prevHash), canonical);
         const column = columnMismatch(row, event);
         if (extra !== undefined) {
           report(seq, "edited", `event ${seq} has an unexpected member "${extra}"`);
+        } else if (recomputed === undefined) {
+          report(
+            seq,
+            "edited",
+            `event ${seq} cannot be serialized again (nested too deeply): it was changed`,
+          );
         } else if (recomputed !== row.hash) {
           report(seq, "edited", `event ${seq} does not match its hash: its content was changed`);
+        } else if (canonical !== row.event_json) {
+          report(
+            seq,
+            "edited",
+            `event ${seq}'s stored text is not the canonical JSON of its content (a duplicate member, another number form or spacing): it was changed`,
+          );
         } else if (column !== undefined) {
           report(seq, "edited", `event ${seq}: the indexed column ${column} does not match the event`);
         } else if (!gap && !prevDisordered && event.prevHash !== prevHash) {
@@ -384,6 +400,15 @@ async function verifySnapshot(
   } finally {
     // A read error may already have ended the transaction; COMMIT would then hide it.
     if (db.inTransaction) db.exec("COMMIT");
+  }
+}
+
+/** canonicalEventJson of a parsed row, or undefined when it cannot be serialized (JSON.stringify's recursion limit). */
+function canonicalTextOf(event: AuditEvent): string | undefined {
+  try {
+    return canonicalEventJson(event);
+  } catch {
+    return undefined;
   }
 }
 
