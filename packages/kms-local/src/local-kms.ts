@@ -2528,6 +2528,8 @@ export class LocalKms {
         key: SYMMETRIC_KEY_PROPERTIES,
         now: new Date(now),
         region: this.location.region,
+        ...(caller.sourceIp !== undefined ? { sourceIp: caller.sourceIp } : {}),
+        ...(caller.secureTransport !== undefined ? { secureTransport: caller.secureTransport } : {}),
         ...(CONTEXT_OPERATIONS.has(operation) ? { encryptionAlgorithm: "SYMMETRIC_DEFAULT" } : {}),
         ...(options.requestAlias !== undefined ? { requestAlias: options.requestAlias } : {}),
         ...(options.context ? { context: options.context } : {}),

@@ -9,7 +9,13 @@ export interface Caller {
   /** The caller's 12-digit account id. */
   account: string;
   accessKeyId?: string;
+  /** The client's IP address (condition key aws:SourceIp, and the audit event's sourceIPAddress). */
   sourceIp?: string;
+  /**
+   * Whether the request came over TLS (condition key aws:SecureTransport). The server sets false: it speaks plain
+   * HTTP. Absent for in-process calls, which have no transport.
+   */
+  secureTransport?: boolean;
   userAgent?: string;
   /** The AWS service the call comes through, e.g. `s3.us-east-1.amazonaws.com` (condition key kms:ViaService). */
   viaService?: string;

@@ -1,10 +1,11 @@
 // The Condition element: IAM condition operators compiled at parse time and evaluated per request.
 
 import { KmsError } from "../errors.js";
+import { ipInRange, parseIp, parseIpRange } from "./ip-address.js";
 import type { ConditionValue } from "./types.js";
 import { compileGlob, compileMatcher, type Glob, globMatches, hasWildcard, matches } from "./wildcard.js";
 
-type Kind = "string" | "numeric" | "date" | "bool" | "null" | "arn";
+type Kind = "string" | "numeric" | "date" | "bool" | "null" | "arn" | "ip";
 type Comparison = "eq" | "lt" | "le" | "gt" | "ge";
 
 interface BaseOperator {
@@ -46,12 +47,14 @@ const BASE_OPERATORS: readonly BaseOperator[] = [
   op("ArnLike", "arn", false),
   op("ArnNotEquals", "arn", true),
   op("ArnNotLike", "arn", true),
+  op("IpAddress", "ip", false),
+  op("NotIpAddress", "ip", true),
 ];
 
 const BY_LOWER_NAME = new Map(BASE_OPERATORS.map((o) => [o.name.toLowerCase(), o]));
 
 /** IAM operators that exist but that this local KMS does not implement: refused rather than ignored. */
-const UNSUPPORTED = new Set(["ipaddress", "notipaddress", "binaryequals"]);
+const UNSUPPORTED = new Set(["binaryequals"]);
 
 /** The operator names `parsePolicy` accepts (before the IfExists suffix and set prefixes). */
 export const CONDITION_OPERATORS: readonly string[] = BASE_OPERATORS.map((o) => o.name);
@@ -220,6 +223,23 @@ function compileTest(base: BaseOperator, values: string[], where: string) {
         test: (v: string) => {
           const n = parse(v)!;
           return nums.some((p) => compare(n, p, c));
+        },
+      };
+    }
+    case "ip": {
+      const ranges = values.map((v) => {
+        const range = parseIpRange(v);
+        if (!range)
+          throw malformed(
+            `${where}: ${base.name} expects an IP address or CIDR range such as "203.0.113.0/24", got "${v}"`,
+          );
+        return range;
+      });
+      return {
+        accepts: (v: string) => parseIp(v) !== undefined,
+        test: (v: string) => {
+          const address = parseIp(v)!;
+          return ranges.some((r) => ipInRange(address, r));
         },
       };
     }

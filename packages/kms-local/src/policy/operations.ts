@@ -113,6 +113,10 @@ export interface ConditionKeySource {
   readonly now?: Date;
   /** aws:RequestedRegion, the Region called (always present in AWS), e.g. "us-east-1". */
   readonly region?: string;
+  /** aws:SourceIp, the client's IP address (for IpAddress and NotIpAddress). */
+  readonly sourceIp?: string;
+  /** aws:SecureTransport, whether the request came over TLS. */
+  readonly secureTransport?: boolean;
   /** Any further keys, copied as given (kms:GrantOperations, kms:BypassPolicyLockoutSafetyCheck, ...). */
   readonly extra?: Readonly<Record<string, ConditionValue>>;
 }
@@ -124,7 +128,7 @@ export interface ConditionKeySource {
  * pair, kms:EncryptionContextKeys (absent when there is no context), and when given kms:ViaService,
  * kms:GrantIsForAWSResource, the key's properties (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion),
  * kms:EncryptionAlgorithm, kms:RequestAlias, kms:ResourceAliases, aws:ResourceTag/<key>, aws:RequestTag/<key>,
- * aws:TagKeys, aws:CurrentTime, aws:EpochTime and aws:RequestedRegion.
+ * aws:TagKeys, aws:CurrentTime, aws:EpochTime, aws:RequestedRegion, aws:SourceIp and aws:SecureTransport.
  *
  * @throws TypeError when `principal` or `account` is not a string, a context value is not a string, or `now` is
  *   an invalid Date.
@@ -174,6 +178,8 @@ export function conditionKeysFor(source: ConditionKeySource): Record<string, Con
     keys["aws:EpochTime"] = String(Math.floor(ms / 1000));
   }
   if (source.region !== undefined) keys["aws:RequestedRegion"] = source.region;
+  if (source.sourceIp !== undefined) keys["aws:SourceIp"] = source.sourceIp;
+  if (source.secureTransport !== undefined) keys["aws:SecureTransport"] = source.secureTransport;
   if (source.extra) Object.assign(keys, source.extra);
   return keys;
 }

@@ -88,6 +88,7 @@ const ctx = (pairs: Record<string, string>): Conditions => ({
 
 const TENANT = "kms:EncryptionContext:tenant";
 const KEYS = "kms:EncryptionContextKeys";
+const SRC = "aws:SourceIp";
 
 export const EVALUATION_CASES: readonly EvaluationCase[] = [
   // ---- Principals, actions, resources, effects ----
@@ -916,6 +917,87 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     { "aws:SecureTransport": true },
     false,
   ),
+  allowWhen(
+    "IpAddress in an IPv4 range",
+    { IpAddress: { [SRC]: "10.0.0.0/8" } },
+    { [SRC]: "10.1.2.3" },
+    true,
+  ),
+  allowWhen(
+    "IpAddress outside an IPv4 range",
+    { IpAddress: { [SRC]: "10.0.0.0/8" } },
+    { [SRC]: "11.0.0.1" },
+    false,
+  ),
+  allowWhen(
+    "IpAddress prefix boundary",
+    { IpAddress: { [SRC]: "192.0.2.64/26" } },
+    { [SRC]: "192.0.2.128" },
+    false,
+  ),
+  allowWhen(
+    "IpAddress one of several ranges",
+    { IpAddress: { [SRC]: ["10.0.0.0/8", "192.0.2.7"] } },
+    { [SRC]: "192.0.2.7" },
+    true,
+  ),
+  allowWhen(
+    "IpAddress bare address is a /32",
+    { IpAddress: { [SRC]: "192.0.2.7" } },
+    { [SRC]: "192.0.2.8" },
+    false,
+  ),
+  allowWhen(
+    "IpAddress host bits in the range are ignored",
+    { IpAddress: { [SRC]: "10.9.9.9/8" } },
+    { [SRC]: "10.0.0.1" },
+    true,
+  ),
+  allowWhen(
+    "IpAddress IPv6 range",
+    { IpAddress: { [SRC]: "2001:db8::/32" } },
+    { [SRC]: "2001:db8:ffff::1" },
+    true,
+  ),
+  allowWhen(
+    "IpAddress IPv6 outside",
+    { IpAddress: { [SRC]: "2001:db8::/32" } },
+    { [SRC]: "2001:db9::1" },
+    false,
+  ),
+  allowWhen(
+    "IpAddress IPv4 range matches an IPv4-mapped client",
+    { IpAddress: { [SRC]: "127.0.0.0/8" } },
+    { [SRC]: "::ffff:127.0.0.1" },
+    true,
+  ),
+  allowWhen(
+    "IpAddress IPv4 range does not match a plain IPv6 client",
+    { IpAddress: { [SRC]: "0.0.0.0/0" } },
+    { [SRC]: "::1" },
+    false,
+  ),
+  allowWhen("IpAddress missing key is false", { IpAddress: { [SRC]: "0.0.0.0/0" } }, {}, false),
+  allowWhen(
+    "IpAddress unparsable request value never matches",
+    { IpAddress: { [SRC]: "0.0.0.0/0" } },
+    { [SRC]: "localhost" },
+    false,
+  ),
+  allowWhen("IpAddressIfExists missing key", { IpAddressIfExists: { [SRC]: "10.0.0.0/8" } }, {}, true),
+  denyWhen(
+    "NotIpAddress deny outside the range",
+    { NotIpAddress: { [SRC]: "10.0.0.0/8" } },
+    { [SRC]: "203.0.113.9" },
+    true,
+  ),
+  denyWhen(
+    "NotIpAddress inside the range passes",
+    { NotIpAddress: { [SRC]: ["10.0.0.0/8", "::1/128"] } },
+    { [SRC]: "::1" },
+    false,
+  ),
+  denyWhen("NotIpAddress missing key denies", { NotIpAddress: { [SRC]: "10.0.0.0/8" } }, {}, true),
   allowWhen("BoolIfExists missing", { BoolIfExists: { "kms:GrantIsForAWSResource": "true" } }, {}, true),
   allowWhen(
     "BoolIfExists present false",
@@ -1263,10 +1345,24 @@ export const MALFORMED_CASES: readonly MalformedCase[] = [
     message: 'unknown condition operator "ForSomeValues:StringEquals"',
   },
   {
-    name: "unsupported IpAddress",
-    document: doc({ ...ok, Condition: { IpAddress: { "aws:SourceIp": "10.0.0.0/8" } } }),
-    message: 'condition operator "IpAddress" is not supported',
+    name: "unsupported BinaryEquals",
+    document: doc({ ...ok, Condition: { BinaryEquals: { "aws:SourceIp": "AAAA" } } }),
+    message: 'condition operator "BinaryEquals" is not supported',
   },
+  ...[
+    "10.0.0.0/33",
+    "10.0.0.256",
+    "10.0.0.01",
+    "10.0.0.0/",
+    "2001:db8::/129",
+    "2001:db8:::1",
+    "fe80::1%eth0",
+    "10/8",
+  ].map((range) => ({
+    name: `IpAddress with a bad range ${range}`,
+    document: doc({ ...ok, Condition: { IpAddress: { "aws:SourceIp": range } } }),
+    message: `IpAddress expects an IP address or CIDR range such as "203.0.113.0/24", got "${range}"`,
+  })),
   {
     name: "NullIfExists is not an operator",
     document: doc({ ...ok, Condition: { NullIfExists: { [TENANT]: "true" } } }),

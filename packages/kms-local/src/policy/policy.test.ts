@@ -51,6 +51,8 @@ describe("evaluatePolicy: case table", () => {
       "ForAllValues:",
       "IfExists",
       "ArnLike",
+      "IpAddress",
+      "NotIpAddress",
     ];
     for (const op of ops) {
       const cases = EVALUATION_CASES.filter((c) => c.name.includes(op));

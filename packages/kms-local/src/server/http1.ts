@@ -291,7 +291,7 @@ class Connection {
   constructor(server: Http1Server, socket: Socket) {
     this.server = server;
     this.socket = socket;
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = unmapIpv4(socket.remoteAddress);
     // Before its first request a connection has shown no use: it waits at most as long as a head may take to arrive,
     // not a keep-alive's idle time, so that silent connections cannot hold the maxConnections places for
     // keepAliveTimeoutMs (60 s by default) each.
@@ -953,6 +953,16 @@ const JSON_TYPE = "application/x-amz-json-1.1";
  * The HTTP version of a request line other than "HTTP/1.1" and "HTTP/1.0": true for a later HTTP/1.x (read as
  * 1.1). @throws {FramingError} 505 for another major version, 400 for anything that is not `HTTP/d.d`.
  */
+/**
+ * A client's address as AWS would report it: an IPv4 client of a dual-stack socket, which Node reports as
+ * `::ffff:192.0.2.1`, is `192.0.2.1` (aws:SourceIp, the audit event's sourceIPAddress).
+ */
+export function unmapIpv4(address: string | undefined): string | undefined {
+  return address?.startsWith("::ffff:") && address.includes(".", 7)
+    ? address.slice(7)
+    : address;
+}
+
 function checkVersion(version: string): boolean {
   const m = /^HTTP\/([0-9])\.[0-9]$/.exec(version);
   if (m === null) throw malformed("the request line must end in HTTP/1.1 or HTTP/1.0");

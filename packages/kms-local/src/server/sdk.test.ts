@@ -315,6 +315,95 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     ).toMatchObject({ name: "MalformedPolicyDocumentException", status: 400 });
   });
 
+  it("sets aws:SourceIp from the connection and aws:SecureTransport false (plain HTTP) for key policies", async () => {
+    const { KeyMetadata: k } = await alice.send(new K.CreateKeyCommand({}));
+    const putPolicy = (deny: Record<string, unknown>) =>
+      alice.send(
+        new K.PutKeyPolicyCommand({
+          KeyId: k!.KeyId,
+          PolicyName: "default",
+          Policy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "admin",
+                Effect: "Allow",
+                Principal: { AWS: ALICE.principal },
+                Action: "kms:*",
+                Resource: "*",
+              },
+              { Sid: "deny", Effect: "Deny", Principal: "*", Action: "kms:Encrypt", Resource: "*", ...deny },
+            ],
+          }),
+        }),
+      );
+    const encrypt = () => alice.send(new K.EncryptCommand({ KeyId: k!.Arn, Plaintext: te.encode("x") }));
+    await putPolicy({ Condition: { NotIpAddress: { "aws:SourceIp": ["127.0.0.0/8", "::1/128"] } } });
+    await expect(encrypt()).resolves.toMatchObject({ KeyId: k!.Arn });
+    await putPolicy({ Condition: { IpAddress: { "aws:SourceIp": "127.0.0.1" } } });
+    expect(await failure(encrypt())).toMatchObject({ name: "AccessDeniedException" });
+    await putPolicy({ Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(await failure(encrypt())).toMatchObject({ name: "AccessDeniedException" });
+    await putPolicy({ Condition: { Bool: { "aws:SecureTransport": "true" } } });
+    await expect(encrypt()).resolves.toMatchObject({ KeyId: k!.Arn });
+  });
+
+  it("sees an IPv4 client of a dual-stack listener as its IPv4 address, in policies and the audit log", async () => {
+    // A server of its own, as closing a server closes its LocalKms.
+    const dualKms = await LocalKms.open({
+      dataDir: join(dir, "dual"),
+      region: "us-east-1",
+      account: "111122223333",
+    });
+    const dual = createKmsServer({
+      kms: dualKms,
+      credentials: loadCredentialsFile(join(dir, "creds.json")),
+      region: "us-east-1",
+    });
+    await dual.listen(0, "::");
+    const c = new K.KMSClient({
+      endpoint: `http://127.0.0.1:${new URL(dual.url).port}`,
+      region: "us-east-1",
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    });
+    try {
+      const { KeyMetadata: k } = await c.send(new K.CreateKeyCommand({ Description: "dual-stack" }));
+      await c.send(
+        new K.PutKeyPolicyCommand({
+          KeyId: k!.KeyId,
+          PolicyName: "default",
+          Policy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "admin",
+                Effect: "Allow",
+                Principal: { AWS: ALICE.principal },
+                Action: "kms:*",
+                Resource: "*",
+              },
+              {
+                Sid: "ipv4-only",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "kms:Encrypt",
+                Resource: "*",
+                Condition: { StringNotLike: { "aws:SourceIp": "127.*" } },
+              },
+            ],
+          }),
+        }),
+      );
+      await c.send(new K.EncryptCommand({ KeyId: k!.Arn, Plaintext: te.encode("x") }));
+      const events = dualKms.auditLog!.query({ eventName: "Encrypt", principal: ALICE.principal });
+      expect(events.map((e) => e.sourceIPAddress)).toEqual(["127.0.0.1"]);
+    } finally {
+      c.destroy();
+      await dual.close();
+    }
+  });
+
   it("grants: a grantee may use the key with the grant token, and is denied once the grant is revoked or retired", async () => {
     const policy = {
       Version: "2012-10-17",

@@ -23,6 +23,8 @@ export interface KmsCaller {
   readonly account: string;
   readonly accessKeyId?: string;
   readonly sourceIp?: string;
+  /** aws:SecureTransport: false, as this server speaks plain HTTP. */
+  readonly secureTransport?: boolean;
   readonly userAgent?: string;
   readonly viaService?: string;
   readonly requestId?: string;
@@ -297,6 +299,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           account: unsigned.account,
           requestId,
           sourceIp: exchange.remoteAddress,
+          secureTransport: false,
           userAgent: callerUserAgent(headers),
         };
       } else {
@@ -315,6 +318,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           accessKeyId: credential.accessKeyId,
           requestId,
           sourceIp: exchange.remoteAddress,
+          secureTransport: false,
           userAgent: callerUserAgent(headers),
         };
       }
