@@ -359,6 +359,17 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     ["a function", () => ({})],
     ["a non-string value", { tenant: 1 }],
     ["an array", ["tenant"]],
+    // Pairs Object.entries does not list: checked as no pairs, they admitted every context.
+    ["a Map", new Map([["tenant", "globex"]])],
+    ["an object inheriting its pairs", Object.create({ tenant: "globex" })],
+    [
+      "a class instance with a getter",
+      new (class Scope {
+        get tenant() {
+          return "globex";
+        }
+      })(),
+    ],
   ])("fails closed when authorize returns requireContext as %s", async (_name, requireContext) => {
     const { post, events } = setup({
       authorize: () => ({ principal: "alice", requireContext }) as unknown as Authorization,
@@ -367,6 +378,13 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect(response.status).toBe(500);
     expect(await errorOf(response)).toEqual({ code: "ERR_PROVIDER_UNAVAILABLE", message: "internal error" });
     expect(events.at(-1)).toMatchObject({ outcome: "failed", status: 500 });
+  });
+
+  it("takes requireContext as a null-prototype object of strings", async () => {
+    const requireContext = Object.assign(Object.create(null), { tenant: "acme" });
+    const { post } = setup({ authorize: () => ({ principal: "alice", requireContext }) });
+    expect((await post("/data-keys", { context: { tenant: "acme" } })).status).toBe(200);
+    expect((await post("/data-keys", { context: { tenant: "globex" } })).status).toBe(403);
   });
 
   it.each([

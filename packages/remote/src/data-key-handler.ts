@@ -39,7 +39,10 @@ export interface AuthorizeDetails {
 export interface Authorization {
   /** The authenticated principal; rate limits, events and (through a provider factory) the KMS audit name it. */
   readonly principal: string;
-  /** Pairs the request's encryption context must contain, e.g. `{ tenant: "acme" }` for a user of tenant acme. */
+  /**
+   * Pairs the request's encryption context must contain, e.g. `{ tenant: "acme" }` for a user of tenant acme.
+   * A plain object of strings; anything else (a Map, a class instance) fails the request closed with a 500.
+   */
   readonly requireContext?: EncryptionContext;
 }
 
@@ -97,6 +100,17 @@ const STATUS_FOR: Partial<Record<SealkitErrorCode, number>> = {
   ERR_THROTTLED: 503,
   ERR_PROVIDER_UNAVAILABLE: 502,
 };
+
+/**
+ * True for an object literal (of any realm) or a null-prototype object whose own enumerable values are strings.
+ * A prototype of its own (Map, a class, Object.create(pairs)) would hold pairs Object.entries does not list.
+ */
+function isPlainObjectOfStrings(value: unknown): value is EncryptionContext {
+  if (typeof value !== "object" || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  return Object.values(value).every((v) => typeof v === "string");
+}
 
 class Refusal extends Error {
   constructor(
@@ -226,16 +240,11 @@ export function createDataKeyHandler(
     if (typeof authorization.principal !== "string" || authorization.principal.length === 0) {
       throw new TypeError("authorize must return { principal: string }");
     }
-    // A malformed requireContext (a number, a function) has no pairs to check and would admit every context:
-    // fail closed, as for any other fault of the hook.
+    // A malformed requireContext (a number, a function, a Map, an object whose pairs are inherited or getters on
+    // its class) has no pairs that Object.entries lists, so it would admit every context: fail closed, as for any
+    // other fault of the hook. Only a plain or null-prototype object of strings is taken.
     const required: unknown = authorization.requireContext;
-    if (
-      required !== undefined &&
-      (typeof required !== "object" ||
-        required === null ||
-        Array.isArray(required) ||
-        Object.values(required).some((v) => typeof v !== "string"))
-    ) {
+    if (required !== undefined && !isPlainObjectOfStrings(required)) {
       throw new TypeError("authorize must return requireContext as an object of strings");
     }
     return authorization;
