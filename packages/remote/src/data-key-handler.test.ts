@@ -522,10 +522,26 @@ describe("createDataKeyHandler options and clocks", () => {
     ["maxBodyBytes -1", { maxBodyBytes: -1 }],
     ["basePath not a string", { basePath: 42 }],
     ["allowedOrigins not an array", { allowedOrigins: "https://a.example" }],
+    // "null" is the Origin of sandboxed iframes and data: documents on any site: allowing it with credentials
+    // lets every site in. The others can never equal an Origin header, so they would refuse silently.
+    ['allowedOrigins with "null"', { allowedOrigins: ["https://a.example", "null"] }],
+    ['allowedOrigins with "*"', { allowedOrigins: ["*"] }],
+    ["allowedOrigins with a path", { allowedOrigins: ["https://a.example/"] }],
+    ["allowedOrigins with a default port", { allowedOrigins: ["https://a.example:443"] }],
+    ["allowedOrigins with a bare host", { allowedOrigins: ["a.example"] }],
   ])("refuses %s when created, instead of failing open or on every request", (_name, options) => {
     expect(() => createDataKeyHandler({ provider: server, authorize, ...(options as object) })).toThrow(
       /maxBodyBytes|basePath|allowedOrigins/,
     );
+  });
+
+  it("takes allowedOrigins as origins, and still answers a sandboxed page (Origin: null) 403", async () => {
+    const { post } = setup({ allowedOrigins: ["https://partner.example", "http://localhost:5173"] });
+    const body = { context: { tenant: "acme" } };
+    expect((await post("/data-keys", body, { origin: "http://localhost:5173" })).status).toBe(200);
+    const sandboxed = await post("/data-keys", body, { origin: "null" });
+    expect(sandboxed.status).toBe(403);
+    expect(sandboxed.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("does not lock principals out when the clock steps back", async () => {

@@ -79,7 +79,10 @@ export interface DataKeyHandlerOptions {
   readonly maxBodyBytes?: number;
   /** Per-principal rate limit; default 20 per second with bursts of 100. `false` turns it off. */
   readonly rateLimit?: RateLimit | false;
-  /** Origins allowed to call cross-origin (CORS, with credentials). Default none: same-origin only. */
+  /**
+   * Origins allowed to call cross-origin (CORS, with credentials), each as a browser sends it in `Origin`:
+   * `"https://app.example"`, `"http://localhost:5173"`. Default none: same-origin only.
+   */
   readonly allowedOrigins?: readonly string[];
   /** Called once per decided request (for logs and metrics); must not throw. */
   readonly onEvent?: (event: DataKeyEvent) => void;
@@ -112,6 +115,16 @@ function isPlainObjectOfStrings(value: unknown): value is EncryptionContext {
   return Object.values(value).every((v) => typeof v === "string");
 }
 
+/** The serialized origin of a URL, or undefined when it is not an absolute URL with one. */
+function originOf(text: string): string | undefined {
+  try {
+    const origin = new URL(text).origin;
+    return origin === "null" ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
 class Refusal extends Error {
   constructor(
     readonly status: number,
@@ -132,7 +145,8 @@ class Refusal extends Error {
  * The handler itself never throws: every failure is an answer with a JSON error body `{ error: { code, message } }`
  * (see README, "What the handler enforces"); faults of the hooks or the provider are a 500 `internal error`.
  *
- * @throws {TypeError} when `provider` is missing, or `basePath`, `allowedOrigins` or `maxBodyBytes` have the wrong type
+ * @throws {TypeError} when `provider` is missing, `basePath`, `allowedOrigins` or `maxBodyBytes` have the wrong type,
+ *   or an `allowedOrigins` entry is not an origin ("https://app.example"; "null" and "*" are refused)
  * @throws {RangeError} when `maxBodyBytes` is not from 1 to 2^30, or the rate limit is not positive
  */
 export function createDataKeyHandler(
@@ -153,6 +167,16 @@ export function createDataKeyHandler(
   astring(basePath, "basePath");
   if (!Array.isArray(allowedOrigins) || allowedOrigins.some((o) => typeof o !== "string")) {
     throw new TypeError(`"allowedOrigins" expected an array of origin strings`);
+  }
+  for (const origin of allowedOrigins) {
+    // Each must be an Origin header a browser sends: "null" (sandboxed iframes, data: documents of any site)
+    // would let every site in with credentials; "*", a path or a default port can never match and refuse silently.
+    if (originOf(origin) !== origin) {
+      throw new TypeError(
+        `"allowedOrigins" entries must be origins like "https://app.example" (scheme, host, port if not the ` +
+          `default; no path, no "*" or "null"), got "${origin.slice(0, 100)}"`,
+      );
+    }
   }
   const limiter =
     options.rateLimit === false
