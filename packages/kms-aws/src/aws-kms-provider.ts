@@ -65,6 +65,20 @@ export interface AwsKmsProviderOptions {
 
 const ACCOUNT_ID = /^\d{12}$/;
 
+// The CiphertextBlob length constraint of Encrypt, Decrypt and GenerateDataKey (AWS KMS API reference): a longer
+// blob could never be decrypted, and would not fit an envelope's encrypted data key field either.
+const MAX_CIPHERTEXT_BLOB = 6144;
+
+/** Whether a field of a KMS answer is a ciphertext blob KMS could have made: bytes, 1 to 6,144 of them. */
+function isCiphertextBlob(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && value.length >= 1 && value.length <= MAX_CIPHERTEXT_BLOB;
+}
+
+/** Wipes a plaintext field of a KMS answer, whatever a broken or hostile endpoint put there. */
+function wipeField(value: unknown): void {
+  if (value instanceof Uint8Array) wipe(value);
+}
+
 /**
  * Whether `returned`, the key ARN in a GenerateDataKey or Encrypt answer, can be the key the caller configured as
  * `configured`. The AWS Encryption SDK checks the same: otherwise a server posing as KMS could wrap the data key
@@ -130,8 +144,8 @@ export interface AwsKmsProvider extends KeyProvider {
  * or, in strict mode, a key the caller did not list), ERR_KEY_DISABLED, ERR_KEY_NOT_FOUND, ERR_THROTTLED (after
  * the SDK's retries), ERR_INVALID_CIPHERTEXT (wrong context, wrong key, tampered), ERR_REQUEST_INVALID (KMS
  * refused the request itself: ValidationException, InvalidKeyUsageException, ...), ERR_PROVIDER_UNAVAILABLE
- * (anything else, such as a network failure; also an answer for another key than the one asked, or a data key
- * of the wrong length, which is wiped), each with the SDK error as `cause`; ERR_LIMIT_EXCEEDED for a context over
+ * (anything else, such as a network failure; also an answer for another key than the one asked, a data key
+ * of the wrong length, which is wiped, or a field that is not bytes or a ciphertext blob over 6,144 bytes), each with the SDK error as `cause`; ERR_LIMIT_EXCEEDED for a context over
  * 65,535 bytes encoded. They throw TypeError for a malformed context (a lone surrogate) and, generateDataKey, without
  * a `generatorKeyId`; RangeError for a `length` outside 1 to 1,024; an aborted `signal` rejects with its reason.
  *
@@ -218,7 +232,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     plaintext: Uint8Array,
     { context, signal }: ProviderCallOptions,
   ): Promise<EncryptedDataKey> => {
-    let out: { KeyId?: string; CiphertextBlob?: Uint8Array };
+    let out: { KeyId?: string; CiphertextBlob?: unknown };
     try {
       out = await clientFor(keyId).send(
         new EncryptCommand({
@@ -233,10 +247,10 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       throw signal?.aborted ? signal.reason : fromKmsError(error, "Encrypt", keyId);
     }
     const arn = checkResponseKey("Encrypt", keyId, out.KeyId);
-    if (!out.CiphertextBlob?.length) {
+    if (!isCiphertextBlob(out.CiphertextBlob)) {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
-        `AWS KMS Encrypt with key ${keyId} returned no ciphertext`,
+        `AWS KMS Encrypt with key ${keyId} returned no ciphertext of 1 to ${MAX_CIPHERTEXT_BLOB} bytes`,
       );
     }
     return { providerId: AWS_KMS_PROVIDER_ID, keyId: arn, ciphertext: out.CiphertextBlob };
@@ -274,7 +288,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       const { length, context, signal } = request;
       aint(length, "length", 1, 1024); // KMS's NumberOfBytes
       checkContext(context);
-      let out: { KeyId?: string; Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array };
+      // Typed loosely: the SDK passes a JSON number or array through where bytes were due.
+      let out: { KeyId?: string; Plaintext?: unknown; CiphertextBlob?: unknown };
       try {
         out = await clientFor(generatorKeyId).send(
           new GenerateDataKeyCommand({
@@ -289,8 +304,12 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
         throw signal?.aborted ? signal.reason : fromKmsError(error, "GenerateDataKey", generatorKeyId);
       }
       const plaintext = out.Plaintext;
-      if (!plaintext || plaintext.length !== length || !out.CiphertextBlob?.length) {
-        wipe(plaintext);
+      if (
+        !(plaintext instanceof Uint8Array) ||
+        plaintext.length !== length ||
+        !isCiphertextBlob(out.CiphertextBlob)
+      ) {
+        wipeField(plaintext);
         throw new SealkitError(
           "ERR_PROVIDER_UNAVAILABLE",
           `AWS KMS GenerateDataKey with key ${generatorKeyId} returned a malformed data key`,
@@ -330,7 +349,7 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
           throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
         }
       }
-      let out: { KeyId?: string; Plaintext?: Uint8Array };
+      let out: { KeyId?: string; Plaintext?: unknown };
       try {
         out = await clientFor(edk.keyId).send(
           new DecryptCommand({
@@ -344,8 +363,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       } catch (error) {
         throw signal?.aborted ? signal.reason : fromKmsError(error, "Decrypt", edk.keyId);
       }
-      if (out.KeyId !== edk.keyId || !out.Plaintext?.length) {
-        wipe(out.Plaintext);
+      if (out.KeyId !== edk.keyId || !(out.Plaintext instanceof Uint8Array) || out.Plaintext.length === 0) {
+        wipeField(out.Plaintext);
         throw new SealkitError(
           "ERR_PROVIDER_UNAVAILABLE",
           `AWS KMS Decrypt with key ${edk.keyId} answered for another key or with no plaintext`,

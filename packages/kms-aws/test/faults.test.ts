@@ -154,6 +154,60 @@ describe("awsKmsProvider checks what KMS answers", () => {
     expect(isZero(outputs[0]!.Plaintext)).toBe(true);
   });
 
+  it.each([
+    ["a Plaintext that is a number", { Plaintext: 123, CiphertextBlob: b64(key(64, 1)) }],
+    ["a Plaintext that is a JSON array", { Plaintext: Array(32).fill(1), CiphertextBlob: b64(key(64, 1)) }],
+    ["a CiphertextBlob that is a JSON array", { Plaintext: b64(key(32)), CiphertextBlob: [1, 2, 3] }],
+    [
+      "a CiphertextBlob over KMS's 6,144 bytes",
+      { Plaintext: b64(key(32)), CiphertextBlob: b64(key(6145, 1)) },
+    ],
+  ])(
+    "refuses a GenerateDataKey answer with %s (a typed error, not a crash), wiping the key",
+    async (_name, fields) => {
+      const { client, outputs } = await craftedKms(() => ({ body: { KeyId: KEY, ...fields } }));
+      const error = await rejection(
+        awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+      );
+      expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+      const plaintext = outputs[0]!.Plaintext;
+      if (plaintext instanceof Uint8Array) expect(isZero(plaintext)).toBe(true);
+    },
+  );
+
+  it.each([
+    ["a JSON array", [1, 2, 3]],
+    ["over KMS's 6,144 bytes", b64(key(6145, 2))],
+  ])("refuses an Encrypt answer whose CiphertextBlob is %s", async (_name, blob) => {
+    const { client, outputs } = await craftedKms((call) =>
+      call.operation === "GenerateDataKey"
+        ? { body: { KeyId: KEY, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) } }
+        : { body: { KeyId: OTHER, CiphertextBlob: blob } },
+    );
+    const p = awsKmsProvider({ client, generatorKeyId: KEY, keyIds: [OTHER] });
+    expect((await rejection(p.generateDataKey({ length: 32, context }))).code).toBe(
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+    expect(isZero(outputs[0]!.Plaintext)).toBe(true);
+    expect((await rejection(p.encryptDataKey({ plaintext: key(32), context }))).code).toBe(
+      "ERR_PROVIDER_UNAVAILABLE",
+    );
+  });
+
+  it.each([
+    ["a number", 123],
+    ["a JSON array", Array(32).fill(1)],
+  ])("refuses a Decrypt answer whose Plaintext is %s", async (_name, plaintext) => {
+    const { client } = await craftedKms(() => ({ body: { KeyId: KEY, Plaintext: plaintext } }));
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(64, 1) },
+        context,
+      }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+  });
+
   it("sends the canonical request: KeyId, the context, NumberOfBytes", async () => {
     const { client, calls } = await craftedKms(() => ({
       body: { KeyId: KEY, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
