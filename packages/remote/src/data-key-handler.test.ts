@@ -535,6 +535,35 @@ describe("createDataKeyHandler options and clocks", () => {
     );
   });
 
+  it("ignores an onEvent that throws or rejects: no failed request, no unhandled rejection", async () => {
+    // In Node an unhandled rejection ends the process by default: an async logger whose store is down would take
+    // the server with it.
+    const node = (globalThis as unknown as { process: NodeLike }).process;
+    type NodeLike = {
+      on(event: "unhandledRejection", listener: (reason: unknown) => void): void;
+      off(event: "unhandledRejection", listener: (reason: unknown) => void): void;
+    };
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    node.on("unhandledRejection", listener);
+    try {
+      for (const onEvent of [
+        async () => Promise.reject(new Error("audit store down")),
+        () => {
+          throw new Error("logger broken");
+        },
+      ]) {
+        const { post } = setup({ onEvent });
+        expect((await post("/data-keys", { context: { tenant: "acme" } })).status).toBe(200);
+        expect((await post("/data-keys", { context: { tenant: "globex" } })).status).toBe(403);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      node.off("unhandledRejection", listener);
+    }
+  });
+
   it("takes allowedOrigins as origins, and still answers a sandboxed page (Origin: null) 403", async () => {
     const { post } = setup({ allowedOrigins: ["https://partner.example", "http://localhost:5173"] });
     const body = { context: { tenant: "acme" } };

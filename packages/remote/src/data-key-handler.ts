@@ -84,7 +84,9 @@ export interface DataKeyHandlerOptions {
    * `"https://app.example"`, `"http://localhost:5173"`. Default none: same-origin only.
    */
   readonly allowedOrigins?: readonly string[];
-  /** Called once per decided request (for logs and metrics); must not throw. */
+  /**
+   * Called once per decided request (for logs and metrics). Not awaited; what it throws or rejects with is ignored.
+   */
   readonly onEvent?: (event: DataKeyEvent) => void;
   /** Clock for the rate limiter, in milliseconds. */
   readonly now?: () => number;
@@ -322,7 +324,7 @@ export function createDataKeyHandler(
     let keyIds: string[] = [];
     const report = (outcome: DataKeyEvent["outcome"], status: number, code?: SealkitErrorCode) => {
       try {
-        onEvent?.({
+        const observed: unknown = onEvent?.({
           time: new Date(),
           operation,
           ...(authorization ? { principal: authorization.principal } : {}),
@@ -332,6 +334,10 @@ export function createDataKeyHandler(
           status,
           ...(code ? { code } : {}),
         });
+        // An async observer's rejection is dropped too: unhandled, it would end a Node process.
+        if (typeof (observed as PromiseLike<void> | undefined)?.then === "function") {
+          Promise.resolve(observed).catch(() => {});
+        }
       } catch {
         // An observer must not turn a decided request into a failure.
       }
