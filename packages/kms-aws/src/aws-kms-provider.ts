@@ -200,6 +200,14 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
         .then((out) => {
           const value = out.KeyMetadata?.Arn;
           if (!value || !isKeyArn(value)) throw new Error("DescribeKey returned no key ARN");
+          // The same check as on GenerateDataKey's answer: strict decryption must not come to trust a key the
+          // identifier cannot name (an alias ARN of another account or region, another bare key id).
+          if (!answersFor(keyId, value)) {
+            throw new SealkitError(
+              "ERR_PROVIDER_UNAVAILABLE",
+              `AWS KMS DescribeKey of ${keyId} answered for another key, ${value}`,
+            );
+          }
           return value;
         })
         .catch((error) => {

@@ -208,6 +208,35 @@ describe("awsKmsProvider checks what KMS answers", () => {
     expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
   });
 
+  it.each([
+    ["an alias ARN, to a key of another account", `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app`, ATTACKER],
+    [
+      "an alias ARN, to a key of another region",
+      `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app`,
+      `arn:aws:kms:eu-west-1:${ACCOUNT}:key/11111111-1111-4111-8111-111111111111`,
+    ],
+    ["a bare key id, to another key", "11111111-1111-4111-8111-111111111111", OTHER],
+  ])(
+    "strict decryption refuses a DescribeKey that resolves %s, without a Decrypt call",
+    async (_name, configured, impostor) => {
+      const { client, calls } = await craftedKms((call) =>
+        call.operation === "DescribeKey"
+          ? { body: { KeyMetadata: { Arn: impostor, KeyId: impostor.split("/")[1] } } }
+          : { body: { KeyId: impostor, Plaintext: b64(key(32)) } },
+      );
+      const p = awsKmsProvider({ client, keyIds: [configured] });
+      const error = await rejection(
+        p.decryptDataKey({
+          encryptedDataKey: { providerId: "aws-kms", keyId: impostor, ciphertext: key(64, 1) },
+          context,
+        }),
+      );
+      expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+      expect(error.message).toContain(impostor);
+      expect(calls.map((c) => c.operation)).not.toContain("Decrypt");
+    },
+  );
+
   it("sends the canonical request: KeyId, the context, NumberOfBytes", async () => {
     const { client, calls } = await craftedKms(() => ({
       body: { KeyId: KEY, Plaintext: b64(key(32)), CiphertextBlob: b64(key(64, 1)) },
