@@ -425,6 +425,32 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect(await down.text()).not.toContain(key);
   });
 
+  it("answers a provider's SealkitError with its code and a fixed message, never the provider's text", async () => {
+    const internal = "User: arn:aws:sts::444455556666:assumed-role/app-server/i-0abc is not authorized";
+    const answer = async (error: SealkitError) => {
+      const { post, events } = setup({
+        provider: { ...server, generateDataKey: async () => Promise.reject(error) },
+      });
+      const response = await post("/data-keys", { context: { tenant: "acme" } });
+      const text = await response.clone().text();
+      expect(text).not.toContain("444455556666");
+      return { status: response.status, error: await errorOf(response), event: events.at(-1) };
+    };
+    const denied = await answer(new SealkitError("ERR_ACCESS_DENIED", internal));
+    expect(denied.status).toBe(403);
+    expect(denied.error.code).toBe("ERR_ACCESS_DENIED");
+    expect(denied.event).toMatchObject({ outcome: "refused", code: "ERR_ACCESS_DENIED" });
+    for (const code of ["ERR_KEY_NOT_FOUND", "ERR_INVALID_CIPHERTEXT", "ERR_REQUEST_INVALID"] as const) {
+      expect((await answer(new SealkitError(code, internal))).error.code).toBe(code);
+    }
+    // A code the protocol does not answer (an HSM login, say) is an internal error to the client; the event, which
+    // stays on the server, keeps it.
+    const hsm = await answer(new SealkitError("ERR_HSM_LOGIN_FAILED", `${internal}: PIN refused`));
+    expect(hsm.status).toBe(500);
+    expect(hsm.error).toEqual({ code: "ERR_PROVIDER_UNAVAILABLE", message: "internal error" });
+    expect(hsm.event).toMatchObject({ outcome: "failed", status: 500, code: "ERR_HSM_LOGIN_FAILED" });
+  });
+
   it("wipes the plaintext data key the provider returned once it is encoded", async () => {
     const issued: Uint8Array[] = [];
     const opened: Uint8Array[] = [];

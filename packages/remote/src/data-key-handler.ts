@@ -92,18 +92,24 @@ export interface DataKeyHandlerOptions {
   readonly now?: () => number;
 }
 
-const STATUS_FOR: Partial<Record<SealkitErrorCode, number>> = {
-  ERR_REQUEST_INVALID: 400,
-  ERR_INVALID_CIPHERTEXT: 400,
-  ERR_UNSUPPORTED_SUITE: 400,
-  ERR_LIMIT_EXCEEDED: 400,
-  ERR_ACCESS_DENIED: 403,
-  ERR_CONTEXT_MISMATCH: 403,
-  ERR_KEY_NOT_FOUND: 404,
-  ERR_KEY_DISABLED: 409,
-  ERR_RATE_LIMITED: 429,
-  ERR_THROTTLED: 503,
-  ERR_PROVIDER_UNAVAILABLE: 502,
+/**
+ * The answer to a provider's SealkitError: its status and a fixed message. The provider's own message is never
+ * passed on: KMS messages name the server's IAM principal, its account and key ARNs ("User: arn:aws:sts::...:
+ * assumed-role/app-server/... is not authorized"), which are not the caller's to know. Codes not listed here are
+ * a 500 `internal error` (ERR_PROVIDER_UNAVAILABLE); the event keeps the provider's code.
+ */
+const PROVIDER_ANSWER: Partial<Record<SealkitErrorCode, readonly [status: number, message: string]>> = {
+  ERR_REQUEST_INVALID: [400, "the key service refused the request as invalid"],
+  ERR_INVALID_CIPHERTEXT: [400, "the encrypted data key does not open under that key and encryption context"],
+  ERR_UNSUPPORTED_SUITE: [400, "the suite is not supported"],
+  ERR_LIMIT_EXCEEDED: [400, "the request exceeds a limit of the key service"],
+  ERR_ACCESS_DENIED: [403, "the key service refused access to the key"],
+  ERR_CONTEXT_MISMATCH: [403, "the encryption context does not match"],
+  ERR_KEY_NOT_FOUND: [404, "the key service has no such key"],
+  ERR_KEY_DISABLED: [409, "the key is disabled"],
+  ERR_RATE_LIMITED: [429, "the key service is rate limiting; try again later"],
+  ERR_THROTTLED: [503, "the key service is throttling; try again later"],
+  ERR_PROVIDER_UNAVAILABLE: [502, "the key service failed; try again later"],
 };
 
 /**
@@ -423,11 +429,15 @@ export function createDataKeyHandler(
         return refuse(request, error);
       }
       if (SealkitError.isInstance(error)) {
-        const status = STATUS_FOR[error.code] ?? 500;
+        const answer = PROVIDER_ANSWER[error.code];
+        const status = answer?.[0] ?? 500;
         report(status < 500 ? "refused" : "failed", status, error.code);
-        // Provider messages name keys and reasons, never key material; internal failures stay generic.
-        const message = status < 500 ? error.message : "the key service failed; try again later";
-        return refuse(request, new Refusal(status, error.code, message));
+        return refuse(
+          request,
+          answer
+            ? new Refusal(status, error.code, answer[1])
+            : new Refusal(500, "ERR_PROVIDER_UNAVAILABLE", "internal error"),
+        );
       }
       report("failed", 500, "ERR_PROVIDER_UNAVAILABLE");
       return refuse(request, new Refusal(500, "ERR_PROVIDER_UNAVAILABLE", "internal error"));

@@ -1,0 +1,82 @@
+// With the local KMS behind the handler, the KMS's refusals reach the page as their Sealkit code and a fixed
+// message: KMS messages name the server's own IAM principal, account and key ARNs, which are not the page's to know.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateEnvelopeDataKey, SealkitError } from "@sealkit/core";
+import { LocalKms, localKmsProvider } from "@sealkit/kms-local";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDataKeyHandler, type DataKeyEvent, remoteProvider } from "../src/index.js";
+
+const ACCOUNT = "111122223333";
+const ROOT = { principal: `arn:aws:iam::${ACCOUNT}:root`, account: ACCOUNT };
+let dir: string;
+let kms: LocalKms;
+let keyArn: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "sealkit-remote-kms-errors-"));
+  kms = await LocalKms.open({ dataDir: dir });
+  keyArn = (await kms.createKey(ROOT, {})).KeyMetadata!.Arn!;
+});
+
+afterAll(async () => {
+  await kms?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A page's provider talking to a handler whose KMS caller is `caller`, and the handler's events. */
+function pageAndServer(caller: { principal: string; account: string }) {
+  const events: DataKeyEvent[] = [];
+  const handler = createDataKeyHandler({
+    provider: localKmsProvider({ kms, keyId: keyArn, caller }),
+    authorize: () => ({ principal: "carol" }),
+    onEvent: (event) => events.push(event),
+  });
+  const page = remoteProvider({
+    endpoint: "http://app.test",
+    fetch: async (input, init) => handler(new Request(input, init)),
+  });
+  return { page, events };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SealkitError> {
+  const error = await promise.then(
+    () => expect.unreachable("expected a rejection"),
+    (e: unknown) => e,
+  );
+  expect(SealkitError.isInstance(error)).toBe(true);
+  return error as SealkitError;
+}
+
+describe("KMS refusals behind the handler", () => {
+  it("answers a KMS AccessDenied as 403 ERR_ACCESS_DENIED without the server's principal or account", async () => {
+    // A server role of another account: the key policy does not let it use the key.
+    const { page, events } = pageAndServer({
+      principal: "arn:aws:iam::444455556666:role/app-server",
+      account: "444455556666",
+    });
+    const error = await rejection(page.generateDataKey({ length: 32, context: { doc: "1" } }));
+    expect(error.code).toBe("ERR_ACCESS_DENIED");
+    expect(error.message).toMatch(/\(403\)/);
+    expect(error.message).not.toMatch(/444455556666|app-server|arn:/);
+    expect(events.at(-1)).toMatchObject({ outcome: "refused", status: 403, code: "ERR_ACCESS_DENIED" });
+  });
+
+  it("answers a disabled key as 409 ERR_KEY_DISABLED without the key's ARN", async () => {
+    const { page } = pageAndServer({ principal: `arn:aws:iam::${ACCOUNT}:user/app`, account: ACCOUNT });
+    const context = { doc: "2" };
+    const dataKey = await generateEnvelopeDataKey([page], { context, suite: "AES_256_GCM" });
+    await kms.disableKey(ROOT, { KeyId: keyArn });
+    try {
+      const error = await rejection(
+        page.decryptDataKey({ encryptedDataKey: dataKey.encryptedDataKeys[0]!, context }),
+      );
+      expect(error.code).toBe("ERR_KEY_DISABLED");
+      expect(error.message).not.toContain(keyArn);
+    } finally {
+      await kms.enableKey(ROOT, { KeyId: keyArn });
+    }
+  });
+});
