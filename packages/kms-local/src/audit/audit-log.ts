@@ -43,6 +43,9 @@ interface InFlight {
  */
 const MAX_IN_FLIGHT = 2;
 
+/** `code` of the error (the `cause` of the KMSInternalException) when audit.db was changed behind the log's back. */
+const HEAD_CHANGED = "SEALKIT_AUDIT_HEAD_CHANGED";
+
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
 
@@ -103,6 +106,11 @@ export class AuditLog {
   #sentHash = GENESIS_HASH;
   #sentEventId = "";
   #sentDigest: AuditDigest | undefined;
+  /**
+   * Heads that a failed write may have committed all the same (the writer thread died after its commit, before
+   * its answer): after a failure the head re-read from the file must be the durable head or one of these.
+   */
+  #maybeCommitted: { sequence: number; hash: string; digest: AuditDigest | undefined }[] = [];
   #lastDigestAt = 0;
   #appended = 0;
   #batches = 0;
@@ -126,7 +134,7 @@ export class AuditLog {
     this.#digestEvery = positiveInteger(options.digestEvery, "digestEvery", 1000);
     this.#digestIntervalMs = positiveInteger(options.digestIntervalMs, "digestIntervalMs", 60_000);
     this.#writer = new AuditWriter(path);
-    this.#loadHead();
+    this.#setHead(this.#readHead());
     this.#lastDigestAt = performance.now();
     this.#timer = setInterval(() => this.#digestIfDue(), Math.min(this.#digestIntervalMs, 2 ** 31 - 1));
     this.#timer.unref();
@@ -360,6 +368,7 @@ export class AuditLog {
         },
         (error: unknown) => {
           settled();
+          this.#maybeCommitted.push({ sequence, hash: prevHash, digest });
           this.#fail(batch, error);
           this.#flush();
         },
@@ -374,13 +383,45 @@ export class AuditLog {
   #fail(batch: PendingEvent[], error: unknown): void {
     this.#needsResync = true;
     this.#lastError = error;
-    const failure = auditUnavailable("the event could not be written", error);
+    const failure = auditUnavailable(
+      (error as { code?: unknown } | undefined)?.code === HEAD_CHANGED
+        ? "audit.db was changed outside this service; verify it, then restart the service"
+        : "the event could not be written",
+      error,
+    );
     for (const item of batch) item.reject(failure);
   }
 
-  /** Re-reads the head from the database and lets the writer thread accept batches again. Nothing may be in flight. */
+  /**
+   * Re-reads the head from the database and lets the writer thread accept batches again. Nothing may be in flight.
+   *
+   * The head read must be one this log wrote: the durable head, or one that a failed write may have committed
+   * after all. Anything else means that someone else deleted, replaced or appended rows (or digests) since: the
+   * log then refuses to go on, as its next batch and digest would continue, and sign, what it did not write.
+   * @throws Error with `code` SEALKIT_AUDIT_HEAD_CHANGED in that case (the writer thread stays refusing too).
+   */
   #resync(): void {
-    this.#loadHead();
+    const read = this.#readHead();
+    const known = [{ sequence: this.#lastSequence, hash: this.#lastHash }, ...this.#maybeCommitted];
+    const signatures = new Set([
+      this.#lastDigest?.signature ?? "",
+      ...this.#maybeCommitted.map((h) => h.digest?.signature ?? ""),
+    ]);
+    let changed: string | undefined;
+    if (!known.some((h) => h.sequence === read.sequence && h.hash === read.hash)) {
+      changed = `its last event is now ${read.sequence} (hash ${read.hash.slice(0, 16)}), but this log wrote up to ${this.#lastSequence} (hash ${this.#lastHash.slice(0, 16)})`;
+    } else if (!signatures.has(read.digest?.signature ?? "")) {
+      changed = `its last digest is now #${read.digest?.digestNumber ?? 0}, but this log wrote up to #${this.#lastDigest?.digestNumber ?? 0}`;
+    }
+    if (changed !== undefined) {
+      const error = new Error(
+        `${this.#path} was changed outside this service after a failed write: ${changed}. Appends are refused until the service is restarted; verify the log first`,
+      );
+      (error as Error & { code: string }).code = HEAD_CHANGED;
+      throw error;
+    }
+    this.#setHead(read);
+    this.#maybeCommitted = [];
     // Ordered before any later write; if the thread is gone, the next write starts a fresh one.
     this.#writer.resync().catch(() => undefined);
   }
@@ -416,8 +457,8 @@ export class AuditLog {
     );
   }
 
-  /** Reads the chain head and the last digest from the database (both the durable and the sent head). */
-  #loadHead(): void {
+  /** Reads the chain head and the last digest from the database. */
+  #readHead(): { sequence: number; hash: string; eventId: string; digest: AuditDigest | undefined } {
     const head = this.#db
       .prepare("SELECT sequence, hash, event_json FROM audit_events ORDER BY sequence DESC LIMIT 1")
       .get() as { sequence: number; hash: string; event_json: string } | undefined;
@@ -434,10 +475,20 @@ export class AuditLog {
       .get();
     const lastDigest =
       digestRow === undefined ? undefined : digestFromRow(digestRow as Parameters<typeof digestFromRow>[0]);
-    this.#lastSequence = this.#sentSequence = head?.sequence ?? 0;
-    this.#lastHash = this.#sentHash = head?.hash ?? GENESIS_HASH;
-    this.#lastEventId = this.#sentEventId = lastEventId;
-    this.#lastDigest = this.#sentDigest = lastDigest;
+    return {
+      sequence: head?.sequence ?? 0,
+      hash: head?.hash ?? GENESIS_HASH,
+      eventId: lastEventId,
+      digest: lastDigest,
+    };
+  }
+
+  /** Makes `head` both the durable and the sent head. */
+  #setHead(head: { sequence: number; hash: string; eventId: string; digest: AuditDigest | undefined }): void {
+    this.#lastSequence = this.#sentSequence = head.sequence;
+    this.#lastHash = this.#sentHash = head.hash;
+    this.#lastEventId = this.#sentEventId = head.eventId;
+    this.#lastDigest = this.#sentDigest = head.digest;
     this.#needsResync = false;
   }
 
@@ -446,10 +497,15 @@ export class AuditLog {
     if (this.#needsResync) this.#resync();
     if (this.#lastSequence === (this.#lastDigest?.lastSequence ?? 0)) return;
     const digest = this.#makeDigest(this.#lastDigest, this.#lastSequence, this.#lastHash, this.#lastEventId);
-    await this.#writer.writeBatch(
-      new EventBatchBuilder(this.#lastSequence + 1, this.#lastHash, 0).finish(),
-      digestRow(digest),
-    );
+    try {
+      await this.#writer.writeBatch(
+        new EventBatchBuilder(this.#lastSequence + 1, this.#lastHash, 0).finish(),
+        digestRow(digest),
+      );
+    } catch (error) {
+      this.#maybeCommitted.push({ sequence: this.#lastSequence, hash: this.#lastHash, digest });
+      throw error;
+    }
     this.#lastDigest = this.#sentDigest = digest;
     this.#lastDigestAt = performance.now();
   }
@@ -594,6 +650,7 @@ export class AuditLog {
   async verify(options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
     return verifyAuditPath(this.#path, this.#key, options, {
       lastSequence: this.#lastSequence,
+      lastHash: this.#lastHash,
       lastDigest: this.#lastDigest,
     });
   }

@@ -23,6 +23,8 @@ export interface AuditVerifyOptions {
 export interface AuditHead {
   /** The last sequence this process has seen committed. */
   lastSequence: number;
+  /** The hash of that event (the events after the last digest are not signed, but this process knows their head). */
+  lastHash?: string;
   /** The last digest this process has seen committed (or read at open). */
   lastDigest: AuditDigest | undefined;
 }
@@ -262,7 +264,7 @@ async function verifySnapshot(
       if (events % ROWS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const seq = row.sequence;
       maxSequence = seq;
-      if (digestEnds.has(seq)) hashAt.set(seq, row.hash);
+      if (digestEnds.has(seq) || seq === head?.lastSequence) hashAt.set(seq, row.hash);
       let gap = false;
       if (seq > expected) {
         gap = true;
@@ -381,6 +383,18 @@ async function verifySnapshot(
         "truncated-after-digest",
         `events ${maxSequence + 1}..${head.lastSequence}, written by this service since it opened the log, are missing: the file was truncated or rolled back under it`,
       );
+    }
+    // The event the running log last committed must still be the one it wrote: events after the last digest
+    // replaced by as many re-chained forgeries show only here.
+    if (head?.lastHash !== undefined && head.lastSequence > 0) {
+      const found = hashAt.get(head.lastSequence);
+      if (found !== undefined && found !== head.lastHash) {
+        report(
+          head.lastSequence,
+          "edited",
+          `event ${head.lastSequence} is not the event this service wrote (its hash differs from the one the running log keeps): the events after the last digest were rewritten`,
+        );
+      }
     }
     const lastDigestSequence = trustedDigests.at(-1)?.lastSequence ?? 0;
     const firstBad = problems.reduce<number | undefined>(
