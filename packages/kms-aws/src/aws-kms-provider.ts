@@ -351,9 +351,17 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       checkContext(context);
       if (!discovery && !configuredArns.includes(edk.keyId)) {
         // The DescribeKey calls are shared with other callers: stop waiting on abort, but let them finish.
-        const arns = await untilAborted(Promise.all(unresolved.map((id) => resolveArn(id))), signal);
-        resolvedArns ??= new Set(arns);
+        const outcomes = await untilAborted(
+          Promise.allSettled(unresolved.map((id) => resolveArn(id))),
+          signal,
+        );
+        const arns = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+        if (arns.length === unresolved.length) resolvedArns ??= new Set(arns);
+        // One alias that no longer resolves (deleted, not allowed) must not stop the others from decrypting; only
+        // when the key is none of theirs may it be the one that alias named, so its failure is what is told.
         if (!arns.includes(edk.keyId)) {
+          const failed = outcomes.find((o) => o.status === "rejected");
+          if (failed) throw failed.reason;
           throw new SealkitError("ERR_ACCESS_DENIED", `key ${edk.keyId} is not one this provider may use`);
         }
       }

@@ -4,6 +4,7 @@
 import {
   CreateAliasCommand,
   CreateGrantCommand,
+  DeleteAliasCommand,
   DisableKeyCommand,
   EnableKeyCommand,
   PutKeyPolicyCommand,
@@ -89,6 +90,25 @@ describe("awsKmsProvider against the Sealkit KMS server", () => {
         te.encode("x"),
       );
     }
+  });
+
+  it("an alias that no longer resolves does not stop the provider's other aliases from decrypting", async () => {
+    const admin = server.client();
+    await admin.send(new CreateAliasCommand({ AliasName: "alias/kms-aws-stale", TargetKeyId: keyA }));
+    await admin.send(new CreateAliasCommand({ AliasName: "alias/kms-aws-kept", TargetKeyId: keyB }));
+    const sealed = await encrypt(te.encode("under the kept alias"), {
+      providers: [provider({ generatorKeyId: "alias/kms-aws-kept" })],
+      context,
+    });
+    await admin.send(new DeleteAliasCommand({ AliasName: "alias/kms-aws-stale" }));
+    const p = provider({ keyIds: ["alias/kms-aws-stale", "alias/kms-aws-kept"] });
+    const notFound = await server.count("DescribeKey", "NotFoundException");
+    expect(td.decode((await decrypt(sealed, { providers: [p] })).plaintext)).toBe("under the kept alias");
+    expect(await server.count("DescribeKey", "NotFoundException")).toBe(notFound + 1);
+    // An envelope under a key the provider cannot place: the stale alias may have named it, so its failure is told.
+    const other = await encrypt(te.encode("x"), { providers: [provider({ generatorKeyId: keyC })], context });
+    const error = await rejection(decrypt(other, { providers: [p] }));
+    expect(causeCodes(error)).toEqual(["ERR_KEY_NOT_FOUND"]);
   });
 
   it("strict mode refuses an envelope whose key is not listed, without a Decrypt call", async () => {
