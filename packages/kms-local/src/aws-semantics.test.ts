@@ -916,3 +916,183 @@ describe("pagination (API reference: Limit ranges and InvalidMarkerException)", 
     await rejects(kms.listGrants(ROOT, { KeyId, Marker: "AAAA" }), "InvalidMarkerException");
   });
 });
+
+describe("pagination markers are positions (API reference: Marker, NextMarker)", () => {
+  it("entries deleted before the marker do not make the next page skip any: revoking each page of ListGrants, deleting each page of ListAliases, untagging each page of ListResourceTags", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    for (let i = 0; i < 5; i++) {
+      await kms.createGrant(ROOT, {
+        KeyId,
+        GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/u${i}`,
+        Operations: ["Encrypt"],
+      });
+      await kms.createAlias(ROOT, { AliasName: `alias/page-${i}`, TargetKeyId: KeyId });
+    }
+    await kms.tagResource(ROOT, {
+      KeyId,
+      Tags: Array.from({ length: 5 }, (_, i) => ({ TagKey: `t${i}`, TagValue: "v" })),
+    });
+    // What a boto3 paginator or an SDK loop does: act on a page, then ask for the next one.
+    let revoked = 0;
+    let marker: string | undefined;
+    do {
+      const page = await kms.listGrants(ROOT, { KeyId, Limit: 2, ...(marker ? { Marker: marker } : {}) });
+      for (const g of page.Grants) {
+        await kms.revokeGrant(ROOT, { KeyId, GrantId: g.GrantId });
+        revoked++;
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    expect(revoked).toBe(5);
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants).toHaveLength(0);
+
+    let deleted = 0;
+    marker = undefined;
+    do {
+      const page = await kms.listAliases(ROOT, { KeyId, Limit: 2, ...(marker ? { Marker: marker } : {}) });
+      for (const a of page.Aliases) {
+        await kms.deleteAlias(ROOT, { AliasName: a.AliasName });
+        deleted++;
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    expect(deleted).toBe(5);
+
+    let untagged = 0;
+    marker = undefined;
+    do {
+      const page = await kms.listResourceTags(ROOT, {
+        KeyId,
+        Limit: 2,
+        ...(marker ? { Marker: marker } : {}),
+      });
+      if (page.Tags.length > 0)
+        await kms.untagResource(ROOT, { KeyId, TagKeys: page.Tags.map((t) => t.TagKey) });
+      untagged += page.Tags.length;
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    expect(untagged).toBe(5);
+  });
+
+  it("pages through every list without repeats, and refuses a marker of another list or a forged one", async () => {
+    const kms = await setup();
+    const keys: string[] = [];
+    for (let i = 0; i < 5; i++) keys.push(await newKey(kms));
+    const KeyId = keys[0]!;
+    for (let i = 0; i < 3; i++) await kms.rotateKeyOnDemand(ROOT, { KeyId });
+    const seen: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await kms.listKeys(ROOT, { Limit: 2, ...(marker ? { Marker: marker } : {}) });
+      seen.push(...page.Keys.map((k) => k.KeyId));
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+    expect(seen).toEqual(keys);
+    const r1 = await kms.listKeyRotations(ROOT, { KeyId, Limit: 2 });
+    expect([r1.Rotations.length, r1.Truncated]).toEqual([2, true]);
+    const r2 = await kms.listKeyRotations(ROOT, { KeyId, Limit: 2, Marker: r1.NextMarker! });
+    expect([r2.Rotations.length, r2.Truncated]).toEqual([1, false]);
+    const keysMarker = (await kms.listKeys(ROOT, { Limit: 1 })).NextMarker!;
+    await rejects(kms.listAliases(ROOT, { Marker: keysMarker }), "InvalidMarkerException");
+    await rejects(kms.listKeyRotations(ROOT, { KeyId, Marker: keysMarker }), "InvalidMarkerException");
+    await rejects(kms.listKeyPolicies(ROOT, { KeyId, Marker: keysMarker }), "InvalidMarkerException");
+    await rejects(kms.listKeys(ROOT, { Marker: `${keysMarker.slice(0, -3)}` }), "InvalidMarkerException");
+    await rejects(kms.listKeys(ROOT, { Marker: "skm1.2" }), "InvalidMarkerException");
+  });
+});
+
+describe("DescribeKey of a key pending deletion (API reference: KeyMetadata)", () => {
+  it("has DeletionDate, and no PendingDeletionWindowInDays (present only for a multi-Region primary in PendingReplicaDeletion)", async () => {
+    const c = testClock();
+    const t = await openTemp({ clock: c.clock });
+    cleanups.push(t.cleanup);
+    const KeyId = await newKey(t.kms);
+    const scheduled = await t.kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 9 });
+    expect(scheduled.PendingWindowInDays).toBe(9);
+    const meta = (await t.kms.describeKey(ROOT, { KeyId })).KeyMetadata;
+    expect(meta.KeyState).toBe("PendingDeletion");
+    expect(meta.DeletionDate?.getTime()).toBe(c.now() + 9 * 86_400_000);
+    expect(meta).not.toHaveProperty("PendingDeletionWindowInDays");
+  });
+});
+
+describe("GetKeyLastUsage (API reference)", () => {
+  it("answers AWS's shape: KeyLastUsage { Operation, Timestamp }, TrackingStartDate and KeyCreationDate; KeyLastUsage is empty for an unused key", async () => {
+    const c = testClock();
+    const t = await openTemp({ clock: c.clock });
+    cleanups.push(t.cleanup);
+    const kms = t.kms;
+    const { KeyId, Arn, CreationDate } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    const unused = await kms.getKeyLastUsage(ROOT, { KeyId });
+    expect(unused).toMatchObject({ KeyId: Arn, KeyLastUsage: {} });
+    expect(unused.KeyLastUsage).toEqual({});
+    expect(unused.TrackingStartDate).toEqual(CreationDate);
+    expect(unused.KeyCreationDate).toEqual(CreationDate);
+    c.advanceDays(1);
+    await kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array(4) });
+    c.advanceDays(1);
+    await kms.describeKey(ROOT, { KeyId });
+    const used = await kms.getKeyLastUsage(ROOT, { KeyId: Arn });
+    // DescribeKey is not a cryptographic operation: the last use stays the Encrypt.
+    expect(used.KeyLastUsage).toEqual({ Operation: "Encrypt", Timestamp: new Date(c.now() - 86_400_000) });
+    // This KMS's addition: every operation called on the key, with its count.
+    expect(used.Operations.map((o) => [o.Operation, o.RequestCount])).toEqual([
+      ["CreateKey", 1],
+      ["DescribeKey", 1],
+      ["Encrypt", 1],
+      // The first GetKeyLastUsage; this one is counted once it succeeded.
+      ["GetKeyLastUsage", 1],
+    ]);
+    // "Alias names are not supported."
+    await kms.createAlias(ROOT, { AliasName: "alias/used", TargetKeyId: KeyId });
+    await rejects(kms.getKeyLastUsage(ROOT, { KeyId: "alias/used" }), "NotFoundException");
+  });
+
+  it("survives the wire: the server's codec keeps every member of AWS's GetKeyLastUsage output", async () => {
+    const { encodeResponse } = await import("./server/codec.js");
+    const { OPERATION_MODELS } = await import("./server/model.generated.js");
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    await kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" });
+    const body = JSON.parse(
+      encodeResponse(OPERATION_MODELS.GetKeyLastUsage!, await kms.getKeyLastUsage(ROOT, { KeyId })),
+    );
+    expect(Object.keys(body).sort()).toEqual([
+      "KeyCreationDate",
+      "KeyId",
+      "KeyLastUsage",
+      "TrackingStartDate",
+    ]);
+    expect(body.KeyLastUsage.Operation).toBe("GenerateDataKey");
+    expect(typeof body.KeyLastUsage.Timestamp).toBe("number");
+  });
+
+  it("records ReEncrypt for the source key and the destination key, each independently", async () => {
+    const c = testClock();
+    const t = await openTemp({ clock: c.clock });
+    cleanups.push(t.cleanup);
+    const kms = t.kms;
+    const source = await newKey(kms);
+    const destination = await newKey(kms);
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId: source, Plaintext: new Uint8Array(8) });
+    c.advanceDays(1);
+    await kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: destination });
+    for (const KeyId of [source, destination]) {
+      expect((await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage).toEqual({
+        Operation: "ReEncrypt",
+        Timestamp: new Date(c.now()),
+      });
+    }
+    // One request, billed once.
+    const report = await kms.usageReport({ month: "2026-01" });
+    expect(report.Requests.ByOperation.ReEncrypt).toBe(1);
+    expect(Object.keys(report.Requests.ByOperation).sort()).toEqual([
+      "CreateKey",
+      "Encrypt",
+      "GetKeyLastUsage",
+      "ReEncrypt",
+    ]);
+    expect(report.Requests.Symmetric).toBe(1 + 1 + 2);
+  });
+});

@@ -711,9 +711,9 @@ describe("audit and usage", () => {
     await rejects(kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4097) }), "ValidationException");
     const usage = await kms.getKeyLastUsage(ROOT, { KeyId });
     expect(usage.KeyId).toBe(Arn);
-    expect(usage.KeyLastUsage.LastUsedOperation).toBe("GenerateDataKey");
-    expect(usage.KeyLastUsage.LastUsedDate!.getTime()).toBe(c.now());
-    expect(usage.KeyLastUsage.Operations.find((o) => o.Operation === "Encrypt")!.RequestCount).toBe(3);
+    expect(usage.KeyLastUsage.Operation).toBe("GenerateDataKey");
+    expect(usage.KeyLastUsage.Timestamp!.getTime()).toBe(c.now());
+    expect(usage.Operations.find((o) => o.Operation === "Encrypt")!.RequestCount).toBe(3);
     await kms.rotateKeyOnDemand(ROOT, { KeyId });
     c.advanceDays(40);
     const report = await kms.usageReport({ month: "2026-03" });
@@ -754,7 +754,7 @@ describe("DryRun", () => {
       "RevokeGrant",
     ];
     const uses = async () =>
-      (await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations.filter((o) =>
+      (await kms.getKeyLastUsage(ROOT, { KeyId })).Operations.filter((o) =>
         dryRunOperations.includes(o.Operation),
       );
     const usesBefore = await uses();
@@ -1359,14 +1359,14 @@ describe("read-only calls without the lock", () => {
     await Promise.all(
       Array.from({ length: 25 }, () => kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" })),
     );
-    const ops = (await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations;
+    const ops = (await kms.getKeyLastUsage(ROOT, { KeyId })).Operations;
     expect(ops.find((o) => o.Operation === "GenerateDataKey")?.RequestCount).toBe(25);
     await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1) });
     await kms.close();
     const { LocalKms } = await import("./local-kms.js");
     const again = await LocalKms.open({ dataDir: dir });
     cleanups.push(() => again.close());
-    const after = (await again.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage.Operations;
+    const after = (await again.getKeyLastUsage(ROOT, { KeyId })).Operations;
     expect(after.find((o) => o.Operation === "Encrypt")?.RequestCount).toBe(1);
     expect(after.find((o) => o.Operation === "GetKeyLastUsage")?.RequestCount).toBe(1);
   });

@@ -88,7 +88,7 @@ import {
   MAX_TAGS,
   objectRequest,
   optionalString,
-  pageInfo,
+  pageOf,
   Violations,
 } from "./request-checks.js";
 import {
@@ -120,7 +120,7 @@ import type {
   ReEncryptResponse,
   Tag,
 } from "./types.js";
-import { buildUsageReport, type UsageReport } from "./usage-report.js";
+import { buildUsageReport, REENCRYPT_TO, type UsageReport } from "./usage-report.js";
 
 /** Where audit events go: the built-in AuditLog, or anything with its `append`. */
 export interface AuditSink {
@@ -188,6 +188,7 @@ const CRYPTO_OPERATIONS = new Set([
   "Encrypt",
   "Decrypt",
   "ReEncrypt",
+  REENCRYPT_TO,
   "GenerateDataKey",
   "GenerateDataKeyWithoutPlaintext",
 ]);
@@ -198,6 +199,8 @@ interface CallContext {
   readonly keyIds: string[];
   /** Data to wipe when the response cannot be returned. */
   readonly secrets: Uint8Array[];
+  /** ReEncrypt's destination key, when it is not the source: the call is a use of it too (GetKeyLastUsage). */
+  destinationKeyId?: string;
   /**
    * Set on the lock-free path of read-only calls: the body must not write; where it would (an AWS managed key
    * created on first use) it throws {@link RETRY_LOCKED} and the call runs again under the lock.
@@ -620,16 +623,13 @@ export class LocalKms {
       async () => {
         const req = objectRequest(request);
         const limit = checkLimit(req.Limit, 1000, 100);
-        const offset = decodeMarker(req.Marker);
+        const after = decodeMarker(req.Marker, "ListKeys", ["n", "s"]) ?? [-1, ""];
         this.#checkAccountCaller(caller, "kms:ListKeys");
         const rows = this.#sql(
-          "SELECT id FROM keys WHERE kind != 'owned' ORDER BY created_at, id LIMIT ? OFFSET ?",
-        ).all(limit + 1, offset) as { id: string }[];
-        const page = rows.slice(0, limit);
-        return {
-          Keys: page.map((r) => ({ KeyId: r.id, KeyArn: keyArn(this.location, r.id) })),
-          ...pageInfo(rows.length > limit, offset + limit),
-        };
+          "SELECT id, created_at FROM keys WHERE kind != 'owned' AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
+        ).all(after[0], after[1], limit + 1) as { id: string; created_at: number }[];
+        const { page, ...info } = pageOf(rows, limit, "ListKeys", (r) => [r.created_at, r.id]);
+        return { Keys: page.map((r) => ({ KeyId: r.id, KeyArn: keyArn(this.location, r.id) })), ...info };
       },
     );
   }
@@ -896,31 +896,32 @@ export class LocalKms {
       async (ctx) => {
         const req = objectRequest(request);
         const limit = checkLimit(req.Limit, 100, 50);
-        const offset = decodeMarker(req.Marker);
+        const [after] = decodeMarker(req.Marker, "ListAliases", ["s"]) ?? [""];
         let rows: AliasRow[];
         if (req.KeyId !== undefined) {
           const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
           this.#authorize(caller, row, "ListAliases", {});
-          rows = this.#sql("SELECT * FROM aliases WHERE key_id = ? ORDER BY name LIMIT ? OFFSET ?").all(
+          rows = this.#sql("SELECT * FROM aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?").all(
             row.id,
+            after,
             limit + 1,
-            offset,
           ) as AliasRow[];
         } else {
           this.#checkAccountCaller(caller, "kms:ListAliases");
           rows = this.#sql(
-            "SELECT a.* FROM aliases a JOIN keys k ON k.id = a.key_id WHERE k.kind != 'owned' ORDER BY a.name LIMIT ? OFFSET ?",
-          ).all(limit + 1, offset) as AliasRow[];
+            "SELECT a.* FROM aliases a JOIN keys k ON k.id = a.key_id WHERE k.kind != 'owned' AND a.name > ? ORDER BY a.name LIMIT ?",
+          ).all(after, limit + 1) as AliasRow[];
         }
+        const { page, ...info } = pageOf(rows, limit, "ListAliases", (a) => [a.name]);
         return {
-          Aliases: rows.slice(0, limit).map((a) => ({
+          Aliases: page.map((a) => ({
             AliasName: a.name,
             AliasArn: aliasArn(this.location, a.name),
             TargetKeyId: a.key_id,
             CreationDate: new Date(a.created_at),
             LastUpdatedDate: new Date(a.updated_at),
           })),
-          ...pageInfo(rows.length > limit, offset + limit),
+          ...info,
         };
       },
     );
@@ -1080,17 +1081,18 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyRotations", {});
         const limit = checkLimit(req.Limit, 1000, 100);
-        const offset = decodeMarker(req.Marker);
+        const [after] = decodeMarker(req.Marker, "ListKeyRotations", ["n"]) ?? [1];
         const rows = this.#sql(
-          "SELECT * FROM key_versions WHERE key_id = ? AND version > 1 ORDER BY version LIMIT ? OFFSET ?",
-        ).all(row.id, limit + 1, offset) as KeyVersionRow[];
+          "SELECT * FROM key_versions WHERE key_id = ? AND version > ? ORDER BY version LIMIT ?",
+        ).all(row.id, Math.max(1, after as number), limit + 1) as KeyVersionRow[];
+        const { page, ...info } = pageOf(rows, limit, "ListKeyRotations", (v) => [v.version]);
         return {
-          Rotations: rows.slice(0, limit).map((v) => ({
+          Rotations: page.map((v) => ({
             KeyId: keyArn(this.location, row.id),
             RotationDate: new Date(v.created_at),
             RotationType: v.rotation_type as "AUTOMATIC" | "ON_DEMAND",
           })),
-          ...pageInfo(rows.length > limit, offset + limit),
+          ...info,
         };
       },
     );
@@ -1203,8 +1205,9 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyPolicies", {});
         checkLimit(req.Limit, 1000, 100);
-        const offset = decodeMarker(req.Marker);
-        return { PolicyNames: offset === 0 ? ["default"] : [], Truncated: false };
+        // One policy, one page: this KMS never issues a ListKeyPolicies marker.
+        decodeMarker(req.Marker, "ListKeyPolicies", ["s"]);
+        return { PolicyNames: ["default"], Truncated: false };
       },
     );
   }
@@ -1336,25 +1339,24 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListGrants", {});
         const limit = checkLimit(req.Limit, 100, 50);
-        const offset = decodeMarker(req.Marker);
+        const after = decodeMarker(req.Marker, "ListGrants", ["n", "s"]) ?? [-1, ""];
         if (req.GrantId !== undefined) checkGrantId(req.GrantId);
         const grantee = optionalString(req.GranteePrincipal, "GranteePrincipal", 1, 256);
         const rows = this.#sql(
           `SELECT * FROM grants WHERE key_id = ? AND (? IS NULL OR grant_id = ?) AND (? IS NULL OR grantee = ?)
-             ORDER BY created_at, grant_id LIMIT ? OFFSET ?`,
+             AND (created_at, grant_id) > (?, ?) ORDER BY created_at, grant_id LIMIT ?`,
         ).all(
           row.id,
           req.GrantId ?? null,
           req.GrantId ?? null,
           grantee ?? null,
           grantee ?? null,
+          after[0],
+          after[1],
           limit + 1,
-          offset,
         ) as GrantRow[];
-        return {
-          Grants: rows.slice(0, limit).map((g) => this.#grantEntry(g)),
-          ...pageInfo(rows.length > limit, offset + limit),
-        };
+        const { page, ...info } = pageOf(rows, limit, "ListGrants", (g) => [g.created_at, g.grant_id]);
+        return { Grants: page.map((g) => this.#grantEntry(g)), ...info };
       },
     );
   }
@@ -1522,14 +1524,12 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListResourceTags", {});
         const limit = checkLimit(req.Limit, 50, 50);
-        const offset = decodeMarker(req.Marker);
+        const [after] = decodeMarker(req.Marker, "ListResourceTags", ["s"]) ?? [""];
         const rows = this.#sql(
-          "SELECT tag_key, tag_value FROM tags WHERE key_id = ? ORDER BY tag_key LIMIT ? OFFSET ?",
-        ).all(row.id, limit + 1, offset) as { tag_key: string; tag_value: string }[];
-        return {
-          Tags: rows.slice(0, limit).map((t) => ({ TagKey: t.tag_key, TagValue: t.tag_value })),
-          ...pageInfo(rows.length > limit, offset + limit),
-        };
+          "SELECT tag_key, tag_value FROM tags WHERE key_id = ? AND tag_key > ? ORDER BY tag_key LIMIT ?",
+        ).all(row.id, after, limit + 1) as { tag_key: string; tag_value: string }[];
+        const { page, ...info } = pageOf(rows, limit, "ListResourceTags", (t) => [t.tag_key]);
+        return { Tags: page.map((t) => ({ TagKey: t.tag_key, TagValue: t.tag_value })), ...info };
       },
     );
   }
@@ -1710,6 +1710,7 @@ export class LocalKms {
         try {
           if (dry) throw dryRun();
           const out = await this.#seal(destination, plaintext, destinationContext);
+          if (destination.id !== source.id) ctx.destinationKeyId = destination.id;
           return {
             CiphertextBlob: out,
             SourceKeyId: keyArn(this.location, source.id),
@@ -1803,8 +1804,9 @@ export class LocalKms {
   }
 
   /**
-   * GetKeyLastUsage (this KMS's design): per-operation request counts and last use of a key since its creation,
-   * and the last cryptographic use (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*).
+   * GetKeyLastUsage: the last successful cryptographic use of a key (Encrypt, Decrypt, ReEncrypt as source or
+   * destination, GenerateDataKey*) since its creation, as AWS KMS answers it; and, this KMS's addition, the request
+   * count and last use of every operation called on the key. A key id or key ARN (AWS: alias names are not supported).
    * @throws {KmsError} NotFoundException, AccessDeniedException
    */
   async getKeyLastUsage(caller: Caller, request: { KeyId: string }): Promise<GetKeyLastUsageResponse> {
@@ -1816,7 +1818,7 @@ export class LocalKms {
       async (ctx) => {
         // It writes the pending counts before reading them: not on the lock-free path.
         if (ctx.fast) throw RETRY_LOCKED;
-        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: true });
+        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "GetKeyLastUsage", {});
         this.#flushUsage();
         const rows = this.#sql(
@@ -1832,11 +1834,15 @@ export class LocalKms {
           .sort((a, b) => b.LastUsedDate.getTime() - a.LastUsedDate.getTime())[0];
         return {
           KeyId: keyArn(this.location, row.id),
-          KeyLastUsage: {
-            TrackingStartDate: new Date(row.created_at),
-            ...(crypto ? { LastUsedDate: crypto.LastUsedDate, LastUsedOperation: crypto.Operation } : {}),
-            Operations: operations,
-          },
+          KeyLastUsage: crypto
+            ? {
+                Operation: crypto.Operation === REENCRYPT_TO ? "ReEncrypt" : crypto.Operation,
+                Timestamp: crypto.LastUsedDate,
+              }
+            : {},
+          TrackingStartDate: new Date(row.created_at),
+          KeyCreationDate: new Date(row.created_at),
+          Operations: operations,
         };
       },
     );
@@ -1991,7 +1997,7 @@ export class LocalKms {
       return this.#callLocked(eventName, caller, request, spec, body);
     }
     // Only calls that succeeded count as uses of the key, as under the lock (a refused or dry-run call does not).
-    if (!error) this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
+    if (!error) this.#countUses(ctx, eventName, eventTime.getTime());
     await this.#auditOutside(
       this.#event(eventName, caller, request, spec, ctx, eventTime, result, error),
       ctx,
@@ -2049,7 +2055,7 @@ export class LocalKms {
         result = await body(ctx);
         // A change (or a first-use key created by a read) may schedule a deletion or a rotation.
         if (!spec.readOnly || this.#mustSync) this.#nextSweepAt = 0;
-        this.#countUsage(ctx.keyIds[0] ?? "", eventName, eventTime.getTime());
+        this.#countUses(ctx, eventName, eventTime.getTime());
         if (spec.readOnly) this.#commit();
       } catch (e) {
         error = toKmsError(e);
@@ -2678,6 +2684,12 @@ export class LocalKms {
     });
   }
 
+  /** Counts a successful call as a use of its key, and a ReEncrypt also as a use of its destination key. */
+  #countUses(ctx: CallContext, operation: string, now: number): void {
+    this.#countUsage(ctx.keyIds[0] ?? "", operation, now);
+    if (ctx.destinationKeyId !== undefined) this.#countUsage(ctx.destinationKeyId, REENCRYPT_TO, now);
+  }
+
   /**
    * Counts a call made at `now` (ms) in memory; {@link LocalKms.#flushUsage} writes the counts every second, before
    * they are read and on close. A crash loses at most a second of counts (statistics; the audit log has every call).
@@ -2725,10 +2737,8 @@ export class LocalKms {
       EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"],
       MultiRegion: false,
     };
-    if (row.state === "PendingDeletion") {
-      meta.DeletionDate = new Date(row.deletion_date!);
-      meta.PendingDeletionWindowInDays = row.pending_window_days!;
-    }
+    // PendingDeletionWindowInDays is only for a multi-Region primary key in PendingReplicaDeletion (AWS's KeyMetadata).
+    if (row.state === "PendingDeletion") meta.DeletionDate = new Date(row.deletion_date!);
     return meta;
   }
 }

@@ -283,16 +283,61 @@ export function checkLimit(value: unknown, max: number, fallback: number): numbe
   return value === undefined ? fallback : checkInt(value, "Limit", 1, max);
 }
 
-export function decodeMarker(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== "string") throw new KmsError("InvalidMarkerException", "The marker is not valid.");
-  const m = /^skm1\.(\d{1,9})$/.exec(value);
-  if (!m) throw new KmsError("InvalidMarkerException", "The marker is not valid.");
-  return Number(m[1]);
+/** A page marker's sort key: the values, in the list's order, of the last entry of the page it follows. */
+export type MarkerKey = readonly (string | number)[];
+
+const invalidMarker = () => new KmsError("InvalidMarkerException", "The marker is not valid.");
+
+/**
+ * The marker of the page after the one ending with an entry whose sort key is `key`, in list `list`. It names a
+ * position, not an offset, as AWS KMS's markers do: the next page starts after that entry even when entries before
+ * it were deleted meanwhile (a caller revoking each page of ListGrants before asking for the next sees every grant).
+ */
+export function encodeMarker(list: string, key: MarkerKey): string {
+  return `skm2.${Buffer.from(JSON.stringify([list, ...key]), "utf8").toString("base64url")}`;
 }
 
-export function pageInfo(truncated: boolean, next: number): ListResponse {
-  return truncated ? { NextMarker: `skm1.${next}`, Truncated: true } : { Truncated: false };
+/**
+ * The sort key a Marker carries, checked against the list it must come from and the type of each value (`shape`:
+ * "s" a string, "n" an integer per value); undefined when there is no marker.
+ * @throws {KmsError} InvalidMarkerException for a marker this KMS did not issue for this list
+ */
+export function decodeMarker(
+  value: unknown,
+  list: string,
+  shape: readonly ("s" | "n")[],
+): MarkerKey | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || !value.startsWith("skm2.")) throw invalidMarker();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(value.slice(5), "base64url").toString("utf8"));
+  } catch {
+    throw invalidMarker();
+  }
+  if (!Array.isArray(decoded) || decoded.length !== shape.length + 1 || decoded[0] !== list)
+    throw invalidMarker();
+  const key = decoded.slice(1) as unknown[];
+  for (let i = 0; i < shape.length; i++) {
+    const v = key[i];
+    if (shape[i] === "s" ? typeof v !== "string" : !Number.isSafeInteger(v)) throw invalidMarker();
+  }
+  return key as MarkerKey;
+}
+
+/**
+ * The entries of one page from `rows` (the query asked for `limit + 1` to learn whether more follow), with
+ * Truncated and, when truncated, the NextMarker after its last entry.
+ */
+export function pageOf<T>(
+  rows: readonly T[],
+  limit: number,
+  list: string,
+  keyOf: (row: T) => MarkerKey,
+): { page: T[] } & ListResponse {
+  if (rows.length <= limit) return { page: [...rows], Truncated: false };
+  const page = rows.slice(0, limit);
+  return { page, NextMarker: encodeMarker(list, keyOf(page[page.length - 1]!)), Truncated: true };
 }
 
 /**

@@ -182,21 +182,28 @@ export interface CreateGrantRequest {
   DryRun?: boolean;
 }
 
-/** Per-operation usage of a key (GetKeyLastUsage; this KMS's design, see README). */
+/** Per-operation usage of a key (GetKeyLastUsage's `Operations`, this KMS's addition; see README). */
 export interface KeyOperationUsage {
   Operation: string;
   RequestCount: number;
   LastUsedDate: Date;
 }
 
+/** GetKeyLastUsage's answer: AWS KMS's members, and this KMS's per-operation counts. */
 export interface GetKeyLastUsageResponse {
+  /** The key ARN. */
   KeyId: string;
-  KeyLastUsage: {
-    /** When usage tracking of this key started (its creation). */
-    TrackingStartDate: Date;
-    LastUsedDate?: Date;
-    LastUsedOperation?: string;
-    /** Every operation ever called on the key, with its count and last use. */
-    Operations: KeyOperationUsage[];
-  };
+  /**
+   * The last successful cryptographic operation (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*) and when it ran;
+   * an empty object when the key has not been used. (AWS's CloudTrailEventId and KmsRequestId are not kept.)
+   */
+  KeyLastUsage: { Operation?: string; Timestamp?: Date };
+  /** When usage tracking of the key started: its creation. */
+  TrackingStartDate: Date;
+  KeyCreationDate: Date;
+  /**
+   * Not in AWS's answer (so not sent by the server): every operation ever called on the key, with its count and
+   * last use. A ReEncrypt appears as `ReEncrypt` on its source key and `ReEncryptTo` on its destination key.
+   */
+  Operations: KeyOperationUsage[];
 }

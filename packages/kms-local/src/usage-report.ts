@@ -16,6 +16,12 @@ export const AWS_KMS_PRICES = {
   symmetricRequestsPer10kUsd: 0.03,
 } as const;
 
+/**
+ * The usage counter of a ReEncrypt on its destination key (the same request is counted as `ReEncrypt` on its source
+ * key): it makes the call a use of the destination key for GetKeyLastUsage, and is not a request of its own.
+ */
+export const REENCRYPT_TO = "ReEncryptTo";
+
 /** Requests AWS KMS does not charge for. */
 export const FREE_OPERATIONS: ReadonlySet<string> = new Set(["CreateKey", "ScheduleKeyDeletion"]);
 
@@ -103,6 +109,7 @@ export function buildUsageReport(
   let billed = 0;
   let free = 0;
   for (const u of usage) {
+    if (u.operation === REENCRYPT_TO) continue;
     byOperation[u.operation] = u.n;
     if (FREE_OPERATIONS.has(u.operation)) free += u.n;
     else billed += u.n;
