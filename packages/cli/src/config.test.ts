@@ -99,8 +99,16 @@ describe("exit codes", () => {
     });
     expect(exitCodeOf(denied)).toBe(EXIT.ACCESS_DENIED);
     expect(describeError(denied, "arn:aws:iam::1:user/x")).toMatch(
-      /^sealkit: ERR_ACCESS_DENIED: none \[ERR_NO_DECRYPTABLE_KEY\] — check the key policy or grants for arn:aws:iam::1:user\/x/,
+      /^sealkit: ERR_ACCESS_DENIED: no \[ERR_NO_DECRYPTABLE_KEY\] — check the key policy or grants for arn:aws:iam::1:user\/x/,
     );
+    // Two attempts denied: the summary, which names both.
+    const both = new SealkitError("ERR_NO_DECRYPTABLE_KEY", "none", {
+      cause: new AggregateError([
+        new SealkitError("ERR_ACCESS_DENIED", "a"),
+        new SealkitError("ERR_ACCESS_DENIED", "b"),
+      ]),
+    });
+    expect(describeError(both)).toMatch(/^sealkit: ERR_ACCESS_DENIED: none \[ERR_NO_DECRYPTABLE_KEY\]/);
     const mixed = new SealkitError("ERR_NO_DECRYPTABLE_KEY", "none", {
       cause: new AggregateError([
         new SealkitError("ERR_ACCESS_DENIED", "a"),

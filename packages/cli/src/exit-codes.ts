@@ -133,9 +133,20 @@ export function describeError(error: unknown, principal?: string): string {
   if (error instanceof UsageError) return `sealkit: usage: ${error.message} (see sealkit --help)`;
   let code: string;
   let message: string;
+  // The messages of the attempts behind ERR_NO_DECRYPTABLE_KEY: what the key service said (a bad signature, no
+  // credentials, no such token) is in them only.
+  let attempts: string[] = [];
   if (SealkitError.isInstance(error)) {
     code = effectiveCode(error);
-    message = code === error.code ? error.message : `${error.message} [${error.code}]`;
+    if (error.cause instanceof AggregateError)
+      attempts = error.cause.errors.map((e) => String((e as Error)?.message ?? e));
+    // Every attempt failed for one reason: with one attempt, its own message says why (the summary only named the
+    // code, so a wrong AWS secret read as a key policy problem and a missing PKCS#11 token as nothing at all).
+    const [only] = attempts;
+    message =
+      code === error.code
+        ? error.message
+        : `${attempts.length === 1 && only ? only : error.message} [${error.code}]`;
   } else if (error instanceof Error) {
     const sys = (error as { code?: unknown }).code;
     code =
@@ -154,10 +165,11 @@ export function describeError(error: unknown, principal?: string): string {
   const newline = message.indexOf("\n");
   if (newline >= 0) message = message.slice(0, newline).replace(/:\s*$/, "");
   // Some causes are in the message only (the AWS SDK's errors reach us as ERR_PROVIDER_UNAVAILABLE).
+  const said = [message, ...attempts].join("\n");
   const what =
-    /UnrecognizedClient|InvalidSignature|security token|signature|Could not load credentials/i.test(message)
+    /UnrecognizedClient|InvalidSignature|security token|signature|Could not load credentials/i.test(said)
       ? "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the endpoint's credentials file"
-      : /Region is missing/i.test(message)
+      : /Region is missing/i.test(said)
         ? "set the region: --region, AWS_REGION or the profile's region"
         : /trailing bytes after the final frame/.test(message)
           ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
