@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // sealkit-kms: run the local KMS as an AWS KMS-compatible HTTP server (`sealkit-kms serve ...`).
 
-import { constants } from "node:os";
 import { parseArgs } from "node:util";
-import { startKmsServer } from "./server/start.js";
+import { serveUntilSignal, startKmsServer } from "./server/start.js";
 
 const USAGE = `Usage: sealkit-kms serve --data-dir <dir> --credentials <file> [options]
 
@@ -104,41 +103,13 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${values.region}, account ${started.kms.location.account})\n`,
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: "SIGTERM" | "SIGINT" | "SIGHUP") => {
-      if (stopping) {
-        // A second signal: the operator does not want to wait (a request the local KMS is stuck on, a body still
-        // arriving). Exiting now is what a SIGKILL would do, which the audit log survives: every answer already
-        // sent has its event on disk; the requests cut short were never answered.
-        process.stderr.write(
-          `${signal} again: exiting now, ${started.server.metrics.inFlight} request(s) in flight left unanswered\n`,
-        );
-        process.exit(128 + constants.signals[signal]);
-      }
-      stopping = true;
-      process.stdout.write(
-        `${signal}: finishing requests in flight, then stopping (send it again to exit at once)\n`,
-      );
-      started.close().then(
-        () => resolve(),
-        (e) => {
-          process.stderr.write(`sealkit-kms: error while stopping: ${(e as Error).message}\n`);
-          process.exitCode = 1;
-          resolve();
-        },
-      );
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-    // The terminal it ran in was closed: stop as gracefully as for SIGTERM (Node's default was to die at once).
-    process.on("SIGHUP", () => stop("SIGHUP"));
-    // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
-    // a SIGTERM in the instant between the two killed the process with no graceful stop).
-    process.stdout.write("ready\n");
-  });
-  process.stdout.write("stopped\n");
-  return process.exitCode === 1 ? 1 : 0;
+  try {
+    await serveUntilSignal(started);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`sealkit-kms: error while stopping: ${(e as Error).message}\n`);
+    return 1;
+  }
 }
 
 function integer(text: string, name: string): number {

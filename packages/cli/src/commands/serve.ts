@@ -2,7 +2,6 @@
 
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { constants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SealkitError } from "@sealkit/core";
@@ -51,7 +50,7 @@ async function hsmRootKey(file: string) {
   return wrapper;
 }
 
-/** `sealkit kms serve`: runs until SIGINT or SIGTERM, finishing requests in flight. */
+/** `sealkit kms serve`: runs until SIGINT, SIGTERM or SIGHUP, finishing requests in flight (see serveUntilSignal). */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   if (!flags.credentials && !flags.allowUnsignedAs) {
     throw new UsageError(
@@ -67,7 +66,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       `\n!!! WARNING: --allow-unsigned-as is ON. Requests WITHOUT a signature are accepted as ${flags.allowUnsignedAs}.\n!!! Anyone who can reach this port can use your keys. Never use this outside development.\n\n`,
     );
   }
-  const { startKmsServer } = await import("@sealkit/kms-local");
+  const { serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
   const started = await startKmsServer({
     dataDir,
     credentials: flags.credentials ?? [],
@@ -92,30 +91,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${started.kms.location.region}, account ${started.kms.location.account}, data dir ${dataDir}${rootKey ? `, root key ${rootKey.description}` : ""})\n`,
   );
-  await new Promise<void>((done, fail) => {
-    let stopping = false;
-    const stop = (signal: "SIGINT" | "SIGTERM" | "SIGHUP") => {
-      if (stopping) {
-        // A second signal while requests in flight hold the stop (up to the request timeout): exit now.
-        process.stdout.write(`${signal} again: stopping now\n`);
-        process.exit(128 + constants.signals[signal]);
-      }
-      stopping = true;
-      process.stdout.write(`${signal}: finishing requests in flight, then stopping\n`);
-      started
-        .close()
-        .then(() => rootKey?.close?.())
-        .then(() => done(), fail);
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-    // The terminal it ran in was closed: stop as gracefully as for SIGTERM (Node's default was to die at once).
-    process.on("SIGHUP", () => stop("SIGHUP"));
-    // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed (before,
-    // a SIGTERM in the instant between the two killed the process with no graceful stop).
-    process.stdout.write("ready\n");
-  });
-  process.stdout.write("stopped\n");
+  await serveUntilSignal(started, { afterClose: () => rootKey?.close?.() });
 }
 
 /** Finds tools/bench of the Sealkit checkout this CLI runs from. */

@@ -28,6 +28,13 @@ export {
   type SigV4VerifierOptions,
   type VerifiedSignature,
 } from "./sigv4.js";
-export { type StartedKmsServer, type StartKmsServerOptions, startKmsServer } from "./start.js";
+export {
+  type ServeUntilSignalOptions,
+  type StartedKmsServer,
+  type StartKmsServerOptions,
+  type StopSignal,
+  serveUntilSignal,
+  startKmsServer,
+} from "./start.js";
 export { DEFAULT_QUOTAS, quotaClass, Throttle, type ThrottleOptions } from "./throttle.js";
 export { AuthError, WireError, type WireErrorName } from "./wire-errors.js";

@@ -1,5 +1,6 @@
 // startKmsServer: open the local KMS in a data dir, apply a seed, and listen: what `sealkit-kms serve` and the CLI run.
 
+import { constants } from "node:os";
 import { LocalKms, type LocalKmsOptions } from "../local-kms.js";
 import {
   loadCredentialsFile,
@@ -93,4 +94,66 @@ export async function startKmsServer(options: StartKmsServerOptions): Promise<St
     await kms.close().catch(() => {});
     throw error;
   }
+}
+
+/** The signals {@link serveUntilSignal} stops on. */
+export type StopSignal = "SIGTERM" | "SIGINT" | "SIGHUP";
+
+/** Options of {@link serveUntilSignal}. */
+export interface ServeUntilSignalOptions {
+  /** Runs after the server and its local KMS are closed (e.g. closing an HSM session that holds the root key). */
+  readonly afterClose?: () => unknown;
+  /** Where the status lines go (default: process.stdout). The line of a second signal goes to process.stderr. */
+  readonly write?: (line: string) => void;
+}
+
+/**
+ * Runs a started server the way `sealkit-kms serve` and `sealkit kms serve` do: installs handlers for SIGTERM,
+ * SIGINT and SIGHUP (a closed terminal), then writes "ready". The first signal finishes the requests in flight and
+ * closes the server and its local KMS, then `afterClose`, then writes "stopped" and resolves; a second signal
+ * exits the process at once with status 128 + the signal's number, which the audit log survives (every answer
+ * already sent has its event on disk; the requests cut short were never answered). The handlers are removed when
+ * the stop is done.
+ * @throws the error of `started.close()` or `afterClose`, after which the process is still running.
+ */
+export function serveUntilSignal(
+  started: StartedKmsServer,
+  options: ServeUntilSignalOptions = {},
+): Promise<void> {
+  const write =
+    options.write ??
+    ((line: string) => {
+      process.stdout.write(line);
+    });
+  return new Promise<void>((resolve, reject) => {
+    let stopping = false;
+    const handlers = new Map<StopSignal, () => void>();
+    const stop = (signal: StopSignal) => {
+      if (stopping) {
+        process.stderr.write(
+          `${signal} again: exiting now, ${started.server.metrics.inFlight} request(s) in flight left unanswered\n`,
+        );
+        process.exit(128 + constants.signals[signal]);
+      }
+      stopping = true;
+      write(`${signal}: finishing requests in flight, then stopping (send it again to exit at once)\n`);
+      started
+        .close()
+        .then(() => options.afterClose?.())
+        .then(() => {
+          write("stopped\n");
+          resolve();
+        }, reject)
+        .finally(() => {
+          for (const [name, handler] of handlers) process.off(name, handler);
+        });
+    };
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      const handler = () => stop(signal);
+      handlers.set(signal, handler);
+      process.on(signal, handler);
+    }
+    // Only now: a supervisor that signals as soon as it reads "ready" must find the handlers installed.
+    write("ready\n");
+  });
 }
