@@ -1,7 +1,7 @@
 // Tamper tests: each attack is done directly in SQLite through a separate connection, then verify() must find it.
 
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -326,6 +326,36 @@ describe("verify", { timeout: 30_000 }, () => {
     const report = await verifyDir(dir);
     expect(report.ok).toBe(false);
     expect(kinds(report)).toEqual(["edited@9"]);
+  });
+
+  it("lists the earliest problems when there are more than 1,000, digests' included, and the true first bad event", {
+    timeout: 90_000,
+  }, async () => {
+    // On tmpfs where there is one: 1,100 commits.
+    const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "sealkit-audit-tamper-"));
+    dirs.push(dir);
+    // A digest per event, as a lightly used log gets one a minute: 1,100 digests.
+    const log = await AuditLog.open(dir, { digestEvery: 1 });
+    for (let i = 1; i <= 1100; i++) {
+      await log.append({
+        eventName: "Decrypt",
+        caller: { principal: ALICE, account: ACCOUNT },
+        requestParameters: { n: i },
+      });
+    }
+    await log.close();
+    attack(dir, (db) => {
+      db.prepare("UPDATE audit_digests SET digest_time = 'changed' WHERE digest_number >= 10").run();
+      db.prepare(
+        "UPDATE audit_events SET event_json = replace(event_json, '\"n\":3}', '\"n\":4}') WHERE sequence = 3",
+      ).run();
+    });
+    const report = await verifyDir(dir);
+    expect(report.ok).toBe(false);
+    expect(report.firstBadSequence).toBe(3);
+    expect(report.problems).toHaveLength(1000);
+    expect(kinds(report).slice(0, 2)).toEqual(["edited@3", "bad-digest-signature@10"]);
+    expect(report.problems.at(-1)?.sequence).toBe(1008);
   });
 
   it("uses the service's key, not a public key planted in the data dir", async () => {

@@ -64,7 +64,7 @@ function checkAuditSchema(db: Database.Database, path: string): void {
 /** The prevHash of the first event. */
 export const GENESIS_HASH = "0".repeat(64);
 
-/** At most this many problems are listed; a log damaged beyond that is reported by its first problems. */
+/** At most this many problems are listed; a log damaged beyond that is reported by its earliest problems. */
 const MAX_PROBLEMS = 1000;
 
 /** Rows read between yields to the event loop, so a long verification does not stall a server. */
@@ -164,9 +164,18 @@ async function verifySnapshot(
   options: AuditVerifyOptions,
   head: AuditHead | undefined,
 ): Promise<AuditVerifyReport> {
+  // Problems are found digests first, then events in order: keeping the first 1,000 found would let 1,000 bad
+  // digests hide every edited event. The 1,000 with the smallest sequences are kept (trimmed as they come).
   const problems: AuditProblem[] = [];
+  let found = 0;
+  const keepEarliest = () => {
+    problems.sort((a, b) => a.sequence - b.sequence);
+    problems.length = Math.min(problems.length, MAX_PROBLEMS);
+  };
   const report = (sequence: number, kind: AuditProblem["kind"], detail: string) => {
-    if (problems.length < MAX_PROBLEMS) problems.push({ sequence, kind, detail });
+    found++;
+    problems.push({ sequence, kind, detail });
+    if (problems.length >= 2 * MAX_PROBLEMS) keepEarliest();
   };
   db.exec("BEGIN");
   try {
@@ -397,15 +406,13 @@ async function verifySnapshot(
       }
     }
     const lastDigestSequence = trustedDigests.at(-1)?.lastSequence ?? 0;
-    const firstBad = problems.reduce<number | undefined>(
-      (min, p) => (min === undefined || p.sequence < min ? p.sequence : min),
-      undefined,
-    );
+    keepEarliest();
+    const firstBad = problems[0]?.sequence;
     const result: AuditVerifyReport = {
-      ok: problems.length === 0,
+      ok: found === 0,
       events,
       digests: digestRows.length,
-      problems: problems.sort((a, b) => a.sequence - b.sequence),
+      problems,
       lastDigestSequence,
       eventsAfterLastDigest: Math.max(0, maxSequence - lastDigestSequence),
     };
