@@ -55,3 +55,62 @@ describe("data-key handler in workerd", () => {
     });
   });
 });
+
+describe("data-key handler in workerd facing hostile requests", () => {
+  const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+    mf.dispatchFetch("http://edge.test/keys/data-keys", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-sealkit-request": "1",
+        authorization: "Bearer edge-user",
+        ...headers,
+      },
+      body: body as never,
+    });
+
+  // [what, status, code, body, extra headers]
+  it.each([
+    // Just over the limit: a client still writing a much larger body may see workerd reset the connection
+    // instead of reading the 413, since the handler answers without reading it (1 MiB did here).
+    [
+      "a body over 16 KiB",
+      413,
+      "ERR_REQUEST_INVALID",
+      JSON.stringify({ context: { pad: "x".repeat(20_000) } }),
+    ],
+    ["a lone surrogate in the context", 400, "ERR_REQUEST_INVALID", '{"context":{"a":"\\ud800"}}'],
+    ["an unknown field", 400, "ERR_REQUEST_INVALID", '{"context":{},"admin":true}'],
+    ["deeply nested JSON", 400, "ERR_REQUEST_INVALID", `{"context":${"[".repeat(5000)}${"]".repeat(5000)}}`],
+    ["invalid UTF-8", 400, "ERR_REQUEST_INVALID", new Uint8Array([0x7b, 0xff, 0x7d])],
+    ["no custom header (CSRF)", 403, "ERR_REQUEST_INVALID", '{"context":{}}', { "x-sealkit-request": "" }],
+    ["a sandboxed page (Origin: null)", 403, "ERR_ACCESS_DENIED", '{"context":{}}', { origin: "null" }],
+    ["a form content type", 415, "ERR_REQUEST_INVALID", '{"context":{}}', { "content-type": "text/plain" }],
+  ] as const)(
+    "answers %s with %i %s, as JSON and no-store",
+    async (_name, status, code, body, headers?: Record<string, string>) => {
+      const response = await post(body as BodyInit, headers ?? {});
+      expect(response.status).toBe(status);
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
+    },
+  );
+
+  it("stops reading a streamed body (no Content-Length) at the limit", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 64 * 1024) return controller.close();
+        sent += 1024;
+        controller.enqueue(new Uint8Array(1024).fill(0x20));
+      },
+    });
+    const response = await mf.dispatchFetch("http://edge.test/keys/data-keys", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-sealkit-request": "1" },
+      body: body as never,
+      duplex: "half",
+    } as never);
+    expect(response.status).toBe(413);
+  });
+});
