@@ -155,7 +155,8 @@ class Refusal extends Error {
  *
  * @throws {TypeError} when `provider` is missing, `basePath`, `allowedOrigins` or `maxBodyBytes` have the wrong type,
  *   or an `allowedOrigins` entry is not an origin ("https://app.example"; "null" and "*" are refused)
- * @throws {RangeError} when `maxBodyBytes` is not from 1 to 2^30, or the rate limit is not positive
+ * @throws {RangeError} when `maxBodyBytes` is not from 1 to 2^30, the rate limit is not positive, or its
+ *   `maxPrincipals` is not from 1 to 2^31 - 1 (TypeError when not an integer)
  */
 export function createDataKeyHandler(
   options: DataKeyHandlerOptions,

@@ -1,5 +1,7 @@
 // A token bucket per principal, bounded in memory, for the data-key handler's rate limit.
 
+import { aint } from "@sealkit/core";
+
 /** Requests allowed per principal: `burst` at once, refilled at `perSecond`. */
 export interface RateLimit {
   readonly perSecond: number;
@@ -13,7 +15,11 @@ interface Bucket {
   updated: number;
 }
 
-/** Takes one token for `principal`; returns 0 when allowed, else the seconds until a token is available. */
+/**
+ * Takes one token for `principal`; returns 0 when allowed, else the seconds until a token is available.
+ * @throws {RangeError} when perSecond is not above 0, burst is below 1, or maxPrincipals is not from 1 to 2^31 - 1
+ * @throws {TypeError} when maxPrincipals is not an integer
+ */
 export function createRateLimiter(
   limit: RateLimit,
   now: () => number = Date.now,
@@ -21,6 +27,8 @@ export function createRateLimiter(
   const { perSecond, burst, maxPrincipals = 10_000 } = limit;
   if (!(perSecond > 0) || !(burst >= 1))
     throw new RangeError(`rate limit needs perSecond > 0 and burst >= 1`);
+  // NaN (an unset environment variable through Number) would never evict: memory growing with every principal.
+  aint(maxPrincipals, "maxPrincipals", 1, 2 ** 31 - 1);
   const buckets = new Map<string, Bucket>();
   return (principal) => {
     const time = now();
