@@ -123,15 +123,24 @@ function createRootKeyFile(path: string): AesKeyWrapper {
       }
       throw keyFileError(path, "cannot be created", cause);
     }
+    // The temporary name goes before the directory is fsync'd: a crash during that fsync would otherwise leave
+    // a hidden second name of the root key in the data dir, which stays behind (and in its backups) when
+    // root.key itself is moved off it.
+    removeTemporary(temp);
     syncDirectory(dirname(path));
     return new AesKeyWrapper(fresh, "file");
   } finally {
     wipe(fresh);
-    try {
-      unlinkSync(temp);
-    } catch {
-      // Never created, or already gone.
-    }
+    removeTemporary(temp);
+  }
+}
+
+/** Removes a temporary key file if it is there. */
+function removeTemporary(temp: string): void {
+  try {
+    unlinkSync(temp);
+  } catch {
+    // Never created, or already gone.
   }
 }
 

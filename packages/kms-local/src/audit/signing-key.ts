@@ -86,6 +86,8 @@ async function loadOrCreate(path: string): Promise<DigestSigningKey> {
         await handle.close();
       }
       await fs.link(temp, path);
+      // Unlinked before the directory fsync: a crash during it must not leave a second name of the private key.
+      await fs.unlink(temp).catch(() => undefined);
       syncDirectory(dirname(path));
     } catch (createError) {
       // Another process created it between our read and our create: use theirs.
