@@ -21,15 +21,27 @@ const port = (name: string, fallback: number) => {
   return value;
 };
 
+const ports = {
+  PORT: port("PORT", 3000),
+  SEALKIT_KMS_PORT: port("SEALKIT_KMS_PORT", 4600),
+  SEALKIT_EDGE_PORT: port("SEALKIT_EDGE_PORT", 8787),
+};
+
+/** What to do about a port in use: which of the variables chose it. */
+function portHint(error: unknown): string {
+  const { code, port: taken } = error as { code?: string; port?: number };
+  if (code !== "EADDRINUSE") return "";
+  const names = Object.entries(ports)
+    .filter(([, value]) => value === taken)
+    .map(([name]) => name);
+  return ` (another process uses it: set ${names.length ? names.join(" or ") : Object.keys(ports).join(", ")} to a free port)`;
+}
+
 try {
   const demo = await startDemo({
     dataDir,
     provider,
-    ports: {
-      web: port("PORT", 3000),
-      kms: port("SEALKIT_KMS_PORT", 4600),
-      edge: port("SEALKIT_EDGE_PORT", 8787),
-    },
+    ports: { web: ports.PORT, kms: ports.SEALKIT_KMS_PORT, edge: ports.SEALKIT_EDGE_PORT },
   });
   let stopping = false;
   const stop = async (signal: "SIGINT" | "SIGTERM") => {
@@ -64,6 +76,6 @@ try {
   Press Ctrl-C to stop.
 `);
 } catch (error) {
-  console.error(`The demo could not start: ${(error as Error).message}`);
+  console.error(`The demo could not start: ${(error as Error).message}${portHint(error)}`);
   process.exit(1);
 }

@@ -3,6 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KMSClient } from "@aws-sdk/client-kms";
@@ -166,11 +167,45 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const secrets = await loadSecrets(dataDir);
   const kms = await LocalKms.open({ dataDir: join(dataDir, "kms"), region: REGION, account: ACCOUNT });
+  // What is open so far, closed in this order by close(), or at once when a later part fails to start (a port in
+  // use): the KMS, its server and workerd must not outlive a failed start.
+  const closers: (() => Promise<void>)[] = [() => kms.close()];
+  try {
+    return await startParts(dataDir, kms, closers, secrets, ports, kind);
+  } catch (error) {
+    for (const close of closers) await close().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Throws Node's own EADDRINUSE error (with its `port`) when `port` is taken. Miniflare let workerd find out
+ * instead, which printed a fatal trace and an error that suggested a `--port` option the demo does not have.
+ */
+async function checkPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen(port, "127.0.0.1", () => resolve());
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
+async function startParts(
+  dataDir: string,
+  kms: LocalKms,
+  closers: (() => Promise<void>)[],
+  secrets: Secrets,
+  ports: NonNullable<DemoOptions["ports"]>,
+  kind: ProviderKind,
+): Promise<RunningDemo> {
   const keyArn = await ensureKey(kms);
 
   const kmsServer = createKmsServer({ kms, credentials: secrets.credentials, region: REGION });
+  // The server's close() closes the KMS too.
+  closers.splice(0, closers.length, () => kmsServer.close());
   await kmsServer.listen(ports.kms ?? 0, "127.0.0.1");
-  const closers: (() => Promise<void>)[] = [() => kmsServer.close()];
 
   const callerFor = (user: DemoUser) => ({
     principal: user.principal,
@@ -403,15 +438,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     });
   });
 
-  const web = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: ports.web ?? 0, hostname: "127.0.0.1" }, () =>
-      resolve(server),
-    );
+  const web = serve({ fetch: app.fetch, port: ports.web ?? 0, hostname: "127.0.0.1" });
+  closers.unshift(() => new Promise<void>((resolve) => web.close(() => resolve())));
+  // A port in use is an 'error' event: unhandled, it crashed the process with a stack trace.
+  await new Promise<void>((resolve, reject) => {
+    web.once("error", reject);
+    web.once("listening", () => {
+      web.off("error", reject);
+      resolve();
+    });
   });
   const url = `http://127.0.0.1:${(web.address() as { port: number }).port}`;
-  closers.unshift(() => new Promise<void>((resolve) => web.close(() => resolve())));
 
   const edgeCredential = secrets.credentials[1]!;
+  await checkPortFree(ports.edge ?? 0);
   const edge = await startEdge(
     {
       ORIGIN: url,

@@ -3,6 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,6 +62,32 @@ describe("dist/main.js", () => {
       } finally {
         demo.child.kill("SIGKILL");
         demo.cleanup();
+      }
+    });
+  }
+
+  for (const variable of ["PORT", "SEALKIT_KMS_PORT", "SEALKIT_EDGE_PORT"]) {
+    it(`a taken ${variable} stops it with one clear line naming ${variable}, exit code 1`, async () => {
+      // Another process holds the port (here: this one).
+      const taken = createServer();
+      await new Promise<void>((done) => taken.listen(0, "127.0.0.1", done));
+      const { port } = taken.address() as AddressInfo;
+      const demo = start({ [variable]: String(port) });
+      try {
+        const end = await demo.exited;
+        expect(end).toEqual({ code: 1, signal: null });
+        const output = demo.output();
+        expect(output).toContain(
+          `The demo could not start: listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
+        );
+        expect(output).toContain(`set ${variable} to a free port`);
+        // Not a crash dump (an unhandled 'error' event), nor workerd's own fatal trace and Miniflare's "--port".
+        expect(output).not.toMatch(/Unhandled|node:events|Node\.js v|kj::Exception|--port/);
+        expect(output).not.toContain("Press Ctrl-C");
+      } finally {
+        demo.child.kill("SIGKILL");
+        demo.cleanup();
+        taken.close();
       }
     });
   }
