@@ -126,6 +126,15 @@ function checkDiscoveryFilter(filter: DiscoveryFilter): void {
   }
 }
 
+/** A DescribeKey resolving one configured identifier, shared by the strict decryptions waiting on it. */
+interface Resolution {
+  readonly arn: Promise<string>;
+  readonly cancel: AbortController;
+  /** Callers waiting on it now. */
+  waiting: number;
+  settled: boolean;
+}
+
 /** An AWS KMS KeyProvider. */
 export interface AwsKmsProvider extends KeyProvider {
   readonly providerId: typeof AWS_KMS_PROVIDER_ID;
@@ -180,8 +189,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   }
   const tokens = grantTokens ? [...grantTokens] : undefined;
   const configured = [generatorKeyId, ...keyIds].filter((id): id is string => id !== undefined);
-  // Configured identifiers resolved to key ARNs, for strict decryption.
-  const resolved = new Map<string, Promise<string>>();
+  // Configured identifiers being or having been resolved to key ARNs, for strict decryption.
+  const resolutions = new Map<string, Resolution>();
   // Key ARNs the configured aliases and bare key ids resolved to, once every one of them has been resolved.
   let resolvedArns: ReadonlySet<string> | undefined;
 
@@ -190,33 +199,55 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     return options.clientForRegion ? options.clientForRegion(region) : options.client!;
   };
 
-  // One DescribeKey per identifier, shared by concurrent callers, so no one caller's signal may cancel it.
-  const resolveArn = (keyId: string): Promise<string> => {
-    if (isKeyArn(keyId)) return Promise.resolve(keyId);
-    let arn = resolved.get(keyId);
-    if (!arn) {
-      arn = clientFor(keyId)
-        .send(new DescribeKeyCommand({ KeyId: keyId, GrantTokens: tokens }))
-        .then((out) => {
-          const value = out.KeyMetadata?.Arn;
-          if (!value || !isKeyArn(value)) throw new Error("DescribeKey returned no key ARN");
-          // The same check as on GenerateDataKey's answer: strict decryption must not come to trust a key the
-          // identifier cannot name (an alias ARN of another account or region, another bare key id).
-          if (!answersFor(keyId, value)) {
-            throw new SealkitError(
-              "ERR_PROVIDER_UNAVAILABLE",
-              `AWS KMS DescribeKey of ${keyId} answered for another key, ${value}`,
-            );
-          }
-          return value;
-        })
-        .catch((error) => {
-          resolved.delete(keyId);
-          throw fromKmsError(error, "DescribeKey", keyId);
-        });
-      resolved.set(keyId, arn);
+  const describeKey = async (keyId: string, abortSignal: AbortSignal): Promise<string> => {
+    let out: { KeyMetadata?: { Arn?: string } };
+    try {
+      out = await clientFor(keyId).send(new DescribeKeyCommand({ KeyId: keyId, GrantTokens: tokens }), {
+        abortSignal,
+      });
+    } catch (error) {
+      throw fromKmsError(error, "DescribeKey", keyId);
     }
-    return arn;
+    // The same checks as on GenerateDataKey's answer: strict decryption must not come to trust a key the
+    // identifier cannot name (an alias ARN of another account or region, another bare key id).
+    return checkResponseKey("DescribeKey", keyId, out.KeyMetadata?.Arn);
+  };
+
+  // One DescribeKey per identifier, shared by concurrent callers, so no one caller's signal cancels it; but once
+  // every caller waiting on it has given up, it is cancelled and forgotten, or a request that never ends would
+  // hold the identifier, and every strict decryption after it, for good.
+  const resolveArn = async (keyId: string, signal: AbortSignal | undefined): Promise<string> => {
+    let entry = resolutions.get(keyId);
+    if (!entry) {
+      const cancel = new AbortController();
+      const started: Resolution = {
+        arn: describeKey(keyId, cancel.signal),
+        cancel,
+        waiting: 0,
+        settled: false,
+      };
+      started.arn.then(
+        () => {
+          started.settled = true;
+        },
+        () => {
+          started.settled = true;
+          if (resolutions.get(keyId) === started) resolutions.delete(keyId); // asked again next time
+        },
+      );
+      resolutions.set(keyId, started);
+      entry = started;
+    }
+    entry.waiting++;
+    try {
+      return await untilAborted(entry.arn, signal);
+    } finally {
+      entry.waiting--;
+      if (entry.waiting === 0 && !entry.settled && signal?.aborted) {
+        if (resolutions.get(keyId) === entry) resolutions.delete(keyId);
+        entry.cancel.abort();
+      }
+    }
   };
 
   const checkResponseKey = (operation: string, requested: string, returned: string | undefined): string => {
@@ -350,11 +381,9 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
       }
       checkContext(context);
       if (!discovery && !configuredArns.includes(edk.keyId)) {
-        // The DescribeKey calls are shared with other callers: stop waiting on abort, but let them finish.
-        const outcomes = await untilAborted(
-          Promise.allSettled(unresolved.map((id) => resolveArn(id))),
-          signal,
-        );
+        // The DescribeKey calls are shared with other callers: each stops waiting on abort.
+        const outcomes = await Promise.allSettled(unresolved.map((id) => resolveArn(id, signal)));
+        signal?.throwIfAborted();
         const arns = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
         if (arns.length === unresolved.length) resolvedArns ??= new Set(arns);
         // One alias that no longer resolves (deleted, not allowed) must not stop the others from decrypting; only

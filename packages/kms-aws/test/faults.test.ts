@@ -4,7 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KMSClient } from "@aws-sdk/client-kms";
+import { KMSClient, type KMSClientConfig } from "@aws-sdk/client-kms";
 import { encodeContext, toBase64 } from "@sealkit/core";
 import { ERROR_STATUS, type KmsErrorName, kmsHttpStatus, kmsSealkitCode } from "@sealkit/kms-local";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,15 +34,23 @@ afterAll(async () => {
 });
 
 /** A KMS endpoint answering each call with `answer(call)`; returns a real SDK client for it and the calls seen. */
-async function craftedKms(answer: (call: Call) => Answer, config: { maxAttempts?: number } = {}) {
+async function craftedKms(
+  answer: (call: Call) => Answer | Promise<Answer>,
+  config: Partial<KMSClientConfig> = {},
+) {
   const calls: Call[] = [];
+  // Operations whose request the client closed before an answer came (cancelled, or given up on).
+  const abandoned: string[] = [];
   const server = createServer(async (request: IncomingMessage, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const operation = String(request.headers["x-amz-target"] ?? "").replace("TrentService.", "");
     const call = { operation, body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") };
     calls.push(call);
-    const out = answer(call);
+    response.on("close", () => {
+      if (!response.writableEnded) abandoned.push(operation);
+    });
+    const out = await answer(call);
     if (out === "silence") return; // never answers
     response.writeHead(out.status ?? 200, {
       "content-type": out.contentType ?? "application/x-amz-json-1.1",
@@ -55,7 +63,8 @@ async function craftedKms(answer: (call: Call) => Answer, config: { maxAttempts?
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     region: REGION,
     credentials: { accessKeyId: "AKIAFAULTS0000000001", secretAccessKey: "faults-secret" },
-    maxAttempts: config.maxAttempts ?? 1,
+    maxAttempts: 1,
+    ...config,
   });
   clients.push(client);
   // Keep what the SDK deserialized, to check that the provider wiped the plaintext in it.
@@ -68,7 +77,7 @@ async function craftedKms(answer: (call: Call) => Answer, config: { maxAttempts?
     },
     { step: "initialize", name: "keepOutputs" },
   );
-  return { client, calls, outputs };
+  return { client, calls, outputs, abandoned };
 }
 
 const b64 = (bytes: Uint8Array) => toBase64(bytes);
@@ -350,6 +359,17 @@ describe("awsKmsProvider with a silent KMS", () => {
     await expect(p.generateDataKey({ length: 32, context, signal: controller.signal })).rejects.toBe(reason);
   });
 
+  it("a client given a request timeout that throws turns silence into ERR_PROVIDER_UNAVAILABLE (README advice)", async () => {
+    const { client } = await craftedKms(() => "silence", {
+      requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true },
+    });
+    const error = await rejection(
+      awsKmsProvider({ client, generatorKeyId: KEY }).generateDataKey({ length: 32, context }),
+    );
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    expect((error.cause as Error).name).toBe("TimeoutError");
+  });
+
   it("rejects with the abort reason while resolving an alias (DescribeKey) for strict decryption", async () => {
     const reason = new Error("caller gave up");
     const controller = new AbortController();
@@ -370,6 +390,64 @@ describe("awsKmsProvider with a silent KMS", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(calls.map((c) => c.operation)).toEqual(["DescribeKey"]);
   }, 10_000);
+});
+
+describe("awsKmsProvider sharing an alias's DescribeKey", () => {
+  const edk = { providerId: "aws-kms", keyId: KEY, ciphertext: key(8) };
+  const answers = (describeKey: () => Answer | Promise<Answer>) => (call: Call) =>
+    call.operation === "DescribeKey" ? describeKey() : { body: { KeyId: KEY, Plaintext: b64(key(32)) } };
+
+  it("a DescribeKey every caller gave up on is cancelled, and the next caller asks again", async () => {
+    const reason = new Error("caller gave up");
+    const first = new AbortController();
+    let silent = true;
+    const { client, calls, abandoned } = await craftedKms(
+      answers(() => {
+        if (!silent) return { body: { KeyMetadata: { Arn: KEY } } };
+        setTimeout(() => first.abort(reason), 20);
+        return "silence";
+      }),
+    );
+    const p = awsKmsProvider({ client, keyIds: ["alias/app"] });
+    await expect(p.decryptDataKey({ encryptedDataKey: edk, context, signal: first.signal })).rejects.toBe(
+      reason,
+    );
+    silent = false;
+    // It hung on the abandoned DescribeKey for good: every later strict decryption waited on it.
+    const opened = await p.decryptDataKey({
+      encryptedDataKey: edk,
+      context,
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(opened).toHaveLength(32);
+    expect(calls.map((c) => c.operation)).toEqual(["DescribeKey", "DescribeKey", "Decrypt"]);
+    await expect.poll(() => abandoned).toEqual(["DescribeKey"]);
+  }, 20_000);
+
+  it("one caller giving up does not cancel the DescribeKey another still waits on", async () => {
+    const reason = new Error("caller gave up");
+    const impatient = new AbortController();
+    let answer: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const { client, calls, abandoned } = await craftedKms(
+      answers(async () => {
+        setTimeout(() => impatient.abort(reason), 20);
+        await held;
+        return { body: { KeyMetadata: { Arn: KEY } } };
+      }),
+    );
+    const p = awsKmsProvider({ client, keyIds: ["alias/app"] });
+    const patient = p.decryptDataKey({ encryptedDataKey: edk, context });
+    await expect(p.decryptDataKey({ encryptedDataKey: edk, context, signal: impatient.signal })).rejects.toBe(
+      reason,
+    );
+    answer();
+    expect(await patient).toHaveLength(32);
+    expect(calls.map((c) => c.operation)).toEqual(["DescribeKey", "Decrypt"]);
+    expect(abandoned).toEqual([]);
+  }, 20_000);
 });
 
 describe("awsKmsProvider caller mistakes", () => {
