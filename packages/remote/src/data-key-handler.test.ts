@@ -270,6 +270,32 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
   });
 
   it.each([
+    ["in the context", '{"context":{"tenant":"globex","tenant":"acme"}}'],
+    ["spelt with an escape", '{"context":{"tenant":"globex","\\u0074enant":"acme"}}'],
+    ["at the top", '{"context":{"tenant":"globex"},"context":{"tenant":"acme"}}'],
+  ])(
+    "refuses a member name given twice %s with 400 (parsers differ on which one counts)",
+    async (_name, body) => {
+      // JSON.parse keeps the last; a gateway or WAF in front that checks the first tenant would pass a request
+      // the handler then serves for another (RFC 7493, I-JSON: names MUST be unique).
+      const { post, events } = setup();
+      const response = await post("/data-keys", body);
+      expect(response.status).toBe(400);
+      const error = await errorOf(response);
+      expect(error.code).toBe("ERR_REQUEST_INVALID");
+      expect(error.message).toMatch(/twice/);
+      expect(events.at(-1)).toMatchObject({ outcome: "refused", status: 400 });
+    },
+  );
+
+  it("takes the same name in different objects, and duplicates inside a string value", async () => {
+    const { post } = setup();
+    const body = '{"context":{"tenant":"acme","context":"{\\"tenant\\":1,\\"tenant\\":2}"},"length":32}';
+    const response = await post("/data-keys", body);
+    expect(response.status).toBe(200);
+  });
+
+  it.each([
     ["a lone high surrogate in a value", '{"context":{"tenant":"acme","a":"\\ud800"}}'],
     ["a lone low surrogate in a key", '{"context":{"tenant":"acme","\\udc00":"v"}}'],
   ])("refuses %s with 400, not a 500", async (_name, body) => {

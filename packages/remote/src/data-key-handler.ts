@@ -15,6 +15,7 @@ import {
   wipe,
 } from "@sealkit/core";
 import {
+  duplicateMemberName,
   type ErrorBody,
   type GenerateResponseBody,
   InvalidBody,
@@ -254,11 +255,23 @@ export function createDataKeyHandler(
     if (bytes === undefined) {
       throw new Refusal(413, "ERR_REQUEST_INVALID", `the body exceeds ${maxBodyBytes} bytes`);
     }
+    let text: string;
+    let json: unknown;
     try {
-      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      json = JSON.parse(text);
     } catch {
       throw new Refusal(400, "ERR_REQUEST_INVALID", "the body is not valid JSON");
     }
+    const twice = duplicateMemberName(text);
+    if (twice !== undefined) {
+      throw new Refusal(
+        400,
+        "ERR_REQUEST_INVALID",
+        `the body names "${twice.slice(0, 100)}" twice in one object (member names must be unique)`,
+      );
+    }
+    return json;
   };
 
   const authenticate = async (request: Request, details: AuthorizeDetails): Promise<Authorization> => {

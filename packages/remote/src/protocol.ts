@@ -72,6 +72,44 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 // A lone surrogate has no UTF-8 form: encoders replace it with U+FFFD, so two strings would bind as one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * The first member name given twice in one object of `text`, which must already have passed JSON.parse. JSON.parse
+ * keeps the last of two; a gateway, WAF or other parser in front of the handler may keep the first, and would then
+ * have checked another request than the one served. RFC 7493 (I-JSON): names MUST be unique.
+ */
+export function duplicateMemberName(text: string): string | undefined {
+  // One set of names per open object, undefined per open array.
+  const open: (Set<string> | undefined)[] = [];
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: find its closing quote (a backslash always escapes the next character in valid JSON).
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      if (expectName) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string; // "\u0074" and "t" are one name
+        const names = open[open.length - 1]!;
+        if (names.has(name)) return name;
+        names.add(name);
+        expectName = false;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      expectName = true;
+    } else if (c === 0x5b) {
+      open.push(undefined);
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+      expectName = false;
+    } else if (c === 0x2c) {
+      expectName = open[open.length - 1] !== undefined;
+    }
+  }
+  return undefined;
+}
+
 function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) throw new InvalidBody(`unknown field "${key}" in ${where}`);
