@@ -54,6 +54,15 @@ describe("resolveSettings", () => {
   });
 
   it("refuses unknown providers, missing profiles, unknown fields and bad JSON with usage errors", () => {
+    // An endpoint makes aws the default provider; a provider given anywhere wins (no config file here).
+    const bare = { HOME: dir };
+    expect(resolveSettings({}, bare).provider).toBe("local");
+    expect(resolveSettings({ endpoint: "http://127.0.0.1:4600" }, bare).provider).toBe("aws");
+    expect(resolveSettings({}, { ...bare, SEALKIT_ENDPOINT: "http://127.0.0.1:4600" }).provider).toBe("aws");
+    expect(resolveSettings({ endpoint: "http://x" }, { ...bare, SEALKIT_PROVIDER: "raw" }).provider).toBe(
+      "raw",
+    );
+    expect(resolveSettings({ endpoint: "http://x" }, bare, "local").provider).toBe("local");
     expect(() => resolveSettings({ provider: "vault" }, env())).toThrow(UsageError);
     expect(() => resolveSettings({ profile: "nope" }, env())).toThrow(/profile "nope" not found/);
     expect(() => resolveSettings({ profile: "typo" }, env())).toThrow(/unknown field "provder"/);

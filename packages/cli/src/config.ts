@@ -180,16 +180,26 @@ export function parseSize(text: string, what: string): number {
 
 /**
  * Resolves the provider settings: a flag wins over an environment variable, which wins over the profile, which
- * wins over the default.
+ * wins over the default. The default provider is `aws` when an endpoint is set (the admin commands send it there
+ * too; `encrypt --endpoint <url> --key alias/x` used a local key of that name instead), else `local`;
+ * `defaultProvider` replaces that default (rewrap, whose `--endpoint` may belong to `--to-provider aws`).
  * @throws {UsageError} for an unknown provider, a missing profile or a malformed config file
  */
-export function resolveSettings(flags: ProviderFlags, env: NodeJS.ProcessEnv = process.env): Settings {
+export function resolveSettings(
+  flags: ProviderFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  defaultProvider?: ProviderName,
+): Settings {
   const profile = loadProfile(env, flags.profile);
   const pick = (flag: string | undefined, envName: string | undefined, fromProfile: unknown, what: string) =>
     str(flag, what) ??
     (envName ? str(env[envName], envName) : undefined) ??
     str(fromProfile, `profile field ${what}`);
-  const provider = pick(flags.provider, "SEALKIT_PROVIDER", profile.provider, "provider") ?? "local";
+  const endpoint = pick(flags.endpoint, "SEALKIT_ENDPOINT", profile.endpoint, "endpoint");
+  const provider =
+    pick(flags.provider, "SEALKIT_PROVIDER", profile.provider, "provider") ??
+    defaultProvider ??
+    (endpoint !== undefined ? "aws" : "local");
   if (!(PROVIDERS as readonly string[]).includes(provider)) {
     throw new UsageError(`unknown provider "${provider}": expected one of ${PROVIDERS.join(", ")}`);
   }
@@ -217,7 +227,7 @@ export function resolveSettings(flags: ProviderFlags, env: NodeJS.ProcessEnv = p
     account: pick(flags.account, "SEALKIT_ACCOUNT", profile.account, "account"),
     // AWS_REGION and AWS_ENDPOINT_URL_KMS are read by the SDK itself; a flag or profile overrides them.
     region: pick(flags.region, undefined, profile.region, "region"),
-    endpoint: pick(flags.endpoint, "SEALKIT_ENDPOINT", profile.endpoint, "endpoint"),
+    endpoint,
     rawKeyFile: pick(flags.rawKeyFile, "SEALKIT_RAW_KEY_FILE", profile.rawKeyFile, "rawKeyFile"),
     suite: pick(flags.suite, "SEALKIT_SUITE", profile.suite, "suite"),
     frameSize:

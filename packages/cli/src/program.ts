@@ -12,7 +12,7 @@ import { Session } from "./providers.js";
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 const ENVIRONMENT_HELP = `Provider settings (a flag wins over an environment variable, which wins over the config profile):
-  SEALKIT_PROVIDER       local | aws | pkcs11 | raw (default local)
+  SEALKIT_PROVIDER       local | aws | pkcs11 | raw (default local; aws when an endpoint is set)
   SEALKIT_KEY            key id, ARN or alias (several: comma-separated)
   SEALKIT_DATA_DIR       local KMS data dir (default .sealkit/kms)
   SEALKIT_PRINCIPAL      principal ARN to act as against the local KMS (default: the account root)
@@ -47,7 +47,7 @@ function withProvider(
     .option("--account <id>", "local KMS account id (default 111122223333)")
     .option(
       "--endpoint <url>",
-      "KMS endpoint for the aws provider, e.g. the Sealkit KMS server http://127.0.0.1:4600",
+      "KMS endpoint for the aws provider (the default provider with an endpoint), e.g. the Sealkit KMS server http://127.0.0.1:4600",
     )
     .option("--region <region>", "AWS region (default: AWS_REGION, or us-east-1 with --endpoint)")
     .option("--raw-key-file <file>", "raw provider key file (env SEALKIT_RAW_KEY_FILE)")

@@ -16,12 +16,17 @@ const ALICE = {
 const aliceEnv = { AWS_ACCESS_KEY_ID: ALICE.accessKeyId, AWS_SECRET_ACCESS_KEY: ALICE.secretAccessKey };
 let server: ServeChild | undefined;
 let url = "";
+let remoteArn = "";
 
 beforeAll(async () => {
   writeFileSync(join(cwd, "creds.json"), JSON.stringify({ credentials: [ALICE] }));
   server = await startServe(["--data-dir", join(cwd, "server-kms"), "--credentials", "creds.json"], { cwd });
   url = server.url;
-  await ok(["keys", "create", "--endpoint", url, "--alias", "alias/remote"], { cwd, env: aliceEnv });
+  const created = await ok(["keys", "create", "--endpoint", url, "--alias", "alias/remote", "--json"], {
+    cwd,
+    env: aliceEnv,
+  });
+  remoteArn = JSON.parse(created.out).KeyMetadata.Arn;
 });
 afterAll(() => {
   server?.child.kill("SIGKILL");
@@ -52,5 +57,25 @@ describe("credentials", () => {
     expect(none.stderr).toMatch(/Could not load credentials/);
     expect(none.stderr).toMatch(/— check the credentials/);
     expect(none.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("--endpoint without --provider", () => {
+  it("encrypt and decrypt use the endpoint's key, as the admin commands do, not a local key of that name", async () => {
+    // A local KMS in the working directory with a key of the same alias: the old default used it silently.
+    await ok(["keys", "create", "--alias", "alias/remote"], { cwd });
+    await ok(["encrypt", "--endpoint", url, "--key", "alias/remote", "-o", "e.slkt"], {
+      cwd,
+      env: aliceEnv,
+      input: "to the server's key",
+    });
+    const info = JSON.parse((await ok(["inspect", "e.slkt", "--json"], { cwd })).out);
+    expect(info.encryptedDataKeys.map((k: { keyId: string }) => k.keyId)).toEqual([remoteArn]);
+    const dec = await ok(["decrypt", "e.slkt", "--endpoint", url], { cwd, env: aliceEnv });
+    expect(dec.out).toBe("to the server's key");
+    // SEALKIT_ENDPOINT alone does the same; an explicit --provider local still means the local KMS.
+    const env = { ...aliceEnv, SEALKIT_ENDPOINT: url };
+    expect((await ok(["decrypt", "e.slkt"], { cwd, env })).out).toBe("to the server's key");
+    expect((await run(["decrypt", "e.slkt", "--provider", "local"], { cwd, env })).code).toBe(7);
   });
 });

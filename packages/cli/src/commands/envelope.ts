@@ -143,7 +143,9 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   if (toKeys.length === 0 && removeKeys.length === 0) {
     throw new UsageError("rewrap needs --to-key (a key to add) and/or --remove-key (a key to drop)");
   }
-  const from = resolveSettings(flags);
+  // --endpoint without --provider makes the provider aws, except when --to-provider is aws: then the endpoint is the
+  // destination's and the envelopes come from the local KMS (the migration path).
+  const from = resolveSettings(flags, process.env, flags.toProvider === "aws" ? "local" : undefined);
   const to = resolveSettings({ ...flags, provider: flags.toProvider ?? from.provider, key: toKeys });
   const add = toKeys.length > 0 ? await session.encryptProviders(to) : [];
   // Key ids to remove, with local aliases and ids resolved to key ARNs where a local KMS is in use.
