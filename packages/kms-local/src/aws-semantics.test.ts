@@ -1096,3 +1096,44 @@ describe("GetKeyLastUsage (API reference)", () => {
     expect(report.Requests.Symmetric).toBe(1 + 1 + 2);
   });
 });
+
+describe("Decrypt's KeyId and ReEncrypt's SourceKeyId (API reference: IncorrectKeyException)", () => {
+  it("name the key that is looked up, authorized and used: a blob of any other key, existing or not, is IncorrectKeyException", async () => {
+    const kms = await setup();
+    const a = await newKey(kms);
+    const b = await newKey(kms);
+    // Alice may use key a only, Bob key b only.
+    const only = (who: string) =>
+      policyJson([{ Effect: "Allow", Principal: { AWS: who }, Action: "kms:*", Resource: "*" }]);
+    await kms.putKeyPolicy(ROOT, {
+      KeyId: a,
+      Policy: only(ALICE.principal),
+      BypassPolicyLockoutSafetyCheck: true,
+    });
+    await kms.putKeyPolicy(ROOT, {
+      KeyId: b,
+      Policy: only(BOB.principal),
+      BypassPolicyLockoutSafetyCheck: true,
+    });
+    const ofA = (await kms.encrypt(ALICE, { KeyId: a, Plaintext: new Uint8Array(8) })).CiphertextBlob;
+    const ofB = (await kms.encrypt(BOB, { KeyId: b, Plaintext: new Uint8Array(8) })).CiphertextBlob;
+    // A blob whose key id was damaged names no key at all.
+    const damaged = new Uint8Array(ofA);
+    damaged[5]! ^= 0x40;
+    for (const CiphertextBlob of [ofB, damaged]) {
+      await rejects(kms.decrypt(ALICE, { CiphertextBlob, KeyId: a }), "IncorrectKeyException");
+      await rejects(
+        kms.reEncrypt(ALICE, { CiphertextBlob, SourceKeyId: a, DestinationKeyId: a }),
+        "IncorrectKeyException",
+      );
+    }
+    // Without a KeyId the blob's own key decides: not found, or not Alice's to use.
+    await rejects(kms.decrypt(ALICE, { CiphertextBlob: damaged }), "NotFoundException");
+    await rejects(kms.decrypt(ALICE, { CiphertextBlob: ofB }), "AccessDeniedException");
+    // A KeyId that names no key is NotFound, whatever the blob.
+    await rejects(kms.decrypt(ALICE, { CiphertextBlob: ofA, KeyId: "alias/none" }), "NotFoundException");
+    expect((await kms.decrypt(ALICE, { CiphertextBlob: ofA, KeyId: a })).Plaintext).toEqual(
+      new Uint8Array(8),
+    );
+  });
+});

@@ -1596,25 +1596,15 @@ export class LocalKms {
           "Recipient (Nitro Enclaves attestation) is not supported.",
         );
       const header = readBlobHeader(blob);
-      const row = await this.#resolve(header.keyId, ctx, { allowAlias: false });
+      // With a KeyId, that key is the one looked up, authorized and used, as in AWS KMS: a blob of any other key,
+      // existing or not, is IncorrectKeyException.
+      const row = await this.#sourceKey(header.keyId, req.KeyId, ctx, "KeyId");
       this.#authorize(caller, row, "Decrypt", {
         context,
         grantTokens: req.GrantTokens,
         requestAlias: requestAliasOf(req.KeyId),
       });
-      if (req.KeyId !== undefined) {
-        const named = await this.#resolve(
-          req.KeyId,
-          { arns: [], keyIds: [], secrets: [] },
-          { allowAlias: true },
-        );
-        if (named.id !== row.id) {
-          throw new KmsError(
-            "IncorrectKeyException",
-            "The key ID in the request does not identify a KMS key that can perform this operation.",
-          );
-        }
-      }
+      if (row.id !== header.keyId) throw incorrectKey();
       this.#checkUsable(row);
       const plaintext = await this.#open(row, blob, context);
       ctx.secrets.push(plaintext);
@@ -1672,7 +1662,7 @@ export class LocalKms {
         const dry = v.check(() => isDryRun(req.DryRun));
         v.throwIfAny();
         const header = readBlobHeader(blob);
-        const source = await this.#resolve(header.keyId, ctx, { allowAlias: false });
+        const source = await this.#sourceKey(header.keyId, req.SourceKeyId, ctx, "SourceKeyId");
         const destination = await this.#resolve(req.DestinationKeyId, ctx, {
           allowAlias: true,
           createServiceKey: true,
@@ -1691,19 +1681,7 @@ export class LocalKms {
           extra: sameKey,
           requestAlias: requestAliasOf(req.DestinationKeyId),
         });
-        if (req.SourceKeyId !== undefined) {
-          const named = await this.#resolve(
-            req.SourceKeyId,
-            { arns: [], keyIds: [], secrets: [] },
-            { allowAlias: true, field: "SourceKeyId" },
-          );
-          if (named.id !== source.id) {
-            throw new KmsError(
-              "IncorrectKeyException",
-              "The key ID in the request does not identify a KMS key that can perform this operation.",
-            );
-          }
-        }
+        if (source.id !== header.keyId) throw incorrectKey();
         this.#checkUsable(source);
         this.#checkUsable(destination);
         const plaintext = await this.#open(source, blob, sourceContext);
@@ -2313,6 +2291,15 @@ export class LocalKms {
       ctx.keyIds.push(row.id);
     }
     return row;
+  }
+
+  /**
+   * The key that opens a blob naming `blobKeyId`: the one the request names (Decrypt's KeyId, ReEncrypt's
+   * SourceKeyId) when given, which the caller then compares with the blob's (IncorrectKeyException), else the blob's.
+   */
+  async #sourceKey(blobKeyId: string, named: unknown, ctx: CallContext, field: string): Promise<KeyRow> {
+    if (named === undefined || named === null) return this.#resolve(blobKeyId, ctx, { allowAlias: false });
+    return this.#resolve(named, ctx, { allowAlias: true, field });
   }
 
   async #createServiceKey(service: string): Promise<KeyRow> {
@@ -3013,4 +3000,12 @@ function monthOf(time: number): { name: string; from: number; to: number } {
   const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
   const to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
   return { name: d.toISOString().slice(0, 7), from, to };
+}
+
+/** IncorrectKeyException: the key a Decrypt or ReEncrypt names is not the one that encrypted the blob. */
+function incorrectKey(): KmsError {
+  return new KmsError(
+    "IncorrectKeyException",
+    "The key ID in the request does not identify a KMS key that can perform this operation.",
+  );
 }
