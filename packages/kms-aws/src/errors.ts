@@ -42,11 +42,23 @@ const CODES: Record<string, SealkitErrorCode> = {
 /**
  * Wraps any error from the SDK in a SealkitError whose code comes from the AWS exception name (see the table in
  * the README, "Errors"); network failures and unknown names are ERR_PROVIDER_UNAVAILABLE. The SDK error stays
- * reachable as `cause`. A SealkitError is returned as it is.
+ * reachable as `cause`, except for an answer that is not valid JSON (ERR_PROVIDER_UNAVAILABLE with no cause: the
+ * parser's message quotes the body, which may hold a data key). A SealkitError is returned as it is.
  */
 export function fromKmsError(error: unknown, operation: string, keyId: string): SealkitError {
   if (SealkitError.isInstance(error)) return error;
   const name = (error as { name?: unknown })?.name;
+  if (name === "SyntaxError") {
+    // The SDK could not parse the answer. JSON.parse's message (and so the error's stack) quotes the body around
+    // the fault, and the body of a GenerateDataKey or Decrypt answer holds the data key: keep neither.
+    const status = (error as { $response?: { statusCode?: unknown } }).$response?.statusCode;
+    return new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `AWS KMS ${operation} with key ${keyId} failed: the answer${
+        typeof status === "number" ? ` (HTTP ${status})` : ""
+      } was not valid JSON`,
+    );
+  }
   const code = (typeof name === "string" && CODES[name]) || "ERR_PROVIDER_UNAVAILABLE";
   const message = (error as { message?: unknown })?.message;
   return new SealkitError(

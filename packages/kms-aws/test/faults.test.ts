@@ -4,6 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
 import { KMSClient, type KMSClientConfig } from "@aws-sdk/client-kms";
 import { encodeContext, toBase64 } from "@sealkit/core";
 import { ERROR_STATUS, type KmsErrorName, kmsHttpStatus, kmsSealkitCode } from "@sealkit/kms-local";
@@ -332,6 +333,36 @@ describe("awsKmsProvider maps every AWS KMS exception name", () => {
     expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
     expect(error.message).not.toContain(secret);
   });
+
+  it.each([
+    [
+      "GenerateDataKey, the key unquoted",
+      (s: string) => `{"KeyId":"${KEY}","Plaintext":${s},"CiphertextBlob":"AAAA"}`,
+    ],
+    ["GenerateDataKey, a bad token after it", (s: string) => `{"Plaintext":"${s}",KeyId:1}`],
+    ["Decrypt, the key unquoted", (s: string) => `{"KeyId":"${KEY}","Plaintext":${s}}`],
+  ])(
+    "a 200 whose JSON breaks next to the data key (%s) never quotes it, in the message, cause or stack",
+    async (name, body) => {
+      const secret = b64(Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1));
+      const { client } = await craftedKms(() => ({ body: body(secret) }));
+      const p = awsKmsProvider({ client, generatorKeyId: KEY });
+      const error = await rejection(
+        name.startsWith("Decrypt")
+          ? p.decryptDataKey({
+              encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(8) },
+              context,
+            })
+          : p.generateDataKey({ length: 32, context }),
+      );
+      expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+      expect(error.message).toMatch(/the answer \(HTTP 200\) was not valid JSON$/);
+      // What a logger prints: the message, the stack and the cause chain. JSON.parse quotes some 10 characters
+      // around the fault, so no 6 characters of the key may appear.
+      const printed = inspect(error, { depth: 5 });
+      for (let i = 0; i + 6 <= secret.length; i++) expect(printed).not.toContain(secret.slice(i, i + 6));
+    },
+  );
 
   it("a closed port is ERR_PROVIDER_UNAVAILABLE", async () => {
     const client = new KMSClient({
