@@ -68,6 +68,21 @@ describe("remoteProvider against a misbehaving server", () => {
     expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
   });
 
+  it("keeps no part of a key from a malformed answer in the error or its causes", async () => {
+    // V8's JSON.parse quotes the text around an unexpected token in its message: "...laintext\":q83vEjRWeJ\"...".
+    let key = key32();
+    while (!/^[A-Za-z]/.test(key)) key = key32(); // a digit or "+" first would be another parse error
+    const endpoint = await listen(
+      () => new Response(`{"plaintext":${key},"encryptedDataKeys":[]}`, { status: 200 }),
+    );
+    const error = await failure(remoteProvider({ endpoint }).generateDataKey({ length: 32, context }));
+    expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
+    let text = "";
+    for (let e: unknown = error; e; e = (e as Error).cause)
+      text += `${String(e)} ${(e as Error).stack ?? ""}\n`;
+    for (let i = 0; i + 8 <= key.length; i++) expect(text).not.toContain(key.slice(i, i + 8));
+  });
+
   it("passes on a known code from a JSON error body and falls back for unknown ones", async () => {
     const endpoint = await listen((request) =>
       new URL(request.url).pathname.endsWith("/decrypt")

@@ -174,23 +174,34 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
             ),
         );
       }
-      let json: unknown;
+      let text: string;
       let bytes: Uint8Array | undefined;
       try {
         bytes = await readBody(response, controller.signal);
-        json = JSON.parse(new TextDecoder().decode(bytes));
+        text = new TextDecoder().decode(bytes);
       } catch (error) {
         throw failed(
           error,
           () =>
             new SealkitError(
               "ERR_PROVIDER_UNAVAILABLE",
-              `data-key server answered ${response.status} without JSON`,
+              `data-key server answered ${response.status} with a body that could not be read`,
               { cause: error },
             ),
         );
       } finally {
         wipe(bytes);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // No cause: V8's SyntaxError quotes the text around the fault ("...laintext\":q83vEjRWeJ\"..."), which
+        // in a data-key answer is part of a key, and errors get logged with their causes.
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `data-key server answered ${response.status} without JSON`,
+        );
       }
       if (!response.ok) {
         const error = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
