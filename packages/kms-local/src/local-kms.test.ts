@@ -583,10 +583,11 @@ describe("rotation", () => {
     await rejects(kms.enableKeyRotation(ROOT, { KeyId }), "DisabledException");
   });
 
-  it("limits on-demand rotations to 10 per key", async () => {
+  it("limits on-demand rotations to 25 per key (AWS's RotateKeyOnDemand: a maximum of 25 times per KMS key)", async () => {
     const { kms } = await setup();
     const { KeyId } = await newKey(kms);
-    for (let i = 0; i < 10; i++) await kms.rotateKeyOnDemand(ROOT, { KeyId });
+    for (let i = 0; i < 25; i++) await kms.rotateKeyOnDemand(ROOT, { KeyId });
+    expect((await kms.listKeyRotations(ROOT, { KeyId })).Rotations).toHaveLength(25);
     await rejects(kms.rotateKeyOnDemand(ROOT, { KeyId }), "LimitExceededException");
   });
 });

@@ -162,7 +162,8 @@ const ROOT_CHECK_AAD = utf8("sealkit-kms-local/root-check/v1");
 const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
 const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
 const SERVICE_PRINCIPAL = "kms.amazonaws.com";
-const MAX_ON_DEMAND_ROTATIONS = 10;
+/** RotateKeyOnDemand's quota per key (AWS KMS API reference: "a maximum of 25 times per KMS key"; not adjustable). */
+const MAX_ON_DEMAND_ROTATIONS = 25;
 /** GenerateDataKey's KeySpec values (the model's DataKeySpec, in its order) and the data key length of each. */
 const DATA_KEY_SPECS = ["AES_256", "AES_128"] as const;
 const DATA_KEY_LENGTHS: Readonly<Record<(typeof DATA_KEY_SPECS)[number], number>> = {
@@ -1032,7 +1033,7 @@ export class LocalKms {
   }
 
   /**
-   * RotateKeyOnDemand: adds a backing-key version now (at most 10 on-demand rotations per key, as AWS).
+   * RotateKeyOnDemand: adds a backing-key version now (at most 25 on-demand rotations per key, as AWS).
    * @throws {KmsError} LimitExceededException, DisabledException, KMSInvalidStateException, UnsupportedOperationException
    */
   async rotateKeyOnDemand(caller: Caller, request: { KeyId: string }): Promise<{ KeyId: string }> {
