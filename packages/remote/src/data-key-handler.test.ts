@@ -1,4 +1,5 @@
 import {
+  cachingProvider,
   generateEnvelopeDataKey,
   openEnvelopeDataKey,
   rawKeyProvider,
@@ -229,6 +230,29 @@ describe("createDataKeyHandler with remoteProvider", () => {
       "content-type": "application/x-www-form-urlencoded",
     });
     expect(response.status).toBe(415);
+  });
+});
+
+describe("createDataKeyHandler behind core's cachingProvider in the page", () => {
+  it("does not consult authorize for a cached key: a new caching provider per session does", async () => {
+    // What the README's "Caching in the browser" warns of, pinned: the cache answers before the server can refuse.
+    let signedIn = true;
+    const { client, events } = setup({
+      authorize: () => (signedIn ? { principal: "alice", requireContext: { tenant: "acme" } } : null),
+    });
+    const context = { tenant: "acme", file: "a.txt" };
+    const session = cachingProvider(client("unused"), { maxAge: 60_000 });
+    const dataKey = await generateEnvelopeDataKey([session], { context, suite: "AES_256_GCM" });
+    await openEnvelopeDataKey(dataKey.encryptedDataKeys, [session], { context });
+    signedIn = false;
+    const cached = await openEnvelopeDataKey(dataKey.encryptedDataKeys, [session], { context });
+    expect(cached.plaintext).toEqual(dataKey.plaintext);
+    expect(events.map((e) => e.outcome)).toEqual(["issued", "unwrapped"]);
+    const next = cachingProvider(client("unused"), { maxAge: 60_000 });
+    await expect(openEnvelopeDataKey(dataKey.encryptedDataKeys, [next], { context })).rejects.toMatchObject({
+      code: "ERR_NO_DECRYPTABLE_KEY",
+    });
+    expect(events.at(-1)).toMatchObject({ outcome: "refused", code: "ERR_ACCESS_DENIED" });
   });
 });
 
