@@ -1,7 +1,18 @@
-// Suite: the frozen envelope vectors (test-vectors/envelopes-v1.json): every valid envelope decrypts to its
-// plaintext with each recipient alone; every invalid one fails with exactly its code, one-shot and streaming.
+// Suite: the frozen vectors. test-vectors/envelopes-v1.json: every valid envelope decrypts to its plaintext and
+// header with each recipient alone; every invalid one fails with exactly its code, one-shot and streaming (in
+// chunks of 997 bytes and of 1 byte). test-vectors/context-v1.json: core's context codec, so that it too runs in
+// every runtime (Node alone ran it before).
 
-import { fromHex, type KeyProvider, rawKeyProvider, type SealkitErrorCode } from "@sealkit/core";
+import {
+  decodeContext,
+  encodeContext,
+  fromHex,
+  type KeyProvider,
+  rawKeyProvider,
+  type SealkitErrorCode,
+  toHex,
+} from "@sealkit/core";
+import contexts from "../../../../test-vectors/context-v1.json";
 import envelopes from "../../../../test-vectors/envelopes-v1.json";
 import { assert, assertEqualBytes, type Cipher, expectCode, type TestCase } from "./harness.js";
 import { runThrough } from "./streams.js";
@@ -28,7 +39,22 @@ interface EnvelopeVectors {
   }[];
 }
 
+interface ContextVectors {
+  valid: { id: number; comment: string; context: Record<string, string>; encoding: string }[];
+  invalid: { id: number; comment: string; encoding: string; error: string }[];
+}
+
 const vectors = envelopes as unknown as EnvelopeVectors;
+const contextVectors = contexts as unknown as ContextVectors;
+
+/** The same pairs, compared as a set (the JSON's order is not the canonical order). */
+function sameContext(actual: Record<string, string>, expected: Record<string, string>): boolean {
+  const keys = Object.keys(expected);
+  return (
+    Object.keys(actual).length === keys.length &&
+    keys.every((k) => Object.hasOwn(actual, k) && actual[k] === expected[k])
+  );
+}
 
 export function vectorCases(cipher: Cipher): TestCase[] {
   const { decrypt, decryptStream, decryptRange, bytesSource } = cipher;
@@ -54,6 +80,7 @@ export function vectorCases(cipher: Cipher): TestCase[] {
               result.header.suite.name === v.suite && result.header.frameSize === v.frameSize,
               `${label}: header`,
             );
+            assert(sameContext(result.header.context, v.context), `${label}: context`);
             const streamed = await runThrough(decryptStream({ providers }), envelope, 1000);
             assert(streamed.error === undefined, `${label}: stream failed with ${String(streamed.error)}`);
             assertEqualBytes(streamed.output, plaintext, `${label}: stream`);
@@ -79,14 +106,33 @@ export function vectorCases(cipher: Cipher): TestCase[] {
           const code = v.error as SealkitErrorCode;
           const label = `invalid ${v.id} (${v.comment})`;
           await expectCode(() => decrypt(envelope, options), code, `${label}: one-shot`);
-          const streamed = await runThrough(decryptStream(options), envelope, 997);
-          await expectCode(
-            () => {
-              if (streamed.error !== undefined) throw streamed.error;
-            },
-            code,
-            `${label}: stream`,
-          );
+          // 1-byte chunks: a streaming parser sees every prefix of the header, and must end on the code the
+          // whole envelope gives.
+          for (const chunk of [997, 1]) {
+            const streamed = await runThrough(decryptStream(options), envelope, chunk);
+            await expectCode(
+              () => {
+                if (streamed.error !== undefined) throw streamed.error;
+              },
+              code,
+              `${label}: stream in chunks of ${chunk}`,
+            );
+          }
+        }
+      },
+    },
+    {
+      name: `context-v1.json: all ${contextVectors.valid.length} valid contexts encode to their bytes and back; all ${contextVectors.invalid.length} invalid encodings fail with their code`,
+      async run() {
+        assert(contextVectors.valid.length > 0 && contextVectors.invalid.length > 0, "no context vectors");
+        for (const v of contextVectors.valid) {
+          const label = `context valid ${v.id} (${v.comment})`;
+          assert(toHex(encodeContext(v.context)) === v.encoding, `${label}: encoding`);
+          assert(sameContext(decodeContext(fromHex(v.encoding)), v.context), `${label}: decoding`);
+        }
+        for (const v of contextVectors.invalid) {
+          const label = `context invalid ${v.id} (${v.comment})`;
+          await expectCode(() => decodeContext(fromHex(v.encoding)), v.error as SealkitErrorCode, label);
         }
       },
     },
