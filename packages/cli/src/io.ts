@@ -240,6 +240,13 @@ export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
     writable: handleWritable(handle),
     tempPath,
     async commit() {
+      // Replacing a file keeps its permissions, and its owner where the system allows: `decrypt -o` over a 0640
+      // config file that a service reads left a 0600 file it could no longer read. A new file stays 0600.
+      const existing = statSync(finalPath, { throwIfNoEntry: false });
+      if (existing?.isFile()) {
+        await handle.chmod(existing.mode & 0o777);
+        await handle.chown(existing.uid, existing.gid).catch(() => {});
+      }
       await handle.sync();
       await close();
       renameSync(tempPath, finalPath);
