@@ -206,6 +206,15 @@ describe("createDataKeyHandler with remoteProvider", () => {
     expect((await post("/data-keys", body)).status).toBe(200);
   });
 
+  it("lets exactly the burst through when a principal's requests arrive all at once", async () => {
+    const { post } = setup({ rateLimit: { perSecond: 1, burst: 100 }, now: () => 0 });
+    const statuses = await Promise.all(
+      Array.from({ length: 150 }, () => post("/data-keys", { context: { tenant: "acme" } })),
+    ).then((responses) => responses.map((r) => r.status));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(50);
+  });
+
   it("gives a provider factory the authorized principal", async () => {
     const seen: string[] = [];
     const { post } = setup({
