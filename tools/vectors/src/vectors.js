@@ -778,6 +778,139 @@ function invalidCases() {
   }));
 }
 
+/**
+ * The cases of test-vectors/envelopes-v1-rejections.json: rejection rules docs/FORMAT.md states that no case of the
+ * frozen envelopes-v1.json pins. A separate file, so that envelopes-v1.json stays as released.
+ */
+function rejectionCases() {
+  const X = "XCHACHA20_POLY1305";
+  const plaintext = derived("plaintext:rejections", 100);
+  const R = envelopeFor("rejections", {
+    suite: X,
+    frameSize: 64,
+    context: { tenant: "acme" },
+    plaintext,
+    recipients: ["alice"],
+  });
+  const CAFE = envelopeFor("rejections-cafe", {
+    suite: X,
+    frameSize: 64,
+    context: { tenant: "caf\u00e9" },
+    plaintext,
+    recipients: ["alice"],
+  });
+  const body = R.envelope.subarray(R.header.length);
+  const k = R.encryptedDataKeys[0];
+  const withEdk = (providerId, ciphertext) =>
+    cat(
+      R.authenticated,
+      R.commitment,
+      R.headerTag,
+      u16(1),
+      edk(utf8(providerId), utf8(k.keyId), ciphertext),
+      body,
+    );
+  // An authenticated header with the context field replaced by `context` (C = its length).
+  const withContext = (context) =>
+    cat(
+      R.authenticated.subarray(0, 43),
+      u16(context.length),
+      context,
+      R.envelope.subarray(R.authenticated.length),
+    );
+  const a = ["alice"];
+  const M = "ERR_ENVELOPE_MALFORMED";
+
+  // [id, comment, envelope, decryptWith, error, options?]
+  const cases = [
+    // Section 5: the magic is checked on every byte present, "even from its first byte".
+    [
+      201,
+      "one byte that is not the magic's first ('{', a JSON file): not an envelope, not a truncated one",
+      ascii("{"),
+      a,
+      M,
+    ],
+    [
+      202,
+      "three bytes SLX: the magic differs at its third byte, and the input ends there",
+      ascii("SLX"),
+      a,
+      M,
+    ],
+    // Section 5: each field is checked before the next is read.
+    [
+      203,
+      "version 2, and the input ends right after the version byte",
+      cat(ascii("SLKT"), [2]),
+      a,
+      "ERR_UNSUPPORTED_VERSION",
+    ],
+    // Section 6: at least 2 bytes; lengths within the context's C bytes.
+    [204, "context length 0: the context has no room for its count", withContext(new Uint8Array(0)), a, M],
+    [
+      205,
+      "a context value's length runs past the context's C bytes (into the commitment)",
+      withContext(cat(u16(1), u16(1), utf8("a"), u16(40), utf8("x"))),
+      a,
+      M,
+    ],
+    // Section 2 and 6: strings are compared as they are, with no Unicode normalization.
+    [
+      206,
+      "expectContext differs only by Unicode normalization: the envelope's value ends in U+00E9, the caller's in e U+0301",
+      CAFE.envelope,
+      a,
+      "ERR_CONTEXT_MISMATCH",
+      { expectContext: { tenant: "cafe\u0301" } },
+    ],
+    // Section 7: a key's provider id must equal the provider's (exactly: ids are bytes, not case-folded).
+    [
+      207,
+      "provider id RAW (upper case) on alice's wrapped key: no provider has that id",
+      withEdk("RAW", k.ciphertext),
+      a,
+      "ERR_NO_DECRYPTABLE_KEY",
+    ],
+    // Section 15: the raw provider's wrapped key is exactly 60 bytes.
+    [
+      208,
+      "raw wrapped key of 61 bytes (a byte appended): the raw provider refuses any length but 60",
+      withEdk("raw", cat(k.ciphertext, [0])),
+      a,
+      "ERR_NO_DECRYPTABLE_KEY",
+    ],
+  ];
+  return cases.map(([id, comment, envelope, decryptWith, error, options]) => ({
+    id,
+    comment,
+    envelope: hex(envelope),
+    decryptWith,
+    ...(options ? { options } : {}),
+    error,
+  }));
+}
+
+/** test-vectors/envelopes-v1-rejections.json as an object: same keys and schema as envelopes-v1.json, no valid cases. */
+export async function rejectionVectors() {
+  await ready();
+  const file = {
+    format: "sealkit-envelope",
+    version: 1,
+    generator: "tools/vectors",
+    keys: Object.fromEntries(
+      Object.entries(KEYS).map(([name, k]) => [
+        name,
+        { providerId: k.providerId, keyId: k.keyId, key: hex(k.key) },
+      ]),
+    ),
+    valid: [],
+    invalid: rejectionCases(),
+  };
+  selfCheck(file);
+  return file;
+}
+
 /** Checks every case against the reference decryptor, so that no vector states an outcome the spec does not. */
 function selfCheck(file) {
   const keysFor = (names) => names.map((n) => KEYS[n]);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { repoRoot } from "@sealkit/config/vitest";
 import { describe, expect, it } from "vitest";
-import { contextVectors, envelopeVectors, toJson } from "./vectors.js";
+import { contextVectors, envelopeVectors, rejectionVectors, toJson } from "./vectors.js";
 
 const committed = (name) => readFileSync(resolve(repoRoot, "test-vectors", name), "utf8");
 
@@ -13,6 +13,21 @@ describe("frozen vectors", () => {
     expect(toJson(file) === committed("envelopes-v1.json")).toBe(true);
     expect(file.valid.length).toBeGreaterThanOrEqual(25);
     expect(file.invalid.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("regenerating envelopes-v1-rejections.json gives the committed file byte for byte", async () => {
+    const file = await rejectionVectors();
+    expect(toJson(file) === committed("envelopes-v1-rejections.json")).toBe(true);
+    expect(file.valid).toEqual([]);
+    expect(file.invalid.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it("envelopes-v1-rejections.json has the keys of envelopes-v1.json and ids of its own", () => {
+    const main = JSON.parse(committed("envelopes-v1.json"));
+    const more = JSON.parse(committed("envelopes-v1-rejections.json"));
+    expect(more.keys).toEqual(main.keys);
+    const ids = new Set([...main.valid, ...main.invalid].map((c) => c.id));
+    for (const c of more.invalid) expect(ids.has(c.id), `id ${c.id}`).toBe(false);
   });
 
   it("regenerating context-v1.json gives the committed file byte for byte", () => {
