@@ -9,6 +9,7 @@ import {
   type KMSClient,
 } from "@aws-sdk/client-kms";
 import {
+  abytes,
   aint,
   type DataKey,
   type EncryptedDataKey,
@@ -153,10 +154,13 @@ export interface AwsKmsProvider extends KeyProvider {
  * or, in strict mode, a key the caller did not list), ERR_KEY_DISABLED, ERR_KEY_NOT_FOUND, ERR_THROTTLED (after
  * the SDK's retries), ERR_INVALID_CIPHERTEXT (wrong context, wrong key, tampered), ERR_REQUEST_INVALID (KMS
  * refused the request itself: ValidationException, InvalidKeyUsageException, ...), ERR_PROVIDER_UNAVAILABLE
- * (anything else, such as a network failure; also an answer for another key than the one asked, a data key
- * of the wrong length, which is wiped, or a field that is not bytes or a ciphertext blob over 6,144 bytes), each with the SDK error as `cause`; ERR_LIMIT_EXCEEDED for a context over
- * 65,535 bytes encoded. They throw TypeError for a malformed context (a lone surrogate) and, generateDataKey, without
- * a `generatorKeyId`; RangeError for a `length` outside 1 to 1,024; an aborted `signal` rejects with its reason.
+ * (anything else, such as a network failure; also an answer for another key than the one asked, a data key of
+ * the wrong length, which is wiped, a field that is not bytes, a ciphertext blob over 6,144 bytes, or an answer
+ * that is not JSON), each with the SDK error as `cause` (not for an answer that is not JSON: the parser's message
+ * quotes the body); ERR_LIMIT_EXCEEDED for a context over 65,535 bytes encoded. They throw TypeError for a
+ * malformed context (a lone surrogate), a data key to encrypt that is not a Uint8Array and, generateDataKey,
+ * without a `generatorKeyId`; RangeError for a `length` outside 1 to 1,024; an aborted `signal` rejects with its
+ * reason.
  *
  * @throws {TypeError} when neither `client` nor `clientForRegion` is given, discovery lacks a filter or is given
  *   keys, or an identifier, the filter or the grant tokens are malformed
@@ -369,6 +373,8 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
 
     async encryptDataKey(request) {
       if (!generatorKeyId && keyIds.length === 0) throw new TypeError(`a discovery provider cannot encrypt`);
+      // The SDK would take a string too, and encrypt its UTF-8 bytes as the data key.
+      abytes(request.plaintext, "plaintext");
       checkContext(request.context);
       const out: EncryptedDataKey[] = [];
       for (const keyId of configured) out.push(await encryptUnder(keyId, request.plaintext, request));

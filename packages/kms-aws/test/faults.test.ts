@@ -497,6 +497,20 @@ describe("awsKmsProvider caller mistakes", () => {
     );
     expect(() => encodeContext({ a: "\ud800" })).toThrow(TypeError);
   });
+
+  it.each([
+    ["a string", "data key as text"],
+    ["an array", [1, 2, 3]],
+    ["undefined", undefined],
+  ])(
+    "rejects a data key to encrypt that is %s with TypeError before calling KMS",
+    async (_name, plaintext) => {
+      // The SDK would encrypt a string's UTF-8 bytes as the data key.
+      await expect(p.encryptDataKey({ plaintext: plaintext as never, context })).rejects.toThrow(
+        /"plaintext" expected Uint8Array/,
+      );
+    },
+  );
 });
 
 describe("awsKmsProvider and kms-local agree", () => {
