@@ -510,6 +510,51 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect(hsm.event).toMatchObject({ outcome: "failed", status: 500, code: "ERR_HSM_LOGIN_FAILED" });
   });
 
+  it("passes the request's signal to the provider, so a caller who goes away cancels the KMS call", async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const hang = (signal: AbortSignal | undefined) =>
+      new Promise<never>((_resolve, reject) => {
+        signals.push(signal);
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    const { handler, events } = setup({
+      provider: {
+        ...server,
+        generateDataKey: async (request) => hang(request.signal),
+        decryptDataKey: async (request) => hang(request.signal),
+      },
+    });
+    for (const [path, body] of [
+      ["/data-keys", { context: { tenant: "acme" } }],
+      [
+        "/data-keys/decrypt",
+        {
+          context: { tenant: "acme" },
+          encryptedDataKey: { providerId: "raw", keyId: "server-key", ciphertext: "AAAA" },
+        },
+      ],
+    ] as const) {
+      const client = new AbortController();
+      const answer = handler(
+        new Request(`${ORIGIN}/api/keys${path}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-sealkit-request": "1",
+            authorization: "Bearer token-alice",
+          },
+          body: JSON.stringify(body),
+          signal: client.signal,
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      client.abort(new Error("tab closed"));
+      expect((await answer).status).toBe(500);
+      expect(signals.at(-1)?.aborted).toBe(true);
+    }
+    expect(events.map((e) => e.outcome)).toEqual(["failed", "failed"]);
+  });
+
   it("wipes the plaintext data key the provider returned once it is encoded", async () => {
     const issued: Uint8Array[] = [];
     const opened: Uint8Array[] = [];

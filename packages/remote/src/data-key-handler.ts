@@ -151,6 +151,9 @@ class Refusal extends Error {
  * Requests must carry `X-Sealkit-Request: 1` and JSON; cross-origin calls are refused unless their origin is in
  * `allowedOrigins`. Every response carries `Cache-Control: no-store`. Paths it does not serve answer 404.
  *
+ * The request's `signal` goes to the provider's calls, so a caller that goes away cancels the KMS call where the
+ * runtime aborts it (Node adapters, Deno, Bun; workerd only with its `enable_request_signal` flag).
+ *
  * The handler itself never throws: every failure is an answer with a JSON error body `{ error: { code, message } }`
  * (see README, "What the handler enforces"); faults of the hooks or the provider are a 500 `internal error`.
  *
@@ -389,10 +392,12 @@ export function createDataKeyHandler(
       const keys = await providerFor(authorized);
 
       if (operation === "generate" && "length" in body) {
+        // The request's signal aborts when the caller goes away (Node adapters, Deno, Bun): the KMS call ends too.
         const dataKey = await keys.generateDataKey({
           length: body.length,
           context: body.context,
           ...(body.suite ? { suite: body.suite as never } : {}),
+          signal: request.signal,
         });
         let answer: GenerateResponseBody;
         try {
@@ -425,7 +430,11 @@ export function createDataKeyHandler(
           "this server does not open keys of that provider or key id",
         );
       }
-      const opened = await keys.decryptDataKey({ encryptedDataKey, context: body.context });
+      const opened = await keys.decryptDataKey({
+        encryptedDataKey,
+        context: body.context,
+        signal: request.signal,
+      });
       let plaintext: string;
       try {
         if (!(opened instanceof Uint8Array) || opened.length === 0) {
