@@ -59,6 +59,28 @@ describe("awsKmsProvider options", () => {
     expect(calls).toBe(before);
   });
 
+  it("discovery: a clientForRegion that throws for a region named by the envelope fails that key with a code", async () => {
+    const asked: (string | undefined)[] = [];
+    const p = awsKmsProvider({
+      clientForRegion: (region) => {
+        asked.push(region);
+        throw new RangeError(`no client for region ${region}`);
+      },
+      discovery: true,
+      discoveryFilter: { partition: "aws", accountIds: ["111122223333"] },
+    });
+    const invented = "arn:aws:kms:xx-invented-9:111122223333:key/00000000-0000-4000-8000-000000000000";
+    const error = await p
+      .decryptDataKey({
+        encryptedDataKey: { providerId: "aws-kms", keyId: invented, ciphertext: new Uint8Array(1) },
+        context: {},
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    expect((error as Error).cause).toBeInstanceOf(RangeError);
+    expect(asked).toEqual(["xx-invented-9"]);
+  });
+
   it("maps transport failures to ERR_PROVIDER_UNAVAILABLE with the cause", async () => {
     const p = awsKmsProvider({ client, generatorKeyId: KEY });
     const error = await p.generateDataKey({ length: 32, context: {} }).catch((e: unknown) => e);
