@@ -318,6 +318,19 @@ describe("remoteProvider with a slow server", () => {
     expect(fetched).toBe(0);
   });
 
+  it("refuses keyIds given as a string, which matched key ids by substring", async () => {
+    const keyArn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd";
+    expect(() => remoteProvider({ endpoint: "/k", keyIds: keyArn as unknown as string[] })).toThrow(
+      TypeError,
+    );
+    expect(() => remoteProvider({ endpoint: "/k", keyIds: [keyArn, ""] })).toThrow(TypeError);
+    expect(() => remoteProvider({ endpoint: "/k", providerId: "" })).toThrow(TypeError);
+    const strict = remoteProvider({ endpoint: "/k", keyIds: [keyArn] });
+    const edk = (keyId: string) => ({ providerId: "aws-kms", keyId, ciphertext: new Uint8Array(4) });
+    expect(strict.canDecrypt(edk(keyArn))).toBe(true);
+    expect(strict.canDecrypt(edk("key/1234"))).toBe(false);
+  });
+
   it("rejects a timeoutMs that is not a positive integer", () => {
     for (const timeoutMs of [0, -1, 2 ** 31]) {
       expect(() => remoteProvider({ endpoint: "/k", timeoutMs })).toThrow(RangeError);

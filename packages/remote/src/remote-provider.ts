@@ -82,13 +82,23 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
  * of the wrong length, encrypted data keys this provider could not open); an aborted `signal` rejects with its
  * reason; `encryptDataKey` throws TypeError.
  *
- * @throws {TypeError} when `endpoint` is not a non-empty string
+ * @throws {TypeError} when `endpoint` or `providerId` is not a non-empty string, or `keyIds` not an array of them
  * @throws {TypeError} / {RangeError} when `timeoutMs` is not an integer from 1 to 2^31 - 1
  */
 export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   const { providerId = "aws-kms", keyIds, credentials = "same-origin" } = options;
   if (typeof options.endpoint !== "string" || options.endpoint.length === 0) {
     throw new TypeError(`"endpoint" expected a URL string`);
+  }
+  if (typeof providerId !== "string" || providerId.length === 0) {
+    throw new TypeError(`"providerId" expected a non-empty string`);
+  }
+  // A string would pass as an array (both have includes) and match key ids by substring.
+  if (
+    keyIds !== undefined &&
+    (!Array.isArray(keyIds) || keyIds.some((id) => typeof id !== "string" || id.length === 0))
+  ) {
+    throw new TypeError(`"keyIds" expected an array of non-empty key id strings`);
   }
   const timeoutMs = aint(options.timeoutMs ?? 30_000, "timeoutMs", 1, 2 ** 31 - 1);
   const endpoint = options.endpoint.replace(/\/+$/, "");
