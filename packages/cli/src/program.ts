@@ -362,7 +362,7 @@ Examples:
   kmsCmd
     .command("serve")
     .description(
-      "Serve the local KMS over the AWS KMS wire protocol (SigV4-authenticated). Prints the endpoint and a ready line; stops cleanly on SIGINT/SIGTERM, answering requests in flight first (a second signal stops it at once). With --hsm, the root key is a PKCS#11 key (SoftHSM2, CloudHSM): if the HSM cannot be used the server does not start (there is no fallback to a key file).",
+      "Serve the local KMS over the AWS KMS wire protocol (SigV4-authenticated). Prints the endpoint and a ready line; stops cleanly on SIGINT/SIGTERM/SIGHUP, answering requests in flight first (a second signal stops it at once). With --hsm, the root key is a PKCS#11 key (SoftHSM2, CloudHSM): if the HSM cannot be used the server does not start (there is no fallback to a key file).",
     )
     .option("--port <n>", "port (0 picks a free one)", "4600")
     .option("--host <addr>", "address to listen on", "127.0.0.1")
@@ -379,6 +379,11 @@ Examples:
     .option("--seed <file>", "YAML or JSON seed of keys, aliases and policies, applied idempotently at start")
     .option("--throttle", "AWS-like request quotas (ThrottlingException)")
     .option("--allow-unsigned-as <arn>", "DEVELOPMENT ONLY: accept unsigned requests as this principal")
+    .option(
+      "--cors-origin <origin>",
+      'let browser pages of this origin call the server (repeatable; "*": any origin)',
+      (origin: string, previous: string[] = []) => [...previous, origin],
+    )
     .option("--hsm <config.json>", "root key on an HSM: { profile, library, tokenLabel, keyLabel, pinEnv }")
     .addHelpText(
       "after",

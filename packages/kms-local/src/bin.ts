@@ -2,6 +2,7 @@
 // sealkit-kms: run the local KMS as an AWS KMS-compatible HTTP server (`sealkit-kms serve ...`).
 
 import { parseArgs } from "node:util";
+import { checkCors } from "./server/cors.js";
 import { serveUntilSignal, startKmsServer } from "./server/start.js";
 
 const USAGE = `Usage: sealkit-kms serve --data-dir <dir> --credentials <file> [options]
@@ -16,6 +17,7 @@ Options:
   --seed <file>              YAML or JSON seed of keys and aliases, applied idempotently at start
   --throttle                 enable AWS-like request quotas (ThrottlingException)
   --allow-unsigned-as <arn>  DEVELOPMENT ONLY: accept unsigned requests as this principal
+  --cors-origin <origin>     let browser pages of this origin call the server (repeatable; "*": any origin)
   --max-connections <n>      open connections at most (default 1024)
   --max-body-bytes <n>       largest request body (default 1048576)
 `;
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sealkit-kms: unknown command "${command}"\n${USAGE}`);
     return 2;
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -44,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
         seed: { type: "string" },
         throttle: { type: "boolean", default: false },
         "allow-unsigned-as": { type: "string" },
+        "cors-origin": { type: "string", multiple: true },
         "max-connections": { type: "string" },
         "max-body-bytes": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -64,7 +67,10 @@ async function main(argv: string[]): Promise<number> {
   }
   let port: number;
   let limits: { maxConnections?: number; maxBodyBytes?: number };
+  const corsOrigins = values["cors-origin"] as string[] | undefined;
   try {
+    if (corsOrigins !== undefined)
+      checkCors({ allowedOrigins: corsOrigins }, values["allow-unsigned-as"] !== undefined);
     // An empty host is not "the default": node listens on every interface for it.
     if ((values.host as string).trim() === "")
       throw new RangeError('--host expected an address, got "" (which would listen on every interface)');
@@ -92,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.seed ? { seed: values.seed as string } : {}),
     throttle: values.throttle === true,
     ...(unsignedAs !== undefined ? { allowUnsignedAs: unsignedAs } : {}),
+    ...(corsOrigins !== undefined ? { cors: { allowedOrigins: corsOrigins } } : {}),
     limits,
   });
   const { created, updated, unchanged } = started.seeded;

@@ -36,6 +36,7 @@ export { AesKeyWrapper, type Argon2Parameters, DEFAULT_ARGON2 } from "./root-key
 export {
   AuthError,
   applySeed,
+  checkCors,
   checkSeed,
   createKmsServer,
   DEFAULT_QUOTAS,
@@ -44,6 +45,7 @@ export {
   type KmsBackend,
   type KmsCaller,
   type KmsServer,
+  type KmsServerCors,
   type KmsServerLimits,
   type KmsServerOptions,
   loadCredentialsFile,

@@ -18,6 +18,7 @@ export interface ServeFlags {
   seed?: string;
   throttle?: boolean;
   allowUnsignedAs?: string;
+  corsOrigin?: string[];
   hsm?: string;
   quiet?: boolean;
 }
@@ -60,13 +61,23 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const port = Number(flags.port ?? "4600");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port expected 0 to 65535");
   const dataDir = flags.dataDir ?? process.env.SEALKIT_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const { checkCors, serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
+  const cors = flags.corsOrigin ? { allowedOrigins: flags.corsOrigin } : undefined;
+  if (cors) {
+    try {
+      checkCors(cors, flags.allowUnsignedAs !== undefined);
+    } catch (error) {
+      throw new UsageError(
+        `--cors-origin: ${(error as Error).message.replace(/^cors\.allowedOrigins:? /, "")}`,
+      );
+    }
+  }
   const rootKey = flags.hsm ? await hsmRootKey(flags.hsm) : undefined;
   if (flags.allowUnsignedAs) {
     process.stderr.write(
       `\n!!! WARNING: --allow-unsigned-as is ON. Requests WITHOUT a signature are accepted as ${flags.allowUnsignedAs}.\n!!! Anyone who can reach this port can use your keys. Never use this outside development.\n\n`,
     );
   }
-  const { serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
   const started = await startKmsServer({
     dataDir,
     credentials: flags.credentials ?? [],
@@ -77,6 +88,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     ...(flags.seed ? { seed: flags.seed } : {}),
     ...(flags.throttle ? { throttle: true } : {}),
     ...(flags.allowUnsignedAs ? { allowUnsignedAs: flags.allowUnsignedAs } : {}),
+    ...(cors ? { cors } : {}),
     ...(rootKey ? { rootKey } : {}),
   }).catch(async (error) => {
     await rootKey?.close?.().catch(() => {});

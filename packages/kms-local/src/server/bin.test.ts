@@ -162,7 +162,7 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
     };
   }
 
-  it('refuses a number argument that is not digits, and an empty --host, with exit code 2 ("" was port 0)', () => {
+  it('refuses a number argument that is not digits, an empty --host and a bad --cors-origin, with exit code 2 ("" was port 0)', () => {
     for (const args of [
       ["--port", ""],
       ["--port", " "],
@@ -172,6 +172,8 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
       ["--max-body-bytes=-1"],
       ["--max-body-bytes", "1.5"],
       ["--host", ""],
+      ["--cors-origin", "http://localhost:5173/"],
+      ["--cors-origin", "*", "--allow-unsigned-as", "arn:aws:iam::111122223333:root"],
     ]) {
       const run = spawnSync(
         process.execPath,
@@ -179,7 +181,9 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
         { encoding: "utf8", timeout: 15_000 },
       );
       expect(run.status, `${args.join(" ")}: ${run.stdout}${run.stderr}`).toBe(2);
-      expect(run.stderr).toMatch(/expected a non-negative integer|--host expected an address/);
+      expect(run.stderr).toMatch(
+        /expected a non-negative integer|--host expected an address|is not an origin as browsers send it|any web page/,
+      );
       expect(run.stdout).not.toMatch(/listening/);
     }
   });

@@ -195,6 +195,11 @@ export class Http1Exchange {
   #answered = false;
   /** @internal Counted in `counters.inFlight` until answered. */
   tracked = true;
+  /**
+   * Header lines ("Name: value\r\n" each) added to the answer's head, e.g. the server's CORS headers. Set before
+   * `respond`; never from client input without validation.
+   */
+  extraHead = "";
 
   /** @internal */
   constructor(
@@ -822,6 +827,7 @@ class Connection {
           requestId,
           close ? CLOSE : exchange.keepAlive10 ? KEEP_ALIVE : "\r\n",
           exchange.method === "HEAD",
+          exchange.extraHead,
         ),
         close,
       );
@@ -958,9 +964,7 @@ const JSON_TYPE = "application/x-amz-json-1.1";
  * `::ffff:192.0.2.1`, is `192.0.2.1` (aws:SourceIp, the audit event's sourceIPAddress).
  */
 export function unmapIpv4(address: string | undefined): string | undefined {
-  return address?.startsWith("::ffff:") && address.includes(".", 7)
-    ? address.slice(7)
-    : address;
+  return address?.startsWith("::ffff:") && address.includes(".", 7) ? address.slice(7) : address;
 }
 
 function checkVersion(version: string): boolean {
@@ -1049,8 +1053,9 @@ function responseText(
   requestId: string,
   end: string,
   headOnly: boolean,
+  extraHead = "",
 ): string {
-  const head = `${statusLine(status)}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${requestId}\r\n${dateHeader()}${end}`;
+  const head = `${statusLine(status)}Content-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-amzn-RequestId: ${requestId}\r\n${extraHead}${dateHeader()}${end}`;
   return headOnly ? head : head + body;
 }
 

@@ -1,6 +1,7 @@
 // The KMS server's public API: createKmsServer, credentials and seed files, SigV4 verification, quotas.
 
 export { decodeRequest, encodeResponse } from "./codec.js";
+export { checkCors, type KmsServerCors } from "./cors.js";
 export {
   loadCredentialsFile,
   parseCredentials,

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo, Server } from "node:net";
 import type { AuditCaller, AuditEventInput } from "../audit/index.js";
 import { decodeRequest, encodeResponse } from "./codec.js";
+import { Cors, type KmsServerCors } from "./cors.js";
 import {
   parseCredentials,
   principalAccount,
@@ -86,6 +87,11 @@ export interface KmsServerOptions {
    * still verified. Off by default.
    */
   readonly allowUnsignedAs?: string;
+  /**
+   * Lets browser pages of these origins call the server (CORS preflights and headers), as AWS KMS lets pages call
+   * it. Off by default: OPTIONS gets 405 and answers carry no CORS headers.
+   */
+  readonly cors?: KmsServerCors;
   /** Enables AWS-like request quotas (true for the defaults). Off by default. */
   readonly throttle?: boolean | ThrottleOptions;
   readonly limits?: KmsServerLimits;
@@ -136,7 +142,8 @@ for (const op of Object.keys(OPERATION_MODELS)) METHOD_NAMES[op] = op.charAt(0).
  * Creates the KMS server: `POST /` with `X-Amz-Target: TrentService.<Operation>`, SigV4 on every request, JSON in
  * AWS's shapes, errors as `{ "__type", "message" }` with the statuses of AWS's KMS service model, `GET /health` and
  * `GET /metrics`.
- * @throws {TypeError} for malformed credentials or an invalid `allowUnsignedAs` ARN.
+ * @throws {TypeError} for malformed credentials, an invalid `allowUnsignedAs` ARN, or a `cors` list that is not of
+ *   serialized origins (or is "*" with `allowUnsignedAs`).
  * @throws {RangeError} for non-positive limits or quotas.
  */
 export function createKmsServer(options: KmsServerOptions): KmsServer {
@@ -149,6 +156,7 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     options.allowUnsignedAs === undefined
       ? undefined
       : { principal: options.allowUnsignedAs, account: principalAccount(options.allowUnsignedAs) };
+  const cors = options.cors === undefined ? undefined : new Cors(options.cors, unsigned !== undefined);
   const verifier = new SigV4Verifier({
     region,
     secretFor: (id) => credentials.get(id)?.secretAccessKey,
@@ -207,6 +215,14 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
   function onRequest(exchange: Http1Exchange): void {
     const requestId = randomUUID();
     const method = exchange.method;
+    if (cors !== undefined) {
+      const origin = exchange.headers.get("origin");
+      if (method === "OPTIONS") {
+        preflight(exchange, requestId, cors, origin);
+        return;
+      }
+      exchange.extraHead = cors.answerHead(origin);
+    }
     if (method === "POST") {
       handle(exchange, requestId, performance.now());
       return;
@@ -228,8 +244,40 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
       requestId,
       405,
       "UnknownOperationException",
-      "Only POST is accepted for KMS operations (and GET or HEAD /health and /metrics).",
+      method === "OPTIONS"
+        ? "CORS is off: start the server with --cors-origin <origin> (cors.allowedOrigins) to let browser pages of that origin call it."
+        : "Only POST is accepted for KMS operations (and GET or HEAD /health and /metrics).",
     );
+  }
+
+  /** A CORS preflight: allowed with the CORS headers and no body, or refused (403) without them. */
+  function preflight(
+    exchange: Http1Exchange,
+    requestId: string,
+    cors: Cors,
+    origin: string | undefined,
+  ): void {
+    exchange.untrack();
+    const headers = exchange.headers;
+    const head = cors.preflightHead(
+      origin,
+      headers.get("access-control-request-method"),
+      headers.get("access-control-request-headers"),
+    );
+    if (head === undefined) {
+      sendError(
+        exchange,
+        requestId,
+        403,
+        "AccessDeniedException",
+        origin === undefined
+          ? "OPTIONS is answered only as a CORS preflight (with Origin and Access-Control-Request-Method)."
+          : `CORS: the origin ${truncate(origin)} or the method asked for is not allowed (see --cors-origin).`,
+      );
+      return;
+    }
+    exchange.extraHead = head;
+    exchange.respond(200, "text/plain", "", requestId);
   }
 
   /**

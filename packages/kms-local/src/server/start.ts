@@ -2,6 +2,7 @@
 
 import { constants } from "node:os";
 import { LocalKms, type LocalKmsOptions } from "../local-kms.js";
+import type { KmsServerCors } from "./cors.js";
 import {
   loadCredentialsFile,
   parseCredentials,
@@ -34,6 +35,8 @@ export interface StartKmsServerOptions {
   readonly seed?: string | Seed;
   readonly throttle?: boolean | ThrottleOptions;
   readonly allowUnsignedAs?: string;
+  /** Browser origins allowed to call the server (see `createKmsServer`'s `cors`). */
+  readonly cors?: KmsServerCors;
   readonly limits?: KmsServerLimits;
 }
 
@@ -86,6 +89,7 @@ export async function startKmsServer(options: StartKmsServerOptions): Promise<St
       region,
       ...(options.allowUnsignedAs !== undefined ? { allowUnsignedAs: options.allowUnsignedAs } : {}),
       ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
+      ...(options.cors !== undefined ? { cors: options.cors } : {}),
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
     });
     await server.listen(options.port ?? 4600, options.host ?? "127.0.0.1");

@@ -1,0 +1,98 @@
+// A page in Chromium (/usr/bin/chromium through playwright-core) calls the KMS server from another origin with a
+// signed request: the browser's own CORS checks (preflight, then the answer's headers) decide what the page sees.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromiumLaunchOptions } from "@sealkit/config/chromium";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalKms } from "../local-kms.js";
+import { createKmsServer, type KmsServer } from "./server.js";
+import { ALICE, signRequest } from "./test-support.js";
+
+let dir: string;
+let site: Server;
+let origin: string;
+let browser: Browser;
+let page: Page;
+const servers: KmsServer[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "sealkit-kms-cors-browser-"));
+  site = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>page</title>");
+  });
+  await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+  origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ ...chromiumLaunchOptions, args: [...chromiumLaunchOptions.args] });
+  page = await browser.newPage();
+  await page.goto(`${origin}/`);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => (site ? site.close(r) : r(undefined)));
+  for (const s of servers) await s.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(allowedOrigins?: string[]): Promise<KmsServer> {
+  const kms = await LocalKms.open({
+    dataDir: join(dir, `kms-${servers.length}`),
+    region: "us-east-1",
+    account: "111122223333",
+  });
+  const server = createKmsServer({
+    kms,
+    credentials: [ALICE],
+    region: "us-east-1",
+    ...(allowedOrigins ? { cors: { allowedOrigins } } : {}),
+  });
+  servers.push(server);
+  await server.listen(0, "127.0.0.1");
+  return server;
+}
+
+/** Signs GenerateRandom here and has the page send it with fetch; what the page could read, or its error. */
+async function fromPage(server: KmsServer) {
+  const signed = await signRequest(server.url, "GenerateRandom", '{"NumberOfBytes":16}');
+  // The browser sets Host itself (to the same value that was signed).
+  const { host: _host, ...headers } = signed.headers;
+  return page.evaluate(
+    async ({ url, headers, body }) => {
+      try {
+        const r = await fetch(url, { method: "POST", headers, body });
+        const json = (await r.json()) as { Plaintext?: string };
+        return {
+          status: r.status,
+          bytes: json.Plaintext ? atob(json.Plaintext).length : undefined,
+          requestId: r.headers.get("x-amzn-requestid"),
+          date: r.headers.get("date"),
+        };
+      } catch (e) {
+        return { error: `${(e as Error).name}: ${(e as Error).message}` };
+      }
+    },
+    { url: `${server.url}/`, headers, body: signed.body },
+  );
+}
+
+describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
+  it("a page of a listed origin calls the server and reads the answer, its request id and its Date", async () => {
+    const server = await start([origin]);
+    const result = await fromPage(server);
+    expect(result).toMatchObject({ status: 200, bytes: 16 });
+    expect(result.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(result.date ?? "")).not.toBeNaN();
+  });
+
+  it("a page of another origin is stopped by the browser, as it is without --cors-origin", async () => {
+    for (const server of [await start(["http://localhost:1"]), await start()]) {
+      expect(await fromPage(server)).toEqual({ error: "TypeError: Failed to fetch" });
+    }
+  });
+});
