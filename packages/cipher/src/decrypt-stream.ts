@@ -152,6 +152,10 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
     async flush() {
       try {
         if (!header) {
+          // What arrived is parsed once more as a whole: pump() waits for the `needed` bytes before it parses
+          // again, so a stream of "SLX" in 1-byte chunks ended as ERR_TRUNCATED where one-shot decrypt of the same
+          // bytes says ERR_ENVELOPE_MALFORMED (vector 202 of envelopes-v1-rejections.json).
+          parseHeader(queue.peek(queue.length), parseOptions);
           throw new SealkitError("ERR_TRUNCATED", "envelope ended inside its header: it was truncated");
         }
         await inFlight!.drain();
