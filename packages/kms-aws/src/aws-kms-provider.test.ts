@@ -81,6 +81,29 @@ describe("awsKmsProvider options", () => {
     expect(asked).toEqual(["xx-invented-9"]);
   });
 
+  it("keeps its own copies of keyIds and the discovery filter: changing the caller's arrays later changes nothing", async () => {
+    const keyIds = [KEY];
+    const strict = awsKmsProvider({ client, keyIds });
+    keyIds.push(OTHER);
+    keyIds[0] = OTHER;
+    const edk = (keyId: string) => ({ providerId: "aws-kms", keyId, ciphertext: new Uint8Array(1) });
+    expect(strict.canDecrypt(edk(KEY))).toBe(true);
+    expect(strict.canDecrypt(edk(OTHER))).toBe(false);
+
+    const discoveryFilter = { partition: "aws", accountIds: ["111122223333"], regions: ["us-east-1"] };
+    const open = awsKmsProvider({ client, discovery: true, discoveryFilter });
+    discoveryFilter.accountIds.push("999999999999");
+    discoveryFilter.regions.push("eu-west-1");
+    discoveryFilter.partition = "aws-cn";
+    expect(open.canDecrypt(edk("arn:aws:kms:us-east-1:999999999999:key/k"))).toBe(false);
+    expect(open.canDecrypt(edk("arn:aws:kms:eu-west-1:111122223333:key/k"))).toBe(false);
+    expect(open.canDecrypt(edk(KEY))).toBe(true);
+  });
+
+  it("rejects keyIds that is not an array", () => {
+    expect(() => awsKmsProvider({ client, keyIds: KEY as never })).toThrow(/"keyIds" expected an array/);
+  });
+
   it("maps transport failures to ERR_PROVIDER_UNAVAILABLE with the cause", async () => {
     const p = awsKmsProvider({ client, generatorKeyId: KEY });
     const error = await p.generateDataKey({ length: 32, context: {} }).catch((e: unknown) => e);

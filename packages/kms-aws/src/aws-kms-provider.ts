@@ -166,14 +166,25 @@ export interface AwsKmsProvider extends KeyProvider {
  *   keys, or an identifier, the filter or the grant tokens are malformed
  */
 export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
-  const { generatorKeyId, keyIds = [], grantTokens, discovery = false, discoveryFilter } = options;
+  const { generatorKeyId, grantTokens, discovery = false } = options;
   if (!options.client && !options.clientForRegion) {
     throw new TypeError(`"client" or "clientForRegion" is required`);
   }
-  if (discovery && !discoveryFilter) {
+  if (discovery && !options.discoveryFilter) {
     throw new TypeError(`"discoveryFilter" is required with "discovery": true`);
   }
-  if (discoveryFilter !== undefined) checkDiscoveryFilter(discoveryFilter);
+  if (options.discoveryFilter !== undefined) checkDiscoveryFilter(options.discoveryFilter);
+  if (options.keyIds !== undefined && !Array.isArray(options.keyIds)) {
+    throw new TypeError(`"keyIds" expected an array of key identifiers`);
+  }
+  // Copies, as the AWS Encryption SDK keeps: the caller changing its arrays later must not change which keys this
+  // provider encrypts under or may decrypt with.
+  const keyIds: readonly string[] = [...(options.keyIds ?? [])];
+  const discoveryFilter: DiscoveryFilter | undefined = options.discoveryFilter && {
+    partition: options.discoveryFilter.partition,
+    accountIds: [...options.discoveryFilter.accountIds],
+    ...(options.discoveryFilter.regions ? { regions: [...options.discoveryFilter.regions] } : {}),
+  };
   if (
     grantTokens !== undefined &&
     (!Array.isArray(grantTokens) || grantTokens.some((t) => typeof t !== "string"))
