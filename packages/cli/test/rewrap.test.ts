@@ -82,6 +82,46 @@ describe("rewrap", () => {
     await ok(["decrypt", "b.slkt"], { cwd });
   });
 
+  it("the same run again after it stopped: rewritten files are left unchanged, never given a key twice", async () => {
+    await ok(["keys", "create", "--alias", "alias/src"], { cwd });
+    await ok(["keys", "create", "--alias", "alias/dst"], { cwd });
+    for (const f of ["r1.slkt", "r2.slkt"])
+      await ok(["encrypt", "--key", "alias/src", "-o", f], { cwd, input: f });
+    const move = ["--to-key", "alias/dst", "--remove-key", "alias/src"];
+    const keyIds = async (f: string) =>
+      JSON.parse((await ok(["inspect", f, "--json"], { cwd })).out).encryptedDataKeys.map(
+        (k: { keyId: string }) => k.keyId,
+      );
+    // The first run rewrote r1 and stopped (simulated: it ran on r1 alone).
+    await ok(["rewrap", "r1.slkt", ...move], { cwd });
+    const [dst] = await keyIds("r1.slkt");
+    const r1 = readFileSync(join(cwd, "r1.slkt"));
+    // The same command again over every file: r1 cannot be opened with alias/src any more and has it no more.
+    const again = await ok(["rewrap", "r1.slkt", "r2.slkt", ...move, "--json"], { cwd });
+    const [first, second] = JSON.parse(again.out);
+    expect(first).toMatchObject({ file: "r1.slkt", unchanged: true, added: [], removed: [] });
+    expect(second).toMatchObject({ file: "r2.slkt", unchanged: false });
+    expect(second.added.map((k: { keyId: string }) => k.keyId)).toEqual([dst]);
+    expect(readFileSync(join(cwd, "r1.slkt")).equals(r1)).toBe(true);
+    expect(await keyIds("r2.slkt")).toEqual([dst]);
+    // Adding a key a file has: unchanged, with a line that says so.
+    const text = await ok(["rewrap", "r2.slkt", "--to-key", "alias/dst"], { cwd });
+    expect(text.out).toBe(`r2.slkt: unchanged, it already has ${dst}\n`);
+    expect(await keyIds("r2.slkt")).toEqual([dst]);
+    // One key new, one it has: the new one is added, the one it has stays once.
+    const mixed = JSON.parse(
+      (await ok(["rewrap", "r2.slkt", "--to-key", "alias/src", "--to-key", "alias/dst", "--json"], { cwd }))
+        .out,
+    );
+    expect(mixed[0].removed).toEqual([]);
+    expect(mixed[0].added).toHaveLength(1);
+    const ids = await keyIds("r2.slkt");
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    for (const key of ["alias/src", "alias/dst"])
+      expect((await ok(["decrypt", "r2.slkt", "--key", key], { cwd })).out).toBe("r2.slkt");
+  });
+
   it("refuses to run without a change, and leaves a damaged file as it was", async () => {
     expect((await run(["rewrap", "b.slkt"], { cwd })).code).toBe(2);
     writeFileSync(join(cwd, "junk.slkt"), "not an envelope");

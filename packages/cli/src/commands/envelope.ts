@@ -130,11 +130,16 @@ interface RewrapSummary {
   file: string;
   added: { providerId: string; keyId: string }[];
   removed: { providerId: string; keyId: string }[];
+  /** The file already had every key to add and none to remove, and was left as it was. */
+  unchanged: boolean;
   headerBytesBefore: number;
   headerBytesAfter: number;
   bodyBytes: number;
   bodyUntouched: true;
 }
+
+const sameKey = (a: EncryptedDataKey, b: EncryptedDataKey) =>
+  a.providerId === b.providerId && a.keyId === b.keyId;
 
 /** `sealkit rewrap <files...> --to-key <key> [--to-provider p] [--remove-key <key>]`. */
 export async function rewrapCommand(files: string[], flags: RewrapFlags, session: Session): Promise<void> {
@@ -160,14 +165,61 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   const removes = (k: EncryptedDataKey) =>
     removeIds.has(k.keyId) ||
     [...removeIds].some((id) => k.keyId.endsWith(`:key/${id}`) || k.keyId.endsWith(`:${id}`));
+  /**
+   * Opens a file's data key with the --provider keys and rewraps it. A file they cannot open that has none of the
+   * keys to remove is tried with the --to-key keys: a previous run may have rewrapped it already (the same command
+   * again after it stopped at a later file), and it is then reported unchanged instead of stopping the run.
+   */
+  const openAndRewrap = async (bytes: Uint8Array, header: EnvelopeHeader) => {
+    const attempt = async (settings: typeof from) => {
+      const providers = await session.decryptProviders(settings, header.encryptedDataKeys);
+      return { providers, result: await rewrapEnvelopeHeader(bytes, { providers, add, remove: removes }) };
+    };
+    try {
+      return await attempt(from);
+    } catch (error) {
+      const cannotOpen = SealkitError.isInstance(error) && error.code === "ERR_NO_DECRYPTABLE_KEY";
+      if (!cannotOpen || toKeys.length === 0 || header.encryptedDataKeys.some(removes)) throw error;
+      try {
+        return await attempt(to);
+      } catch {
+        throw error;
+      }
+    }
+  };
   const summaries: RewrapSummary[] = [];
   // The JSON summary is printed also when a file fails: the files before it were rewritten, and a script reading
   // it must know which.
   try {
     for (const file of files) {
       const { bytes, header, size } = readHeaderBytes(file);
-      const providers = await session.decryptProviders(from, header.encryptedDataKeys);
-      const result = await rewrapEnvelopeHeader(bytes, { providers, add, remove: removes });
+      const opened = await openAndRewrap(bytes, header);
+      const { providers } = opened;
+      let { result } = opened;
+      // Keys added that the envelope already has (the same run again after it stopped at a file, or a file named
+      // twice): each was appended once more per run, growing the header towards the 16-key limit.
+      const kept = header.encryptedDataKeys.filter((k) => !removes(k));
+      const again = result.added.filter((a) => kept.some((k) => sameKey(k, a)));
+      if (toKeys.length > 0 && again.length === result.added.length && result.removed.length === 0) {
+        // It has every key to add and none to remove: already rewrapped, left as it is.
+        const summary: RewrapSummary = {
+          file,
+          added: [],
+          removed: [],
+          unchanged: true,
+          headerBytesBefore: header.length,
+          headerBytesAfter: header.length,
+          bodyBytes: size - header.length,
+          bodyUntouched: true,
+        };
+        summaries.push(summary);
+        if (!flags.json) {
+          process.stdout.write(
+            `${file}: unchanged, it already has ${again.map((k) => k.keyId).join(" ")}${removeKeys.length > 0 ? ` and none of ${removeKeys.join(", ")}` : ""}\n`,
+          );
+        }
+        continue;
+      }
       const toRemove = removeKeys.filter(
         (id) => !result.removed.some((k) => k.keyId === id || removeIds.has(k.keyId)),
       );
@@ -177,11 +229,25 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
           `${file} has no encrypted data key for ${toRemove.join(", ")}`,
         );
       }
+      if (again.length > 0) {
+        // Some keys are new, some it has: the fresh wraps replace the old entries of the keys it has.
+        result = await rewrapEnvelopeHeader(bytes, {
+          providers,
+          add,
+          remove: (k) => removes(k) || again.some((a) => sameKey(a, k)),
+        });
+      }
       writeRewrapped(file, result.header, result.bodyOffset, size);
+      const isAgain = (k: EncryptedDataKey) => again.some((a) => sameKey(a, k));
       const summary: RewrapSummary = {
         file,
-        added: result.added.map(({ providerId, keyId }) => ({ providerId, keyId })),
-        removed: result.removed.map(({ providerId, keyId }) => ({ providerId, keyId })),
+        added: result.added
+          .filter((k) => !isAgain(k))
+          .map(({ providerId, keyId }) => ({ providerId, keyId })),
+        removed: result.removed
+          .filter((k) => !isAgain(k))
+          .map(({ providerId, keyId }) => ({ providerId, keyId })),
+        unchanged: false,
         headerBytesBefore: result.bodyOffset,
         headerBytesAfter: result.header.length,
         bodyBytes: size - result.bodyOffset,
