@@ -16,6 +16,10 @@ declare global {
       decryptStored(): Promise<
         { plaintextBytes: number; sha256: string } | { error: string; message: string }
       >;
+      tryGenerate(
+        endpoint: string,
+        options: { timeoutMs?: number; abortAfterMs?: number },
+      ): Promise<{ ok: true } | { error: string; message: string; ms: number }>;
     };
   }
 }
@@ -39,6 +43,23 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 window.sealkitTest = {
+  async tryGenerate(endpoint, { timeoutMs, abortAfterMs }) {
+    const started = performance.now();
+    const controller = new AbortController();
+    if (abortAfterMs !== undefined) {
+      setTimeout(() => controller.abort(new DOMException("user left", "AbortError")), abortAfterMs);
+    }
+    const provider = remoteProvider({ endpoint, providerId: "raw", ...(timeoutMs ? { timeoutMs } : {}) });
+    try {
+      await provider.generateDataKey({ length: 32, context: { tenant: "acme" }, signal: controller.signal });
+      return { ok: true };
+    } catch (error) {
+      // A SealkitError's string code, else the name (a DOMException's numeric code is legacy).
+      const e = error as { code?: unknown; name: string; message: string };
+      const code = typeof e.code === "string" ? e.code : e.name;
+      return { error: code, message: e.message, ms: performance.now() - started };
+    }
+  },
   async login(name) {
     const response = await fetch(`/login?user=${name}`, { method: "POST" });
     if (!response.ok) throw new Error(`login failed: ${response.status}`);

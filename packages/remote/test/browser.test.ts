@@ -68,6 +68,23 @@ beforeAll(async () => {
     return c.body(null, 204);
   });
   app.all("/api/keys/*", (c) => keys(c.req.raw));
+  // A server that answers headers and then never finishes the body, and one that redirects to the real endpoint.
+  app.post(
+    "/stall/data-keys",
+    () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"plaintext":'));
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      ),
+  );
+  app.post(
+    "/moved/data-keys",
+    () => new Response(null, { status: 307, headers: { location: "/api/keys/data-keys" } }),
+  );
   app.put("/store", async (c) => {
     stored = new Uint8Array(await c.req.arrayBuffer());
     return c.body(null, 204);
@@ -123,6 +140,31 @@ describe("remoteProvider in headless Chromium", () => {
       error: "ERR_NO_DECRYPTABLE_KEY",
       message: expect.stringMatching(/refused \(403\).*tenant=globex/),
     });
+    await page.close();
+  }, 60_000);
+
+  it("gives up on a server that stalls mid-answer, at timeoutMs or at the caller's abort, and refuses a redirect", async () => {
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.waitForFunction(() => "sealkitTest" in window);
+    await page.evaluate(() => window.sealkitTest.login("alice"));
+    const timedOut = await page.evaluate(() => window.sealkitTest.tryGenerate("/stall", { timeoutMs: 300 }));
+    expect(timedOut).toMatchObject({
+      error: "ERR_PROVIDER_UNAVAILABLE",
+      message: expect.stringMatching(/300 ms/),
+    });
+    expect((timedOut as { ms: number }).ms).toBeLessThan(3000);
+    const aborted = await page.evaluate(() =>
+      window.sealkitTest.tryGenerate("/stall", { abortAfterMs: 100 }),
+    );
+    expect(aborted).toMatchObject({ error: "AbortError", message: "user left" });
+    // The redirect target would have issued a key (same origin, same cookie): refused all the same.
+    const moved = await page.evaluate(() => window.sealkitTest.tryGenerate("/moved", {}));
+    expect(moved).toMatchObject({
+      error: "ERR_PROVIDER_UNAVAILABLE",
+      message: expect.stringMatching(/redirect/),
+    });
+    expect(await page.evaluate(() => window.sealkitTest.tryGenerate("/api/keys", {}))).toEqual({ ok: true });
     await page.close();
   }, 60_000);
 });
