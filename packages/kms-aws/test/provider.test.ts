@@ -230,6 +230,29 @@ describe("awsKmsProvider against the Sealkit KMS server", () => {
     });
   });
 
+  it("an encrypted data key relabelled with another listed key, or garbage, is refused by KMS, never opened", async () => {
+    const p = provider({ keyIds: [keyA, keyB] });
+    const sealed = await encrypt(te.encode("under A"), {
+      providers: [provider({ generatorKeyId: keyA })],
+      context,
+    });
+    const edk = parseHeader(sealed).encryptedDataKeys[0]!;
+    // Decrypt is always sent with KeyId: KMS checks the blob against that key (IncorrectKeyException).
+    const relabelled = await rejection(
+      p.decryptDataKey({ encryptedDataKey: { ...edk, keyId: keyB }, context }),
+    );
+    expect(relabelled.code).toBe("ERR_INVALID_CIPHERTEXT");
+    expect((relabelled.cause as Error).name).toBe("IncorrectKeyException");
+    const garbage = await rejection(
+      p.decryptDataKey({ encryptedDataKey: { ...edk, ciphertext: new Uint8Array(200).fill(9) }, context }),
+    );
+    expect(garbage.code).toBe("ERR_INVALID_CIPHERTEXT");
+    const truncated = await rejection(
+      p.decryptDataKey({ encryptedDataKey: { ...edk, ciphertext: edk.ciphertext.subarray(0, 20) }, context }),
+    );
+    expect(truncated.code).toBe("ERR_INVALID_CIPHERTEXT");
+  });
+
   it("passes grant tokens: a principal allowed only by a grant uses it right after CreateGrant", async () => {
     const key = await server.createKey();
     const mallory = server.client(MALLORY);
