@@ -336,10 +336,14 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     });
   }
 
-  it("answers a malformed request line, an absolute-form target, a missing Host and a bad version with 400", async () => {
+  it("answers a malformed request line, a target of another form, a missing Host and a bad version with 400", async () => {
     for (const head of [
       "POST\r\n\r\n",
-      "POST http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST http://user@x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST http:/x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST http://x/ HTTP/1.1\r\n\r\n",
+      "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
       "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
       "POST / HTTP/1.1x\r\nHost: x\r\n\r\n",
       "POST / http/1.1\r\nHost: x\r\n\r\n",
@@ -351,6 +355,35 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
       expect(res?.status, head).toBe(400);
       expect(await raw.closedWithin(2000)).toBe(true);
     }
+  });
+
+  it("accepts an absolute-form target (RFC 9112 §3.2.2): its path is the target and its authority the Host SigV4 checks", async () => {
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    const host = new URL(server.url).host;
+    const withHost = (head: string, to: string) => head.replace(/\r\nhost: [^\r]*/i, `\r\nhost: ${to}`);
+    const cases = [
+      // The signed Host is the target's authority: verified, whatever the Host header says.
+      {
+        head: withHost(req.head, "elsewhere.example").replace("POST / ", `POST http://${host}/ `),
+        status: 200,
+      },
+      { head: req.head.replace("POST / ", `POST HTTP://${host} `), status: 200 },
+      // Another authority than the one signed: the signature does not verify.
+      { head: req.head.replace("POST / ", "POST http://elsewhere.example/ "), status: 400 },
+    ];
+    for (const { head, status } of cases) {
+      const raw = new Raw(port);
+      raw.write(`${head}Content-Length: ${req.body.length}\r\n\r\n${req.body}`);
+      const [res] = await raw.responses(1);
+      expect(res?.status, head.split("\r\n")[0]).toBe(status);
+      if (status === 200)
+        expect(Buffer.from(JSON.parse(res?.body ?? "").Plaintext, "base64")).toHaveLength(8);
+      raw.destroy();
+    }
+    const health = new Raw(port);
+    health.write("GET http://x/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect((await health.responses(1))[0]?.status).toBe(200);
+    health.destroy();
   });
 
   it("answers headers over maxHeaderBytes with 431, whether they end or not", async () => {

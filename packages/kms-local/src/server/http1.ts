@@ -5,7 +5,8 @@
 // This one parses the request head once into the map SigV4 needs, buffers bodies up to a hard limit, answers with
 // one socket.write per response, and checks every timeout with one interval for all connections.
 //
-// Strictness (RFC 9112): the request line must be `METHOD SP origin-form SP HTTP/1.1` (or 1.0); header names are
+// Strictness (RFC 9112): the request line must be `METHOD SP origin-form SP HTTP/1.1` (or 1.0; an absolute-form
+// target is accepted, its authority taking the place of Host, as §3.2.2 requires); header names are
 // tokens; values carry no control characters but HTAB; lines end in CRLF (a bare CR or LF is refused), obs-fold is
 // refused; Content-Length is digits, once; Transfer-Encoding is exactly `chunked`, never together with
 // Content-Length (§6.3: request smuggling); HTTP/1.1 needs Host. Each violation is a 400 and the connection closes.
@@ -118,6 +119,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // origin-form request target: visible ASCII, starting with "/".
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+// absolute-form (RFC 9112 §3.2.2), which servers must accept: an http(s) URI whose authority (host and port, no
+// userinfo) replaces the Host header, followed by an origin-form path and query (empty path: "/").
+const ABSOLUTE_FORM = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/([A-Za-z0-9\-._~!$&'()*+,;=:[\]%]+)([/?][\x21-\x7e]*)?$/;
 const DIGITS = /^[0-9]+$/;
 // Header lines: `token ":" field-value`, each ending in CRLF (the last one at the end of the block).
 const HEADER_BLOCK = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n(?!$)|$))*$/;
@@ -477,12 +481,19 @@ class Connection {
     const sp2 = sp1 < 0 ? -1 : requestLine.indexOf(" ", sp1 + 1);
     if (sp2 < 0) throw malformed("the request line must be METHOD SP target SP HTTP-version");
     const method = requestLine.slice(0, sp1);
-    const url = requestLine.slice(sp1 + 1, sp2);
+    let url = requestLine.slice(sp1 + 1, sp2);
     const version = requestLine.slice(sp2 + 1);
     // The usual request line ("POST / HTTP/1.1") needs no pattern.
     if (method !== "POST" && method !== "GET" && !TOKEN.test(method)) throw malformed("invalid method");
-    if (url !== "/" && !ORIGIN_FORM.test(url))
-      throw malformed("the request target must be a path (origin-form)");
+    let authority: string | undefined;
+    if (url !== "/" && !ORIGIN_FORM.test(url)) {
+      const absolute = ABSOLUTE_FORM.exec(url);
+      if (absolute === null)
+        throw malformed("the request target must be a path (origin-form) or an http URI (absolute-form)");
+      authority = absolute[1]!;
+      const rest = absolute[2] ?? "/";
+      url = rest.startsWith("?") ? `/${rest}` : rest;
+    }
     // A later 1.x is read as 1.1 (RFC 9110 §2.5); another major version is refused with 505.
     const http11 = version === "HTTP/1.1" || (version !== "HTTP/1.0" && checkVersion(version));
 
@@ -527,6 +538,8 @@ class Connection {
       else headers.set(name, `${prior},${value}`);
     }
     if (http11 && !headers.has("host")) throw malformed("HTTP/1.1 requests must have a Host header");
+    // RFC 9112 §3.2.2: with an absolute-form target, the target's authority is the host (and what SigV4 checks).
+    if (authority !== undefined) headers.set("host", authority);
     if (contentLength !== undefined && transferEncoding !== undefined) {
       throw malformed("Content-Length and Transfer-Encoding together");
     }
