@@ -27,6 +27,17 @@ const ENVIRONMENT_HELP = `Provider settings (a flag wins over an environment var
   SEALKIT_DEBUG=1        print stack traces on errors
   NO_COLOR               no colors (there are none when output is not a terminal either)`;
 
+/**
+ * Commander quotes an unknown `--option=value` whole, value included: `--pkcs11-pin=1234` or `--password=...` was
+ * echoed on stderr (and into CI logs). The value is cut; a PIN-like option gets where the PIN goes instead.
+ */
+function redactOptionValues(text: string): string {
+  const redacted = text.replace(/(unknown option '[^'=\s]+)=[^']*'/g, "$1=...'");
+  return /unknown option '--[\w-]*(pin|password|passphrase|secret)/i.test(text)
+    ? `${redacted}sealkit takes no secret on the command line: the PKCS#11 PIN comes from SEALKIT_PKCS11_PIN, AWS credentials from the AWS variables or profile\n`
+    : redacted;
+}
+
 /** Options shared by every command that talks to a key service. */
 function withProvider(
   cmd: Command,
@@ -89,6 +100,7 @@ export function createProgram(session: Session): Command {
     .option("--profile <name>", 'config file profile (env SEALKIT_PROFILE; default "default")')
     .option("-q, --quiet", "no progress bar, no notices")
     .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(redactOptionValues(text)) })
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false })
     .addHelpText(
