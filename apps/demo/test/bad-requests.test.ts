@@ -1,11 +1,11 @@
 // Bad requests a browser (or anyone with a session) can send the built demo: each gets a 4xx answer, nothing is
 // logged from the request body, memory stays bounded, and the demo keeps serving.
 
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encrypt } from "@sealkit/cipher";
+import { decrypt, encrypt } from "@sealkit/cipher";
 import { remoteProvider } from "@sealkit/remote";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RunningDemo } from "../src/start-demo.js";
@@ -212,5 +212,70 @@ describe("admin and edge", () => {
     // A small range is answered exactly.
     const small = await fetch(url, { headers: { range: "bytes=100-199" } });
     expect(small.headers.get("content-range")).toBe(`bytes 100-199/${plaintext.length}`);
+  });
+});
+
+describe("edge uploads", () => {
+  it("the worker encrypts a streamed upload under its tenant's context; the link is checked", async () => {
+    const linkFor = async (name: string) =>
+      (
+        (await (
+          await fetch(`${demo.url}/api/edge-upload-link?name=${encodeURIComponent(name)}`, {
+            headers: { cookie },
+          })
+        ).json()) as { url: string }
+      ).url;
+    const plaintext = new Uint8Array(300_000);
+    for (let i = 0; i < plaintext.length; i++) plaintext[i] = (i * 13 + 7) & 255;
+    const url = await linkFor("streamed.bin");
+    const put = await fetch(url, {
+      method: "PUT",
+      headers: { "content-type": "application/x-demo" },
+      body: new Blob([plaintext]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(put.status).toBe(200);
+    const stored = (await put.json()) as {
+      id: string;
+      tenant: string;
+      envelopeBytes: number;
+      header: { context: Record<string, string>; plaintextBytes: number };
+    };
+    expect(stored.tenant).toBe("acme");
+    expect(stored.header.context).toEqual({ tenant: "acme", file: "streamed.bin", via: "edge" });
+    expect(stored.header.plaintextBytes).toBe(plaintext.length);
+    // Only ciphertext reached the origin's disk.
+    const envelope = readFileSync(join(dataDir, "files", `${stored.id}.slk`));
+    expect(envelope.length).toBe(stored.envelopeBytes);
+    expect(envelope.includes(Buffer.from(plaintext.subarray(1000, 1032)))).toBe(false);
+    // alice opens it in the page's way (remote provider, her tenant's context), and through the edge.
+    const keys = remoteProvider({ endpoint: `${demo.url}/api/keys`, headers: { cookie } });
+    const opened = await decrypt(new Uint8Array(envelope), {
+      providers: [keys],
+      expectContext: { tenant: "acme" },
+    });
+    expect(Buffer.from(opened.plaintext).equals(Buffer.from(plaintext))).toBe(true);
+    const link = (
+      (await (
+        await fetch(`${demo.url}/api/files/${stored.id}/edge-link`, { headers: { cookie } })
+      ).json()) as {
+        url: string;
+      }
+    ).url;
+    const ranged = await fetch(link, { headers: { range: "bytes=70000-70099" } });
+    expect(
+      Buffer.from(await ranged.arrayBuffer()).equals(Buffer.from(plaintext.subarray(70000, 70100))),
+    ).toBe(true);
+
+    // A link signed for acme cannot be turned into one for another tenant, and a bad signature is refused.
+    const other = new URL(await linkFor("x.bin"));
+    other.searchParams.set("tenant", "globex");
+    const signature = new URL(url).searchParams.get("signature")!;
+    const forged = new URL(url);
+    forged.searchParams.set("signature", (signature[0] === "0" ? "1" : "0") + signature.slice(1));
+    for (const bad of [other.toString(), forged.toString()]) {
+      const r = await fetch(bad, { method: "PUT", body: "secret" });
+      expect(r.status, bad).toBe(403);
+    }
   });
 });

@@ -104,6 +104,26 @@ describe("the demo, end to end", () => {
     await shot("decrypted");
   });
 
+  it("encrypts with AES-256-GCM (Web Crypto) too, and decrypts it back", async () => {
+    const text = "AES-256-GCM in the page, through Web Crypto";
+    await page.selectOption("#suite", "AES_256_GCM");
+    await page.setInputFiles("#file", { name: "aes.txt", mimeType: "text/plain", buffer: Buffer.from(text) });
+    // Clicked and read in one task: the status must not still show the first upload's outcome.
+    const during = await page.evaluate(() => {
+      document.getElementById("upload")!.click();
+      return document.getElementById("upload-status")!.className;
+    });
+    expect(during).toBe("status");
+    await page.waitForSelector("#upload-status.ok", { timeout: 60_000 });
+    expect(await page.textContent("#upload-status")).toContain("Uploaded aes.txt");
+    const article = "article[data-file='aes.txt']";
+    await page.waitForSelector(article);
+    expect(await page.textContent(article)).toContain("AES_256_GCM");
+    const download = page.waitForEvent("download");
+    await page.click(`${article} button[data-action=decrypt]`);
+    expect(readFileSync((await (await download).path())!, "utf8")).toBe(text);
+  });
+
   it("serves byte ranges through the edge worker, decrypting only the frames it needs", async () => {
     const link = await page.evaluate(
       async (id) => (await (await fetch(`/api/files/${id}/edge-link`)).json()).url,

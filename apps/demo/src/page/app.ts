@@ -156,6 +156,9 @@ $("upload").addEventListener("click", async () => {
   button.disabled = true;
   bar.hidden = false;
   bar.value = 0;
+  // Not the previous upload's outcome (its "ok" or "error" stayed on while this one ran).
+  status.className = "status";
+  status.textContent = "Encrypting…";
   const started = performance.now();
   try {
     const { id } = await api<{ id: string; maxChunkBytes: number }>("/api/uploads", {
