@@ -33,6 +33,9 @@ describe("awsKmsProvider options", () => {
     [{ client, generatorKeyId: "" }, /"generatorKeyId" expected/],
     [{ client, keyIds: [KEY, ""] }, /"keyIds\[1\]" expected/],
     [{ client, generatorKeyId: KEY, grantTokens: [1] }, /"grantTokens"/],
+    // The AWS Encryption SDK refuses such a keyring too: every decryption would fail with "no provider accepts".
+    [{ client }, /give "generatorKeyId" or "keyIds", or "discovery"/],
+    [{ client, generatorKeyId: undefined, keyIds: [] }, /give "generatorKeyId" or "keyIds", or "discovery"/],
   ])("rejects %j", (options, message) => {
     expect(() => awsKmsProvider(options as never)).toThrow(TypeError);
     expect(() => awsKmsProvider(options as never)).toThrow(message);

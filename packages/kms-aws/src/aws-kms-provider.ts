@@ -162,8 +162,8 @@ export interface AwsKmsProvider extends KeyProvider {
  * without a `generatorKeyId`; RangeError for a `length` outside 1 to 1,024; an aborted `signal` rejects with its
  * reason.
  *
- * @throws {TypeError} when neither `client` nor `clientForRegion` is given, discovery lacks a filter or is given
- *   keys, or an identifier, the filter or the grant tokens are malformed
+ * @throws {TypeError} when neither `client` nor `clientForRegion` is given, a strict provider is given no key,
+ *   discovery lacks a filter or is given keys, or an identifier, the filter or the grant tokens are malformed
  */
 export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   const { generatorKeyId, grantTokens, discovery = false } = options;
@@ -193,6 +193,10 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   }
   if (discovery && (generatorKeyId || keyIds.length > 0)) {
     throw new TypeError(`a discovery provider decrypts only; give no "generatorKeyId" or "keyIds"`);
+  }
+  if (!discovery && generatorKeyId === undefined && keyIds.length === 0) {
+    // Such a provider could neither encrypt nor decrypt anything (the AWS Encryption SDK refuses it too).
+    throw new TypeError(`give "generatorKeyId" or "keyIds", or "discovery": true with a "discoveryFilter"`);
   }
   for (const [name, id] of [
     ["generatorKeyId", generatorKeyId],
