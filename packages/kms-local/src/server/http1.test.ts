@@ -810,29 +810,46 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
     }
   });
 
-  it("refuses connections over maxConnections with 503, and accepts again once one closes", async () => {
+  it("at maxConnections, a new connection takes the place of the idle one nearest its deadline; 503 when none is idle", async () => {
     const kms = await openTestKms(join(dir, "conn"));
     const server = await start(kms, { limits: { maxConnections: 2 } });
     try {
       const port = portOf(server);
+      // a: used, idle until its keep-alive deadline (60 s); b: connected, never used (10 s).
       const a = new Raw(port);
+      a.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      await a.responses(1);
       const b = new Raw(port);
-      await Promise.all([a.connected(), b.connected()]);
+      await b.connected();
       await new Promise((r) => setTimeout(r, 50));
       const c = new Raw(port);
-      const [refused] = await c.responses(1);
+      c.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      expect((await c.responses(1))[0]?.status).toBe(200);
+      expect(await b.closedWithin(2000)).toBe(true);
+      expect(server.metrics.reclaimedConnections).toBe(1);
+      expect(server.metrics.openConnections).toBe(2);
+      a.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      expect((await a.responses(2))[1]?.status).toBe(200);
+      // Both places busy (heads still arriving): nothing to reclaim, the next client gets 503.
+      a.write("GET /health HTTP/1.1\r\n");
+      c.write("GET /health HTTP/1.1\r\n");
+      await new Promise((r) => setTimeout(r, 50));
+      const d = new Raw(port);
+      const [refused] = await d.responses(1);
       expect(refused?.status).toBe(503);
       expect(JSON.parse(refused?.body ?? "").__type).toBe("ServiceUnavailableException");
-      expect(await c.closedWithin(2000)).toBe(true);
+      expect(await d.closedWithin(2000)).toBe(true);
       expect(server.metrics.rejectedConnections).toBe(1);
+      expect(server.metrics.reclaimedConnections).toBe(1);
+      // A connection that closes frees its place at once.
       a.destroy();
       await new Promise((r) => setTimeout(r, 100));
       expect(server.metrics.openConnections).toBe(1);
-      const d = new Raw(port);
-      d.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-      expect((await d.responses(1))[0]?.status).toBe(200);
-      b.destroy();
-      d.destroy();
+      const e = new Raw(port);
+      e.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      expect((await e.responses(1))[0]?.status).toBe(200);
+      c.destroy();
+      e.destroy();
     } finally {
       await server.close();
     }
@@ -1019,7 +1036,7 @@ describe("HTTP/1.1 layer: differential against node:http's parser", { timeout: 1
         keepAliveTimeoutMs: 500,
         maxConnections: 100,
       },
-      counters: { inFlight: 0, openConnections: 0, rejectedConnections: 0 },
+      counters: { inFlight: 0, openConnections: 0, rejectedConnections: 0, reclaimedConnections: 0 },
       onRequest(ex) {
         seen.push(`${ex.url} ${JSON.stringify(ex.body.toString("latin1"))}`);
         ex.respond(200, "text/plain", "ok", "id");
@@ -1409,9 +1426,10 @@ describe("HTTP/1.1 layer: hostile clients", { timeout: 60_000 }, () => {
     const server = await start(kms, { limits: { maxConnections: 3 } });
     const port = portOf(server);
     try {
+      // Three places held by heads still arriving: none is idle, so none can be reclaimed.
       const held = Array.from({ length: 3 }, () => new Raw(port));
-      for (const raw of held) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-      for (const raw of held) await raw.responses(1);
+      for (const raw of held) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+      await sleep(50);
       const extra = Array.from({ length: 20 }, () => new Raw(port));
       // Some of them send a request (not read), some reset at once.
       extra.forEach((raw, i) => {

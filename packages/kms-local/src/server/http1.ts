@@ -41,6 +41,8 @@ export interface Http1Counters {
   inFlight: number;
   openConnections: number;
   rejectedConnections: number;
+  /** Idle connections closed to make room for a new one at the connection limit. */
+  reclaimedConnections: number;
 }
 
 /** Why a request was refused before its body was read. */
@@ -1103,6 +1105,9 @@ export class Http1Server {
     const counters = this.counters;
     // A socket error (ECONNRESET, EPIPE...) closes that connection only.
     socket.on("error", () => {});
+    // At the limit, an idle keep-alive connection makes room (as nginx reuses its idle connections): clients
+    // expect those to close at any time, while a new client refused would be unserved.
+    if (counters.openConnections >= this.limits.maxConnections && !this.closing) this.#reclaimIdle();
     if (counters.openConnections >= this.limits.maxConnections || this.closing) {
       counters.rejectedConnections++;
       socket.write(
@@ -1134,6 +1139,31 @@ export class Http1Server {
     socket.on("drain", () => conn.unblock());
     socket.on("close", () => conn.onClose());
     this.#startSweep();
+  }
+
+  /**
+   * Closes the idle connection nearest its idle deadline (one that never sent a request included): no request
+   * of its own in progress or waiting, nothing left to write. Its place is free at once.
+   */
+  #reclaimIdle(): void {
+    let victim: Connection | undefined;
+    for (const conn of this.#connections) {
+      if (
+        conn.state !== State.Idle ||
+        conn.closed ||
+        conn.buf.length > 0 ||
+        conn.out !== undefined ||
+        conn.scheduled ||
+        conn.outputBlocked ||
+        conn.socket.writableLength > 0
+      )
+        continue;
+      if (victim === undefined || conn.deadline < victim.deadline) victim = conn;
+    }
+    if (victim === undefined) return;
+    this.counters.reclaimedConnections++;
+    victim.socket.destroy();
+    this.removeConnection(victim);
   }
 
   /**

@@ -16,6 +16,7 @@ export class ServerMetrics {
   inFlight = 0;
   openConnections = 0;
   rejectedConnections = 0;
+  reclaimedConnections = 0;
 
   /** Records one finished request: its operation ("-" when unknown), its error name ("" on success) and its duration. */
   record(operation: string, error: string, seconds: number): void {
@@ -79,6 +80,9 @@ export class ServerMetrics {
       "# HELP sealkit_kms_rejected_connections_total Connections refused by the connection limit.",
       "# TYPE sealkit_kms_rejected_connections_total counter",
       `sealkit_kms_rejected_connections_total ${this.rejectedConnections}`,
+      "# HELP sealkit_kms_reclaimed_connections_total Idle connections closed to make room at the connection limit.",
+      "# TYPE sealkit_kms_reclaimed_connections_total counter",
+      `sealkit_kms_reclaimed_connections_total ${this.reclaimedConnections}`,
       ...extra,
     );
     return `${lines.join("\n")}\n`;
