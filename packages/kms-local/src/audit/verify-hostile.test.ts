@@ -66,4 +66,20 @@ describe("hostile audit files", { timeout: 180_000 }, () => {
     expect(summary.first).toMatchObject({ kind: "bad-digest-signature", sequence: 10 });
     expect(summary.last).toMatchObject({ kind: "bad-digest-signature" });
   });
+
+  it("reports rows with values far larger than any event (200 MB) as edited, within a 96 MiB heap", async () => {
+    const dir = await closedLog(25);
+    const db = new Database(join(dir, "audit.db"));
+    db.exec(
+      `UPDATE audit_events SET event_json = '{"eventVersion":"' || printf('%.*c', 200000000, 'x') || '"}' WHERE sequence = 7`,
+    );
+    db.exec(`UPDATE audit_events SET principal = printf('%.*c', 200000000, 'a') WHERE sequence = 9`);
+    db.close();
+    const { status, signal, summary } = verifyInChild(dir, 96);
+    expect({ status, signal }).toEqual({ status: 0, signal: null });
+    expect(summary).toMatchObject({ ok: false, events: 25, problems: 2 });
+    expect(summary.first).toMatchObject({ kind: "edited", sequence: 7 });
+    expect(summary.first.detail).toContain("more than any audit event");
+    expect(summary.last).toMatchObject({ kind: "edited", sequence: 9 });
+  });
 });

@@ -4,6 +4,7 @@ import * as nodeCrypto from "node:crypto";
 import { createHash, type KeyObject } from "node:crypto";
 import Database from "better-sqlite3";
 import { AuditUnreadableError, auditUnreadable } from "./audit-error.js";
+import { MAX_EVENT_CHARS } from "./build-event.js";
 import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
 import { type AuditDigest, checkDigestSignature } from "./digest.js";
 import { AUDIT_SCHEMA_VERSION } from "./schema.js";
@@ -69,6 +70,12 @@ const MAX_PROBLEMS = 1000;
 
 /** Digests that do not verify after which the signatures of the rest are not checked (see verifySnapshot). */
 const MAX_BAD_SIGNATURES = 1000;
+
+/**
+ * Most bytes a value of audit_events can hold: an event's JSON is at most MAX_EVENT_CHARS UTF-16 code units (3
+ * bytes of UTF-8 each at most), plus its sequence and prevHash.
+ */
+const MAX_VALUE_BYTES = (MAX_EVENT_CHARS + 1024) * 3;
 
 /** Rows read between yields to the event loop, so a long verification does not stall a server. */
 const ROWS_PER_SLICE = 5000;
@@ -296,9 +303,14 @@ async function verifySnapshot(
     let prevDisordered = false;
     let events = 0;
     let maxSequence = 0;
+    // A value longer than any event the log writes is not loaded (SQLite gives its size without reading it):
+    // 200 MB of JSON in one row, parsed and serialized again, ran a 96 MiB heap out of memory.
+    const columns = ["event_time", "event_name", "principal", "key_id", "error_code", "event_json", "hash"];
     const iterator = db
-      .prepare("SELECT * FROM audit_events ORDER BY sequence")
-      .iterate() as IterableIterator<EventRow>;
+      .prepare(
+        `SELECT sequence, ${columns.map((c) => `CASE WHEN octet_length(${c}) > ${MAX_VALUE_BYTES} THEN NULL ELSE ${c} END AS ${c}`).join(", ")}, max(${columns.map((c) => `coalesce(octet_length(${c}), 0)`).join(", ")}) AS longest FROM audit_events ORDER BY sequence`,
+      )
+      .iterate() as IterableIterator<EventRow & { longest: number }>;
     for (const row of iterator) {
       events++;
       if (events % ROWS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -317,6 +329,16 @@ async function verifySnapshot(
         );
       } else if (seq < expected) {
         report(seq, "inserted", `an event with sequence ${seq} precedes the first event`);
+      }
+      if (row.longest > MAX_VALUE_BYTES) {
+        report(
+          seq,
+          "edited",
+          `event ${seq} holds a value of ${row.longest} bytes, more than any audit event has (${MAX_VALUE_BYTES}): it was changed`,
+        );
+        prevDisordered = true; // its link to the next event cannot be checked
+        expected = Math.max(expected, seq + 1);
+        continue;
       }
       let event: AuditEvent | undefined;
       try {
