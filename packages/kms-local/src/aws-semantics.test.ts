@@ -1137,3 +1137,43 @@ describe("Decrypt's KeyId and ReEncrypt's SourceKeyId (API reference: IncorrectK
     );
   });
 });
+
+describe("key materials (API reference: ListKeyRotations, KeyMetadata.CurrentKeyMaterialId)", () => {
+  it("ListKeyRotations names each key material and its state, IncludeKeyMaterial ALL_KEY_MATERIAL adds the first; DescribeKey names the current one", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const first = (await kms.describeKey(ROOT, { KeyId })).KeyMetadata.CurrentKeyMaterialId;
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    await kms.rotateKeyOnDemand(ROOT, { KeyId });
+    await kms.rotateKeyOnDemand(ROOT, { KeyId });
+    const rotations = (await kms.listKeyRotations(ROOT, { KeyId })).Rotations;
+    expect(rotations.map((r) => [r.KeyMaterialState, r.RotationType])).toEqual([
+      ["NON_CURRENT", "ON_DEMAND"],
+      ["CURRENT", "ON_DEMAND"],
+    ]);
+    const ids = rotations.map((r) => r.KeyMaterialId);
+    expect(new Set([first, ...ids]).size).toBe(3);
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.CurrentKeyMaterialId).toBe(ids[1]);
+    expect(
+      (await kms.listKeyRotations(ROOT, { KeyId, IncludeKeyMaterial: "ROTATIONS_ONLY" })).Rotations,
+    ).toEqual(rotations);
+    const all = await kms.listKeyRotations(ROOT, { KeyId, IncludeKeyMaterial: "ALL_KEY_MATERIAL", Limit: 2 });
+    // The first key material has no RotationDate or RotationType.
+    expect(all.Rotations[0]).toEqual({
+      KeyId: rotations[0]!.KeyId,
+      KeyMaterialId: first,
+      KeyMaterialState: "NON_CURRENT",
+    });
+    expect(all.Rotations[1]).toEqual(rotations[0]);
+    const rest = await kms.listKeyRotations(ROOT, {
+      KeyId,
+      IncludeKeyMaterial: "ALL_KEY_MATERIAL",
+      Marker: all.NextMarker!,
+    });
+    expect(rest.Rotations).toEqual([rotations[1]]);
+    await rejects(
+      kms.listKeyRotations(ROOT, { KeyId, IncludeKeyMaterial: "EVERYTHING" as never }),
+      "ValidationException",
+    );
+  });
+});

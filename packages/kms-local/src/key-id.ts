@@ -1,5 +1,6 @@
 // Key identifiers: key ids, key ARNs, alias names and alias ARNs, parsed and checked as AWS KMS does.
 
+import { createHash } from "node:crypto";
 import { KmsError, keyNotFound } from "./errors.js";
 import { checkKeyIdMember, constraintError } from "./request-checks.js";
 
@@ -117,4 +118,14 @@ export function bytesToUuid(bytes: Uint8Array): string {
   let hex = "";
   for (const b of bytes) hex += b.toString(16).padStart(2, "0");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The KeyMaterialId of a key's backing-key version (ListKeyRotations, DescribeKey's CurrentKeyMaterialId): 64 hex
+ * digits, as AWS KMS's, derived from the key id and version only (it says nothing about the material).
+ */
+export function keyMaterialId(keyId: string, version: number): string {
+  return createHash("sha256")
+    .update(`sealkit-kms-local/key-material-id/v1\0${keyId}\0${version}`)
+    .digest("hex");
 }

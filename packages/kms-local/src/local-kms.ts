@@ -33,6 +33,7 @@ import {
   checkAliasName,
   type KmsLocation,
   keyArn,
+  keyMaterialId,
   parseKeyId,
   RESERVED_ALIAS_PREFIX,
   serviceOfAlias,
@@ -118,6 +119,7 @@ import type {
   ListResponse,
   ReEncryptRequest,
   ReEncryptResponse,
+  RotationsListEntry,
   Tag,
 } from "./types.js";
 import { buildUsageReport, REENCRYPT_TO, type UsageReport } from "./usage-report.js";
@@ -178,6 +180,8 @@ const SYMMETRIC_KEY_PROPERTIES: KeyProperties = Object.freeze({
   origin: "AWS_KMS",
   multiRegion: false,
 });
+/** ListKeyRotations' IncludeKeyMaterial values (the model's enum, in its order). */
+const INCLUDE_KEY_MATERIAL = ["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"] as const;
 const CACHE_LIMIT = 1024;
 /** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
 const READ_CACHE_LIMIT = 10_000;
@@ -1061,37 +1065,51 @@ export class LocalKms {
   }
 
   /**
-   * ListKeyRotations: every rotation (not the initial material), oldest first.
-   * @throws {KmsError} NotFoundException, InvalidMarkerException, AccessDeniedException
+   * ListKeyRotations: every rotation, oldest first, each with its key material's id and state (CURRENT or
+   * NON_CURRENT); with `IncludeKeyMaterial: "ALL_KEY_MATERIAL"` the first key material too (no RotationDate or
+   * RotationType), as AWS KMS lists them.
+   * @throws {KmsError} NotFoundException, InvalidMarkerException, AccessDeniedException, ValidationException
    */
   async listKeyRotations(
     caller: Caller,
-    request: { KeyId: string; Limit?: number; Marker?: string },
-  ): Promise<
-    {
-      Rotations: { KeyId: string; RotationDate: Date; RotationType: "AUTOMATIC" | "ON_DEMAND" }[];
-    } & ListResponse
-  > {
+    request: {
+      KeyId: string;
+      IncludeKeyMaterial?: "ROTATIONS_ONLY" | "ALL_KEY_MATERIAL";
+      Limit?: number;
+      Marker?: string;
+    },
+  ): Promise<{ Rotations: RotationsListEntry[] } & ListResponse> {
     return this.#call(
       "ListKeyRotations",
       caller,
       request,
-      { readOnly: true, params: (r) => ({ ...keyParams(r), ...pick(r, ["Limit", "Marker"]) }) },
+      {
+        readOnly: true,
+        params: (r) => ({ ...keyParams(r), ...pick(r, ["IncludeKeyMaterial", "Limit", "Marker"]) }),
+      },
       async (ctx) => {
         const req = objectRequest(request);
+        checkEnum(req.IncludeKeyMaterial, "IncludeKeyMaterial", INCLUDE_KEY_MATERIAL, []);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyRotations", {});
         const limit = checkLimit(req.Limit, 1000, 100);
-        const [after] = decodeMarker(req.Marker, "ListKeyRotations", ["n"]) ?? [1];
+        const first = req.IncludeKeyMaterial === "ALL_KEY_MATERIAL" ? 1 : 2;
+        const [after] = decodeMarker(req.Marker, "ListKeyRotations", ["n"]) ?? [0];
         const rows = this.#sql(
-          "SELECT * FROM key_versions WHERE key_id = ? AND version > ? ORDER BY version LIMIT ?",
-        ).all(row.id, Math.max(1, after as number), limit + 1) as KeyVersionRow[];
+          "SELECT * FROM key_versions WHERE key_id = ? AND version >= ? AND version > ? ORDER BY version LIMIT ?",
+        ).all(row.id, first, after, limit + 1) as KeyVersionRow[];
         const { page, ...info } = pageOf(rows, limit, "ListKeyRotations", (v) => [v.version]);
         return {
           Rotations: page.map((v) => ({
             KeyId: keyArn(this.location, row.id),
-            RotationDate: new Date(v.created_at),
-            RotationType: v.rotation_type as "AUTOMATIC" | "ON_DEMAND",
+            KeyMaterialId: keyMaterialId(row.id, v.version),
+            KeyMaterialState: v.version === row.current_version ? "CURRENT" : "NON_CURRENT",
+            ...(v.version > 1
+              ? {
+                  RotationDate: new Date(v.created_at),
+                  RotationType: v.rotation_type as "AUTOMATIC" | "ON_DEMAND",
+                }
+              : {}),
           })),
           ...info,
         };
@@ -2724,6 +2742,7 @@ export class LocalKms {
       KeySpec: "SYMMETRIC_DEFAULT",
       EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"],
       MultiRegion: false,
+      CurrentKeyMaterialId: keyMaterialId(row.id, row.current_version),
     };
     // PendingDeletionWindowInDays is only for a multi-Region primary key in PendingReplicaDeletion (AWS's KeyMetadata).
     if (row.state === "PendingDeletion") meta.DeletionDate = new Date(row.deletion_date!);

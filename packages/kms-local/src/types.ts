@@ -48,6 +48,21 @@ export interface KeyMetadata {
   KeySpec: "SYMMETRIC_DEFAULT";
   EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"];
   MultiRegion: false;
+  /** The id of the key material that encrypts (see {@link RotationsListEntry}). */
+  CurrentKeyMaterialId: string;
+}
+
+/** One key material of a key, as ListKeyRotations lists it. */
+export interface RotationsListEntry {
+  /** The key ARN. */
+  KeyId: string;
+  /** 64 hex digits, stable for the life of the key material. */
+  KeyMaterialId: string;
+  /** CURRENT encrypts and decrypts; NON_CURRENT only decrypts. */
+  KeyMaterialState: "CURRENT" | "NON_CURRENT";
+  /** Absent for the first key material (listed only with `IncludeKeyMaterial: "ALL_KEY_MATERIAL"`). */
+  RotationDate?: Date;
+  RotationType?: "AUTOMATIC" | "ON_DEMAND";
 }
 
 export interface GrantConstraints {
