@@ -40,7 +40,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(allowedOrigins?: string[]): Promise<KmsServer> {
+async function start(allowedOrigins?: string[], unsignedAs?: string): Promise<KmsServer> {
   const kms = await LocalKms.open({
     dataDir: join(dir, `kms-${servers.length}`),
     region: "us-east-1",
@@ -51,6 +51,7 @@ async function start(allowedOrigins?: string[]): Promise<KmsServer> {
     credentials: [ALICE],
     region: "us-east-1",
     ...(allowedOrigins ? { cors: { allowedOrigins } } : {}),
+    ...(unsignedAs ? { allowUnsignedAs: unsignedAs, onWarning: () => {} } : {}),
   });
   servers.push(server);
   await server.listen(0, "127.0.0.1");
@@ -94,5 +95,41 @@ describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
     for (const server of [await start(["http://localhost:1"]), await start()]) {
       expect(await fromPage(server)).toEqual({ error: "TypeError: Failed to fetch" });
     }
+  });
+
+  it("with unsigned requests allowed, a cross-site page still cannot make it act (no X-Amz-Target without a preflight)", async () => {
+    const root = "arn:aws:iam::111122223333:root";
+    const server = await start(undefined, root);
+    const sent = await page.evaluate(async (url) => {
+      const attempts = [
+        // A "simple" request: no preflight, so the browser drops the header it may not send.
+        fetch(url, {
+          method: "POST",
+          mode: "no-cors",
+          headers: { "content-type": "text/plain", "x-amz-target": "TrentService.CreateKey" },
+          body: "{}",
+        }).then(() => "sent"),
+        // With the header: needs a preflight, which the server refuses.
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.CreateKey" },
+          body: "{}",
+        }).then(
+          () => "answered",
+          (e: Error) => e.name,
+        ),
+      ];
+      return Promise.all(attempts);
+    }, `${server.url}/`);
+    expect(sent).toEqual(["sent", "TypeError"]);
+    // The simple request reached the server, without its target, and was refused; no key was created.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/sealkit_kms_requests_total\{operation="-",error="UnsupportedOperationException"\} 1\b/);
+    const listed = await fetch(`${server.url}/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.ListKeys" },
+      body: "{}",
+    });
+    expect(((await listed.json()) as { Keys: unknown[] }).Keys).toEqual([]);
   });
 });
