@@ -167,8 +167,9 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
           method: "POST",
           credentials,
           // A redirected request would carry the body (and custom headers) elsewhere, and its answer would be a
-          // data key from a server nobody configured.
-          redirect: "error",
+          // data key from a server nobody configured. "manual", refused below, not "error": workerd throws for
+          // "error" ("does not make sense at the edge"), which failed every call there.
+          redirect: "manual",
           headers: { ...extra, "content-type": "application/json", [REQUEST_HEADER]: "1" },
           body: JSON.stringify(body),
           signal: controller.signal,
@@ -177,11 +178,17 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
         throw failed(
           error,
           () =>
-            new SealkitError(
-              "ERR_PROVIDER_UNAVAILABLE",
-              `data-key server unreachable at ${endpoint} (or it redirected)`,
-              { cause: error },
-            ),
+            new SealkitError("ERR_PROVIDER_UNAVAILABLE", `data-key server unreachable at ${endpoint}`, {
+              cause: error,
+            }),
+        );
+      }
+      // A 3xx as it is (Node, workerd, Deno, Bun) or an opaque redirect (browsers): never followed, never read.
+      if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+        await response.body?.cancel().catch(() => {});
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          `data-key server at ${endpoint} answered with a redirect, which is not followed`,
         );
       }
       let text: string;

@@ -114,3 +114,68 @@ describe("data-key handler in workerd facing hostile requests", () => {
     expect(response.status).toBe(413);
   });
 });
+
+describe("remoteProvider in workerd", () => {
+  let edge: Miniflare;
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    const bundle = await build({
+      entryPoints: [new URL("./provider-worker.ts", import.meta.url).pathname],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      write: false,
+      alias: sourcePaths,
+    });
+    // The data-key server: answers /api/keys, redirects /moved to it.
+    const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+    edge = new Miniflare({
+      modules: true,
+      script: bundle.outputFiles[0]!.text,
+      compatibilityDate: "2025-09-01",
+      outboundService: (request: Request) => {
+        const { pathname } = new URL(request.url);
+        asked.push(pathname);
+        if (pathname.startsWith("/moved/")) {
+          return new Response(null, {
+            status: 307,
+            headers: { location: "http://keys.test/api/keys/data-keys" },
+          });
+        }
+        return Response.json({
+          plaintext: key,
+          encryptedDataKeys: [{ providerId: "raw", keyId: "central-key", ciphertext: "AAAA" }],
+        });
+      },
+    } as never);
+  }, 60_000);
+
+  afterAll(() => edge?.dispose());
+
+  const run = async (endpoint: string) =>
+    (await (
+      await edge.dispatchFetch(`http://edge.test/?endpoint=${encodeURIComponent(endpoint)}`)
+    ).json()) as {
+      ok: boolean;
+      code?: string;
+      message?: string;
+      keyIds?: string[];
+    };
+
+  it('gets a data key (workerd refuses fetch\'s redirect: "error", which every call used)', async () => {
+    expect(await run("http://keys.test/api/keys")).toEqual({ ok: true, keyIds: ["central-key"] });
+  });
+
+  it("refuses a redirect without following it", async () => {
+    asked.length = 0;
+    const result = await run("http://keys.test/moved");
+    expect(result).toMatchObject({
+      ok: false,
+      code: "ERR_PROVIDER_UNAVAILABLE",
+      message: expect.stringMatching(/redirect/),
+    });
+    expect(asked).toEqual(["/moved/data-keys"]);
+  });
+});
