@@ -191,9 +191,15 @@ export function trackTempFile(path: string): () => void {
   };
 }
 
-/** The temporary path next to `finalPath` (same directory, so that rename is atomic). */
+/**
+ * The temporary path next to `finalPath` (same directory, so that rename is atomic). Its name holds at most the
+ * first 200 bytes of the final name: with all of it, a name the filesystem accepts (up to 255 bytes) went over that
+ * limit once the 26 bytes around it were added, and writing it failed with ENAMETOOLONG.
+ */
 export function tempPathFor(finalPath: string): string {
-  return join(dirname(finalPath), `.${basename(finalPath)}.sealkit-${randomBytes(6).toString("hex")}.tmp`);
+  let name = basename(finalPath);
+  while (Buffer.byteLength(name) > 200) name = name.slice(0, -1);
+  return join(dirname(finalPath), `.${name}.sealkit-${randomBytes(6).toString("hex")}.tmp`);
 }
 
 /** fsync a directory, so that a rename in it survives a crash. */

@@ -1,7 +1,7 @@
 // -o over an existing file: replaced only on success, keeping the file's permissions (a new file is 0600).
 
 import { randomBytes } from "node:crypto";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ok, tempDir } from "./helpers.js";
@@ -31,5 +31,15 @@ describe("-o over an existing file", () => {
     await ok(["encrypt", ...raw, "-o", "config.slkt"], { cwd, input: "v2" });
     expect(mode("config.slkt")).toBe(0o444);
     expect((await ok(["decrypt", "config.slkt", ...raw], { cwd })).out).toBe("v2");
+  });
+
+  it("a file name near the filesystem's 255-byte limit can be written and rewrapped", async () => {
+    const long = `${"é".repeat(100)}${"a".repeat(45)}.slkt`; // 250 bytes
+    await ok(["encrypt", ...raw, "-o", long], { cwd, input: "long name" });
+    await ok(["decrypt", long, ...raw, "-o", `${long.slice(0, -5)}.txt`], { cwd });
+    expect(readFileSync(join(cwd, `${long.slice(0, -5)}.txt`), "utf8")).toBe("long name");
+    await ok(["rewrap", long, ...raw, "--to-key", "second-name"], { cwd });
+    expect((await ok(["decrypt", long, ...raw, "--key", "second-name"], { cwd })).out).toBe("long name");
+    expect(readdirSync(cwd).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
