@@ -396,5 +396,8 @@ describe("verify", { timeout: 30_000 }, () => {
     const wrongKey = await verifyAuditFile(join(dir, "audit.db"), other);
     expect(wrongKey.ok).toBe(false);
     expect(wrongKey.problems.filter((p) => p.kind === "bad-digest-signature")).toHaveLength(4);
+    expect(wrongKey.problems[0]?.detail).toMatch(
+      /names the key [0-9a-f]{16}: the signing key was replaced or regenerated since, or this is not the log's public key/,
+    );
   });
 });

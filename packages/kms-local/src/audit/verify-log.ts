@@ -225,7 +225,7 @@ async function verifySnapshot(
         report(
           digest.lastSequence,
           "bad-digest-signature",
-          `digest #${digest.digestNumber} (events ${digest.firstSequence}..${digest.lastSequence}) does not verify under the audit public key ${trusted.fingerprint.slice(0, 16)}`,
+          `digest #${digest.digestNumber} (events ${digest.firstSequence}..${digest.lastSequence}) does not verify under the audit public key ${trusted.fingerprint.slice(0, 16)}${otherKey(digest, trusted.fingerprint)}`,
         );
         continue;
       }
@@ -475,6 +475,13 @@ async function verifySnapshot(
     // A read error may already have ended the transaction; COMMIT would then hide it.
     if (db.inTransaction) db.exec("COMMIT");
   }
+}
+
+/** Why a digest names another key, for the operator: a regenerated or replaced signing key, or the wrong public key given. */
+function otherKey(digest: AuditDigest, fingerprint: string): string {
+  const named = digest.publicKeyFingerprint;
+  if (typeof named !== "string" || named === fingerprint) return "";
+  return ` (it names the key ${named.slice(0, 16)}: the signing key was replaced or regenerated since, or this is not the log's public key)`;
 }
 
 /** canonicalEventJson of a parsed row, or undefined when it cannot be serialized (JSON.stringify's recursion limit). */
