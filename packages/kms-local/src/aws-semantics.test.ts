@@ -1177,3 +1177,79 @@ describe("key materials (API reference: ListKeyRotations, KeyMetadata.CurrentKey
     );
   });
 });
+
+describe("races and damaged blobs get AWS's exceptions, never a crash (already right)", () => {
+  const outcome = async (p: Promise<unknown>) => {
+    try {
+      await p;
+      return "ok";
+    } catch (e) {
+      return KmsError.isInstance(e) ? e.awsName : `not a KmsError: ${String(e)}`;
+    }
+  };
+
+  it("rotations racing encryptions, and deletion racing grants, data keys and DisableKey", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const encrypted = Array.from({ length: 40 }, (_, i) =>
+      kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array([i]) }),
+    );
+    const rotated = Array.from({ length: 4 }, () => kms.rotateKeyOnDemand(ROOT, { KeyId }));
+    const blobs = await Promise.all(encrypted);
+    await Promise.all(rotated);
+    for (const [i, b] of blobs.entries()) {
+      const out = await kms.decrypt(ROOT, { CiphertextBlob: b.CiphertextBlob });
+      expect(out.Plaintext).toEqual(new Uint8Array([i]));
+    }
+    const grants = Array.from({ length: 6 }, (_, i) =>
+      outcome(
+        kms.createGrant(ROOT, {
+          KeyId,
+          GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/u${i}`,
+          Operations: ["Encrypt"],
+        }),
+      ),
+    );
+    const deletion = outcome(kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 }));
+    const dataKeys = Array.from({ length: 6 }, () =>
+      outcome(kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" })),
+    );
+    const disable = outcome(kms.disableKey(ROOT, { KeyId }));
+    const results = await Promise.all([...grants, deletion, ...dataKeys, disable]);
+    expect(await deletion).toBe("ok");
+    // Before the deletion was scheduled: done; after it: KMSInvalidStateException (pending deletion).
+    for (const r of results) expect(["ok", "KMSInvalidStateException"]).toContain(r);
+    expect(await disable).toBe("KMSInvalidStateException");
+  });
+
+  it("truncated, extended and bit-flipped blobs, and blobs of another key, in Decrypt and ReEncrypt", async () => {
+    const kms = await setup();
+    const a = await newKey(kms);
+    const b = await newKey(kms);
+    const blob = (await kms.encrypt(ROOT, { KeyId: a, Plaintext: new Uint8Array(20) })).CiphertextBlob;
+    const seen = new Set<string>();
+    const tryAll = async (CiphertextBlob: Uint8Array) => {
+      seen.add(await outcome(kms.decrypt(ROOT, { CiphertextBlob })));
+      seen.add(await outcome(kms.decrypt(ROOT, { CiphertextBlob, KeyId: a })));
+      seen.add(await outcome(kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: b })));
+      seen.add(await outcome(kms.reEncrypt(ROOT, { CiphertextBlob, SourceKeyId: a, DestinationKeyId: b })));
+    };
+    for (let length = 0; length <= blob.length + 1; length += 7) {
+      const cut = new Uint8Array(length);
+      cut.set(blob.subarray(0, Math.min(length, blob.length)));
+      await tryAll(cut);
+    }
+    for (let i = 0; i < blob.length; i++) {
+      const flipped = new Uint8Array(blob);
+      flipped[i]! ^= 1 << (i % 8);
+      await tryAll(flipped);
+    }
+    seen.add(await outcome(kms.decrypt(ROOT, { CiphertextBlob: blob, KeyId: b })));
+    expect([...seen].sort()).toEqual([
+      "IncorrectKeyException",
+      "InvalidCiphertextException",
+      "NotFoundException",
+      "ValidationException",
+    ]);
+  });
+});
