@@ -12,6 +12,36 @@ import { ALICE, BOB, MALLORY } from "./test-support.js";
 
 const te = new TextEncoder();
 
+/** Puts a key policy that gives Alice the key and denies kms:Encrypt to everyone when `condition` holds. */
+function putDenyEncryptPolicy(client: K.KMSClient, keyId: string, condition: Record<string, unknown>) {
+  return client.send(
+    new K.PutKeyPolicyCommand({
+      KeyId: keyId,
+      PolicyName: "default",
+      Policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "admin",
+            Effect: "Allow",
+            Principal: { AWS: ALICE.principal },
+            Action: "kms:*",
+            Resource: "*",
+          },
+          {
+            Sid: "deny",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "kms:Encrypt",
+            Resource: "*",
+            Condition: condition,
+          },
+        ],
+      }),
+    }),
+  );
+}
+
 describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
   let dir: string;
   let kms: LocalKms;
@@ -317,34 +347,16 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
 
   it("sets aws:SourceIp from the connection and aws:SecureTransport false (plain HTTP) for key policies", async () => {
     const { KeyMetadata: k } = await alice.send(new K.CreateKeyCommand({}));
-    const putPolicy = (deny: Record<string, unknown>) =>
-      alice.send(
-        new K.PutKeyPolicyCommand({
-          KeyId: k!.KeyId,
-          PolicyName: "default",
-          Policy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "admin",
-                Effect: "Allow",
-                Principal: { AWS: ALICE.principal },
-                Action: "kms:*",
-                Resource: "*",
-              },
-              { Sid: "deny", Effect: "Deny", Principal: "*", Action: "kms:Encrypt", Resource: "*", ...deny },
-            ],
-          }),
-        }),
-      );
+    const denyEncryptWhen = (condition: Record<string, unknown>) =>
+      putDenyEncryptPolicy(alice, k!.KeyId!, condition);
     const encrypt = () => alice.send(new K.EncryptCommand({ KeyId: k!.Arn, Plaintext: te.encode("x") }));
-    await putPolicy({ Condition: { NotIpAddress: { "aws:SourceIp": ["127.0.0.0/8", "::1/128"] } } });
+    await denyEncryptWhen({ NotIpAddress: { "aws:SourceIp": ["127.0.0.0/8", "::1/128"] } });
     await expect(encrypt()).resolves.toMatchObject({ KeyId: k!.Arn });
-    await putPolicy({ Condition: { IpAddress: { "aws:SourceIp": "127.0.0.1" } } });
+    await denyEncryptWhen({ IpAddress: { "aws:SourceIp": "127.0.0.1" } });
     expect(await failure(encrypt())).toMatchObject({ name: "AccessDeniedException" });
-    await putPolicy({ Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    await denyEncryptWhen({ Bool: { "aws:SecureTransport": "false" } });
     expect(await failure(encrypt())).toMatchObject({ name: "AccessDeniedException" });
-    await putPolicy({ Condition: { Bool: { "aws:SecureTransport": "true" } } });
+    await denyEncryptWhen({ Bool: { "aws:SecureTransport": "true" } });
     await expect(encrypt()).resolves.toMatchObject({ KeyId: k!.Arn });
   });
 
@@ -369,32 +381,7 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
     });
     try {
       const { KeyMetadata: k } = await c.send(new K.CreateKeyCommand({ Description: "dual-stack" }));
-      await c.send(
-        new K.PutKeyPolicyCommand({
-          KeyId: k!.KeyId,
-          PolicyName: "default",
-          Policy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "admin",
-                Effect: "Allow",
-                Principal: { AWS: ALICE.principal },
-                Action: "kms:*",
-                Resource: "*",
-              },
-              {
-                Sid: "ipv4-only",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "kms:Encrypt",
-                Resource: "*",
-                Condition: { StringNotLike: { "aws:SourceIp": "127.*" } },
-              },
-            ],
-          }),
-        }),
-      );
+      await putDenyEncryptPolicy(c, k!.KeyId!, { StringNotLike: { "aws:SourceIp": "127.*" } });
       await c.send(new K.EncryptCommand({ KeyId: k!.Arn, Plaintext: te.encode("x") }));
       const events = dualKms.auditLog!.query({ eventName: "Encrypt", principal: ALICE.principal });
       expect(events.map((e) => e.sourceIPAddress)).toEqual(["127.0.0.1"]);
