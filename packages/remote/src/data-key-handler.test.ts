@@ -498,7 +498,12 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     const denied = await answer(new SealkitError("ERR_ACCESS_DENIED", internal));
     expect(denied.status).toBe(403);
     expect(denied.error.code).toBe("ERR_ACCESS_DENIED");
-    expect(denied.event).toMatchObject({ outcome: "refused", code: "ERR_ACCESS_DENIED" });
+    // The operator still learns what the provider said, through the event.
+    expect(denied.event).toMatchObject({
+      outcome: "refused",
+      code: "ERR_ACCESS_DENIED",
+      providerMessage: internal,
+    });
     for (const code of ["ERR_KEY_NOT_FOUND", "ERR_INVALID_CIPHERTEXT", "ERR_REQUEST_INVALID"] as const) {
       expect((await answer(new SealkitError(code, internal))).error.code).toBe(code);
     }
@@ -508,6 +513,9 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect(hsm.status).toBe(500);
     expect(hsm.error).toEqual({ code: "ERR_PROVIDER_UNAVAILABLE", message: "internal error" });
     expect(hsm.event).toMatchObject({ outcome: "failed", status: 500, code: "ERR_HSM_LOGIN_FAILED" });
+    // Anything else thrown (a bug, whose message might hold anything) is not passed on, even to the event.
+    const crash = await answer(new Error(`${internal} while holding a key`) as SealkitError);
+    expect(crash.event).not.toHaveProperty("providerMessage");
   });
 
   it("passes the request's signal to the provider, so a caller who goes away cancels the KMS call", async () => {

@@ -57,6 +57,11 @@ export interface DataKeyEvent {
   readonly outcome: "issued" | "unwrapped" | "refused" | "failed";
   readonly code?: SealkitErrorCode;
   readonly status: number;
+  /**
+   * For a provider's SealkitError: its own message, which the client is not told (it may name the server's IAM
+   * principal, account and key ARNs). Sealkit providers put no key material in messages.
+   */
+  readonly providerMessage?: string;
 }
 
 export interface DataKeyHandlerOptions {
@@ -345,7 +350,12 @@ export function createDataKeyHandler(
     let authorization: Authorization | undefined;
     let context: EncryptionContext | undefined;
     let keyIds: string[] = [];
-    const report = (outcome: DataKeyEvent["outcome"], status: number, code?: SealkitErrorCode) => {
+    const report = (
+      outcome: DataKeyEvent["outcome"],
+      status: number,
+      code?: SealkitErrorCode,
+      providerMessage?: string,
+    ) => {
       try {
         const observed: unknown = onEvent?.({
           time: new Date(),
@@ -356,6 +366,7 @@ export function createDataKeyHandler(
           outcome,
           status,
           ...(code ? { code } : {}),
+          ...(providerMessage !== undefined ? { providerMessage } : {}),
         });
         // An async observer's rejection is dropped too: unhandled, it would end a Node process.
         if (typeof (observed as PromiseLike<void> | undefined)?.then === "function") {
@@ -454,7 +465,7 @@ export function createDataKeyHandler(
       if (SealkitError.isInstance(error)) {
         const answer = PROVIDER_ANSWER[error.code];
         const status = answer?.[0] ?? 500;
-        report(status < 500 ? "refused" : "failed", status, error.code);
+        report(status < 500 ? "refused" : "failed", status, error.code, String(error.message));
         return refuse(
           request,
           answer

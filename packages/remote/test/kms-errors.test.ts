@@ -61,7 +61,13 @@ describe("KMS refusals behind the handler", () => {
     expect(error.code).toBe("ERR_ACCESS_DENIED");
     expect(error.message).toMatch(/\(403\)/);
     expect(error.message).not.toMatch(/444455556666|app-server|arn:/);
-    expect(events.at(-1)).toMatchObject({ outcome: "refused", status: 403, code: "ERR_ACCESS_DENIED" });
+    // The server's own record keeps what the KMS said.
+    expect(events.at(-1)).toMatchObject({
+      outcome: "refused",
+      status: 403,
+      code: "ERR_ACCESS_DENIED",
+      providerMessage: expect.stringContaining("arn:aws:iam::444455556666:role/app-server"),
+    });
   });
 
   it("answers a disabled key as 409 ERR_KEY_DISABLED without the key's ARN", async () => {
