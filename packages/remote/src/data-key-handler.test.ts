@@ -702,6 +702,23 @@ describe("createDataKeyHandler options and clocks", () => {
     }
   });
 
+  it("copies allowedOrigins when created: entries pushed later, unchecked, are not trusted", async () => {
+    const allowedOrigins = ["https://partner.example"];
+    const { post, handler } = setup({ allowedOrigins });
+    allowedOrigins.push("null", "https://evil.example");
+    const body = { context: { tenant: "acme" } };
+    expect((await post("/data-keys", body, { origin: "https://partner.example" })).status).toBe(200);
+    expect((await post("/data-keys", body, { origin: "null" })).status).toBe(403);
+    expect((await post("/data-keys", body, { origin: "https://evil.example" })).status).toBe(403);
+    const preflight = await handler(
+      new Request(`${ORIGIN}/api/keys/data-keys`, {
+        method: "OPTIONS",
+        headers: { origin: "https://evil.example" },
+      }),
+    );
+    expect(preflight.status).toBe(403);
+  });
+
   it("takes allowedOrigins as origins, and still answers a sandboxed page (Origin: null) 403", async () => {
     const { post } = setup({ allowedOrigins: ["https://partner.example", "http://localhost:5173"] });
     const body = { context: { tenant: "acme" } };

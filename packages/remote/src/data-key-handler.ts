@@ -175,7 +175,7 @@ export function createDataKeyHandler(
     authorize,
     basePath = "",
     maxBodyBytes = 16 * 1024,
-    allowedOrigins = [],
+    allowedOrigins: givenOrigins = [],
     onEvent,
   } = options;
   if (!provider) throw new TypeError(`"provider" is required`);
@@ -183,9 +183,11 @@ export function createDataKeyHandler(
   // substring ("https://app.example.co" inside "https://app.example.com").
   aint(maxBodyBytes, "maxBodyBytes", 1, 2 ** 30);
   astring(basePath, "basePath");
-  if (!Array.isArray(allowedOrigins) || allowedOrigins.some((o) => typeof o !== "string")) {
+  if (!Array.isArray(givenOrigins) || givenOrigins.some((o) => typeof o !== "string")) {
     throw new TypeError(`"allowedOrigins" expected an array of origin strings`);
   }
+  // A copy: entries the caller pushes later would be trusted without the check below.
+  const allowedOrigins: readonly string[] = [...givenOrigins];
   for (const origin of allowedOrigins) {
     // Each must be an Origin header a browser sends: "null" (sandboxed iframes, data: documents of any site)
     // would let every site in with credentials; "*", a path or a default port can never match and refuse silently.

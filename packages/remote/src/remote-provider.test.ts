@@ -329,6 +329,11 @@ describe("remoteProvider with a slow server", () => {
     const edk = (keyId: string) => ({ providerId: "aws-kms", keyId, ciphertext: new Uint8Array(4) });
     expect(strict.canDecrypt(edk(keyArn))).toBe(true);
     expect(strict.canDecrypt(edk("key/1234"))).toBe(false);
+    // Copied when created, as kms-aws and the AWS Encryption SDK do: a key id pushed later is not trusted.
+    const keyIds = [keyArn];
+    const copied = remoteProvider({ endpoint: "/k", keyIds });
+    keyIds.push("arn:aws:kms:eu-west-1:444455556666:key/other");
+    expect(copied.canDecrypt(edk("arn:aws:kms:eu-west-1:444455556666:key/other"))).toBe(false);
   });
 
   it("rejects a timeoutMs that is not a positive integer", () => {

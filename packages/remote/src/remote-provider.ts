@@ -86,7 +86,8 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
  * @throws {TypeError} / {RangeError} when `timeoutMs` is not an integer from 1 to 2^31 - 1
  */
 export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
-  const { providerId = "aws-kms", keyIds, credentials = "same-origin" } = options;
+  const { providerId = "aws-kms", credentials = "same-origin" } = options;
+  const givenKeyIds: unknown = options.keyIds;
   if (typeof options.endpoint !== "string" || options.endpoint.length === 0) {
     throw new TypeError(`"endpoint" expected a URL string`);
   }
@@ -95,11 +96,13 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   }
   // A string would pass as an array (both have includes) and match key ids by substring.
   if (
-    keyIds !== undefined &&
-    (!Array.isArray(keyIds) || keyIds.some((id) => typeof id !== "string" || id.length === 0))
+    givenKeyIds !== undefined &&
+    (!Array.isArray(givenKeyIds) || givenKeyIds.some((id) => typeof id !== "string" || id.length === 0))
   ) {
     throw new TypeError(`"keyIds" expected an array of non-empty key id strings`);
   }
+  // A copy, as kms-aws and the AWS Encryption SDK take theirs: a key id pushed later is not trusted.
+  const keyIds = givenKeyIds === undefined ? undefined : [...(givenKeyIds as string[])];
   const timeoutMs = aint(options.timeoutMs ?? 30_000, "timeoutMs", 1, 2 ** 31 - 1);
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
