@@ -126,6 +126,22 @@ describe("exit codes", () => {
     });
     expect(exitCodeOf(mixed)).toBe(EXIT.NO_KEY);
   });
+
+  it("a PKCS#11 key that is not on the token points at the label and token, not at the KMS key commands", () => {
+    // The message kms-cloudhsm's findKey throws.
+    const missing = new SealkitError(
+      "ERR_KEY_NOT_FOUND",
+      'PKCS#11 key "nokey" not found: no secret key on the token has that CKA_LABEL',
+    );
+    for (const error of [
+      missing,
+      new SealkitError("ERR_NO_DECRYPTABLE_KEY", "none", { cause: new AggregateError([missing]) }),
+    ]) {
+      const line = describeError(error);
+      expect(line).toMatch(/— check the key label \(--key, --pkcs11-key-label/);
+      expect(line).not.toMatch(/sealkit keys list/);
+    }
+  });
 });
 
 describe("parseJsonText", () => {

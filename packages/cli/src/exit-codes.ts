@@ -171,8 +171,12 @@ export function describeError(error: unknown, principal?: string): string {
       ? "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the endpoint's credentials file"
       : /Region is missing/i.test(said)
         ? "set the region: --region, AWS_REGION or the profile's region"
-        : /trailing bytes after the final frame/.test(message)
-          ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
-          : hint(code, principal);
+        : /^PKCS#11 key .* not found/m.test(said)
+          ? "check the key label (--key, --pkcs11-key-label or SEALKIT_PKCS11_KEY_LABEL) and the token (--pkcs11-token)"
+          : code === "EADDRINUSE"
+            ? "another process listens on that port: pick another with --port (0 picks a free one)"
+            : /trailing bytes after the final frame/.test(message)
+              ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
+              : hint(code, principal);
   return `sealkit: ${code}: ${message}${what ? ` — ${what}` : ""}`;
 }

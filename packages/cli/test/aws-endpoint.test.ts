@@ -79,3 +79,15 @@ describe("--endpoint without --provider", () => {
     expect((await run(["decrypt", "e.slkt", "--provider", "local"], { cwd, env })).code).toBe(7);
   });
 });
+
+describe("kms serve on a port in use", () => {
+  it("says so and how to pick another port, exit 1", async () => {
+    const r = await run(["kms", "serve", "--port", String(server!.port), "--credentials", "creds.json"], {
+      cwd,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^sealkit: EADDRINUSE: .* — another process listens on that port: pick another with --port/,
+    );
+  });
+});
