@@ -1,5 +1,6 @@
 // With the local KMS behind the handler, the KMS's refusals reach the page as their Sealkit code and a fixed
 // message: KMS messages name the server's own IAM principal, account and key ARNs, which are not the page's to know.
+// And a key id the page claims cannot smuggle another key's ciphertext past an authorize hook that decides by key.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,5 +85,38 @@ describe("KMS refusals behind the handler", () => {
     } finally {
       await kms.enableKey(ROOT, { KeyId: keyArn });
     }
+  });
+});
+
+describe("key ids the page claims", () => {
+  it("cannot pass another key's ciphertext off as that of a key authorize allows", async () => {
+    const app = { principal: `arn:aws:iam::${ACCOUNT}:user/app`, account: ACCOUNT };
+    const archive = (await kms.createKey(ROOT, {})).KeyMetadata!.Arn!;
+    // Data keys are wrapped under both keys; this user may only have keys of the archive key opened.
+    const handler = createDataKeyHandler({
+      provider: localKmsProvider({ kms, keyId: keyArn, additionalKeyIds: [archive], caller: app }),
+      authorize: (_request, { operation, encryptedDataKey }) =>
+        operation === "generate" || encryptedDataKey?.keyId === archive ? { principal: "auditor" } : null,
+    });
+    const page = remoteProvider({
+      endpoint: "http://app.test",
+      fetch: async (input, init) => handler(new Request(input, init)),
+    });
+    const context = { doc: "3" };
+    const dataKey = await generateEnvelopeDataKey([page], { context, suite: "AES_256_GCM" });
+    const [underMain, underArchive] = dataKey.encryptedDataKeys;
+    expect([underMain!.keyId, underArchive!.keyId]).toEqual([keyArn, archive]);
+    // The archive key's own ciphertext opens; the main key's is refused by authorize.
+    const opened = await page.decryptDataKey({ encryptedDataKey: underArchive!, context });
+    expect(opened).toEqual(dataKey.plaintext);
+    expect((await rejection(page.decryptDataKey({ encryptedDataKey: underMain!, context }))).code).toBe(
+      "ERR_ACCESS_DENIED",
+    );
+    // Relabelled as the archive key, the main key's ciphertext passes authorize but not the KMS, which decrypts
+    // under the key id it is given and checks that the ciphertext is that key's.
+    const relabelled = { ...underMain!, keyId: archive };
+    expect((await rejection(page.decryptDataKey({ encryptedDataKey: relabelled, context }))).code).toBe(
+      "ERR_INVALID_CIPHERTEXT",
+    );
   });
 });
