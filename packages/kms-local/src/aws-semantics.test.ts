@@ -1253,3 +1253,34 @@ describe("races and damaged blobs get AWS's exceptions, never a crash (already r
     ]);
   });
 });
+
+describe("ScheduleKeyDeletion's PendingWindowInDays (API reference: model range 1 to 365, then 7 to 30)", () => {
+  it("checks the model's range before the key is looked up, then the 7 to 30 days of the service", async () => {
+    const kms = await setup();
+    const missing = "0b0b0b0b-1111-2222-3333-444444444444";
+    const low = await rejects(
+      kms.scheduleKeyDeletion(ROOT, { KeyId: missing, PendingWindowInDays: 0 }),
+      "ValidationException",
+    );
+    expect(low.message).toBe(
+      "1 validation error detected: Value '0' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    );
+    const high = await rejects(
+      kms.scheduleKeyDeletion(ROOT, { KeyId: missing, PendingWindowInDays: 366 }),
+      "ValidationException",
+    );
+    expect(high.message).toContain("Member must have value less than or equal to 365");
+    await rejects(
+      kms.scheduleKeyDeletion(ROOT, { KeyId: missing, PendingWindowInDays: 7 }),
+      "NotFoundException",
+    );
+    const KeyId = await newKey(kms);
+    for (const days of [6, 31]) {
+      await rejects(
+        kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: days }),
+        "ValidationException",
+      );
+    }
+    expect((await kms.scheduleKeyDeletion(ROOT, { KeyId })).PendingWindowInDays).toBe(30);
+  });
+});

@@ -727,18 +727,22 @@ export class LocalKms {
         }),
       },
       async (ctx) => {
-        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
-        const pendingDays = request.PendingWindowInDays;
+        // The model's range (1 to 365) before the key is looked up, as AWS validates its model first; the service's
+        // 7 to 30 days after.
+        const req = objectRequest(request);
+        const pendingDays = req.PendingWindowInDays;
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        if (pendingDays !== undefined) v.check(() => checkInt(pendingDays, "PendingWindowInDays", 1, 365));
+        v.throwIfAny();
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ScheduleKeyDeletion", {
           ...(typeof pendingDays === "number"
             ? { extra: { "kms:ScheduleKeyDeletionPendingWindowInDays": String(pendingDays) } }
             : {}),
         });
         this.#checkCustomerManaged(row);
-        const days =
-          request.PendingWindowInDays === undefined
-            ? 30
-            : checkInt(request.PendingWindowInDays, "PendingWindowInDays", 7, 30);
+        const days = pendingDays === undefined ? 30 : checkInt(pendingDays, "PendingWindowInDays", 7, 30);
         this.#checkNotPendingDeletion(row);
         const deletionDate = this.#now() + days * DAY;
         this.#sql(
