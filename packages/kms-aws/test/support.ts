@@ -35,7 +35,7 @@ export interface LocalServer {
 
 /** Starts a local KMS server in a fresh data dir, on a free port. */
 export async function startLocalServer(
-  options: { throttle?: ThrottleOptions; region?: string } = {},
+  options: { throttle?: ThrottleOptions; region?: string; corsOrigins?: string[] } = {},
 ): Promise<LocalServer> {
   const region = options.region ?? REGION;
   const dir = mkdtempSync(join(tmpdir(), "sealkit-kms-aws-"));
@@ -46,6 +46,7 @@ export async function startLocalServer(
     region,
     account: ACCOUNT,
     ...(options.throttle ? { throttle: options.throttle } : {}),
+    ...(options.corsOrigins ? { cors: { allowedOrigins: options.corsOrigins } } : {}),
   });
   const clients: KMSClient[] = [];
   const client = (who = ALICE, config: Partial<KMSClientConfig> = {}) => {
