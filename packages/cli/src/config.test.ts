@@ -18,6 +18,9 @@ writeFileSync(
       default: { provider: "aws", key: "alias/default", region: "eu-west-1" },
       hsm: { provider: "pkcs11", pkcs11: { tokenLabel: "t", keyLabel: "k", pinEnv: "MY_PIN" } },
       typo: { provder: "raw" },
+      pinTypo: { provider: "pkcs11", pkcs11: { keyLabel: "k", pinENV: "MY_PIN" } },
+      pkcs11String: { provider: "pkcs11", pkcs11: "softhsm" },
+      keyObject: { key: { id: "alias/x" } },
     },
   }),
 );
@@ -66,6 +69,13 @@ describe("resolveSettings", () => {
     expect(() => resolveSettings({ provider: "vault" }, env())).toThrow(UsageError);
     expect(() => resolveSettings({ profile: "nope" }, env())).toThrow(/profile "nope" not found/);
     expect(() => resolveSettings({ profile: "typo" }, env())).toThrow(/unknown field "provder"/);
+    // Wrong shapes were ignored (the PIN then seemed missing) or sent to the KMS as "[object Object]".
+    expect(() => resolveSettings({ profile: "pinTypo" }, env())).toThrow(/unknown field "pkcs11.pinENV"/);
+    expect(() => resolveSettings({ profile: "pkcs11String" }, env())).toThrow(/"pkcs11" expected an object/);
+    expect(() => resolveSettings({ profile: "keyObject" }, env())).toThrow(
+      /"key" expected a string or an array of strings/,
+    );
+    expect(() => resolveSettings({ profile: "keyObject" }, env())).toThrow(UsageError);
     writeFileSync(join(dir, "bad.json"), "{");
     expect(() => resolveSettings({}, { SEALKIT_CONFIG_FILE: join(dir, "bad.json") })).toThrow(
       /not valid JSON/,

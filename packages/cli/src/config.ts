@@ -90,6 +90,8 @@ const PROFILE_FIELDS = new Set([
   "pkcs11",
 ]);
 
+const PKCS11_FIELDS = new Set(["library", "tokenLabel", "keyLabel", "profile", "pinEnv", "pin"]);
+
 /** Reads the profile `name` from the config file; an absent file or an absent "default" profile is empty. */
 export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): ProfileSettings {
   const explicitFile = env.SEALKIT_CONFIG_FILE;
@@ -122,6 +124,25 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
   for (const key of Object.keys(profile)) {
     if (!PROFILE_FIELDS.has(key))
       throw new UsageError(`profile "${profileName}" in ${file} has an unknown field "${key}"`);
+  }
+  // Shapes the fields are read in: a wrong one was ignored (pkcs11 as a string, a misspelt "pinENV", so the PIN
+  // seemed missing) or reached the KMS as "[object Object]".
+  const { key, pkcs11 } = profile as ProfileSettings;
+  if (
+    key !== undefined &&
+    typeof key !== "string" &&
+    !(Array.isArray(key) && key.every((k) => typeof k === "string"))
+  )
+    throw new UsageError(
+      `profile "${profileName}" in ${file}: "key" expected a string or an array of strings`,
+    );
+  if (pkcs11 !== undefined) {
+    if (typeof pkcs11 !== "object" || pkcs11 === null || Array.isArray(pkcs11))
+      throw new UsageError(`profile "${profileName}" in ${file}: "pkcs11" expected an object`);
+    for (const field of Object.keys(pkcs11)) {
+      if (!PKCS11_FIELDS.has(field))
+        throw new UsageError(`profile "${profileName}" in ${file} has an unknown field "pkcs11.${field}"`);
+    }
   }
   return profile as ProfileSettings;
 }
