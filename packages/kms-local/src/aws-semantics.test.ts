@@ -1284,3 +1284,38 @@ describe("ScheduleKeyDeletion's PendingWindowInDays (API reference: model range 
     expect((await kms.scheduleKeyDeletion(ROOT, { KeyId })).PendingWindowInDays).toBe(30);
   });
 });
+
+describe("alias names (API reference: AliasName pattern ^[a-zA-Z0-9:/_-]+$)", () => {
+  it("a character outside the model's pattern is a model constraint (ValidationException), reported with the other members' before any lookup", async () => {
+    const kms = await setup();
+    const KeyId = await newKey(kms);
+    const spaced = await rejects(
+      kms.createAlias(ROOT, { AliasName: "alias/my alias", TargetKeyId: KeyId }),
+      "ValidationException",
+    );
+    expect(spaced.message).toBe(
+      "1 validation error detected: Value 'alias/my alias' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+    );
+    const both = await rejects(
+      kms.createAlias(ROOT, { AliasName: "alias/ä", TargetKeyId: "" }),
+      "ValidationException",
+    );
+    expect(both.message).toMatch(/^2 validation errors detected: .*'aliasName'.*; .*'targetKeyId'/);
+    await rejects(
+      kms.updateAlias(ROOT, { AliasName: "alias/x!", TargetKeyId: KeyId }),
+      "ValidationException",
+    );
+    await rejects(kms.deleteAlias(ROOT, { AliasName: "alias/x!" }), "ValidationException");
+    // Within the pattern, the service's rules: AWS's words for a missing prefix and for a colon.
+    const prefix = await rejects(
+      kms.createAlias(ROOT, { AliasName: "orders", TargetKeyId: KeyId }),
+      "ValidationException",
+    );
+    expect(prefix.message).toBe("Invalid identifier");
+    const colon = await rejects(
+      kms.createAlias(ROOT, { AliasName: "alias/a:b", TargetKeyId: KeyId }),
+      "ValidationException",
+    );
+    expect(colon.message).toBe("alias/a:b contains invalid characters for an alias");
+  });
+});

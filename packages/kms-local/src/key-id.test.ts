@@ -77,13 +77,29 @@ describe("parseKeyId", () => {
   });
 });
 
+const messageOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "ok";
+};
+
 describe("alias names", () => {
   it("follow AWS's pattern and reserve alias/aws/", () => {
     expect(checkAliasName("alias/ok_1-2/x")).toBe("alias/ok_1-2/x");
     expect(awsName(() => checkAliasName("alias/aws/s3"))).toBe("InvalidAliasNameException");
     expect(checkAliasName("alias/aws/s3", true)).toBe("alias/aws/s3");
-    expect(awsName(() => checkAliasName("alias/a.b"))).toBe("InvalidAliasNameException");
-    expect(awsName(() => checkAliasName("aliases/a"))).toBe("InvalidAliasNameException");
+    // Outside the model's pattern ^[a-zA-Z0-9:/_-]+$, a model constraint; the service's own rules after it.
+    expect(messageOf(() => checkAliasName("alias/a.b"))).toBe(
+      "1 validation error detected: Value 'alias/a.b' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+    );
+    expect(messageOf(() => checkAliasName("aliases/a"))).toBe("Invalid identifier");
+    expect(messageOf(() => checkAliasName("alias/a:b"))).toBe(
+      "alias/a:b contains invalid characters for an alias",
+    );
+    expect(awsName(() => checkAliasName("alias/"))).toBe("InvalidAliasNameException");
     expect(awsName(() => checkAliasName(`alias/${"a".repeat(250)}`))).toBe("ok");
     expect(awsName(() => checkAliasName(`alias/${"a".repeat(251)}`))).toBe("ValidationException");
     expect(serviceOfAlias("alias/aws/s3")).toBe("s3");

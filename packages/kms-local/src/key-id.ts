@@ -14,6 +14,8 @@ export interface KmsLocation {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** AWS: `^alias/[a-zA-Z0-9/_-]+$`, 1 to 256 characters including the prefix. */
 const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]+$/;
+/** The AliasName model's pattern (AliasNameType); a name outside it fails model validation. */
+const ALIAS_NAME_MODEL = /^[a-zA-Z0-9:/_-]+$/;
 const ARN = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 
 /** The reserved prefix of AWS managed keys' aliases. */
@@ -74,25 +76,35 @@ export function parseKeyId(
 }
 
 /**
- * Checks an alias name given to CreateAlias, UpdateAlias or DeleteAlias.
- * @throws {KmsError} ValidationException for a wrong length, InvalidAliasNameException for a wrong form,
- * and (unless `allowReserved`) NotAuthorized-style InvalidAliasNameException for `alias/aws/` names
+ * Checks an alias name given to CreateAlias, UpdateAlias or DeleteAlias: first the model's constraints (1 to 256
+ * characters of `[a-zA-Z0-9:/_-]`, every failed one listed), then the service's rules, worded as AWS KMS answers
+ * them: the `alias/` prefix ("Invalid identifier"), the reserved `alias/aws/` space, no colon.
+ * @throws {KmsError} ValidationException for a model constraint, a missing prefix or a colon;
+ * InvalidAliasNameException for `alias/` alone and (unless `allowReserved`) for `alias/aws/` names
  */
 export function checkAliasName(value: unknown, allowReserved = false): string {
   if (value === undefined || value === null) throw constraintError("aliasName", null, "not be null");
   if (typeof value !== "string") throw new KmsError("ValidationException", "AliasName must be a string");
-  if (value.length < 1) throw constraintError("aliasName", value, "have length greater than or equal to 1");
-  if (value.length > 256) throw constraintError("aliasName", value, "have length less than or equal to 256");
-  if (!ALIAS_NAME.test(value)) {
-    throw new KmsError(
-      "InvalidAliasNameException",
-      `Alias '${value}' must begin with 'alias/' and contain only alphanumeric characters, '/', '_' or '-'.`,
-    );
-  }
+  const failed: string[] = [];
+  if (value.length < 1) failed.push("have length greater than or equal to 1");
+  else if (value.length > 256) failed.push("have length less than or equal to 256");
+  // An empty name fails the length alone (AWS lists no pattern failure for it).
+  if (value.length > 0 && !ALIAS_NAME_MODEL.test(value))
+    failed.push(`satisfy regular expression pattern: ${ALIAS_NAME_MODEL.source}`);
+  if (failed.length > 0) throw constraintError("aliasName", value, ...(failed as [string, ...string[]]));
+  if (!value.startsWith("alias/")) throw new KmsError("ValidationException", "Invalid identifier");
   if (!allowReserved && (value.startsWith(RESERVED_ALIAS_PREFIX) || value === "alias/aws")) {
     throw new KmsError(
       "InvalidAliasNameException",
       `Alias '${value}' is reserved: the alias/aws/ prefix is reserved for AWS managed keys.`,
+    );
+  }
+  if (value.includes(":"))
+    throw new KmsError("ValidationException", `${value} contains invalid characters for an alias`);
+  if (!ALIAS_NAME.test(value)) {
+    throw new KmsError(
+      "InvalidAliasNameException",
+      `Alias '${value}' must begin with 'alias/' and contain only alphanumeric characters, '/', '_' or '-'.`,
     );
   }
   return value;
