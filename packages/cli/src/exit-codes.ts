@@ -1,6 +1,7 @@
 // Exit codes of the sealkit command and the mapping from errors to codes and to what-to-do hints.
 
 import { SealkitError, type SealkitErrorCode } from "@sealkit/core";
+import { escapeControls } from "./output.js";
 
 /** The exit codes of `sealkit`, documented in the README and in `sealkit --help`. */
 export const EXIT = Object.freeze({
@@ -164,6 +165,8 @@ export function describeError(error: unknown, principal?: string): string {
   // One line: some libraries quote the input below their message (a YAML seed file); SEALKIT_DEBUG=1 shows it all.
   const newline = message.indexOf("\n");
   if (newline >= 0) message = message.slice(0, newline).replace(/:\s*$/, "");
+  // Messages may quote an envelope's key ids or context: its control characters are shown, not sent to the terminal.
+  message = escapeControls(message);
   // Some causes are in the message only (the AWS SDK's errors reach us as ERR_PROVIDER_UNAVAILABLE).
   const said = [message, ...attempts].join("\n");
   const what =

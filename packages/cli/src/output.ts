@@ -35,8 +35,26 @@ export function printPairs(pairs: readonly (readonly [string, unknown])[]): void
 function formatValue(v: unknown): string {
   if (v instanceof Date) return v.toISOString();
   if (v === undefined || v === null) return "-";
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
+  if (typeof v === "object") return escapeControls(JSON.stringify(v));
+  return escapeControls(String(v));
+}
+
+// Cc (C0 and C1 controls, DEL), and the bidirectional overrides and isolates.
+const CONTROLS = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Shows control characters as escapes (`\x1b`, `\r`, `\u202e`). Text output carries strings from envelopes a user
+ * may not trust (context pairs, key ids), and `sealkit inspect` printed them raw: an ESC sequence could retitle or
+ * clear the terminal or write its clipboard, a CR or a bidi override could disguise a key id. JSON escapes C0 itself.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
 }
 
 /** Writes rows as an aligned table with a header line. */

@@ -25,7 +25,7 @@ import {
 import { type ProviderFlags, resolveSettings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
 import { fsyncDir, tempPathFor, trackTempFile } from "../io.js";
-import { formatBytes, printJson, printPairs, printTable } from "../output.js";
+import { escapeControls, formatBytes, printJson, printPairs, printTable } from "../output.js";
 import type { Session } from "../providers.js";
 
 /** Reads a file's first bytes until its header is complete: the header bytes, the parsed header, the file size. */
@@ -215,7 +215,7 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
         summaries.push(summary);
         if (!flags.json) {
           process.stdout.write(
-            `${file}: unchanged, it already has ${again.map((k) => k.keyId).join(" ")}${removeKeys.length > 0 ? ` and none of ${removeKeys.join(", ")}` : ""}\n`,
+            `${escapeControls(`${file}: unchanged, it already has ${again.map((k) => k.keyId).join(" ")}${removeKeys.length > 0 ? ` and none of ${removeKeys.join(", ")}` : ""}`)}\n`,
           );
         }
         continue;
@@ -255,13 +255,13 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
       };
       summaries.push(summary);
       if (!flags.json) {
+        // Key ids come from the envelope: escaped, as in inspect.
+        const keys = summary.added
+          .map((k) => `+${k.keyId}`)
+          .concat(summary.removed.map((k) => `-${k.keyId}`))
+          .join(" ");
         process.stdout.write(
-          `${file}: ${summary.added
-            .map((k) => `+${k.keyId}`)
-            .concat(summary.removed.map((k) => `-${k.keyId}`))
-            .join(
-              " ",
-            )}; header ${summary.headerBytesBefore} -> ${summary.headerBytesAfter} bytes; body ${summary.bodyBytes} bytes untouched\n`,
+          `${escapeControls(`${file}: ${keys}`)}; header ${summary.headerBytesBefore} -> ${summary.headerBytesAfter} bytes; body ${summary.bodyBytes} bytes untouched\n`,
         );
       }
     }
