@@ -742,7 +742,9 @@ export class LocalKms {
             : {}),
         });
         this.#checkCustomerManaged(row);
-        const days = pendingDays === undefined ? 30 : checkInt(pendingDays, "PendingWindowInDays", 7, 30);
+        const days = pendingDays === undefined ? 30 : (pendingDays as number);
+        // AWS KMS's words for a window the model allows and the service does not (observed on AWS).
+        if (days < 7 || days > 30) throw validation("PendingWindowInDays must be between 7 and 30");
         this.#checkNotPendingDeletion(row);
         const deletionDate = this.#now() + days * DAY;
         this.#sql(
