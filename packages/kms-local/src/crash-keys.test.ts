@@ -11,9 +11,12 @@ import { loadOrCreateSigningKey } from "./audit/signing-key.js";
 import { bundleForNode } from "./bundle-for-node.js";
 import { loadRootKeyFile } from "./root-key.js";
 
+/** strace is installed and may trace here (a container without ptrace would make every run fail). */
 function hasStrace(): boolean {
   try {
-    execFileSync("strace", ["-V"], { stdio: "ignore" });
+    execFileSync("strace", ["-f", "-qq", "-o", "/dev/null", process.execPath, "-e", "0"], {
+      stdio: "ignore",
+    });
     return true;
   } catch {
     return false;
