@@ -1,5 +1,6 @@
 // Tests of AuditLog against real SQLite files in temp dirs: round trip, group commit, verification, refusals.
 
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -288,6 +289,28 @@ describe("AuditLog", () => {
     await expect(AuditLog.open(tempDir(), { signingKey: other })).rejects.toMatchObject({
       awsName: "KMSInternalException",
       message: expect.stringMatching(/not an Ed25519 private key/),
+    });
+  });
+
+  it("refuses a signing key path that is not a regular file (a FIFO would block open forever)", async () => {
+    const dir = tempDir();
+    const fifo = join(dir, "audit-signing.key");
+    execFileSync("mkfifo", ["-m", "600", fifo]);
+    const opened = AuditLog.open(dir).then(
+      async (log) => {
+        await log.close();
+        return "opened";
+      },
+      (error: unknown) => error,
+    );
+    const outcome = await Promise.race([opened, new Promise((resolve) => setTimeout(resolve, 3000, "hung"))]);
+    if (outcome === "hung") {
+      // Unblock the read so that the test's thread pool is not left stuck.
+      writeFileSync(fifo, "");
+    }
+    expect(outcome).toMatchObject({
+      awsName: "KMSInternalException",
+      message: expect.stringMatching(/audit signing key .* is not a regular file/),
     });
   });
 });

@@ -32,7 +32,7 @@ function fingerprintOf(publicKey: KeyObject): string {
  * when missing.
  * Writes the public key next to it as `<path>.pub` (mode 0644).
  *
- * @throws {KmsError} KMSInternalException when the file exists but is not an Ed25519 private key, is accessible
+ * @throws {KmsError} KMSInternalException when the file exists but is not a regular file, not an Ed25519 private key, is accessible
  *   by group or others, or cannot be read or created (the file system error in `cause`), as for the root key file.
  */
 export async function loadOrCreateSigningKey(path: string): Promise<DigestSigningKey> {
@@ -59,7 +59,10 @@ function signingKeyError(path: string, problem: string, cause?: unknown): KmsErr
 async function loadOrCreate(path: string): Promise<DigestSigningKey> {
   let pem: string;
   try {
-    const mode = (await fs.stat(path)).mode & 0o777;
+    const stats = await fs.stat(path);
+    // Reading a FIFO (or a device) would block open forever, or read without end.
+    if (!stats.isFile()) throw signingKeyError(path, "is not a regular file");
+    const mode = stats.mode & 0o777;
     if (mode & 0o077) {
       // Readable by others, anyone could sign digests; writable by others, anyone could swap the key.
       throw signingKeyError(
