@@ -38,7 +38,10 @@ export function openInput(path: string | undefined): Input {
   }
   const st = statSync(path);
   if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
-  return { stream: toWeb(createReadStream(path, { highWaterMark: CHUNK })), size: st.size, name: path };
+  // A FIFO or a process substitution (`sealkit encrypt <(tar c dir)`) has size 0: its size is unknown, not 0 (the
+  // bar showed "3.8 MiB/0 B").
+  const size = st.isFile() ? st.size : undefined;
+  return { stream: toWeb(createReadStream(path, { highWaterMark: CHUNK })), size, name: path };
 }
 
 function toWeb(stream: Readable): ReadableStream<Uint8Array> {

@@ -1,7 +1,7 @@
 // The progress bar: drawn on stderr when it is a terminal (a pty from util-linux `script`), colorless with
 // NO_COLOR, absent with --quiet and whenever stderr is not a terminal.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +40,23 @@ describe.skipIf(!hasScript)("progress bar", () => {
     const quiet = onTerminal([...args, "--quiet"], {});
     expect(quiet.code).toBe(0);
     expect(quiet.screen).not.toContain("encrypt [");
+  });
+
+  it("a FIFO input (a process substitution) has no known size: bytes and rate, no '/0 B'", () => {
+    writeFileSync(join(t.dir, "fifo.k"), randomBytes(32));
+    const fifo = join(t.dir, "fifo");
+    spawnSync("mkfifo", [fifo]);
+    const writer = spawn("sh", ["-c", `head -c 4000000 /dev/zero > '${fifo}'`]);
+    const r = onTerminal(
+      ["encrypt", "fifo", "--provider", "raw", "--raw-key-file", "fifo.k", "-o", "f.slkt"],
+      {
+        NO_COLOR: "1",
+      },
+    );
+    writer.kill();
+    expect(r.code).toBe(0);
+    expect(r.screen).toMatch(/encrypt 3\.8 MiB [\d.]+ (KiB|MiB|GiB)\/s/);
+    expect(r.screen).not.toMatch(/\/0 B/);
   });
 
   it("an error after the bar was drawn starts on a line of its own", () => {
