@@ -94,6 +94,9 @@ async function ensureKey(kms: LocalKms): Promise<string> {
   return created.KeyMetadata!.Arn!;
 }
 
+/** How long close() lets the web app's requests in flight finish before it closes their connections. */
+const CLOSE_GRACE_MS = 5_000;
+
 /** Largest JSON body (login, upload start). */
 const MAX_JSON_BYTES = 64 * 1024;
 
@@ -439,7 +442,20 @@ async function startParts(
   });
 
   const web = serve({ fetch: app.fetch, port: ports.web ?? 0, hostname: "127.0.0.1" });
-  closers.unshift(() => new Promise<void>((resolve) => web.close(() => resolve())));
+  closers.unshift(
+    () =>
+      new Promise<void>((resolve) => {
+        // close() waits for every request in flight, and one whose client stalled mid-headers or mid-body held
+        // the stop for minutes (until Node's request timeout): after a grace period, its connection is closed.
+        const timer = setTimeout(() => {
+          if ("closeAllConnections" in web) web.closeAllConnections();
+        }, CLOSE_GRACE_MS);
+        web.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  );
   // A port in use is an 'error' event: unhandled, it crashed the process with a stack trace.
   await new Promise<void>((resolve, reject) => {
     web.once("error", reject);
