@@ -21,7 +21,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  anything else (key service unavailable, I/O error, ...)
   2  usage error (unknown option, missing argument, bad configuration)
   3  the envelope failed to authenticate, was truncated or malformed
-  4  access denied (key policy, grants, credentials, HSM login)
+  4  access denied (key policy, grants, credentials, HSM login, file permissions)
   5  not found (key, alias, file)
   6  key disabled or pending deletion
   7  encryption context mismatch, or no key here can open the envelope`;

@@ -36,12 +36,18 @@ export function openInput(path: string | undefined): Input {
     } catch {}
     return { stream: toWeb(process.stdin), size, name: "stdin" };
   }
-  const st = statSync(path);
-  if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  // Opened now, not when the stream first reads: a file the user may not read failed only after encrypt had written
+  // the envelope's header to stdout, leaving a partial envelope there (and after the KMS calls).
+  const fd = openSync(path, "r");
+  const st = fstatSync(fd);
+  if (st.isDirectory()) {
+    closeSync(fd);
+    throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  }
   // A FIFO or a process substitution (`sealkit encrypt <(tar c dir)`) has size 0: its size is unknown, not 0 (the
   // bar showed "3.8 MiB/0 B").
   const size = st.isFile() ? st.size : undefined;
-  return { stream: toWeb(createReadStream(path, { highWaterMark: CHUNK })), size, name: path };
+  return { stream: toWeb(createReadStream(path, { fd, highWaterMark: CHUNK })), size, name: path };
 }
 
 function toWeb(stream: Readable): ReadableStream<Uint8Array> {

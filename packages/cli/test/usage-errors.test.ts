@@ -1,7 +1,11 @@
 // Usage errors as a new user meets them: what commander prints for a mistyped command line, and what it must not.
 
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { run } from "./helpers.js";
+import { BIN, baseEnv, run, tempDir } from "./helpers.js";
 
 describe("an unknown --option=value", () => {
   it("is named without its value, which may be a secret; a PIN option says where the PIN goes", async () => {
@@ -16,5 +20,30 @@ describe("an unknown --option=value", () => {
     expect(key.stderr).toMatch(/unknown option '--raw-key=\.\.\.'/);
     // An unknown option without a value is named as it was.
     expect((await run(["keys", "list", "--bogus"])).stderr).toMatch(/unknown option '--bogus'/);
+  });
+});
+
+describe("a file the user may not read", () => {
+  it("is exit 4 (access denied) with the system code, as documented", () => {
+    const t = tempDir();
+    try {
+      writeFileSync(join(t.dir, "secret.txt"), "x");
+      chmodSync(join(t.dir, "secret.txt"), 0o000);
+      writeFileSync(join(t.dir, "team.key"), randomBytes(32));
+      chmodSync(join(t.dir, "team.key"), 0o644);
+      chmodSync(t.dir, 0o755);
+      // As root every file is readable: run as nobody then.
+      const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const r = spawnSync(
+        process.execPath,
+        [BIN, "encrypt", "secret.txt", "--provider", "raw", "--raw-key-file", "team.key"],
+        { cwd: t.dir, env: baseEnv(t.dir), encoding: "utf8", ...asNobody },
+      );
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(/^sealkit: EACCES: permission denied, open 'secret\.txt'/);
+      expect(r.stdout).toBe("");
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -70,8 +70,9 @@ export async function encryptCommand(
     throw new UsageError("refusing to write an envelope to a terminal: use -o <file> or redirect stdout");
   }
   const output = outputOf(options);
-  const providers = await session.encryptProviders(settings);
+  // The input first: a file that cannot be read fails before any KMS call or output.
   const source = openInput(input);
+  const providers = await session.encryptProviders(settings);
   const envelope = source.stream
     .pipeThrough(progressStream("encrypt", source.size, options.quiet === true))
     .pipeThrough(
