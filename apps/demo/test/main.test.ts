@@ -2,7 +2,7 @@
 // gracefully (servers closed, workerd disposed) with exit code 0; a bad setting is refused with a message.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -44,6 +44,7 @@ function start(env: Record<string, string>) {
     exited,
     ready,
     output: () => out,
+    dataDir,
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
 }
@@ -65,6 +66,79 @@ describe("dist/main.js", () => {
       }
     });
   }
+
+  it("logs no plaintext, password, data key or secret while it is used, wrongly too", async () => {
+    const demo = start({});
+    try {
+      await demo.ready();
+      const url = /Web page\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(demo.output())![1]!;
+      const password = "hunter2-not-logged";
+      const bad = await fetch(`${url}/api/login`, {
+        method: "POST",
+        body: `{"name":"alice","password":${password}}`,
+      });
+      expect(bad.status).toBe(400);
+      const login = await fetch(`${url}/api/login`, {
+        method: "POST",
+        body: JSON.stringify({ name: "alice", password: "alice" }),
+      });
+      const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+      // Data keys issued and unwrapped through the endpoint, as the page does: the answers carry the key bytes.
+      const generated = (await (
+        await fetch(`${url}/api/keys/data-keys`, {
+          method: "POST",
+          headers: { cookie, "content-type": "application/json", "x-sealkit-request": "1" },
+          body: JSON.stringify({ context: { tenant: "acme" } }),
+        })
+      ).json()) as Record<string, unknown>;
+      const keyText = JSON.stringify(generated);
+      const refused = await fetch(`${url}/api/keys/data-keys`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json", "x-sealkit-request": "1" },
+        body: JSON.stringify({ context: { tenant: "globex", note: password } }),
+      });
+      expect(refused.status).toBe(403);
+      demo.child.kill("SIGINT");
+      expect((await demo.exited).code).toBe(0);
+
+      const output = demo.output();
+      expect(output).not.toContain(password);
+      const secrets = JSON.parse(readFileSync(join(demo.dataDir, "demo-secrets.json"), "utf8")) as {
+        edgeSecret: string;
+        signingSecret: string;
+        credentials: { secretAccessKey: string }[];
+      };
+      const rootKey = readFileSync(join(demo.dataDir, "kms", "root.key"));
+      for (const secret of [
+        secrets.edgeSecret,
+        secrets.signingSecret,
+        ...secrets.credentials.map((c) => c.secretAccessKey),
+        rootKey.toString("hex"),
+        rootKey.toString("base64"),
+      ]) {
+        expect(output).not.toContain(secret);
+      }
+      // The data key it issued, in base64 and in hex, and its wrapped form.
+      const { plaintext, encryptedDataKeys } = generated as {
+        plaintext: string;
+        encryptedDataKeys: { ciphertext: string }[];
+      };
+      expect(Buffer.from(plaintext, "base64").length, keyText).toBe(32);
+      for (const value of [
+        plaintext,
+        Buffer.from(plaintext, "base64").toString("hex"),
+        encryptedDataKeys[0]!.ciphertext,
+      ])
+        expect(output).not.toContain(value);
+      // Nothing but the banner and the stop lines.
+      expect(output.replace(/\n\s*Sealkit demo is running\.[\s\S]*Press Ctrl-C to stop\.\n/, "").trim()).toBe(
+        "SIGINT: stopping…\n  stopped.",
+      );
+    } finally {
+      demo.child.kill("SIGKILL");
+      demo.cleanup();
+    }
+  });
 
   it("stops within a few seconds on SIGINT although clients stalled in the middle of requests", async () => {
     const demo = start({});
