@@ -4,6 +4,7 @@
 // every runtime (Node alone ran it before).
 
 import {
+  AUTHENTICATION_FAILED_MESSAGE,
   decodeContext,
   encodeContext,
   fromHex,
@@ -15,7 +16,7 @@ import {
 import contexts from "../../../../test-vectors/context-v1.json";
 import envelopes from "../../../../test-vectors/envelopes-v1.json";
 import rejectionFile from "../../../../test-vectors/envelopes-v1-rejections.json";
-import { assert, assertEqualBytes, type Cipher, expectCode, type TestCase } from "./harness.js";
+import { assert, assertEqualBytes, type Cipher, expectCode, type TestCase, thrown } from "./harness.js";
 import { runThrough } from "./streams.js";
 
 interface EnvelopeVectors {
@@ -66,6 +67,13 @@ export function vectorCases(cipher: Cipher): TestCase[] {
     if (!k) throw new Error(`vector key ${name} is not defined`);
     return rawKeyProvider({ providerId: k.providerId, keyId: k.keyId, key: fromHex(k.key) });
   };
+  /** Fails with `code`; an authentication failure also with the one fixed message (FORMAT.md section 12). */
+  const expectOutcome = async (fn: () => unknown, code: SealkitErrorCode, label: string) => {
+    await expectCode(fn, code, label);
+    if (code !== "ERR_AUTHENTICATION_FAILED") return;
+    const { message } = (await thrown(fn, label)) as Error;
+    assert(message === AUTHENTICATION_FAILED_MESSAGE, `${label}: message "${message}" is not the fixed one`);
+  };
   /** Every invalid envelope of a file fails with exactly its code: one-shot, and streamed in two chunk sizes. */
   const invalidCase = (file: string, cases: EnvelopeVectors["invalid"]): TestCase => ({
     name: `${file}: all ${cases.length} invalid envelopes fail with exactly their code (one-shot and stream)`,
@@ -76,12 +84,12 @@ export function vectorCases(cipher: Cipher): TestCase[] {
         const options = { providers: v.decryptWith.map(provider), ...(v.options ?? {}) };
         const code = v.error as SealkitErrorCode;
         const label = `${file} invalid ${v.id} (${v.comment})`;
-        await expectCode(() => decrypt(envelope, options), code, `${label}: one-shot`);
+        await expectOutcome(() => decrypt(envelope, options), code, `${label}: one-shot`);
         // 1-byte chunks: a streaming parser sees every prefix of the header, and must end on the code the
         // whole envelope gives.
         for (const chunk of [997, 1]) {
           const streamed = await runThrough(decryptStream(options), envelope, chunk);
-          await expectCode(
+          await expectOutcome(
             () => {
               if (streamed.error !== undefined) throw streamed.error;
             },
