@@ -1,10 +1,11 @@
 // rewrap through the built binary: raw key -> local KMS key, local key -> another local key; the body never changes.
 
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ok, run, tempDir } from "./helpers.js";
+import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -121,6 +122,31 @@ describe("rewrap", () => {
     for (const key of ["alias/src", "alias/dst"])
       expect((await ok(["decrypt", "r2.slkt", "--key", key], { cwd })).out).toBe("r2.slkt");
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "as root, keeps each file's owner and mode; a directory it may not write is named by the file",
+    async () => {
+      await ok(["encrypt", ...raw, "-o", "owned.slkt"], { cwd, input: "app data" });
+      chownSync(join(cwd, "owned.slkt"), 65534, 65534);
+      chmodSync(join(cwd, "owned.slkt"), 0o640);
+      await ok(["rewrap", "owned.slkt", ...raw, "--to-key", "second"], { cwd });
+      const st = statSync(join(cwd, "owned.slkt"));
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o640]);
+      // nobody may read the file but not write in its directory (the temp dir is root's, 0700).
+      chmodSync(cwd, 0o755);
+      chmodSync(join(cwd, "team.key"), 0o644);
+      const r = spawnSync(
+        process.execPath,
+        [BIN, "rewrap", "owned.slkt", ...raw, "--key", "second", "--to-key", "third"],
+        // HOME: cwd holds the root-only .sealkit/kms, where the config file would be looked for.
+        { cwd, env: { ...baseEnv(cwd), HOME: "/nonexistent" }, encoding: "utf8", uid: 65534, gid: 65534 },
+      );
+      chmodSync(cwd, 0o700);
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(/^sealkit: EACCES: cannot rewrite owned\.slkt \(in its directory\): EACCES/);
+      expect(r.stderr).not.toMatch(/\.tmp/);
+    },
+  );
 
   it("refuses to run without a change, and leaves a damaged file as it was", async () => {
     expect((await run(["rewrap", "b.slkt"], { cwd })).code).toBe(2);

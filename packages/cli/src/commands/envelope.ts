@@ -2,6 +2,7 @@
 
 import {
   chmodSync,
+  chownSync,
   closeSync,
   fstatSync,
   fsyncSync,
@@ -283,8 +284,20 @@ function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, si
   const release = trackTempFile(temp);
   let outFd: number | undefined;
   try {
-    const mode = fstatSync(inFd).mode & 0o777;
-    outFd = openSync(temp, "wx", 0o600);
+    const { mode, uid, gid } = fstatSync(inFd);
+    try {
+      outFd = openSync(temp, "wx", 0o600);
+    } catch (error) {
+      // Name the file the user gave, not a temporary file they never heard of.
+      const code = (error as NodeJS.ErrnoException).code;
+      throw Object.assign(
+        new Error(`cannot rewrite ${path} (in its directory): ${code ?? (error as Error).message}`),
+        {
+          code,
+          cause: error,
+        },
+      );
+    }
     writeAll(outFd, header);
     const buf = new Uint8Array(1024 * 1024);
     let position = bodyOffset;
@@ -297,7 +310,12 @@ function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, si
     fsyncSync(outFd);
     closeSync(outFd);
     outFd = undefined;
-    chmodSync(temp, mode);
+    chmodSync(temp, mode & 0o777);
+    // The owner too, where allowed: `sudo sealkit rewrap` over an application's envelopes left them root's, and with
+    // their 0600 mode the application could no longer read them.
+    try {
+      chownSync(temp, uid, gid);
+    } catch {}
     renameSync(temp, file);
     fsyncDir(dirname(file));
   } catch (error) {
