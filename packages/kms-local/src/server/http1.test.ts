@@ -810,12 +810,12 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
     }
   });
 
-  it("at maxConnections, a new connection takes the place of the idle one nearest its deadline; 503 when none is idle", async () => {
+  it("at maxConnections, a new connection takes the place of one that never sent anything; 503 when every place is a client's", async () => {
     const kms = await openTestKms(join(dir, "conn"));
     const server = await start(kms, { limits: { maxConnections: 2 } });
     try {
       const port = portOf(server);
-      // a: used, idle until its keep-alive deadline (60 s); b: connected, never used (10 s).
+      // a: a client's connection, idle after its request; b: connected, silent.
       const a = new Raw(port);
       a.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
       await a.responses(1);
@@ -828,12 +828,7 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
       expect(await b.closedWithin(2000)).toBe(true);
       expect(server.metrics.reclaimedConnections).toBe(1);
       expect(server.metrics.openConnections).toBe(2);
-      a.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-      expect((await a.responses(2))[1]?.status).toBe(200);
-      // Both places busy (heads still arriving): nothing to reclaim, the next client gets 503.
-      a.write("GET /health HTTP/1.1\r\n");
-      c.write("GET /health HTTP/1.1\r\n");
-      await new Promise((r) => setTimeout(r, 50));
+      // a and c are idle, but each served a request: kept, and the next client gets 503.
       const d = new Raw(port);
       const [refused] = await d.responses(1);
       expect(refused?.status).toBe(503);
@@ -841,6 +836,8 @@ describe("HTTP/1.1 layer: timeouts, connection limit, graceful close", { timeout
       expect(await d.closedWithin(2000)).toBe(true);
       expect(server.metrics.rejectedConnections).toBe(1);
       expect(server.metrics.reclaimedConnections).toBe(1);
+      a.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      expect((await a.responses(2))[1]?.status).toBe(200);
       // A connection that closes frees its place at once.
       a.destroy();
       await new Promise((r) => setTimeout(r, 100));
@@ -1426,10 +1423,10 @@ describe("HTTP/1.1 layer: hostile clients", { timeout: 60_000 }, () => {
     const server = await start(kms, { limits: { maxConnections: 3 } });
     const port = portOf(server);
     try {
-      // Three places held by heads still arriving: none is idle, so none can be reclaimed.
+      // Three places held by clients (idle after a request): none can be reclaimed.
       const held = Array.from({ length: 3 }, () => new Raw(port));
-      for (const raw of held) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n");
-      await sleep(50);
+      for (const raw of held) raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+      for (const raw of held) await raw.responses(1);
       const extra = Array.from({ length: 20 }, () => new Raw(port));
       // Some of them send a request (not read), some reset at once.
       extra.forEach((raw, i) => {

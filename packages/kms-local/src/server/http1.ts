@@ -41,7 +41,7 @@ export interface Http1Counters {
   inFlight: number;
   openConnections: number;
   rejectedConnections: number;
-  /** Idle connections closed to make room for a new one at the connection limit. */
+  /** Connections that never sent anything, closed to make room for a new one at the connection limit. */
   reclaimedConnections: number;
 }
 
@@ -298,6 +298,8 @@ class Connection {
   endAfterOut = false;
   /** Waiting for the server's next parse pass (see Http1Server.schedule). */
   scheduled = false;
+  /** A request head arrived on it: a client's connection, never reclaimed for a newcomer (see Http1Server). */
+  used = false;
 
   constructor(server: Http1Server, socket: Socket) {
     this.server = server;
@@ -477,6 +479,7 @@ class Connection {
 
   /** Parses a request head (without its final CRLFCRLF) and starts the request. */
   startRequest(head: string): void {
+    this.used = true;
     const lineEnd = head.indexOf("\r\n");
     const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
     const sp1 = requestLine.indexOf(" ");
@@ -1105,9 +1108,10 @@ export class Http1Server {
     const counters = this.counters;
     // A socket error (ECONNRESET, EPIPE...) closes that connection only.
     socket.on("error", () => {});
-    // At the limit, an idle keep-alive connection makes room (as nginx reuses its idle connections): clients
-    // expect those to close at any time, while a new client refused would be unserved.
-    if (counters.openConnections >= this.limits.maxConnections && !this.closing) this.#reclaimIdle();
+    // At the limit, a connection that never sent anything makes room: held silent, places could be hoarded for
+    // headersTimeoutMs each. Connections that served a request are kept, even idle, so that a flood of new
+    // connections cannot push established clients out.
+    if (counters.openConnections >= this.limits.maxConnections && !this.closing) this.#reclaimUnused();
     if (counters.openConnections >= this.limits.maxConnections || this.closing) {
       counters.rejectedConnections++;
       socket.write(
@@ -1141,14 +1145,12 @@ export class Http1Server {
     this.#startSweep();
   }
 
-  /**
-   * Closes the idle connection nearest its idle deadline (one that never sent a request included): no request
-   * of its own in progress or waiting, nothing left to write. Its place is free at once.
-   */
-  #reclaimIdle(): void {
+  /** Closes the oldest connection that never sent anything (nor has anything to write). Its place is free at once. */
+  #reclaimUnused(): void {
     let victim: Connection | undefined;
     for (const conn of this.#connections) {
       if (
+        conn.used ||
         conn.state !== State.Idle ||
         conn.closed ||
         conn.buf.length > 0 ||

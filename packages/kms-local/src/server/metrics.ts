@@ -80,7 +80,7 @@ export class ServerMetrics {
       "# HELP sealkit_kms_rejected_connections_total Connections refused by the connection limit.",
       "# TYPE sealkit_kms_rejected_connections_total counter",
       `sealkit_kms_rejected_connections_total ${this.rejectedConnections}`,
-      "# HELP sealkit_kms_reclaimed_connections_total Idle connections closed to make room at the connection limit.",
+      "# HELP sealkit_kms_reclaimed_connections_total Silent connections closed to make room at the connection limit.",
       "# TYPE sealkit_kms_reclaimed_connections_total counter",
       `sealkit_kms_reclaimed_connections_total ${this.reclaimedConnections}`,
       ...extra,

@@ -342,12 +342,14 @@ describe("KMS server limits and lifecycle", { timeout: 30_000 }, () => {
     }
   });
 
-  it("answers a connection over the limit with 503 ServiceUnavailableException", async () => {
+  it("answers a connection over the limit with 503 ServiceUnavailableException when no connection is idle", async () => {
     const kms = await openTestKms(join(dir, "conn"));
     const server = await start(kms, { limits: { maxConnections: 1 } });
     const port = Number(new URL(server.url).port);
     const first = connect(port, "127.0.0.1");
     await new Promise((r) => first.once("connect", r));
+    // A head still arriving: the connection is busy, not idle, so it cannot make room for the next one.
+    first.write("POST / HTTP/1.1\r\n");
     await new Promise((r) => setTimeout(r, 50));
     const second = connect(port, "127.0.0.1");
     const text = await new Promise<string>((resolve) => {

@@ -229,32 +229,68 @@ describe("slow and malformed clients", { timeout: 60_000 }, () => {
     expect(growth).toBeLessThan(48 * 2 ** 20);
   });
 
-  it(`connections over the limit of ${MAX_CONNECTIONS}: 503 ServiceUnavailableException`, async () => {
+  /** Opens `count` connections, each sending `first` (nothing when empty); resolves with the sockets and their answers. */
+  async function flood(count: number, first: string) {
     const sockets: Socket[] = [];
     const answers: string[] = [];
-    let openBefore = 0;
-    await withGoodClient(async () => {
-      // Earlier tests' connections may still be closing: wait for the good client's to be the only one.
-      for (let i = 0; i < 40 && started.server.metrics.openConnections > 1; i++) await sleep(50);
-      openBefore = started.server.metrics.openConnections;
-      for (let i = 0; i < MAX_CONNECTIONS + 8; i++) {
-        const s = connect(port, "127.0.0.1");
-        let data = "";
-        s.on("data", (d) => (data += d));
-        s.on("close", () => answers.push(data));
-        s.on("error", () => {});
-        sockets.push(s);
-        await new Promise((r) => s.once("connect", r));
+    for (let i = 0; i < count; i++) {
+      const s = connect(port, "127.0.0.1");
+      let data = "";
+      s.on("data", (d) => (data += d));
+      s.on("close", () => answers.push(data));
+      s.on("error", () => {});
+      sockets.push(s);
+      await new Promise((r) => s.once("connect", r));
+      if (first) {
+        s.write(first);
+        // Until the server has read it, the connection is idle, and the next one would take its place.
+        await sleep(10);
       }
-      await sleep(300);
+    }
+    await sleep(300);
+    return { sockets, answers };
+  }
+
+  async function onlyTheGoodClient(): Promise<number> {
+    // Earlier tests' connections may still be closing: wait for the good client's to be the only one.
+    for (let i = 0; i < 40 && started.server.metrics.openConnections > 1; i++) await sleep(50);
+    return started.server.metrics.openConnections;
+  }
+
+  it(`connections over the limit of ${MAX_CONNECTIONS}, each holding its place with a head that never ends: 503 ServiceUnavailableException`, async () => {
+    let openBefore = 0;
+    const rejectedBefore = started.server.metrics.rejectedConnections;
+    const { sockets, answers } = await withGoodClient(async () => {
+      openBefore = await onlyTheGoodClient();
+      return flood(MAX_CONNECTIONS + 8, "POST / HTTP/1.1\r\nHost: x\r\n");
     });
-    const refused = answers.filter((a) => /^HTTP\/1\.1 503/.test(a));
-    // The good client holds one connection: MAX_CONNECTIONS - 1 more fit, the rest are refused.
+    // The good client holds one connection (idle between its requests, but a client's: never reclaimed for a
+    // newcomer): MAX_CONNECTIONS - 1 more fit, the rest are refused.
     expect(openBefore).toBe(1);
-    expect(refused.length).toBe(8 + openBefore);
-    for (const a of refused) expect(errorOf(a).type).toBe("ServiceUnavailableException");
+    expect(started.server.metrics.rejectedConnections - rejectedBefore).toBe(8 + openBefore);
+    // Each refused client is told why (unless the head it sent made the closing socket reset first).
+    const told = answers.filter((a) => a !== "");
+    expect(told.length).toBeGreaterThan(0);
+    for (const a of told) expect(errorOf(a).type).toBe("ServiceUnavailableException");
     for (const s of sockets) s.destroy();
     await sleep(100);
     expect((await call(url, "GenerateRandom", { NumberOfBytes: 4 })).status).toBe(200);
+  });
+
+  it(`silent connections over the limit of ${MAX_CONNECTIONS} cannot lock clients out: each new one takes an idle one's place`, async () => {
+    const reclaimedBefore = started.server.metrics.reclaimedConnections;
+    const rejectedBefore = started.server.metrics.rejectedConnections;
+    const { sockets, answers } = await withGoodClient(async () => {
+      await onlyTheGoodClient();
+      return flood(MAX_CONNECTIONS + 8, "");
+    });
+    // MAX_CONNECTIONS - 1 fit beside the good client; each of the 9 more closed a silent one.
+    expect(started.server.metrics.reclaimedConnections - reclaimedBefore).toBe(9);
+    expect(started.server.metrics.rejectedConnections - rejectedBefore).toBe(0);
+    expect(answers.filter((a) => a !== "")).toEqual([]);
+    expect(sockets.filter((s) => s.destroyed || s.readableEnded).length).toBeGreaterThanOrEqual(9);
+    // A new client is served while the silent ones still hold every other place.
+    expect((await call(url, "GenerateRandom", { NumberOfBytes: 4 })).status).toBe(200);
+    for (const s of sockets) s.destroy();
   });
 });
