@@ -1,3 +1,4 @@
+import { unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -52,5 +53,23 @@ describe("store", () => {
     raw.prepare("UPDATE schema_version SET version = ?").run(SCHEMA_VERSION + 1);
     raw.close();
     expect(() => openStore(path)).toThrow(/schema version 2/);
+  });
+
+  it("names the lock file and what to do when it is not a lock SQLite can use (a damaged kms.db.lock)", () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    writeFileSync(join(t.dir, "kms.db.lock"), "garbage ".repeat(1000));
+    let error: unknown;
+    try {
+      openStore(join(t.dir, "kms.db")).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "ERR_PROVIDER_UNAVAILABLE" });
+    expect((error as Error).message).toContain(join(t.dir, "kms.db.lock"));
+    expect((error as Error).message).toMatch(/holds no data: delete it while nothing uses the data dir/);
+    // Deleted, as the message says: the data dir opens.
+    unlinkSync(join(t.dir, "kms.db.lock"));
+    openStore(join(t.dir, "kms.db")).close();
   });
 });

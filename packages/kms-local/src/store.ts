@@ -161,8 +161,8 @@ const LOCK_WAIT_MS = 1000;
  * locks are POSIX advisory locks, which the kernel releases when the process dies (kill -9 included), so a
  * crash never leaves a stale lock behind; within one process SQLite tracks its locks per file, so a second
  * opener in the same process is refused too. `holder` names the kind of owner in the error message.
- * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when another holder, in this or another process, has it, or the
- * directory is not writable
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE when another holder, in this or another process, has it, the
+ * directory is not writable, or the lock file is damaged (not SQLite)
  */
 export function lockDatabase(path: string, holder: string): Database.Database {
   const lockPath = `${path}.lock`;
@@ -193,10 +193,19 @@ export function lockDatabase(path: string, holder: string): Database.Database {
     lock.exec("COMMIT");
   } catch (cause) {
     lock.close();
-    if ((cause as { code?: unknown }).code === "SQLITE_BUSY") {
+    const code = String((cause as { code?: unknown }).code ?? "");
+    if (code === "SQLITE_BUSY") {
       throw new SealkitError(
         "ERR_PROVIDER_UNAVAILABLE",
         `${path} is already open (its lock ${lockPath} is held by another ${holder}, in this or another process); close the other one first`,
+        { cause },
+      );
+    }
+    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+      // SQLite says only "file is not a database": the operator would look at the database, not at its lock.
+      throw new SealkitError(
+        "ERR_PROVIDER_UNAVAILABLE",
+        `the lock file ${lockPath} is damaged (${(cause as Error).message}); it holds no data: delete it while nothing uses the data dir, then start again`,
         { cause },
       );
     }
