@@ -51,7 +51,7 @@ function checkAuditSchema(db: Database.Database, path: string): void {
   if (version === 0 || !tables.has("audit_events") || !tables.has("audit_digests")) {
     throw new AuditUnreadableError(
       "not-an-audit-log",
-      `${path} is not a Sealkit audit log (${tables.size === 0 ? "no audit tables" : `missing ${tables.has("audit_events") ? "audit_digests" : "audit_events"}`}, schema version ${version})`,
+      `${path} is not a Sealkit audit log (${tables.size === 0 ? "no audit tables" : `missing ${tables.has("audit_events") ? "audit_digests" : "audit_events"}`}, schema version ${version})${tables.size === 0 && version === 0 ? `; if it is a copy of a log in use, its newest pages are in ${path}-wal: copy that file with it, or copy with sqlite3's .backup` : ""}`,
     );
   }
   if (version > AUDIT_SCHEMA_VERSION) {

@@ -110,6 +110,23 @@ describe("verifying something that is not a readable audit log", { timeout: 30_0
     expect(["corrupt", "not-an-audit-log"]).toContain(cutError.reason);
   });
 
+  it("says where the rest is when audit.db was copied without its WAL", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir);
+    try {
+      await appendSome(log, 3);
+      // Everything so far is in audit.db-wal: a copy of audit.db alone is an empty database.
+      const copy = join(tempDir(), "audit.db");
+      copyFileSync(join(dir, "audit.db"), copy);
+      const pem = readFileSync(join(dir, "audit-signing.key.pub"), "utf8");
+      const error = await unreadable(verifyAuditFile(copy, pem));
+      expect(error.reason).toBe("not-an-audit-log");
+      expect(error.message).toContain(`its newest pages are in ${copy}-wal: copy that file with it`);
+    } finally {
+      await log.close();
+    }
+  });
+
   it("reports a log locked by another process as locked, after a bounded wait", async () => {
     const { db, pem } = await closedLog();
     const betterSqlite = createRequire(import.meta.url).resolve("better-sqlite3");
