@@ -26,27 +26,34 @@ export interface Input {
 
 const CHUNK = 256 * 1024;
 
+// Every stat here asks for bigint results. Node 20's plain (f)statSync of a FIFO leaves the shared stat array in a
+// state that the ESM loader's next resolution misreads: it skipped realpath, loaded better-sqlite3 by its pnpm
+// symlink and failed with "Cannot find module 'bindings'". So `cat x.slkt | sealkit decrypt` (stdin a pipe) or
+// `sealkit encrypt <(tar c dir)` failed with the local KMS, which is imported after the input is opened. The bigint
+// results live in another array.
+const bigint = { bigint: true } as const;
+
 /** Opens a file, or stdin for `-` or no path. */
 export function openInput(path: string | undefined): Input {
   if (path === undefined || path === "-") {
     let size: number | undefined;
     try {
-      const st = fstatSync(0);
-      if (st.isFile()) size = st.size;
+      const st = fstatSync(0, bigint);
+      if (st.isFile()) size = Number(st.size);
     } catch {}
     return { stream: toWeb(process.stdin), size, name: "stdin" };
   }
   // Opened now, not when the stream first reads: a file the user may not read failed only after encrypt had written
   // the envelope's header to stdout, leaving a partial envelope there (and after the KMS calls).
   const fd = openSync(path, "r");
-  const st = fstatSync(fd);
+  const st = fstatSync(fd, bigint);
   if (st.isDirectory()) {
     closeSync(fd);
     throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
   }
   // A FIFO or a process substitution (`sealkit encrypt <(tar c dir)`) has size 0: its size is unknown, not 0 (the
   // bar showed "3.8 MiB/0 B").
-  const size = st.isFile() ? st.size : undefined;
+  const size = st.isFile() ? Number(st.size) : undefined;
   return { stream: toWeb(createReadStream(path, { fd, highWaterMark: CHUNK })), size, name: path };
 }
 
@@ -125,12 +132,12 @@ export type OutputTarget =
  */
 export function resolveOutput(path: string): OutputTarget {
   const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
-  const st = statSync(path, { throwIfNoEntry: false }); // follows links
+  const st = statSync(path, { throwIfNoEntry: false, bigint: true }); // follows links
   if (st?.isDirectory()) throw fail("EISDIR", `${path} is a directory`);
   if (st && !st.isFile()) return { kind: "device", path };
   const real = st ? realpathSync(path) : path;
   const dir = dirname(real);
-  const dirStat = statSync(dir, { throwIfNoEntry: false });
+  const dirStat = statSync(dir, { throwIfNoEntry: false, bigint: true });
   if (!dirStat) throw fail("ENOENT", `the directory of ${path} does not exist (${dir})`);
   if (!dirStat.isDirectory()) throw fail("ENOTDIR", `${dir} is not a directory (output ${path})`);
   return { kind: "file", path: real };
@@ -257,10 +264,10 @@ export async function createAtomicFile(finalPath: string): Promise<AtomicFile> {
     async commit() {
       // Replacing a file keeps its permissions, and its owner where the system allows: `decrypt -o` over a 0640
       // config file that a service reads left a 0600 file it could no longer read. A new file stays 0600.
-      const existing = statSync(finalPath, { throwIfNoEntry: false });
+      const existing = statSync(finalPath, { throwIfNoEntry: false, bigint: true });
       if (existing?.isFile()) {
-        await handle.chmod(existing.mode & 0o777);
-        await handle.chown(existing.uid, existing.gid).catch(() => {});
+        await handle.chmod(Number(existing.mode & 0o777n));
+        await handle.chown(Number(existing.uid), Number(existing.gid)).catch(() => {});
       }
       await handle.sync();
       await close();
