@@ -912,6 +912,32 @@ describe("HTTP/1.1 layer: graceful close, answers not lost", { timeout: 30_000 }
     expect(await raw.closedWithin(2000)).toBe(true);
   });
 
+  it("a body still arriving when close() starts gets 5 s, not the rest of requestTimeoutMs, then 503 (audited)", async () => {
+    const kms = await openTestKms(join(dir, "stalled-body"));
+    const server = await start(kms, { limits: { requestTimeoutMs: 30_000 } });
+    const raw = new Raw(portOf(server));
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":8}');
+    raw.write(`${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body.slice(0, 5)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await server.close();
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(4500);
+    expect(took).toBeLessThan(8000);
+    const [res] = await raw.responses(1);
+    expect(res?.status).toBe(503);
+    expect(JSON.parse(res?.body ?? "")).toEqual({
+      __type: "ServiceUnavailableException",
+      message: "The server is shutting down and the request body did not arrive in time.",
+    });
+    expect(await raw.closedWithin(2000)).toBe(true);
+    // The refusal is in the audit log (read back once the server closed it).
+    const reopened = await openTestKms(join(dir, "stalled-body"));
+    const refused = reopened.auditLog.query({ eventName: "GenerateRandom" });
+    await reopened.local.close();
+    expect(refused.map((e) => e.errorCode)).toEqual(["ServiceUnavailableException"]);
+  });
+
   it("a request received but not yet parsed when close() starts gets 503, not a dropped connection", async () => {
     const kms = await openTestKms(join(dir, "unparsed"));
     const server = await start(kms);

@@ -143,6 +143,8 @@ export const MAX_PENDING_OUTPUT = 64 * 1024;
  * socket is paused: the rest waits in the kernel (and then the client) until the server can parse it.
  */
 export const MAX_UNPARSED_INPUT = 64 * 1024;
+/** During close(), what a body still arriving or an answer not yet taken gets at most, in ms. */
+const CLOSE_GRACE_MS = 5000;
 
 enum State {
   /** Between requests (or before the first): nothing of a request received. */
@@ -890,7 +892,7 @@ class Connection {
   endSocket(): void {
     if (this.closed) return;
     this.socket.end();
-    this.deadline = Date.now() + Math.min(this.server.limits.keepAliveTimeoutMs, 5000);
+    this.deadline = Date.now() + Math.min(this.server.limits.keepAliveTimeoutMs, CLOSE_GRACE_MS);
   }
 
   onEnd(): void {
@@ -1287,6 +1289,12 @@ export class Http1Server {
         conn.fail(503, "ServiceUnavailableException", "The server is shutting down.");
         continue;
       }
+      // A body still arriving gets at most 5 s more (not the rest of requestTimeoutMs, 30 s by default, which held
+      // a Ctrl-C that long), then is refused through onRefused("body-timeout"), which the server answers with 503.
+      if (conn.state === State.Body || conn.state === State.Chunked) {
+        conn.deadline = Math.min(conn.deadline, Date.now() + CLOSE_GRACE_MS);
+        continue;
+      }
       // Idle, or waiting for a client that does not read its answers: pipelined requests not started are dropped.
       if (conn.state !== State.Idle) continue;
       conn.state = State.Draining;
@@ -1303,7 +1311,7 @@ export class Http1Server {
       else if (conn.state === State.Busy) {
         // An untracked GET /health or /metrics still being answered (a scrape during shutdown): answered with
         // Connection: close, within a bound (the sweep), rather than cut off.
-        conn.deadline = Date.now() + Math.min(this.limits.keepAliveTimeoutMs, 5000);
+        conn.deadline = Date.now() + Math.min(this.limits.keepAliveTimeoutMs, CLOSE_GRACE_MS);
       } else conn.socket.destroy();
     }
     await stopped;

@@ -200,6 +200,15 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
           "RequestEntityTooLargeException",
           `The request body exceeds ${limits.maxBodyBytes} bytes.`,
         );
+      } else if (http.closing) {
+        // close() gave the body a few seconds more; it has not reached the local KMS: retryable elsewhere or later.
+        refuseEarly(
+          exchange,
+          requestId,
+          503,
+          "ServiceUnavailableException",
+          "The server is shutting down and the request body did not arrive in time.",
+        );
       } else {
         refuseEarly(
           exchange,
