@@ -147,12 +147,12 @@ describe("dist/main.js", () => {
       await demo.ready();
       const web = Number(/Web page\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(demo.output())?.[1]);
       const kms = Number(/KMS endpoint\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(demo.output())?.[1]);
-      // A request whose headers never end, and one whose body never comes, to the web app; the first to the KMS
-      // endpoint. (The KMS server holds its close() about 30 s for a request whose body stalls: kms-local's to fix.)
+      // A request whose headers never end, and one whose body never comes, to the web app and to the KMS endpoint.
       for (const [port, text] of [
         [web, "GET /api/me HTTP/1.1\r\nHost: x\r\n"],
         [web, "PUT /api/uploads/x?offset=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"],
         [kms, "POST / HTTP/1.1\r\nHost: x\r\n"],
+        [kms, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"],
       ] as const) {
         const socket = connect(port, "127.0.0.1");
         socket.on("error", () => {});
