@@ -329,9 +329,12 @@ export class AuditLog {
       }
       lastEventId = events[events.length - 1]!.eventID;
       // Under steady load the interval timer rarely finds the writer idle, so the interval is also checked here.
+      // A log truncated below its last digest (while stopped) ends before it: a digest then would sign a range
+      // that runs backwards; the events that refill the signed sequences wait until they pass it.
+      const uncovered = sequence - (this.#sentDigest?.lastSequence ?? 0);
       if (
-        sequence - (this.#sentDigest?.lastSequence ?? 0) >= this.#digestEvery ||
-        performance.now() - this.#lastDigestAt >= this.#digestIntervalMs
+        uncovered >= this.#digestEvery ||
+        (uncovered > 0 && performance.now() - this.#lastDigestAt >= this.#digestIntervalMs)
       ) {
         digest = this.#makeDigest(this.#sentDigest, sequence, prevHash, lastEventId);
       }
@@ -495,7 +498,8 @@ export class AuditLog {
   /** Writes a digest if durable events are not yet covered by one. Call only when nothing is in flight. */
   async #writeDigestNow(): Promise<void> {
     if (this.#needsResync) this.#resync();
-    if (this.#lastSequence === (this.#lastDigest?.lastSequence ?? 0)) return;
+    // Nothing new to cover, or a log truncated below its last digest (no digest of a range that runs backwards).
+    if (this.#lastSequence <= (this.#lastDigest?.lastSequence ?? 0)) return;
     const digest = this.#makeDigest(this.#lastDigest, this.#lastSequence, this.#lastHash, this.#lastEventId);
     try {
       await this.#writer.writeBatch(

@@ -358,6 +358,28 @@ describe("verify", { timeout: 30_000 }, () => {
     expect(report.problems.at(-1)?.sequence).toBe(1008);
   });
 
+  it("after a restart on a log truncated below its last digest, signs no digest of a range that runs backwards", async () => {
+    const dir = await makeLog();
+    attack(dir, (db) => db.prepare("DELETE FROM audit_events WHERE sequence > 30").run());
+    const log = await AuditLog.open(dir, { digestEvery: 10, digestIntervalMs: 1 });
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await log.append({ eventName: "Decrypt", caller: { principal: ALICE, account: ACCOUNT } });
+    }
+    await log.writeDigest();
+    const digests = log.digests();
+    await log.close();
+    // Digest #4 said events 31..35; the log now ends at 33: a digest #5 "from 36 to 33" would be signed nonsense.
+    expect(digests.map((d) => [d.digestNumber, d.firstSequence, d.lastSequence])).toEqual([
+      [1, 1, 10],
+      [2, 11, 20],
+      [3, 21, 30],
+      [4, 31, 35],
+    ]);
+    const report = await verifyDir(dir);
+    expect(kinds(report)).toEqual(["truncated-after-digest@34"]);
+  });
+
   it("uses the service's key, not a public key planted in the data dir", async () => {
     const dir = await makeLog();
     const { publicKey } = generateKeyPairSync("ed25519");
