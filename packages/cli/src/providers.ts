@@ -18,6 +18,9 @@ import { UsageError } from "./exit-codes.js";
 // The key services' packages are imported when first used: loading the AWS SDK, SQLite and PKCS#11 for every
 // command would double the start-up time of `sealkit inspect` or `sealkit --help`.
 
+/** How long a command waits for a local KMS data dir another process holds (kms-local waits 1 s per attempt). */
+const DATA_DIR_WAIT_MS = 5000;
+
 /** The provider id of AWS KMS envelopes (also written by the local KMS). */
 const AWS_KMS_PROVIDER_ID = "aws-kms";
 
@@ -55,6 +58,8 @@ export function readRawKey(file: string): Uint8Array {
 export class Session {
   readonly #kms = new Map<string, LocalKms>();
   readonly #closers: (() => Promise<void>)[] = [];
+  /** Early releases of the local KMS still closing, awaited by close(). */
+  readonly #releasing: Promise<void>[] = [];
   /** The principal the last local KMS call acted as (named in access-denied hints). */
   principal: string | undefined;
 
@@ -73,14 +78,65 @@ export class Session {
       );
     }
     const { LocalKms } = await import("@sealkit/kms-local");
-    const kms = await LocalKms.open({
-      dataDir: dir,
-      ...(settings.region ? { region: settings.region } : {}),
-      ...(settings.account ? { account: settings.account } : {}),
-    });
+    const openKms = () =>
+      LocalKms.open({
+        dataDir: dir,
+        ...(settings.region ? { region: settings.region } : {}),
+        ...(settings.account ? { account: settings.account } : {}),
+      });
+    // One process at a time holds a data dir. Another sealkit command may hold it for a moment (encrypt and
+    // decrypt release it once they have their data key): wait for it a little, as `sealkit encrypt | sealkit
+    // decrypt` needs, before reporting it busy.
+    const deadline = Date.now() + DATA_DIR_WAIT_MS;
+    let kms: LocalKms;
+    for (;;) {
+      try {
+        kms = await openKms();
+        break;
+      } catch (error) {
+        const busy = (error as { cause?: { code?: unknown } })?.cause?.code === "SQLITE_BUSY";
+        if (!busy || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     this.#kms.set(dir, kms);
     this.#closers.push(() => kms.close());
     return kms;
+  }
+
+  /**
+   * Closes the local KMS instances opened so far, releasing their data dirs for other processes before the
+   * command ends (encrypt and decrypt need no KMS once they have the data key). Idempotent.
+   */
+  async releaseLocalKms(): Promise<void> {
+    const open = [...this.#kms.values()];
+    this.#kms.clear();
+    await Promise.all(open.map((kms) => kms.close().catch(() => {})));
+  }
+
+  /**
+   * `providers` that release the local KMS (see {@link releaseLocalKms}) as soon as one of them has produced or
+   * opened the data key: `sealkit encrypt | sealkit decrypt` on one data dir failed, the encrypting process holding
+   * it until its whole input was read.
+   */
+  releasingAfterDataKey(providers: readonly KeyProvider[]): KeyProvider[] {
+    const release = () => {
+      this.#releasing.push(this.releaseLocalKms());
+    };
+    return providers.map(
+      (provider) =>
+        new Proxy(provider, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (property !== "generateDataKey" && property !== "decryptDataKey") return value;
+            return async (...args: unknown[]) => {
+              const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+              release();
+              return result;
+            };
+          },
+        }),
+    );
   }
 
   /** The caller against the local KMS: --principal, or the account root. */
@@ -212,6 +268,7 @@ export class Session {
 
   /** Closes everything opened, last first; errors while closing are ignored. */
   async close(): Promise<void> {
+    await Promise.all(this.#releasing);
     for (const close of this.#closers.reverse()) await close().catch(() => {});
     this.#closers.length = 0;
     this.#kms.clear();

@@ -40,4 +40,15 @@ describe("the local KMS with stdin a pipe or a FIFO", () => {
     expect(r.status).toBe(0);
     expect(readFileSync(join(cwd, "sub.bin")).equals(plaintext)).toBe(true);
   });
+
+  it("encrypt | decrypt on one data dir while the input is still arriving: encrypt holds the KMS only for its data key", () => {
+    // The input pauses 3 s after its first bytes: the old encrypt held the data dir all that time, and decrypt, which
+    // opens it once the header arrives, gave up after 1 s ("already open").
+    const r = bash(
+      `(head -c 100000 plain.bin; sleep 3; tail -c +100001 plain.bin) | ${sealkit} encrypt --key alias/pipes | ${sealkit} decrypt > slow.bin`,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(cwd, "slow.bin")).equals(plaintext)).toBe(true);
+  });
 });

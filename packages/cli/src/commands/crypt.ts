@@ -72,7 +72,7 @@ export async function encryptCommand(
   const output = outputOf(options);
   // The input first: a file that cannot be read fails before any KMS call or output.
   const source = openInput(input);
-  const providers = await session.encryptProviders(settings);
+  const providers = session.releasingAfterDataKey(await session.encryptProviders(settings));
   const envelope = source.stream
     .pipeThrough(progressStream("encrypt", source.size, options.quiet === true))
     .pipeThrough(
@@ -102,7 +102,9 @@ export async function decryptCommand(
   const source = openInput(input);
   const counted = source.stream.pipeThrough(progressStream("decrypt", source.size, options.quiet === true));
   const { header, stream } = await peekHeader(counted);
-  const providers = await session.decryptProviders(settings, header.encryptedDataKeys);
+  const providers = session.releasingAfterDataKey(
+    await session.decryptProviders(settings, header.encryptedDataKeys),
+  );
   const plaintext = stream.pipeThrough(decryptStream({ providers, expectContext }));
   await writeOutput(plaintext, output);
 }
