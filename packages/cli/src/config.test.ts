@@ -137,6 +137,17 @@ describe("exit codes", () => {
     expect(exitCodeOf(mixed)).toBe(EXIT.NO_KEY);
   });
 
+  it("a data dir another process holds points at that process and --endpoint, not at reachability", () => {
+    // The message kms-local's lockDatabase throws.
+    const busy = new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      "cannot open d/kms.db: d/kms.db is already open (its lock d/kms.db.lock is held by another LocalKms: one data dir takes one LocalKms at a time, in this or another process); close the other one first",
+    );
+    expect(describeError(busy)).toMatch(
+      /— another process holds this data dir \(a sealkit kms serve\?\).*--endpoint$/,
+    );
+  });
+
   it("a PKCS#11 key that is not on the token points at the label and token, not at the KMS key commands", () => {
     // The message kms-cloudhsm's findKey throws.
     const missing = new SealkitError(

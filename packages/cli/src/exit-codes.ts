@@ -176,10 +176,12 @@ export function describeError(error: unknown, principal?: string): string {
         ? "set the region: --region, AWS_REGION or the profile's region"
         : /^PKCS#11 key .* not found/m.test(said)
           ? "check the key label (--key, --pkcs11-key-label or SEALKIT_PKCS11_KEY_LABEL) and the token (--pkcs11-token)"
-          : code === "EADDRINUSE"
-            ? "another process listens on that port: pick another with --port (0 picks a free one)"
-            : /trailing bytes after the final frame/.test(message)
-              ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
-              : hint(code, principal);
+          : /is already open \(its lock/.test(said)
+            ? "another process holds this data dir (a sealkit kms serve?): wait for it to finish, or use the running server with --endpoint"
+            : code === "EADDRINUSE"
+              ? "another process listens on that port: pick another with --port (0 picks a free one)"
+              : /trailing bytes after the final frame/.test(message)
+                ? "the file has bytes after the end of its envelope (appended to or concatenated): restore it from a good copy"
+                : hint(code, principal);
   return `sealkit: ${code}: ${message}${what ? ` — ${what}` : ""}`;
 }

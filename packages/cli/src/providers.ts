@@ -21,6 +21,14 @@ import { UsageError } from "./exit-codes.js";
 /** How long a command waits for a local KMS data dir another process holds (kms-local waits 1 s per attempt). */
 const DATA_DIR_WAIT_MS = 5000;
 
+/** Whether an error of LocalKms.open is the data dir's lock being held (SQLITE_BUSY, somewhere in its causes). */
+function isBusy(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === "SQLITE_BUSY") return true;
+  }
+  return false;
+}
+
 /** The provider id of AWS KMS envelopes (also written by the local KMS). */
 const AWS_KMS_PROVIDER_ID = "aws-kms";
 
@@ -94,8 +102,7 @@ export class Session {
         kms = await openKms();
         break;
       } catch (error) {
-        const busy = (error as { cause?: { code?: unknown } })?.cause?.code === "SQLITE_BUSY";
-        if (!busy || Date.now() >= deadline) throw error;
+        if (!isBusy(error) || Date.now() >= deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

@@ -80,6 +80,16 @@ describe("--endpoint without --provider", () => {
   });
 });
 
+describe("the data dir of a running kms serve", () => {
+  it("is reported busy after a short wait, pointing at --endpoint", async () => {
+    const started = Date.now();
+    const r = await run(["keys", "list", "--data-dir", "server-kms"], { cwd });
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeGreaterThan(4000);
+    expect(r.stderr).toMatch(/is already open .* — another process holds this data dir .*--endpoint\n$/);
+  });
+});
+
 describe("kms serve on a port in use", () => {
   it("says so and how to pick another port, exit 1", async () => {
     const r = await run(["kms", "serve", "--port", String(server!.port), "--credentials", "creds.json"], {

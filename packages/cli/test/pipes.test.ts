@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, ok, tempDir } from "./helpers.js";
+import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -50,5 +50,17 @@ describe("the local KMS with stdin a pipe or a FIFO", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(readFileSync(join(cwd, "slow.bin")).equals(plaintext)).toBe(true);
+  });
+
+  it("a command waits for a data dir another process holds for a moment", async () => {
+    const { LocalKms } = await import("@sealkit/kms-local");
+    const held = await LocalKms.open({ dataDir: join(cwd, ".sealkit", "kms") });
+    const pending = run(["keys", "list"], { cwd });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await held.close();
+    const r = await pending;
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/alias\/pipes/);
   });
 });
