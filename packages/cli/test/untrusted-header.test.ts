@@ -1,11 +1,12 @@
 // An envelope from someone else may carry control characters in its context and key ids: text output shows them
 // escaped, never sends them to the terminal; JSON keeps the exact strings.
 
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ok, run, tempDir } from "./helpers.js";
+import { BIN, baseEnv, ok, run, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -50,5 +51,18 @@ describe("control characters from an envelope's header", () => {
     );
     expect(r.out).not.toMatch(raw8);
     expect(r.out).toMatch(/^e\.slkt: \+team -evil\\x1b\[2K\\rtrusted-key; header/);
+  });
+});
+
+describe("inspect and rewrap of something that is not a file", () => {
+  it("a FIFO (process substitution) is a usage error, not a 'truncated' envelope to restore", () => {
+    const r = spawnSync("bash", ["-c", `'${process.execPath}' '${BIN}' inspect <(cat e.slkt)`], {
+      cwd,
+      env: baseEnv(cwd),
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is not a regular file: inspect and rewrap read envelope files/);
+    expect(r.stderr).not.toMatch(/truncated|restore/);
   });
 });

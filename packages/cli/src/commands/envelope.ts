@@ -29,11 +29,24 @@ import { fsyncDir, tempPathFor, trackTempFile } from "../io.js";
 import { escapeControls, formatBytes, printJson, printPairs, printTable } from "../output.js";
 import type { Session } from "../providers.js";
 
-/** Reads a file's first bytes until its header is complete: the header bytes, the parsed header, the file size. */
+/**
+ * Reads a file's first bytes until its header is complete: the header bytes, the parsed header, the file size.
+ * @throws {UsageError} when `path` is not a regular file (a FIFO, a device, a directory)
+ * @throws {SealkitError} as tryParseHeader, or ERR_TRUNCATED when the file ends inside the header
+ */
 export function readHeaderBytes(path: string): { bytes: Uint8Array; header: EnvelopeHeader; size: number } {
   const fd = openSync(path, "r");
   try {
-    const size = fstatSync(fd).size;
+    // bigint: see io.ts (a plain fstat of a FIFO misleads Node 20's module loader).
+    const st = fstatSync(fd, { bigint: true });
+    // The frame count and the in-place rewrite need a regular file: a FIFO or device has size 0 here, and its
+    // envelope was reported truncated ("restore it from a good copy").
+    if (!st.isFile()) {
+      throw new UsageError(
+        `${path} is not a regular file: inspect and rewrap read envelope files (save it to a file first)`,
+      );
+    }
+    const size = Number(st.size);
     let bytes = new Uint8Array(0);
     let want = 4096;
     for (;;) {
