@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-SYSTEM_PACKAGES=(softhsm2 chromium wrk)
+SYSTEM_PACKAGES=(softhsm2 chromium wrk strace)
 
 if [[ "${1:-}" == "--system" ]]; then
   sudo=""
