@@ -133,9 +133,11 @@ export class Session {
     return providers.map(
       (provider) =>
         new Proxy(provider, {
-          get(target, property, receiver) {
-            const value = Reflect.get(target, property, receiver);
-            if (property !== "generateDataKey" && property !== "decryptDataKey") return value;
+          get(target, property) {
+            const value = Reflect.get(target, property);
+            // Methods run on the provider itself, not the proxy (a class's private fields are not on the proxy).
+            if (typeof value !== "function") return value;
+            if (property !== "generateDataKey" && property !== "decryptDataKey") return value.bind(target);
             return async (...args: unknown[]) => {
               const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
               release();
