@@ -357,8 +357,25 @@ Examples:
   withAudit(
     auditCmd
       .command("verify")
-      .description("verify the hash chain and the signed digests; exit 3 when they do not verify"),
-  ).action(act((opts, s) => audit.verify(opts as never, s)));
+      .description(
+        "verify the hash chain and the signed digests, read-only (the server may be running); exit 3 when they do not verify",
+      )
+      .option(
+        "--public-key <file>",
+        "the audit signing public key kept outside the data dir (default: the data dir's audit-signing.key.pub)",
+      )
+      .option(
+        "--known-digests <file>",
+        "digests kept outside the data dir (from sealkit audit digests): also catches events deleted after the last digest still in the log",
+      ),
+  ).action(act((opts) => audit.verify(opts as never)));
+  withAudit(
+    auditCmd
+      .command("digests")
+      .description(
+        "print the signed digests as JSON, to keep outside the data dir for audit verify --known-digests",
+      ),
+  ).action(act((opts) => audit.digests(opts as never)));
 
   withAdmin(
     program

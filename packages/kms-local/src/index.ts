@@ -1,6 +1,7 @@
 // @sealkit/kms-local: an AWS KMS-compatible key management service that runs in process, on SQLite.
 
 export {
+  type AuditDigest,
   type AuditEvent,
   type AuditEventInput,
   AuditLog,
@@ -8,7 +9,10 @@ export {
   type AuditQuery,
   AuditUnreadableError,
   type AuditUnreadableReason,
+  type AuditVerifyOptions,
   type AuditVerifyReport,
+  readAuditDigests,
+  verifyAuditFile,
 } from "./audit/index.js";
 export {
   BLOB_HEADER_LENGTH,

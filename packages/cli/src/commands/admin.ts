@@ -2,7 +2,8 @@
 // and the local-only audit and usage commands.
 
 import { readFileSync } from "node:fs";
-import type { AuditEvent, LocalKms } from "@sealkit/kms-local";
+import { join } from "node:path";
+import type { AuditDigest, AuditEvent, AuditVerifyReport, LocalKms } from "@sealkit/kms-local";
 import {
   type ProviderFlags,
   parseContext,
@@ -414,16 +415,23 @@ export const grants = {
 
 /** The local KMS for audit and usage, which the KMS API does not expose: refuse --endpoint clearly. */
 async function localOnly(flags: AdminFlags, session: Session, what: string): Promise<LocalKms> {
+  return session.localKms(localSettings(flags, what));
+}
+
+/** The settings of a command that reads the data dir itself: --endpoint is refused (the AWS KMS API has no such operation). */
+function localSettings(flags: AdminFlags, what: string): Settings {
   const settings = resolveSettings(flags);
   if (settings.endpoint !== undefined) {
     throw new UsageError(
       `${what} reads the local KMS data dir directly and is not available over --endpoint (the AWS KMS API has no such operation): run it where the server's data dir is, with --data-dir`,
     );
   }
-  return session.localKms(settings);
+  return settings;
 }
 
 export interface AuditFlags extends AdminFlags {
+  publicKey?: string;
+  knownDigests?: string;
   lines?: string;
   keyId?: string;
   event?: string;
@@ -486,13 +494,39 @@ export const audit = {
     });
     show(flags, events, () => printTable(EVENT_COLUMNS, eventRows(events)));
   },
-  /** Returns false when the log did not verify (exit code 3). */
-  async verify(flags: AuditFlags, session: Session): Promise<boolean> {
-    const kms = await localOnly(flags, session, "audit verify");
-    const report = await kms.auditLog!.verify();
+  /**
+   * Verifies `<data dir>/audit.db` read-only (it never writes a digest, which would sign whatever tail it found, and
+   * it works while the server holds the data dir) against `--public-key` (default: the data dir's own public key)
+   * and `--known-digests` (digests copied out earlier with `audit digests`). Returns false when the log did not
+   * verify (exit code 3).
+   */
+  async verify(flags: AuditFlags): Promise<boolean> {
+    const { dataDir } = localSettings(flags, "audit verify");
+    const { verifyAuditFile, AuditUnreadableError } = await import("@sealkit/kms-local");
+    const keyPath = flags.publicKey ?? join(dataDir, "audit-signing.key.pub");
+    const pem = readFileSync(keyPath, "utf8");
+    const knownDigests = flags.knownDigests ? readKnownDigests(flags.knownDigests) : undefined;
+    let report: AuditVerifyReport;
+    try {
+      report = await verifyAuditFile(join(dataDir, "audit.db"), pem, knownDigests ? { knownDigests } : {});
+    } catch (error) {
+      if (error instanceof AuditUnreadableError && error.reason === "missing") {
+        throw Object.assign(new Error(`no audit log in ${dataDir} (audit.db is missing)`), {
+          code: "ENOENT",
+        });
+      }
+      throw error;
+    }
     show(flags, report, () => {
       printPairs([
         ["result", report.ok ? "OK: the hash chain and the signed digests verify" : "FAILED"],
+        [
+          "public key",
+          flags.publicKey
+            ? keyPath
+            : `${keyPath} (the data dir's own: keep a copy elsewhere and pass it with --public-key)`,
+        ],
+        ...(knownDigests ? [["known digests", knownDigests.length] as [string, number]] : []),
         ["events", report.events],
         ["digests", report.digests],
         ["last digest covers", `event ${report.lastDigestSequence}`],
@@ -503,7 +537,22 @@ export const audit = {
     });
     return report.ok;
   },
+  /** Prints the log's signed digests as JSON, to keep outside the data dir (`audit verify --known-digests`). */
+  async digests(flags: AuditFlags): Promise<void> {
+    const { dataDir } = localSettings(flags, "audit digests");
+    const { readAuditDigests } = await import("@sealkit/kms-local");
+    printJson(readAuditDigests(join(dataDir, "audit.db")));
+  },
 };
+
+/** Digests kept outside the data dir: the JSON array `sealkit audit digests` prints. */
+function readKnownDigests(path: string): AuditDigest[] {
+  const parsed = parseJsonText(readFileSync(path, "utf8"), path);
+  if (!Array.isArray(parsed) || parsed.some((d) => d === null || typeof d !== "object")) {
+    throw new UsageError(`${path}: expected the JSON array of digests that sealkit audit digests prints`);
+  }
+  return parsed as AuditDigest[];
+}
 
 /** `sealkit usage [--month YYYY-MM]`. */
 export async function usage(flags: AdminFlags & { month?: string }, session: Session) {

@@ -21,4 +21,10 @@ export type {
   AuditUserIdentity,
   AuditVerifyReport,
 } from "./types.js";
-export { type AuditVerifyOptions, chainHash, GENESIS_HASH, verifyAuditFile } from "./verify-log.js";
+export {
+  type AuditVerifyOptions,
+  chainHash,
+  GENESIS_HASH,
+  readAuditDigests,
+  verifyAuditFile,
+} from "./verify-log.js";

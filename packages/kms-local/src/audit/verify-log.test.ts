@@ -12,6 +12,7 @@ import {
   canonicalEventJson,
   chainHash,
   digestSigningInput,
+  readAuditDigests,
   verifyAuditFile,
 } from "./index.js";
 
@@ -420,6 +421,32 @@ describe("verify", { timeout: 30_000 }, () => {
     expect(wrongKey.problems.filter((p) => p.kind === "bad-digest-signature")).toHaveLength(4);
     expect(wrongKey.problems[0]?.detail).toMatch(
       /names the key [0-9a-f]{16}: the signing key was replaced or regenerated since, or this is not the log's public key/,
+    );
+  });
+
+  it("reads the digests of a running log without its lock (readAuditDigests), the same as the log's own list", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-digests-"));
+    dirs.push(dir);
+    const log = await AuditLog.open(dir, { digestEvery: 5 });
+    try {
+      for (let i = 0; i < 12; i++)
+        await log.append({
+          eventName: "Encrypt",
+          caller: { principal: ALICE, account: ACCOUNT },
+          keyId: KEY,
+        });
+      const read = readAuditDigests(join(dir, "audit.db"));
+      expect(read).toEqual(log.digests());
+      expect(read.map((d) => d.lastSequence)).toEqual([5, 10]);
+    } finally {
+      await log.close();
+    }
+    expect(() => readAuditDigests(join(dir, "missing.db"))).toThrow(
+      expect.objectContaining({ code: "SEALKIT_AUDIT_UNREADABLE", reason: "missing" }),
+    );
+    writeFileSync(join(dir, "not.db"), "not sqlite at all, just text");
+    expect(() => readAuditDigests(join(dir, "not.db"))).toThrow(
+      expect.objectContaining({ code: "SEALKIT_AUDIT_UNREADABLE" }),
     );
   });
 });

@@ -525,6 +525,30 @@ export async function verifyAuditFile(
 }
 
 /**
+ * The digests of an audit.db, oldest first, read without taking the log's lock (the service may be running): what
+ * to copy outside the data dir and later pass to `verifyAuditFile` as `knownDigests`.
+ * @throws AuditUnreadableError when the file is missing, not an audit log, locked past 2 s or damaged.
+ */
+export function readAuditDigests(path: string): AuditDigest[] {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw auditUnreadable(path, error);
+  }
+  try {
+    checkAuditSchema(db, path);
+    return (db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as DigestRow[]).map(
+      digestFromRow,
+    );
+  } catch (error) {
+    throw auditUnreadable(path, error);
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * Opens `path` read-only and verifies it (`verifyAuditFile`, `AuditLog.verify`).
  * @throws AuditUnreadableError when the file cannot be verified at all.
  */
