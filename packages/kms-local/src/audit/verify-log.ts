@@ -530,12 +530,7 @@ export async function verifyAuditFile(
  * @throws AuditUnreadableError when the file is missing, not an audit log, locked past 2 s or damaged.
  */
 export function readAuditDigests(path: string): AuditDigest[] {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
-  } catch (error) {
-    throw auditUnreadable(path, error);
-  }
+  const db = openReadOnly(path);
   try {
     checkAuditSchema(db, path);
     return (db.prepare("SELECT * FROM audit_digests ORDER BY digest_number").all() as DigestRow[]).map(
@@ -558,15 +553,22 @@ export async function verifyAuditPath(
   options: AuditVerifyOptions = {},
   head?: AuditHead,
 ): Promise<AuditVerifyReport> {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
-  } catch (error) {
-    throw auditUnreadable(path, error);
-  }
+  const db = openReadOnly(path);
   try {
     return await verifyAuditDatabase(db, trusted, options, head);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Opens an audit.db read-only, waiting up to 2 s for a writer's lock.
+ * @throws AuditUnreadableError when it cannot be opened.
+ */
+function openReadOnly(path: string): Database.Database {
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw auditUnreadable(path, error);
   }
 }
