@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SealkitError } from "@sealkit/core";
-import { DEFAULT_DATA_DIR, parseJsonText } from "../config.js";
+import { parseJsonText, resolveSettings } from "../config.js";
 import { UsageError } from "../exit-codes.js";
 
 export interface ServeFlags {
@@ -60,7 +60,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const port = Number(flags.port ?? "4600");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port expected 0 to 65535");
-  const dataDir = flags.dataDir ?? process.env.SEALKIT_DATA_DIR ?? DEFAULT_DATA_DIR;
+  // As every other command: the flag, then SEALKIT_DATA_DIR, then the config profile's dataDir, then the default.
+  const { dataDir } = resolveSettings(flags.dataDir ? { dataDir: flags.dataDir } : {});
   const { checkCors, serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
   const cors = flags.corsOrigin ? { allowedOrigins: flags.corsOrigin } : undefined;
   if (cors) {

@@ -115,7 +115,7 @@ export interface ServeUntilSignalOptions {
  * Runs a started server the way `sealkit-kms serve` and `sealkit kms serve` do: installs handlers for SIGTERM,
  * SIGINT and SIGHUP (a closed terminal), then writes "ready". The first signal finishes the requests in flight and
  * closes the server and its local KMS, then `afterClose`, then writes "stopped" and resolves; a second signal
- * exits the process at once with status 128 + the signal's number, which the audit log survives (every answer
+ * ends the process at once by that signal (status 128 + its number in a shell), which the audit log survives (every answer
  * already sent has its event on disk; the requests cut short were never answered). The handlers are removed when
  * the stop is done.
  * @throws the error of `started.close()` or `afterClose`, after which the process is still running.
@@ -137,7 +137,12 @@ export function serveUntilSignal(
         process.stderr.write(
           `${signal} again: exiting now, ${started.server.metrics.inFlight} request(s) in flight left unanswered\n`,
         );
-        process.exit(128 + constants.signals[signal]);
+        // Dies by the signal itself, as a shell expects of a process it interrupted (a loop stops on a child killed
+        // by SIGINT, not on one that exited 130); exit(128 + n) only if the signal did not end it.
+        for (const [name, handler] of handlers) process.off(name, handler);
+        setTimeout(() => process.exit(128 + constants.signals[signal]), 1000);
+        process.kill(process.pid, signal);
+        return;
       }
       stopping = true;
       write(`${signal}: finishing requests in flight, then stopping (send it again to exit at once)\n`);
