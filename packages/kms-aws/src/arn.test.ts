@@ -46,4 +46,14 @@ describe("fromKmsError", () => {
     expect(error.cause).toBe(sdkError);
     expect(error.message).toContain(name);
   });
+
+  it("names the key when there is one, and only the operation for a call about no key", () => {
+    const sdkError = Object.assign(new Error("no"), { name: "AccessDeniedException" });
+    expect(fromKmsError(sdkError, "Decrypt", "alias/app").message).toBe(
+      "AWS KMS Decrypt with key alias/app failed: AccessDeniedException: no",
+    );
+    expect(fromKmsError(sdkError, "ListKeys", "").message).toBe(
+      "AWS KMS ListKeys failed: AccessDeniedException: no",
+    );
+  });
 });

@@ -47,6 +47,8 @@ const CODES: Record<string, SealkitErrorCode> = {
  */
 export function fromKmsError(error: unknown, operation: string, keyId: string): SealkitError {
   if (SealkitError.isInstance(error)) return error;
+  // A call about no key in particular (ListKeys, ListAliases, CreateKey) is named by its operation alone.
+  const what = keyId === "" ? `AWS KMS ${operation}` : `AWS KMS ${operation} with key ${keyId}`;
   const name = (error as { name?: unknown })?.name;
   if (name === "SyntaxError") {
     // The SDK could not parse the answer. JSON.parse's message (and so the error's stack) quotes the body around
@@ -54,16 +56,14 @@ export function fromKmsError(error: unknown, operation: string, keyId: string): 
     const status = (error as { $response?: { statusCode?: unknown } }).$response?.statusCode;
     return new SealkitError(
       "ERR_PROVIDER_UNAVAILABLE",
-      `AWS KMS ${operation} with key ${keyId} failed: the answer${
-        typeof status === "number" ? ` (HTTP ${status})` : ""
-      } was not valid JSON`,
+      `${what} failed: the answer${typeof status === "number" ? ` (HTTP ${status})` : ""} was not valid JSON`,
     );
   }
   const code = (typeof name === "string" && CODES[name]) || "ERR_PROVIDER_UNAVAILABLE";
   const message = (error as { message?: unknown })?.message;
   return new SealkitError(
     code,
-    `AWS KMS ${operation} with key ${keyId} failed: ${typeof name === "string" ? name : "error"}${
+    `${what} failed: ${typeof name === "string" ? name : "error"}${
       typeof message === "string" && message ? `: ${message}` : ""
     }`,
     { cause: error },
