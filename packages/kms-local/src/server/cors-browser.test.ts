@@ -124,7 +124,9 @@ describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
     expect(sent).toEqual(["sent", "TypeError"]);
     // The simple request reached the server, without its target, and was refused; no key was created.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toMatch(/sealkit_kms_requests_total\{operation="-",error="UnsupportedOperationException"\} 1\b/);
+    expect(metrics).toMatch(
+      /sealkit_kms_requests_total\{operation="-",error="UnsupportedOperationException"\} 1\b/,
+    );
     const listed = await fetch(`${server.url}/`, {
       method: "POST",
       headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.ListKeys" },
