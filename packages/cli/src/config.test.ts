@@ -47,6 +47,14 @@ describe("resolveSettings", () => {
     expect(resolveSettings({}, { HOME: dir })).toMatchObject({ provider: "local", keys: [] });
   });
 
+  it("names each key once, however often it is given", () => {
+    expect(resolveSettings({ key: ["alias/a", "alias/b", "alias/a"] }, env()).keys).toEqual([
+      "alias/a",
+      "alias/b",
+    ]);
+    expect(resolveSettings({}, env({ SEALKIT_KEY: "k,k, k" })).keys).toEqual(["k"]);
+  });
+
   it("selects a profile by flag or SEALKIT_PROFILE, and reads the PIN from the variable it names", () => {
     const s = resolveSettings({}, env({ SEALKIT_PROFILE: "hsm", MY_PIN: "1234" }));
     expect(s.provider).toBe("pkcs11");

@@ -233,6 +233,8 @@ export function resolveSettings(
   else if (profile.key !== undefined)
     keys = Array.isArray(profile.key) ? profile.key.map(String) : [String(profile.key)];
   else keys = [];
+  // The same key named twice would wrap the data key twice under it (two identical recipients).
+  keys = [...new Set(keys)];
   const frameSizeText =
     flags.frameSize ??
     env.SEALKIT_FRAME_SIZE ??
