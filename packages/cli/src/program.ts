@@ -38,6 +38,16 @@ function redactOptionValues(text: string): string {
     : redacted;
 }
 
+/**
+ * A pointer for the likely intent behind an unknown option: `decrypt --context` (the context is read from the
+ * envelope; `--expect-context` checks it).
+ */
+function withHints(text: string): string {
+  return /unknown option '--context[=']/.test(text)
+    ? `${text}only encrypt takes --context: the envelope carries its context, and decrypt requires pairs of it with --expect-context k=v\n`
+    : text;
+}
+
 /** Options shared by every command that talks to a key service. */
 function withProvider(
   cmd: Command,
@@ -100,7 +110,7 @@ export function createProgram(session: Session): Command {
     .option("--profile <name>", 'config file profile (env SEALKIT_PROFILE; default "default")')
     .option("-q, --quiet", "no progress bar, no notices")
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(redactOptionValues(text)) })
+    .configureOutput({ outputError: (text, write) => write(withHints(redactOptionValues(text))) })
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false })
     .addHelpText(

@@ -23,6 +23,20 @@ describe("an unknown --option=value", () => {
   });
 });
 
+describe("decrypt --context", () => {
+  it("points at --expect-context, which is how decrypt requires context pairs", async () => {
+    for (const args of [
+      ["decrypt", "--context", "a=b", "x"],
+      ["decrypt", "--context=a=b", "x"],
+    ]) {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/only encrypt takes --context: .* --expect-context k=v/);
+    }
+    expect((await run(["decrypt", "--contextual", "x"])).stderr).not.toMatch(/expect-context/);
+  });
+});
+
 describe("a file the user may not read", () => {
   it("is exit 4 (access denied) with the system code, as documented", () => {
     const t = tempDir();
