@@ -1,7 +1,15 @@
 // Byte helpers shared by every package: concatenation, comparison in constant time, wiping, base64.
 
-/** Concatenates byte arrays into a new one. */
+/** Concatenates byte arrays into a new one. For a list of any length, use {@link joinBytes}. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return joinBytes(parts);
+}
+
+/**
+ * Concatenates a list of byte arrays into a new one. Unlike spreading the list into {@link concatBytes}, which
+ * throws a RangeError past some 120,000 arguments, it takes a list of any length (a body read a byte at a time).
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
   const out = new Uint8Array(length);

@@ -1,6 +1,6 @@
 // Reading a byte stream from someone else (an HTTP body, a server's answer) into memory, within a bound.
 
-import { wipe } from "./bytes.js";
+import { joinBytes, wipe } from "./bytes.js";
 
 /** Options of {@link readAtMost}. */
 export interface ReadAtMostOptions {
@@ -49,13 +49,7 @@ export async function readAtMost(
     }
     // One chunk is the answer as it is, unless it is to be wiped.
     if (chunks.length === 1 && !wipeChunks) return chunks[0];
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
+    return joinBytes(chunks);
   } finally {
     signal?.removeEventListener("abort", cancel);
     if (wipeChunks) for (const chunk of chunks) wipe(chunk);
