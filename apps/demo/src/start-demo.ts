@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { serve } from "@hono/node-server";
-import type { KeyProvider } from "@sealkit/core";
+import { type KeyProvider, readAtMost } from "@sealkit/core";
 import { awsKmsProvider } from "@sealkit/kms-aws";
 import { createKmsServer, LocalKms, localKmsProvider } from "@sealkit/kms-local";
 import { createDataKeyHandler, type DataKeyEvent } from "@sealkit/remote";
@@ -126,26 +126,10 @@ async function jsonObject(request: Request): Promise<Record<string, unknown>> {
  */
 async function readBody(request: Request, max: number): Promise<Uint8Array> {
   if (Number(request.headers.get("content-length") ?? 0) > max) throw new StoreError(413, "body too large");
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const reader = request.body?.getReader();
-  for (;;) {
-    const next = reader ? await reader.read() : { done: true as const, value: undefined };
-    if (next.done) break;
-    length += next.value.length;
-    if (length > max) {
-      await reader!.cancel().catch(() => {});
-      throw new StoreError(413, "body too large");
-    }
-    parts.push(next.value);
-  }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  if (request.body === null) return new Uint8Array(0);
+  const body = await readAtMost(request.body, max);
+  if (body === undefined) throw new StoreError(413, "body too large");
+  return body;
 }
 
 /** The audit view's `limit`: 1 to 1000 (default 100). */
