@@ -1151,16 +1151,8 @@ export class Http1Server {
   #reclaimUnused(): void {
     let victim: Connection | undefined;
     for (const conn of this.#connections) {
-      if (
-        conn.used ||
-        conn.state !== State.Idle ||
-        conn.closed ||
-        conn.buf.length > 0 ||
-        conn.out !== undefined ||
-        conn.scheduled ||
-        conn.outputBlocked ||
-        conn.socket.writableLength > 0
-      )
+      // Never answered, so nothing to write: only input (a head arriving, or waiting for its parse pass) counts.
+      if (conn.used || conn.state !== State.Idle || conn.closed || conn.buf.length > 0 || conn.scheduled)
         continue;
       if (victim === undefined || conn.deadline < victim.deadline) victim = conn;
     }
