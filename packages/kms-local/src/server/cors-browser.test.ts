@@ -40,7 +40,11 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(allowedOrigins?: string[], unsignedAs?: string): Promise<KmsServer> {
+async function start(
+  allowedOrigins?: string[],
+  unsignedAs?: string,
+  maxBodyBytes?: number,
+): Promise<KmsServer> {
   const kms = await LocalKms.open({
     dataDir: join(dir, `kms-${servers.length}`),
     region: "us-east-1",
@@ -52,6 +56,7 @@ async function start(allowedOrigins?: string[], unsignedAs?: string): Promise<Km
     region: "us-east-1",
     ...(allowedOrigins ? { cors: { allowedOrigins } } : {}),
     ...(unsignedAs ? { allowUnsignedAs: unsignedAs, onWarning: () => {} } : {}),
+    ...(maxBodyBytes ? { limits: { maxBodyBytes } } : {}),
   });
   servers.push(server);
   await server.listen(0, "127.0.0.1");
@@ -59,17 +64,18 @@ async function start(allowedOrigins?: string[], unsignedAs?: string): Promise<Km
 }
 
 /** Signs GenerateRandom here and has the page send it with fetch; what the page could read, or its error. */
-async function fromPage(server: KmsServer) {
-  const signed = await signRequest(server.url, "GenerateRandom", '{"NumberOfBytes":16}');
+async function fromPage(server: KmsServer, body = '{"NumberOfBytes":16}') {
+  const signed = await signRequest(server.url, "GenerateRandom", body);
   // The browser sets Host itself (to the same value that was signed).
   const { host: _host, ...headers } = signed.headers;
   return page.evaluate(
     async ({ url, headers, body }) => {
       try {
         const r = await fetch(url, { method: "POST", headers, body });
-        const json = (await r.json()) as { Plaintext?: string };
+        const json = (await r.json()) as { Plaintext?: string; __type?: string };
         return {
           status: r.status,
+          type: json.__type,
           bytes: json.Plaintext ? atob(json.Plaintext).length : undefined,
           requestId: r.headers.get("x-amzn-requestid"),
           date: r.headers.get("date"),
@@ -89,6 +95,12 @@ describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
     expect(result).toMatchObject({ status: 200, bytes: 16 });
     expect(result.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Date.parse(result.date ?? "")).not.toBeNaN();
+  });
+
+  it("a body over the server's limit: the page reads the 413 and its error name, not a network error", async () => {
+    const server = await start([origin], undefined, 64);
+    const result = await fromPage(server, JSON.stringify({ NumberOfBytes: 16, Pad: "x".repeat(100) }));
+    expect(result).toMatchObject({ status: 413, type: "RequestEntityTooLargeException" });
   });
 
   it("a page of another origin is stopped by the browser, as it is without --cors-origin", async () => {

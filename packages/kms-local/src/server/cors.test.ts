@@ -165,6 +165,25 @@ describe("KMS server CORS", { timeout: 30_000 }, () => {
     expect(odd.headers["access-control-allow-headers"]).toBeUndefined();
   });
 
+  it("puts the headers on the refusals before the body too (413), so that a page reads their names", async () => {
+    const server = await start({ cors: { allowedOrigins: [PAGE] }, limits: { maxBodyBytes: 64 } });
+    const body = JSON.stringify({ NumberOfBytes: 8, Pad: "x".repeat(100) });
+    const signed = await signRequest(server.url, "GenerateRandom", body);
+    const listed = await send(server.url, { ...signed, headers: { ...signed.headers, origin: PAGE } });
+    expect(listed.status).toBe(413);
+    expect(listed.json().__type).toBe("RequestEntityTooLargeException");
+    expect(corsHeaders(listed)).toEqual({
+      "access-control-allow-origin": PAGE,
+      "access-control-expose-headers": "x-amzn-RequestId, Date",
+    });
+    const other = await send(server.url, {
+      ...signed,
+      headers: { ...signed.headers, origin: "https://evil.example" },
+    });
+    expect(other.status).toBe(413);
+    expect(corsHeaders(other)).toEqual({});
+  });
+
   it('with "*": any origin, without Vary', async () => {
     const server = await start({ cors: { allowedOrigins: ["*"] } });
     const pre = await preflight(server.url, {

@@ -192,6 +192,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     onFramingError: (name) => metrics.record("-", name, 0),
     onRefused(exchange, reason) {
       const requestId = randomUUID();
+      // The headers are in: a page of a listed origin reads this refusal's name instead of a network error.
+      if (cors !== undefined) exchange.extraHead = cors.answerHead(exchange.headers.get("origin"));
       if (reason === "too-large") {
         refuseEarly(
           exchange,
