@@ -3,9 +3,10 @@
 
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
-import type { LocalKms } from "./local-kms.js";
+import { LocalKms } from "./local-kms.js";
 import {
   checkLockout,
   conditionKeysFor,
@@ -1018,7 +1019,7 @@ describe("DescribeKey of a key pending deletion (API reference: KeyMetadata)", (
 });
 
 describe("GetKeyLastUsage (API reference)", () => {
-  it("answers AWS's shape: KeyLastUsage { Operation, Timestamp }, TrackingStartDate and KeyCreationDate; KeyLastUsage is empty for an unused key", async () => {
+  it("answers AWS's shape: KeyLastUsage { Operation, Timestamp, KmsRequestId, CloudTrailEventId }, TrackingStartDate and KeyCreationDate; KeyLastUsage is empty for an unused key", async () => {
     const c = testClock();
     const t = await openTemp({ clock: c.clock });
     cleanups.push(t.cleanup);
@@ -1031,16 +1032,25 @@ describe("GetKeyLastUsage (API reference)", () => {
     expect(unused.KeyCreationDate).toEqual(CreationDate);
     c.advanceDays(1);
     await kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array(4) });
+    await kms.encrypt({ ...ROOT, requestId: "req-second-encrypt" }, { KeyId, Plaintext: new Uint8Array(4) });
     c.advanceDays(1);
     await kms.describeKey(ROOT, { KeyId });
     const used = await kms.getKeyLastUsage(ROOT, { KeyId: Arn });
-    // DescribeKey is not a cryptographic operation: the last use stays the Encrypt.
-    expect(used.KeyLastUsage).toEqual({ Operation: "Encrypt", Timestamp: new Date(c.now() - 86_400_000) });
+    // DescribeKey is not a cryptographic operation: the last use stays the second Encrypt, whose request id and
+    // audit event the answer names.
+    const [encrypted] = t.kms.auditLog!.query({ eventName: "Encrypt", limit: 10 }).slice(-1);
+    expect(encrypted!.requestID).toBe("req-second-encrypt");
+    expect(used.KeyLastUsage).toEqual({
+      Operation: "Encrypt",
+      Timestamp: new Date(c.now() - 86_400_000),
+      KmsRequestId: "req-second-encrypt",
+      CloudTrailEventId: encrypted!.eventID,
+    });
     // This KMS's addition: every operation called on the key, with its count.
     expect(used.Operations.map((o) => [o.Operation, o.RequestCount])).toEqual([
       ["CreateKey", 1],
       ["DescribeKey", 1],
-      ["Encrypt", 1],
+      ["Encrypt", 2],
       // The first GetKeyLastUsage; this one is counted once it succeeded.
       ["GetKeyLastUsage", 1],
     ]);
@@ -1064,6 +1074,12 @@ describe("GetKeyLastUsage (API reference)", () => {
       "KeyLastUsage",
       "TrackingStartDate",
     ]);
+    expect(Object.keys(body.KeyLastUsage).sort()).toEqual([
+      "CloudTrailEventId",
+      "KmsRequestId",
+      "Operation",
+      "Timestamp",
+    ]);
     expect(body.KeyLastUsage.Operation).toBe("GenerateDataKey");
     expect(typeof body.KeyLastUsage.Timestamp).toBe("number");
   });
@@ -1077,11 +1093,17 @@ describe("GetKeyLastUsage (API reference)", () => {
     const destination = await newKey(kms);
     const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId: source, Plaintext: new Uint8Array(8) });
     c.advanceDays(1);
-    await kms.reEncrypt(ROOT, { CiphertextBlob, DestinationKeyId: destination });
+    await kms.reEncrypt(
+      { ...ROOT, requestId: "req-reencrypt" },
+      { CiphertextBlob, DestinationKeyId: destination },
+    );
+    const [event] = t.kms.auditLog!.query({ eventName: "ReEncrypt", limit: 10 });
     for (const KeyId of [source, destination]) {
       expect((await kms.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage).toEqual({
         Operation: "ReEncrypt",
         Timestamp: new Date(c.now()),
+        KmsRequestId: "req-reencrypt",
+        CloudTrailEventId: event!.eventID,
       });
     }
     // One request, billed once.
@@ -1094,6 +1116,37 @@ describe("GetKeyLastUsage (API reference)", () => {
       "ReEncrypt",
     ]);
     expect(report.Requests.Symmetric).toBe(1 + 1 + 2);
+  });
+
+  it("reads a data dir of schema version 1: its uses keep Operation and Timestamp, and later uses add the ids", async () => {
+    const c = testClock();
+    const t = await openTemp({ clock: c.clock });
+    cleanups.push(t.cleanup);
+    const KeyId = await newKey(t.kms);
+    await t.kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array(4) });
+    await t.kms.getKeyLastUsage(ROOT, { KeyId });
+    await t.kms.close();
+    // Back to version 1 as an older release left it: no id columns.
+    const raw = new Database(join(t.dir, "kms.db"));
+    raw.exec(`ALTER TABLE usage DROP COLUMN last_request_id; ALTER TABLE usage DROP COLUMN last_event_id;
+      UPDATE schema_version SET version = 1;`);
+    raw.close();
+    const again = await LocalKms.open({ dataDir: t.dir, clock: c.clock });
+    try {
+      expect((await again.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage).toEqual({
+        Operation: "Encrypt",
+        Timestamp: new Date(c.now()),
+      });
+      c.advanceDays(1);
+      await again.generateDataKey({ ...ROOT, requestId: "req-after" }, { KeyId, NumberOfBytes: 32 });
+      expect((await again.getKeyLastUsage(ROOT, { KeyId })).KeyLastUsage).toMatchObject({
+        Operation: "GenerateDataKey",
+        KmsRequestId: "req-after",
+        CloudTrailEventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      });
+    } finally {
+      await again.close();
+    }
   });
 });
 

@@ -98,7 +98,14 @@ import {
   parseArgon2Parameters,
   passphraseWrapper,
 } from "./root-key.js";
-import { type AliasRow, type GrantRow, type KeyRow, type KeyVersionRow, openStore } from "./store.js";
+import {
+  type AliasRow,
+  type GrantRow,
+  type KeyRow,
+  type KeyVersionRow,
+  openStore,
+  type UsageRow,
+} from "./store.js";
 import type {
   AliasListEntry,
   Caller,
@@ -206,11 +213,33 @@ interface CallContext {
   readonly secrets: Uint8Array[];
   /** ReEncrypt's destination key, when it is not the source: the call is a use of it too (GetKeyLastUsage). */
   destinationKeyId?: string;
+  /** The call's request id and its audit event's eventID (GetKeyLastUsage reports those of a key's last use). */
+  readonly requestId: string;
+  readonly eventId: string;
   /**
    * Set on the lock-free path of read-only calls: the body must not write; where it would (an AWS managed key
    * created on first use) it throws {@link RETRY_LOCKED} and the call runs again under the lock.
    */
   readonly fast?: boolean;
+}
+
+/** A call's request id (the caller's, such as the server's x-amzn-RequestId, or a new one) and audit eventID. */
+function callIds(caller: Caller): { requestId: string; eventId: string } {
+  const given = caller?.requestId;
+  return { requestId: typeof given === "string" && given ? given : randomUUID(), eventId: randomUUID() };
+}
+
+/** GetKeyLastUsage's KeyLastUsage from the usage row of a key's last cryptographic use. */
+function lastUsage(
+  row: Pick<UsageRow, "operation" | "last_used" | "last_request_id" | "last_event_id">,
+): GetKeyLastUsageResponse["KeyLastUsage"] {
+  const usage: GetKeyLastUsageResponse["KeyLastUsage"] = {
+    Operation: row.operation === REENCRYPT_TO ? "ReEncrypt" : row.operation,
+    Timestamp: new Date(row.last_used),
+  };
+  if (row.last_request_id !== null) usage.KmsRequestId = row.last_request_id;
+  if (row.last_event_id !== null) usage.CloudTrailEventId = row.last_event_id;
+  return usage;
 }
 
 /** Thrown by a body on the lock-free path when it needs the lock (a write); never escapes {@link LocalKms}. */
@@ -253,7 +282,15 @@ export class LocalKms {
   /** Usage counts not yet in the database, by key id, operation and month (see #countUsage). */
   readonly #usage = new Map<
     string,
-    { keyId: string; operation: string; month: string; count: number; lastUsed: number }
+    {
+      keyId: string;
+      operation: string;
+      month: string;
+      count: number;
+      lastUsed: number;
+      requestId: string;
+      eventId: string;
+    }
   >();
   readonly #usageTimer: NodeJS.Timeout;
   /** The UTC month of the last counted call and its bounds (ms), so counting does not format a date per call. */
@@ -1825,24 +1862,25 @@ export class LocalKms {
         this.#authorize(caller, row, "GetKeyLastUsage", {});
         this.#flushUsage();
         const rows = this.#sql(
-          "SELECT operation, sum(count) AS count, max(last_used) AS last_used FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
-        ).all(row.id) as { operation: string; count: number; last_used: number }[];
+          // With one max() aggregate, SQLite takes the bare columns from the row holding the maximum.
+          "SELECT operation, sum(count) AS count, max(last_used) AS last_used, last_request_id, last_event_id FROM usage WHERE key_id = ? GROUP BY operation ORDER BY operation",
+        ).all(row.id) as Pick<
+          UsageRow,
+          "operation" | "count" | "last_used" | "last_request_id" | "last_event_id"
+        >[];
         const operations: KeyOperationUsage[] = rows.map((r) => ({
           Operation: r.operation,
           RequestCount: r.count,
           LastUsedDate: new Date(r.last_used),
         }));
-        const crypto = operations
-          .filter((o) => CRYPTO_OPERATIONS.has(o.Operation))
-          .sort((a, b) => b.LastUsedDate.getTime() - a.LastUsedDate.getTime())[0];
+        let last: (typeof rows)[number] | undefined;
+        for (const r of rows) {
+          if (CRYPTO_OPERATIONS.has(r.operation) && (last === undefined || r.last_used > last.last_used))
+            last = r;
+        }
         return {
           KeyId: keyArn(this.location, row.id),
-          KeyLastUsage: crypto
-            ? {
-                Operation: crypto.Operation === REENCRYPT_TO ? "ReEncrypt" : crypto.Operation,
-                Timestamp: crypto.LastUsedDate,
-              }
-            : {},
+          KeyLastUsage: last ? lastUsage(last) : {},
           TrackingStartDate: new Date(row.created_at),
           KeyCreationDate: new Date(row.created_at),
           Operations: operations,
@@ -1982,7 +2020,7 @@ export class LocalKms {
     eventTime: Date,
   ): Promise<Res> {
     const generation = this.#generation;
-    const ctx: CallContext = { arns: [], keyIds: [], secrets: [], fast: true };
+    const ctx: CallContext = { ...callIds(caller), arns: [], keyIds: [], secrets: [], fast: true };
     let result: Res | undefined;
     let error: KmsError | undefined;
     let retry = false;
@@ -2038,7 +2076,7 @@ export class LocalKms {
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
   ): Promise<Res> {
-    const ctx: CallContext = { arns: [], keyIds: [], secrets: [] };
+    const ctx: CallContext = { ...callIds(caller), arns: [], keyIds: [], secrets: [] };
     const locked = this.#exclusive(async () => {
       this.#checkOpen();
       const eventTime = this.#clock();
@@ -2149,8 +2187,6 @@ export class LocalKms {
     result: Res | undefined,
     error: KmsError | undefined,
   ): AuditEventInput {
-    const requestId =
-      typeof caller?.requestId === "string" && caller.requestId ? caller.requestId : randomUUID();
     let params: Record<string, unknown> | undefined;
     try {
       params = spec.params ? dropUndefined(spec.params(request)) : undefined;
@@ -2177,7 +2213,8 @@ export class LocalKms {
       responseElements,
       resources,
       readOnly: spec.readOnly,
-      requestId,
+      requestId: ctx.requestId,
+      eventId: ctx.eventId,
     };
     if (params) event.requestParameters = params;
     if (error) {
@@ -2698,35 +2735,56 @@ export class LocalKms {
 
   /** Counts a successful call as a use of its key, and a ReEncrypt also as a use of its destination key. */
   #countUses(ctx: CallContext, operation: string, now: number): void {
-    this.#countUsage(ctx.keyIds[0] ?? "", operation, now);
-    if (ctx.destinationKeyId !== undefined) this.#countUsage(ctx.destinationKeyId, REENCRYPT_TO, now);
+    this.#countUsage(ctx.keyIds[0] ?? "", operation, now, ctx);
+    if (ctx.destinationKeyId !== undefined) this.#countUsage(ctx.destinationKeyId, REENCRYPT_TO, now, ctx);
   }
 
   /**
    * Counts a call made at `now` (ms) in memory; {@link LocalKms.#flushUsage} writes the counts every second, before
    * they are read and on close. A crash loses at most a second of counts (statistics; the audit log has every call).
    */
-  #countUsage(keyId: string, operation: string, now: number): void {
+  #countUsage(keyId: string, operation: string, now: number, ids: CallContext): void {
     if (now < this.#month.from || now >= this.#month.to) this.#month = monthOf(now);
     const month = this.#month.name;
     const key = `${keyId}\0${operation}\0${month}`;
     const entry = this.#usage.get(key);
     if (entry) {
       entry.count++;
-      if (now > entry.lastUsed) entry.lastUsed = now;
-    } else this.#usage.set(key, { keyId, operation, month, count: 1, lastUsed: now });
+      // At the same millisecond the later call wins, as in #flushUsage.
+      if (now >= entry.lastUsed) {
+        entry.lastUsed = now;
+        entry.requestId = ids.requestId;
+        entry.eventId = ids.eventId;
+      }
+    } else {
+      this.#usage.set(key, {
+        keyId,
+        operation,
+        month,
+        count: 1,
+        lastUsed: now,
+        requestId: ids.requestId,
+        eventId: ids.eventId,
+      });
+    }
   }
 
   /** Adds the counts kept in memory to the usage table (in the open transaction if there is one). */
   #flushUsage(): void {
     if (this.#usage.size === 0) return;
     const add = this.#sql(
-      `INSERT INTO usage (key_id, operation, month, count, last_used) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + excluded.count, last_used = max(last_used, excluded.last_used)`,
+      `INSERT INTO usage (key_id, operation, month, count, last_used, last_request_id, last_event_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_id, operation, month) DO UPDATE SET count = count + excluded.count,
+           last_used = max(last_used, excluded.last_used),
+           last_request_id = iif(excluded.last_used >= last_used, excluded.last_request_id, last_request_id),
+           last_event_id = iif(excluded.last_used >= last_used, excluded.last_event_id, last_event_id)`,
     );
     const entries = [...this.#usage.values()];
     this.#db.transaction(() => {
-      for (const u of entries) add.run(u.keyId, u.operation, u.month, u.count, u.lastUsed);
+      for (const u of entries) {
+        add.run(u.keyId, u.operation, u.month, u.count, u.lastUsed, u.requestId, u.eventId);
+      }
     })();
     // Only after the write succeeded: counts that could not be written stay for the next flush.
     this.#usage.clear();

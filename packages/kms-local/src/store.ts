@@ -6,7 +6,7 @@ import { SealkitError } from "@sealkit/core";
 import Database from "better-sqlite3";
 
 /** The schema version this code writes; older databases are migrated on open. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Which kind of master key a row is (AWS's key managers, plus keys the service keeps for itself). */
 export type KeyKind = "customer" | "aws" | "owned";
@@ -66,10 +66,13 @@ export interface UsageRow {
   month: string;
   count: number;
   last_used: number;
+  /** The request id and CloudTrail event id of the call at last_used (null in rows written before version 2). */
+  last_request_id: string | null;
+  last_event_id: string | null;
 }
 
 const MIGRATIONS: readonly string[] = [
-  // 1: the first schema.
+  // 1: the first schema. Later versions add to it below, so that every data dir goes through the same steps.
   `
   CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE keys (
@@ -149,6 +152,11 @@ const MIGRATIONS: readonly string[] = [
     destroyed_at INTEGER,
     PRIMARY KEY (key_id, version)
   );
+  `,
+  // 2: GetKeyLastUsage's KmsRequestId and CloudTrailEventId, of the call at last_used.
+  `
+  ALTER TABLE usage ADD COLUMN last_request_id TEXT;
+  ALTER TABLE usage ADD COLUMN last_event_id TEXT;
   `,
 ];
 

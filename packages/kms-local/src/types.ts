@@ -209,10 +209,11 @@ export interface GetKeyLastUsageResponse {
   /** The key ARN. */
   KeyId: string;
   /**
-   * The last successful cryptographic operation (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*) and when it ran;
-   * an empty object when the key has not been used. (AWS's CloudTrailEventId and KmsRequestId are not kept.)
+   * The last successful cryptographic operation (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*), when it ran, its
+   * request id (the server's `x-amzn-RequestId`) and the `eventID` of its audit event; an empty object when the key
+   * has not been used. The two ids are absent for a use counted by a version before 0.x that did not keep them.
    */
-  KeyLastUsage: { Operation?: string; Timestamp?: Date };
+  KeyLastUsage: { Operation?: string; Timestamp?: Date; KmsRequestId?: string; CloudTrailEventId?: string };
   /** When usage tracking of the key started: its creation. */
   TrackingStartDate: Date;
   KeyCreationDate: Date;

@@ -382,6 +382,7 @@ function buildEvent(
   requireWellFormed(errorCode, "errorCode");
   requireWellFormed(keyId, "keyId");
   const requestId = optionalString(input.requestId, "requestId");
+  const givenEventId = optionalString(input.eventId, "eventId");
   if (input.readOnly !== undefined && typeof input.readOnly !== "boolean") {
     throw new TypeError(`audit event: "readOnly" expected a boolean, got ${describe(input.readOnly)}`);
   }
@@ -425,7 +426,7 @@ function buildEvent(
   const sourceIPAddress = caller.sourceIp ?? caller.viaService ?? "127.0.0.1";
   const userAgent = caller.userAgent ?? "";
   const requestID = requestId ?? randomUUID();
-  const eventID = randomUUID();
+  const eventID = givenEventId ?? randomUUID();
   const recipientAccountId = resources[0]?.accountId ?? caller.account;
   // Members are added in the canonical order (see canonical-json.ts), so JSON.stringify(body) is canonical,
   // and the text below is exactly JSON.stringify(body) written out member by member (a test checks this).

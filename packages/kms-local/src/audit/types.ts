@@ -38,6 +38,8 @@ export interface AuditEventInput {
   /** Defaults to true for Describe/Get/List and cryptographic operations, false otherwise, as CloudTrail does. */
   readOnly?: boolean;
   requestId?: string;
+  /** The event's `eventID`; a new UUID when absent. */
+  eventId?: string;
   /** The key ARN the call was about; indexed for {@link AuditLog.query}. */
   keyId?: string;
 }

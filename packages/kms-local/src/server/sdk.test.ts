@@ -223,8 +223,15 @@ describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
         alice.send(new K.DecryptCommand({ CiphertextBlob: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) })),
       ),
     ).toMatchObject({ name: "InvalidCiphertextException", status: 400 });
+    const used = await alice.send(new K.GenerateDataKeyCommand({ KeyId: k1!.KeyId, NumberOfBytes: 32 }));
     const usage = await alice.send(new K.GetKeyLastUsageCommand({ KeyId: k1!.KeyId }));
     expect(usage.KeyId).toBe(k1!.Arn);
+    // The request id is the one the SDK read from x-amzn-RequestId.
+    expect(usage.KeyLastUsage).toMatchObject({
+      Operation: "GenerateDataKey",
+      KmsRequestId: used.$metadata.requestId,
+      CloudTrailEventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 
   it("rotates keys; old ciphertexts still decrypt", async () => {
