@@ -171,6 +171,8 @@ const ROOT_CHECK_AAD = utf8("sealkit-kms-local/root-check/v1");
 const ROOT_CHECK_VALUE = utf8("sealkit-kms-local root key check");
 const BACKING_KEY_DOMAIN = utf8("sealkit-kms-local/backing-key/v1");
 const SERVICE_PRINCIPAL = "kms.amazonaws.com";
+/** The shape of a service principal name such as `logs.amazonaws.com` (not an ARN). */
+const SERVICE_PRINCIPAL_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 /** RotateKeyOnDemand's quota per key (AWS KMS API reference: "a maximum of 25 times per KMS key"; not adjustable). */
 const MAX_ON_DEMAND_ROTATIONS = 25;
 /** GenerateDataKey's KeySpec values (the model's DataKeySpec, in its order) and the data key length of each. */
@@ -1322,6 +1324,11 @@ export class LocalKms {
         const constraints = validateGrantConstraints(req.Constraints, operations);
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "CreateGrant", {
+          // kms:EncryptionContext:<key> and kms:EncryptionContextKeys of a CreateGrant request are those of its
+          // grant constraint (AWS KMS condition keys: both list CreateGrant among their operations).
+          ...(constraints
+            ? { context: constraints.EncryptionContextEquals ?? constraints.EncryptionContextSubset }
+            : {}),
           grantTokens: req.GrantTokens,
           newGrant: constraints ? { operations, constraints } : { operations },
           extra: {
@@ -2610,6 +2617,9 @@ export class LocalKms {
       action,
       resource,
       conditions,
+      // A caller that is a service principal (an in-process caller acting as `logs.amazonaws.com`) matches
+      // {"Service": ...} principals; a user calling through a service (viaService) does not.
+      ...(SERVICE_PRINCIPAL_NAME.test(caller.principal) ? { service: caller.principal } : {}),
     });
     if (decision === "allow") return;
     if (decision === "deny") {

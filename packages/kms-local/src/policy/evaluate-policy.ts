@@ -17,11 +17,13 @@ export function roleArnOfSession(principal: string): string | undefined {
   return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
 }
 
+const ACCOUNT_ROOT = /^arn:[a-z0-9-]+:iam::(\d{12}):root$/;
+
+/** Whether a Principal element names the caller. */
 function principalMatches(
   m: PrincipalMatcher,
   request: PolicyRequest,
   roleArn: () => string | undefined,
-  conditions: () => RequestConditions,
 ): boolean {
   if (m.any) return true;
   // Account root (ARN or bare id): there is no IAM here, so it stands for every principal of that account.
@@ -31,12 +33,25 @@ function principalMatches(
     const role = roleArn();
     if (role !== undefined && m.arns.has(role)) return true;
   }
-  if (m.services.size > 0) {
-    if (request.service !== undefined && m.services.has(request.service)) return true;
-    const via = conditions().get("kms:viaservice");
-    if (via?.some((s) => m.services.has(s))) return true;
+  // A service principal is a request the service makes as itself. A user's request that comes through a service
+  // (kms:ViaService, IAM's forward access sessions) is the user's and is authorized as the user's.
+  return m.services.size > 0 && request.service !== undefined && m.services.has(request.service);
+}
+
+/**
+ * Whether a NotPrincipal element exempts the caller. IAM documents NotPrincipal (with Deny) as exempting only the
+ * principals it names: naming an account does not exempt the account's users and roles, and naming a role does
+ * not exempt its sessions (a session must be named itself, without wildcards). So, unlike Principal, an account
+ * root here exempts only the account's root user, and a role ARN only the role.
+ */
+function notPrincipalExempts(m: PrincipalMatcher, request: PolicyRequest): boolean {
+  if (m.any) return true;
+  if (m.arns.has(request.principal)) return true;
+  if (m.accounts.size > 0) {
+    const root = ACCOUNT_ROOT.exec(request.principal)?.[1];
+    if (root !== undefined && m.accounts.has(root)) return true;
   }
-  return false;
+  return request.service !== undefined && m.services.has(request.service);
 }
 
 /**
@@ -72,7 +87,16 @@ export function evaluate(
     if (allowed && s.effect === "Allow") continue;
     if (matches(s.actions, action) === s.actionNegated) continue;
     if (checkResource && matches(s.resources, request.resource) === s.resourceNegated) continue;
-    if (principalMatches(s.principals, request, roleArn, conditions) === s.principalNegated) continue;
+    if (s.principalNegated) {
+      // Fail-safe both ways: a Deny exempts only principals named exactly; an Allow (which IAM does not support
+      // with NotPrincipal) excludes everyone the names could cover (the account's principals, a role's sessions).
+      if (
+        s.effect === "Deny"
+          ? notPrincipalExempts(s.principals, request)
+          : principalMatches(s.principals, request, roleArn)
+      )
+        continue;
+    } else if (!principalMatches(s.principals, request, roleArn)) continue;
     if (s.conditions.length > 0) {
       const c = conditions();
       let holds = true;
@@ -107,7 +131,10 @@ function checkRequest(request: PolicyRequest): void {
  * Principals: an ARN matches that caller (a role ARN also matches its assumed-role sessions); an account root
  * (`arn:aws:iam::111122223333:root` or `111122223333`) matches every principal of that account, because this
  * local KMS has no IAM policies to delegate to; `"*"` matches everyone; a `Service` principal matches only a
- * request made by (`request.service`) or through (`kms:ViaService`) that service.
+ * request made by that service itself (`request.service`), not a user's request through it (`kms:ViaService`).
+ * `NotPrincipal` in a Deny exempts only the principals it names exactly (an account root exempts the root user,
+ * not the account's users; a role ARN exempts the role, not its sessions), as IAM documents NotPrincipal; in an
+ * Allow it excludes everything its names would match as a Principal.
  *
  * @param policy A Policy from `parsePolicy`, or its JSON text (parsed through parsePolicy's cache).
  * @param request The caller, action, key ARN and condition keys.

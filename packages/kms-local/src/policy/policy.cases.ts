@@ -159,14 +159,16 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     expected: "allow",
   },
   {
-    name: "service principal matches a caller via that service (kms:ViaService)",
+    // A user's request through a service (forward access sessions) is the user's, with kms:ViaService set: a
+    // service principal in the policy does not match it (IAM User Guide, "Forward access sessions").
+    name: "service principal does not match a user calling through that service (kms:ViaService)",
     statements: [{ ...allowAccount, Principal: { Service: "s3.amazonaws.com" } }],
     request: {
       principal: MALLORY,
       account: OTHER_ACCOUNT,
       conditions: { "kms:ViaService": "s3.amazonaws.com" },
     },
-    expected: "allow",
+    expected: "implicit-deny",
   },
   {
     name: "service principal does not match a direct caller",
@@ -196,13 +198,75 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     expected: "deny",
   },
   {
+    // IAM's NotPrincipal: an assumed-role session is exempted only when the session itself is named (no wildcard
+    // session), best with its role and account, as the IAM User Guide's example does.
     name: "NotPrincipal in a Deny exempts the named principal",
     statements: [
       allowAccount,
-      { Effect: "Deny", NotPrincipal: { AWS: ADMIN_ROLE }, Action: "kms:PutKeyPolicy", Resource: "*" },
+      {
+        Effect: "Deny",
+        NotPrincipal: { AWS: [ADMIN_SESSION, ADMIN_ROLE, ROOT] },
+        Action: "kms:PutKeyPolicy",
+        Resource: "*",
+      },
     ],
     request: { principal: ADMIN_SESSION, action: "kms:PutKeyPolicy" },
     expected: "allow",
+  },
+  {
+    name: "NotPrincipal in a Deny naming an account root does not exempt the account's users",
+    statements: [
+      allowAccount,
+      { Effect: "Deny", NotPrincipal: { AWS: [ALICE, ROOT] }, Action: "kms:PutKeyPolicy", Resource: "*" },
+    ],
+    request: { principal: BOB, action: "kms:PutKeyPolicy" },
+    expected: "deny",
+  },
+  {
+    name: "NotPrincipal in a Deny naming a bare account id does not exempt the account's users",
+    statements: [
+      allowAccount,
+      { Effect: "Deny", NotPrincipal: { AWS: ACCOUNT }, Action: "kms:PutKeyPolicy", Resource: "*" },
+    ],
+    request: { principal: BOB, action: "kms:PutKeyPolicy" },
+    expected: "deny",
+  },
+  {
+    name: "NotPrincipal in a Deny naming an account root exempts that root user",
+    statements: [
+      allowAccount,
+      { Effect: "Deny", NotPrincipal: { AWS: ROOT }, Action: "kms:PutKeyPolicy", Resource: "*" },
+    ],
+    request: { principal: ROOT, action: "kms:PutKeyPolicy" },
+    expected: "allow",
+  },
+  {
+    name: "NotPrincipal in a Deny naming a role does not exempt its sessions",
+    statements: [
+      allowAccount,
+      {
+        Effect: "Deny",
+        NotPrincipal: { AWS: [ADMIN_ROLE, ROOT] },
+        Action: "kms:PutKeyPolicy",
+        Resource: "*",
+      },
+    ],
+    request: { principal: ADMIN_SESSION, action: "kms:PutKeyPolicy" },
+    expected: "deny",
+  },
+  {
+    name: "NotPrincipal in a Deny naming a service does not exempt a user calling through it",
+    statements: [
+      allowAccount,
+      {
+        Effect: "Deny",
+        NotPrincipal: { Service: "s3.amazonaws.com" },
+        Action: "kms:Decrypt",
+        Resource: "*",
+      },
+    ],
+    request: { principal: BOB, conditions: { "kms:ViaService": "s3.amazonaws.com" } },
+    expected: "deny",
   },
   {
     name: "NotPrincipal in a Deny denies everyone else",
@@ -218,6 +282,14 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     statements: [{ Effect: "Allow", NotPrincipal: { AWS: MALLORY }, Action: "kms:Decrypt", Resource: "*" }],
     request: { principal: BOB },
     expected: "allow",
+  },
+  {
+    name: "NotPrincipal in an Allow naming an account root excludes the account's users",
+    statements: [
+      { Effect: "Allow", NotPrincipal: { AWS: OTHER_ROOT }, Action: "kms:Decrypt", Resource: "*" },
+    ],
+    request: { principal: MALLORY, account: OTHER_ACCOUNT },
+    expected: "implicit-deny",
   },
   {
     name: "NotPrincipal in an Allow excludes the named",

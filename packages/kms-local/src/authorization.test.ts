@@ -1,0 +1,160 @@
+// Authorization review through LocalKms: each case is something the local KMS allowed where AWS KMS, as its
+// documentation describes it, refuses (or the reverse), with the source cited.
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { KmsError } from "./errors.js";
+import type { LocalKms } from "./local-kms.js";
+import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT } from "./test-helpers.js";
+import type { Caller } from "./types.js";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(KmsError.isInstance(e), String(e)).toBe(true);
+    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
+    return e as KmsError;
+  }
+  throw new Error(`expected ${awsName}, but the call succeeded`);
+}
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function setup(): Promise<LocalKms> {
+  const t = await openTemp();
+  cleanups.push(t.cleanup);
+  return t.kms;
+}
+
+const policyJson = (statements: unknown[]) =>
+  JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const rootAdmin = {
+  Sid: "Admin",
+  Effect: "Allow",
+  Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+  Action: "kms:*",
+  Resource: "*",
+};
+
+async function keyWith(kms: LocalKms, statements: unknown[]): Promise<string> {
+  return (
+    await kms.createKey(ROOT, {
+      Policy: policyJson([rootAdmin, ...statements]),
+      BypassPolicyLockoutSafetyCheck: true,
+    })
+  ).KeyMetadata.KeyId;
+}
+
+/** A user of another account: the key policy's account-root statement (every principal of the account) does not cover her. */
+const CAROL: Caller = { principal: "arn:aws:iam::444455556666:user/carol", account: "444455556666" };
+
+const bytes = (n: number) => new Uint8Array(n).fill(7);
+
+describe("Principal and NotPrincipal (IAM User Guide: Principal, NotPrincipal, forward access sessions)", () => {
+  it("a {Service} principal does not match a user calling through that service (it matched by kms:ViaService)", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "S3ServiceItself",
+        Effect: "Allow",
+        Principal: { Service: "s3.amazonaws.com" },
+        Action: ["kms:Encrypt", "kms:Decrypt"],
+        Resource: "*",
+      },
+    ]);
+    // Another account's user whose request comes through S3 is authorized as that user (FAS): no statement names it.
+    const viaS3: Caller = { ...MALLORY, viaService: "s3.amazonaws.com" };
+    await rejects(kms.encrypt(viaS3, { KeyId, Plaintext: bytes(4) }), "AccessDeniedException");
+    // The service acting as itself still matches.
+    const s3: Caller = { principal: "s3.amazonaws.com", account: ACCOUNT };
+    const { CiphertextBlob } = await kms.encrypt(s3, { KeyId, Plaintext: bytes(4) });
+    expect((await kms.decrypt(s3, { CiphertextBlob })).Plaintext).toEqual(bytes(4));
+  });
+
+  it("a Deny with NotPrincipal naming the account root and one user denies the account's other users", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "OnlyAliceDecrypts",
+        Effect: "Deny",
+        NotPrincipal: { AWS: [ALICE.principal, ROOT.principal] },
+        Action: "kms:Decrypt",
+        Resource: "*",
+      },
+    ]);
+    const { CiphertextBlob } = await kms.encrypt(BOB, { KeyId, Plaintext: bytes(3) });
+    expect((await kms.decrypt(ALICE, { CiphertextBlob })).Plaintext).toEqual(bytes(3));
+    await rejects(kms.decrypt(BOB, { CiphertextBlob }), "AccessDeniedException");
+    const session: Caller = { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Ops/s1`, account: ACCOUNT };
+    await rejects(kms.decrypt(session, { CiphertextBlob }), "AccessDeniedException");
+  });
+});
+
+describe("CreateGrant's kms:EncryptionContext:<key> and kms:EncryptionContextKeys (AWS KMS condition keys)", () => {
+  const grant = (constraints?: Record<string, Record<string, string>>) => ({
+    GranteePrincipal: BOB.principal,
+    Operations: ["Decrypt"],
+    ...(constraints ? { Constraints: constraints } : {}),
+  });
+
+  it("a Deny on the constraint's encryption context stops CreateGrant (the keys were absent, so it never matched)", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "NoGrantsForRestricted",
+        Effect: "Deny",
+        Principal: { AWS: "*" },
+        Action: "kms:CreateGrant",
+        Resource: "*",
+        Condition: { StringEquals: { "kms:EncryptionContext:stage": "restricted" } },
+      },
+    ]);
+    await rejects(
+      kms.createGrant(ALICE, { KeyId, ...grant({ EncryptionContextSubset: { stage: "restricted" } }) }),
+      "AccessDeniedException",
+    );
+    await rejects(
+      kms.createGrant(ALICE, { KeyId, ...grant({ EncryptionContextEquals: { Stage: "restricted" } }) }),
+      "AccessDeniedException",
+    );
+    await kms.createGrant(ALICE, { KeyId, ...grant({ EncryptionContextSubset: { stage: "test" } }) });
+    await kms.createGrant(ALICE, { KeyId, ...grant() });
+  });
+
+  it("an Allow of CreateGrant conditioned on the constraint's context allows exactly such grants", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "CarolGrantsForAcmeOnly",
+        Effect: "Allow",
+        Principal: { AWS: CAROL.principal },
+        Action: "kms:CreateGrant",
+        Resource: "*",
+        Condition: {
+          StringEquals: { "kms:EncryptionContext:tenant": "acme" },
+          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["tenant"] },
+        },
+      },
+    ]);
+    const carol = CAROL;
+    await kms.createGrant(carol, { KeyId, ...grant({ EncryptionContextEquals: { tenant: "acme" } }) });
+    await rejects(
+      kms.createGrant(carol, { KeyId, ...grant({ EncryptionContextEquals: { tenant: "other" } }) }),
+      "AccessDeniedException",
+    );
+    await rejects(
+      kms.createGrant(carol, {
+        KeyId,
+        ...grant({ EncryptionContextSubset: { tenant: "acme", extra: "x" } }),
+      }),
+      "AccessDeniedException",
+    );
+    await rejects(kms.createGrant(carol, { KeyId, ...grant() }), "AccessDeniedException");
+  });
+});
