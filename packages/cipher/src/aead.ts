@@ -1,7 +1,8 @@
 // The AEAD primitives under the envelope suites, exported so they can be checked against published vectors:
 // XChaCha20-Poly1305 and ChaCha20-Poly1305 (IETF) on libsodium's WebAssembly, AES-256-GCM on Web Crypto.
 
-import { abytes, authenticationFailed } from "@sealkit/core";
+import { authenticationFailed } from "@sealkit/core";
+import { abuffer } from "./lib/check-bytes.js";
 import { getSodium, type SodiumAead, sodiumOpen, sodiumSeal } from "./lib/sodium.js";
 
 /** An AEAD cipher with fixed parameters, in the style of noble-ciphers. */
@@ -14,14 +15,14 @@ export interface Aead {
   readonly tagLength: number;
   /**
    * Encrypts and returns ciphertext followed by the tag.
-   * @throws {TypeError} when an argument is not a Uint8Array
+   * @throws {TypeError} when an argument is not a Uint8Array, or is a view of a SharedArrayBuffer or a detached buffer
    * @throws {RangeError} when the key or nonce has the wrong length
    */
   encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
   /**
    * Verifies the tag and returns the plaintext.
    * @throws {SealkitError} ERR_AUTHENTICATION_FAILED when the tag does not verify
-   * @throws {TypeError} when an argument is not a Uint8Array
+   * @throws {TypeError} when an argument is not a Uint8Array, or is a view of a SharedArrayBuffer or a detached buffer
    * @throws {RangeError} when the key or nonce has the wrong length, or the input is shorter than a tag
    */
   decrypt(
@@ -42,10 +43,10 @@ function checkArgs(
   aad: unknown,
   nonceLength: number,
 ): void {
-  abytes(key, "key", 32);
-  abytes(nonce, "nonce", nonceLength);
-  abytes(data, dataName);
-  if (aad !== undefined) abytes(aad, "aad");
+  abuffer(key, "key", 32);
+  abuffer(nonce, "nonce", nonceLength);
+  abuffer(data, dataName);
+  if (aad !== undefined) abuffer(aad, "aad");
 }
 
 function checkTagged(data: Uint8Array): void {

@@ -14,6 +14,7 @@ import {
   SealkitError,
   tryParseHeader,
 } from "@sealkit/core";
+import { abuffer } from "./lib/check-bytes.js";
 import { InOrder } from "./lib/content-cipher.js";
 import {
   checkDecryptOptions,
@@ -51,6 +52,7 @@ const HEADER_PROBE = 4096;
 async function readExactly(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
   const bytes = await source.read(offset, length);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`"source.read" must return a Uint8Array`);
+  abuffer(bytes, "source.read");
   if (bytes.length !== length) {
     throw new SealkitError(
       "ERR_TRUNCATED",
@@ -73,7 +75,8 @@ async function readExactly(source: ByteSource, offset: number, length: number): 
  * @example
  * const source = await fetchSource("https://cdn.example.com/video.slkt");
  * const { plaintext } = await decryptRange(source, { start: 1_000_000, end: 2_000_000, providers });
- * @throws {TypeError} for a bad source or option types
+ * @throws {TypeError} for a bad source or option types, and when `source.read` returns anything but a Uint8Array
+ * over an (attached, unshared) ArrayBuffer
  * @throws {RangeError} when `maxEncryptedDataKeys` is outside 1 to 65,535 (before any read), or start/end are not
  * integers with 0 <= start <= end <= plaintext length. The length is judged only after the header and, for an `end`
  * past it, the final frame authenticated: a forged header or a truncated envelope is a SealkitError, not a RangeError.

@@ -3,6 +3,7 @@
 
 import { type EnvelopeHeader, malformed, parseHeader, SealkitError, tryParseHeader } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
+import { checkChunk } from "./lib/check-bytes.js";
 import type { ContentCipher } from "./lib/content-cipher.js";
 import { frameWireLength, nextFrame, truncated } from "./lib/frame-reader.js";
 import {
@@ -37,7 +38,8 @@ export interface DecryptStreamOptions extends DecryptOptions {
  * @throws {TypeError} / {RangeError} at once for bad options. The stream errors with SealkitError
  * ERR_ENVELOPE_MALFORMED, ERR_UNSUPPORTED_VERSION, ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE,
  * ERR_TOO_MANY_ENCRYPTED_DATA_KEYS, ERR_LIMIT_EXCEEDED, ERR_CONTEXT_MISMATCH, ERR_NO_DECRYPTABLE_KEY,
- * ERR_AUTHENTICATION_FAILED or ERR_TRUNCATED, and with TypeError for a chunk that is not a Uint8Array.
+ * ERR_AUTHENTICATION_FAILED or ERR_TRUNCATED, and with TypeError for a chunk that is not a Uint8Array or is a view of
+ * a SharedArrayBuffer or a detached buffer.
  */
 export function decryptStream(options: DecryptStreamOptions): TransformStream<Uint8Array, Uint8Array> {
   const checked = checkDecryptOptions(options);
@@ -81,8 +83,9 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         needed = result.needed;
         return;
       }
-      // Keep a copy of the header alone, so that it does not pin the first body chunk.
-      header = parseHeader(bytes.slice(0, result.header.length), parseOptions);
+      // Keep a copy of the header alone, so that it does not pin the first body chunk nor change when the writer
+      // reuses its buffer (a copy by the constructor: a Node Buffer's slice() is a view).
+      header = parseHeader(new Uint8Array(bytes.subarray(0, result.header.length)), parseOptions);
       queue.consume(header.length);
       checkExpectedContext(header, checked);
       opening = streamSignal(checked.signal);
@@ -138,9 +141,7 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(reason: unknown): void } = {
     async transform(chunk, controller) {
       try {
-        if (!(chunk instanceof Uint8Array)) {
-          throw new TypeError(`decryptStream expected Uint8Array chunks, got ${typeof chunk}`);
-        }
+        checkChunk(chunk, "decryptStream");
         queue.push(chunk);
         await pump(controller);
         // The writer may reuse its buffer once this call resolved: keep copies of the bytes still queued.

@@ -1,6 +1,7 @@
 // One-shot decryption of an envelope held in memory.
 
-import { abytes, type EnvelopeHeader, malformed, parseHeader } from "@sealkit/core";
+import { type EnvelopeHeader, malformed, parseHeader } from "@sealkit/core";
+import { abuffer } from "./lib/check-bytes.js";
 import { InOrder } from "./lib/content-cipher.js";
 import { nextFrame, truncated } from "./lib/frame-reader.js";
 import {
@@ -25,14 +26,15 @@ export interface DecryptResult {
  *
  * Order of checks: the header is parsed (with its limits), the expected context is checked, a data key is
  * opened, the commitment and the header tag are verified, then every frame.
- * @throws {TypeError} when `envelope` is not a Uint8Array or an option has the wrong type
+ * @throws {TypeError} when `envelope` is not a Uint8Array, is a view of a SharedArrayBuffer or of a detached
+ * buffer, or an option has the wrong type
  * @throws {RangeError} when `providers` is empty or `maxEncryptedDataKeys` is out of range
  * @throws {SealkitError} ERR_ENVELOPE_MALFORMED, ERR_UNSUPPORTED_VERSION, ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE,
  * ERR_TOO_MANY_ENCRYPTED_DATA_KEYS, ERR_LIMIT_EXCEEDED, ERR_CONTEXT_MISMATCH, ERR_NO_DECRYPTABLE_KEY,
  * ERR_AUTHENTICATION_FAILED, ERR_TRUNCATED
  */
 export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
-  abytes(envelope, "envelope");
+  abuffer(envelope, "envelope");
   const checked = checkDecryptOptions(options);
   const header = parseHeader(
     envelope,

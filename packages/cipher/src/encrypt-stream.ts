@@ -3,6 +3,7 @@
 
 import { MAX_FRAME_INDEX, SealkitError } from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
+import { checkChunk } from "./lib/check-bytes.js";
 import type { ContentCipher } from "./lib/content-cipher.js";
 import { framePrefix } from "./lib/frame-reader.js";
 import {
@@ -42,7 +43,8 @@ function sealFrame(
  * @example
  * await Readable.toWeb(createReadStream("in")).pipeThrough(encryptStream({ providers })).pipeTo(Writable.toWeb(createWriteStream("out.slkt")));
  * @throws {TypeError} / {RangeError} at once for bad options; {SealkitError} ERR_UNSUPPORTED_SUITE,
- * ERR_FRAME_SIZE at once. The stream errors with TypeError for a chunk that is not a Uint8Array, and with the
+ * ERR_FRAME_SIZE at once. The stream errors with TypeError for a chunk that is not a Uint8Array (or is a view of a
+ * SharedArrayBuffer or a detached buffer), and with the
  * providers' SealkitErrors or ERR_LIMIT_EXCEEDED.
  */
 export function encryptStream(options: EncryptOptions): TransformStream<Uint8Array, Uint8Array> {
@@ -102,9 +104,7 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
     },
     async transform(chunk, controller) {
       try {
-        if (!(chunk instanceof Uint8Array)) {
-          throw new TypeError(`encryptStream expected Uint8Array chunks, got ${typeof chunk}`);
-        }
+        checkChunk(chunk, "encryptStream");
         queue.push(chunk);
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
         // Strictly more than a frame: the last full frame may turn out to be the final one.

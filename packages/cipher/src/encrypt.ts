@@ -1,13 +1,13 @@
 // One-shot encryption of a Uint8Array into an envelope.
 
 import {
-  abytes,
   encryptedBodyLength,
   FRAME_FINAL,
   FRAME_REGULAR,
   MAX_FRAME_INDEX,
   SealkitError,
 } from "@sealkit/core";
+import { abuffer } from "./lib/check-bytes.js";
 import { InOrder } from "./lib/content-cipher.js";
 import { checkEncryptOptions, type EncryptOptions, startMessage } from "./lib/message.js";
 
@@ -19,13 +19,14 @@ export type { EncryptOptions } from "./lib/message.js";
  *
  * @example
  * const sealed = await encrypt(bytes, { providers: [rawKeyProvider({ keyId: "k1", key })], context: { tenant: "acme" } });
- * @throws {TypeError} when `plaintext` is not a Uint8Array or an option has the wrong type
+ * @throws {TypeError} when `plaintext` is not a Uint8Array, is a view of a SharedArrayBuffer or of a detached
+ * buffer, or an option has the wrong type
  * @throws {RangeError} when `providers` is empty
  * @throws {SealkitError} ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE, ERR_LIMIT_EXCEEDED (context or header too large,
  * too many frames), or a provider's error (ERR_ACCESS_DENIED, ERR_KEY_NOT_FOUND, ERR_PROVIDER_UNAVAILABLE, ...)
  */
 export async function encrypt(plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
-  abytes(plaintext, "plaintext");
+  abuffer(plaintext, "plaintext");
   const checked = checkEncryptOptions(options);
   const { frameSize } = checked;
   const frameCount = plaintext.length === 0 ? 1 : Math.ceil(plaintext.length / frameSize);

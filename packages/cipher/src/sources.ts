@@ -1,6 +1,7 @@
 // Random-access byte sources for decryptRange: a buffer, or a URL read with HTTP Range requests.
 
-import { abytes, aint, aobject, malformed, readAtMost, SealkitError } from "@sealkit/core";
+import { aint, aobject, malformed, readAtMost, SealkitError } from "@sealkit/core";
+import { abuffer } from "./lib/check-bytes.js";
 
 /** Bytes of an envelope that can be read at any offset: a buffer, a file handle, an HTTP object. */
 export interface ByteSource {
@@ -12,10 +13,10 @@ export interface ByteSource {
 
 /**
  * A ByteSource over bytes in memory.
- * @throws {TypeError} when `bytes` is not a Uint8Array
+ * @throws {TypeError} when `bytes` is not a Uint8Array, or is a view of a SharedArrayBuffer or a detached buffer
  */
 export function bytesSource(bytes: Uint8Array): ByteSource {
-  abytes(bytes, "bytes");
+  abuffer(bytes, "bytes");
   return {
     size: bytes.length,
     async read(offset, length) {

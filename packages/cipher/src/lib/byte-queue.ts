@@ -25,7 +25,8 @@ export class ByteQueue {
   own(): void {
     for (let i = 0; i < this.#chunks.length; i++) {
       if (!this.#owned[i]) {
-        this.#chunks[i] = this.#chunks[i]!.slice();
+        // new Uint8Array(view) copies; view.slice() would not for a Node Buffer, whose slice is a view.
+        this.#chunks[i] = new Uint8Array(this.#chunks[i]!);
         this.#owned[i] = true;
       }
     }

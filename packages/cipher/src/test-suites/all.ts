@@ -2,6 +2,7 @@
 
 import { envelopeCases } from "./envelope.js";
 import type { Cipher, TestCase } from "./harness.js";
+import { inputCases } from "./inputs.js";
 import { primitiveCases, type WycheproofTally } from "./primitives.js";
 import { rangeCases } from "./range.js";
 import { streamCases } from "./streams.js";
@@ -16,6 +17,7 @@ export function allSuites(
     envelope: envelopeCases(cipher),
     streams: streamCases(cipher),
     range: rangeCases(cipher),
+    inputs: inputCases(cipher),
     vectors: vectorCases(cipher),
   };
 }
