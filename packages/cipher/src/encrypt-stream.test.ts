@@ -69,6 +69,45 @@ describe("encryptStream input handling", () => {
   }
 });
 
+describe("encryptStream leaves no copy of the plaintext behind", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: the copies it made of held-back and frame-spanning bytes are zeroed once sealed`, async () => {
+      // No zero byte in the plaintext: a copy that was wiped is all zeros, one that was not is not.
+      const plaintext = pattern(2_000).map((b) => b | 1);
+      const written: Uint8Array[] = [];
+      const stream = encryptStream({ providers: [provider()], suite, frameSize: 64 });
+      const reading = (async () => {
+        const parts: Uint8Array[] = [];
+        const reader = stream.readable.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return concatBytes(...parts);
+          parts.push(value);
+        }
+      })();
+      const writer = stream.writable.getWriter();
+      // Chunks of 100 bytes in frames of 64: most frames span two chunks, and every write leaves bytes held back.
+      for (let at = 0; at < plaintext.length; at += 100) {
+        const chunk = plaintext.slice(at, at + 100);
+        written.push(chunk);
+        await writer.write(chunk);
+      }
+      await writer.close();
+      // Wiping right after the seal call is safe: Web Crypto copies its input before encrypt() returns.
+      const opened = await decrypt(await reading, { providers: [provider()] });
+      expect(equalBytes(opened.plaintext, plaintext)).toBe(true);
+      const own = new Set(written.map((chunk) => chunk.buffer));
+      const copies = ciphers.sealed.filter((bytes) => !own.has(bytes.buffer));
+      expect(copies.length).toBeGreaterThan(10);
+      for (const copy of copies) expect(copy.every((b) => b === 0)).toBe(true);
+      // The caller's own chunks are the caller's: untouched.
+      for (let i = 0; i < written.length; i++) {
+        expect(equalBytes(written[i]!, plaintext.subarray(i * 100, i * 100 + 100))).toBe(true);
+      }
+    });
+  }
+});
+
 describe("encryptStream disposes the content cipher however the stream ends", () => {
   for (const suite of SUITES) {
     it(`${suite}: when the consumer cancels after the header`, async () => {

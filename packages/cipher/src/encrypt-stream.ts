@@ -37,7 +37,8 @@ function sealFrame(
  * each time more than a frame of plaintext is buffered. One frame is always held back until the input ends,
  * because the last frame is written as a final frame even when it is full. With AES-256-GCM several frames
  * are encrypted at once. The data key is requested from the providers when the stream starts. A writer may reuse
- * its buffer once a write resolved: bytes held back for the next frame are copied. Cancelling the readable side or
+ * its buffer once a write resolved: bytes held back for the next frame are copied, and
+ * those copies are zeroed once sealed. Cancelling the readable side or
  * aborting the writable side wipes the content key.
  *
  * @example
@@ -109,7 +110,7 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
         // Strictly more than a frame: the last full frame may turn out to be the final one.
         while (queue.length > frameSize) {
-          const frame = sealFrame(cipher!, index++, false, queue.take(frameSize));
+          const frame = queue.takeAndWipe(frameSize, (bytes) => sealFrame(cipher!, index++, false, bytes));
           if (frame instanceof Uint8Array) emit(frame);
           else await inFlight!.push(frame);
         }
@@ -122,7 +123,7 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
     async flush(controller) {
       try {
         const emit = (frame: Uint8Array) => controller.enqueue(frame);
-        const frame = sealFrame(cipher!, index++, true, queue.take(queue.length));
+        const frame = queue.takeAndWipe(queue.length, (bytes) => sealFrame(cipher!, index++, true, bytes));
         if (frame instanceof Uint8Array) emit(frame);
         else await inFlight!.push(frame);
         await inFlight!.drain();

@@ -73,11 +73,20 @@ export class ByteQueue {
     }
   }
 
-  /** Removes and returns the first `n` bytes. The view stays valid: the queue never reuses memory. */
-  take(n: number): Uint8Array {
+  /**
+   * Removes the first `n` bytes and hands them to `use`, then zeroes them if the queue allocated them itself (a copy
+   * of held-back bytes, or bytes merged across chunks), so that no copy of a caller's plaintext outlives `use`. `use`
+   * must be done with the bytes when it returns (Web Crypto copies its input before `encrypt()` returns).
+   */
+  takeAndWipe<T>(n: number, use: (bytes: Uint8Array) => T): T {
     const bytes = this.peek(n);
+    const owned = n > 0 && this.#owned[0] === true;
     this.consume(n);
-    return bytes;
+    try {
+      return use(bytes);
+    } finally {
+      if (owned) bytes.fill(0);
+    }
   }
 
   /** Drops everything, zeroing the bytes the queue allocated itself (callers' chunks are theirs to wipe). */

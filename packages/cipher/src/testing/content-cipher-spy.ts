@@ -19,6 +19,8 @@ export const ciphers = {
   live: 0,
   /** Every buffer a frame was opened into (or, with openDetached, opened as). */
   opened: new Set<Uint8Array>(),
+  /** Every plaintext a frame was sealed from. */
+  sealed: [] as Uint8Array[],
   /**
    * When set, an asynchronous (AES-GCM) open settles only once the frame is decrypted into its buffer and the promise
    * this returns for the frame's index settled: frames decrypted and verified but still in flight, on demand.
@@ -28,6 +30,7 @@ export const ciphers = {
     this.created = 0;
     this.live = 0;
     this.opened.clear();
+    this.sealed = [];
     this.gate = undefined;
   },
 };
@@ -43,6 +46,10 @@ export function spyOnContentCiphers(mod: typeof ContentCipherModule): typeof Con
       let disposed = false;
       return {
         ...cipher,
+        seal(...sealArgs: Parameters<typeof cipher.seal>) {
+          ciphers.sealed.push(sealArgs[2]);
+          return cipher.seal(...sealArgs);
+        },
         open(...openArgs: Parameters<typeof cipher.open>) {
           ciphers.opened.add(openArgs[3]);
           const pending = cipher.open(...openArgs);
