@@ -1,10 +1,11 @@
 // The `sealkit` command tree (commander 14): every command, its options and its help text.
 
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { aliases, audit, grants, keys, policy, usage } from "./commands/admin.js";
 import { decryptCommand, encryptCommand } from "./commands/crypt.js";
 import { inspectCommand, rewrapCommand } from "./commands/envelope.js";
 import { benchCommand, serveCommand } from "./commands/serve.js";
+import { completionScript, SHELLS, type Shell } from "./completion.js";
 import { describeError, EXIT, EXIT_CODES_HELP, exitCodeOf } from "./exit-codes.js";
 import { endProgressLine } from "./output.js";
 import { Session } from "./providers.js";
@@ -439,6 +440,25 @@ Example:
     .description("Run the cipher benchmarks of tools/bench in a child process (from a Sealkit checkout).")
     .option("--quick", "a short run")
     .action(act((opts) => benchCommand(opts as never)));
+
+  program
+    .command("completion")
+    .summary("print the shell completion script (bash, zsh or fish)")
+    .description(
+      "Print a completion script for the shell: subcommands, options, option values (providers, suites, on/off) and file names complete on Tab. Generated from this sealkit's commands, so it matches them.",
+    )
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELLS))
+    .addHelpText(
+      "after",
+      `
+Install:
+  bash  echo 'source <(sealkit completion bash)' >> ~/.bashrc
+  zsh   sealkit completion zsh > "\${fpath[1]}/_sealkit"   (then a new shell; compinit must be on)
+  fish  sealkit completion fish > ~/.config/fish/completions/sealkit.fish`,
+    )
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
+    });
 
   return program;
 }

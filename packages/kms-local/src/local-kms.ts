@@ -1,7 +1,7 @@
 // LocalKms: AWS KMS's operations in process, on SQLite, with key policies, grants and a fail-closed audit log.
 
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve as resolvePath } from "node:path";
 import {
   concatBytes,
@@ -27,6 +27,7 @@ import {
   pick,
 } from "./audit-params.js";
 import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
+import { dataDirAccessProblem, prepareDataDir } from "./data-dir.js";
 import { accessDenied, invalidState, KmsError, keyNotFound, notFound, validation } from "./errors.js";
 import {
   aliasArn,
@@ -353,14 +354,22 @@ export class LocalKms {
       throw new TypeError(`"region" expected a region such as "us-east-1"`);
     if (!/^\d{12}$/.test(location.account)) throw new TypeError(`"account" expected a 12-digit account id`);
     const clock = options.clock ?? (() => new Date());
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      prepareDataDir(dataDir);
+    } catch (cause) {
+      throw new KmsError("KMSInternalException", (cause as Error).message, { cause });
+    }
     let db: Database.Database;
     try {
       db = openStore(join(dataDir, "kms.db"));
     } catch (cause) {
+      const code = String((cause as { code?: unknown }).code ?? "");
+      const access = /^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)
+        ? dataDirAccessProblem(dataDir)
+        : undefined;
       throw new KmsError(
         "KMSInternalException",
-        `cannot open ${join(dataDir, "kms.db")}: ${(cause as Error).message}`,
+        `cannot open ${join(dataDir, "kms.db")}: ${access ?? (cause as Error).message}`,
         { cause },
       );
     }
@@ -391,6 +400,18 @@ export class LocalKms {
         throw error;
       if (SealkitError.isInstance(error)) {
         throw new KmsError("KMSInternalException", error.message, { cause: error });
+      }
+      if (storeProblem(error) !== undefined) {
+        // The audit log's database, or kms.db written at start (the root check): SQLite's words name no file.
+        const code = String((error as { code?: unknown }).code);
+        const access = /^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)
+          ? dataDirAccessProblem(dataDir)
+          : undefined;
+        throw new KmsError(
+          "KMSInternalException",
+          `cannot open the data dir ${dataDir}: ${access ?? `${(error as Error).message} (${code})`}`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -2126,7 +2147,7 @@ export class LocalKms {
         this.#rollback();
         throw failClosed(ctx, cause);
       }
-      if (!error) this.#commit();
+      if (!error) await this.#commitAfterAudit(event, ctx);
       return { result, error, event, pending: false };
     });
     return locked.then(async ({ result, error, event, pending }) => {
@@ -2181,6 +2202,40 @@ export class LocalKms {
     this.#transactionEdge();
     if (this.#mustSync && this.#db.pragma("synchronous", { simple: true }) !== 2) {
       this.#db.pragma("wal_checkpoint(PASSIVE)");
+    }
+  }
+
+  /**
+   * Commits a change whose audit event is already durable. In WAL mode a transaction's pages reach the disk only at
+   * COMMIT, so a full disk (or an I/O error) shows here, after the event said the change was made: the change is
+   * rolled back, the call's secrets are wiped, and a second event with the same requestID records that it did not
+   * take effect, so the audit log never claims a change kms.db does not hold.
+   * @throws {KmsError} KMSInternalException naming the reason (disk full, read-only, I/O error)
+   */
+  async #commitAfterAudit(event: AuditEventInput, ctx?: CallContext): Promise<void> {
+    try {
+      this.#commit();
+    } catch (cause) {
+      if (ctx) wipe(...ctx.secrets);
+      try {
+        this.#rollback();
+      } catch {
+        // SQLite rolls a transaction back itself when its commit fails for a full disk or an I/O error.
+      }
+      const failure = storeFailure(cause);
+      // Same requestID, a new eventID.
+      const { eventId: _attemptEventId, ...attempt } = event as AuditEventInput & { eventId?: string };
+      await this.#audit
+        .append({
+          ...attempt,
+          responseElements: null,
+          errorCode: failure.awsName,
+          errorMessage: `${failure.message} The event before with this requestID recorded the change before it was committed; it did not take effect.`,
+        })
+        .catch(() => {
+          // The audit log is unavailable too: the caller still learns that the change was not made.
+        });
+      throw failure;
     }
   }
 
@@ -2256,8 +2311,9 @@ export class LocalKms {
       try {
         this.#sql("DELETE FROM keys WHERE id = ?").run(row.id);
         this.#sql("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
-        await this.#audit.append(this.#serviceEvent("DeleteKey", arn, now));
-        this.#commit();
+        const event = this.#serviceEvent("DeleteKey", arn, now);
+        await this.#audit.append(event);
+        await this.#commitAfterAudit(event);
         this.#forget(row.id);
       } catch {
         this.#rollback();
@@ -2274,8 +2330,9 @@ export class LocalKms {
           now + row.rotation_period_days! * DAY,
           row.id,
         );
-        await this.#audit.append(this.#serviceEvent("RotateKey", keyArn(this.location, row.id), now));
-        this.#commit();
+        const event = this.#serviceEvent("RotateKey", keyArn(this.location, row.id), now);
+        await this.#audit.append(event);
+        await this.#commitAfterAudit(event);
       } catch {
         this.#rollback();
       }
@@ -3046,8 +3103,40 @@ function invalidCiphertextError(): KmsError {
   );
 }
 
+/** SQLite result codes of a database that cannot be written, with what they mean for the data dir. */
+const STORE_FAILURES: readonly [prefix: string, why: string][] = [
+  ["SQLITE_FULL", "the disk holding the data dir is full"],
+  ["SQLITE_READONLY", "the data dir is read-only"],
+  ["SQLITE_IOERR", "an I/O error"],
+  ["SQLITE_CANTOPEN", "a file of the data dir cannot be opened"],
+  ["SQLITE_CORRUPT", "the database is damaged"],
+  ["SQLITE_NOTADB", "the database is damaged"],
+];
+
+/** The reason a SQLite error means kms.db cannot be written, or undefined for other errors. */
+function storeProblem(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const found = STORE_FAILURES.find(([prefix]) => code === prefix || code.startsWith(`${prefix}_`));
+  return found ? `${found[1]}: ${code}` : undefined;
+}
+
+/**
+ * The error a call fails with when kms.db cannot be written. It says why (a client sees it too, so no path);
+ * the request was not performed.
+ */
+function storeFailure(cause: unknown): KmsError {
+  const problem = storeProblem(cause) ?? "an internal error";
+  return new KmsError(
+    "KMSInternalException",
+    `kms.db could not be written (${problem}); the request was not performed.`,
+    { cause },
+  );
+}
+
 function toKmsError(e: unknown): KmsError {
   if (KmsError.isInstance(e)) return e;
+  if (storeProblem(e) !== undefined) return storeFailure(e);
   if (e instanceof TypeError || e instanceof RangeError)
     return new KmsError("ValidationException", e.message, { cause: e });
   if (SealkitError.isInstance(e) && (e.code === "ERR_LIMIT_EXCEEDED" || e.code === "ERR_REQUEST_INVALID")) {
