@@ -42,6 +42,7 @@ import {
 } from "./key-id.js";
 import {
   CONTEXT_OPERATIONS,
+  canListRetirableGrants,
   canRetireGrant,
   checkLockout,
   conditionKeysFor,
@@ -1446,6 +1447,70 @@ export class LocalKms {
           limit + 1,
         ) as GrantRow[];
         const { page, ...info } = pageOf(rows, limit, "ListGrants", (g) => [g.created_at, g.grant_id]);
+        return { Grants: page.map((g) => this.#grantEntry(g)), ...info };
+      },
+    );
+  }
+
+  /**
+   * ListRetirableGrants: the grants on every key of this KMS whose retiring principal is exactly `RetiringPrincipal`
+   * (or `RetiringServicePrincipal`; give one of them, not both), oldest first, paged by `Limit` (1 to 100, default
+   * 50) and `Marker` (a position: grants retired meanwhile do not make the next page skip any).
+   *
+   * AWS KMS authorizes it by the IAM permission kms:ListRetirableGrants in the caller's account, for "a principal in
+   * your AWS account", and lists grants on keys of any account. There is no IAM here, so, as for ListKeys, every
+   * principal of an account may call it for a retiring principal ARN of that account; a retiring principal of
+   * another account is AccessDeniedException, and a service principal may list only its own grants. Key policies
+   * are not consulted (they do not govern this operation in AWS either).
+   * @throws {KmsError} ValidationException (neither or both principals, a malformed member, Limit outside 1 to 100),
+   *   InvalidArnException (a RetiringPrincipal that is not a principal ARN or service principal),
+   *   InvalidMarkerException, AccessDeniedException
+   */
+  async listRetirableGrants(
+    caller: Caller,
+    request: { RetiringPrincipal?: string; RetiringServicePrincipal?: string; Limit?: number; Marker?: string },
+  ): Promise<{ Grants: GrantListEntry[] } & ListResponse> {
+    return this.#call(
+      "ListRetirableGrants",
+      caller,
+      request,
+      {
+        readOnly: true,
+        params: (r) => pick(r, ["RetiringPrincipal", "RetiringServicePrincipal", "Limit", "Marker"]),
+      },
+      async () => {
+        const req = objectRequest(request);
+        // The model's constraints first (Limit's model range is 1 to 1,000; the service's is 1 to 100), every
+        // failed one reported; then the rule between the two principal members.
+        const v = new Violations();
+        if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => optionalString(req.Marker, "Marker", 1, 1024));
+        const absent = (x: unknown) => x === undefined || x === null;
+        const principal = absent(req.RetiringPrincipal)
+          ? undefined
+          : v.check(() => validateGrantPrincipal(req.RetiringPrincipal, "RetiringPrincipal"));
+        const service = absent(req.RetiringServicePrincipal)
+          ? undefined
+          : v.check(() => optionalString(req.RetiringServicePrincipal, "RetiringServicePrincipal", 1, 256));
+        v.throwIfAny();
+        if ((principal === undefined) === (service === undefined))
+          throw validation("You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both.");
+        if (service !== undefined && !SERVICE_PRINCIPAL_NAME.test(service))
+          throw validation(`RetiringServicePrincipal ${service} is not a service principal such as ec2.amazonaws.com`);
+        const retiring = (principal ?? service)!;
+        if (!canListRetirableGrants(retiring, caller.principal, caller.account)) {
+          throw new KmsError(
+            "AccessDeniedException",
+            `User: ${caller.principal} is not authorized to perform: kms:ListRetirableGrants for the retiring principal ${retiring}: it is not a principal of the caller's account`,
+          );
+        }
+        const limit = checkLimit(req.Limit, 100, 50);
+        const after = decodeMarker(req.Marker, "ListRetirableGrants", ["n", "s"]) ?? [-1, ""];
+        const rows = this.#sql(
+          `SELECT * FROM grants WHERE retiring = ? AND (created_at, grant_id) > (?, ?)
+             ORDER BY created_at, grant_id LIMIT ?`,
+        ).all(retiring, after[0], after[1], limit + 1) as GrantRow[];
+        const { page, ...info } = pageOf(rows, limit, "ListRetirableGrants", (g) => [g.created_at, g.grant_id]);
         return { Grants: page.map((g) => this.#grantEntry(g)), ...info };
       },
     );

@@ -230,6 +230,19 @@ export function canRetireGrant(grant: Grant, principal: string, account?: string
 }
 
 /**
+ * Whether `principal` of `account` may list the grants whose retiring principal is `retiring` (ListRetirableGrants).
+ * AWS KMS authorizes ListRetirableGrants by the IAM permission kms:ListRetirableGrants in the caller's account and
+ * takes "a principal in your AWS account"; a service principal may list only its own grants
+ * (RetiringServicePrincipal). There is no IAM here, so, as for ListKeys, every principal of an account may list
+ * the grants retirable by any principal of that account: `retiring` must be an ARN in `account`, or the caller's
+ * own service principal name.
+ */
+export function canListRetirableGrants(retiring: string, principal: string, account: string): boolean {
+  if (!retiring.startsWith("arn:")) return retiring === principal;
+  return accountOf(retiring) === account;
+}
+
+/**
  * Validates CreateGrant's `Operations`: a non-empty list of AWS grant operation names, each valid for the
  * key's usage. Returns the list.
  *

@@ -13,6 +13,7 @@ export {
   newGrantId,
 } from "./grant-token.js";
 export {
+  canListRetirableGrants,
   canRetireGrant,
   constraintsAtLeastAsStrict,
   contextSatisfies,

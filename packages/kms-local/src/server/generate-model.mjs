@@ -31,6 +31,7 @@ export const OPERATIONS = [
   "ListKeyPolicies",
   "CreateGrant",
   "ListGrants",
+  "ListRetirableGrants",
   "RetireGrant",
   "RevokeGrant",
   "TagResource",

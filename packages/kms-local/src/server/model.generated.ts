@@ -405,6 +405,39 @@ export const OPERATION_MODELS: { readonly [operation: string]: OperationModel } 
     },
     required: ["KeyId"],
   },
+  ListRetirableGrants: {
+    input: {
+      Limit: "n",
+      Marker: "s",
+      RetiringPrincipal: "s",
+      RetiringServicePrincipal: "s",
+    },
+    output: {
+      Grants: [
+        "l",
+        {
+          KeyId: "s",
+          GrantId: "s",
+          Name: "s",
+          CreationDate: "t",
+          GranteePrincipal: "s",
+          RetiringPrincipal: "s",
+          IssuingAccount: "s",
+          Operations: ["l", "s"],
+          Constraints: {
+            EncryptionContextSubset: ["m", "s"],
+            EncryptionContextEquals: ["m", "s"],
+            SourceArn: "s",
+          },
+          GranteeServicePrincipal: "s",
+          RetiringServicePrincipal: "s",
+        },
+      ],
+      NextMarker: "s",
+      Truncated: "b",
+    },
+    required: [],
+  },
   RetireGrant: {
     input: {
       GrantToken: "s",

@@ -23,6 +23,7 @@ export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
   ListKeyRotations: 100,
   ListKeys: 500,
   ListResourceTags: 2_000,
+  ListRetirableGrants: 100,
   PutKeyPolicy: 15,
   RetireGrant: 30,
   RevokeGrant: 30,
