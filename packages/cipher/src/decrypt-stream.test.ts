@@ -251,6 +251,39 @@ describe("decryptStream disposes the content cipher however the stream ends", ()
   });
 });
 
+describe("decryptStream wipes the final frame it holds until the input ends", () => {
+  for (const suite of SUITES) {
+    for (const ending of ["the consumer cancels", "a byte follows the final frame"] as const) {
+      it(`${suite}: when ${ending}`, async () => {
+        const envelope = await sealed(suite);
+        const stream = decryptStream({ providers: [provider()] });
+        const writer = stream.writable.getWriter();
+        const reader = stream.readable.getReader();
+        const received: Uint8Array[] = [];
+        const regular = 31 * 64;
+        writer.write(envelope).catch(() => {});
+        for (let got = 0; got < regular; ) {
+          const { value } = await reader.read();
+          received.push(value!);
+          got += value!.length;
+        }
+        // Every frame is open, the final one included: held, not handed on.
+        await until(() => ciphers.opened.size === 32);
+        const held = [...ciphers.opened].filter((buffer) => !received.includes(buffer));
+        expect(held).toHaveLength(1);
+        expect(held[0]!.length).toBe(2000 - regular);
+        if (ending === "the consumer cancels") await reader.cancel("not interested");
+        else {
+          writer.write(new Uint8Array([0])).catch(() => {});
+          await expect(reader.read()).rejects.toMatchObject({ code: "ERR_ENVELOPE_MALFORMED" });
+        }
+        await until(() => held[0]!.every((b) => b === 0));
+        expect(ciphers.live).toBe(0);
+      });
+    }
+  }
+});
+
 describe("decryptStream input handling", () => {
   for (const suite of SUITES) {
     it(`${suite}: accepts a writer that reuses one buffer for every chunk once each write resolved`, async () => {

@@ -28,7 +28,9 @@ export interface DecryptStreamOptions extends DecryptOptions {
  * **Caveat: a streaming decryptor releases verified frames before it has seen the end of the envelope.** Every
  * chunk it emits is authentic, but a stream cut short after some frames emits those frames and only then errors
  * (ERR_TRUNCATED, when the input ends). When partial output is unacceptable, use one-shot `decrypt`, or decrypt
- * to a temporary file and rename it only when the stream finished without error (as the Sealkit CLI does).
+ * to a temporary file and rename it only when the stream finished without error (as the Sealkit CLI does). The final
+ * frame is held until the input ends and handed on only when nothing follows it (otherwise ERR_ENVELOPE_MALFORMED),
+ * so once its plaintext has come out the stream ends without error.
  *
  * A writer may reuse its buffer once a write resolved (bytes held for an incomplete frame are copied). Cancelling the
  * readable side or aborting the writable side wipes the content key and the last plaintext from the WASM heap.
@@ -56,12 +58,20 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
   let inFlight: OrderedEmitter<Uint8Array> | undefined;
   let index = 1;
   let done = false;
+  // The final frame's plaintext (or, for AES-GCM, its opening), held until the input ends: bytes after it make the
+  // envelope invalid, and a stream that hands on its final frame must then end without error.
+  let held: Promise<Uint8Array> | undefined;
   // Set once the stream is cancelled or aborted: a pending header step must then dispose what it opens.
   let stopped = false;
   // While the data key is being opened: cancelling the stream aborts that provider call.
   let opening: StreamSignal | undefined;
 
   const release = (): void => {
+    held?.then(
+      (plaintext) => plaintext.fill(0),
+      () => {},
+    );
+    held = undefined;
     inFlight?.abandon();
     cipher?.dispose();
     queue.clear();
@@ -129,8 +139,12 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         plaintext = out;
       }
       index++;
-      if (frame.final) done = true;
-      if (pending) await inFlight!.push(pending);
+      if (frame.final) {
+        done = true;
+        held = pending ?? Promise.resolve(plaintext!);
+        // Observed in flush, or wiped by release(): never an unhandled rejection.
+        held.catch(() => {});
+      } else if (pending) await inFlight!.push(pending);
       else emit(plaintext!);
     }
     if (done && queue.length > 0) throw malformed("trailing bytes after the final frame");
@@ -150,7 +164,7 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         fail(error);
       }
     },
-    async flush() {
+    async flush(controller) {
       try {
         if (!header) {
           // What arrived is parsed once more as a whole: pump() waits for the `needed` bytes before it parses
@@ -161,6 +175,9 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
         }
         await inFlight!.drain();
         if (!done) throw truncated();
+        const last = await held!;
+        held = undefined;
+        if (last.length > 0) controller.enqueue(last);
         cipher!.dispose();
       } catch (error) {
         fail(error);

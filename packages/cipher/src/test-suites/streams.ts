@@ -245,6 +245,49 @@ export function streamCases(cipher: Cipher): TestCase[] {
         );
       },
     });
+    cases.push({
+      name: `${suite}: the final frame comes out only once the input ended right after it (no trailing bytes)`,
+      async run() {
+        const frameSize = 64;
+        const plaintext = testBytes(3 * frameSize + 8, 6);
+        const sealed = await encrypt(plaintext, { providers, suite, frameSize });
+        const regular = 3 * frameSize;
+        // Bytes after the final frame, in its chunk or in a later one: the envelope is not valid, and what came out
+        // before the error must not be all of its plaintext (one-shot decrypt returns none of it).
+        for (const [label, chunks] of [
+          ["in the final frame's chunk", [concatBytes(sealed, new Uint8Array([0]))]],
+          ["in a later chunk", [sealed, new Uint8Array([0])]],
+          ["after a pause", [sealed.subarray(0, 100), sealed.subarray(100), new Uint8Array(3)]],
+        ] as const) {
+          const outcome = await drive(decryptStream({ providers }), async (writer) => {
+            for (const chunk of chunks) await writer.write(chunk);
+          });
+          expectFailed(outcome, plaintext, regular, `trailing byte ${label}`);
+          assert(
+            SealkitError.isInstance(outcome.error, "ERR_ENVELOPE_MALFORMED"),
+            `trailing byte ${label}: ERR_ENVELOPE_MALFORMED`,
+          );
+        }
+        // The whole envelope written, the input not yet closed: the regular frames come out, the final one waits.
+        const stream = decryptStream({ providers });
+        const writer = stream.writable.getWriter();
+        writer.write(sealed).catch(() => {});
+        const reader = stream.readable.getReader();
+        const early = await readWithin(reader, regular, 3000);
+        assert(early === regular, `released ${early} bytes of the regular frames, expected ${regular}`);
+        const next = reader.read();
+        const waited = await Promise.race([
+          next,
+          new Promise((resolve) => setTimeout(() => resolve("waiting"), 300)),
+        ]);
+        assert(waited === "waiting", "the final frame came out before the input ended");
+        await writer.close();
+        const last = await next;
+        assert(!last.done && last.value.length === plaintext.length - regular, "the final frame at the end");
+        assertEqualBytes(last.value, plaintext.subarray(regular), "the final frame's plaintext");
+        assert((await reader.read()).done, "the stream ends after the final frame");
+      },
+    });
   }
 
   cases.push({
