@@ -195,5 +195,70 @@ export function inputCases(cipher: Cipher): TestCase[] {
       },
     });
   }
+  cases.push({
+    name: "a Map (or any object but a plain one) as context or expectContext is a TypeError, never an empty context",
+    async run() {
+      const envelope = await encrypt(testBytes(100), {
+        providers,
+        frameSize: 64,
+        context: { tenant: "globex" },
+      });
+      const pairs = new Map([["tenant", "acme"]]);
+      const bad = (v: unknown) => v as never;
+      const plainObject = /plain object/;
+      // Before: a Map has no own enumerable properties, so it was read as {}: encrypt bound no context at all, and
+      // every decryptor accepted another tenant's envelope.
+      await expectThrows(
+        () => encrypt(testBytes(1), { providers, context: bad(pairs) }),
+        TypeError,
+        "encrypt",
+        plainObject,
+      );
+      await expectThrows(
+        () => encryptStream({ providers, context: bad(pairs) }),
+        TypeError,
+        "encryptStream",
+        plainObject,
+      );
+      await expectThrows(
+        () => decrypt(envelope, { providers, expectContext: bad(pairs) }),
+        TypeError,
+        "decrypt",
+        plainObject,
+      );
+      await expectThrows(
+        () => decryptStream({ providers, expectContext: bad(pairs) }),
+        TypeError,
+        "decryptStream",
+        plainObject,
+      );
+      await expectThrows(
+        () => decryptRange(bytesSource(envelope), { providers, start: 0, end: 1, expectContext: bad(pairs) }),
+        TypeError,
+        "decryptRange",
+        plainObject,
+      );
+      for (const other of [new Date(0), new Set(["tenant"]), new URLSearchParams("tenant=acme")]) {
+        await expectThrows(
+          () => decrypt(envelope, { providers, expectContext: bad(other) }),
+          TypeError,
+          `expectContext ${other.constructor.name}`,
+          plainObject,
+        );
+      }
+      // Plain objects, with or without a prototype, are what they always were.
+      const bare = Object.assign(Object.create(null), { tenant: "globex" });
+      assert(
+        (await decrypt(envelope, { providers, expectContext: bare })).plaintext.length === 100,
+        "a null-prototype object",
+      );
+      await expectThrows(
+        () => encrypt(testBytes(1), { providers, context: bad(new Map()) }),
+        TypeError,
+        "an empty Map",
+        plainObject,
+      );
+    },
+  });
   return cases;
 }
