@@ -7,7 +7,12 @@ import { abuffer } from "./lib/check-bytes.js";
 export interface ByteSource {
   /** The envelope's length in bytes. */
   readonly size: number;
-  /** Returns exactly `length` bytes starting at `offset` (within `size`). */
+  /**
+   * Returns exactly `length` bytes starting at `offset` (within `size`), fewer only when the envelope is shorter than
+   * `size` said (ERR_TRUNCATED). The bytes must stay as returned until `decryptRange` settles: it may have two reads
+   * in flight at once and keeps the header's bytes, so a source that reads into one reused buffer makes a valid
+   * envelope fail (with an envelope error; nothing unauthenticated is returned).
+   */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 

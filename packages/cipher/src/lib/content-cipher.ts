@@ -127,8 +127,10 @@ function aesCipher(key: CryptoKey): ContentCipher {
   };
   const openDetached = async (index: number, final: boolean, ciphertextAndTag: Uint8Array) => {
     const params = aesGcmParams(frameNonce(suite, index), frameAad(final));
+    // Outside the try: a cipher used after dispose is a bug to report as such, not a forged frame.
+    const key = use();
     try {
-      return new Uint8Array(await crypto.subtle.decrypt(params, use(), ciphertextAndTag as BufferSource));
+      return new Uint8Array(await crypto.subtle.decrypt(params, key, ciphertextAndTag as BufferSource));
     } catch {
       throw authenticationFailed();
     }

@@ -192,6 +192,58 @@ export function streamCases(cipher: Cipher): TestCase[] {
       },
     });
     cases.push({
+      name: `${suite}: a consumer that stops reading stops the source: both streams read ahead a bounded number of frames`,
+      async run() {
+        const frameSize = 4096;
+        const chunk = 1024;
+        const plaintext = testBytes(1024 * 1024, 12);
+        const sealed = await encrypt(plaintext, { providers, suite, frameSize });
+        // Frames a stream keeps in flight: 8 through Web Crypto (AES-256-GCM), 1 for XChaCha20-Poly1305.
+        const window = suite === "AES_256_GCM" ? 8 : 1;
+        const bound = parseHeader(sealed).length + (window + 2) * (frameSize + 21) + 2 * chunk;
+        for (const [label, input, stream] of [
+          ["encryptStream", plaintext, encryptStream({ providers, suite, frameSize })],
+          ["decryptStream", sealed, decryptStream({ providers })],
+        ] as const) {
+          let pulled = 0;
+          const source = new ReadableStream<Uint8Array>(
+            {
+              pull(controller) {
+                if (pulled >= input.length) return controller.close();
+                controller.enqueue(input.slice(pulled, pulled + chunk));
+                pulled += chunk;
+              },
+            },
+            { highWaterMark: 0 },
+          );
+          const reader = source.pipeThrough(stream).getReader();
+          const first = await reader.read();
+          assert(!first.done, `${label}: first chunk`);
+          const pause = () => new Promise((resolve) => setTimeout(resolve, 300));
+          await pause();
+          const afterPause = pulled;
+          await pause();
+          assert(
+            afterPause <= bound,
+            `${label}: read ${afterPause} bytes ahead of a stalled consumer (bound ${bound})`,
+          );
+          assert(
+            pulled === afterPause,
+            `${label}: kept reading while the consumer stalled (${afterPause} -> ${pulled})`,
+          );
+          const parts = [first.value];
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            parts.push(value);
+          }
+          const output = concatBytes(...parts);
+          if (label === "decryptStream") assertEqualBytes(output, plaintext, label);
+          else assertEqualBytes((await decrypt(output, { providers })).plaintext, plaintext, label);
+        }
+      },
+    });
+    cases.push({
       name: `${suite}: 3 MiB in the default frame size through both streams`,
       async run() {
         const plaintext = testBytes(3 * 1024 * 1024 + 17, 11);
