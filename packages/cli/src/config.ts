@@ -22,6 +22,8 @@ export interface ProfileSettings {
   rawKeyFile?: string;
   suite?: string;
   frameSize?: number;
+  /** AWS accounts whose keys decrypt and rewrap may use when the envelope names them (no --key). */
+  discoveryAccounts?: string[];
   pkcs11?: {
     library?: string;
     tokenLabel?: string;
@@ -45,6 +47,11 @@ export interface Settings {
   readonly rawKeyFile: string | undefined;
   readonly suite: string | undefined;
   readonly frameSize: number | undefined;
+  /**
+   * With the aws provider and no --key: only the envelope's keys in these accounts are tried (the AWS Encryption
+   * SDK's discovery filter). Undefined when not set.
+   */
+  readonly discoveryAccounts: readonly string[] | undefined;
   readonly pkcs11: {
     readonly library: string | undefined;
     readonly tokenLabel: string | undefined;
@@ -67,6 +74,7 @@ export interface ProviderFlags {
   rawKeyFile?: string;
   suite?: string;
   frameSize?: string;
+  discoveryAccount?: string[];
   pkcs11Library?: string;
   pkcs11Token?: string;
   pkcs11KeyLabel?: string;
@@ -87,6 +95,7 @@ const PROFILE_FIELDS = new Set([
   "rawKeyFile",
   "suite",
   "frameSize",
+  "discoveryAccounts",
   "pkcs11",
 ]);
 
@@ -127,7 +136,14 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
   }
   // Shapes the fields are read in: a wrong one was ignored (pkcs11 as a string, a misspelt "pinENV", so the PIN
   // seemed missing) or reached the KMS as "[object Object]".
-  const { key, pkcs11 } = profile as ProfileSettings;
+  const { key, pkcs11, discoveryAccounts } = profile as ProfileSettings;
+  if (
+    discoveryAccounts !== undefined &&
+    !(Array.isArray(discoveryAccounts) && discoveryAccounts.every((a) => typeof a === "string"))
+  )
+    throw new UsageError(
+      `profile "${profileName}" in ${file}: "discoveryAccounts" expected an array of account ids`,
+    );
   if (
     key !== undefined &&
     typeof key !== "string" &&
@@ -200,6 +216,20 @@ export function parseSize(text: string, what: string): number {
 }
 
 /**
+ * AWS account ids (12 digits each, deduplicated).
+ * @throws {UsageError} naming `what` for anything else
+ */
+function accountIds(list: readonly string[], what: string): string[] {
+  const ids = list.map((a) => a.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (!/^\d{12}$/.test(id))
+      throw new UsageError(`${what} expected 12-digit AWS account ids, got ${JSON.stringify(id)}`);
+  }
+  if (ids.length === 0) throw new UsageError(`${what} expected at least one 12-digit AWS account id`);
+  return [...new Set(ids)];
+}
+
+/**
  * Resolves the provider settings: a flag wins over an environment variable, which wins over the profile, which
  * wins over the default. The default provider is `aws` when an endpoint is set (the admin commands send it there
  * too; `encrypt --endpoint <url> --key alias/x` used a local key of that name instead), else `local`;
@@ -239,6 +269,14 @@ export function resolveSettings(
     flags.frameSize ??
     env.SEALKIT_FRAME_SIZE ??
     (profile.frameSize !== undefined ? String(profile.frameSize) : undefined);
+  const discoveryAccounts =
+    flags.discoveryAccount && flags.discoveryAccount.length > 0
+      ? accountIds(flags.discoveryAccount, "--discovery-account")
+      : env.SEALKIT_DISCOVERY_ACCOUNTS
+        ? accountIds(env.SEALKIT_DISCOVERY_ACCOUNTS.split(","), "SEALKIT_DISCOVERY_ACCOUNTS")
+        : profile.discoveryAccounts !== undefined
+          ? accountIds(profile.discoveryAccounts, "profile field discoveryAccounts")
+          : undefined;
   const p = profile.pkcs11 ?? {};
   let profilePin: string | undefined = str(p.pin, "pkcs11.pin");
   if (p.pinEnv) profilePin = env[p.pinEnv] || profilePin;
@@ -253,6 +291,7 @@ export function resolveSettings(
     endpoint,
     rawKeyFile: pick(flags.rawKeyFile, "SEALKIT_RAW_KEY_FILE", profile.rawKeyFile, "rawKeyFile"),
     suite: pick(flags.suite, "SEALKIT_SUITE", profile.suite, "suite"),
+    discoveryAccounts,
     frameSize:
       frameSizeText === undefined
         ? undefined

@@ -22,6 +22,7 @@ const ENVIRONMENT_HELP = `Provider settings (a flag wins over an environment var
   SEALKIT_RAW_KEY_FILE   raw provider key: 32 bytes, or 64 hex characters
   SEALKIT_SUITE          cipher suite of new envelopes (default xchacha20-poly1305)
   SEALKIT_FRAME_SIZE     frame size of new envelopes (default 64 KiB)
+  SEALKIT_DISCOVERY_ACCOUNTS  aws provider, decrypt/rewrap without --key: accounts whose keys may open envelopes
   SEALKIT_PKCS11_LIBRARY, SEALKIT_PKCS11_TOKEN, SEALKIT_PKCS11_PIN, SEALKIT_PKCS11_KEY_LABEL, SEALKIT_PKCS11_PROFILE
   SEALKIT_CONFIG_FILE    config file (default ~/.sealkit/config.json: { "profiles": { "default": { ... } } })
   SEALKIT_PROFILE        profile to use (default "default"; --profile wins)
@@ -171,6 +172,11 @@ Examples:
         "--expect-context <k=v>",
         "require this context pair (repeatable); exit 7 when missing",
         collect,
+      )
+      .option(
+        "--discovery-account <id>",
+        "aws provider without --key: try only the envelope's keys in this AWS account (repeatable; env SEALKIT_DISCOVERY_ACCOUNTS)",
+        collect,
       ),
     "key to decrypt with (default: the keys the envelope names)",
   )
@@ -205,7 +211,12 @@ Examples:
         "key id, ARN or alias whose encrypted data key to drop (repeatable)",
         collect,
       )
-      .option("--json", "print the summary as JSON"),
+      .option("--json", "print the summary as JSON")
+      .option(
+        "--discovery-account <id>",
+        "aws provider without --key: open only with the envelopes' keys in this AWS account (repeatable)",
+        collect,
+      ),
     "key to open the envelopes with (default: the keys they name)",
   )
     .addHelpText(

@@ -32,6 +32,30 @@ function isBusy(error: unknown): boolean {
 /** The provider id of AWS KMS envelopes (also written by the local KMS). */
 const AWS_KMS_PROVIDER_ID = "aws-kms";
 
+/**
+ * The AWS KMS keys an envelope names that decrypt may ask KMS about: all of them, or with a discovery filter only
+ * key and alias ARNs of the listed accounts (a bare key id or alias names no account). An envelope anyone can
+ * write may name a key in the writer's own account, whose policy lets everyone decrypt: without a filter, such an
+ * envelope decrypts to whatever its writer chose.
+ * @throws {SealkitError} ERR_NO_DECRYPTABLE_KEY when the filter leaves none, naming the accounts the envelope uses
+ */
+function discoveredAwsKeys(keyIds: readonly string[], accounts: readonly string[] | undefined): string[] {
+  if (accounts === undefined) return [...keyIds];
+  const accountOf = (id: string) => /^arn:[a-z-]+:kms:[a-z0-9-]*:(\d{12}):(?:key|alias)\//.exec(id)?.[1];
+  const allowed = keyIds.filter((id) => {
+    const account = accountOf(id);
+    return account !== undefined && accounts.includes(account);
+  });
+  if (allowed.length === 0 && keyIds.length > 0) {
+    const named = [...new Set(keyIds.map((id) => accountOf(id) ?? "no account (not an ARN)"))];
+    throw new SealkitError(
+      "ERR_NO_DECRYPTABLE_KEY",
+      `the envelope names no AWS KMS key in the discovery accounts (${accounts.join(", ")}): its keys are in ${named.join(", ")}`,
+    );
+  }
+  return allowed;
+}
+
 /** The caller the CLI acts as against the in-process local KMS. */
 export interface LocalCaller {
   principal: string;
@@ -213,7 +237,7 @@ export class Session {
         return ids(AWS_KMS_PROVIDER_ID).filter((id) => kms.resolveKeyArn(id) !== undefined);
       }
       case "aws":
-        return ids(AWS_KMS_PROVIDER_ID);
+        return discoveredAwsKeys(ids(AWS_KMS_PROVIDER_ID), settings.discoveryAccounts);
       case "raw":
         return ids("raw");
       case "pkcs11":

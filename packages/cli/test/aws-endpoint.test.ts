@@ -80,6 +80,68 @@ describe("--endpoint without --provider", () => {
   });
 });
 
+describe("--discovery-account (decrypt and rewrap without --key)", () => {
+  it("tries only the envelope's keys in the listed accounts, from the flag, the environment or the profile", async () => {
+    await ok(["encrypt", "--endpoint", url, "--key", "alias/remote", "-o", "d.slkt"], {
+      cwd,
+      env: aliceEnv,
+      input: "discovered",
+    });
+    const decrypt = ["decrypt", "d.slkt", "--endpoint", url];
+    // The key is in 111122223333: another account refuses before asking KMS, and says where the keys are.
+    const other = await run([...decrypt, "--discovery-account", "444455556666"], { cwd, env: aliceEnv });
+    expect(other.code).toBe(7);
+    expect(other.out).toBe("");
+    expect(other.stderr).toContain(
+      "the envelope names no AWS KMS key in the discovery accounts (444455556666): its keys are in 111122223333",
+    );
+    const listed = ["--discovery-account", "444455556666", "--discovery-account", "111122223333"];
+    expect((await ok([...decrypt, ...listed], { cwd, env: aliceEnv })).out).toBe("discovered");
+    const fromEnv = { ...aliceEnv, SEALKIT_DISCOVERY_ACCOUNTS: "444455556666" };
+    expect((await run(decrypt, { cwd, env: fromEnv })).code).toBe(7);
+    const config = join(cwd, "discovery.json");
+    writeFileSync(config, JSON.stringify({ profiles: { default: { discoveryAccounts: ["111122223333"] } } }));
+    const fromProfile = { ...aliceEnv, SEALKIT_CONFIG_FILE: config };
+    expect((await ok(decrypt, { cwd, env: fromProfile })).out).toBe("discovered");
+    // A flag wins over the profile; --key is used as given, whatever the filter.
+    expect(
+      (await run([...decrypt, "--discovery-account", "444455556666"], { cwd, env: fromProfile })).code,
+    ).toBe(7);
+    expect(
+      (
+        await ok([...decrypt, "--key", remoteArn, "--discovery-account", "444455556666"], {
+          cwd,
+          env: aliceEnv,
+        })
+      ).out,
+    ).toBe("discovered");
+    // rewrap opens the same way.
+    await ok(["keys", "create", "--endpoint", url, "--alias", "alias/second"], { cwd, env: aliceEnv });
+    const rewrap = ["rewrap", "d.slkt", "--provider", "aws", "--endpoint", url, "--to-key", "alias/second"];
+    expect((await run([...rewrap, "--discovery-account", "444455556666"], { cwd, env: aliceEnv })).code).toBe(
+      7,
+    );
+    await ok([...rewrap, "--discovery-account", "111122223333"], { cwd, env: aliceEnv });
+    const info = JSON.parse((await ok(["inspect", "d.slkt", "--json"], { cwd })).out);
+    expect(info.encryptedDataKeys).toHaveLength(2);
+  });
+
+  it("refuses what is not a 12-digit account id (exit 2, naming where it came from)", async () => {
+    const r = await run(["decrypt", "d.slkt", "--endpoint", url, "--discovery-account", "1234"], {
+      cwd,
+      env: aliceEnv,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--discovery-account expected 12-digit AWS account ids, got "1234"');
+    const e = await run(["decrypt", "d.slkt", "--endpoint", url], {
+      cwd,
+      env: { ...aliceEnv, SEALKIT_DISCOVERY_ACCOUNTS: "111122223333,alice" },
+    });
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('SEALKIT_DISCOVERY_ACCOUNTS expected 12-digit AWS account ids, got "alice"');
+  });
+});
+
 describe("the data dir of a running kms serve", () => {
   it("is reported busy after a short wait, pointing at --endpoint", async () => {
     const started = Date.now();
