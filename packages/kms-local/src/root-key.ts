@@ -166,6 +166,14 @@ export function loadRootKeyFile(path: string, create: boolean): AesKeyWrapper {
     return createRootKeyFile(path);
   }
   if (!stats.isFile()) throw keyFileError(path, "is not a regular file");
+  const uid = process.geteuid?.();
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    // OpenSSH's rule for private keys: another user who owns the file can read the root key, whatever its mode.
+    throw new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `root key file ${path} belongs to user ${stats.uid}, but this process runs as user ${uid}: that user can read the root key. chown it to the user that runs the KMS (or root)`,
+    );
+  }
   const mode = stats.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new SealkitError(
