@@ -96,6 +96,73 @@ describe("Principal and NotPrincipal (IAM User Guide: Principal, NotPrincipal, f
   });
 });
 
+describe("roles with a path (IAM: role names are unique in an account; a session ARN has no path)", () => {
+  const session: Caller = {
+    principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Deployer/run-1`,
+    account: ACCOUNT,
+  };
+
+  it("a key policy naming a role with its path allows the role's sessions (it refused them)", async () => {
+    const kms = await setup();
+    const KeyId = (
+      await kms.createKey(ROOT, {
+        Policy: policyJson([
+          {
+            Sid: "Admin",
+            Effect: "Allow",
+            Principal: { AWS: ROOT.principal },
+            Action: "kms:*",
+            Resource: "*",
+            // Not every principal of the account: only the root user, so the role's statement decides.
+            Condition: { StringEquals: { "aws:PrincipalType": "Account" } },
+          },
+          {
+            Sid: "Deployer",
+            Effect: "Allow",
+            Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/ci/Deployer` },
+            Action: ["kms:Encrypt", "kms:Decrypt"],
+            Resource: "*",
+          },
+        ]),
+      })
+    ).KeyMetadata.KeyId;
+    const { CiphertextBlob } = await kms.encrypt(session, { KeyId, Plaintext: bytes(2) });
+    expect((await kms.decrypt(session, { CiphertextBlob })).Plaintext).toEqual(bytes(2));
+    const other: Caller = {
+      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Deployer2/run-1`,
+      account: ACCOUNT,
+    };
+    await rejects(kms.decrypt(other, { CiphertextBlob }), "AccessDeniedException");
+  });
+
+  it("a grant to a role with its path is usable by, and retirable by, the role's sessions", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, []);
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(2) });
+    // Another account's role, so that no key policy statement allows it and the grant decides.
+    const foreign: Caller = {
+      principal: "arn:aws:sts::444455556666:assumed-role/Deployer/run-2",
+      account: "444455556666",
+    };
+    const foreignGrant = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: "arn:aws:iam::444455556666:role/ci/Deployer",
+      Operations: ["Decrypt", "RetireGrant"],
+    });
+    const other = await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: "arn:aws:iam::444455556666:role/ci/Deployer2",
+      Operations: ["Decrypt", "RetireGrant"],
+    });
+    expect((await kms.decrypt(foreign, { CiphertextBlob })).Plaintext).toEqual(bytes(2));
+    await kms.retireGrant(foreign, { KeyId, GrantId: foreignGrant.GrantId });
+    await rejects(kms.decrypt(foreign, { CiphertextBlob }), "AccessDeniedException");
+    // The session of a role with another name neither uses nor retires the other grant.
+    await rejects(kms.retireGrant(foreign, { KeyId, GrantId: other.GrantId }), "AccessDeniedException");
+    expect((await kms.listGrants(ROOT, { KeyId })).Grants.map((g) => g.GrantId)).toEqual([other.GrantId]);
+  });
+});
+
 describe("CreateGrant's kms:EncryptionContext:<key> and kms:EncryptionContextKeys (AWS KMS condition keys)", () => {
   const grant = (constraints?: Record<string, Record<string, string>>) => ({
     GranteePrincipal: BOB.principal,

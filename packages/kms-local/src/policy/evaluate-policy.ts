@@ -17,6 +17,21 @@ export function roleArnOfSession(principal: string): string | undefined {
   return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
 }
 
+const ROLE_ARN = /^arn:([a-z0-9-]+):iam::(\d{12}):role\/(?:[^/]+\/)*([^/]+)$/;
+
+/**
+ * Whether the role ARN `named` (with or without a path, `arn:aws:iam::1:role/team/R`) is the role `sessionRole` of
+ * an assumed-role session (as `roleArnOfSession` gives it, without a path). A session ARN carries the role's name
+ * but not its path, and role names are unique in an account whatever their path, so partition, account and name
+ * decide.
+ */
+export function sameRole(named: string, sessionRole: string): boolean {
+  if (named === sessionRole) return true;
+  const a = ROLE_ARN.exec(named);
+  const b = a ? ROLE_ARN.exec(sessionRole) : null;
+  return a !== null && b !== null && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
 const ACCOUNT_ROOT = /^arn:[a-z0-9-]+:iam::(\d{12}):root$/;
 
 /** Whether a Principal element names the caller. */
@@ -31,7 +46,10 @@ function principalMatches(
   if (m.arns.size > 0) {
     if (m.arns.has(request.principal)) return true;
     const role = roleArn();
-    if (role !== undefined && m.arns.has(role)) return true;
+    if (role !== undefined) {
+      if (m.arns.has(role)) return true;
+      for (const named of m.arns) if (sameRole(named, role)) return true;
+    }
   }
   // A service principal is a request the service makes as itself. A user's request that comes through a service
   // (kms:ViaService, IAM's forward access sessions) is the user's and is authorized as the user's.

@@ -51,6 +51,25 @@ export const GRANT_CASES: readonly GrantCase[] = [
     expected: true,
   },
   {
+    // IAM role names are unique in an account whatever their path, and a session ARN carries the name only.
+    name: "role grantee with a path matches its session",
+    grant: { GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/service-role/KeyAdmin` },
+    request: { grantee: ADMIN_SESSION },
+    expected: true,
+  },
+  {
+    name: "role grantee with a path does not match another role's session of the same account",
+    grant: { GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/service-role/KeyAdmin` },
+    request: { grantee: `arn:aws:sts::${ACCOUNT}:assumed-role/KeyAdmin2/s` },
+    expected: false,
+  },
+  {
+    name: "role grantee with a path does not match a same-named role's session in another account",
+    grant: { GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/service-role/KeyAdmin` },
+    request: { grantee: `arn:aws:sts::${OTHER_ACCOUNT}:assumed-role/KeyAdmin/s`, account: OTHER_ACCOUNT },
+    expected: false,
+  },
+  {
     name: "account-root grantee matches a principal of that account",
     grant: { GranteePrincipal: ROOT },
     request: { grantee: BOB },

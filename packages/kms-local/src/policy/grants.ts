@@ -2,7 +2,7 @@
 
 import { KmsError, validation } from "../errors.js";
 import { constraintError, missingError } from "../request-checks.js";
-import { roleArnOfSession } from "./evaluate-policy.js";
+import { roleArnOfSession, sameRole } from "./evaluate-policy.js";
 import { CONTEXT_OPERATIONS } from "./operations.js";
 
 /** Every operation a grant may allow (AWS's GrantOperation enum). */
@@ -90,14 +90,16 @@ function accountOf(principal: string): string | undefined {
 }
 
 /**
- * Whether `principal` is the principal a grant names (`named`): the same ARN, a session of the named role, or
- * any principal of the account when `named` is an account root (no IAM here: see docs/KMS-LOCAL.md).
+ * Whether `principal` is the principal a grant names (`named`): the same ARN, a session of the named role (named
+ * with or without its path), or any principal of the account when `named` is an account root (no IAM here: see
+ * docs/KMS-LOCAL.md).
  */
 export function grantPrincipalMatches(named: string, principal: string, account?: string): boolean {
   if (named === principal) return true;
   const root = ROOT_ARN.exec(named)?.[1] ?? (ACCOUNT_ID.test(named) ? named : undefined);
   if (root !== undefined) return (account ?? accountOf(principal)) === root;
-  return roleArnOfSession(principal) === named;
+  const role = roleArnOfSession(principal);
+  return role !== undefined && sameRole(named, role);
 }
 
 /**

@@ -147,6 +147,20 @@ export const EVALUATION_CASES: readonly EvaluationCase[] = [
     expected: "allow",
   },
   {
+    // IAM matches a role principal by the role (role names are unique in an account whatever their path); a
+    // session ARN carries the role's name but not its path.
+    name: "role principal with a path matches its assumed-role session",
+    statements: [{ ...allowAccount, Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admins/KeyAdmin` } }],
+    request: { principal: ADMIN_SESSION },
+    expected: "allow",
+  },
+  {
+    name: "role principal with a path does not match a session of a role with a longer name",
+    statements: [{ ...allowAccount, Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admins/Admin` } }],
+    request: { principal: ADMIN_SESSION },
+    expected: "implicit-deny",
+  },
+  {
     name: "role principal does not match another role's session",
     statements: [{ ...allowAccount, Principal: { AWS: ADMIN_ROLE } }],
     request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Other/s` },
