@@ -388,5 +388,41 @@ export function streamCases(cipher: Cipher): TestCase[] {
       await expectThrows(() => failed, TypeError, "string chunk: write");
     },
   });
+
+  cases.push({
+    name: "a stream that failed stays failed: every later read and write gets the same typed error",
+    async run() {
+      const sealed = await encrypt(testBytes(300), { providers, frameSize: 64 });
+      const damaged = sealed.slice();
+      damaged[damaged.length - 30]! ^= 1;
+      const stream = decryptStream({ providers });
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      writer.write(damaged).catch(() => {});
+      let first: unknown;
+      try {
+        while (!(await reader.read()).done);
+      } catch (error) {
+        first = error;
+      }
+      assert(
+        SealkitError.isInstance(first, "ERR_AUTHENTICATION_FAILED"),
+        "the damaged frame fails the stream",
+      );
+      for (const [label, again] of [
+        ["read", () => reader.read()],
+        ["write", () => writer.write(sealed)],
+        ["read after a write", () => reader.read()],
+      ] as const) {
+        let later: unknown;
+        try {
+          await again();
+        } catch (error) {
+          later = error;
+        }
+        assert(later === first, `${label} after the failure: the same error, not a new one`);
+      }
+    },
+  });
   return cases;
 }
