@@ -6,6 +6,14 @@ export class ByteQueue {
   #owned: boolean[] = [];
   #length = 0;
 
+  /**
+   * @param allocate makes every array the queue owns (copies of held bytes, merges across chunks): a test passes one
+   * that records them, to see that each is zeroed once its bytes were handed out.
+   */
+  constructor(
+    private readonly allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+  ) {}
+
   get length(): number {
     return this.#length;
   }
@@ -25,8 +33,10 @@ export class ByteQueue {
   own(): void {
     for (let i = 0; i < this.#chunks.length; i++) {
       if (!this.#owned[i]) {
-        // new Uint8Array(view) copies; view.slice() would not for a Node Buffer, whose slice is a view.
-        this.#chunks[i] = new Uint8Array(this.#chunks[i]!);
+        // A copy by set(): view.slice() would not copy a Node Buffer, whose slice is a view.
+        const copy = this.allocate(this.#chunks[i]!.length);
+        copy.set(this.#chunks[i]!);
+        this.#chunks[i] = copy;
         this.#owned[i] = true;
       }
     }
@@ -38,13 +48,15 @@ export class ByteQueue {
     if (n === 0) return new Uint8Array(0);
     const first = this.#chunks[0]!;
     if (first.length >= n) return first.subarray(0, n);
-    // Merge just enough leading chunks, and keep the merged chunk so a second peek does not copy again.
-    const merged = new Uint8Array(n);
+    // Merge just enough leading chunks, and keep the merged chunk so a second peek does not copy again. The bytes the
+    // queue owned are zeroed as they move into the merged chunk: one copy of them is left, not two.
+    const merged = this.allocate(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(chunk.length, n - filled);
       merged.set(chunk.subarray(0, take), filled);
+      if (this.#owned[0]) chunk.fill(0, 0, take);
       filled += take;
       if (take === chunk.length) {
         this.#chunks.shift();
