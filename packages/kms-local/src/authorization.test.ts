@@ -225,3 +225,120 @@ describe("CreateGrant's kms:EncryptionContext:<key> and kms:EncryptionContextKey
     await rejects(kms.createGrant(carol, { KeyId, ...grant() }), "AccessDeniedException");
   });
 });
+
+describe("CreateGrant's condition keys and grants that create grants (already right; AWS KMS condition keys, grants)", () => {
+  it("kms:GrantOperations (ForAllValues), kms:GranteePrincipal, kms:RetiringPrincipal and kms:GrantConstraintType", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "CarolGrantsEncryptOnly",
+        Effect: "Allow",
+        Principal: { AWS: CAROL.principal },
+        Action: "kms:CreateGrant",
+        Resource: "*",
+        Condition: {
+          "ForAllValues:StringEquals": { "kms:GrantOperations": ["Encrypt", "ReEncryptTo"] },
+          StringEquals: {
+            "kms:GranteePrincipal": BOB.principal,
+            "kms:RetiringPrincipal": CAROL.principal,
+            "kms:GrantConstraintType": "EncryptionContextEquals",
+          },
+        },
+      },
+    ]);
+    const ok = {
+      KeyId,
+      GranteePrincipal: BOB.principal,
+      RetiringPrincipal: CAROL.principal,
+      Operations: ["Encrypt"],
+      Constraints: { EncryptionContextEquals: { tenant: "acme" } },
+    };
+    await kms.createGrant(CAROL, ok);
+    for (const wrong of [
+      { ...ok, Operations: ["Encrypt", "Decrypt"] },
+      { ...ok, GranteePrincipal: ALICE.principal },
+      { ...ok, RetiringPrincipal: BOB.principal },
+      { KeyId, GranteePrincipal: BOB.principal, Operations: ["Encrypt"], Constraints: ok.Constraints },
+      { ...ok, Constraints: { EncryptionContextSubset: { tenant: "acme" } } },
+      { ...ok, Constraints: undefined },
+    ])
+      await rejects(kms.createGrant(CAROL, wrong), "AccessDeniedException");
+  });
+
+  it("a grant's CreateGrant creates only narrower grants, and a key policy Deny still applies to it", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, [
+      {
+        Sid: "OnlyRootGrantsCreateGrant",
+        Effect: "Deny",
+        NotPrincipal: { AWS: ROOT.principal },
+        Action: "kms:CreateGrant",
+        Resource: "*",
+        Condition: { "ForAnyValue:StringEquals": { "kms:GrantOperations": "CreateGrant" } },
+      },
+    ]);
+    // Carol (another account: no key policy statement allows her) gets CreateGrant only from the grant.
+    await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: CAROL.principal,
+      Operations: ["Decrypt", "DescribeKey", "CreateGrant"],
+      Constraints: { EncryptionContextSubset: { tenant: "acme" } },
+    });
+    const child = (Operations: string[], Constraints?: Record<string, Record<string, string>>) => ({
+      KeyId,
+      GranteePrincipal: MALLORY.principal,
+      Operations,
+      ...(Constraints ? { Constraints } : {}),
+    });
+    await kms.createGrant(
+      CAROL,
+      child(["Decrypt"], { EncryptionContextSubset: { tenant: "acme", app: "x" } }),
+    );
+    await kms.createGrant(CAROL, child(["Decrypt"], { EncryptionContextEquals: { tenant: "acme" } }));
+    await rejects(kms.createGrant(CAROL, child(["Decrypt"])), "AccessDeniedException");
+    await rejects(
+      kms.createGrant(CAROL, child(["Decrypt"], { EncryptionContextSubset: { app: "x" } })),
+      "AccessDeniedException",
+    );
+    await rejects(
+      kms.createGrant(CAROL, child(["Encrypt"], { EncryptionContextSubset: { tenant: "acme" } })),
+      "AccessDeniedException",
+    );
+    // The key policy's Deny (everyone but the root user): a child that could itself create grants is refused,
+    // although Carol's grant would allow it.
+    const denied = await rejects(
+      kms.createGrant(
+        CAROL,
+        child(["Decrypt", "CreateGrant"], { EncryptionContextEquals: { tenant: "acme" } }),
+      ),
+      "AccessDeniedException",
+    );
+    expect(denied.message).toContain("explicit deny");
+  });
+
+  it("a grant allows only its operations, and not on a disabled or pending-deletion key", async () => {
+    const kms = await setup();
+    const KeyId = await keyWith(kms, []);
+    await kms.createGrant(ROOT, {
+      KeyId,
+      GranteePrincipal: CAROL.principal,
+      Operations: ["GenerateDataKey"],
+    });
+    const dk = await kms.generateDataKey(CAROL, { KeyId, KeySpec: "AES_256" });
+    await rejects(kms.decrypt(CAROL, { CiphertextBlob: dk.CiphertextBlob }), "AccessDeniedException");
+    await rejects(
+      kms.generateDataKeyWithoutPlaintext(CAROL, { KeyId, KeySpec: "AES_256" }),
+      "AccessDeniedException",
+    );
+    await rejects(
+      kms.reEncrypt(CAROL, { CiphertextBlob: dk.CiphertextBlob, DestinationKeyId: KeyId }),
+      "AccessDeniedException",
+    );
+    await rejects(kms.describeKey(CAROL, { KeyId }), "AccessDeniedException");
+    await kms.disableKey(ROOT, { KeyId });
+    await rejects(kms.generateDataKey(CAROL, { KeyId, KeySpec: "AES_256" }), "DisabledException");
+    await kms.enableKey(ROOT, { KeyId });
+    await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    await rejects(kms.generateDataKey(CAROL, { KeyId, KeySpec: "AES_256" }), "KMSInvalidStateException");
+  });
+});
