@@ -165,3 +165,18 @@ export function dataDirAccessProblem(dataDir: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What an operator should do about a SQLite error met while opening the data dir, or undefined when there is nothing
+ * more to say than SQLite's words: which file is not accessible (see {@link dataDirAccessProblem}), or, for a
+ * damaged database, the usual cause after a restore: `-wal` and `-shm` files of the old database left beside the
+ * restored one. SQLite replays a WAL onto whatever database file has its name; nothing ties it to the file it was
+ * written for.
+ */
+export function explainOpenFailure(dataDir: string, code: string): string | undefined {
+  if (/^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)) return dataDirAccessProblem(dataDir);
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
+    return `a database of the data dir is damaged (${code}). If kms.db or audit.db was just restored into this data dir, the -wal and -shm files beside it belong to the database it replaced: delete kms.db-wal, kms.db-shm, audit.db-wal and audit.db-shm, copy the backup in again (this open may have changed it), then start. Otherwise restore the data dir from its backup`;
+  }
+  return undefined;
+}

@@ -27,7 +27,7 @@ import {
   pick,
 } from "./audit-params.js";
 import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
-import { dataDirAccessProblem, prepareDataDir } from "./data-dir.js";
+import { explainOpenFailure, prepareDataDir } from "./data-dir.js";
 import { accessDenied, invalidState, KmsError, keyNotFound, notFound, validation } from "./errors.js";
 import {
   aliasArn,
@@ -364,13 +364,10 @@ export class LocalKms {
     try {
       db = openStore(join(dataDir, "kms.db"));
     } catch (cause) {
-      const code = String((cause as { code?: unknown }).code ?? "");
-      const access = /^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)
-        ? dataDirAccessProblem(dataDir)
-        : undefined;
+      const explained = explainOpenFailure(dataDir, sqliteCode(cause));
       throw new KmsError(
         "KMSInternalException",
-        `cannot open ${join(dataDir, "kms.db")}: ${access ?? (cause as Error).message}`,
+        `cannot open ${join(dataDir, "kms.db")}: ${explained ?? (cause as Error).message}`,
         { cause },
       );
     }
@@ -397,20 +394,24 @@ export class LocalKms {
       await auditLog?.close().catch(() => {});
       if (ownsRoot) await root?.close?.().catch(() => {});
       db.close();
-      if (KmsError.isInstance(error) || error instanceof TypeError || error instanceof RangeError)
-        throw error;
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      // The audit log's database, or kms.db read and written at start (the root check, the sweep): SQLite's words
+      // name no file and no remedy.
+      const code = sqliteCode(error) || sqliteCode((error as { cause?: unknown }).cause);
+      const explained = code ? explainOpenFailure(dataDir, code) : undefined;
+      if (explained !== undefined) {
+        throw new KmsError("KMSInternalException", `cannot open the data dir ${dataDir}: ${explained}`, {
+          cause: error,
+        });
+      }
+      if (KmsError.isInstance(error)) throw error;
       if (SealkitError.isInstance(error)) {
         throw new KmsError("KMSInternalException", error.message, { cause: error });
       }
       if (storeProblem(error) !== undefined) {
-        // The audit log's database, or kms.db written at start (the root check): SQLite's words name no file.
-        const code = String((error as { code?: unknown }).code);
-        const access = /^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)
-          ? dataDirAccessProblem(dataDir)
-          : undefined;
         throw new KmsError(
           "KMSInternalException",
-          `cannot open the data dir ${dataDir}: ${access ?? `${(error as Error).message} (${code})`}`,
+          `cannot open the data dir ${dataDir}: ${(error as Error).message} (${code})`,
           { cause: error },
         );
       }
@@ -3177,6 +3178,12 @@ const STORE_FAILURES: readonly [prefix: string, why: string][] = [
   ["SQLITE_CORRUPT", "the database is damaged"],
   ["SQLITE_NOTADB", "the database is damaged"],
 ];
+
+/** The SQLite result code of an error (SQLITE_FULL, ...), or "" for other errors. */
+function sqliteCode(e: unknown): string {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_") ? code : "";
+}
 
 /** The reason a SQLite error means kms.db cannot be written, or undefined for other errors. */
 function storeProblem(e: unknown): string | undefined {
