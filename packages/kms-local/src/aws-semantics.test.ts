@@ -787,11 +787,13 @@ describe("key policy size", () => {
   it("a document over the 32 KB quota is LimitExceededException even when its audit record would be huge", async () => {
     const kms = await setup();
     const KeyId = await newKey(kms);
-    // 131,072 control characters: the longest Policy the model allows, six characters each as escaped JSON.
-    for (const Policy of ["\u0001".repeat(131072), "é".repeat(20000)]) {
+    // 131,072 quotes: the longest Policy the model allows, two characters each as escaped JSON. (Control
+    // characters other than tab, LF and CR are outside the model's pattern: a ValidationException.)
+    for (const Policy of ['"'.repeat(131072), "é".repeat(20000)]) {
       await rejects(kms.putKeyPolicy(ROOT, { KeyId, Policy }), "LimitExceededException");
     }
-    await rejects(kms.createKey(ROOT, { Policy: "\u0001".repeat(131072) }), "LimitExceededException");
+    await rejects(kms.createKey(ROOT, { Policy: '"'.repeat(131072) }), "LimitExceededException");
+    await rejects(kms.createKey(ROOT, { Policy: "\u0001".repeat(131072) }), "ValidationException");
   });
 });
 
@@ -997,7 +999,8 @@ describe("pagination markers are positions (API reference: Marker, NextMarker)",
     const keysMarker = (await kms.listKeys(ROOT, { Limit: 1 })).NextMarker!;
     await rejects(kms.listAliases(ROOT, { Marker: keysMarker }), "InvalidMarkerException");
     await rejects(kms.listKeyRotations(ROOT, { KeyId, Marker: keysMarker }), "InvalidMarkerException");
-    await rejects(kms.listKeyPolicies(ROOT, { KeyId, Marker: keysMarker }), "InvalidMarkerException");
+    // ListKeyPolicies models no InvalidMarkerException (AWS's service model): ValidationException.
+    await rejects(kms.listKeyPolicies(ROOT, { KeyId, Marker: keysMarker }), "ValidationException");
     await rejects(kms.listKeys(ROOT, { Marker: `${keysMarker.slice(0, -3)}` }), "InvalidMarkerException");
     await rejects(kms.listKeys(ROOT, { Marker: "skm1.2" }), "InvalidMarkerException");
   });

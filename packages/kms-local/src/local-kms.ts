@@ -73,18 +73,24 @@ import {
   checkAlgorithm,
   checkBytes,
   checkContext,
+  checkCustomKeyStoreIdMember,
   checkEnum,
   checkGrantId,
+  checkGrantIdMember,
   checkGrantTokenList,
+  checkGrantTokenMember,
   checkInt,
   checkKeyIdMember,
   checkLimit,
+  checkMarkerMember,
   checkPolicyName,
   checkPolicyNameMember,
   checkPolicyText,
+  checkPrincipalMember,
   checkString,
   checkTagKeys,
   checkTags,
+  checkXksKeyIdMember,
   decodeMarker,
   dryRun,
   isDryRun,
@@ -591,8 +597,16 @@ export class LocalKms {
         v.check(() =>
           checkEnum(req.Origin, "Origin", ["AWS_KMS"], ["EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"]),
         );
+        v.check(() => checkCustomKeyStoreIdMember(req.CustomKeyStoreId));
         const tags = v.check(() => checkTags(req.Tags));
+        v.check(() => checkXksKeyIdMember(req.XksKeyId));
         v.throwIfAny();
+        // Ignoring them would make a key in the default key store the caller did not ask for.
+        if (req.CustomKeyStoreId != null || req.XksKeyId != null)
+          throw new KmsError(
+            "UnsupportedOperationException",
+            "Custom key stores are not supported by this KMS.",
+          );
         if (req.MultiRegion === true)
           throw new KmsError(
             "UnsupportedOperationException",
@@ -1292,8 +1306,14 @@ export class LocalKms {
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyPolicies", {});
         checkLimit(req.Limit, 1000, 100);
-        // One policy, one page: this KMS never issues a ListKeyPolicies marker.
-        decodeMarker(req.Marker, "ListKeyPolicies", ["s"]);
+        // One policy, one page: this KMS never issues a ListKeyPolicies marker. AWS's model gives ListKeyPolicies no
+        // InvalidMarkerException, so a marker it did not issue is a ValidationException (the common error).
+        try {
+          decodeMarker(req.Marker, "ListKeyPolicies", ["s"]);
+        } catch (e) {
+          if (KmsError.isInstance(e, "InvalidMarkerException")) throw validation("The marker is not valid.");
+          throw e;
+        }
         return { PolicyNames: ["default"], Truncated: false };
       },
     );
@@ -1425,8 +1445,10 @@ export class LocalKms {
         // own 100 is the service's, checked after), every failed one reported.
         const v = new Violations();
         if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => checkMarkerMember(req.Marker));
         v.check(() => checkKeyIdMember(req.KeyId));
-        v.check(() => optionalString(req.GranteePrincipal, "GranteePrincipal", 1, 256));
+        v.check(() => checkGrantIdMember(req.GrantId));
+        v.check(() => checkPrincipalMember(req.GranteePrincipal, "GranteePrincipal"));
         v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListGrants", {});
@@ -1534,6 +1556,11 @@ export class LocalKms {
       { readOnly: false, params: (r) => pick(r, ["KeyId", "GrantId"]) },
       async (ctx) => {
         const req = objectRequest(request);
+        const v = new Violations();
+        v.check(() => checkGrantTokenMember(req.GrantToken));
+        if (req.KeyId != null) v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkGrantIdMember(req.GrantId));
+        v.throwIfAny();
         const dry = isDryRun(req.DryRun);
         let grant: GrantRow | undefined;
         if (req.GrantToken !== undefined) {
@@ -1923,6 +1950,7 @@ export class LocalKms {
         if (req.NumberOfBytes === undefined)
           throw validation("Please specify either number of bytes or key spec.");
         const n = checkInt(req.NumberOfBytes, "NumberOfBytes", 1, 1024);
+        checkCustomKeyStoreIdMember(req.CustomKeyStoreId);
         if (req.CustomKeyStoreId !== undefined || req.Recipient !== undefined) {
           throw new KmsError(
             "UnsupportedOperationException",

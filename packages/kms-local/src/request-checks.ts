@@ -145,7 +145,74 @@ export function checkPolicyText(value: unknown): string {
   if (typeof value !== "string") throw validation("Policy must be a string");
   if (value.length < 1 || value.length > MAX_POLICY_TEXT_LENGTH)
     throw lengthError("policy", undefined, value.length, 1, MAX_POLICY_TEXT_LENGTH);
+  // The model's pattern, matched against the whole document as AWS's validation matches patterns.
+  if (!POLICY_CHARACTERS.test(value))
+    throw constraintError(
+      "policy",
+      undefined,
+      "satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+    );
   return value;
+}
+
+const POLICY_CHARACTERS = /^[\t\n\r\u0020-\u00FF]+$/;
+
+/**
+ * An optional string member with a length of `min` to `max` and a model pattern (`pattern` anchored, `patternText`
+ * as the model writes it), matched against the whole value as AWS's validation matches patterns. Each failed
+ * constraint is its own violation, length first.
+ * @throws {KmsError} ValidationException
+ */
+export function checkPatternedMember(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+  pattern: RegExp,
+  patternText: string,
+): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw validation(`${field} must be a string`);
+  const failed: string[] = [];
+  if (value.length < min) failed.push(`have length greater than or equal to ${min}`);
+  else if (value.length > max) failed.push(`have length less than or equal to ${max}`);
+  if (!pattern.test(value)) failed.push(`satisfy regular expression pattern: ${patternText}`);
+  if (failed.length > 0)
+    throw constraintError(memberName(field), value, ...(failed as [string, ...string[]]));
+  return value;
+}
+
+/**
+ * A principal member that only filters (ListGrants' GranteePrincipal): the model's PrincipalIdType, 1 to 256
+ * characters of `^[\w+=,.@:/-]+$`.
+ * @throws {KmsError} ValidationException
+ */
+export function checkPrincipalMember(value: unknown, field: string): string | undefined {
+  return checkPatternedMember(value, field, 1, 256, /^[\w+=,.@:/-]+$/, "^[\\w+=,.@:/-]+$");
+}
+
+/**
+ * Members naming what this KMS does not have (CreateKey's CustomKeyStoreId and XksKeyId, GenerateRandom's
+ * CustomKeyStoreId): their model constraints, so that a malformed one is a ValidationException as in AWS KMS; that
+ * the feature is unsupported is the caller's check once the model is valid.
+ * @throws {KmsError} ValidationException
+ */
+export function checkCustomKeyStoreIdMember(value: unknown): void {
+  optionalString(value, "CustomKeyStoreId", 1, 64);
+}
+
+/** @see checkCustomKeyStoreIdMember. @throws {KmsError} ValidationException */
+export function checkXksKeyIdMember(value: unknown): void {
+  checkPatternedMember(value, "XksKeyId", 1, 128, /^[a-zA-Z0-9-_.]+$/, "^[a-zA-Z0-9-_.]+$");
+}
+
+/**
+ * RetireGrant's GrantToken member: 1 to 8,192 characters (the model's GrantTokenType); whether this KMS issued it is
+ * InvalidGrantTokenException, checked when it is decoded.
+ * @throws {KmsError} ValidationException
+ */
+export function checkGrantTokenMember(value: unknown): void {
+  optionalString(value, "GrantToken", 1, 8192);
 }
 
 /** PutKeyPolicy's and CreateKey's model length of `Policy`, in characters. */
@@ -298,6 +365,16 @@ export function encodeMarker(list: string, key: MarkerKey): string {
 }
 
 /**
+ * A Marker's model constraints (MarkerType: 1 to 1,024 characters of `[\u0020-\u00FF]*`, matched against the whole
+ * value), which AWS checks before it reads the marker: an empty or overlong one is a ValidationException, not an
+ * InvalidMarkerException.
+ * @throws {KmsError} ValidationException
+ */
+export function checkMarkerMember(value: unknown): void {
+  checkPatternedMember(value, "Marker", 1, 1024, /^[\u0020-\u00FF]*$/, "[\\u0020-\\u00FF]*");
+}
+
+/**
  * The sort key a Marker carries, checked against the list it must come from and the type of each value (`shape`:
  * "s" a string, "n" an integer per value); undefined when there is no marker.
  * @throws {KmsError} InvalidMarkerException for a marker this KMS did not issue for this list
@@ -308,6 +385,7 @@ export function decodeMarker(
   shape: readonly ("s" | "n")[],
 ): MarkerKey | undefined {
   if (value === undefined || value === null) return undefined;
+  checkMarkerMember(value);
   if (typeof value !== "string" || !value.startsWith("skm2.")) throw invalidMarker();
   let decoded: unknown;
   try {
@@ -415,7 +493,20 @@ export function checkPolicyName(value: unknown): void {
   if (value !== undefined && value !== "default") throw validation("PolicyName must be 'default'");
 }
 
+/**
+ * A GrantId member's model constraint (GrantIdType: 1 to 128 characters); absent is fine here.
+ * @throws {KmsError} ValidationException
+ */
+export function checkGrantIdMember(value: unknown): void {
+  optionalString(value, "GrantId", 1, 128);
+}
+
+/**
+ * A GrantId: its model constraint (ValidationException), then the form of the ids this KMS issues.
+ * @throws {KmsError} ValidationException, InvalidGrantIdException
+ */
 export function checkGrantId(value: unknown): void {
+  checkGrantIdMember(value);
   if (typeof value !== "string" || !/^[A-Za-z0-9-]{1,128}$/.test(value))
     throw new KmsError("InvalidGrantIdException", "The grant id is not valid.");
 }
