@@ -192,7 +192,7 @@ export function loadRootKeyFile(path: string, create: boolean): AesKeyWrapper {
     wipe(bytes);
     throw new SealkitError(
       "ERR_PROVIDER_UNAVAILABLE",
-      `root key file ${path} must hold exactly 32 bytes, but holds ${length}${length === 0 ? " (it is empty: if this data dir holds no keys yet, delete it and start again; otherwise restore it from the backup)" : ""}`,
+      `root key file ${path} must hold exactly 32 bytes, but holds ${length}${length === 0 ? " (it is empty: if this data dir holds no keys yet, delete it and start again; otherwise restore it from the backup)" : " (it is damaged or not a root key file: restore it from the backup of this data dir)"}`,
     );
   }
   const wrapper = new AesKeyWrapper(bytes, "file");
