@@ -513,7 +513,12 @@ export class LocalKms {
     return this.#auditLog;
   }
 
-  /** Waits for calls in progress, wipes cached backing keys and closes the database, the audit log and the root key. */
+  /**
+   * Waits for calls in progress, wipes cached backing keys and closes the database, the audit log and the root key.
+   * Everything is released even when one of them fails to close; the first failure is then thrown.
+   * @throws {KmsError} KMSInternalException when the audit log cannot write its final digest (a full disk); the
+   * data dir is closed anyway, and the next open signs the events the digest would have covered
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#exclusive(async () => {
@@ -528,9 +533,17 @@ export class LocalKms {
     }
     for (const key of this.#cache.values()) wipe(key);
     this.#cache.clear();
-    await this.#audit.close?.();
-    if (this.#ownsRoot) await this.#root.close?.();
-    this.#db.close();
+    // The audit log's close writes a final digest, which a full disk refuses: the root key and kms.db (and with it
+    // the data dir's lock) are released all the same, or the data dir would stay locked until the process ends.
+    try {
+      await this.#audit.close?.();
+    } finally {
+      try {
+        if (this.#ownsRoot) await this.#root.close?.();
+      } finally {
+        this.#db.close();
+      }
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
 // never claims a change that was not made, and everything works again once space returns.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -238,5 +238,33 @@ describe.skipIf(!canMount)("a full disk", { timeout: 60_000 }, () => {
     expect(readdirSync(fresh)).toContain("root.key");
     expect(integrity(existing).ok).toBe("ok");
     expect(integrity(fresh).ok).toBe("ok");
+  });
+
+  it("close() on a full disk fails for the final audit digest but releases the data dir, which reopens in the same process", async () => {
+    const dataDir = join(smallDisk(), "data");
+    const kms = await LocalKms.open({ dataDir });
+    const keyId = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    const blob = (await kms.encrypt(ROOT, { KeyId: keyId, Plaintext: bytes(5) })).CiphertextBlob;
+    const filler = fillFileSystem(dataDir);
+    const error = await rejection(kms.close());
+    expect(KmsError.isInstance(error, "KMSInternalException"), String(error)).toBe(true);
+    expect(error.message).toMatch(/final digest/);
+    // Nothing of the data dir is still open in this process: kms.db, its WAL and the lock were released.
+    const open = readdirSync("/proc/self/fd").flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/self/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    });
+    expect(open.filter((path) => path.startsWith(dataDir))).toEqual([]);
+    unlinkSync(filler);
+    const reopened = await LocalKms.open({ dataDir });
+    try {
+      expect([...(await reopened.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext]).toEqual([...bytes(5)]);
+      expect((await reopened.auditLog!.verify()).ok).toBe(true);
+    } finally {
+      await reopened.close();
+    }
   });
 });
