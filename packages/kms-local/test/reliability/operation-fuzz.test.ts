@@ -152,6 +152,7 @@ describe("fuzzing every operation over signed HTTP", () => {
         Constraints: { EncryptionContextSubset: { a: "b" } },
       },
       ListGrants: { KeyId: main, Limit: 5 },
+      ListRetirableGrants: { RetiringPrincipal: ALICE.principal, Limit: 5 },
       RetireGrant: { KeyId: main, GrantId: grant.GrantId },
       RevokeGrant: { KeyId: main, GrantId: grant.GrantId },
       TagResource: { KeyId: victim, Tags: [{ TagKey: "k", TagValue: "v" }] },
@@ -184,6 +185,7 @@ describe("fuzzing every operation over signed HTTP", () => {
       "Decrypt",
       "GenerateDataKey",
       "ListGrants",
+      "ListRetirableGrants",
       "GetKeyLastUsage",
     ]) {
       const res = await call(url, op, valid[op]);
