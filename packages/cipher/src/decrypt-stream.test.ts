@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { decryptRange } from "./decrypt-range.js";
 import { decryptStream } from "./decrypt-stream.js";
 import { encrypt } from "./encrypt.js";
+import { encryptStream } from "./encrypt-stream.js";
 import { getSodium } from "./lib/sodium.js";
 import { ciphers } from "./testing/content-cipher-spy.js";
 
@@ -348,6 +349,34 @@ describe("decryptStream input handling", () => {
     expect(equalBytes(output, plaintext)).toBe(true);
     expect(copied / envelope.length).toBeLessThan(8);
   });
+});
+
+describe("writes of one byte", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: a 64 KiB frame written a byte at a time takes linear time through both streams`, async () => {
+      // Each write was copied into its own array and every write scanned all of them: 30 s per stream for this.
+      const plaintext = marked(65_536 + 100);
+      const through = async (stream: TransformStream<Uint8Array, Uint8Array>, input: Uint8Array) => {
+        const writer = stream.writable.getWriter();
+        const reader = stream.readable.getReader();
+        const parts: Uint8Array[] = [];
+        const reading = (async () => {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return concatBytes(...parts);
+            parts.push(value);
+          }
+        })();
+        for (let i = 0; i < input.length; i++) await writer.write(input.subarray(i, i + 1));
+        await writer.close();
+        return reading;
+      };
+      const envelope = await through(encryptStream({ providers: [provider()], suite }), plaintext);
+      expect(equalBytes(await through(decryptStream({ providers: [provider()] }), envelope), plaintext)).toBe(
+        true,
+      );
+    }, 20_000);
+  }
 });
 
 describe("decryptStream liveness", () => {

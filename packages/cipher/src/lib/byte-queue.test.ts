@@ -29,6 +29,24 @@ describe("ByteQueue", () => {
     for (const array of allocated) expect(array.every((b) => b === 0)).toBe(true);
   });
 
+  it("holds one array per 4 KiB, not one per write, when written a byte at a time (and gives every byte back)", () => {
+    const queue = new ByteQueue();
+    const frame = 65_536;
+    const taken: number[] = [];
+    let most = 0;
+    for (let i = 0; i < 3 * frame + 5; i++) {
+      queue.push(new Uint8Array([i & 0xff]));
+      // As encryptStream does: strictly more than a frame buffered, take a frame.
+      while (queue.length > frame) queue.takeAndWipe(frame, (bytes) => taken.push(...bytes));
+      queue.own();
+      most = Math.max(most, queue.chunkCount);
+    }
+    expect(most).toBeLessThanOrEqual(frame / 4096 + 2);
+    queue.takeAndWipe(queue.length, (bytes) => taken.push(...bytes));
+    expect(taken).toHaveLength(3 * frame + 5);
+    expect(taken.every((b, i) => b === (i & 0xff))).toBe(true);
+  });
+
   it("clear() zeroes what it owns and leaves the caller's chunk alone", () => {
     const allocated: Uint8Array[] = [];
     const queue = new ByteQueue((length) => {
