@@ -689,7 +689,13 @@ export class LocalKms {
     request: { KeyId: string; GrantTokens?: string[] },
   ): Promise<{ KeyMetadata: KeyMetadata }> {
     return this.#call("DescribeKey", caller, request, { readOnly: true, params: keyParams }, async (ctx) => {
-      const row = await this.#resolve(objectRequest(request).KeyId, ctx, {
+      const req = objectRequest(request);
+      // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+      const v = new Violations();
+      v.check(() => checkKeyIdMember(req.KeyId));
+      v.check(() => checkGrantTokenList(req.GrantTokens));
+      v.throwIfAny();
+      const row = await this.#resolve(req.KeyId, ctx, {
         allowAlias: true,
         createServiceKey: true,
       });
@@ -1184,7 +1190,13 @@ export class LocalKms {
       },
       async (ctx) => {
         const req = objectRequest(request);
-        checkEnum(req.IncludeKeyMaterial, "IncludeKeyMaterial", INCLUDE_KEY_MATERIAL, []);
+        // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkEnum(req.IncludeKeyMaterial, "IncludeKeyMaterial", INCLUDE_KEY_MATERIAL, []));
+        if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => checkMarkerMember(req.Marker));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyRotations", {});
         const limit = checkLimit(req.Limit, 1000, 100);
@@ -1232,7 +1244,13 @@ export class LocalKms {
         params: (r) => ({ ...keyParams(r), policyName: (r as { PolicyName?: unknown }).PolicyName }),
       },
       async (ctx) => {
-        const row = await this.#resolve(objectRequest(request).KeyId, ctx, { allowAlias: false });
+        const req = objectRequest(request);
+        // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkPolicyNameMember(req.PolicyName));
+        v.throwIfAny();
+        const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "GetKeyPolicy", {});
         checkPolicyName(request.PolicyName);
         return { Policy: this.#policyJson(row.id), PolicyName: "default" };
@@ -1316,6 +1334,12 @@ export class LocalKms {
       { readOnly: true, params: keyParams },
       async (ctx) => {
         const req = objectRequest(request);
+        // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => checkMarkerMember(req.Marker));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListKeyPolicies", {});
         checkLimit(req.Limit, 1000, 100);
@@ -1619,6 +1643,11 @@ export class LocalKms {
       { readOnly: false, params: (r) => pick(r, ["KeyId", "GrantId"]) },
       async (ctx) => {
         const req = objectRequest(request);
+        // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        v.check(() => checkGrantIdMember(req.GrantId));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         const dry = isDryRun(req.DryRun);
         this.#authorize(caller, row, "RevokeGrant", {});
@@ -1717,6 +1746,12 @@ export class LocalKms {
       { readOnly: true, params: (r) => ({ ...keyParams(r), ...pick(r, ["Limit", "Marker"]) }) },
       async (ctx) => {
         const req = objectRequest(request);
+        // The model's constraints before the key is looked up, every failed one reported (AWS's order).
+        const v = new Violations();
+        v.check(() => checkKeyIdMember(req.KeyId));
+        if (req.Limit !== undefined) v.check(() => checkInt(req.Limit, "Limit", 1, 1000));
+        v.check(() => checkMarkerMember(req.Marker));
+        v.throwIfAny();
         const row = await this.#resolve(req.KeyId, ctx, { allowAlias: false });
         this.#authorize(caller, row, "ListResourceTags", {});
         const limit = checkLimit(req.Limit, 50, 50);

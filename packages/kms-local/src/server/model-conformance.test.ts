@@ -20,6 +20,7 @@ import { createKmsServer, type KmsServer } from "./server.js";
 import { ALICE, BOB, call, MALLORY } from "./test-support.js";
 
 const LOADED = loadBotocoreKmsModel();
+const MISSING_KEY = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000";
 const MISSING = "run ./scripts/bootstrap.sh --system (boto3 brings botocore, which ships AWS's KMS model)";
 
 /**
@@ -82,6 +83,8 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
   let bob: K.KMSClient;
   let mallory: K.KMSClient;
   let note = "";
+  // The valid requests of the request validation test, for the test after it.
+  let validated: { baselines: Record<string, Record<string, unknown>>; keys: string[] } | undefined;
 
   function recordingClient(who: typeof ALICE): K.KMSClient {
     const client = new K.KMSClient({
@@ -905,6 +908,37 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
       }
     }
     expect(sent).toBeGreaterThan(300);
+    expect(wrong).toEqual([]);
+    expect(problemsSince(from)).toEqual([]);
+    validated = { baselines, keys: [keyId, stateKey] };
+  });
+
+  it("the same broken requests naming a key that does not exist: the model is checked before the key is looked up", async () => {
+    expect(validated).toBeDefined();
+    const { baselines, keys } = validated as NonNullable<typeof validated>;
+    const from = answers.length;
+    const wrong: string[] = [];
+    let sent = 0;
+    for (const [operation, baseline] of Object.entries(baselines)) {
+      const op = model.operations[operation];
+      const named = Object.entries(baseline).filter(([, v]) => keys.includes(v as string));
+      if (op?.input === undefined || named.length === 0) continue;
+      const missing = Object.fromEntries(
+        Object.entries(baseline).map(([k, v]) => [k, keys.includes(v as string) ? MISSING_KEY : v]),
+      );
+      for (const m of mutationsOf(model, op.input.shape, missing)) {
+        const a = await raw(operation, m.body, `${m.what} (missing key)`);
+        sent++;
+        const type = a.status === 200 ? "(success)" : (JSON.parse(a.body) as { __type?: string }).__type;
+        const okTypes =
+          m.expect === "constraint"
+            ? ["ValidationException"]
+            : ["SerializationException", "ValidationException"];
+        if (a.status !== 400 || !okTypes.includes(type as string))
+          wrong.push(`${operation} ${m.what}: ${a.status} ${a.body.slice(0, 160)}`);
+      }
+    }
+    expect(sent).toBeGreaterThan(200);
     expect(wrong).toEqual([]);
     expect(problemsSince(from)).toEqual([]);
   });
