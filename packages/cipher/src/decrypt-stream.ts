@@ -1,7 +1,14 @@
 // Streaming decryption: a TransformStream from envelope bytes to plaintext that releases each frame only after
 // its tag verified, in memory bounded by a few frames.
 
-import { type EnvelopeHeader, malformed, parseHeader, SealkitError, tryParseHeader } from "@sealkit/core";
+import {
+  type EnvelopeHeader,
+  MAX_HEADER_BYTES,
+  malformed,
+  parseHeader,
+  SealkitError,
+  tryParseHeader,
+} from "@sealkit/core";
 import { ByteQueue } from "./lib/byte-queue.js";
 import { checkChunk } from "./lib/check-bytes.js";
 import type { ContentCipher } from "./lib/content-cipher.js";
@@ -90,7 +97,10 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       const bytes = queue.peek(queue.length);
       const result = tryParseHeader(bytes, parseOptions);
       if (!result.complete) {
-        needed = result.needed;
+        // Parse again only once the bytes at least doubled: the parser learns the header's length a field at a time,
+        // and parsing all of it again at every field cost time quadratic in its length (20 s for a header of 2,000
+        // encrypted data keys in 1-byte chunks). flush() parses what is left when the input ends first.
+        needed = Math.max(result.needed, Math.min(2 * queue.length, MAX_HEADER_BYTES));
         return;
       }
       // Keep a copy of the header alone, so that it does not pin the first body chunk nor change when the writer
@@ -166,6 +176,11 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
     },
     async flush(controller) {
       try {
+        if (!header) {
+          // The input may have ended before the `needed` bytes: parse what there is, and go on if it is enough.
+          needed = 0;
+          await pump(controller);
+        }
         if (!header) {
           // What arrived is parsed once more as a whole: pump() waits for the `needed` bytes before it parses
           // again, so a stream of "SLX" in 1-byte chunks ended as ERR_TRUNCATED where one-shot decrypt of the same
