@@ -476,6 +476,37 @@ describe("decryptStream errors while the writer pauses", () => {
     const second = await Promise.race([reader.read().catch((error: unknown) => ({ error })), timeout]);
     expect(second).toMatchObject({ error: { code: "ERR_AUTHENTICATION_FAILED" } });
   });
+
+  for (const suite of SUITES) {
+    it(`${suite}: a damaged final frame errors the stream at once, though the final frame waits for the input's end`, async () => {
+      const envelope = await encrypt(marked(1000), { providers: [provider()], suite, frameSize: 64 });
+      envelope[envelope.length - 3]! ^= 1; // the final frame's tag
+      const stream = decryptStream({ providers: [provider()] });
+      // The whole envelope, and the input left open.
+      stream.writable
+        .getWriter()
+        .write(envelope)
+        .catch(() => {});
+      const reader = stream.readable.getReader();
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 3000));
+      const ended = (async () => {
+        let released = 0;
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return { released };
+            released += value.length;
+          }
+        } catch (error) {
+          return { released, error };
+        }
+      })();
+      const outcome = await Promise.race([ended, timeout]);
+      expect(outcome).toMatchObject({ error: { code: "ERR_AUTHENTICATION_FAILED" } });
+      // Frames still queued when the stream errors are dropped by the stream itself: at most the 15 regular ones came.
+      expect((outcome as { released: number }).released).toBeLessThanOrEqual(15 * 64);
+    });
+  }
 });
 
 describe("decryptStream and decryptRange options", () => {

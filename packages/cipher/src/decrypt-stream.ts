@@ -151,9 +151,15 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       index++;
       if (frame.final) {
         done = true;
-        held = pending ?? Promise.resolve(plaintext!);
-        // Observed in flush, or wiped by release(): never an unhandled rejection.
-        held.catch(() => {});
+        const opening = pending ?? Promise.resolve(plaintext!);
+        held = opening;
+        // A final frame that does not authenticate errors the stream at once (as any other frame does), not when the
+        // input ends; flush() or release() observes it too, so it is never an unhandled rejection.
+        opening.catch((error: unknown) => {
+          if (held !== opening) return;
+          release();
+          controller.error(error);
+        });
       } else if (pending) await inFlight!.push(pending);
       else emit(plaintext!);
     }
