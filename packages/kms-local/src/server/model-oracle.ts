@@ -48,12 +48,16 @@ export interface LoadedModel {
 
 /**
  * Loads KMS's service model from the newest botocore among the python3 on PATH and /usr/bin/python3 (Debian's
- * python3-botocore is years older than a pip or pyenv one).
+ * python3-botocore is years older than a pip or pyenv one), or from `$SEALKIT_BOTOCORE_PYTHON`'s when that is set.
  * @returns the model, or why none was found
  */
 export function loadBotocoreKmsModel(): LoadedModel | string {
   const found: { python: string; version: string; dir: string }[] = [];
-  for (const python of ["python3", "/usr/bin/python3"]) {
+  // SEALKIT_BOTOCORE_PYTHON names the one interpreter to ask (to try the test with another botocore).
+  const pythons = process.env.SEALKIT_BOTOCORE_PYTHON
+    ? [process.env.SEALKIT_BOTOCORE_PYTHON]
+    : ["python3", "/usr/bin/python3"];
+  for (const python of pythons) {
     try {
       const out = execFileSync(
         python,
