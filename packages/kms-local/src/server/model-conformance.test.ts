@@ -237,7 +237,7 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
     throw new Error(`${what}: expected an error`);
   }
 
-  it(`botocore ${LOADED.botocoreVersion}'s model has the server's operations (${MISSING_OPERATIONS.length === 0 ? "all" : `all but ${MISSING_OPERATIONS.join(", ")}`}) with the server's members`, () => {
+  it(`botocore ${botocoreVersion}'s model has the server's operations (${MISSING_OPERATIONS.length === 0 ? "all" : `all but ${MISSING_OPERATIONS.join(", ")}`}) with the server's members`, () => {
     expect(modelPath).toMatch(/service-2\.json(\.gz)?$/);
     expect(model.metadata.targetPrefix).toBe("TrentService");
     const differences: string[] = [];
