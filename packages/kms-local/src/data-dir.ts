@@ -1,9 +1,19 @@
 // The data dir itself: created with mode 0700 when missing, refused with a message saying what to fix when it is not
 // a directory, cannot be created, has a path SQLite cannot open, or can be replaced by someone other than its user.
 
-import { accessSync, constants, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { SealkitError } from "@sealkit/core";
+import Database from "better-sqlite3";
 
 /**
  * The longest file name SQLite derives in the data dir: `audit.db.lock` with its rollback journal. SQLite's unix
@@ -179,4 +189,40 @@ export function explainOpenFailure(dataDir: string, code: string): string | unde
     return `a database of the data dir is damaged (${code}). If kms.db or audit.db was just restored into this data dir, the -wal and -shm files beside it belong to the database it replaced: delete kms.db-wal, kms.db-shm, audit.db-wal and audit.db-shm, copy the backup in again (this open may have changed it), then start. Otherwise restore the data dir from its backup`;
   }
   return undefined;
+}
+
+/**
+ * Why the data dir must not start as a new, empty KMS: its kms.db is missing or empty (a restore that left it out,
+ * a file truncated to nothing) while the audit log beside it records keys created. SQLite would silently create an
+ * empty kms.db, every earlier key would be NotFoundException and new ones would be made beside a log that names
+ * the lost ones. Undefined when kms.db is there, or nothing shows that keys were made here.
+ */
+export function lostDatabaseProblem(dataDir: string): string | undefined {
+  const kmsDb = join(dataDir, "kms.db");
+  try {
+    if (statSync(kmsDb).size > 0) return undefined;
+  } catch {
+    // Missing: look at the audit log.
+  }
+  const auditDb = join(dataDir, "audit.db");
+  if (!existsSync(auditDb)) return undefined;
+  let created = 0;
+  try {
+    const log = new Database(auditDb, { readonly: true, fileMustExist: true });
+    try {
+      created = (
+        log
+          .prepare(
+            "SELECT count(*) AS n FROM audit_events WHERE event_name = 'CreateKey' AND error_code IS NULL",
+          )
+          .get() as { n: number }
+      ).n;
+    } finally {
+      log.close();
+    }
+  } catch {
+    return undefined; // Not an audit log this code can read: the audit log's own open reports it.
+  }
+  if (created === 0) return undefined;
+  return `${kmsDb} is missing or empty, but the audit log beside it records ${created} key${created === 1 ? "" : "s"} created: this data dir held keys. Restore kms.db from the backup of this data dir (the -wal and -shm files of an old one removed); to start an empty KMS here on purpose, move audit.db and its -wal and -shm away first`;
 }

@@ -27,7 +27,7 @@ import {
   pick,
 } from "./audit-params.js";
 import { openBlob, readBlobHeader, sealBlob } from "./ciphertext-blob.js";
-import { explainOpenFailure, prepareDataDir } from "./data-dir.js";
+import { explainOpenFailure, lostDatabaseProblem, prepareDataDir } from "./data-dir.js";
 import { accessDenied, invalidState, KmsError, keyNotFound, notFound, validation } from "./errors.js";
 import {
   aliasArn,
@@ -366,6 +366,8 @@ export class LocalKms {
     } catch (cause) {
       throw new KmsError("KMSInternalException", (cause as Error).message, { cause });
     }
+    const lost = lostDatabaseProblem(dataDir);
+    if (lost !== undefined) throw new KmsError("KMSInternalException", lost);
     let db: Database.Database;
     try {
       db = openStore(join(dataDir, "kms.db"));

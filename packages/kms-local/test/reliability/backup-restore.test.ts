@@ -3,7 +3,16 @@
 // dir, where every key the backup holds decrypts what it encrypted and the audit log verifies.
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -45,10 +54,10 @@ interface Sealed {
 const plaintextOf = (n: number) => new TextEncoder().encode(`backup plaintext ${n}`);
 
 /**
- * Keeps creating keys, rotating some and encrypting under them until `stop` resolves; returns what was acknowledged.
+ * Keeps creating keys, rotating some and encrypting under them until `stop` resolves, adding what was acknowledged
+ * to `sealed`.
  */
-async function traffic(kms: LocalKms, stop: Promise<unknown>): Promise<Sealed[]> {
-  const sealed: Sealed[] = [];
+async function traffic(kms: LocalKms, stop: Promise<unknown>, sealed: Sealed[]): Promise<Sealed[]> {
   let done = false;
   void stop.finally(() => {
     done = true;
@@ -68,6 +77,11 @@ async function traffic(kms: LocalKms, stop: Promise<unknown>): Promise<Sealed[]>
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   return sealed;
+}
+
+/** Resolves once `list` holds at least `n` entries (however loaded the machine is). */
+async function until(list: readonly unknown[], n: number): Promise<void> {
+  while (list.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** A data dir with some keys and ciphertexts already. */
@@ -154,18 +168,19 @@ describe("backup and restore as documented", { timeout: 120_000 }, () => {
       for (const file of ["root.key", "audit-signing.key", "audit-signing.key.pub"])
         copyFileSync(join(dataDir, file), join(backups, file));
       let snapshotAt = 0;
+      const during: Sealed[] = [];
       const backup = (async () => {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await until(during, 8);
         snapshotAt = performance.now();
         await run("sqlite3", [join(dataDir, "kms.db"), `.backup ${join(backups, "kms.db")}`]);
         await run("sqlite3", [join(dataDir, "audit.db"), `.backup ${join(backups, "audit.db")}`]);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await until(during, during.length + 4);
       })();
-      const during = await traffic(kms, backup);
+      await traffic(kms, backup, during);
       await backup;
       await kms.close();
       const all = [...sealed, ...during];
-      expect(during.length).toBeGreaterThan(10);
+      expect(during.length).toBeGreaterThanOrEqual(12);
       const { before, after } = await restoreAndCheck(backups, all, snapshotAt);
       expect(before).toBeGreaterThanOrEqual(sealed.length);
       expect(before + after).toBeLessThanOrEqual(all.length);
@@ -178,8 +193,9 @@ describe("backup and restore as documented", { timeout: 120_000 }, () => {
     for (const file of ["root.key", "audit-signing.key", "audit-signing.key.pub"])
       copyFileSync(join(dataDir, file), join(backups, file));
     let snapshotAt = 0;
+    const during: Sealed[] = [];
     const backup = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(during, 8);
       snapshotAt = performance.now();
       for (const name of ["kms.db", "audit.db"]) {
         const source = new Database(join(dataDir, name), { readonly: true });
@@ -189,9 +205,9 @@ describe("backup and restore as documented", { timeout: 120_000 }, () => {
           source.close();
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(during, during.length + 4);
     })();
-    const during = await traffic(kms, backup);
+    await traffic(kms, backup, during);
     await backup;
     await kms.close();
     const { before } = await restoreAndCheck(backups, [...sealed, ...during], snapshotAt);
@@ -285,4 +301,46 @@ describe("backup and restore as documented", { timeout: 120_000 }, () => {
       }
     },
   );
+
+  it("a restore that leaves out kms.db, or brings an empty one, is refused instead of starting an empty KMS", async () => {
+    const { dataDir, kms, sealed } = await seeded();
+    await kms.close();
+    const restored = join(tempDir("restored-partial"), "data");
+    mkdirSync(restored, { mode: 0o700 });
+    for (const file of ["audit.db", "root.key", "audit-signing.key", "audit-signing.key.pub"])
+      copyFileSync(join(dataDir, file), join(restored, file));
+    const missing = await LocalKms.open({ dataDir: restored }).then(
+      async (k) => {
+        await k.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(KmsError.isInstance(missing, "KMSInternalException"), String(missing)).toBe(true);
+    expect(missing!.message).toMatch(
+      new RegExp(
+        `kms\\.db is missing or empty, but the audit log beside it records ${sealed.length} keys created`,
+      ),
+    );
+    expect(readdirSync(restored)).not.toContain("kms.db");
+    writeFileSync(join(restored, "kms.db"), "");
+    const empty = await LocalKms.open({ dataDir: restored }).then(
+      async (k) => {
+        await k.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(empty?.message).toMatch(/is missing or empty/);
+    copyFileSync(join(dataDir, "kms.db"), join(restored, "kms.db"));
+    const reopened = await LocalKms.open({ dataDir: restored });
+    try {
+      for (const s of sealed)
+        expect([...(await reopened.decrypt(ROOT, { CiphertextBlob: s.blob })).Plaintext]).toEqual([
+          ...s.plaintext,
+        ]);
+    } finally {
+      await reopened.close();
+    }
+  });
 });
