@@ -151,12 +151,12 @@ export function decryptStream(options: DecryptStreamOptions): TransformStream<Ui
       index++;
       if (frame.final) {
         done = true;
-        const opening = pending ?? Promise.resolve(plaintext!);
-        held = opening;
+        const last = pending ?? Promise.resolve(plaintext!);
+        held = last;
         // A final frame that does not authenticate errors the stream at once (as any other frame does), not when the
         // input ends; flush() or release() observes it too, so it is never an unhandled rejection.
-        opening.catch((error: unknown) => {
-          if (held !== opening) return;
+        last.catch((error: unknown) => {
+          if (held !== last) return;
           release();
           controller.error(error);
         });

@@ -77,7 +77,8 @@ describe("workerd", () => {
     expect(text).toMatch(/^(error: .*(disallowed|Aborted)|timeout)/s);
   });
 
-  for (const suite of ["primitives", "envelope", "streams", "range", "vectors"]) {
+  // Every shared suite, by name: a list written out here missed the suites added after it.
+  for (const suite of Object.keys(allSuites(source))) {
     test(`${suite}: every case passes in workerd`, async () => {
       const response = await mf.dispatchFetch(`http://localhost/?suite=${suite}`);
       expect(response.status).toBe(200);
