@@ -1,4 +1,5 @@
-// A full disk (a real ENOSPC: a small tmpfs filled to the last byte) under a running LocalKms and at open: every
+// A full disk (a real ENOSPC: a small tmpfs filled to the last byte) under a running LocalKms and at open, and an
+// immutable kms.db-wal (chattr +i; a remount read-only is refused while the KMS holds files open for writing): every
 // failed call is a typed KMSInternalException, no acknowledged change is lost, nothing is corrupted, the audit log
 // never claims a change that was not made, and everything works again once space returns.
 
@@ -14,7 +15,7 @@ import { KmsError } from "../../src/errors.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { ROOT, testClock } from "../../src/test-helpers.js";
 
-const { canMount } = probeStoreFaults();
+const { canMount, canChattr } = probeStoreFaults();
 if (!canMount) console.warn("disk-full: mounting a tmpfs needs root; these cases are skipped");
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -267,4 +268,47 @@ describe.skipIf(!canMount)("a full disk", { timeout: 60_000 }, () => {
       await reopened.close();
     }
   });
+
+  it.skipIf(!canChattr)(
+    "kms.db-wal made immutable (chattr +i) under a running KMS, the audit log beside it writable: changes refused typed and audited as not made",
+    async () => {
+      const dataDir = join(tempDir("kms-local-immutable-"), "data");
+      const kms = await LocalKms.open({ dataDir });
+      const keyId = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+      const blob = (await kms.encrypt(ROOT, { KeyId: keyId, Plaintext: bytes(6) })).CiphertextBlob;
+      const wal = join(dataDir, "kms.db-wal");
+      execFileSync("chattr", ["+i", wal]);
+      let immutable = true;
+      cleanups.push(() => {
+        if (immutable) execFileSync("chattr", ["-i", wal]);
+      });
+      for (const change of [kms.createKey(ROOT, {}), kms.rotateKeyOnDemand(ROOT, { KeyId: keyId })]) {
+        const error = await rejection(change);
+        expectDiskFull(error);
+        expect(error.message).toMatch(/kms\.db could not be written/);
+      }
+      // Reads go on: they write nothing to kms.db.
+      expect([...(await kms.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext]).toEqual([...bytes(6)]);
+      execFileSync("chattr", ["-i", wal]);
+      immutable = false;
+      const made = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+      const events = kms.auditLog!.query({ limit: 1000 });
+      const failed = events.filter((e) => e.errorCode === "KMSInternalException");
+      expect(failed.map((e) => e.eventName).sort()).toEqual(["CreateKey", "RotateKeyOnDemand"]);
+      for (const f of failed)
+        expect(events.some((e) => e.requestID === f.requestID && e.sequence < f.sequence)).toBe(true);
+      await kms.close();
+      const reopened = await LocalKms.open({ dataDir });
+      try {
+        expect((await reopened.listKeys(ROOT, {})).Keys.map((k) => k.KeyId).sort()).toEqual(
+          [keyId, made].sort(),
+        );
+        expect((await reopened.listKeyRotations(ROOT, { KeyId: keyId })).Rotations).toHaveLength(0);
+        expect((await reopened.auditLog!.verify()).ok).toBe(true);
+      } finally {
+        await reopened.close();
+      }
+      expect(integrity(dataDir)).toMatchObject({ ok: "ok", keys: 2, versions: 2 });
+    },
+  );
 });
