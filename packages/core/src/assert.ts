@@ -36,6 +36,18 @@ export function aobject<T extends object>(value: unknown, name: string): T {
   return value as T;
 }
 
+/**
+ * Asserts a plain object (any prototype, from any realm) for an encryption context and returns it. Contexts are read
+ * with Object.entries, which sees none of a Map's entries: a Map would be taken for the empty context.
+ */
+export function apairs<T extends object>(value: unknown, name: string): T {
+  const pairs = aobject<T>(value, name);
+  if (Object.prototype.toString.call(pairs) !== "[object Object]") {
+    throw new TypeError(`"${name}" expected a plain object of string pairs, got ${describe(pairs)}`);
+  }
+  return pairs;
+}
+
 /** How a value looks in an error message: its type, never its content (it may be secret). */
 export function describe(value: unknown): string {
   if (value === null) return "null";

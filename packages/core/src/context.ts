@@ -1,7 +1,7 @@
 // The canonical encoding of an encryption context (docs/FORMAT.md section "Encryption context").
 // Every package that binds a context as authenticated data uses this encoding, so one context has one byte form.
 
-import { aobject } from "./assert.js";
+import { apairs } from "./assert.js";
 import { fromUtf8, utf8 } from "./bytes.js";
 import { malformed, SealkitError } from "./errors.js";
 import type { EncryptionContext } from "./types.js";
@@ -46,7 +46,7 @@ function wellFormedUtf8(text: string, key: string): Uint8Array {
  * @throws {TypeError} when it is not a string-to-string map, a key is empty, or a string is not well-formed Unicode
  */
 function canonicalPairs(context: EncryptionContext): [Uint8Array, Uint8Array][] {
-  aobject(context, "context");
+  apairs(context, "context");
   const pairs: [Uint8Array, Uint8Array][] = [];
   for (const [key, value] of Object.entries(context)) {
     if (key.length === 0) throw new TypeError(`"context" keys must be non-empty`);
@@ -133,9 +133,11 @@ export function decodeContext(bytes: Uint8Array): Record<string, string> {
 
 /**
  * True when `context` contains every pair of `expected` (extra pairs in `context` are allowed).
+ * @throws {TypeError} when either is not a plain object (a Map as `expected` would require nothing)
  */
 export function contextContains(context: EncryptionContext, expected: EncryptionContext): boolean {
-  for (const [key, value] of Object.entries(expected)) {
+  apairs(context, "context");
+  for (const [key, value] of Object.entries(apairs<EncryptionContext>(expected, "expected context"))) {
     if (!Object.hasOwn(context, key) || context[key] !== value) return false;
   }
   return true;

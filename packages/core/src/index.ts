@@ -1,7 +1,7 @@
 // @sealkit/core: the types, envelope codec and errors every Sealkit package shares.
 
 export { untilAborted } from "./abort.js";
-export { abytes, aint, aobject, astring } from "./assert.js";
+export { abytes, aint, aobject, apairs, astring } from "./assert.js";
 export {
   concatBytes,
   equalBytes,

@@ -4,6 +4,7 @@
 import {
   aint,
   aobject,
+  apairs,
   authenticationFailed,
   checkFrameSize,
   contextContains,
@@ -70,22 +71,6 @@ function checkProviders(providers: unknown): readonly KeyProvider[] {
   return providers as readonly KeyProvider[];
 }
 
-/**
- * Asserts a plain object of pairs (any prototype, from any realm) for `context` or `expectContext`. Contexts are read
- * with Object.entries, which sees none of a Map's entries: a Map was taken for the empty context, so encrypt bound
- * nothing and expectContext checked nothing.
- * @throws {TypeError} for anything else
- */
-function checkPairs(value: unknown, name: string): EncryptionContext {
-  const pairs = aobject<EncryptionContext>(value, name);
-  if (Object.prototype.toString.call(pairs) !== "[object Object]") {
-    throw new TypeError(
-      `"${name}" expected a plain object of string pairs, got ${(pairs as object).constructor?.name ?? "object"}`,
-    );
-  }
-  return pairs;
-}
-
 function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`"signal" expected an AbortSignal`);
@@ -123,7 +108,7 @@ export function streamSignal(outer: AbortSignal | undefined): StreamSignal {
 export function checkEncryptOptions(options: unknown): CheckedEncryptOptions {
   const o = aobject<EncryptOptions>(options, "options");
   const providers = checkProviders(o.providers);
-  const context = checkPairs(o.context ?? {}, "context");
+  const context = apairs<EncryptionContext>(o.context ?? {}, "context");
   if (o.suite !== undefined && typeof o.suite !== "string") {
     throw new TypeError(`"suite" expected a string, got ${typeof o.suite}`);
   }
@@ -151,7 +136,7 @@ export function checkDecryptOptions(options: unknown): CheckedDecryptOptions {
   const o = aobject<DecryptOptions>(options, "options");
   const providers = checkProviders(o.providers);
   if (o.expectContext !== undefined) {
-    checkPairs(o.expectContext, "expectContext");
+    apairs(o.expectContext, "expectContext");
     for (const [key, value] of Object.entries(o.expectContext)) {
       if (typeof value !== "string")
         throw new TypeError(`"expectContext" value for "${key}" must be a string`);
