@@ -2,23 +2,11 @@
 // documentation describes it, refuses (or the reverse), with the source cited.
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
 import type { Caller } from "./types.js";
 
 vi.setConfig({ testTimeout: 60_000 });
-
-async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(KmsError.isInstance(e), String(e)).toBe(true);
-    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
-    return e as KmsError;
-  }
-  throw new Error(`expected ${awsName}, but the call succeeded`);
-}
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

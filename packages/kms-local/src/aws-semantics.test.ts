@@ -15,20 +15,9 @@ import {
   parsePolicy,
   policyUsesConditionKey,
 } from "./policy/index.js";
-import { ACCOUNT, ALICE, BOB, openTemp, ROOT, testClock } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, openTemp, ROOT, rejects, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
-
-async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(KmsError.isInstance(e), String(e)).toBe(true);
-    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
-    return e as KmsError;
-  }
-  throw new Error(`expected ${awsName}, but the call succeeded`);
-}
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

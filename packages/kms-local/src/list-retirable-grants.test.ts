@@ -1,23 +1,11 @@
 // LocalKms.listRetirableGrants against the API reference (ListRetirableGrants): which grants, pages, who may ask.
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
 import type { Caller } from "./types.js";
 
 vi.setConfig({ testTimeout: 60_000 });
-
-async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(KmsError.isInstance(e), String(e)).toBe(true);
-    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
-    return e as KmsError;
-  }
-  throw new Error(`expected ${awsName}, but the call succeeded`);
-}
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

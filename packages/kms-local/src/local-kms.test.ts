@@ -4,23 +4,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { readBlobHeader } from "./ciphertext-blob.js";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, testClock } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects, testClock } from "./test-helpers.js";
 
 // Real SQLite, fsyncs and Argon2 on a shared 2-core machine: generous timeouts.
 vi.setConfig({ testTimeout: 60_000 });
 
 const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
-
-async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(KmsError.isInstance(e), String(e)).toBe(true);
-    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
-    return e as KmsError;
-  }
-  throw new Error(`expected ${awsName}, but the call succeeded`);
-}
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,8 +1,10 @@
-// Shared fixtures of the kms-local tests: temp data dirs, callers, and an open LocalKms.
+// Shared fixtures of the kms-local tests: temp data dirs, callers, an open LocalKms, and the check of an AWS error.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "vitest";
+import { KmsError } from "./errors.js";
 import { LocalKms, type LocalKmsOptions } from "./local-kms.js";
 import type { Caller } from "./types.js";
 
@@ -45,4 +47,16 @@ export async function openTemp(
       cleanup();
     },
   };
+}
+
+/** Awaits a call that must fail with the AWS error `awsName`, and returns the KmsError. */
+export async function rejects(p: Promise<unknown>, awsName: string): Promise<KmsError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(KmsError.isInstance(e), String(e)).toBe(true);
+    expect((e as KmsError).awsName, (e as Error).message).toBe(awsName);
+    return e as KmsError;
+  }
+  throw new Error(`expected ${awsName}, but the call succeeded`);
 }
