@@ -2,49 +2,25 @@
 // ("1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: ..."), over HTTP
 // with the real @aws-sdk/client-kms where the SDK sends the bad value, and with raw signed requests where it would not.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as K from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalKms } from "../local-kms.js";
 import { GRANT_OPERATIONS } from "../policy/index.js";
-import { loadCredentialsFile } from "./credentials.js";
-import { createKmsServer, type KmsServer } from "./server.js";
-import { ALICE, call, send, signRequest } from "./test-support.js";
+import { ALICE, call, type SdkServer, send, signRequest, startSdkServer } from "./test-support.js";
 
 const MISSING_KEY = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000";
 const PREFIX = "1 validation error detected: ";
 
 describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
-  let dir: string;
-  let kms: LocalKms;
-  let server: KmsServer;
+  let fixture: SdkServer;
   let client: K.KMSClient;
   let keyId: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-validation-"));
-    const credentialsFile = join(dir, "creds.json");
-    writeFileSync(credentialsFile, JSON.stringify({ credentials: [ALICE] }));
-    const credentials = loadCredentialsFile(credentialsFile);
-    kms = await LocalKms.open({ dataDir: join(dir, "kms"), region: "us-east-1", account: "111122223333" });
-    server = createKmsServer({ kms, credentials, region: "us-east-1" });
-    await server.listen(0, "127.0.0.1");
-    client = new K.KMSClient({
-      endpoint: server.url,
-      region: "us-east-1",
-      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
-      maxAttempts: 1,
-    });
+    fixture = await startSdkServer("sealkit-kms-validation-");
+    client = fixture.alice;
     keyId = (await client.send(new K.CreateKeyCommand({}))).KeyMetadata!.KeyId!;
   });
-
-  afterAll(async () => {
-    client?.destroy();
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   async function failure(
     command: unknown,
@@ -732,7 +708,7 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
 
   describe("types and framing (raw signed requests: the SDK would not send these)", () => {
     const rawFailure = async (target: string, payload: unknown) => {
-      const r = await call(server.url, target, payload);
+      const r = await call(fixture.server.url, target, payload);
       return { status: r.status, type: r.json().__type as string, message: r.json().message as string };
     };
 
@@ -764,7 +740,7 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
     });
 
     it("null members count as absent; unknown members are ignored", async () => {
-      const ok = await call(server.url, "GenerateDataKey", {
+      const ok = await call(fixture.server.url, "GenerateDataKey", {
         KeyId: keyId,
         KeySpec: "AES_128",
         NumberOfBytes: null,
@@ -776,16 +752,19 @@ describe("request validation as AWS KMS does it", { timeout: 30_000 }, () => {
 
     it("a body that is not JSON, JSON that is not an object: SerializationException; an empty body is {}", async () => {
       for (const body of ["{not json", "[1]", '"s"', "null", "3"]) {
-        const r = await send(server.url, await signRequest(server.url, "ListKeys", body));
+        const r = await send(fixture.server.url, await signRequest(fixture.server.url, "ListKeys", body));
         expect({ body, status: r.status, type: r.json().__type }).toEqual({
           body,
           status: 400,
           type: "SerializationException",
         });
       }
-      const empty = await send(server.url, await signRequest(server.url, "ListKeys", ""));
+      const empty = await send(fixture.server.url, await signRequest(fixture.server.url, "ListKeys", ""));
       expect(empty.status).toBe(200);
-      const emptyEncrypt = await send(server.url, await signRequest(server.url, "Encrypt", ""));
+      const emptyEncrypt = await send(
+        fixture.server.url,
+        await signRequest(fixture.server.url, "Encrypt", ""),
+      );
       expect([emptyEncrypt.status, emptyEncrypt.json().__type]).toEqual([400, "ValidationException"]);
     });
 

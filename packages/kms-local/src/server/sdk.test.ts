@@ -1,14 +1,12 @@
 // Every operation and error mapping through the real @aws-sdk/client-kms, over HTTP, against the real LocalKms.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as K from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKms } from "../local-kms.js";
 import { loadCredentialsFile } from "./credentials.js";
-import { createKmsServer, type KmsServer } from "./server.js";
-import { ALICE, BOB, MALLORY } from "./test-support.js";
+import { createKmsServer } from "./server.js";
+import { ALICE, BOB, type SdkServer, sdkFailure, startSdkServer } from "./test-support.js";
 
 const te = new TextEncoder();
 
@@ -43,52 +41,20 @@ function putDenyEncryptPolicy(client: K.KMSClient, keyId: string, condition: Rec
 }
 
 describe("KMS server with @aws-sdk/client-kms", { timeout: 30_000 }, () => {
+  let fixture: SdkServer;
   let dir: string;
   let kms: LocalKms;
-  let server: KmsServer;
   let alice: K.KMSClient;
   let bob: K.KMSClient;
   let mallory: K.KMSClient;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "sealkit-kms-sdk-"));
-    const credentialsFile = join(dir, "creds.json");
-    writeFileSync(credentialsFile, JSON.stringify({ credentials: [ALICE, BOB, MALLORY] }));
-    const credentials = loadCredentialsFile(credentialsFile);
-    kms = await LocalKms.open({ dataDir: join(dir, "kms"), region: "us-east-1", account: "111122223333" });
-    server = createKmsServer({ kms, credentials, region: "us-east-1" });
-    await server.listen(0, "127.0.0.1");
-    const client = (id: string) => {
-      const c = credentials.get(id)!;
-      return new K.KMSClient({
-        endpoint: server.url,
-        region: "us-east-1",
-        credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey },
-        maxAttempts: 1,
-      });
-    };
-    alice = client(ALICE.accessKeyId);
-    bob = client(BOB.accessKeyId);
-    mallory = client(MALLORY.accessKeyId);
+    fixture = await startSdkServer("sealkit-kms-sdk-");
+    ({ dir, kms, alice, bob, mallory } = fixture);
   });
+  afterAll(() => fixture?.close());
 
-  afterAll(async () => {
-    for (const c of [alice, bob, mallory]) c?.destroy();
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function failure(
-    p: Promise<unknown>,
-  ): Promise<{ name: string; status: number | undefined; message: string }> {
-    try {
-      await p;
-    } catch (e) {
-      const err = e as K.KMSServiceException;
-      return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-    }
-    throw new Error("expected the call to fail");
-  }
+  const failure = sdkFailure;
 
   it("creates, describes, lists and updates keys; dates come back as Dates", async () => {
     const created = await alice.send(

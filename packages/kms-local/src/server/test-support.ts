@@ -1,8 +1,15 @@
 // Test helpers for the KMS server: SigV4 signing with @smithy/signature-v4 (the SDK's own signer) and raw HTTP requests.
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Sha256 } from "@aws-crypto/sha256-js";
+import { KMSClient, type KMSServiceException } from "@aws-sdk/client-kms";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { LocalKms } from "../local-kms.js";
+import { loadCredentialsFile } from "./credentials.js";
+import { createKmsServer, type KmsServer } from "./server.js";
 
 export const ALICE = {
   accessKeyId: "AKIAALICE000000000001",
@@ -121,4 +128,68 @@ export async function call(
   options: SignOptions = {},
 ): Promise<RawResponse> {
   return send(url, await signRequest(url, target, JSON.stringify(payload), options));
+}
+
+/** A LocalKms in a temp dir behind the KMS server, and an @aws-sdk/client-kms client per credential. */
+export interface SdkServer {
+  readonly dir: string;
+  readonly kms: LocalKms;
+  readonly server: KmsServer;
+  /** Clients of ALICE, BOB and MALLORY, without retries. */
+  readonly alice: KMSClient;
+  readonly bob: KMSClient;
+  readonly mallory: KMSClient;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the server on 127.0.0.1 (us-east-1, account 111122223333) with the credentials of ALICE, BOB and MALLORY
+ * read from a file, as an operator writes it.
+ */
+export async function startSdkServer(prefix: string): Promise<SdkServer> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const credentialsFile = join(dir, "creds.json");
+  writeFileSync(credentialsFile, JSON.stringify({ credentials: [ALICE, BOB, MALLORY] }));
+  const credentials = loadCredentialsFile(credentialsFile);
+  const kms = await LocalKms.open({
+    dataDir: join(dir, "kms"),
+    region: "us-east-1",
+    account: "111122223333",
+  });
+  const server = createKmsServer({ kms, credentials, region: "us-east-1" });
+  await server.listen(0, "127.0.0.1");
+  const client = (person: typeof ALICE) =>
+    new KMSClient({
+      endpoint: server.url,
+      region: "us-east-1",
+      credentials: { accessKeyId: person.accessKeyId, secretAccessKey: person.secretAccessKey },
+      maxAttempts: 1,
+    });
+  const clients = [ALICE, BOB, MALLORY].map(client) as [KMSClient, KMSClient, KMSClient];
+  return {
+    dir,
+    kms,
+    server,
+    alice: clients[0],
+    bob: clients[1],
+    mallory: clients[2],
+    async close() {
+      for (const c of clients) c.destroy();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The SDK error a call must fail with: its name, HTTP status and message. */
+export async function sdkFailure(
+  call: Promise<unknown>,
+): Promise<{ name: string; status: number | undefined; message: string }> {
+  try {
+    await call;
+  } catch (e) {
+    const err = e as KMSServiceException;
+    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
+  }
+  throw new Error("expected the call to fail");
 }
