@@ -148,7 +148,10 @@ export interface AuditSink {
 
 /** Options of {@link LocalKms.open}. */
 export interface LocalKmsOptions {
-  /** The data directory (created with mode 0700): kms.db, root.key, the audit log. */
+  /**
+   * The data directory (created with mode 0700): kms.db, root.key, the audit log. It must belong to the process's
+   * user (or root) and not be writable by group or others: whoever can write to it can replace the root key.
+   */
   dataDir: string;
   /**
    * The root key every backing key is wrapped by: a KeyWrapper (e.g. a PKCS#11 one), a key file
@@ -343,7 +346,10 @@ export class LocalKms {
    * destroys keys past their deletion date and rotates keys whose rotation is due.
    * @throws {TypeError} for malformed options
    * @throws {KmsError} KMSInternalException when the root key is missing or is not the one the data dir was
-   * created with, or the database is newer than this code
+   * created with, or the database is newer than this code; when the data dir is not a usable directory (a file, a
+   * dangling symlink, a path over 489 bytes, writable by group or others, owned by another user, files the process
+   * cannot read and write), is full or read-only, is held by another LocalKms, or has lost its kms.db while its
+   * audit log records keys; each message says what to fix
    */
   static async open(options: LocalKmsOptions): Promise<LocalKms> {
     if (typeof options !== "object" || options === null) throw new TypeError(`"options" expected an object`);
