@@ -453,7 +453,17 @@ export class LocalKms {
     }
     if (typeof options.to !== "object" || options.to === null)
       throw new TypeError(`"to" expected a root key option`);
-    const db = openStore(join(dataDir, "kms.db"));
+    let db: Database.Database;
+    try {
+      db = openStore(join(dataDir, "kms.db"));
+    } catch (cause) {
+      const explained = explainOpenFailure(dataDir, sqliteCode(cause));
+      throw new KmsError(
+        "KMSInternalException",
+        `The root key could not be changed: cannot open ${join(dataDir, "kms.db")}: ${explained ?? (cause as Error).message}`,
+        { cause },
+      );
+    }
     let old: { root: KeyWrapper; ownsRoot: boolean } | undefined;
     let next: { root: KeyWrapper; ownsRoot: boolean; kind: string; argon2?: string } | undefined;
     try {

@@ -269,6 +269,38 @@ describe.skipIf(!canMount)("a full disk", { timeout: 60_000 }, () => {
     }
   });
 
+  it("changeRootKey on a full disk changes nothing: a typed error, and the old root key still opens every key", async () => {
+    const dataDir = join(smallDisk(), "data");
+    const kms = await LocalKms.open({ dataDir });
+    const blobs: Uint8Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      const keyId = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+      await kms.rotateKeyOnDemand(ROOT, { KeyId: keyId });
+      blobs.push((await kms.encrypt(ROOT, { KeyId: keyId, Plaintext: bytes(i) })).CiphertextBlob);
+    }
+    await kms.close();
+    const filler = fillFileSystem(dataDir);
+    const error = await rejection(
+      LocalKms.changeRootKey({
+        dataDir,
+        to: { passphrase: "new root", argon2: { memorySize: 8192, iterations: 1 } },
+      }),
+    );
+    expectDiskFull(error);
+    expect(error.message).toMatch(/full|SQLITE_FULL/);
+    unlinkSync(filler);
+    const reopened = await LocalKms.open({ dataDir });
+    try {
+      for (const [i, blob] of blobs.entries())
+        expect([...(await reopened.decrypt(ROOT, { CiphertextBlob: blob })).Plaintext]).toEqual([
+          ...bytes(i),
+        ]);
+    } finally {
+      await reopened.close();
+    }
+    expect(integrity(dataDir)).toMatchObject({ ok: "ok", keys: 3, versions: 6 });
+  });
+
   it.skipIf(!canChattr)(
     "kms.db-wal made immutable (chattr +i) under a running KMS, the audit log beside it writable: changes refused typed and audited as not made",
     async () => {
