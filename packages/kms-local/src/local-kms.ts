@@ -205,6 +205,8 @@ const INCLUDE_KEY_MATERIAL = ["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"] as const;
 const CACHE_LIMIT = 1024;
 /** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
 const READ_CACHE_LIMIT = 10_000;
+/** How long after a failed key deletion or automatic rotation the next attempt waits (ms). */
+const SWEEP_RETRY_MS = 1000;
 /** How often usage counters kept in memory are written to the database (ms). */
 const USAGE_FLUSH_MS = 1000;
 
@@ -281,6 +283,11 @@ export class LocalKms {
   readonly #statements = new Map<string, Database.Statement>();
   /** When the next key deletion or automatic rotation falls due (ms); 0 forces the next call to look. */
   #nextSweepAt = 0;
+  /**
+   * After a sweep that could not destroy or rotate a due key (kms.db full, the audit log unavailable), no new attempt
+   * before this time (ms): each attempt writes an audit event and its failure, and every call would make one.
+   */
+  #sweepRetryAt = 0;
   readonly #root: KeyWrapper;
   readonly #ownsRoot: boolean;
   readonly #audit: AuditSink;
@@ -2461,7 +2468,8 @@ export class LocalKms {
   async #sweep(): Promise<void> {
     const now = this.#now();
     // Nothing falls due before #nextSweepAt; any change resets it (see #call), so this skips two queries a call.
-    if (now < this.#nextSweepAt) return;
+    if (now < this.#nextSweepAt || now < this.#sweepRetryAt) return;
+    let failed = false;
     const due = this.#sql("SELECT * FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?").all(
       now,
     ) as KeyRow[];
@@ -2476,6 +2484,7 @@ export class LocalKms {
         await this.#commitAfterAudit(event);
         this.#forget(row.id);
       } catch {
+        failed = true;
         this.#rollback();
       }
     }
@@ -2494,6 +2503,7 @@ export class LocalKms {
         await this.#audit.append(event);
         await this.#commitAfterAudit(event);
       } catch {
+        failed = true;
         this.#rollback();
       }
     }
@@ -2503,6 +2513,7 @@ export class LocalKms {
          UNION ALL SELECT MIN(next_rotation_at) FROM keys WHERE rotation_enabled = 1 AND state = 'Enabled')`,
     ).get() as { t: number | null } | undefined;
     this.#nextSweepAt = next?.t ?? Number.POSITIVE_INFINITY;
+    this.#sweepRetryAt = failed ? now + SWEEP_RETRY_MS : 0;
   }
 
   #serviceEvent(eventName: string, arn: string, now: number): AuditEventInput {

@@ -107,9 +107,20 @@ describe.skipIf(!canMount)("a full disk", { timeout: 60_000 }, () => {
     t.advanceDays(91);
     expect((await kms.describeKey(ROOT, { KeyId: doomed })).KeyMetadata.KeyState).toBe("PendingDeletion");
     expect((await kms.listKeyRotations(ROOT, { KeyId: rotating })).Rotations).toHaveLength(0);
+    // Calls meanwhile do not each try again (each try writes two audit events): once a second at most.
+    for (let i = 0; i < 20; i++) await kms.describeKey(ROOT, { KeyId: keyId });
+    const tries = (name: string) =>
+      audit.query({ eventName: name, limit: 1000 }).filter((e) => e.errorCode === "KMSInternalException")
+        .length;
+    expect(tries("RotateKey")).toBe(1);
+    expect(tries("DeleteKey")).toBe(1);
+    t.advanceDays(2 / 86_400);
+    await kms.describeKey(ROOT, { KeyId: keyId });
+    expect(tries("RotateKey")).toBe(2);
 
     unlinkSync(filler);
     expect(integrity(dataDir)).toEqual(before);
+    t.advanceDays(2 / 86_400);
     // Space is back: the next call runs the due rotation and deletion, and changes work again.
     const made = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
     await kms.rotateKeyOnDemand(ROOT, { KeyId: keyId });
