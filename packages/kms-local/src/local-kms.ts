@@ -1553,7 +1553,12 @@ export class LocalKms {
    */
   async listRetirableGrants(
     caller: Caller,
-    request: { RetiringPrincipal?: string; RetiringServicePrincipal?: string; Limit?: number; Marker?: string },
+    request: {
+      RetiringPrincipal?: string;
+      RetiringServicePrincipal?: string;
+      Limit?: number;
+      Marker?: string;
+    },
   ): Promise<{ Grants: GrantListEntry[] } & ListResponse> {
     return this.#call(
       "ListRetirableGrants",
@@ -1579,9 +1584,13 @@ export class LocalKms {
           : v.check(() => optionalString(req.RetiringServicePrincipal, "RetiringServicePrincipal", 1, 256));
         v.throwIfAny();
         if ((principal === undefined) === (service === undefined))
-          throw validation("You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both.");
+          throw validation(
+            "You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both.",
+          );
         if (service !== undefined && !SERVICE_PRINCIPAL_NAME.test(service))
-          throw validation(`RetiringServicePrincipal ${service} is not a service principal such as ec2.amazonaws.com`);
+          throw validation(
+            `RetiringServicePrincipal ${service} is not a service principal such as ec2.amazonaws.com`,
+          );
         const retiring = (principal ?? service)!;
         if (!canListRetirableGrants(retiring, caller.principal, caller.account)) {
           throw new KmsError(
@@ -1595,7 +1604,10 @@ export class LocalKms {
           `SELECT * FROM grants WHERE retiring = ? AND (created_at, grant_id) > (?, ?)
              ORDER BY created_at, grant_id LIMIT ?`,
         ).all(retiring, after[0], after[1], limit + 1) as GrantRow[];
-        const { page, ...info } = pageOf(rows, limit, "ListRetirableGrants", (g) => [g.created_at, g.grant_id]);
+        const { page, ...info } = pageOf(rows, limit, "ListRetirableGrants", (g) => [
+          g.created_at,
+          g.grant_id,
+        ]);
         return { Grants: page.map((g) => this.#grantEntry(g)), ...info };
       },
     );
