@@ -1040,7 +1040,10 @@ function memberNames(models: readonly OperationModel[]): Set<string> {
   const names = new Set<string>();
   const walk = (shape: Shape): void => {
     if (typeof shape === "string") return;
-    if (Array.isArray(shape)) return walk(shape[1] as Shape);
+    if (Array.isArray(shape)) {
+      walk(shape[1] as Shape);
+      return;
+    }
     for (const [name, inner] of Object.entries(shape as { readonly [m: string]: Shape })) {
       names.add(name);
       walk(inner);
