@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Sealkit needs on a fresh Debian/Ubuntu machine: pnpm, the workspace's packages, and with --system
-# the system packages the tests use (SoftHSM2, Chromium, the AWS CLI, boto3, wrk, strace, and zsh and fish for the
-# CLI's completion scripts).
+# the system packages the tests use (SoftHSM2, Chromium, the AWS CLI, boto3, wrk, strace, the sqlite3 shell of the
+# documented backup, and zsh and fish for the CLI's completion scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-SYSTEM_PACKAGES=(softhsm2 chromium wrk strace zsh fish)
+SYSTEM_PACKAGES=(softhsm2 chromium wrk strace zsh fish sqlite3)
 
 if [[ "${1:-}" == "--system" ]]; then
   sudo=""

@@ -3,24 +3,15 @@
 // dir, where every key the backup holds decrypts what it encrypted and the audit log verifies.
 
 import { execFile, execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KmsError } from "../../src/errors.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { ROOT } from "../../src/test-helpers.js";
+import { tempDirs } from "./support.js";
 
 const run = promisify(execFile);
 const hasSqlite3 = (() => {
@@ -33,15 +24,7 @@ const hasSqlite3 = (() => {
 })();
 if (!hasSqlite3) console.warn("backup-restore: the sqlite3 shell is not installed; its case is skipped");
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `kms-local-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("kms-local-");
 
 interface Sealed {
   keyId: string;

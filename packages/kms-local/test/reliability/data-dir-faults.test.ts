@@ -8,13 +8,11 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForNode } from "../../src/bundle-for-node.js";
@@ -22,17 +20,9 @@ import { MAX_DATA_DIR_PATH_BYTES } from "../../src/data-dir.js";
 import { KmsError } from "../../src/errors.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { ROOT } from "../../src/test-helpers.js";
+import { tempDirs } from "./support.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "kms-local-dd-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("kms-local-dd-");
 
 async function refusal(dataDir: string): Promise<string> {
   const error = await LocalKms.open({ dataDir }).then(

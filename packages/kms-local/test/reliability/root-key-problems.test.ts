@@ -6,31 +6,20 @@ import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   chownSync,
-  mkdtempSync,
   readFileSync,
-  rmSync,
   statSync,
   truncateSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KmsError } from "../../src/errors.js";
 import { LocalKms, type LocalKmsOptions } from "../../src/local-kms.js";
 import { ROOT } from "../../src/test-helpers.js";
-import { startServerChild, writeCredentials } from "./support.js";
+import { startServerChild, tempDirs, writeCredentials } from "./support.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "kms-local-rkp-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("kms-local-rkp-");
 
 const FAST_ARGON2 = { memorySize: 8192, iterations: 1 };
 

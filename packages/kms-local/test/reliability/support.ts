@@ -1,8 +1,10 @@
-// Shared support for the reliability suite: the sealkit-kms bin in a child process, SDK clients, RSS sampling.
+// Shared support for the reliability suite: the sealkit-kms bin in a child process, SDK clients, RSS sampling,
+// temp dirs.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KMSClient } from "@aws-sdk/client-kms";
@@ -154,3 +156,19 @@ export function median(values: readonly number[]): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Returns a maker of temp dirs, `<prefix><name>-XXXXXX` (or `<prefix>XXXXXX`), all removed after the file's tests.
+ * Call it at the top level of a test file.
+ */
+export function tempDirs(prefix: string): (name?: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return (name) => {
+    const dir = mkdtempSync(join(tmpdir(), name ? `${prefix}${name}-` : prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}
