@@ -1,8 +1,7 @@
 // The AEAD primitives under the envelope suites, exported so they can be checked against published vectors:
 // XChaCha20-Poly1305 and ChaCha20-Poly1305 (IETF) on libsodium's WebAssembly, AES-256-GCM on Web Crypto.
 
-import { authenticationFailed } from "@sealkit/core";
-import { abuffer } from "./lib/check-bytes.js";
+import { abytes, authenticationFailed } from "@sealkit/core";
 import { getSodium, type SodiumAead, sodiumOpen, sodiumSeal } from "./lib/sodium.js";
 
 /** An AEAD cipher with fixed parameters, in the style of noble-ciphers. */
@@ -43,10 +42,10 @@ function checkArgs(
   aad: unknown,
   nonceLength: number,
 ): void {
-  abuffer(key, "key", 32);
-  abuffer(nonce, "nonce", nonceLength);
-  abuffer(data, dataName);
-  if (aad !== undefined) abuffer(aad, "aad");
+  abytes(key, "key", 32);
+  abytes(nonce, "nonce", nonceLength);
+  abytes(data, dataName);
+  if (aad !== undefined) abytes(aad, "aad");
 }
 
 function checkTagged(data: Uint8Array): void {

@@ -2,6 +2,7 @@
 // the frames that hold them.
 
 import {
+  abytes,
   aint,
   aobject,
   bodyLayout,
@@ -14,7 +15,6 @@ import {
   SealkitError,
   tryParseHeader,
 } from "@sealkit/core";
-import { abuffer } from "./lib/check-bytes.js";
 import { InOrder } from "./lib/content-cipher.js";
 import {
   checkDecryptOptions,
@@ -52,7 +52,7 @@ const HEADER_PROBE = 4096;
 async function readExactly(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
   const bytes = await source.read(offset, length);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`"source.read" must return a Uint8Array`);
-  abuffer(bytes, "source.read");
+  abytes(bytes, "source.read");
   if (bytes.length !== length) {
     throw new SealkitError(
       "ERR_TRUNCATED",

@@ -1,7 +1,6 @@
 // One-shot decryption of an envelope held in memory.
 
-import { type EnvelopeHeader, malformed, parseHeader } from "@sealkit/core";
-import { abuffer } from "./lib/check-bytes.js";
+import { abytes, type EnvelopeHeader, malformed, parseHeader } from "@sealkit/core";
 import { InOrder } from "./lib/content-cipher.js";
 import { nextFrame, truncated } from "./lib/frame-reader.js";
 import {
@@ -34,7 +33,7 @@ export interface DecryptResult {
  * ERR_AUTHENTICATION_FAILED, ERR_TRUNCATED
  */
 export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
-  abuffer(envelope, "envelope");
+  abytes(envelope, "envelope");
   const checked = checkDecryptOptions(options);
   const header = parseHeader(
     envelope,

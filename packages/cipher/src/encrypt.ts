@@ -1,13 +1,13 @@
 // One-shot encryption of a Uint8Array into an envelope.
 
 import {
+  abytes,
   encryptedBodyLength,
   FRAME_FINAL,
   FRAME_REGULAR,
   MAX_FRAME_INDEX,
   SealkitError,
 } from "@sealkit/core";
-import { abuffer } from "./lib/check-bytes.js";
 import { InOrder } from "./lib/content-cipher.js";
 import { checkEncryptOptions, type EncryptOptions, startMessage } from "./lib/message.js";
 
@@ -26,7 +26,7 @@ export type { EncryptOptions } from "./lib/message.js";
  * too many frames), or a provider's error (ERR_ACCESS_DENIED, ERR_KEY_NOT_FOUND, ERR_PROVIDER_UNAVAILABLE, ...)
  */
 export async function encrypt(plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
-  abuffer(plaintext, "plaintext");
+  abytes(plaintext, "plaintext");
   const checked = checkEncryptOptions(options);
   const { frameSize } = checked;
   const frameCount = plaintext.length === 0 ? 1 : Math.ceil(plaintext.length / frameSize);

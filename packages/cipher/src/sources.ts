@@ -1,7 +1,6 @@
 // Random-access byte sources for decryptRange: a buffer, or a URL read with HTTP Range requests.
 
-import { aint, aobject, malformed, readAtMost, SealkitError } from "@sealkit/core";
-import { abuffer } from "./lib/check-bytes.js";
+import { abytes, aint, aobject, malformed, readAtMost, SealkitError } from "@sealkit/core";
 
 /** Bytes of an envelope that can be read at any offset: a buffer, a file handle, an HTTP object. */
 export interface ByteSource {
@@ -21,7 +20,7 @@ export interface ByteSource {
  * @throws {TypeError} when `bytes` is not a Uint8Array, or is a view of a SharedArrayBuffer or a detached buffer
  */
 export function bytesSource(bytes: Uint8Array): ByteSource {
-  abuffer(bytes, "bytes");
+  abytes(bytes, "bytes");
   return {
     size: bytes.length,
     async read(offset, length) {

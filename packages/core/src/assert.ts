@@ -1,9 +1,32 @@
 // Tiny argument checks that return their input, in the style of noble: precise TypeError/RangeError messages.
 
-/** Asserts a Uint8Array (optionally of an exact length) and returns it. */
+/**
+ * Asserts a Uint8Array (optionally of an exact length) over memory that is neither shared nor detached, and returns
+ * it.
+ *
+ * Shared memory is refused because Web Crypto refuses it (so one suite or provider failed where another worked) and
+ * because another thread may change it between a check and its use. A view of a detached buffer (transferred to a
+ * worker) reads as zero bytes, so it would be taken for empty input.
+ * @throws {TypeError} when `value` is not such a Uint8Array
+ * @throws {RangeError} when `length` is given and `value` has another length
+ */
 export function abytes(value: unknown, name: string, length?: number): Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new TypeError(`"${name}" expected Uint8Array, got ${describe(value)}`);
+  }
+  // Realm-independent: a SharedArrayBuffer from another realm (a worker, an iframe) fails instanceof.
+  if (Object.prototype.toString.call(value.buffer) === "[object SharedArrayBuffer]") {
+    throw new TypeError(
+      `"${name}" expected a Uint8Array over an ArrayBuffer, got one over a SharedArrayBuffer (copy it first)`,
+    );
+  }
+  // A view of a detached buffer has length 0, and a new view of that buffer throws (Node 20 lacks `detached`).
+  if (value.byteLength === 0) {
+    try {
+      new Uint8Array(value.buffer, 0, 0);
+    } catch {
+      throw new TypeError(`"${name}" is a view of a detached ArrayBuffer`);
+    }
   }
   if (length !== undefined && value.length !== length) {
     throw new RangeError(`"${name}" expected Uint8Array of length ${length}, got length=${value.length}`);
