@@ -39,9 +39,13 @@ const AWS_KMS_PROVIDER_ID = "aws-kms";
  * envelope decrypts to whatever its writer chose.
  * @throws {SealkitError} ERR_NO_DECRYPTABLE_KEY when the filter leaves none, naming the accounts the envelope uses
  */
-function discoveredAwsKeys(keyIds: readonly string[], accounts: readonly string[] | undefined): string[] {
+async function discoveredAwsKeys(
+  keyIds: readonly string[],
+  accounts: readonly string[] | undefined,
+): Promise<string[]> {
   if (accounts === undefined) return [...keyIds];
-  const accountOf = (id: string) => /^arn:[a-z-]+:kms:[a-z0-9-]*:(\d{12}):(?:key|alias)\//.exec(id)?.[1];
+  const { parseKmsArn } = await import("@sealkit/kms-aws");
+  const accountOf = (id: string) => parseKmsArn(id)?.accountId;
   const allowed = keyIds.filter((id) => {
     const account = accountOf(id);
     return account !== undefined && accounts.includes(account);
