@@ -141,45 +141,47 @@ async function restoreAndCheck(
   return { before, after };
 }
 
+/**
+ * The documented online backup: root.key and the audit signing key copied once, then `snapshot` copies kms.db and
+ * audit.db while callers keep creating, rotating and using keys; then every sealed value is checked after a restore.
+ */
+async function onlineBackup(snapshot: (dataDir: string, backups: string) => Promise<void>) {
+  const { dataDir, kms, sealed } = await seeded();
+  const backups = tempDir("backups");
+  // "Copy root.key and the audit signing key once; they do not change."
+  for (const file of ["root.key", "audit-signing.key", "audit-signing.key.pub"])
+    copyFileSync(join(dataDir, file), join(backups, file));
+  let snapshotAt = 0;
+  const during: Sealed[] = [];
+  const backup = (async () => {
+    await until(during, 8);
+    snapshotAt = performance.now();
+    await snapshot(dataDir, backups);
+    await until(during, during.length + 4);
+  })();
+  await traffic(kms, backup, during);
+  await backup;
+  await kms.close();
+  const all = [...sealed, ...during];
+  return { sealed, during, all, ...(await restoreAndCheck(backups, all, snapshotAt)) };
+}
+
 describe("backup and restore as documented", { timeout: 120_000 }, () => {
   it.skipIf(!hasSqlite3)(
     "online: sqlite3 .backup of kms.db, then audit.db, while keys are created, rotated and used",
     async () => {
-      const { dataDir, kms, sealed } = await seeded();
-      const backups = tempDir("backups");
-      // "Copy root.key and the audit signing key once; they do not change."
-      for (const file of ["root.key", "audit-signing.key", "audit-signing.key.pub"])
-        copyFileSync(join(dataDir, file), join(backups, file));
-      let snapshotAt = 0;
-      const during: Sealed[] = [];
-      const backup = (async () => {
-        await until(during, 8);
-        snapshotAt = performance.now();
+      const { sealed, during, all, before, after } = await onlineBackup(async (dataDir, backups) => {
         await run("sqlite3", [join(dataDir, "kms.db"), `.backup ${join(backups, "kms.db")}`]);
         await run("sqlite3", [join(dataDir, "audit.db"), `.backup ${join(backups, "audit.db")}`]);
-        await until(during, during.length + 4);
-      })();
-      await traffic(kms, backup, during);
-      await backup;
-      await kms.close();
-      const all = [...sealed, ...during];
+      });
       expect(during.length).toBeGreaterThanOrEqual(12);
-      const { before, after } = await restoreAndCheck(backups, all, snapshotAt);
       expect(before).toBeGreaterThanOrEqual(sealed.length);
       expect(before + after).toBeLessThanOrEqual(all.length);
     },
   );
 
   it("online: better-sqlite3 backup() of kms.db, then audit.db, while keys are created, rotated and used", async () => {
-    const { dataDir, kms, sealed } = await seeded();
-    const backups = tempDir("backups");
-    for (const file of ["root.key", "audit-signing.key", "audit-signing.key.pub"])
-      copyFileSync(join(dataDir, file), join(backups, file));
-    let snapshotAt = 0;
-    const during: Sealed[] = [];
-    const backup = (async () => {
-      await until(during, 8);
-      snapshotAt = performance.now();
+    const { sealed, before } = await onlineBackup(async (dataDir, backups) => {
       for (const name of ["kms.db", "audit.db"]) {
         const source = new Database(join(dataDir, name), { readonly: true });
         try {
@@ -188,12 +190,7 @@ describe("backup and restore as documented", { timeout: 120_000 }, () => {
           source.close();
         }
       }
-      await until(during, during.length + 4);
-    })();
-    await traffic(kms, backup, during);
-    await backup;
-    await kms.close();
-    const { before } = await restoreAndCheck(backups, [...sealed, ...during], snapshotAt);
+    });
     expect(before).toBeGreaterThanOrEqual(sealed.length);
   });
 
