@@ -1,18 +1,14 @@
 // Authorization review through LocalKms: each case is something the local KMS allowed where AWS KMS, as its
 // documentation describes it, refuses (or the reverse), with the source cited.
 
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
 import type { Caller } from "./types.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(): Promise<LocalKms> {
   const t = await openTemp();

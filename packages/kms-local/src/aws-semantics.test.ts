@@ -4,7 +4,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import { LocalKms } from "./local-kms.js";
 import {
@@ -15,15 +15,20 @@ import {
   parsePolicy,
   policyUsesConditionKey,
 } from "./policy/index.js";
-import { ACCOUNT, ALICE, BOB, openTemp, ROOT, rejects, testClock } from "./test-helpers.js";
+import {
+  ACCOUNT,
+  ALICE,
+  BOB,
+  cleanupsAfterEach,
+  openTemp,
+  ROOT,
+  rejects,
+  testClock,
+} from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(): Promise<LocalKms> {
   const t = await openTemp();

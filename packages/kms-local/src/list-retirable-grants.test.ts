@@ -1,17 +1,13 @@
 // LocalKms.listRetirableGrants against the API reference (ListRetirableGrants): which grants, pages, who may ask.
 
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, MALLORY, openTemp, ROOT, rejects } from "./test-helpers.js";
 import type { Caller } from "./types.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups = cleanupsAfterEach();
 
 /** A LocalKms whose clock advances a second on every reading (distinct creation dates), or a frozen one. */
 async function setup(frozen = false): Promise<LocalKms> {

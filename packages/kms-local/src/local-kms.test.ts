@@ -1,22 +1,27 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { readBlobHeader } from "./ciphertext-blob.js";
 import { KmsError } from "./errors.js";
 import type { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, MALLORY, openTemp, ROOT, rejects, testClock } from "./test-helpers.js";
+import {
+  ACCOUNT,
+  ALICE,
+  BOB,
+  cleanupsAfterEach,
+  MALLORY,
+  openTemp,
+  ROOT,
+  rejects,
+  testClock,
+} from "./test-helpers.js";
 
 // Real SQLite, fsyncs and Argon2 on a shared 2-core machine: generous timeouts.
 vi.setConfig({ testTimeout: 60_000 });
 
 const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  // Last opened, first closed: a data dir is removed only after every KMS on it is closed.
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups = cleanupsAfterEach();
 
 async function setup(options: Parameters<typeof openTemp>[0] = {}) {
   const t = await openTemp(options);

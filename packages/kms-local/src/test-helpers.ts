@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import { KmsError } from "./errors.js";
 import { LocalKms, type LocalKmsOptions } from "./local-kms.js";
 import type { Caller } from "./types.js";
@@ -59,4 +59,17 @@ export async function rejects(p: Promise<unknown>, awsName: string): Promise<Kms
     return e as KmsError;
   }
   throw new Error(`expected ${awsName}, but the call succeeded`);
+}
+
+/**
+ * A list of cleanups (closing a LocalKms, removing its dir) run last first after each test of the file that calls
+ * this at its top level.
+ */
+export function cleanupsAfterEach(): (() => Promise<void> | void)[] {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    // Last opened, first closed: a data dir is removed only after every KMS on it is closed.
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
 }
