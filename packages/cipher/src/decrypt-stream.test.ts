@@ -16,6 +16,7 @@ import { encrypt } from "./encrypt.js";
 import { encryptStream } from "./encrypt-stream.js";
 import { getSodium } from "./lib/sodium.js";
 import { ciphers } from "./testing/content-cipher-spy.js";
+import { readAll } from "./testing/read-all.js";
 
 vi.mock("./lib/content-cipher.js", async (importOriginal) =>
   (await import("./testing/content-cipher-spy.js")).spyOnContentCiphers(await importOriginal()),
@@ -291,15 +292,7 @@ describe("decryptStream input handling", () => {
       const plaintext = marked(5000);
       const envelope = await encrypt(plaintext, { providers: [provider()], suite, frameSize: 1024 });
       const stream = decryptStream({ providers: [provider()] });
-      const reading = (async () => {
-        const parts: Uint8Array[] = [];
-        const reader = stream.readable.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return concatBytes(...parts);
-          parts.push(value);
-        }
-      })();
+      const reading = readAll(stream.readable);
       const writer = stream.writable.getWriter();
       const buffer = new Uint8Array(300);
       for (let at = 0; at < envelope.length; at += buffer.length) {
@@ -358,15 +351,7 @@ describe("writes of one byte", () => {
       const plaintext = marked(65_536 + 100);
       const through = async (stream: TransformStream<Uint8Array, Uint8Array>, input: Uint8Array) => {
         const writer = stream.writable.getWriter();
-        const reader = stream.readable.getReader();
-        const parts: Uint8Array[] = [];
-        const reading = (async () => {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) return concatBytes(...parts);
-            parts.push(value);
-          }
-        })();
+        const reading = readAll(stream.readable);
         for (let i = 0; i < input.length; i++) await writer.write(input.subarray(i, i + 1));
         await writer.close();
         return reading;

@@ -1,11 +1,12 @@
 // encryptStream as real pipelines meet it: writers that reuse their buffer, consumers that cancel, sources that
 // fail. The content cipher is wrapped (not replaced) to see that its key is disposed however the stream ends.
 
-import { concatBytes, equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
+import { equalBytes, type KeyProvider, rawKeyProvider, type SuiteName } from "@sealkit/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { decrypt } from "./decrypt.js";
 import { encryptStream } from "./encrypt-stream.js";
 import { ciphers } from "./testing/content-cipher-spy.js";
+import { readAll } from "./testing/read-all.js";
 
 vi.mock("./lib/content-cipher.js", async (importOriginal) =>
   (await import("./testing/content-cipher-spy.js")).spyOnContentCiphers(await importOriginal()),
@@ -45,15 +46,7 @@ describe("encryptStream input handling", () => {
       it(`${suite}: a writer reusing one ${chunk}-byte buffer (frames of ${frameSize}) gets its own plaintext back`, async () => {
         const plaintext = pattern(200_000);
         const stream = encryptStream({ providers: [provider()], suite, frameSize });
-        const reading = (async () => {
-          const parts: Uint8Array[] = [];
-          const reader = stream.readable.getReader();
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) return concatBytes(...parts);
-            parts.push(value);
-          }
-        })();
+        const reading = readAll(stream.readable);
         const writer = stream.writable.getWriter();
         const buffer = new Uint8Array(chunk);
         for (let at = 0; at < plaintext.length; at += chunk) {
@@ -76,15 +69,7 @@ describe("encryptStream leaves no copy of the plaintext behind", () => {
       const plaintext = pattern(2_000).map((b) => b | 1);
       const written: Uint8Array[] = [];
       const stream = encryptStream({ providers: [provider()], suite, frameSize: 64 });
-      const reading = (async () => {
-        const parts: Uint8Array[] = [];
-        const reader = stream.readable.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return concatBytes(...parts);
-          parts.push(value);
-        }
-      })();
+      const reading = readAll(stream.readable);
       const writer = stream.writable.getWriter();
       // Chunks of 100 bytes in frames of 64: most frames span two chunks, and every write leaves bytes held back.
       for (let at = 0; at < plaintext.length; at += 100) {
