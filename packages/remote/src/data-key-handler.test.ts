@@ -358,6 +358,32 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect((await errorOf(response)).code).toBe("ERR_REQUEST_INVALID");
   });
 
+  it("issues no key it could not open again: the decrypt request for it must fit maxBodyBytes", async () => {
+    // The decrypt request carries the context and the encrypted data key, so it is longer than the generate
+    // request: a context that just fitted the generate body made an envelope whose key the endpoint answered 413
+    // forever. Around the limit, every issued key must reopen, and the ones refused are refused before use.
+    const { client, events } = setup({ maxBodyBytes: 2048, rateLimit: false });
+    const alice = client("token-alice");
+    let issued = 0;
+    let refused = 0;
+    for (let pad = 1700; pad <= 2048; pad += 3) {
+      const context = { tenant: "acme", a: "x".repeat(1000), b: "x".repeat(pad - 1000) };
+      const dataKey = await alice.generateDataKey({ length: 32, context }).catch((e: unknown) => e);
+      if (SealkitError.isInstance(dataKey)) {
+        refused++;
+        expect(["ERR_LIMIT_EXCEEDED", "ERR_REQUEST_INVALID"]).toContain(dataKey.code);
+        continue;
+      }
+      issued++;
+      const { plaintext, encryptedDataKeys } = dataKey as Awaited<ReturnType<typeof alice.generateDataKey>>;
+      const opened = await alice.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context });
+      expect(opened).toEqual(plaintext);
+    }
+    expect(issued).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+    expect(events.some((e) => e.code === "ERR_LIMIT_EXCEEDED" && e.status === 400)).toBe(true);
+  });
+
   it("refuses an unknown suite with 400 ERR_UNSUPPORTED_SUITE before asking the provider", async () => {
     const { post } = setup();
     const response = await post("/data-keys", { context: { tenant: "acme" }, suite: "ROT13" });

@@ -12,9 +12,11 @@ import {
   SealkitError,
   type SealkitErrorCode,
   toBase64,
+  utf8,
   wipe,
 } from "@sealkit/core";
 import {
+  type DecryptRequestBody,
   duplicateMemberName,
   type ErrorBody,
   type GenerateResponseBody,
@@ -24,6 +26,7 @@ import {
   ROUTES,
   readDecryptBody,
   readGenerateBody,
+  type WireEncryptedDataKey,
   writeEncryptedDataKey,
 } from "./protocol.js";
 import { createRateLimiter, type RateLimit } from "./rate-limiter.js";
@@ -81,7 +84,10 @@ export interface DataKeyHandlerOptions {
   ) => Authorization | null | undefined | false | Promise<Authorization | null | undefined | false>;
   /** Path prefix the handler is mounted under, e.g. "/api/keys". Default "". */
   readonly basePath?: string;
-  /** Largest request body, in bytes. Default 16 KiB. */
+  /**
+   * Largest request body, in bytes. Default 16 KiB. A data key is issued only when the request to decrypt it again
+   * (its context and encrypted data key) fits too: else 400 ERR_LIMIT_EXCEEDED.
+   */
   readonly maxBodyBytes?: number;
   /** Per-principal rate limit; default 20 per second with bursts of 100. `false` turns it off. */
   readonly rateLimit?: RateLimit | false;
@@ -137,6 +143,11 @@ function originOf(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The size in bytes of the decrypt request remoteProvider sends for `encryptedDataKey` under `context`. */
+function decryptBodyBytes(context: EncryptionContext, encryptedDataKey: WireEncryptedDataKey): number {
+  return utf8(JSON.stringify({ context, encryptedDataKey } satisfies DecryptRequestBody)).length;
 }
 
 class Refusal extends Error {
@@ -426,10 +437,20 @@ export function createDataKeyHandler(
             );
           }
           keyIds = dataKey.encryptedDataKeys.map((k) => k.keyId);
-          answer = {
-            plaintext: toBase64(dataKey.plaintext),
-            encryptedDataKeys: dataKey.encryptedDataKeys.map(writeEncryptedDataKey),
-          };
+          const encryptedDataKeys = dataKey.encryptedDataKeys.map(writeEncryptedDataKey);
+          // Each key comes back in a decrypt request with this context, which is longer than this request: one
+          // over maxBodyBytes would seal envelopes this endpoint answers 413 for ever. Refuse to issue it.
+          for (const encryptedDataKey of encryptedDataKeys) {
+            if (decryptBodyBytes(body.context, encryptedDataKey) > maxBodyBytes) {
+              throw new Refusal(
+                400,
+                "ERR_LIMIT_EXCEEDED",
+                `the encryption context is too large: a request to decrypt this data key would exceed the ` +
+                  `${maxBodyBytes}-byte body limit`,
+              );
+            }
+          }
+          answer = { plaintext: toBase64(dataKey.plaintext), encryptedDataKeys };
         } finally {
           if (dataKey?.plaintext instanceof Uint8Array) wipe(dataKey.plaintext);
         }
