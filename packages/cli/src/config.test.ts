@@ -102,6 +102,14 @@ describe("parsers", () => {
     expect(() => parseContext(["=1"], "--context")).toThrow(UsageError);
     expect(() => parseContext(["a=1", "a=2"], "--context")).toThrow(/twice/);
   });
+
+  it("keeps keys named like Object.prototype's properties as context pairs", () => {
+    // `context["__proto__"] = "x"` on a plain object sets no pair: the pair was silently dropped.
+    const context = parseContext(["__proto__=x", "constructor=y", "toString=z"], "--context");
+    expect(Object.keys(context)).toEqual(["__proto__", "constructor", "toString"]);
+    expect(Object.getPrototypeOf(context)).toBe(Object.prototype);
+    expect(() => parseContext(["__proto__=x", "__proto__=y"], "--context")).toThrow(/twice/);
+  });
 });
 
 describe("exit codes", () => {

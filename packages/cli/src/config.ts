@@ -314,9 +314,15 @@ export function resolveSettings(
   };
 }
 
-/** Parses repeated `k=v` options into an encryption context. */
+/**
+ * Parses repeated `k=v` options into an encryption context (split at the first `=`; the value may be empty).
+ * @throws {UsageError} for a pair without `=` or with an empty key, or a key given twice
+ */
 export function parseContext(pairs: readonly string[] | undefined, flag: string): Record<string, string> {
-  const context: Record<string, string> = {};
+  // No prototype while filling it: on a plain object `context["__proto__"] = v` sets nothing, so `--context
+  // __proto__=x` was dropped from the envelope and `--expect-context __proto__=x` required nothing. Spreading it
+  // into a plain object keeps such a key as an own property, as core's decodeContext returns it.
+  const context: Record<string, string> = Object.create(null);
   for (const pair of pairs ?? []) {
     const i = pair.indexOf("=");
     if (i <= 0) throw new UsageError(`${flag} expected key=value, got ${JSON.stringify(pair)}`);
@@ -324,5 +330,5 @@ export function parseContext(pairs: readonly string[] | undefined, flag: string)
     if (Object.hasOwn(context, key)) throw new UsageError(`${flag} gives "${key}" twice`);
     context[key] = pair.slice(i + 1);
   }
-  return context;
+  return { ...context };
 }
