@@ -71,6 +71,29 @@ describe("decodeRequest", () => {
     });
   });
 
+  it("refuses a body that is not UTF-8 with SerializationException: invalid bytes are not read as U+FFFD", () => {
+    // Buffer#toString("utf8") replaced each invalid byte with U+FFFD, so an encryption context {"a": "\xff"} was
+    // bound as {"a": "\ufffd"}: every invalid byte, and U+FFFD itself, named the same context (the local KMS
+    // refuses lone surrogates, the other way to such a collision, for the same reason).
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+      const raw = Buffer.concat([
+        Buffer.from('{"KeyId":"k","Plaintext":"AA==","EncryptionContext":{"a":"'),
+        Buffer.from(bad),
+        Buffer.from('"}}'),
+      ]);
+      expect(failure(() => decodeRequest(encrypt, raw))).toEqual({
+        name: "SerializationException",
+        message: "Request body is not valid JSON: it is not UTF-8.",
+      });
+    }
+    // Well-formed UTF-8 beyond ASCII (2, 3 and 4 bytes) and U+FFFD sent as such are data.
+    const r = decodeRequest(
+      encrypt,
+      Buffer.from('{"KeyId":"k","Plaintext":"AA==","EncryptionContext":{"a":"é€😀\uFFFD"}}'),
+    );
+    expect(r.EncryptionContext).toEqual({ a: "é€😀\ufffd" });
+  });
+
   it("keeps a __proto__ key of an encryption context as data", () => {
     const r = decodeRequest(
       encrypt,

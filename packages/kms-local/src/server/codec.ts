@@ -1,5 +1,6 @@
 // JSON ↔ API objects for the awsJson1_1 protocol: base64 blobs, epoch-second timestamps, strict member types.
 
+import { isUtf8 } from "node:buffer";
 import type { OperationModel, Shape } from "./model.generated.js";
 import { WireError } from "./wire-errors.js";
 
@@ -9,20 +10,22 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /**
  * Parses a request body into the API request of an operation. Members the model does not know are ignored, as AWS
  * ignores them; null members count as absent.
- * @throws {WireError} SerializationException for JSON that does not parse, a member of the wrong type or invalid
- *   base64; ValidationException for a missing required member.
+ * @throws {WireError} SerializationException for a body that is not UTF-8, JSON that does not parse, a member of the
+ *   wrong type or invalid base64; ValidationException for a missing required member.
  */
 export function decodeRequest(model: OperationModel, body: Uint8Array): Record<string, unknown> {
   let json: unknown;
   if (body.length === 0) {
     json = {};
   } else {
+    const bytes = body instanceof Buffer ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // JSON text is UTF-8 (RFC 8259 §8.1). Decoding alone would read every invalid byte as U+FFFD, so that
+    // {"a":"\xff"}, {"a":"\xfe"} and {"a":"\ufffd"} named one encryption context: refused instead.
+    if (!isUtf8(bytes)) {
+      throw new WireError("SerializationException", "Request body is not valid JSON: it is not UTF-8.");
+    }
     try {
-      const text =
-        body instanceof Buffer
-          ? body.toString("utf8")
-          : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
-      json = JSON.parse(text);
+      json = JSON.parse(bytes.toString("utf8"));
     } catch {
       throw new WireError("SerializationException", "Request body is not valid JSON.");
     }
