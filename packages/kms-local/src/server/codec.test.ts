@@ -94,6 +94,29 @@ describe("decodeRequest", () => {
     expect(r.EncryptionContext).toEqual({ a: "é€😀\ufffd" });
   });
 
+  it("ignores members named like Object.prototype's (constructor, toString, __proto__...), which the model does not know", () => {
+    // The model's member tables are plain objects: looked up by a client's key, "toString" found
+    // Object.prototype.toString and was decoded as a structure, and "__proto__" replaced the request's prototype.
+    const r = decodeRequest(
+      encrypt,
+      Buffer.from(
+        '{"KeyId":"k","Plaintext":"AA==","toString":{},"valueOf":{},"hasOwnProperty":{},"constructor":{"keys":{}},' +
+          '"__proto__":{"toString":{},"isPrototypeOf":{}},"GrantTokens":["g"]}',
+      ),
+    );
+    expect(Object.keys(r).sort()).toEqual(["GrantTokens", "KeyId", "Plaintext"]);
+    expect(Object.getPrototypeOf(r)).toBe(Object.prototype);
+    expect(typeof r.toString).toBe("function");
+    expect(typeof r.hasOwnProperty).toBe("function");
+    // The same inside a structure member of the model (CreateKey's Tags entries).
+    const tags = decodeRequest(
+      OPERATION_MODELS.CreateKey!,
+      Buffer.from('{"Tags":[{"TagKey":"k","TagValue":"v","__proto__":{"valueOf":{}},"constructor":{}}]}'),
+    ).Tags as Record<string, unknown>[];
+    expect(Object.keys(tags[0]!)).toEqual(["TagKey", "TagValue"]);
+    expect(Object.getPrototypeOf(tags[0])).toBe(Object.prototype);
+  });
+
   it("keeps a __proto__ key of an encryption context as data", () => {
     const r = decodeRequest(
       encrypt,

@@ -70,8 +70,10 @@ function decodeStructure(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name in json) {
-    const shape = members[name];
-    if (shape === undefined) continue;
+    // Own members only: the model's tables are plain objects, where "toString", "constructor" or "__proto__" would
+    // find Object.prototype's (decoded as structures, and "__proto__" then replaced the request's prototype).
+    if (!Object.hasOwn(members, name)) continue;
+    const shape = members[name] as Shape;
     const value = json[name];
     if (value === null || value === undefined) continue;
     out[name] = decodeValue(shape, value, path, name);
