@@ -2,7 +2,8 @@
 // server would: garbage, HTML, 5xx, wrong-length keys, redirects, huge bodies, silence. Plus many calls at once.
 
 import { serve } from "@hono/node-server";
-import { openEnvelopeDataKey, rawKeyProvider, SealkitError, toBase64 } from "@sealkit/core";
+import { decrypt, encrypt } from "@sealkit/cipher";
+import { fromBase64, openEnvelopeDataKey, rawKeyProvider, SealkitError, toBase64 } from "@sealkit/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDataKeyHandler } from "./data-key-handler.js";
 import type { WireEncryptedDataKey } from "./protocol.js";
@@ -171,6 +172,56 @@ describe("remoteProvider against a misbehaving server", () => {
     const error = await failure(remoteProvider({ endpoint }).generateDataKey({ length: 32, context }));
     expect(error.code).toBe("ERR_PROVIDER_UNAVAILABLE");
     expect(error.message).toMatch(/provider id|cannot open/);
+  });
+
+  it("refuses more encrypted data keys than decrypt accepts, instead of sealing an envelope it cannot open", async () => {
+    // Sealkit's decrypt refuses envelopes with more than 16 encrypted data keys by default
+    // (ERR_TOO_MANY_ENCRYPTED_DATA_KEYS), as the AWS Encryption SDK does; its encrypt also fails on more than
+    // maxEncryptedDataKeys (encrypt_stream.ts: "maxEncryptedDataKeys exceeded."). A server answering 17 sealed an
+    // envelope that every default decrypt refused.
+    const server = rawKeyProvider({ keyId: "k", key: new Uint8Array(32).fill(9) });
+    const issued = { count: 0 };
+    const endpoint = await listen(async (request) => {
+      const { context: ctx, encryptedDataKey } = (await request.json()) as {
+        context: Record<string, string>;
+        encryptedDataKey?: WireEncryptedDataKey;
+      };
+      if (encryptedDataKey) {
+        const opened = await server.decryptDataKey({
+          encryptedDataKey: { ...encryptedDataKey, ciphertext: fromBase64(encryptedDataKey.ciphertext)! },
+          context: ctx,
+        });
+        return json({ plaintext: toBase64(opened) });
+      }
+      const key = await server.generateDataKey({ length: 32, context: ctx });
+      const mine = {
+        providerId: "raw",
+        keyId: "k",
+        ciphertext: toBase64(key.encryptedDataKeys[0]!.ciphertext),
+      };
+      const others = Array.from({ length: issued.count - 1 }, (_, i) => ({ ...edk, keyId: `backup-${i}` }));
+      return json({ plaintext: toBase64(key.plaintext), encryptedDataKeys: [mine, ...others] });
+    });
+    const seal = async (count: number, options: { maxEncryptedDataKeys?: number } = {}) => {
+      issued.count = count;
+      const provider = remoteProvider({ endpoint, providerId: "raw", ...options });
+      const envelope = await encrypt(new TextEncoder().encode("hello"), { providers: [provider], context });
+      return decrypt(envelope, { providers: [provider], ...options });
+    };
+    await expect(seal(16)).resolves.toMatchObject({ plaintext: new TextEncoder().encode("hello") });
+    for (const count of [17, 10_000]) {
+      issued.count = count;
+      const error = await failure(
+        remoteProvider({ endpoint, providerId: "raw" }).generateDataKey({ length: 32, context }),
+      );
+      expect(error.code).toBe("ERR_TOO_MANY_ENCRYPTED_DATA_KEYS");
+      expect(error.message).toMatch(/issued \d+ encrypted data keys; at most 16/);
+    }
+    // Raised on both sides, as for decrypt.
+    await expect(seal(17, { maxEncryptedDataKeys: 17 })).resolves.toMatchObject({
+      plaintext: new TextEncoder().encode("hello"),
+    });
+    expect(() => remoteProvider({ endpoint, maxEncryptedDataKeys: 0 })).toThrow(RangeError);
   });
 
   it("does not follow a redirect: a data key must come from the configured server", async () => {

@@ -4,6 +4,7 @@
 import {
   aint,
   type DataKey,
+  DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
   type EncryptedDataKey,
   fromBase64,
   type KeyProvider,
@@ -47,6 +48,12 @@ export interface RemoteProviderOptions {
    * Default 30,000.
    */
   readonly timeoutMs?: number;
+  /**
+   * Most encrypted data keys an issued key may come with (1 to 65,535; default 16, what decrypt accepts by
+   * default): an envelope with more would be refused by every decrypt that keeps its default. Raise it only with
+   * decrypt's `maxEncryptedDataKeys`.
+   */
+  readonly maxEncryptedDataKeys?: number;
 }
 
 /** The largest answer read from the server; a data-key answer is a few kilobytes. */
@@ -79,11 +86,13 @@ const KNOWN_CODES = new Set<SealkitErrorCode>([
  * 1 MiB of an answer, and give up after `timeoutMs`. They throw SealkitError: the code of the server's JSON error
  * body when it is one of Sealkit's (ERR_ACCESS_DENIED, ERR_RATE_LIMITED, ERR_INVALID_CIPHERTEXT, ...), else
  * ERR_PROVIDER_UNAVAILABLE (unreachable, timed out, redirected, an answer that is not the protocol's, a data key
- * of the wrong length, encrypted data keys this provider could not open); an aborted `signal` rejects with its
+ * of the wrong length, encrypted data keys this provider could not open), ERR_TOO_MANY_ENCRYPTED_DATA_KEYS (more
+ * issued than `maxEncryptedDataKeys`); an aborted `signal` rejects with its
  * reason; `encryptDataKey` throws TypeError.
  *
  * @throws {TypeError} when `endpoint` or `providerId` is not a non-empty string, or `keyIds` not an array of them
- * @throws {TypeError} / {RangeError} when `timeoutMs` is not an integer from 1 to 2^31 - 1
+ * @throws {TypeError} / {RangeError} when `timeoutMs` is not an integer from 1 to 2^31 - 1, or
+ *   `maxEncryptedDataKeys` not one from 1 to 65,535
  */
 export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   const { providerId = "aws-kms", credentials = "same-origin" } = options;
@@ -104,6 +113,12 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
   // A copy, as kms-aws and the AWS Encryption SDK take theirs: a key id pushed later is not trusted.
   const keyIds = givenKeyIds === undefined ? undefined : [...(givenKeyIds as string[])];
   const timeoutMs = aint(options.timeoutMs ?? 30_000, "timeoutMs", 1, 2 ** 31 - 1);
+  const maxEncryptedDataKeys = aint(
+    options.maxEncryptedDataKeys ?? DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
+    "maxEncryptedDataKeys",
+    1,
+    0xffff,
+  );
   const endpoint = options.endpoint.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
 
@@ -270,6 +285,14 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
       try {
         const list = json.encryptedDataKeys;
         if (!Array.isArray(list) || list.length === 0) throw new InvalidBody("no encrypted data keys");
+        // As the AWS Encryption SDK's encrypt: more than decrypt will accept makes an envelope nobody opens.
+        if (list.length > maxEncryptedDataKeys) {
+          throw new SealkitError(
+            "ERR_TOO_MANY_ENCRYPTED_DATA_KEYS",
+            `data-key server issued ${list.length} encrypted data keys; at most ${maxEncryptedDataKeys} are ` +
+              `allowed (see "maxEncryptedDataKeys")`,
+          );
+        }
         const encryptedDataKeys: EncryptedDataKey[] = list.map(readEncryptedDataKey);
         // An envelope sealed under keys this provider cannot open could never be read back through it (a
         // providerId or keyIds that do not match the server's provider): fail now, not at the first decrypt.
