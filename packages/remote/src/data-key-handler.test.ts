@@ -90,6 +90,34 @@ describe("createDataKeyHandler with remoteProvider", () => {
     ]);
   });
 
+  it.each([
+    ["Content-Type: application/json", { "Content-Type": "application/json" }],
+    ["Content-Type: text/plain", { "Content-Type": "text/plain" }],
+    ["X-Sealkit-Request: 1", { "X-Sealkit-Request": "1" }],
+  ])("works when the caller's headers also name %s in another case", async (_name, extra) => {
+    // Header names are case-insensitive: spread into one record beside the provider's own lower-case ones, both
+    // were sent and joined ("application/json, application/json", "1, 1"), and every call was refused (415, 403).
+    const { handler } = setup();
+    for (const headers of [extra, () => extra]) {
+      const alice = remoteProvider({
+        endpoint: `${ORIGIN}/api/keys`,
+        providerId: "raw",
+        headers:
+          typeof headers === "function"
+            ? () => ({ ...headers(), authorization: "Bearer token-alice" })
+            : {
+                ...headers,
+                authorization: "Bearer token-alice",
+              },
+        fetch: async (input, init) => handler(new Request(input, init)),
+      });
+      const context = { tenant: "acme" };
+      const dataKey = await alice.generateDataKey({ length: 32, context });
+      const opened = await alice.decryptDataKey({ encryptedDataKey: dataKey.encryptedDataKeys[0]!, context });
+      expect(opened).toEqual(dataKey.plaintext);
+    }
+  });
+
   it("refuses everything when no authorize hook is given", async () => {
     const { post } = setup({ authorize: undefined });
     const response = await post("/data-keys", { context: {} });

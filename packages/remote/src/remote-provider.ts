@@ -36,7 +36,8 @@ export interface RemoteProviderOptions {
   /**
    * Extra headers on every request, e.g. an Authorization bearer token. A function is called per request, within
    * `timeoutMs` and the call's signal; when it throws, the call fails with ERR_PROVIDER_UNAVAILABLE (its error as
-   * `cause`), or with its error itself when that is a SealkitError.
+   * `cause`), or with its error itself when that is a SealkitError. `Content-Type` and `X-Sealkit-Request` are
+   * always the provider's own, in whatever case the caller spells them.
    */
   readonly headers?:
     | Record<string, string>
@@ -181,6 +182,13 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
       }
       let response: Response;
       try {
+        // Set, not spread beside the caller's: names are case-insensitive, and a caller's "Content-Type" next to
+        // "content-type" was sent twice and joined ("application/json, application/json"), which the handler refuses.
+        // Passed on as a plain record (lower-case names), which a fetch wrapper can spread.
+        const merged = new Headers(extra);
+        merged.set("content-type", "application/json");
+        merged.set(REQUEST_HEADER, "1");
+        const headers: Record<string, string> = Object.fromEntries(merged);
         response = await doFetch(`${endpoint}${route}`, {
           method: "POST",
           credentials,
@@ -188,7 +196,7 @@ export function remoteProvider(options: RemoteProviderOptions): KeyProvider {
           // data key from a server nobody configured. "manual", refused below, not "error": workerd throws for
           // "error" ("does not make sense at the edge"), which failed every call there.
           redirect: "manual",
-          headers: { ...extra, "content-type": "application/json", [REQUEST_HEADER]: "1" },
+          headers,
           body: JSON.stringify(body),
           signal: controller.signal,
         });
