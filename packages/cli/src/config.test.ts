@@ -21,6 +21,7 @@ writeFileSync(
       pinTypo: { provider: "pkcs11", pkcs11: { keyLabel: "k", pinENV: "MY_PIN" } },
       pkcs11String: { provider: "pkcs11", pkcs11: "softhsm" },
       keyObject: { key: { id: "alias/x" } },
+      remote: { provider: "aws", endpoint: "http://127.0.0.1:1", region: "eu-west-1" },
     },
   }),
 );
@@ -45,6 +46,33 @@ describe("resolveSettings", () => {
       dataDir: ".sealkit/kms",
     });
     expect(resolveSettings({}, { HOME: dir })).toMatchObject({ provider: "local", keys: [] });
+  });
+
+  it("takes AWS_REGION and AWS_ENDPOINT_URL_KMS over the profile for the AWS client, as the README's order says", () => {
+    const withEndpoint = { ...env(), SEALKIT_PROFILE: "remote" };
+    // The default profile names eu-west-1: it won over AWS_REGION.
+    expect(resolveSettings({}, env({ AWS_REGION: "us-east-1" })).awsRegion).toBe("us-east-1");
+    expect(resolveSettings({}, env({ AWS_DEFAULT_REGION: "us-west-2" })).awsRegion).toBe("us-west-2");
+    expect(resolveSettings({}, env()).awsRegion).toBe("eu-west-1");
+    expect(resolveSettings({ region: "ap-south-1" }, env({ AWS_REGION: "us-east-1" })).awsRegion).toBe(
+      "ap-south-1",
+    );
+    // The local KMS's region is not AWS's: AWS_REGION does not move it.
+    expect(resolveSettings({}, env({ AWS_REGION: "us-east-1" })).region).toBe("eu-west-1");
+    expect(resolveSettings({}, withEndpoint)).toMatchObject({
+      endpoint: "http://127.0.0.1:1",
+      awsEndpoint: "http://127.0.0.1:1",
+    });
+    // The SDK reads AWS_ENDPOINT_URL_KMS when the CLI passes no endpoint; the provider stays the profile's.
+    expect(
+      resolveSettings({}, { ...withEndpoint, AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:2" }),
+    ).toMatchObject({ provider: "aws", awsEndpoint: undefined });
+    expect(
+      resolveSettings(
+        { endpoint: "http://127.0.0.1:3" },
+        { ...withEndpoint, AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:2" },
+      ).awsEndpoint,
+    ).toBe("http://127.0.0.1:3");
   });
 
   it("names each key once, however often it is given", () => {

@@ -42,8 +42,20 @@ export interface Settings {
   readonly dataDir: string;
   readonly principal: string | undefined;
   readonly account: string | undefined;
+  /** The local KMS's region: --region, else the profile's (AWS_REGION is for AWS, see `awsRegion`). */
   readonly region: string | undefined;
+  /** The endpoint named by --endpoint, SEALKIT_ENDPOINT or the profile (an endpoint makes `aws` the default provider). */
   readonly endpoint: string | undefined;
+  /**
+   * The AWS KMS client's region: --region, else AWS_REGION or AWS_DEFAULT_REGION, else the profile's region
+   * (undefined: the SDK's own sources).
+   */
+  readonly awsRegion: string | undefined;
+  /**
+   * The endpoint to give the AWS KMS client: --endpoint, else SEALKIT_ENDPOINT, else AWS_ENDPOINT_URL_KMS or
+   * AWS_ENDPOINT_URL (undefined here: the SDK reads them), else the profile's endpoint.
+   */
+  readonly awsEndpoint: string | undefined;
   readonly rawKeyFile: string | undefined;
   readonly suite: string | undefined;
   readonly frameSize: number | undefined;
@@ -286,9 +298,22 @@ export function resolveSettings(
     dataDir: pick(flags.dataDir, "SEALKIT_DATA_DIR", profile.dataDir, "dataDir") ?? DEFAULT_DATA_DIR,
     principal: pick(flags.principal, "SEALKIT_PRINCIPAL", profile.principal, "principal"),
     account: pick(flags.account, "SEALKIT_ACCOUNT", profile.account, "account"),
-    // AWS_REGION and AWS_ENDPOINT_URL_KMS are read by the SDK itself; a flag or profile overrides them.
     region: pick(flags.region, undefined, profile.region, "region"),
     endpoint,
+    // For AWS, the environment's region and endpoint win over the profile's, as the README's order says and as the
+    // AWS CLI does: a profile's region used to win over AWS_REGION, so AWS_REGION=us-east-1 with a profile naming
+    // eu-west-1 signed for eu-west-1 (and a profile's endpoint won over AWS_ENDPOINT_URL_KMS).
+    awsRegion:
+      str(flags.region, "--region") ??
+      str(env.AWS_REGION, "AWS_REGION") ??
+      str(env.AWS_DEFAULT_REGION, "AWS_DEFAULT_REGION") ??
+      str(profile.region, "profile field region"),
+    awsEndpoint:
+      str(flags.endpoint, "--endpoint") ??
+      str(env.SEALKIT_ENDPOINT, "SEALKIT_ENDPOINT") ??
+      (env.AWS_ENDPOINT_URL_KMS || env.AWS_ENDPOINT_URL
+        ? undefined
+        : str(profile.endpoint, "profile field endpoint")),
     rawKeyFile: pick(flags.rawKeyFile, "SEALKIT_RAW_KEY_FILE", profile.rawKeyFile, "rawKeyFile"),
     suite: pick(flags.suite, "SEALKIT_SUITE", profile.suite, "suite"),
     discoveryAccounts,

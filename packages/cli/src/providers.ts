@@ -187,12 +187,15 @@ export class Session {
     return { principal, account: m[1]!, userAgent: "sealkit-cli" };
   }
 
-  /** An AWS KMS client: --endpoint and --region override what the SDK reads from the environment. */
+  /**
+   * An AWS KMS client with the settings' `awsRegion` and `awsEndpoint` (flag > environment > profile); us-east-1 when
+   * an endpoint is set and no region is.
+   */
   async kmsClient(settings: Settings): Promise<KMSClient> {
     const { KMSClient } = await import("@aws-sdk/client-kms");
-    const region = settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    const region = settings.awsRegion;
     const client = new KMSClient({
-      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      ...(settings.awsEndpoint ? { endpoint: settings.awsEndpoint } : {}),
       // A local endpoint needs some region for SigV4; the Sealkit KMS server defaults to us-east-1.
       ...(region ? { region } : settings.endpoint ? { region: "us-east-1" } : {}),
     });

@@ -163,3 +163,51 @@ describe("kms serve on a port in use", () => {
     );
   });
 });
+
+describe("AWS settings from the environment over the config profile (README: flag > environment > profile)", () => {
+  it("AWS_REGION wins over the profile's region, AWS_ENDPOINT_URL_KMS over its endpoint", async () => {
+    const config = join(cwd, "aws-profile.json");
+    // The server answers for us-east-1 and refuses requests signed for another region.
+    writeFileSync(
+      config,
+      JSON.stringify({ profiles: { default: { provider: "aws", endpoint: url, region: "eu-west-1" } } }),
+    );
+    const env = { ...aliceEnv, SEALKIT_CONFIG_FILE: config };
+    const profileOnly = await run(["encrypt", "--key", "alias/remote"], { cwd, env, input: "x" });
+    expect(profileOnly.code).toBe(4);
+    expect(profileOnly.stderr).toMatch(/not 'eu-west-1'/);
+    // The profile's region won: signed for eu-west-1, refused (exit 4).
+    const enc = await ok(["encrypt", "--key", "alias/remote"], {
+      cwd,
+      env: { ...env, AWS_REGION: "us-east-1" },
+      input: "region from the environment",
+    });
+    expect(
+      (await ok(["decrypt"], { cwd, env: { ...env, AWS_DEFAULT_REGION: "us-east-1" }, input: enc.stdout }))
+        .out,
+    ).toBe("region from the environment");
+    // A profile naming a closed port: the endpoint of the environment is used (the profile's won: exit 1).
+    writeFileSync(
+      config,
+      JSON.stringify({
+        profiles: { default: { provider: "aws", endpoint: "http://127.0.0.1:9", region: "us-east-1" } },
+      }),
+    );
+    const dec = await ok(["decrypt"], {
+      cwd,
+      env: { ...env, AWS_ENDPOINT_URL_KMS: url },
+      input: enc.stdout,
+    });
+    expect(dec.out).toBe("region from the environment");
+    // --endpoint still wins over both.
+    expect(
+      (
+        await run(["decrypt", "--endpoint", "http://127.0.0.1:9"], {
+          cwd,
+          env: { ...env, AWS_ENDPOINT_URL_KMS: url },
+          input: enc.stdout,
+        })
+      ).code,
+    ).toBe(1); // the closed port: ERR_PROVIDER_UNAVAILABLE
+  });
+});
