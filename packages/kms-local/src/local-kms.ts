@@ -320,6 +320,10 @@ export class LocalKms {
   #mustSync = true;
   /** Audit appends of read-only calls in flight, awaited by close. */
   readonly #appending = new Set<Promise<unknown>>();
+  /** Read-only calls on the lock-free path (with their retry under the lock), awaited by close. */
+  readonly #unlocked = new Set<Promise<unknown>>();
+  /** Set when close() is called: calls made from then on are refused; the ones made before still answer. */
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(init: {
@@ -539,13 +543,25 @@ export class LocalKms {
   }
 
   /**
-   * Waits for calls in progress, wipes cached backing keys and closes the database, the audit log and the root key.
-   * Everything is released even when one of them fails to close; the first failure is then thrown.
+   * Waits for calls in progress (every call made before close() answers as it would have; calls made after it are
+   * refused with KMSInternalException), wipes cached backing keys and closes the database, the audit log and the
+   * root key. Everything is released even when one of them fails to close; the first failure is then thrown (to the
+   * first close() only: a second one waits for the first and returns).
    * @throws {KmsError} KMSInternalException when the audit log cannot write its final digest (a full disk); the
    * data dir is closed anyway, and the next open signs the events the digest would have covered
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closing !== undefined) {
+      await this.#closing.catch(() => {});
+      return;
+    }
+    this.#closing = this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    // Lock-free calls made before close() finish first, retrying under the lock if they must; no new ones start.
+    while (this.#unlocked.size > 0) await Promise.allSettled([...this.#unlocked]);
     await this.#exclusive(async () => {
       this.#closed = true;
     });
@@ -2100,8 +2116,10 @@ export class LocalKms {
    * A month's usage in the shape of AWS KMS pricing: key-months (customer managed, with rotations, and AWS managed),
    * requests by class, and the estimated USD at AWS's published list prices. Not an AWS operation; not audited.
    * @throws {RangeError} when `month` is not `YYYY-MM`
+   * @throws {KmsError} KMSInternalException once close() was called
    */
   async usageReport(options: { month: string }): Promise<UsageReport> {
+    this.#checkNotClosing();
     return this.#exclusive(async () => {
       this.#checkOpen();
       this.#flushUsage();
@@ -2117,12 +2135,14 @@ export class LocalKms {
    * a key that is never listed and that no AWS operation can address. The blob has the usual format; only
    * {@link LocalKms.openOwned} with the same purpose and context opens it. Not an AWS operation; not audited.
    * @throws {RangeError} for a purpose that is not 1 to 64 of `a-z 0-9 -`, or plaintext outside 1 to 4,096 bytes
+   * @throws {KmsError} KMSInternalException once close() was called
    */
   async sealOwned(
     purpose: string,
     plaintext: Uint8Array,
     context: EncryptionContext = {},
   ): Promise<Uint8Array> {
+    this.#checkNotClosing();
     checkPurpose(purpose);
     if (!(plaintext instanceof Uint8Array) || plaintext.length < 1 || plaintext.length > 4096) {
       throw new RangeError(`"plaintext" expected 1 to 4,096 bytes`);
@@ -2145,9 +2165,10 @@ export class LocalKms {
   /**
    * Opens a blob of {@link LocalKms.sealOwned}.
    * @throws {KmsError} InvalidCiphertextException when the blob is not one of this purpose's key, was altered,
-   * or the context differs
+   * or the context differs; KMSInternalException once close() was called
    */
   async openOwned(purpose: string, blob: Uint8Array, context: EncryptionContext = {}): Promise<Uint8Array> {
+    this.#checkNotClosing();
     checkPurpose(purpose);
     return this.#exclusive(async () => {
       this.#checkOpen();
@@ -2181,7 +2202,12 @@ export class LocalKms {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new KmsError("KMSInternalException", "This LocalKms is closed.");
+    if (this.#closed) throw closedError();
+  }
+
+  /** A call made after close() was called is refused, even while close() still waits for earlier calls. */
+  #checkNotClosing(): void {
+    if (this.#closing !== undefined) throw closedError();
   }
 
   /** Runs `fn` after every call before it has finished: one call at a time touches the database. */
@@ -2202,10 +2228,16 @@ export class LocalKms {
     spec: CallSpec<Req, Res>,
     body: (ctx: CallContext) => Promise<Res>,
   ): Promise<Res> {
-    if (spec.readOnly && !this.#closed && !this.#db.inTransaction) {
+    if (this.#closing !== undefined) return Promise.reject(closedError());
+    if (spec.readOnly && !this.#db.inTransaction) {
       const eventTime = this.#clock();
       if (eventTime.getTime() < this.#nextSweepAt) {
-        return this.#callUnlocked(eventName, caller, request, spec, body, eventTime);
+        const call = this.#callUnlocked(eventName, caller, request, spec, body, eventTime);
+        // close() waits for it: a call made before close() answers as it would have.
+        this.#unlocked.add(call);
+        const done = () => this.#unlocked.delete(call);
+        call.then(done, done);
+        return call;
       }
     }
     return this.#callLocked(eventName, caller, request, spec, body);
@@ -3332,6 +3364,10 @@ function toKmsError(e: unknown): KmsError {
     return new KmsError("ValidationException", e.message, { cause: e });
   }
   return new KmsError("KMSInternalException", "An internal error occurred.", { cause: e });
+}
+
+function closedError(): KmsError {
+  return new KmsError("KMSInternalException", "This LocalKms is closed.");
 }
 
 function checkPurpose(purpose: unknown): void {

@@ -1,0 +1,73 @@
+// LocalKms, second semantic review: what callers of the in-process API and of the server notice that the first review
+// (aws-semantics.test.ts) did not cover. Each case names the documentation it follows.
+
+import { describe, expect, it, vi } from "vitest";
+import { KmsError } from "./errors.js";
+import { LocalKms } from "./local-kms.js";
+import { cleanupsAfterEach, ROOT, tempDir } from "./test-helpers.js";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+const cleanups = cleanupsAfterEach();
+
+const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
+
+describe("close() (LocalKms.close TSDoc: it waits for calls in progress)", () => {
+  it("answers every call made before close(), lock-free reads and cryptography included, and refuses calls made after it", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const kms = await LocalKms.open({ dataDir: dir });
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(3) });
+    // A call under the lock first, so that the reads below take the lock-free path.
+    await kms.describeKey(ROOT, { KeyId });
+    const encrypted = kms.encrypt(ROOT, { KeyId, Plaintext: bytes(5, 1) });
+    const decrypted = kms.decrypt(ROOT, { CiphertextBlob });
+    const dataKey = kms.generateDataKey(ROOT, { KeyId, KeySpec: "AES_256" });
+    const described = kms.describeKey(ROOT, { KeyId });
+    const listed = kms.listKeys(ROOT, {});
+    const created = kms.createKey(ROOT, {});
+    const closing = kms.close();
+    // Their outcome is taken at once (a refusal is a rejection nobody awaits yet).
+    const late = [
+      kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1) }),
+      kms.describeKey(ROOT, { KeyId }),
+      kms.createKey(ROOT, {}),
+      kms.usageReport({ month: "2026-01" }),
+      kms.sealOwned("probe", bytes(1)),
+    ].map((call) =>
+      call.then(
+        () => "answered",
+        (error: unknown) => error,
+      ),
+    );
+    const secondClose = kms.close();
+    // Every call made before close() answers as it would have.
+    const [e, d, g, k, l, c] = await Promise.all([encrypted, decrypted, dataKey, described, listed, created]);
+    expect(d.Plaintext).toEqual(bytes(3));
+    expect(k.KeyMetadata.KeyId).toBe(KeyId);
+    expect(l.Keys.map((x) => x.KeyId)).toContain(KeyId);
+    // Every call made after it is refused.
+    for (const outcome of await Promise.all(late)) {
+      expect(KmsError.isInstance(outcome, "KMSInternalException"), String(outcome)).toBe(true);
+      expect((outcome as Error).message).toContain("closed");
+    }
+    await closing;
+    await secondClose;
+    await kms.close();
+    // What they answered holds: the ciphertexts open after a restart, and the calls are in the audit log (read before the restart's own calls).
+    const again = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => again.close());
+    const events = again.auditLog!.query({ limit: 1000 });
+    const named = (name: string) => events.filter((x) => x.eventName === name && !x.errorCode).length;
+    expect(named("Encrypt")).toBe(2);
+    expect(named("Decrypt")).toBe(1);
+    expect(named("GenerateDataKey")).toBe(1);
+    expect((await again.decrypt(ROOT, { CiphertextBlob: e.CiphertextBlob })).Plaintext).toEqual(bytes(5, 1));
+    expect((await again.decrypt(ROOT, { CiphertextBlob: g.CiphertextBlob })).Plaintext).toEqual(g.Plaintext);
+    expect((await again.describeKey(ROOT, { KeyId: c.KeyMetadata.KeyId })).KeyMetadata.KeyState).toBe(
+      "Enabled",
+    );
+    expect(KmsError.isInstance(await again.close().catch((x: unknown) => x))).toBe(false);
+  });
+});
