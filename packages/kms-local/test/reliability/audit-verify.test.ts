@@ -5,7 +5,6 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import {
   copyFileSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -14,29 +13,23 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AuditDigest, AuditLog, verifyAuditFile } from "../../src/audit/index.js";
 import { fillFileSystem, probeStoreFaults } from "../../src/audit/store-faults.js";
 import { KmsError } from "../../src/errors.js";
+import { tempDirs } from "./support.js";
 
 const ACCOUNT = "111122223333";
 const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
-const dirs: string[] = [];
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "sealkit-audit-verify-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("sealkit-audit-verify-");
 
 async function appendSome(log: AuditLog, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {

@@ -2,17 +2,15 @@
 // leaves no stale lock, and the root key cannot be changed under a running KMS.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleForNode } from "../../src/bundle-for-node.js";
 import { KmsError } from "../../src/errors.js";
 import { LocalKms } from "../../src/local-kms.js";
 import { ROOT } from "../../src/test-helpers.js";
+import { tempDirs } from "./support.js";
 
 let script: string;
-const dirs: string[] = [];
 const children: ChildProcess[] = [];
 beforeAll(() => {
   script = bundleForNode("test/reliability/data-dir-child.ts");
@@ -20,15 +18,10 @@ beforeAll(() => {
 afterAll(() => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   rmSync(script, { force: true });
 });
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "kms-local-data-dir-"));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs("kms-local-data-dir-");
 
 /** Starts a child holding a LocalKms on `dir`; resolves once it has opened it and created a key. */
 function holdInChild(dir: string): Promise<ChildProcess> {
