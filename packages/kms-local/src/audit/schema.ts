@@ -5,7 +5,8 @@ import type Database from "better-sqlite3";
 /** Version of the schema this code writes; older databases are migrated on open. */
 export const AUDIT_SCHEMA_VERSION = 1;
 
-const MIGRATIONS: readonly string[] = [
+/** The SQL of each migration step (index 0: version 0 to 1); verification rebuilds the expected schema from it. */
+export const MIGRATIONS: readonly string[] = [
   // 0 -> 1
   `
   CREATE TABLE audit_meta (

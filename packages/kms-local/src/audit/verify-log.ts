@@ -7,6 +7,7 @@ import { AuditUnreadableError, auditUnreadable } from "./audit-error.js";
 import { MAX_EVENT_CHARS } from "./build-event.js";
 import { CANONICAL_EVENT_KEYS, canonicalEventJson } from "./canonical-json.js";
 import { type AuditDigest, checkDigestSignature } from "./digest.js";
+import { type IndexCheck, schemaChanges, startIndexCheck } from "./index-check.js";
 import { AUDIT_SCHEMA_VERSION } from "./schema.js";
 import { parsePublicKey } from "./signing-key.js";
 import type { AuditEvent, AuditProblem, AuditVerifyReport } from "./types.js";
@@ -34,10 +35,10 @@ export interface AuditHead {
 const READ_BUSY_TIMEOUT_MS = 2000;
 
 /**
- * Checks that `db` is an audit database of a schema version this code reads.
+ * Checks that `db` is an audit database of a schema version this code reads, and returns that version.
  * @throws AuditUnreadableError otherwise
  */
-function checkAuditSchema(db: Database.Database, path: string): void {
+function checkAuditSchema(db: Database.Database, path: string): number {
   const version = db.pragma("user_version", { simple: true }) as number;
   const tables = new Set(
     (
@@ -60,6 +61,7 @@ function checkAuditSchema(db: Database.Database, path: string): void {
       `${path} has audit schema version ${version}; this code verifies up to ${AUDIT_SCHEMA_VERSION}: use a newer @sealkit/kms-local`,
     );
   }
+  return version;
 }
 
 /** The prevHash of the first event. */
@@ -189,8 +191,14 @@ async function verifySnapshot(
     if (problems.length >= 2 * MAX_PROBLEMS) keepEarliest();
   };
   db.exec("BEGIN");
+  let indexCheck: IndexCheck | undefined;
   try {
-    checkAuditSchema(db, db.name);
+    const version = checkAuditSchema(db, db.name);
+    // query() finds events through the indexes, verify reads the table: an index rebuilt without some events (its
+    // definition then put back in sqlite_master) hides them from queries while every row verifies. SQLite's
+    // integrity check compares each index entry with its row; it runs in a thread of its own meanwhile.
+    const changedSchema = schemaChanges(db, version);
+    indexCheck = startIndexCheck(db, READ_BUSY_TIMEOUT_MS);
     // Digests first: only correctly signed, correctly linked digests are trusted below.
     // Read row by row, keeping only the digests that verify: a table filled with forged rows must not need a
     // heap of its size (400,000 rows ran a 96 MiB heap out of memory when read at once).
@@ -458,6 +466,17 @@ async function verifySnapshot(
         );
       }
     }
+    for (const change of changedSchema) {
+      report(0, "edited", `the schema of the events was changed: ${change}; queries may leave events out`);
+    }
+    for (const message of await indexCheck.result) {
+      const row = /^row (\d+) missing from index/.exec(message);
+      report(
+        row === null ? 0 : Number(row[1]),
+        "edited",
+        `SQLite's integrity check of the events and their indexes: "${message}" (an index that does not match the events makes queries through it leave events out or return others)`,
+      );
+    }
     const lastDigestSequence = trustedDigests.at(-1)?.lastSequence ?? 0;
     keepEarliest();
     const firstBad = problems[0]?.sequence;
@@ -472,6 +491,7 @@ async function verifySnapshot(
     if (firstBad !== undefined) result.firstBadSequence = firstBad;
     return result;
   } finally {
+    indexCheck?.cancel();
     // A read error may already have ended the transaction; COMMIT would then hide it.
     if (db.inTransaction) db.exec("COMMIT");
   }
