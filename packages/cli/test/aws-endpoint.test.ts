@@ -211,3 +211,45 @@ describe("AWS settings from the environment over the config profile (README: fla
     ).toBe(1); // the closed port: ERR_PROVIDER_UNAVAILABLE
   });
 });
+
+describe("rewrap --remove-key with the aws provider", () => {
+  it("takes an alias name or alias ARN, as documented: envelopes record key ARNs", async () => {
+    const created = await ok(["keys", "create", "--endpoint", url, "--alias", "alias/old", "--json"], {
+      cwd,
+      env: aliceEnv,
+    });
+    const oldArn = JSON.parse(created.out).KeyMetadata.Arn as string;
+    await ok(["keys", "create", "--endpoint", url, "--alias", "alias/new"], { cwd, env: aliceEnv });
+    const keyIds = async (file: string) =>
+      JSON.parse((await ok(["inspect", file, "--json"], { cwd })).out).encryptedDataKeys.map(
+        (k: { keyId: string }) => k.keyId,
+      );
+    for (const [file, removeKey] of [
+      ["rm-name.slkt", "alias/old"],
+      ["rm-arn.slkt", oldArn.replace(/key\/.*$/, "alias/old")],
+    ] as const) {
+      await ok(["encrypt", "--endpoint", url, "--key", "alias/old", "-o", file], {
+        cwd,
+        env: aliceEnv,
+        input: "moved",
+      });
+      // It exited 5: "has no encrypted data key for alias/old", the file unchanged.
+      const r = await ok(
+        ["rewrap", file, "--endpoint", url, "--to-key", "alias/new", "--remove-key", removeKey, "--json"],
+        { cwd, env: aliceEnv },
+      );
+      expect(JSON.parse(r.out)[0].removed).toEqual([{ providerId: "aws-kms", keyId: oldArn }]);
+      expect(await keyIds(file)).not.toContain(oldArn);
+      expect(
+        (await ok(["decrypt", file, "--endpoint", url, "--key", "alias/new"], { cwd, env: aliceEnv })).out,
+      ).toBe("moved");
+    }
+    // An alias KMS does not know still says the file has no such key (exit 5), changing nothing.
+    const missing = await run(
+      ["rewrap", "rm-name.slkt", "--endpoint", url, "--to-key", "alias/old", "--remove-key", "alias/nothing"],
+      { cwd, env: aliceEnv },
+    );
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain("rm-name.slkt has no encrypted data key for alias/nothing");
+  });
+});

@@ -14,6 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import {
   bodyLayout,
   type EncryptedDataKey,
@@ -169,11 +170,28 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   const add = toKeys.length > 0 ? await session.encryptProviders(to) : [];
   // Key ids to remove, with local aliases and ids resolved to key ARNs where a local KMS is in use.
   const removeIds = new Set(removeKeys);
+  const resolved = new Set<string>();
   if (removeKeys.length > 0 && (from.provider === "local" || to.provider === "local")) {
     const kms = await session.localKms(from.provider === "local" ? from : to);
     for (const id of removeKeys) {
       const arn = kms.resolveKeyArn(id);
-      if (arn) removeIds.add(arn);
+      if (arn) {
+        removeIds.add(arn);
+        resolved.add(id);
+      }
+    }
+  }
+  // AWS aliases too (an alias name or ARN): encrypted data keys record key ARNs, so `--remove-key alias/old` with the
+  // aws provider matched nothing and the run stopped with "no encrypted data key for alias/old". A local alias of
+  // the same name, when a local KMS is in use, is the one meant.
+  if (removeKeys.length > 0 && (from.provider === "aws" || to.provider === "aws")) {
+    const aliases = removeKeys.filter((id) => !resolved.has(id) && isAwsAlias(id));
+    if (aliases.length > 0) {
+      const client = await session.kmsClient(from.provider === "aws" ? from : to);
+      for (const id of aliases) {
+        const arn = await describeAwsAlias(client, id);
+        if (arn) removeIds.add(arn);
+      }
     }
   }
   const removes = (k: EncryptedDataKey) =>
@@ -282,6 +300,35 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   } finally {
     if (flags.json) printJson(summaries);
   }
+}
+
+/** An AWS KMS alias name (`alias/x`) or alias ARN (`arn:aws:kms:<region>:<account>:alias/x`). */
+function isAwsAlias(id: string): boolean {
+  return id.startsWith("alias/") || /^arn:[a-z0-9-]+:kms:[a-z0-9-]+:\d{12}:alias\//.test(id);
+}
+
+/**
+ * The key ARN an AWS alias names (DescribeKey), or undefined when KMS has no such alias.
+ * @throws {SealkitError} as kms-aws's fromKmsError for any other failure (access denied, unreachable), or
+ *   ERR_PROVIDER_UNAVAILABLE when the answer names no key ARN
+ */
+async function describeAwsAlias(client: KMSClient, alias: string): Promise<string | undefined> {
+  const { DescribeKeyCommand } = await import("@aws-sdk/client-kms");
+  const { fromKmsError, isKeyArn } = await import("@sealkit/kms-aws");
+  let arn: string | undefined;
+  try {
+    arn = (await client.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.Arn;
+  } catch (error) {
+    if ((error as { name?: unknown })?.name === "NotFoundException") return undefined;
+    throw fromKmsError(error, "DescribeKey", alias);
+  }
+  if (typeof arn !== "string" || !isKeyArn(arn)) {
+    throw new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `AWS KMS DescribeKey with key ${alias} returned no key ARN`,
+    );
+  }
+  return arn;
 }
 
 /**
