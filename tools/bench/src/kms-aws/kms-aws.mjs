@@ -2,16 +2,15 @@
 // local KMS server (packages/kms-local, over HTTP with SigV4), uncached and behind core's cachingProvider, beside the
 // AWS Encryption SDK with its KMS keyring (default configuration) and its caching materials manager.
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { median } from "../cipher/measure.mjs";
+import { KMS_SERVER_BIN, startKmsServer, stopProcess } from "../kms/server-process.mjs";
 
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
-const SERVER_BIN = join(REPO, "packages/kms-local/dist/bin.js");
 const KMS_AWS_DIST = join(REPO, "packages/kms-aws/dist/index.js");
 
 /**
@@ -40,52 +39,6 @@ function correctness(message) {
 
 function sameBytes(a, b) {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-}
-
-/** Starts the local KMS server on a free port; resolves once it prints "ready". */
-function startServer(dir) {
-  writeFileSync(join(dir, "credentials.json"), JSON.stringify({ credentials: [CREDENTIAL] }));
-  writeFileSync(
-    join(dir, "seed.json"),
-    JSON.stringify({ keys: [{ alias: "alias/bench-kms-aws", description: "bench" }] }),
-  );
-  const args = [
-    SERVER_BIN,
-    "serve",
-    "--port",
-    "0",
-    "--data-dir",
-    join(dir, "data"),
-    "--credentials",
-    join(dir, "credentials.json"),
-    "--seed",
-    join(dir, "seed.json"),
-    "--region",
-    REGION,
-  ];
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && /^ready$/m.test(out)) resolve({ proc, url: m[1] });
-    });
-    proc.stderr.on("data", (d) => {
-      err += d;
-    });
-    proc.once("exit", (code) =>
-      reject(new Error(`KMS server exited with ${code}: ${out}${err}`.slice(0, 2000))),
-    );
-  });
-}
-
-async function stopServer(proc) {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGTERM");
-  await exited;
 }
 
 /** The server's request counters by operation (successes only), from its Prometheus endpoint. */
@@ -146,11 +99,15 @@ export async function runKmsAwsBench({ quick = false, rounds = quick ? 1 : 3, lo
   if (typeof kmsAws.awsKmsProvider !== "function" || typeof core.cachingProvider !== "function") {
     return { skipped: "@sealkit/kms-aws has no awsKmsProvider or @sealkit/core no cachingProvider yet" };
   }
-  if (!existsSync(SERVER_BIN))
+  if (!existsSync(KMS_SERVER_BIN))
     return { skipped: "the KMS server (packages/kms-local/dist/bin.js) is not built" };
 
   const dir = mkdtempSync(join(tmpdir(), "sealkit-bench-kms-aws-"));
-  const { proc, url } = await startServer(dir);
+  const { proc, url } = await startKmsServer(dir, {
+    credential: CREDENTIAL,
+    alias: "alias/bench-kms-aws",
+    region: REGION,
+  });
   try {
     log(`  KMS server at ${url}`);
     const credentials = { accessKeyId: CREDENTIAL.accessKeyId, secretAccessKey: CREDENTIAL.secretAccessKey };
@@ -247,7 +204,7 @@ export async function runKmsAwsBench({ quick = false, rounds = quick ? 1 : 3, lo
       },
     };
   } finally {
-    await stopServer(proc);
+    await stopProcess(proc);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startServerProcess } from "./server-process.mjs";
 import { signedVerifyCase, signKmsRequest } from "./sign.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -92,7 +93,7 @@ const serverArgs = [
   "--max-connections",
   "4096",
 ];
-const { proc: server, url } = await startProcess(serverArgs);
+const { proc: server, url } = await startServerProcess(serverArgs, { stderr: "inherit" });
 console.log(
   `server: ${url} (node ${process.version}, ${cpus().length} cores, load tool: ${useWrk ? "wrk" : "load.mjs"})`,
 );
@@ -173,7 +174,7 @@ console.log(
 
 /** Starts a baseline server process and drives it with the GenerateDataKey request at each connection count. */
 async function measureBaseline(args, label, shortLabel) {
-  const baseline = await startProcess(args);
+  const baseline = await startServerProcess(args, { stderr: "inherit" });
   try {
     const body = JSON.stringify({
       KeyId: "alias/bench",
@@ -224,20 +225,6 @@ async function kmsCall(operation, payload) {
 async function auditAppended() {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/^sealkit_kms_audit_appended (\d+)/m.exec(text)?.[1] ?? Number.NaN);
-}
-
-async function startProcess(args) {
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  const started = await new Promise((resolveUrl, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && /^ready$/m.test(out)) resolveUrl(m[1]);
-    });
-    proc.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${out}`)));
-  });
-  return { proc, url: started };
 }
 
 /** CPU seconds (user + system) of a process, of its main thread, and of the whole machine, from /proc. */

@@ -6,7 +6,7 @@
 // in another process (SigV4, reached through @sealkit/kms-aws and the AWS SDK), a SoftHSM2 token over PKCS#11, and
 // @sealkit/remote's handler on a node:http server (in this process, so its cost is counted in full).
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -14,9 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median } from "../cipher/measure.mjs";
+import { KMS_SERVER_BIN, startKmsServer, stopProcess } from "../kms/server-process.mjs";
 
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
-const SERVER_BIN = join(REPO, "packages/kms-local/dist/bin.js");
 const SOFTHSM_LIBRARY = "/usr/lib/softhsm/libsofthsm2.so";
 const REGION = "us-east-1";
 const CALLER = { principal: "arn:aws:iam::111122223333:user/bench", account: "111122223333" };
@@ -64,37 +64,6 @@ export function countCalls(provider) {
     },
   };
   return { provider: counted, calls };
-}
-
-/** Starts the local KMS server (its own process); resolves with its URL once it prints "ready". */
-function startKmsServer(dir) {
-  writeFileSync(join(dir, "credentials.json"), JSON.stringify({ credentials: [CREDENTIAL] }));
-  writeFileSync(
-    join(dir, "seed.json"),
-    JSON.stringify({ keys: [{ alias: "alias/bench", description: "bench" }] }),
-  );
-  const args = ["serve", "--port", "0", "--data-dir", join(dir, "data"), "--region", REGION];
-  args.push("--credentials", join(dir, "credentials.json"), "--seed", join(dir, "seed.json"));
-  const proc = spawn(process.execPath, [SERVER_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && /^ready$/m.test(out)) resolve({ proc, url: m[1] });
-    });
-    proc.stderr.on("data", (d) => {
-      out += d;
-    });
-    proc.once("exit", (code) => reject(new Error(`KMS server exited with ${code}: ${out.slice(0, 2000)}`)));
-  });
-}
-
-async function stopProcess(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGTERM");
-  await exited;
 }
 
 /** A fresh SoftHSM2 token in `dir` (SOFTHSM2_CONF must be set before the library loads: once per process). */
@@ -167,9 +136,13 @@ function providerCases({ core, localKms, dir }) {
       open: async () => {
         const kmsAws = await importBuilt("@sealkit/kms-aws");
         const sdk = createRequire(join(REPO, "packages/kms-aws/package.json"))("@aws-sdk/client-kms");
-        if (!existsSync(SERVER_BIN)) throw { skip: "packages/kms-local is not built (dist/bin.js)" };
+        if (!existsSync(KMS_SERVER_BIN)) throw { skip: "packages/kms-local is not built (dist/bin.js)" };
         mkdirSync(join(dir, "server"));
-        const { proc, url } = await startKmsServer(join(dir, "server"));
+        const { proc, url } = await startKmsServer(join(dir, "server"), {
+          credential: CREDENTIAL,
+          alias: "alias/bench",
+          region: REGION,
+        });
         const credentials = {
           accessKeyId: CREDENTIAL.accessKeyId,
           secretAccessKey: CREDENTIAL.secretAccessKey,
