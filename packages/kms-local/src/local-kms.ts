@@ -186,6 +186,8 @@ const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const SERVICE_PRINCIPAL_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 /** RotateKeyOnDemand's quota per key (AWS KMS API reference: "a maximum of 25 times per KMS key"; not adjustable). */
 const MAX_ON_DEMAND_ROTATIONS = 25;
+/** Grants per KMS key (AWS KMS resource quota, developer guide "Resource quotas"): CreateGrant beyond is LimitExceededException. */
+const MAX_GRANTS_PER_KEY = 50_000;
 /** GenerateDataKey's KeySpec values (the model's DataKeySpec, in its order) and the data key length of each. */
 const DATA_KEY_SPECS = ["AES_256", "AES_128"] as const;
 const DATA_KEY_LENGTHS: Readonly<Record<(typeof DATA_KEY_SPECS)[number], number>> = {
@@ -1402,8 +1404,10 @@ export class LocalKms {
 
   /**
    * CreateGrant. A grant with the same Name and the same parameters is returned again rather than duplicated.
+   * At most 50,000 grants per key, AWS KMS's quota.
    * @throws {KmsError} ValidationException, NotFoundException, DisabledException (disabled key),
    * KMSInvalidStateException (pending deletion), AccessDeniedException, InvalidGrantTokenException,
+   * LimitExceededException (the key has 50,000 grants),
    * DryRunOperationException (`DryRun: true` and every check passed; no grant is made)
    */
   async createGrant(
@@ -1467,18 +1471,30 @@ export class LocalKms {
         });
         // Disabled → DisabledException, PendingDeletion → KMSInvalidStateException (AWS's key state table).
         this.#checkUsable(row);
-        if (dry) throw dryRun();
         const operationsJson = JSON.stringify([...operations].sort());
         const constraintsJson = constraints ? JSON.stringify(constraints) : null;
-        if (name !== undefined) {
-          const same = this.#sql(
-            "SELECT * FROM grants WHERE key_id = ? AND name = ? AND grantee = ? AND retiring IS ? AND operations = ? AND constraints IS ?",
-          ).get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
-            | GrantRow
-            | undefined;
-          // A retry returns the same grant with a new token, as AWS KMS does.
-          if (same) return { GrantToken: encodeGrantToken(same.grant_id), GrantId: same.grant_id };
+        const same =
+          name === undefined
+            ? undefined
+            : (this.#sql(
+                "SELECT * FROM grants WHERE key_id = ? AND name = ? AND grantee = ? AND retiring IS ? AND operations = ? AND constraints IS ?",
+              ).get(row.id, name, grantee, retiring ?? null, operationsJson, constraintsJson) as
+                | GrantRow
+                | undefined);
+        // AWS KMS's resource quota; it also bounds the grants every authorization of the key may have to read.
+        if (same === undefined) {
+          const { n } = this.#sql("SELECT count(*) AS n FROM grants WHERE key_id = ?").get(row.id) as {
+            n: number;
+          };
+          if (n >= MAX_GRANTS_PER_KEY)
+            throw new KmsError(
+              "LimitExceededException",
+              `${keyArn(this.location, row.id)} has ${MAX_GRANTS_PER_KEY.toLocaleString("en-US")} grants, the most a key may have: retire or revoke grants first.`,
+            );
         }
+        if (dry) throw dryRun();
+        // A retry returns the same grant with a new token, as AWS KMS does.
+        if (same) return { GrantToken: encodeGrantToken(same.grant_id), GrantId: same.grant_id };
         const grantId = newGrantId();
         const token = encodeGrantToken(grantId);
         this.#sql(

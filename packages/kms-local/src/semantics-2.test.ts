@@ -1,10 +1,12 @@
 // LocalKms, second semantic review: what callers of the in-process API and of the server notice that the first review
 // (aws-semantics.test.ts) did not cover. Each case names the documentation it follows.
 
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import { LocalKms } from "./local-kms.js";
-import { cleanupsAfterEach, ROOT, tempDir } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, ROOT, rejects, tempDir } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -69,5 +71,61 @@ describe("close() (LocalKms.close TSDoc: it waits for calls in progress)", () =>
       "Enabled",
     );
     expect(KmsError.isInstance(await again.close().catch((x: unknown) => x))).toBe(false);
+  });
+});
+
+/** Adds `count` rows to a table of a closed data dir's kms.db, as if made by the API (real SQLite, no shortcut). */
+function insertRows(dir: string, sql: string, count: number, ...params: unknown[]): void {
+  const db = new Database(join(dir, "kms.db"));
+  try {
+    db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) ${sql}`).run(
+      count,
+      ...params,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+describe("resource quotas (developer guide, Resource quotas: LimitExceededException when one is exceeded)", () => {
+  it("a key has at most 50,000 grants: CreateGrant beyond them is LimitExceededException; a retry of a named grant still answers", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    let kms = await LocalKms.open({ dataDir: dir });
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    await kms.close();
+    insertRows(
+      dir,
+      `INSERT INTO grants (grant_id, key_id, grantee, operations, issuing_account, created_at, token)
+         SELECT printf('%064x', i), ?, ?, '["Decrypt"]', ?, 0, 'token-' || i FROM n`,
+      49_999,
+      KeyId,
+      BOB.principal,
+      ACCOUNT,
+    );
+    kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    const grant = { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Decrypt"], Name: "last" };
+    const last = await kms.createGrant(ROOT, grant);
+    await rejects(
+      kms.createGrant(ROOT, { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Encrypt"] }),
+      "LimitExceededException",
+    );
+    // A dry run answers what the call would: the quota, not DryRunOperationException.
+    await rejects(
+      kms.createGrant(ROOT, {
+        KeyId,
+        GranteePrincipal: ALICE.principal,
+        Operations: ["Encrypt"],
+        DryRun: true,
+      }),
+      "LimitExceededException",
+    );
+    // Retrying the named grant makes nothing new: it answers the same grant.
+    expect((await kms.createGrant(ROOT, grant)).GrantId).toBe(last.GrantId);
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(4) });
+    expect((await kms.decrypt(ALICE, { CiphertextBlob })).Plaintext).toEqual(bytes(4));
+    await kms.revokeGrant(ROOT, { KeyId, GrantId: last.GrantId });
+    await kms.createGrant(ROOT, { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Encrypt"] });
   });
 });
