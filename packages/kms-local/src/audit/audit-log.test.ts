@@ -133,6 +133,41 @@ describe("AuditLog", () => {
     await log.close();
   });
 
+  it("compares time bounds outside the years 0000 to 9999 as times, not as text", async () => {
+    // toISOString writes such years with a sign and six digits ("+275760-09-13T00:00:00.000Z"), which sorted
+    // before every stored "2026-..." as text: the latest Date as an open upper bound returned no event, and a
+    // lower bound in year 10000 returned them all.
+    let now = Date.parse("2026-01-01T00:00:00.000Z");
+    const clock = () => {
+      now += 1000;
+      return new Date(now);
+    };
+    const log = await AuditLog.open(tempDir(), { clock });
+    for (let i = 0; i < 3; i++) await log.append(decryptEvent());
+    const latest = new Date(8.64e15);
+    const earliest = new Date(-8.64e15);
+    const year10000 = new Date("+010000-01-01T00:00:00.000Z");
+    const yearMinus1 = new Date("-000001-12-31T23:59:59.999Z");
+    expect(log.query({ to: latest })).toHaveLength(3);
+    expect(log.query({ to: year10000 })).toHaveLength(3);
+    expect(log.query({ from: year10000 })).toHaveLength(0);
+    expect(log.query({ from: latest })).toHaveLength(0);
+    expect(log.query({ from: earliest, to: latest })).toHaveLength(3);
+    expect(log.query({ to: yearMinus1 })).toHaveLength(0);
+    expect(log.query({ from: yearMinus1 })).toHaveLength(3);
+    // Bounds at the edges of the 4-digit years are exact.
+    expect(log.query({ from: new Date("9999-12-31T23:59:59.999Z") })).toHaveLength(0);
+    expect(log.query({ to: new Date("0000-01-01T00:00:00.000Z") })).toHaveLength(0);
+    // An event time outside those years is refused: its text would not sort among the others.
+    await expect(log.append(decryptEvent(ALICE, KEY_A, { eventTime: year10000 }))).rejects.toThrow(TypeError);
+    await expect(log.append(decryptEvent(ALICE, KEY_A, { eventTime: yearMinus1 }))).rejects.toThrow(
+      TypeError,
+    );
+    expect(log.query({})).toHaveLength(3);
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
+  });
+
   it("commits thousands of concurrent appends in batches, all in one chain", {
     timeout: 60_000,
   }, async () => {

@@ -7,7 +7,13 @@ import Database from "better-sqlite3";
 import { lockDatabase } from "../store.js";
 import { auditUnavailable, auditUnreadable } from "./audit-error.js";
 import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
-import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
+import {
+  type AuditEventBody,
+  FIRST_EVENT_TIME_MS,
+  LAST_EVENT_TIME_MS,
+  type PreparedEvent,
+  prepareEvent,
+} from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
 import { migrateAuditSchema } from "./schema.js";
 import { type DigestSigningKey, loadOrCreateSigningKey, parsePublicKey } from "./signing-key.js";
@@ -48,6 +54,17 @@ const HEAD_CHANGED = "SEALKIT_AUDIT_HEAD_CHANGED";
 
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
+
+/**
+ * The text a query compares event_time with for the instant `ms`. toISOString writes years outside 0000..9999 with a
+ * sign and six digits ("+010000-...", "-000001-..."), which do not sort among 4-digit years: a bound before them is
+ * "" (below every event time), one after them "~" (above every event time, as "~" follows the digits).
+ */
+function timeBound(ms: number): string {
+  if (ms < FIRST_EVENT_TIME_MS) return "";
+  if (ms > LAST_EVENT_TIME_MS) return "~";
+  return new Date(ms).toISOString();
+}
 
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -581,7 +598,7 @@ export class AuditLog {
     const date = (value: unknown, name: string): string => {
       if (!(value instanceof Date) || Number.isNaN(value.getTime()))
         throw new TypeError(`"${name}" expected a valid Date`);
-      return value.toISOString();
+      return timeBound(value.getTime());
     };
     if (filter.keyId !== undefined) {
       where.push("key_id = ?");

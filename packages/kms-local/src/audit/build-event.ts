@@ -34,6 +34,10 @@ const READ_ONLY_OPERATIONS = new Set([
 
 const MAX_DEPTH = 32;
 
+/** First and last instants whose ISO 8601 text has a 4-digit year (event times sort as text only between them). */
+export const FIRST_EVENT_TIME_MS = Date.parse("0000-01-01T00:00:00.000Z");
+export const LAST_EVENT_TIME_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
 /** Largest event accepted, in UTF-16 characters of canonical JSON (CloudTrail caps events at 256 KB too). */
 export const MAX_EVENT_CHARS = 256 * 1024;
 
@@ -361,6 +365,11 @@ function buildEvent(
   const time = input.eventTime ?? defaults.now;
   if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
     throw new TypeError(`audit event: "eventTime" expected a valid Date`);
+  }
+  // Event times are compared as text by queries: only 4-digit years sort (toISOString writes others as "+010000").
+  const ms = time.getTime();
+  if (ms < FIRST_EVENT_TIME_MS || ms > LAST_EVENT_TIME_MS) {
+    throw new TypeError(`audit event: "eventTime" expected a Date in the years 0000 to 9999`);
   }
   const requestParameters = input.requestParameters ?? null;
   const responseElements = input.responseElements ?? null;
