@@ -793,7 +793,7 @@ describe("createDataKeyHandler options and clocks", () => {
     expect((await post("/data-keys", body)).status).toBe(200);
   });
 
-  it("wipes the data key and answers 502 when the provider returns a key of another length or no encrypted keys", async () => {
+  it("wipes the data key and answers 502 when the provider returns a key of another length, no encrypted keys or ones decrypt refuses", async () => {
     const issued: Uint8Array[] = [];
     const broken = (make: (plaintext: Uint8Array) => unknown) =>
       setup({
@@ -813,6 +813,27 @@ describe("createDataKeyHandler options and clocks", () => {
       })),
       await broken((plaintext) => ({ plaintext, encryptedDataKeys: undefined })),
       await broken((plaintext) => ({ plaintext, encryptedDataKeys: [] })),
+      // Encrypted data keys the decrypt endpoint would refuse (400) when they come back: never issue them.
+      await broken((plaintext) => ({
+        plaintext,
+        encryptedDataKeys: [{ providerId: "raw", keyId: "k", ciphertext: new Uint8Array(9000) }],
+      })),
+      await broken((plaintext) => ({
+        plaintext,
+        encryptedDataKeys: [{ providerId: "raw", keyId: "k".repeat(3000), ciphertext: new Uint8Array(4) }],
+      })),
+      await broken((plaintext) => ({
+        plaintext,
+        encryptedDataKeys: [{ providerId: "raw", keyId: "k", ciphertext: new Uint8Array(0) }],
+      })),
+      await broken((plaintext) => ({
+        plaintext,
+        encryptedDataKeys: [{ providerId: "raw", keyId: "\ud800", ciphertext: new Uint8Array(4) }],
+      })),
+      await broken((plaintext) => ({
+        plaintext,
+        encryptedDataKeys: [{ providerId: "raw", keyId: "k", ciphertext: "AAAA" }],
+      })),
     ]) {
       expect(response.status).toBe(502);
       expect((await response.json()).error.code).toBe("ERR_PROVIDER_UNAVAILABLE");

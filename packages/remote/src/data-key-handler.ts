@@ -25,6 +25,7 @@ import {
   type RemoteOperation,
   ROUTES,
   readDecryptBody,
+  readEncryptedDataKey,
   readGenerateBody,
   type WireEncryptedDataKey,
   writeEncryptedDataKey,
@@ -142,6 +143,26 @@ function originOf(text: string): string | undefined {
     return origin === "null" ? undefined : origin;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * An encrypted data key from the provider as JSON, if the decrypt endpoint would take it back (ids of 1 to 2,048
+ * well-formed characters, 1 to 8,192 bytes of ciphertext): a key it refuses could never be opened through it.
+ * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE otherwise
+ */
+function issuable(key: EncryptedDataKey): WireEncryptedDataKey {
+  try {
+    if (!(key?.ciphertext instanceof Uint8Array)) throw new InvalidBody("ciphertext is not bytes");
+    const wire = writeEncryptedDataKey(key);
+    readEncryptedDataKey(wire);
+    return wire;
+  } catch (error) {
+    if (!(error instanceof InvalidBody)) throw error;
+    throw new SealkitError(
+      "ERR_PROVIDER_UNAVAILABLE",
+      `the provider returned an encrypted data key the decrypt endpoint would refuse: ${error.message}`,
+    );
   }
 }
 
@@ -437,7 +458,7 @@ export function createDataKeyHandler(
             );
           }
           keyIds = dataKey.encryptedDataKeys.map((k) => k.keyId);
-          const encryptedDataKeys = dataKey.encryptedDataKeys.map(writeEncryptedDataKey);
+          const encryptedDataKeys = dataKey.encryptedDataKeys.map(issuable);
           // Each key comes back in a decrypt request with this context, which is longer than this request: one
           // over maxBodyBytes would seal envelopes this endpoint answers 413 for ever. Refuse to issue it.
           for (const encryptedDataKey of encryptedDataKeys) {
