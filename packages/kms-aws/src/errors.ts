@@ -39,11 +39,34 @@ const CODES: Record<string, SealkitErrorCode> = {
   UnsupportedOperationException: "ERR_REQUEST_INVALID",
 };
 
+// What an SDK service exception keeps: its name and message and the SDK's own fields. The SDK copies every other
+// field of an error body onto the exception as it came, so an error status on a body holding a GenerateDataKey or
+// Decrypt answer (a proxy that kept the body, a broken endpoint) put the data key on the cause as `Plaintext`.
+const SERVICE_ERROR_FIELDS = new Set([
+  "name",
+  "message",
+  "Message",
+  "stack",
+  "cause",
+  "$fault",
+  "$retryable",
+  "$metadata",
+]);
+
+/** Removes the fields a service exception took from the error body, other than its name and message. */
+function withoutBodyFields(error: unknown): void {
+  if (typeof error !== "object" || error === null || !("$fault" in error)) return;
+  for (const field of Object.keys(error)) {
+    if (!SERVICE_ERROR_FIELDS.has(field)) delete (error as Record<string, unknown>)[field];
+  }
+}
+
 /**
  * Wraps any error from the SDK in a SealkitError whose code comes from the AWS exception name (see the table in
  * the README, "Errors"); network failures and unknown names are ERR_PROVIDER_UNAVAILABLE. The SDK error stays
- * reachable as `cause`, except for an answer that is not valid JSON (ERR_PROVIDER_UNAVAILABLE with no cause: the
- * parser's message quotes the body, which may hold a data key). A SealkitError is returned as it is.
+ * reachable as `cause`, without the fields the SDK copied onto it from the error body other than its message (a
+ * body may hold a data key), except for an answer that is not valid JSON (ERR_PROVIDER_UNAVAILABLE with no cause:
+ * the parser's message quotes the body). A SealkitError is returned as it is.
  */
 export function fromKmsError(error: unknown, operation: string, keyId: string): SealkitError {
   if (SealkitError.isInstance(error)) return error;
@@ -59,6 +82,7 @@ export function fromKmsError(error: unknown, operation: string, keyId: string): 
       `${what} failed: the answer${typeof status === "number" ? ` (HTTP ${status})` : ""} was not valid JSON`,
     );
   }
+  withoutBodyFields(error);
   const code = (typeof name === "string" && CODES[name]) || "ERR_PROVIDER_UNAVAILABLE";
   const message = (error as { message?: unknown })?.message;
   return new SealkitError(

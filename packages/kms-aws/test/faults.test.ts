@@ -364,6 +364,50 @@ describe("awsKmsProvider maps every AWS KMS exception name", () => {
     },
   );
 
+  it.each([
+    [400, undefined],
+    [500, undefined],
+    [503, "com.amazonaws.kms#KMSInternalException"],
+    [400, "com.amazonaws.kms#AccessDeniedException"],
+  ])(
+    "an error (HTTP %s, %s) whose body holds a data key never keeps it on the cause",
+    async (status, type) => {
+      // The SDK copies every field of an error body onto its exception: an answer that carried a Decrypt or
+      // GenerateDataKey result with an error status (a proxy keeping the body, a broken endpoint) put the data key
+      // on the cause as Plaintext, where a logger, or SEALKIT_DEBUG=1 in the CLI, printed it.
+      const secret = b64(Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3));
+      const { client } = await craftedKms(() => ({
+        status,
+        body: {
+          ...(type ? { __type: type, message: "crafted" } : {}),
+          KeyId: KEY,
+          Plaintext: secret,
+          CiphertextBlob: b64(key(64, 1)),
+        },
+      }));
+      const p = awsKmsProvider({ client, generatorKeyId: KEY });
+      for (const call of [
+        p.generateDataKey({ length: 32, context }),
+        p.decryptDataKey({
+          encryptedDataKey: { providerId: "aws-kms", keyId: KEY, ciphertext: key(8) },
+          context,
+        }),
+      ]) {
+        const error = await rejection(call);
+        expect(error.code).toBe(
+          type?.endsWith("AccessDeniedException") ? "ERR_ACCESS_DENIED" : "ERR_PROVIDER_UNAVAILABLE",
+        );
+        // The SDK error is still the cause, with what says what happened.
+        const cause = error.cause as { name: string; $metadata: { httpStatusCode: number } };
+        expect(cause.$metadata.httpStatusCode).toBe(status);
+        expect(cause.name).toBe(type ? type.split("#")[1] : "Unknown");
+        const printed = `${inspect(error, { depth: Infinity, showHidden: true })}${JSON.stringify(cause)}`;
+        expect(printed).not.toContain(secret);
+        expect(printed).not.toContain(secret.slice(0, 12));
+      }
+    },
+  );
+
   it("a closed port is ERR_PROVIDER_UNAVAILABLE", async () => {
     const client = new KMSClient({
       endpoint: "http://127.0.0.1:1",
