@@ -101,10 +101,14 @@ async function main(argv: string[]): Promise<number> {
     ...(corsOrigins !== undefined ? { cors: { allowedOrigins: corsOrigins } } : {}),
     limits,
   });
-  const { created, updated, unchanged } = started.seeded;
+  const { created, updated, unchanged, pendingDeletion } = started.seeded;
   if (values.seed) {
     process.stdout.write(
-      `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged\n`,
+      `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged${
+        pendingDeletion.length > 0
+          ? `, left as they are (key pending deletion): ${pendingDeletion.join(", ")}`
+          : ""
+      }\n`,
     );
   }
   process.stdout.write(

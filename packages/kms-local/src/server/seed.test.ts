@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKms } from "../local-kms.js";
 import { applySeed, checkSeed, loadSeedFile } from "./seed.js";
+import { startKmsServer } from "./start.js";
+import { ALICE } from "./test-support.js";
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "../../examples/seed.yaml");
 const ROOT = { principal: "arn:aws:iam::111122223333:root", account: "111122223333" };
@@ -34,7 +36,12 @@ describe("seed files", { timeout: 30_000 }, () => {
     ]);
     const keysBefore = (await kms.listKeys(ROOT, {})).Keys.length;
     const second = await applySeed(kms, ROOT, seed);
-    expect(second).toEqual({ created: [], updated: [], unchanged: expect.arrayContaining(first.created) });
+    expect(second).toEqual({
+      created: [],
+      updated: [],
+      unchanged: expect.arrayContaining(first.created),
+      pendingDeletion: [],
+    });
     expect((await kms.listKeys(ROOT, {})).Keys.length).toBe(keysBefore);
 
     const app = await kms.describeKey(ROOT, { KeyId: "alias/app-data" });
@@ -66,6 +73,45 @@ describe("seed files", { timeout: 30_000 }, () => {
       "Data keys of the app's envelopes",
     );
     expect((await kms.getKeyRotationStatus(ROOT, { KeyId: id })).KeyRotationEnabled).toBe(true);
+  });
+
+  it("leaves a seeded key that is pending deletion as it is and reports it; the server still starts", async () => {
+    // Any principal allowed kms:ScheduleKeyDeletion on one seeded key made every later start with that seed fail:
+    // the seed called GetKeyRotationStatus (or UpdateKeyDescription...) on it, KMSInvalidStateException, and
+    // startKmsServer (sealkit-kms serve) exited. A key pending deletion cannot be changed; cancelling the deletion
+    // would undo what its owner asked for. It is left as it is, named in pendingDeletion, and the rest applies.
+    const own = mkdtempSync(join(tmpdir(), "sealkit-kms-seed-pending-"));
+    try {
+      const dataDir = join(own, "kms");
+      const seed = loadSeedFile(EXAMPLE);
+      const local = await LocalKms.open({ dataDir, region: "us-east-1", account: "111122223333" });
+      await applySeed(local, ROOT, seed);
+      const app = (await local.describeKey(ROOT, { KeyId: "alias/app-data" })).KeyMetadata.KeyId;
+      await local.scheduleKeyDeletion(ROOT, { KeyId: app, PendingWindowInDays: 7 });
+      // Drift on another key is still brought back in the same run.
+      const reports = (await local.describeKey(ROOT, { KeyId: "alias/reports" })).KeyMetadata.KeyId;
+      await local.updateKeyDescription(ROOT, { KeyId: reports, Description: "changed by hand" });
+      const result = await applySeed(local, ROOT, seed);
+      expect(result).toEqual({
+        created: [],
+        updated: ["alias/reports"],
+        unchanged: ["alias/retired"],
+        // The key, and the extra alias whose target it is.
+        pendingDeletion: ["alias/app-data", "alias/app-data-current"],
+      });
+      expect((await local.describeKey(ROOT, { KeyId: app })).KeyMetadata.KeyState).toBe("PendingDeletion");
+      await local.close();
+
+      const started = await startKmsServer({ dataDir, credentials: [ALICE], port: 0, seed });
+      try {
+        expect(started.seeded.pendingDeletion).toEqual(["alias/app-data", "alias/app-data-current"]);
+        expect((await fetch(`${started.url}/health`)).status).toBe(200);
+      } finally {
+        await started.close();
+      }
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it("refuses malformed seeds with a TypeError naming the field", () => {

@@ -32,7 +32,15 @@ export interface SeedResult {
   readonly created: string[];
   readonly updated: string[];
   readonly unchanged: string[];
+  /**
+   * Seeded keys (and extra aliases naming them) whose key is pending deletion: left as they are. A key pending
+   * deletion cannot be changed, and cancelling its deletion would undo what its owner asked for.
+   */
+  readonly pendingDeletion: string[];
 }
+
+/** Key states in which a key cannot be changed until its deletion is cancelled. */
+const PENDING_DELETION = new Set(["PendingDeletion", "PendingReplicaDeletion"]);
 
 /**
  * Reads a seed file (YAML, or JSON, which is YAML too).
@@ -112,10 +120,11 @@ export function checkSeed(doc: unknown): Seed {
 /**
  * Applies a seed through the local KMS's API as `caller`: creates missing keys and aliases, and brings existing
  * ones to the seed's description, policy, rotation, tags and state. Running it twice changes nothing the second time.
+ * A seeded key that is pending deletion (and an extra alias to it) is left as it is and listed in `pendingDeletion`.
  * @throws the local KMS's errors (KmsError), for example MalformedPolicyDocumentException for a bad policy.
  */
 export async function applySeed(kms: KmsBackend, caller: KmsCaller, seed: Seed): Promise<SeedResult> {
-  const result: SeedResult = { created: [], updated: [], unchanged: [] };
+  const result: SeedResult = { created: [], updated: [], unchanged: [], pendingDeletion: [] };
   const aliases = await listAllAliases(kms, caller);
   for (const key of seed.keys ?? []) {
     const policy =
@@ -139,6 +148,10 @@ export async function applySeed(kms: KmsBackend, caller: KmsCaller, seed: Seed):
       result.created.push(key.alias);
     } else {
       const { KeyMetadata: meta } = await kms.describeKey(caller, { KeyId: keyId });
+      if (PENDING_DELETION.has(meta.KeyState)) {
+        result.pendingDeletion.push(key.alias);
+        continue;
+      }
       if (key.description !== undefined && meta.Description !== key.description) {
         await kms.updateKeyDescription(caller, { KeyId: keyId, Description: key.description });
         changed = true;
@@ -192,9 +205,12 @@ export async function applySeed(kms: KmsBackend, caller: KmsCaller, seed: Seed):
   }
   for (const alias of seed.aliases ?? []) {
     const target = aliases.get(alias.target) ?? alias.target;
-    const targetId = (await kms.describeKey(caller, { KeyId: target })).KeyMetadata.KeyId as string;
+    const { KeyMetadata: targetMeta } = await kms.describeKey(caller, { KeyId: target });
+    const targetId = targetMeta.KeyId as string;
     const current = aliases.get(alias.name);
-    if (current === undefined) {
+    if (PENDING_DELETION.has(targetMeta.KeyState)) {
+      result.pendingDeletion.push(alias.name);
+    } else if (current === undefined) {
       await kms.createAlias(caller, { AliasName: alias.name, TargetKeyId: targetId });
       aliases.set(alias.name, targetId);
       result.created.push(alias.name);

@@ -74,7 +74,7 @@ export async function startKmsServer(options: StartKmsServerOptions): Promise<St
     ...(options.rootKey !== undefined ? { rootKey: options.rootKey } : {}),
   });
   try {
-    let seeded: SeedResult = { created: [], updated: [], unchanged: [] };
+    let seeded: SeedResult = { created: [], updated: [], unchanged: [], pendingDeletion: [] };
     if (seed !== undefined) {
       const principal = seed.principal ?? `arn:${partition}:iam::${account}:root`;
       seeded = await applySeed(
