@@ -22,6 +22,7 @@ writeFileSync(
       pkcs11String: { provider: "pkcs11", pkcs11: "softhsm" },
       keyObject: { key: { id: "alias/x" } },
       remote: { provider: "aws", endpoint: "http://127.0.0.1:1", region: "eu-west-1" },
+      pinEnvNumber: { provider: "pkcs11", pkcs11: { keyLabel: "k", pinEnv: 5 } },
     },
   }),
 );
@@ -73,6 +74,23 @@ describe("resolveSettings", () => {
         { ...withEndpoint, AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:2" },
       ).awsEndpoint,
     ).toBe("http://127.0.0.1:3");
+  });
+
+  it("finds only profiles the file has, whatever the name (__proto__, toString)", () => {
+    for (const name of ["__proto__", "toString", "constructor", "hasOwnProperty"]) {
+      // __proto__ was Object.prototype: an empty profile, used silently.
+      expect(() => resolveSettings({ profile: name }, env())).toThrow(
+        `profile "${name}" not found in ${file}`,
+      );
+    }
+    expect(() => resolveSettings({}, env({ SEALKIT_PROFILE: "pinEnvNumber" }))).toThrow(
+      /"pkcs11.pinEnv" expected the name of an environment variable/,
+    );
+    const own = join(dir, "proto-profile.json");
+    writeFileSync(own, '{"profiles":{"__proto__":{"provider":"raw"}}}');
+    expect(resolveSettings({ profile: "__proto__" }, { HOME: dir, SEALKIT_CONFIG_FILE: own }).provider).toBe(
+      "raw",
+    );
   });
 
   it("names each key once, however often it is given", () => {

@@ -134,7 +134,11 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
   if (typeof profiles !== "object" || profiles === null || Array.isArray(profiles)) {
     throw new UsageError(`config file ${file} expected { "profiles": { "<name>": { ... } } }`);
   }
-  const profile = (profiles as Record<string, unknown>)[profileName];
+  // Own profiles only: `--profile __proto__` read Object.prototype as an empty profile (every setting silently
+  // default) and `--profile toString` said the profile was not an object.
+  const profile = Object.hasOwn(profiles, profileName)
+    ? (profiles as Record<string, unknown>)[profileName]
+    : undefined;
   if (profile === undefined) {
     if (profileName === "default") return {};
     throw new UsageError(`profile "${profileName}" not found in ${file}`);
@@ -171,6 +175,12 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
       if (!PKCS11_FIELDS.has(field))
         throw new UsageError(`profile "${profileName}" in ${file} has an unknown field "pkcs11.${field}"`);
     }
+    // The others are checked where they are read; a pinEnv that is not a variable name was looked up as one.
+    const { pinEnv } = pkcs11 as { pinEnv?: unknown };
+    if (pinEnv !== undefined && (typeof pinEnv !== "string" || pinEnv === ""))
+      throw new UsageError(
+        `profile "${profileName}" in ${file}: "pkcs11.pinEnv" expected the name of an environment variable`,
+      );
   }
   return profile as ProfileSettings;
 }
