@@ -644,6 +644,36 @@ describe("createDataKeyHandler facing hostile or broken input", () => {
     expect(dataKey.plaintext.some((b) => b !== 0)).toBe(true);
   });
 
+  it("refuses and wipes a plaintext no data key could be (under 16 or over 64 bytes): not a KMS Decrypt oracle", async () => {
+    const returned: Uint8Array[] = [];
+    for (const length of [8, 15, 65, 4096]) {
+      const { post, events } = setup({
+        provider: {
+          ...server,
+          decryptDataKey: async () => {
+            const secret = new Uint8Array(length).fill(0x5a);
+            returned.push(secret);
+            return secret;
+          },
+        },
+      });
+      const response = await post("/data-keys/decrypt", {
+        context: { tenant: "acme" },
+        encryptedDataKey: { providerId: "raw", keyId: "server-key", ciphertext: "AAAA" },
+      });
+      expect(response.status).toBe(400);
+      const text = await response.text();
+      expect(JSON.parse(text).error.code).toBe("ERR_INVALID_CIPHERTEXT");
+      expect(text).not.toContain("WlpaWl"); // base64 of the 0x5a bytes
+      expect(events.at(-1)).toMatchObject({
+        outcome: "refused",
+        status: 400,
+        code: "ERR_INVALID_CIPHERTEXT",
+      });
+    }
+    for (const secret of returned) expect(secret.every((b) => b === 0)).toBe(true);
+  });
+
   it.each([
     ["GET", 405],
     ["PUT", 405],

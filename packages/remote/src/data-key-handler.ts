@@ -21,6 +21,7 @@ import {
   type ErrorBody,
   type GenerateResponseBody,
   InvalidBody,
+  LIMITS,
   REQUEST_HEADER,
   type RemoteOperation,
   ROUTES,
@@ -494,6 +495,15 @@ export function createDataKeyHandler(
       try {
         if (!(opened instanceof Uint8Array) || opened.length === 0) {
           throw new SealkitError("ERR_PROVIDER_UNAVAILABLE", "the provider returned a malformed data key");
+        }
+        // Only what generate could have issued: a KMS key that also encrypts other secrets (KMS Encrypt) would
+        // otherwise open them for any caller whose context matches. Shorter secrets still open: keep a key for this.
+        if (opened.length < LIMITS.minLength || opened.length > LIMITS.maxLength) {
+          throw new Refusal(
+            400,
+            "ERR_INVALID_CIPHERTEXT",
+            `the ciphertext is not a data key (${LIMITS.minLength} to ${LIMITS.maxLength} bytes) of this endpoint`,
+          );
         }
         plaintext = toBase64(opened);
       } finally {

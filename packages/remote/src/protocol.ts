@@ -59,6 +59,7 @@ export const LIMITS = {
   contextStringLength: 1024,
   idLength: 2048,
   ciphertextBytes: 8192,
+  minLength: 16,
   maxLength: 64,
 } as const;
 
@@ -196,8 +197,13 @@ export function readGenerateBody(value: unknown): {
   if (!isPlainObject(value)) throw new InvalidBody("body must be a JSON object");
   onlyKeys(value, ["context", "length", "suite"], "body");
   const length = value.length ?? 32;
-  if (typeof length !== "number" || !Number.isInteger(length) || length < 16 || length > LIMITS.maxLength) {
-    throw new InvalidBody(`"length" must be an integer from 16 to ${LIMITS.maxLength}`);
+  if (
+    typeof length !== "number" ||
+    !Number.isInteger(length) ||
+    length < LIMITS.minLength ||
+    length > LIMITS.maxLength
+  ) {
+    throw new InvalidBody(`"length" must be an integer from ${LIMITS.minLength} to ${LIMITS.maxLength}`);
   }
   if (value.suite !== undefined && (typeof value.suite !== "string" || value.suite.length > 64)) {
     throw new InvalidBody(`"suite" must be a suite name`);

@@ -120,3 +120,35 @@ describe("key ids the page claims", () => {
     );
   });
 });
+
+describe("the decrypt endpoint as a KMS Decrypt oracle", () => {
+  it("opens only data keys (16 to 64 bytes), not other ciphertexts of the same KMS key", async () => {
+    // The server also encrypts its own secrets with KMS Encrypt under the same key, without a context. The decrypt
+    // endpoint opened any ciphertext of the key for any authorized caller whose context matched, so a user with no
+    // requireContext read back a 96-byte secret through it. A data key is never longer than 64 bytes (generate's
+    // limit), so a longer plaintext is not one: refused and wiped. Shorter secrets still open; keep a key for
+    // this endpoint alone (README).
+    const app = { principal: `arn:aws:iam::${ACCOUNT}:user/app`, account: ACCOUNT };
+    const handler = createDataKeyHandler({
+      provider: localKmsProvider({ kms, keyId: keyArn, caller: app }),
+      authorize: () => ({ principal: "mallory" }),
+    });
+    const page = remoteProvider({
+      endpoint: "http://app.test",
+      fetch: async (input, init) => handler(new Request(input, init)),
+    });
+    const secret = new TextEncoder().encode("database password: correct horse battery staple ".repeat(2));
+    expect(secret.length).toBe(96);
+    const sealed = await kms.encrypt(app, { KeyId: keyArn, Plaintext: secret });
+    const encryptedDataKey = { providerId: "aws-kms", keyId: keyArn, ciphertext: sealed.CiphertextBlob! };
+    const error = await rejection(page.decryptDataKey({ encryptedDataKey, context: {} }));
+    expect(error.code).toBe("ERR_INVALID_CIPHERTEXT");
+    // A data key of the same key still opens.
+    const dataKey = await page.generateDataKey({ length: 32, context: {} });
+    const opened = await page.decryptDataKey({
+      encryptedDataKey: dataKey.encryptedDataKeys[0]!,
+      context: {},
+    });
+    expect(opened).toEqual(dataKey.plaintext);
+  });
+});
