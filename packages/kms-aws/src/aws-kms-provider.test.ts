@@ -50,6 +50,21 @@ describe("awsKmsProvider options", () => {
     expect(p.canDecrypt(edk("aws-kms", "arn:aws:kms:us-east-1:111122223333:alias/x"))).toBe(false);
   });
 
+  it("takes a multi-Region key's replicas as distinct keys in strict mode (the ESDK's standard keyring, README)", () => {
+    const replica = (region: string) =>
+      `arn:aws:kms:${region}:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
+    const p = awsKmsProvider({ client, generatorKeyId: replica("us-east-1") });
+    const edk = (keyId: string) => ({ providerId: "aws-kms", keyId, ciphertext: new Uint8Array(1) });
+    expect(p.canDecrypt(edk(replica("us-east-1")))).toBe(true);
+    expect(p.canDecrypt(edk(replica("eu-west-1")))).toBe(false);
+    const both = awsKmsProvider({
+      client,
+      generatorKeyId: replica("us-east-1"),
+      keyIds: [replica("eu-west-1")],
+    });
+    expect(both.canDecrypt(edk(replica("eu-west-1")))).toBe(true);
+  });
+
   it("refuses to decrypt a key it may not try, without calling KMS", async () => {
     const p = awsKmsProvider({ client, generatorKeyId: KEY });
     const before = calls;
