@@ -186,6 +186,10 @@ const SERVICE_PRINCIPAL = "kms.amazonaws.com";
 const SERVICE_PRINCIPAL_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 /** RotateKeyOnDemand's quota per key (AWS KMS API reference: "a maximum of 25 times per KMS key"; not adjustable). */
 const MAX_ON_DEMAND_ROTATIONS = 25;
+/** Customer managed keys per account and Region, in any key state (AWS KMS resource quota "AWS KMS keys"). */
+const MAX_CUSTOMER_KEYS = 100_000;
+/** Aliases per KMS key (AWS KMS resource quota "Aliases per KMS key"): CreateAlias and UpdateAlias beyond it refuse. */
+const MAX_ALIASES_PER_KEY = 50;
 /** Grants per KMS key (AWS KMS resource quota, developer guide "Resource quotas"): CreateGrant beyond is LimitExceededException. */
 const MAX_GRANTS_PER_KEY = 50_000;
 /** GenerateDataKey's KeySpec values (the model's DataKeySpec, in its order) and the data key length of each. */
@@ -317,6 +321,8 @@ export class LocalKms {
   readonly #usageTimer: NodeJS.Timeout;
   /** The UTC month of the last counted call and its bounds (ms), so counting does not format a date per call. */
   #month = { name: "", from: 0, to: 0 };
+  /** How many customer managed keys kms.db holds (the CreateKey quota), counted on first need; undefined when unsure. */
+  #customerKeys: number | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when the open transaction changed keys or key material, so its commit must be durable. */
   #mustSync = true;
@@ -611,7 +617,8 @@ export class LocalKms {
   /**
    * CreateKey: a customer managed symmetric key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, origin AWS_KMS).
    * @throws {KmsError} MalformedPolicyDocumentException (bad policy, or one locking the caller out),
-   * UnsupportedOperationException (other key specs, usages, origins, multi-Region), TagException, ValidationException
+   * UnsupportedOperationException (other key specs, usages, origins, multi-Region), TagException, ValidationException,
+   * LimitExceededException (100,000 customer managed keys, pending deletion included, AWS KMS's quota)
    */
   async createKey(caller: Caller, request: CreateKeyRequest = {}): Promise<{ KeyMetadata: KeyMetadata }> {
     return this.#call(
@@ -669,6 +676,12 @@ export class LocalKms {
             "Multi-Region keys are not supported by this KMS.",
           );
         this.#checkAccountCaller(caller, "kms:CreateKey");
+        const keys = this.#customerKeyCount();
+        if (keys >= MAX_CUSTOMER_KEYS)
+          throw new KmsError(
+            "LimitExceededException",
+            `The account has ${MAX_CUSTOMER_KEYS.toLocaleString("en-US")} customer managed keys (keys pending deletion included), the most it may have: delete keys first.`,
+          );
         const id = randomUUID();
         const arn = keyArn(this.location, id);
         let policyJson: string;
@@ -685,6 +698,7 @@ export class LocalKms {
           policyJson = defaultKeyPolicy(this.location.account, this.location.partition);
         }
         const row = await this.#insertKey(id, "customer", null, description, policyJson);
+        this.#customerKeys = keys + 1;
         for (const tag of tags)
           this.#sql("INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)").run(
             id,
@@ -927,7 +941,8 @@ export class LocalKms {
 
   /**
    * CreateAlias: `alias/` followed by letters, digits, `/`, `_` or `-`; `alias/aws/` is reserved.
-   * @throws {KmsError} InvalidAliasNameException, AlreadyExistsException, NotFoundException, KMSInvalidStateException
+   * @throws {KmsError} InvalidAliasNameException, AlreadyExistsException, NotFoundException, KMSInvalidStateException,
+   * LimitExceededException (the key has 50 aliases, AWS KMS's quota)
    */
   async createAlias(
     caller: Caller,
@@ -954,6 +969,7 @@ export class LocalKms {
             "AlreadyExistsException",
             `An alias with the name ${aliasArn(this.location, name)} already exists`,
           );
+        this.#checkAliasQuota(row);
         const now = this.#now();
         this.#sql("INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)").run(
           name,
@@ -968,7 +984,8 @@ export class LocalKms {
 
   /**
    * UpdateAlias: points an existing alias at another customer managed key.
-   * @throws {KmsError} NotFoundException (alias or key), InvalidAliasNameException, KMSInvalidStateException
+   * @throws {KmsError} NotFoundException (alias or key), InvalidAliasNameException, KMSInvalidStateException,
+   * LimitExceededException (the key has 50 aliases)
    */
   async updateAlias(
     caller: Caller,
@@ -995,6 +1012,7 @@ export class LocalKms {
         this.#authorize(caller, current, "UpdateAlias", {});
         this.#checkCustomerManaged(target);
         this.#checkNotPendingDeletion(target);
+        if (alias.key_id !== target.id) this.#checkAliasQuota(target);
         this.#sql("UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?").run(
           target.id,
           this.#now(),
@@ -2517,6 +2535,7 @@ export class LocalKms {
   #rollback(): void {
     if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
     this.#transactionEdge();
+    this.#customerKeys = undefined;
     // A rolled-back change may have replaced a policy, created a key or a key version (whose material a call may
     // have unwrapped meanwhile): drop parsed policies and unwrapped keys, keep nothing stale.
     this.#policies.clear();
@@ -2543,6 +2562,7 @@ export class LocalKms {
         await this.#audit.append(event);
         await this.#commitAfterAudit(event);
         this.#forget(row.id);
+        this.#customerKeys = undefined;
       } catch {
         failed = true;
         this.#rollback();
@@ -3002,6 +3022,26 @@ export class LocalKms {
         `${keyArn(this.location, row.id)} is an AWS managed key: its policy, rotation, state, aliases and tags cannot be changed.`,
       );
     }
+  }
+
+  /** The customer managed keys in kms.db, in every key state: counted once (a scan), then kept up to date. */
+  #customerKeyCount(): number {
+    this.#customerKeys ??= (
+      this.#sql("SELECT count(*) AS n FROM keys WHERE kind = 'customer'").get() as { n: number }
+    ).n;
+    return this.#customerKeys;
+  }
+
+  /** A key that already has {@link MAX_ALIASES_PER_KEY} aliases takes no more (LimitExceededException). */
+  #checkAliasQuota(row: KeyRow): void {
+    const { n } = this.#sql("SELECT count(*) AS n FROM aliases WHERE key_id = ?").get(row.id) as {
+      n: number;
+    };
+    if (n >= MAX_ALIASES_PER_KEY)
+      throw new KmsError(
+        "LimitExceededException",
+        `${keyArn(this.location, row.id)} has ${MAX_ALIASES_PER_KEY} aliases, the most a key may have: delete one first.`,
+      );
   }
 
   #checkNotPendingDeletion(row: KeyRow): void {

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import { LocalKms } from "./local-kms.js";
-import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, ROOT, rejects, tempDir } from "./test-helpers.js";
+import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, ROOT, rejects, tempDir, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -127,5 +127,70 @@ describe("resource quotas (developer guide, Resource quotas: LimitExceededExcept
     expect((await kms.decrypt(ALICE, { CiphertextBlob })).Plaintext).toEqual(bytes(4));
     await kms.revokeGrant(ROOT, { KeyId, GrantId: last.GrantId });
     await kms.createGrant(ROOT, { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Encrypt"] });
+  });
+});
+
+describe("resource quotas: aliases per key and keys per account (developer guide, Resource quotas)", () => {
+  it("a key has at most 50 aliases: CreateAlias and UpdateAlias to it beyond them are LimitExceededException", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    let kms = await LocalKms.open({ dataDir: dir });
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    const other = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    await kms.createAlias(ROOT, { AliasName: "alias/other", TargetKeyId: other });
+    await kms.close();
+    insertRows(
+      dir,
+      "INSERT INTO aliases (name, key_id, created_at, updated_at) SELECT 'alias/many-' || i, ?, 0, 0 FROM n",
+      49,
+      KeyId,
+    );
+    kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    await kms.createAlias(ROOT, { AliasName: "alias/fiftieth", TargetKeyId: KeyId });
+    await rejects(
+      kms.createAlias(ROOT, { AliasName: "alias/fifty-first", TargetKeyId: KeyId }),
+      "LimitExceededException",
+    );
+    await rejects(
+      kms.updateAlias(ROOT, { AliasName: "alias/other", TargetKeyId: KeyId }),
+      "LimitExceededException",
+    );
+    // Pointing an alias of the key at the key again adds none.
+    await kms.updateAlias(ROOT, { AliasName: "alias/fiftieth", TargetKeyId: KeyId });
+    expect((await kms.listAliases(ROOT, { KeyId, Limit: 100 })).Aliases).toHaveLength(50);
+    await kms.deleteAlias(ROOT, { AliasName: "alias/fiftieth" });
+    await kms.updateAlias(ROOT, { AliasName: "alias/other", TargetKeyId: KeyId });
+  });
+
+  it("an account has at most 100,000 customer managed keys, in any key state: CreateKey beyond them is LimitExceededException", async () => {
+    const clock = testClock();
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    let kms = await LocalKms.open({ dataDir: dir, clock: clock.clock });
+    const pending = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    await kms.serviceKey(ROOT, "s3");
+    await kms.close();
+    insertRows(
+      dir,
+      `INSERT INTO keys (id, kind, key_spec, key_usage, origin, state, created_at, current_version)
+         SELECT lower(printf('%08x-0000-4000-8000-%012x', i, i)), 'customer', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT',
+           'AWS_KMS', 'Disabled', 0, 0 FROM n`,
+      99_998,
+    );
+    kms = await LocalKms.open({ dataDir: dir, clock: clock.clock });
+    cleanups.push(() => kms.close());
+    // The AWS managed key does not count; the 100,000th customer managed key is made, the next is not.
+    const last = (await kms.createKey(ROOT, {})).KeyMetadata.KeyId;
+    const started = performance.now();
+    await rejects(kms.createKey(ROOT, {}), "LimitExceededException");
+    const refusedMs = performance.now() - started;
+    console.log(`CreateKey refused at 100,000 keys in ${refusedMs.toFixed(1)} ms`);
+    // A key pending deletion still counts; once deleted, it does not.
+    await kms.scheduleKeyDeletion(ROOT, { KeyId: pending, PendingWindowInDays: 7 });
+    await rejects(kms.createKey(ROOT, {}), "LimitExceededException");
+    clock.advanceDays(7);
+    await kms.createKey(ROOT, {});
+    expect(last).not.toBe(pending);
   });
 });
