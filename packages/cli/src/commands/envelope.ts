@@ -11,6 +11,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
@@ -35,7 +36,23 @@ import type { Session } from "../providers.js";
  * @throws {UsageError} when `path` is not a regular file (a FIFO, a device, a directory)
  * @throws {SealkitError} as tryParseHeader, or ERR_TRUNCATED when the file ends inside the header
  */
-export function readHeaderBytes(path: string): { bytes: Uint8Array; header: EnvelopeHeader; size: number } {
+/** Which file was read, and its version: what rewrap checks again before it replaces the file. */
+export interface FileVersion {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+}
+
+const sameVersion = (a: FileVersion, b: FileVersion) =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+
+export function readHeaderBytes(path: string): {
+  bytes: Uint8Array;
+  header: EnvelopeHeader;
+  size: number;
+  version: FileVersion;
+} {
   const fd = openSync(path, "r");
   try {
     // bigint: see io.ts (a plain fstat of a FIFO misleads Node 20's module loader).
@@ -55,7 +72,7 @@ export function readHeaderBytes(path: string): { bytes: Uint8Array; header: Enve
       const n = readSync(fd, buf, 0, buf.length, 0);
       bytes = buf.subarray(0, n);
       const r = tryParseHeader(bytes);
-      if (r.complete) return { bytes, header: r.header, size };
+      if (r.complete) return { bytes, header: r.header, size, version: st };
       if (n >= size)
         throw new SealkitError("ERR_TRUNCATED", "envelope ends inside its header: it was truncated");
       want = Math.max(r.needed, want * 2);
@@ -224,7 +241,7 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   // it must know which.
   try {
     for (const file of files) {
-      const { bytes, header, size } = readHeaderBytes(file);
+      const { bytes, header, size, version } = readHeaderBytes(file);
       const opened = await openAndRewrap(bytes, header);
       const { providers } = opened;
       let { result } = opened;
@@ -269,7 +286,7 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
           remove: (k) => removes(k) || again.some((a) => sameKey(a, k)),
         });
       }
-      writeRewrapped(file, result.header, result.bodyOffset, size);
+      writeRewrapped(file, result.header, result.bodyOffset, size, version);
       const isAgain = (k: EncryptedDataKey) => again.some((a) => sameKey(a, k));
       const summary: RewrapSummary = {
         file,
@@ -331,11 +348,31 @@ async function describeAwsAlias(client: KMSClient, alias: string): Promise<strin
   return arn;
 }
 
+/** The error for a file another process wrote while rewrap held its header: exit 1, the file left as it is. */
+function changedWhileRewrapping(path: string): Error {
+  return Object.assign(
+    new Error(
+      `${path} changed while it was being rewrapped (another process wrote it): left as it is; run rewrap again`,
+    ),
+    { code: "ERR_FILE_CHANGED" },
+  );
+}
+
 /**
  * Writes the new header and the old body to a temp file in the same directory, fsyncs it, renames it over the
- * original and fsyncs the directory: a crash leaves either the old file or the new one, never a mix.
+ * original and fsyncs the directory: a crash leaves either the old file or the new one, never a mix. The file must
+ * still be the version whose header was rewrapped (`version`), when the copy starts and again just before the
+ * rename: a file another process replaced or rewrote meanwhile (say, the application saving a new version during a
+ * migration) got the old header over its new body, an envelope nobody could decrypt, and its new contents were lost.
+ * @throws {Error} code ERR_FILE_CHANGED when it changed; the file is then left as the other process wrote it
  */
-function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, size: number): void {
+function writeRewrapped(
+  path: string,
+  header: Uint8Array,
+  bodyOffset: number,
+  size: number,
+  version: FileVersion,
+): void {
   // A link stays a link: the file it points at is rewritten (renaming over the link replaced it with a copy).
   const file = realpathSync(path);
   const temp = tempPathFor(file);
@@ -344,6 +381,7 @@ function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, si
   const release = trackTempFile(temp);
   let outFd: number | undefined;
   try {
+    if (!sameVersion(fstatSync(inFd, { bigint: true }), version)) throw changedWhileRewrapping(path);
     const { mode, uid, gid } = fstatSync(inFd);
     try {
       outFd = openSync(temp, "wx", 0o600);
@@ -376,6 +414,11 @@ function writeRewrapped(path: string, header: Uint8Array, bodyOffset: number, si
     try {
       chownSync(temp, uid, gid);
     } catch {}
+    // Still the same file, unchanged, at the same path (left: a window of one rename).
+    const now = statSync(file, { bigint: true, throwIfNoEntry: false });
+    if (!now || !sameVersion(now, version) || !sameVersion(fstatSync(inFd, { bigint: true }), version)) {
+      throw changedWhileRewrapping(path);
+    }
     renameSync(temp, file);
     fsyncDir(dirname(file));
   } catch (error) {
