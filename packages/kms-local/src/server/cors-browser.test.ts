@@ -134,10 +134,11 @@ describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
       return Promise.all(attempts);
     }, `${server.url}/`);
     expect(sent).toEqual(["sent", "TypeError"]);
-    // The simple request reached the server, without its target, and was refused; no key was created.
+    // The simple request reached the server, without its target, and was refused, as unsigned from a page (its
+    // Origin is not listed); no key was created.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(
-      /sealkit_kms_requests_total\{operation="-",error="UnsupportedOperationException"\} 1\b/,
+      /sealkit_kms_requests_total\{operation="-",error="MissingAuthenticationTokenException"\} 1\b/,
     );
     const listed = await fetch(`${server.url}/`, {
       method: "POST",
@@ -145,5 +146,67 @@ describe("KMS server CORS in Chromium", { timeout: 60_000 }, () => {
       body: "{}",
     });
     expect(((await listed.json()) as { Keys: unknown[] }).Keys).toEqual([]);
+  });
+});
+
+describe("KMS server with unsigned requests allowed, against a DNS-rebinding page", {
+  timeout: 60_000,
+}, () => {
+  it("a page whose host name resolves to the server (same origin: no CORS) cannot make it act unsigned", async () => {
+    // DNS rebinding: a page loaded from attacker.example, whose name the attacker then points at 127.0.0.1, is of the
+    // same origin as the server to the browser: its POST needs no preflight and it reads the answer. Binding to
+    // 127.0.0.1 does not keep it out. Here Chromium resolves rebind.test to 127.0.0.1 and the page is one the server
+    // itself answered at that name: the state of the attacker's page once the name is rebound.
+    const root = "arn:aws:iam::111122223333:root";
+    const server = await start(undefined, root);
+    const port = new URL(server.url).port;
+    const rebinding = await chromium.launch({
+      ...chromiumLaunchOptions,
+      args: [...chromiumLaunchOptions.args, "--host-resolver-rules=MAP rebind.test 127.0.0.1"],
+    });
+    try {
+      const attacker = await rebinding.newPage();
+      await attacker.goto(`http://rebind.test:${port}/health`);
+      const result = await attacker.evaluate(async () => {
+        const r = await fetch("/", {
+          method: "POST",
+          headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.CreateKey" },
+          body: '{"Description":"made by a web page"}',
+        });
+        return { status: r.status, body: await r.json() };
+      });
+      // Browsers send Origin with every POST: an unsigned request from a page whose origin is not listed with
+      // --cors-origin is refused as unsigned, audited, and the local KMS is not called.
+      expect(result).toMatchObject({
+        status: 400,
+        body: { __type: "MissingAuthenticationTokenException" },
+      });
+      expect(result.body.message).toContain(`http://rebind.test:${port}`);
+      const listed = await fetch(`${server.url}/`, {
+        method: "POST",
+        headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.ListKeys" },
+        body: "{}",
+      });
+      expect(((await listed.json()) as { Keys: unknown[] }).Keys).toEqual([]);
+    } finally {
+      await rebinding.close();
+    }
+  });
+
+  it("a page of an origin listed with --cors-origin may still act unsigned (the operator's choice)", async () => {
+    const root = "arn:aws:iam::111122223333:root";
+    const server = await start([origin], root);
+    const result = await page.evaluate(async (url) => {
+      const r = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-amz-json-1.1",
+          "x-amz-target": "TrentService.GenerateRandom",
+        },
+        body: '{"NumberOfBytes":8}',
+      });
+      return r.status;
+    }, `${server.url}/`);
+    expect(result).toBe(200);
   });
 });

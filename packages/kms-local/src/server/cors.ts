@@ -83,6 +83,11 @@ export class Cors {
     return origin !== undefined && (this.#any || this.#origins.has(origin));
   }
 
+  /** Whether pages of this origin (an `Origin` header's value) may call the server. */
+  allows(origin: string | undefined): boolean {
+    return this.#allows(origin);
+  }
+
   #allowOrigin(origin: string): string {
     return this.#any
       ? "Access-Control-Allow-Origin: *\r\n"

@@ -488,6 +488,36 @@ describe("KMS server limits and lifecycle", { timeout: 30_000 }, () => {
         body: '{"NumberOfBytes":4}',
       });
       expect(res.status).toBe(200);
+      // Not from a web page: browsers send Origin with every POST, and a DNS-rebinding page is of this server's own
+      // origin (cors-browser.test.ts shows it in Chromium). Refused as unsigned, audited, the local KMS not called.
+      const fromPage = await send(server.url, {
+        method: "POST",
+        path: "/",
+        headers: {
+          host: "rebind.example:4600",
+          origin: "http://rebind.example:4600",
+          "sec-fetch-site": "same-origin",
+          "content-type": "application/x-amz-json-1.1",
+          "x-amz-target": "TrentService.CreateKey",
+        },
+        body: "{}",
+      });
+      expect(fromPage.status).toBe(400);
+      expect(fromPage.json()).toEqual({
+        __type: "MissingAuthenticationTokenException",
+        message:
+          "Missing Authentication Token: unsigned requests are not accepted from web pages (Origin http://rebind.example:4600) unless their origin is listed with --cors-origin.",
+      });
+      const [refused] = kms.auditLog
+        .query()
+        .filter((e) => e.requestID === fromPage.headers["x-amzn-requestid"]);
+      expect(refused).toMatchObject({
+        eventName: "CreateKey",
+        errorCode: "MissingAuthenticationTokenException",
+      });
+      expect(kms.auditLog.query({ eventName: "CreateKey" }).map((e) => e.errorCode)).toEqual([
+        "MissingAuthenticationTokenException",
+      ]);
       // Signed requests are still verified.
       const bad = await call(
         server.url,

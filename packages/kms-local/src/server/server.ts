@@ -84,7 +84,8 @@ export interface KmsServerOptions {
   readonly region: string;
   /**
    * Development only: accept requests without an Authorization header as this principal ARN. Signed requests are
-   * still verified. Off by default.
+   * still verified. An unsigned request with an `Origin` header (a browser page: a DNS-rebinding page is of the
+   * server's own origin) is refused unless `cors` lists that origin. Off by default.
    */
   readonly allowUnsignedAs?: string;
   /**
@@ -353,6 +354,16 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
     let request: Record<string, unknown> | undefined;
     try {
       if (unsigned !== undefined && authorization === undefined) {
+        // Browsers send Origin with every POST. A page may reach a server bound to 127.0.0.1 through DNS rebinding
+        // (its host name pointed at 127.0.0.1), and is then of the server's own origin: no CORS check stops it.
+        // Unsigned requests are for local tools, and for pages only of the origins the operator listed.
+        const origin = headers.get("origin");
+        if (origin !== undefined && cors?.allows(origin) !== true) {
+          throw new WireError(
+            "MissingAuthenticationTokenException",
+            `Missing Authentication Token: unsigned requests are not accepted from web pages (Origin ${truncate(origin)}) unless their origin is listed with --cors-origin.`,
+          );
+        }
         caller = {
           principal: unsigned.principal,
           account: unsigned.account,
