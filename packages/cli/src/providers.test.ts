@@ -1,7 +1,9 @@
-// Session.releasingAfterDataKey: the wrapped providers behave as the providers, private fields included.
+// Session.releasingAfterDataKey: the wrapped providers behave as the providers, private fields included; and the
+// AWS KMS clients the aws provider gets.
 
 import { rawKeyProvider } from "@sealkit/core";
 import { describe, expect, it } from "vitest";
+import { resolveSettings } from "./config.js";
 import { Session } from "./providers.js";
 
 class PrivateFieldsProvider {
@@ -37,6 +39,35 @@ describe("releasingAfterDataKey", () => {
     const [edk] = await wrapped!.encryptDataKey({ plaintext: key.plaintext, context: {} });
     const opened = await wrapped!.decryptDataKey({ encryptedDataKey: edk!, context: {} });
     expect(opened).toEqual(key.plaintext);
+    await session.close();
+  });
+});
+
+describe("awsClients", () => {
+  const env = { HOME: "/nonexistent", AWS_REGION: "us-east-1" };
+
+  it("without an endpoint: a client in each key ARN's region, the home region's for aliases (as the ESDK's keyrings)", async () => {
+    const session = new Session();
+    const clients = await session.awsClients(resolveSettings({ provider: "aws" }, env), env);
+    // One client in AWS_REGION called every region's keys there: NotFoundException for an eu-west-1 key ARN.
+    expect("clientForRegion" in clients).toBe(true);
+    const forRegion = (
+      clients as { clientForRegion: (r: string | undefined) => import("@aws-sdk/client-kms").KMSClient }
+    ).clientForRegion;
+    expect(await forRegion("eu-west-1").config.region()).toBe("eu-west-1");
+    expect(forRegion("eu-west-1")).toBe(forRegion("eu-west-1"));
+    expect(await forRegion(undefined).config.region()).toBe("us-east-1");
+    expect(forRegion("us-east-1")).toBe(forRegion(undefined));
+    await session.close();
+  });
+
+  it("with an endpoint, from any source: one client, since an endpoint answers for one region", async () => {
+    const session = new Session();
+    const flag = await session.awsClients(resolveSettings({ endpoint: "http://127.0.0.1:1" }, env), env);
+    expect("client" in flag).toBe(true);
+    const fromSdkEnv = { ...env, AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:1" };
+    const sdk = await session.awsClients(resolveSettings({ provider: "aws" }, fromSdkEnv), fromSdkEnv);
+    expect("client" in sdk).toBe(true);
     await session.close();
   });
 });

@@ -204,6 +204,40 @@ export class Session {
   }
 
   /**
+   * The AWS KMS clients of the aws provider. With an endpoint (--endpoint, SEALKIT_ENDPOINT, AWS_ENDPOINT_URL_KMS,
+   * AWS_ENDPOINT_URL or the profile's), one client: an endpoint answers for one region. Otherwise a client per region
+   * of each key ARN, as the AWS Encryption SDK's KMS keyrings have (its default client provider), and the home
+   * region's for alias names and bare key ids: one client in the home region sent a key ARN of another region there,
+   * and KMS answered NotFoundException (`encrypt --key arn:aws:kms:eu-west-1:...` with AWS_REGION=us-east-1 failed,
+   * and so did decrypting an envelope made in another region).
+   */
+  async awsClients(
+    settings: Settings,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<{ client: KMSClient } | { clientForRegion: (region: string | undefined) => KMSClient }> {
+    const home = await this.kmsClient(settings);
+    if (settings.awsEndpoint !== undefined || env.AWS_ENDPOINT_URL_KMS || env.AWS_ENDPOINT_URL) {
+      return { client: home };
+    }
+    const { KMSClient } = await import("@aws-sdk/client-kms");
+    // Bounded: an envelope names at most its encrypted data keys' regions.
+    const byRegion = new Map<string, KMSClient>();
+    return {
+      clientForRegion: (region) => {
+        if (region === undefined || region === settings.awsRegion) return home;
+        let client = byRegion.get(region);
+        if (!client) {
+          const created = new KMSClient({ region });
+          this.#closers.push(async () => created.destroy());
+          byRegion.set(region, created);
+          client = created;
+        }
+        return client;
+      },
+    };
+  }
+
+  /**
    * The providers for encryption: the first key generates the data key, the others are further recipients.
    * @throws {UsageError} when the provider needs a key and none was given
    */
@@ -271,10 +305,10 @@ export class Session {
       }
       case "aws": {
         if (keys.length === 0) need("--key (a key ARN or alias)");
-        const client = await this.kmsClient(settings);
+        const clients = await this.awsClients(settings);
         const { awsKmsProvider } = await import("@sealkit/kms-aws");
         const [generatorKeyId, ...keyIds] = keys as [string, ...string[]];
-        return awsKmsProvider({ generatorKeyId, keyIds, client });
+        return awsKmsProvider({ generatorKeyId, keyIds, ...clients });
       }
       case "raw": {
         const file = settings.rawKeyFile ?? need("--raw-key-file or SEALKIT_RAW_KEY_FILE");

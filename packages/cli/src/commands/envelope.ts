@@ -204,8 +204,12 @@ export async function rewrapCommand(files: string[], flags: RewrapFlags, session
   if (removeKeys.length > 0 && (from.provider === "aws" || to.provider === "aws")) {
     const aliases = removeKeys.filter((id) => !resolved.has(id) && isAwsAlias(id));
     if (aliases.length > 0) {
-      const client = await session.kmsClient(from.provider === "aws" ? from : to);
+      const clients = await session.awsClients(from.provider === "aws" ? from : to);
+      const { parseKmsArn } = await import("@sealkit/kms-aws");
       for (const id of aliases) {
+        // An alias ARN is asked in its own region.
+        const client =
+          "client" in clients ? clients.client : clients.clientForRegion(parseKmsArn(id)?.region);
         const arn = await describeAwsAlias(client, id);
         if (arn) removeIds.add(arn);
       }
