@@ -11,6 +11,7 @@ export {
   type AuditUnreadableReason,
   type AuditVerifyOptions,
   type AuditVerifyReport,
+  queryAuditFile,
   readAuditDigests,
   verifyAuditFile,
 } from "./audit/index.js";

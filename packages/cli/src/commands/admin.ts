@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AuditDigest, AuditEvent, AuditVerifyReport, LocalKms } from "@sealkit/kms-local";
+import type { AuditDigest, AuditEvent, AuditQuery, AuditVerifyReport, LocalKms } from "@sealkit/kms-local";
 import {
   type ProviderFlags,
   parseContext,
@@ -469,22 +469,38 @@ function count(text: string | undefined, flag: string, fallback: number): number
   return n;
 }
 
+/**
+ * The events of `<data dir>/audit.db` matching `filter`, read-only (`queryAuditFile`): it works while the server holds
+ * the data dir, and writes nothing. Opening the local KMS to read them signed a digest over any events after the last
+ * one when it closed (whoever had appended them), and ran its sweep of due deletions and rotations.
+ */
+async function auditEvents(flags: AuditFlags, what: string, filter: AuditQuery): Promise<AuditEvent[]> {
+  const { dataDir } = localSettings(flags, what);
+  const { queryAuditFile, AuditUnreadableError } = await import("@sealkit/kms-local");
+  try {
+    return queryAuditFile(join(dataDir, "audit.db"), filter);
+  } catch (error) {
+    if (error instanceof AuditUnreadableError && error.reason === "missing") {
+      throw Object.assign(new Error(`no audit log in ${dataDir} (audit.db is missing)`), { code: "ENOENT" });
+    }
+    throw error;
+  }
+}
+
 /** Handlers of `sealkit audit <verb>`. */
 export const audit = {
-  async tail(flags: AuditFlags, session: Session) {
-    const kms = await localOnly(flags, session, "audit tail");
-    const log = kms.auditLog!;
+  async tail(flags: AuditFlags, _session?: Session) {
     const n = count(flags.lines, "--lines", 20);
-    const last = log.stats().lastSequence;
-    const events = log.query({ after: Math.max(0, last - n), limit: n });
+    // Without `after`, a query returns the latest `limit` events, oldest first.
+    const events = await auditEvents(flags, "audit tail", { limit: n });
     show(flags, events, () => printTable(EVENT_COLUMNS, eventRows(events)));
   },
-  async query(flags: AuditFlags, session: Session) {
-    const kms = await localOnly(flags, session, "audit query");
+  async query(flags: AuditFlags, _session?: Session) {
     const from = date(flags.from, "--from");
     const to = date(flags.to, "--to");
-    const events = kms.auditLog!.query({
-      ...(flags.keyId ? { keyId: kms.resolveKeyArn(flags.keyId) ?? flags.keyId } : {}),
+    // --key-id: a key id, key ARN, alias name or alias ARN (an alias as the log last recorded it).
+    const events = await auditEvents(flags, "audit query", {
+      ...(flags.keyId ? { keyId: flags.keyId } : {}),
       ...(flags.event ? { eventName: flags.event } : {}),
       ...(flags.principal ? { principal: flags.principal } : {}),
       ...(from ? { from } : {}),

@@ -7,14 +7,9 @@ import Database from "better-sqlite3";
 import { lockDatabase } from "../store.js";
 import { auditUnavailable, auditUnreadable } from "./audit-error.js";
 import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
-import {
-  type AuditEventBody,
-  FIRST_EVENT_TIME_MS,
-  LAST_EVENT_TIME_MS,
-  type PreparedEvent,
-  prepareEvent,
-} from "./build-event.js";
+import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
+import { queryEvents } from "./query.js";
 import { migrateAuditSchema } from "./schema.js";
 import { type DigestSigningKey, loadOrCreateSigningKey, parsePublicKey } from "./signing-key.js";
 import type {
@@ -51,20 +46,6 @@ const MAX_IN_FLIGHT = 2;
 
 /** `code` of the error (the `cause` of the KMSInternalException) when audit.db was changed behind the log's back. */
 const HEAD_CHANGED = "SEALKIT_AUDIT_HEAD_CHANGED";
-
-const DEFAULT_LIMIT = 1000;
-const MAX_LIMIT = 100_000;
-
-/**
- * The text a query compares event_time with for the instant `ms`. toISOString writes years outside 0000..9999 with a
- * sign and six digits ("+010000-...", "-000001-..."), which do not sort among 4-digit years: a bound before them is
- * "" (below every event time), one after them "~" (above every event time, as "~" follows the digits).
- */
-function timeBound(ms: number): string {
-  if (ms < FIRST_EVENT_TIME_MS) return "";
-  if (ms > LAST_EVENT_TIME_MS) return "~";
-  return new Date(ms).toISOString();
-}
 
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -582,69 +563,16 @@ export class AuditLog {
 
   /**
    * Events matching every given filter, oldest first (newest last). With `after`, the first `limit` events
-   * after that sequence (paging from `after: 0`); without it, the latest `limit` events.
+   * after that sequence (paging from `after: 0`); without it, the latest `limit` events. `keyId` takes a key ARN,
+   * a key id, an alias name or an alias ARN (see {@link AuditQuery.keyId}). To read a log that a running service
+   * holds, from another process, use `queryAuditFile`.
    *
    * @throws TypeError or RangeError for malformed filters.
    * @throws KmsError KMSInternalException when the log is closed.
    */
   query(filter: AuditQuery = {}): AuditEvent[] {
     if (this.#closed) throw auditUnavailable("the audit log is closed");
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const text = (value: unknown, name: string): string => {
-      if (typeof value !== "string") throw new TypeError(`"${name}" expected a string`);
-      return value;
-    };
-    const date = (value: unknown, name: string): string => {
-      if (!(value instanceof Date) || Number.isNaN(value.getTime()))
-        throw new TypeError(`"${name}" expected a valid Date`);
-      return timeBound(value.getTime());
-    };
-    if (filter.keyId !== undefined) {
-      where.push("key_id = ?");
-      params.push(text(filter.keyId, "keyId"));
-    }
-    if (filter.eventName !== undefined) {
-      where.push("event_name = ?");
-      params.push(text(filter.eventName, "eventName"));
-    }
-    if (filter.principal !== undefined) {
-      where.push("principal = ?");
-      params.push(text(filter.principal, "principal"));
-    }
-    if (filter.from !== undefined) {
-      where.push("event_time >= ?");
-      params.push(date(filter.from, "from"));
-    }
-    if (filter.to !== undefined) {
-      where.push("event_time <= ?");
-      params.push(date(filter.to, "to"));
-    }
-    if (filter.errorsOnly === true) where.push("error_code IS NOT NULL");
-    const limit =
-      filter.limit === undefined ? DEFAULT_LIMIT : positiveInteger(filter.limit, "limit", DEFAULT_LIMIT);
-    if (limit > MAX_LIMIT) throw new RangeError(`"limit" expected at most ${MAX_LIMIT}, got ${limit}`);
-    let sql: string;
-    if (filter.after !== undefined) {
-      if (!Number.isSafeInteger(filter.after) || filter.after < 0) {
-        throw new RangeError(`"after" expected a non-negative integer, got ${String(filter.after)}`);
-      }
-      where.push("sequence > ?");
-      params.push(filter.after);
-      sql = `SELECT sequence, event_json, hash FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY sequence ASC LIMIT ?`;
-    } else {
-      sql = `SELECT * FROM (SELECT sequence, event_json, hash FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY sequence DESC LIMIT ?) ORDER BY sequence ASC`;
-    }
-    params.push(limit);
-    const rows = this.#db.prepare(sql).all(...params) as {
-      sequence: number;
-      event_json: string;
-      hash: string;
-    }[];
-    return rows.map((row) => ({
-      ...(JSON.parse(row.event_json) as Omit<AuditEvent, "hash">),
-      hash: row.hash,
-    }));
+    return queryEvents(this.#db, filter);
   }
 
   /** Every digest written so far, oldest first, for copying outside the data dir. */

@@ -8,6 +8,7 @@ export {
 export { AuditLog } from "./audit-log.js";
 export { canonicalEventJson, canonicalJson } from "./canonical-json.js";
 export { type AuditDigest, checkDigestSignature, digestSigningInput } from "./digest.js";
+export { queryAuditFile } from "./query.js";
 export type {
   AuditCaller,
   AuditEvent,

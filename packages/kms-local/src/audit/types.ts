@@ -91,6 +91,11 @@ export interface AuditEvent {
 
 /** Filters for {@link AuditLog.query}; all optional, combined with AND. */
 export interface AuditQuery {
+  /**
+   * Events about this key: its ARN; its key id (the events of each key ARN ending in `:key/<id>`); or an alias name
+   * or alias ARN, which names the key that the latest successful CreateAlias or UpdateAlias of it in the log targeted
+   * (no event after a successful DeleteAlias of it): the log's own record, not kms.db's alias table.
+   */
   keyId?: string;
   eventName?: string;
   /** The caller's principal ARN (`userIdentity.arn`). */

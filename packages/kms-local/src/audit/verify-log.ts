@@ -2,6 +2,7 @@
 
 import * as nodeCrypto from "node:crypto";
 import { createHash, type KeyObject } from "node:crypto";
+import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { AuditUnreadableError, auditUnreadable } from "./audit-error.js";
 import { MAX_EVENT_CHARS } from "./build-event.js";
@@ -38,7 +39,7 @@ const READ_BUSY_TIMEOUT_MS = 2000;
  * Checks that `db` is an audit database of a schema version this code reads, and returns that version.
  * @throws AuditUnreadableError otherwise
  */
-function checkAuditSchema(db: Database.Database, path: string): number {
+export function checkAuditSchema(db: Database.Database, path: string): number {
   const version = db.pragma("user_version", { simple: true }) as number;
   const tables = new Set(
     (
@@ -585,7 +586,9 @@ export async function verifyAuditPath(
  * Opens an audit.db read-only, waiting up to 2 s for a writer's lock.
  * @throws AuditUnreadableError when it cannot be opened.
  */
-function openReadOnly(path: string): Database.Database {
+export function openReadOnly(path: string): Database.Database {
+  // better-sqlite3 says only "the directory does not exist" (a TypeError without a code) for a missing directory.
+  if (!existsSync(path)) throw new AuditUnreadableError("missing", `${path} does not exist`);
   try {
     return new Database(path, { readonly: true, fileMustExist: true, timeout: READ_BUSY_TIMEOUT_MS });
   } catch (error) {
