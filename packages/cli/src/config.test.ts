@@ -93,6 +93,20 @@ describe("resolveSettings", () => {
     );
   });
 
+  it('refuses a setting beside "profiles" instead of ignoring it', () => {
+    const top = join(dir, "top-level.json");
+    writeFileSync(top, JSON.stringify({ provider: "raw", profiles: { default: {} } }));
+    // It was ignored: the provider was the default, local.
+    expect(() => resolveSettings({}, { HOME: dir, SEALKIT_CONFIG_FILE: top })).toThrow(
+      `config file ${top} has an unknown field "provider" (settings go in a profile)`,
+    );
+    writeFileSync(
+      top,
+      JSON.stringify({ $schema: "./sealkit.schema.json", profiles: { default: { provider: "raw" } } }),
+    );
+    expect(resolveSettings({}, { HOME: dir, SEALKIT_CONFIG_FILE: top }).provider).toBe("raw");
+  });
+
   it("names each key once, however often it is given", () => {
     expect(resolveSettings({ key: ["alias/a", "alias/b", "alias/a"] }, env()).keys).toEqual([
       "alias/a",

@@ -134,6 +134,11 @@ export function loadProfile(env: NodeJS.ProcessEnv, name: string | undefined): P
   if (typeof profiles !== "object" || profiles === null || Array.isArray(profiles)) {
     throw new UsageError(`config file ${file} expected { "profiles": { "<name>": { ... } } }`);
   }
+  // As for a profile's fields: a setting put beside "profiles" (say "provider", or "defaultProfile") was ignored.
+  for (const key of Object.keys(parsed as object)) {
+    if (key !== "profiles" && key !== "$schema")
+      throw new UsageError(`config file ${file} has an unknown field "${key}" (settings go in a profile)`);
+  }
   // Own profiles only: `--profile __proto__` read Object.prototype as an empty profile (every setting silently
   // default) and `--profile toString` said the profile was not an object.
   const profile = Object.hasOwn(profiles, profileName)
