@@ -248,17 +248,39 @@ describe.skipIf(!BOTOCORE)("SigV4Verifier against botocore only", () => {
     const req = botocoreSigned({ url: "/", headers: [...KMS_HEADERS, ["X-Dup", " 1 "], ["X-Dup", "2  3"]] });
     expect(verifier().verify(req).signedHeaders).toContain("x-dup");
   });
+
+  it("accepts a request dated by a signed Date header instead of X-Amz-Date, as botocore sends it", () => {
+    // botocore's SigV4Auth._set_necessary_date_headers: given a Date header, it replaces it with the signing time in
+    // RFC 2822 form ("Sun, 29 Nov 2026 08:00:00 -0000"), drops X-Amz-Date and signs Date; the string to sign keeps the
+    // ISO 8601 basic time. AWS looks for X-Amz-Date, then Date (General Reference, "Handling dates in Signature
+    // Version 4"). The verifier answered IncompleteSignatureException.
+    const req = botocoreSigned({ url: "/", headers: [...KMS_HEADERS, ["Date", "whatever the caller set"]] });
+    const names = req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names).toContain("date");
+    expect(names).not.toContain("x-amz-date");
+    const verified = verifier().verify(req);
+    expect(verified).toMatchObject({ accessKeyId: ALICE.accessKeyId, date: "20261129" });
+    expect(verified.signedHeaders).toContain("date");
+  });
 });
 
-/** A request signed by hand (SigV4's four steps), for what no SDK signer produces: any X-Amz-Date text. */
-function handSigned(amzDate: string, extra: readonly (readonly [string, string])[] = []): SignedRequestParts {
+/**
+ * A request signed by hand (SigV4's four steps), for what no SDK signer produces: any X-Amz-Date text. With
+ * `dateHeader`, the request carries that Date header instead of X-Amz-Date (signed unless `unsignedDate`); `amzDate`
+ * is still the time in the string to sign.
+ */
+function handSigned(
+  amzDate: string,
+  extra: readonly (readonly [string, string])[] = [],
+  options: { dateHeader?: string; unsignedDate?: boolean } = {},
+): SignedRequestParts {
   const headers = new Map<string, string>([
     ["host", HOST],
-    ["x-amz-date", amzDate],
+    options.dateHeader === undefined ? ["x-amz-date", amzDate] : ["date", options.dateHeader],
     ["x-amz-target", "TrentService.GenerateDataKey"],
   ]);
   for (const [k, v] of extra) headers.set(k, v);
-  const names = [...headers.keys()].sort();
+  const names = [...headers.keys()].sort().filter((n) => !(options.unsignedDate && n === "date"));
   const hash = (s: string) => createHash("sha256").update(s).digest("hex");
   const canonical = `POST\n/\n\n${names.map((n) => `${n}:${headers.get(n)}\n`).join("")}\n${names.join(";")}\n${hash(BODY)}`;
   const date = amzDate.slice(0, 8);
@@ -275,6 +297,60 @@ function handSigned(amzDate: string, extra: readonly (readonly [string, string])
 describe("SigV4Verifier: X-Amz-Date", () => {
   it("accepts a well-formed date signed by hand (the helper agrees with the verifier)", () => {
     expect(verifier().verify(handSigned("20261129T080000Z")).date).toBe("20261129");
+  });
+
+  it("takes the time from a signed Date header when there is no X-Amz-Date: ISO 8601 basic, or an HTTP date in UTC", () => {
+    for (const date of [
+      "20261129T080000Z",
+      "Sun, 29 Nov 2026 08:00:00 GMT",
+      "Sun, 29 Nov 2026 08:00:00 -0000",
+      "Sun, 29 Nov 2026 08:00:00 +0000",
+    ]) {
+      expect(verifier().verify(handSigned("20261129T080000Z", [], { dateHeader: date })).date, date).toBe(
+        "20261129",
+      );
+    }
+    // Checked like X-Amz-Date: skew, a date that is not one, the scope's date, and it must be signed.
+    expect(
+      refusal(() =>
+        verifier().verify(
+          handSigned("20261129T081000Z", [], { dateHeader: "Sun, 29 Nov 2026 08:10:00 GMT" }),
+        ),
+      ),
+    ).toMatchObject({
+      name: "InvalidSignatureException",
+      message: expect.stringMatching(/^Signature not yet current/),
+    });
+    for (const bad of ["Sun, 29 Nov 2026 08:00:00 +0100", "Sun, 31 Nov 2026 08:00:00 GMT", "yesterday"]) {
+      expect(
+        refusal(() => verifier().verify(handSigned("20261129T080000Z", [], { dateHeader: bad }))),
+        bad,
+      ).toEqual({
+        name: "IncompleteSignatureException",
+        message: `Date must be in ISO-8601 'basic format'. Got '${bad}'.`,
+      });
+    }
+    const unsigned = handSigned("20261129T080000Z", [], {
+      dateHeader: "20261129T080000Z",
+      unsignedDate: true,
+    });
+    expect(refusal(() => verifier().verify(unsigned))).toEqual({
+      name: "IncompleteSignatureException",
+      message: "Authorization header requires existence of a signed 'Date' header.",
+    });
+    // X-Amz-Date first: a Date header next to it is not the request's time.
+    const both = handSigned("20261129T080000Z", [["date", "Mon, 01 Jan 2024 00:00:00 GMT"]]);
+    expect(verifier().verify(both).date).toBe("20261129");
+  });
+
+  it("refuses a request with neither X-Amz-Date nor Date in AWS's words", () => {
+    const req = handSigned("20261129T080000Z");
+    const at = req.rawHeaders.indexOf("x-amz-date");
+    const rawHeaders = [...req.rawHeaders.slice(0, at), ...req.rawHeaders.slice(at + 2)];
+    expect(refusal(() => verifier().verify({ ...req, rawHeaders }))).toEqual({
+      name: "IncompleteSignatureException",
+      message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+    });
   });
 
   it("names the configured skew in its messages, not always 5 minutes", () => {
@@ -607,6 +683,41 @@ describe("the real clients against the server: authentication", { timeout: 120_0
       );
     });
   }
+
+  it.skipIf(!BOTOCORE)(
+    "boto3 with a Date header set by the caller: signed with Date instead of X-Amz-Date, answered",
+    async () => {
+      // A before-sign hook stands for any code that sets Date (a proxy library, a caller's own headers): botocore then
+      // sends "Date: <RFC 2822 time>" and no X-Amz-Date. The server answered IncompleteSignatureException.
+      const code = `
+import boto3, json, sys
+from botocore.config import Config
+kms = boto3.client("kms", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=sys.argv[2],
+                   aws_secret_access_key=sys.argv[3], config=Config(retries={"max_attempts": 1}))
+sent = {}
+def add_date(request, **kwargs):
+    request.headers["Date"] = "set by the caller"
+def record(request, **kwargs):
+    sent.update({k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+kms.meta.events.register("before-sign.kms.*", add_date)
+kms.meta.events.register("before-send.kms.*", record)
+keys = kms.list_keys()["Keys"]
+print(json.dumps({"keys": len(keys), "date": sent.get("date"), "x-amz-date": sent.get("x-amz-date")}))
+`;
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          "python3",
+          ["-c", code, server.url, ALICE.accessKeyId, ALICE.secretAccessKey],
+          { timeout: 60_000, env: { PATH: process.env.PATH, HOME: dir, AWS_CONFIG_FILE: join(dir, "none") } },
+          (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+        ),
+      );
+      const result = JSON.parse(out) as { keys: number; date: string | null; "x-amz-date": string | null };
+      expect(result.date).toMatch(/^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} -0000$/);
+      expect(result["x-amz-date"]).toBeNull();
+      expect(result.keys).toBeGreaterThanOrEqual(0);
+    },
+  );
 
   it.skipIf(!AWS_CLI)("the AWS CLI with AWS_SESSION_TOKEN for temporary credentials: answered", async () => {
     const { code, stderr } = await awsListKeys(SESSION);

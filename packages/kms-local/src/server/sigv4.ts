@@ -97,7 +97,7 @@ export class SigV4Verifier {
   /**
    * Verifies one request.
    * @throws {AuthError} MissingAuthenticationTokenException (no Authorization), IncompleteSignatureException
-   *   (a part missing, host, x-amz-date or x-amz-security-token unsigned), InvalidSignatureException (scope, skew,
+   *   (a part missing, neither X-Amz-Date nor Date, host, the date header or x-amz-security-token unsigned), InvalidSignatureException (scope, skew,
    *   mismatch), UnrecognizedClientException (unknown access key; a session token missing, wrong, or given for a
    *   long-term key).
    */
@@ -133,11 +133,21 @@ export class SigV4Verifier {
         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
       );
     }
-    const amzDate = headers.get("x-amz-date");
-    if (amzDate === undefined || !signed.includes("x-amz-date")) {
+    // The request's time: X-Amz-Date, else the Date header (AWS looks for them in this order; botocore signs with
+    // Date, in RFC 2822 form, when the caller set one). Either must be signed.
+    let amzDate = headers.get("x-amz-date");
+    const dateName = amzDate !== undefined ? "x-amz-date" : "date";
+    const dateValue = amzDate ?? headers.get("date");
+    if (dateValue === undefined) {
       throw new AuthError(
         "IncompleteSignatureException",
-        "Authorization header requires existence of a signed 'X-Amz-Date' header.",
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+      );
+    }
+    if (!signed.includes(dateName)) {
+      throw new AuthError(
+        "IncompleteSignatureException",
+        `Authorization header requires existence of a signed '${amzDate !== undefined ? "X-Amz-Date" : "Date"}' header.`,
       );
     }
     const scope = parseScope(auth.credential);
@@ -149,7 +159,11 @@ export class SigV4Verifier {
       );
     }
     let time: number;
-    if (amzDate === this.#lastAmzDate) {
+    if (amzDate === undefined) {
+      // The string to sign has the time in ISO 8601 basic form, whichever form the Date header has.
+      time = parseDateHeader(dateValue);
+      amzDate = formatAmzDate(time);
+    } else if (amzDate === this.#lastAmzDate) {
       time = this.#lastTime;
     } else {
       time = parseAmzDate(amzDate);
@@ -536,12 +550,13 @@ export function collectHeaders(raw: readonly string[]): Map<string, string> {
   return map;
 }
 
-function parseAmzDate(value: string): number {
+/** `sent` is the header's text, for the refusal (when `value` was converted from another form). */
+function parseAmzDate(value: string, sent = value): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (m === null) {
     throw new AuthError(
       "IncompleteSignatureException",
-      `Date must be in ISO-8601 'basic format'. Got '${truncate(value)}'.`,
+      `Date must be in ISO-8601 'basic format'. Got '${truncate(sent)}'.`,
     );
   }
   const month = +m[2]!;
@@ -559,10 +574,24 @@ function parseAmzDate(value: string): number {
   ) {
     throw new AuthError(
       "IncompleteSignatureException",
-      `Date must be in ISO-8601 'basic format'. Got '${truncate(value)}'.`,
+      `Date must be in ISO-8601 'basic format'. Got '${truncate(sent)}'.`,
     );
   }
   return t;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+// An HTTP date (RFC 9110 IMF-fixdate) or RFC 2822 date in UTC, as botocore's email.utils.formatdate writes it
+// ("-0000"): "Sun, 29 Nov 2026 08:00:00 GMT".
+const HTTP_DATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC|[+-]0000)$/;
+
+/** The time of a Date header: ISO 8601 basic (as X-Amz-Date), or an HTTP date in UTC. */
+function parseDateHeader(value: string): number {
+  const m = HTTP_DATE.exec(value);
+  const month = m === null ? -1 : MONTHS.indexOf(m[2]!);
+  if (m === null || month < 0) return parseAmzDate(value);
+  return parseAmzDate(`${m[3]}${String(month + 1).padStart(2, "0")}${m[1]}T${m[4]}${m[5]}${m[6]}Z`, value);
 }
 
 /** `YYYYMMDDTHHMMSSZ` for a time in ms. */
