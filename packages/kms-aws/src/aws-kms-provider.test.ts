@@ -33,6 +33,17 @@ describe("awsKmsProvider options", () => {
     [{ client, generatorKeyId: "" }, /"generatorKeyId" expected/],
     [{ client, keyIds: [KEY, ""] }, /"keyIds\[1\]" expected/],
     [{ client, generatorKeyId: KEY, grantTokens: [1] }, /"grantTokens"/],
+    // KMS refuses these in every call (ValidationException); they were accepted here.
+    [
+      { client, generatorKeyId: KEY, grantTokens: Array.from({ length: 11 }, (_, i) => `token${i}`) },
+      /"grantTokens" expected at most 10 tokens of 1 to 8,192 characters, got 11 tokens/,
+    ],
+    [{ client, generatorKeyId: KEY, grantTokens: [""] }, /"grantTokens" expected at most 10 tokens/],
+    [{ client, generatorKeyId: KEY, grantTokens: ["t".repeat(8193)] }, /"grantTokens" expected/],
+    [
+      { client, generatorKeyId: `alias/${"a".repeat(2043)}` },
+      /"generatorKeyId" expected .* at most 2048 characters/,
+    ],
     // The AWS Encryption SDK refuses such a keyring too: every decryption would fail with "no provider accepts".
     [{ client }, /give "generatorKeyId" or "keyIds", or "discovery"/],
     [{ client, generatorKeyId: undefined, keyIds: [] }, /give "generatorKeyId" or "keyIds", or "discovery"/],

@@ -66,6 +66,10 @@ export interface AwsKmsProviderOptions {
 
 const ACCOUNT_ID = /^\d{12}$/;
 
+// KMS's request bounds (AWS KMS API reference: GrantTokens, KeyId).
+const MAX_GRANT_TOKENS = 10;
+const MAX_KEY_ID = 2048;
+
 // The CiphertextBlob length constraint of Encrypt, Decrypt and GenerateDataKey (AWS KMS API reference): a longer
 // blob could never be decrypted, and would not fit an envelope's encrypted data key field either.
 const MAX_CIPHERTEXT_BLOB = 6144;
@@ -191,6 +195,16 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
   ) {
     throw new TypeError(`"grantTokens" expected an array of strings`);
   }
+  // KMS's own bounds (GrantTokens: at most 10 tokens of 1 to 8,192 characters; KeyId: 1 to 2,048): outside them every
+  // call was refused with ValidationException, a configuration mistake found only at the first call.
+  if (
+    grantTokens !== undefined &&
+    (grantTokens.length > MAX_GRANT_TOKENS || grantTokens.some((t) => t.length < 1 || t.length > 8192))
+  ) {
+    throw new TypeError(
+      `"grantTokens" expected at most ${MAX_GRANT_TOKENS} tokens of 1 to 8,192 characters, got ${grantTokens.length} tokens`,
+    );
+  }
   if (discovery && (generatorKeyId || keyIds.length > 0)) {
     throw new TypeError(`a discovery provider decrypts only; give no "generatorKeyId" or "keyIds"`);
   }
@@ -202,8 +216,10 @@ export function awsKmsProvider(options: AwsKmsProviderOptions): AwsKmsProvider {
     ["generatorKeyId", generatorKeyId],
     ...keyIds.map((k, i) => [`keyIds[${i}]`, k]),
   ]) {
-    if (id !== undefined && (typeof id !== "string" || id.length === 0)) {
-      throw new TypeError(`"${name}" expected a non-empty key identifier`);
+    if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > MAX_KEY_ID)) {
+      throw new TypeError(
+        `"${name}" expected a non-empty key identifier of at most ${MAX_KEY_ID} characters`,
+      );
     }
   }
   const tokens = grantTokens ? [...grantTokens] : undefined;
