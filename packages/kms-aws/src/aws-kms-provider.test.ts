@@ -33,23 +33,33 @@ describe("awsKmsProvider options", () => {
     [{ client, generatorKeyId: "" }, /"generatorKeyId" expected/],
     [{ client, keyIds: [KEY, ""] }, /"keyIds\[1\]" expected/],
     [{ client, generatorKeyId: KEY, grantTokens: [1] }, /"grantTokens"/],
-    // KMS refuses these in every call (ValidationException); they were accepted here.
-    [
-      { client, generatorKeyId: KEY, grantTokens: Array.from({ length: 11 }, (_, i) => `token${i}`) },
-      /"grantTokens" expected at most 10 tokens of 1 to 8,192 characters, got 11 tokens/,
-    ],
-    [{ client, generatorKeyId: KEY, grantTokens: [""] }, /"grantTokens" expected at most 10 tokens/],
-    [{ client, generatorKeyId: KEY, grantTokens: ["t".repeat(8193)] }, /"grantTokens" expected/],
-    [
-      { client, generatorKeyId: `alias/${"a".repeat(2043)}` },
-      /"generatorKeyId" expected .* at most 2048 characters/,
-    ],
     // The AWS Encryption SDK refuses such a keyring too: every decryption would fail with "no provider accepts".
     [{ client }, /give "generatorKeyId" or "keyIds", or "discovery"/],
     [{ client, generatorKeyId: undefined, keyIds: [] }, /give "generatorKeyId" or "keyIds", or "discovery"/],
   ])("rejects %j", (options, message) => {
     expect(() => awsKmsProvider(options as never)).toThrow(TypeError);
     expect(() => awsKmsProvider(options as never)).toThrow(message);
+  });
+
+  it("rejects grant tokens and key ids outside KMS's bounds (10 tokens of 1 to 8,192 characters; 2,048)", () => {
+    // KMS refuses these in every call (ValidationException); they were accepted here.
+    const tokens = (list: string[]) => ({ client, generatorKeyId: KEY, grantTokens: list });
+    const long = `alias/${"a".repeat(2043)}`;
+    for (const [options, message] of [
+      [
+        tokens(Array.from({ length: 11 }, (_, i) => `token${i}`)),
+        /at most 10 tokens of 1 to 8,192 characters, got 11/,
+      ],
+      [tokens([""]), /"grantTokens" expected at most 10 tokens/],
+      [tokens(["t".repeat(8193)]), /"grantTokens" expected/],
+      [{ client, generatorKeyId: long }, /"generatorKeyId" expected .* at most 2048 characters/],
+      [{ client, generatorKeyId: KEY, keyIds: [long] }, /"keyIds\[0\]" expected/],
+    ] as const) {
+      expect(() => awsKmsProvider(options as never)).toThrow(TypeError);
+      expect(() => awsKmsProvider(options as never)).toThrow(message);
+    }
+    expect(() => awsKmsProvider(tokens(Array.from({ length: 10 }, () => "t".repeat(8192))))).not.toThrow();
+    expect(() => awsKmsProvider({ client, generatorKeyId: long.slice(1) })).not.toThrow();
   });
 
   it("strict canDecrypt accepts only listed key ARNs of provider id aws-kms", () => {
