@@ -9,6 +9,7 @@ import {
   checkFrameSize,
   contextContains,
   DEFAULT_FRAME_SIZE,
+  DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
   type EncryptionContext,
   type EnvelopeHeader,
   encodeAuthenticatedHeader,
@@ -39,6 +40,11 @@ export interface EncryptOptions {
   readonly suite?: SuiteName;
   /** Plaintext bytes per frame, 64 to 4 MiB. Default 65,536. */
   readonly frameSize?: number;
+  /**
+   * Refuse to write more encrypted data keys than this (default 16, decryption's default limit), so that no
+   * envelope is written that a reader with default options refuses. Raise it on both sides together.
+   */
+  readonly maxEncryptedDataKeys?: number;
   /** Cancels the provider calls. */
   readonly signal?: AbortSignal;
 }
@@ -60,6 +66,7 @@ export interface CheckedEncryptOptions {
   readonly context: EncryptionContext;
   readonly suite: Suite;
   readonly frameSize: number;
+  readonly maxEncryptedDataKeys: number;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -102,8 +109,9 @@ export function streamSignal(outer: AbortSignal | undefined): StreamSignal {
 
 /**
  * Checks encryption options at the boundary.
- * @throws {TypeError} for wrong types; {RangeError} for an empty provider list
- * @throws {SealkitError} ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE
+ * @throws {TypeError} for wrong types; {RangeError} for an empty provider list or `maxEncryptedDataKeys` out of range
+ * @throws {SealkitError} ERR_UNSUPPORTED_SUITE, ERR_FRAME_SIZE, ERR_TOO_MANY_ENCRYPTED_DATA_KEYS (more providers
+ * than `maxEncryptedDataKeys`: each adds at least one encrypted data key)
  */
 export function checkEncryptOptions(options: unknown): CheckedEncryptOptions {
   const o = aobject<EncryptOptions>(options, "options");
@@ -117,7 +125,24 @@ export function checkEncryptOptions(options: unknown): CheckedEncryptOptions {
     throw new TypeError(`"frameSize" expected a number, got ${typeof o.frameSize}`);
   }
   const frameSize = checkFrameSize(o.frameSize ?? DEFAULT_FRAME_SIZE);
-  return { providers, context, suite, frameSize, signal: checkSignal(o.signal) };
+  const maxEncryptedDataKeys = aint(
+    o.maxEncryptedDataKeys ?? DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
+    "maxEncryptedDataKeys",
+    1,
+    0xffff,
+  );
+  // Each provider adds at least one encrypted data key: refused before any of them is called.
+  checkEncryptedDataKeyCount(providers.length, maxEncryptedDataKeys, true);
+  return { providers, context, suite, frameSize, maxEncryptedDataKeys, signal: checkSignal(o.signal) };
+}
+
+function checkEncryptedDataKeyCount(count: number, max: number, atLeast = false): void {
+  if (count > max) {
+    throw new SealkitError(
+      "ERR_TOO_MANY_ENCRYPTED_DATA_KEYS",
+      `the envelope would carry ${atLeast ? "at least " : ""}${count} encrypted data keys, more than maxEncryptedDataKeys (${max}); decryption refuses more than ${DEFAULT_MAX_ENCRYPTED_DATA_KEYS} unless its maxEncryptedDataKeys is raised too`,
+    );
+  }
 }
 
 export interface CheckedDecryptOptions {
@@ -166,7 +191,7 @@ export async function startMessage(
   options: CheckedEncryptOptions,
   plaintextLength: number | undefined,
 ): Promise<StartedMessage> {
-  const { providers, context, suite, frameSize, signal } = options;
+  const { providers, context, suite, frameSize, maxEncryptedDataKeys, signal } = options;
   const messageId = randomBytes(MESSAGE_ID_LENGTH);
   // Encode first, so that a bad context fails before any provider is called.
   const authenticatedBytes = encodeAuthenticatedHeader({ suite, frameSize, messageId, context });
@@ -178,6 +203,8 @@ export async function startMessage(
   });
   let cipher: ContentCipher | undefined;
   try {
+    // A provider may add several encrypted data keys (one per key it wraps under).
+    checkEncryptedDataKeyCount(dataKey.encryptedDataKeys.length, maxEncryptedDataKeys);
     const { contentKey, commitment } = await deriveMessageKeys(dataKey.plaintext, messageId, suite);
     try {
       cipher = await createContentCipher(suite, contentKey);

@@ -197,6 +197,58 @@ export function envelopeCases(cipher: Cipher): TestCase[] {
   });
 
   cases.push({
+    name: "encryption writes no more encrypted data keys than decryption accepts (maxEncryptedDataKeys, default 16)",
+    async run() {
+      const seventeen = Array.from({ length: 17 }, (_, i) => testProvider(`k${i}`, i + 20));
+      let calls = 0;
+      const counted = seventeen.map((p) => ({
+        ...p,
+        generateDataKey: (r: Parameters<KeyProvider["generateDataKey"]>[0]) => {
+          calls++;
+          return p.generateDataKey(r);
+        },
+        encryptDataKey: (r: Parameters<KeyProvider["encryptDataKey"]>[0]) => {
+          calls++;
+          return p.encryptDataKey(r);
+        },
+      }));
+      await expectCode(
+        () => encrypt(testBytes(5), { providers: counted }),
+        "ERR_TOO_MANY_ENCRYPTED_DATA_KEYS",
+        "17 providers",
+      );
+      assert(calls === 0, "refused before any provider call");
+      await decrypt(await encrypt(testBytes(5), { providers: seventeen.slice(0, 16) }), {
+        providers: seventeen.slice(15, 16),
+      });
+      const raised = await encrypt(testBytes(5), { providers: seventeen, maxEncryptedDataKeys: 17 });
+      await decrypt(raised, { providers: seventeen.slice(16), maxEncryptedDataKeys: 17 });
+
+      // One provider that wraps under several keys: counted once it has answered, its data key wiped.
+      let issued: Uint8Array | undefined;
+      const fanOut: KeyProvider = {
+        ...providers[0]!,
+        async generateDataKey(r) {
+          const key = await providers[0]!.generateDataKey(r);
+          issued = key.plaintext;
+          return { plaintext: key.plaintext, encryptedDataKeys: Array(3).fill(key.encryptedDataKeys[0]) };
+        },
+      };
+      await expectCode(
+        () => encrypt(testBytes(5), { providers: [fanOut], maxEncryptedDataKeys: 2 }),
+        "ERR_TOO_MANY_ENCRYPTED_DATA_KEYS",
+        "3 keys from one provider",
+      );
+      assert(issued !== undefined && issued.every((b) => b === 0), "the refused data key is wiped");
+      await expectThrows(
+        () => encrypt(testBytes(5), { providers, maxEncryptedDataKeys: 0 }),
+        RangeError,
+        "maxEncryptedDataKeys 0",
+      );
+    },
+  });
+
+  cases.push({
     name: "frame size out of bounds: ERR_FRAME_SIZE on encryption and in a header",
     async run() {
       for (const frameSize of [0, 63, 4 * 1024 * 1024 + 1, 100.5]) {
