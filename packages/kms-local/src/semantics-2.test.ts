@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { KmsError } from "./errors.js";
 import { LocalKms } from "./local-kms.js";
+import { GranteeIndex, grantPrincipalMatches } from "./policy/grants.js";
 import { ACCOUNT, ALICE, BOB, cleanupsAfterEach, ROOT, rejects, tempDir, testClock } from "./test-helpers.js";
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -192,5 +193,139 @@ describe("resource quotas: aliases per key and keys per account (developer guide
     clock.advanceDays(7);
     await kms.createKey(ROOT, {});
     expect(last).not.toBe(pending);
+  });
+});
+
+describe("authorization through grants on a key with many grants", () => {
+  it("reads only the grants naming the caller: a refused or granted Decrypt does not parse the key's 50,000 grants", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    let kms = await LocalKms.open({ dataDir: dir });
+    const ADMIN = { principal: `arn:aws:iam::${ACCOUNT}:user/admin`, account: ACCOUNT };
+    const CAROL = { principal: `arn:aws:iam::${ACCOUNT}:user/carol`, account: ACCOUNT };
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    // Only the admin by policy (the account root would stand for every principal of the account).
+    await kms.putKeyPolicy(ROOT, {
+      KeyId,
+      BypassPolicyLockoutSafetyCheck: true,
+      Policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { AWS: ADMIN.principal }, Action: "kms:*", Resource: "*" }],
+      }),
+    });
+    await kms.close();
+    insertRows(
+      dir,
+      `INSERT INTO grants (grant_id, key_id, grantee, operations, issuing_account, created_at, token)
+         SELECT printf('%064x', i), ?, ?, '["Decrypt"]', ?, 0, 'token-' || i FROM n`,
+      49_998,
+      KeyId,
+      BOB.principal,
+      ACCOUNT,
+    );
+    kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    await kms.createGrant(ADMIN, { KeyId, GranteePrincipal: ALICE.principal, Operations: ["Decrypt"] });
+    const { CiphertextBlob } = await kms.encrypt(ADMIN, { KeyId, Plaintext: bytes(4) });
+    const parses = vi.spyOn(JSON, "parse");
+    try {
+      for (const [caller, allowed] of [
+        [CAROL, false],
+        [ALICE, true],
+        [CAROL, false],
+        [ALICE, true],
+      ] as const) {
+        parses.mockClear();
+        const started = performance.now();
+        const outcome = await kms.decrypt(caller, { CiphertextBlob }).then(
+          () => "allowed",
+          (e: unknown) => (KmsError.isInstance(e) ? e.awsName : String(e)),
+        );
+        console.log(`${caller.principal}: ${outcome} in ${(performance.now() - started).toFixed(1)} ms`);
+        expect(outcome).toBe(allowed ? "allowed" : "AccessDeniedException");
+        // Bob's 49,998 grants are passed over by their grantee; at most Alice's one grant is read.
+        expect(parses.mock.calls.length).toBeLessThan(100);
+      }
+      // Bob's grants still allow Bob.
+      expect((await kms.decrypt(BOB, { CiphertextBlob })).Plaintext).toEqual(bytes(4));
+    } finally {
+      parses.mockRestore();
+    }
+    // Nor does a call under the lock (the first after a change) read them from kms.db again: rows SQLite hands over.
+    const probe = new Database(":memory:");
+    const statement = Object.getPrototypeOf(probe.prepare("SELECT 1")) as {
+      all: (...a: unknown[]) => unknown[];
+    };
+    probe.close();
+    const all = vi.spyOn(statement, "all");
+    try {
+      for (const caller of [CAROL, ALICE]) {
+        await kms.tagResource(ADMIN, {
+          KeyId,
+          Tags: [{ TagKey: "t", TagValue: caller.principal.slice(-5) }],
+        });
+        all.mockClear();
+        await kms.decrypt(caller, { CiphertextBlob }).catch(() => undefined);
+        const rows = all.mock.results.reduce(
+          (n, r) => n + (Array.isArray(r.value) ? (r.value as unknown[]).length : 0),
+          0,
+        );
+        expect(rows, caller.principal).toBeLessThan(100);
+      }
+      // A new grant takes effect at once; a revoked one stops at once.
+      const { GrantId } = await kms.createGrant(ADMIN, {
+        KeyId,
+        GranteePrincipal: CAROL.principal,
+        Operations: ["Decrypt"],
+      });
+      expect((await kms.decrypt(CAROL, { CiphertextBlob })).Plaintext).toEqual(bytes(4));
+      await kms.revokeGrant(ADMIN, { KeyId, GrantId });
+      await rejects(kms.decrypt(CAROL, { CiphertextBlob }), "AccessDeniedException");
+    } finally {
+      all.mockRestore();
+    }
+  });
+});
+
+describe("GranteeIndex (policy/grants.ts)", () => {
+  it("gives every grant whose grantee names the caller, as grantPrincipalMatches decides", () => {
+    const grantees = [
+      `arn:aws:iam::${ACCOUNT}:user/alice`,
+      `arn:aws:iam::${ACCOUNT}:root`,
+      ACCOUNT,
+      `arn:aws:iam::${ACCOUNT}:role/app`,
+      `arn:aws:iam::${ACCOUNT}:role/team/app`,
+      `arn:aws:iam::${ACCOUNT}:role/other`,
+      `arn:aws-cn:iam::${ACCOUNT}:role/app`,
+      "arn:aws:iam::444455556666:root",
+      "arn:aws:iam::444455556666:role/app",
+      `arn:aws:sts::${ACCOUNT}:assumed-role/app/s1`,
+      "logs.amazonaws.com",
+    ];
+    const callers: [string, string | undefined][] = [
+      [`arn:aws:iam::${ACCOUNT}:user/alice`, ACCOUNT],
+      [`arn:aws:iam::${ACCOUNT}:user/bob`, undefined],
+      [`arn:aws:iam::${ACCOUNT}:root`, ACCOUNT],
+      [`arn:aws:sts::${ACCOUNT}:assumed-role/app/s1`, ACCOUNT],
+      [`arn:aws:sts::${ACCOUNT}:assumed-role/app/s2`, undefined],
+      [`arn:aws-cn:sts::${ACCOUNT}:assumed-role/app/s1`, ACCOUNT],
+      [`arn:aws:iam::${ACCOUNT}:role/app`, ACCOUNT],
+      ["arn:aws:sts::444455556666:assumed-role/app/s1", "444455556666"],
+      ["logs.amazonaws.com", ACCOUNT],
+    ];
+    const index = new GranteeIndex(grantees.map((grantee) => ({ grantee })));
+    let matched = 0;
+    for (const [principal, account] of callers) {
+      const candidates = new Set(index.candidates(principal, account).map((g) => g.grantee));
+      for (const grantee of grantees) {
+        if (grantPrincipalMatches(grantee, principal, account)) {
+          matched++;
+          expect(candidates.has(grantee), `${grantee} names ${principal}`).toBe(true);
+        }
+      }
+      // And nothing far off: a candidate is the caller, its account (root ARN, bare id) or its role (any path).
+      expect(candidates.size).toBeLessThanOrEqual(5);
+    }
+    expect(matched).toBeGreaterThan(12);
   });
 });

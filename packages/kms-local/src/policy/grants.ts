@@ -102,6 +102,56 @@ export function grantPrincipalMatches(named: string, principal: string, account?
   return role !== undefined && sameRole(named, role);
 }
 
+/** A role ARN, with or without a path: partition, account and name (what `sameRole` compares). */
+const ROLE_ARN = /^arn:([a-z0-9-]+):iam::(\d{12}):role\/(?:[^/]+\/)*([^/]+)$/;
+
+/**
+ * A key's grants, indexed by the principals their grantee can name (see `grantPrincipalMatches`): the grantee itself,
+ * an account (an account root or a bare account id names every principal of it), or a role (whose sessions it names,
+ * whatever its path). `candidates` gives, in a few map lookups, every grant that can name a caller, so that authorizing
+ * a caller does not go through all of a key's grants (up to 50,000); each candidate is then checked in full.
+ */
+export class GranteeIndex<T extends { readonly grantee: string }> {
+  readonly #exact = new Map<string, T[]>();
+  readonly #accounts = new Map<string, T[]>();
+  readonly #roles = new Map<string, T[]>();
+
+  constructor(grants: Iterable<T>) {
+    for (const grant of grants) {
+      const named = grant.grantee;
+      push(this.#exact, named, grant);
+      const account = ROOT_ARN.exec(named)?.[1] ?? (ACCOUNT_ID.test(named) ? named : undefined);
+      if (account !== undefined) push(this.#accounts, account, grant);
+      const role = ROLE_ARN.exec(named);
+      if (role) push(this.#roles, `${role[1]}:${role[2]}:${role[3]}`, grant);
+    }
+  }
+
+  /**
+   * Every grant whose grantee can name `principal` of `account` (its account is taken from the ARN when absent): a
+   * superset of those `grantPrincipalMatches` accepts, possibly with repeats.
+   */
+  candidates(principal: string, account?: string): T[] {
+    const out: T[] = [];
+    const add = (list: T[] | undefined) => {
+      if (list) for (const grant of list) out.push(grant);
+    };
+    add(this.#exact.get(principal));
+    const callerAccount = account ?? accountOf(principal);
+    if (callerAccount !== undefined) add(this.#accounts.get(callerAccount));
+    const role = roleArnOfSession(principal);
+    const parts = role === undefined ? null : ROLE_ARN.exec(role);
+    if (parts) add(this.#roles.get(`${parts[1]}:${parts[2]}:${parts[3]}`));
+    return out;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /**
  * Lower-cases a context's keys for constraint matching; undefined when two keys differ only by case, which a
  * constraint cannot judge unambiguously (AWS advises against such contexts): such requests never match.
