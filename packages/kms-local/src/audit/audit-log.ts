@@ -9,8 +9,9 @@ import { auditUnavailable, auditUnreadable } from "./audit-error.js";
 import { AuditWriter, type DigestRow, EventBatchBuilder } from "./audit-writer.js";
 import { type AuditEventBody, type PreparedEvent, prepareEvent } from "./build-event.js";
 import { type AuditDigest, signDigest } from "./digest.js";
+import { expectedSchemaObjects, schemaChanges } from "./index-check.js";
 import { queryEvents } from "./query.js";
-import { migrateAuditSchema } from "./schema.js";
+import { AUDIT_SCHEMA_VERSION, migrateAuditSchema } from "./schema.js";
 import { type DigestSigningKey, loadOrCreateSigningKey, parsePublicKey } from "./signing-key.js";
 import type {
   AuditEvent,
@@ -131,7 +132,7 @@ export class AuditLog {
     this.#region = options.region;
     this.#digestEvery = positiveInteger(options.digestEvery, "digestEvery", 1000);
     this.#digestIntervalMs = positiveInteger(options.digestIntervalMs, "digestIntervalMs", 60_000);
-    this.#writer = new AuditWriter(path);
+    this.#writer = new AuditWriter(path, expectedSchemaObjects(AUDIT_SCHEMA_VERSION));
     this.#setHead(this.#readHead());
     this.#lastDigestAt = performance.now();
     this.#timer = setInterval(() => this.#digestIfDue(), Math.min(this.#digestIntervalMs, 2 ** 31 - 1));
@@ -199,6 +200,16 @@ export class AuditLog {
       lock.close();
       const unreadable = auditUnreadable(path, error);
       throw auditUnavailable(unreadable.message, error);
+    }
+    // A trigger planted in the file would run inside the log's inserts (RAISE(IGNORE) drops a row without an error):
+    // nothing is written through a schema of the events or digests that is not the log's own.
+    const changed = schemaChanges(db, AUDIT_SCHEMA_VERSION);
+    if (changed.length > 0) {
+      db.close();
+      lock.close();
+      throw auditUnavailable(
+        `${path}'s schema was changed outside this service: ${changed.join("; ")}; verify the log, then restore its schema`,
+      );
     }
     let log: AuditLog;
     try {
@@ -387,7 +398,9 @@ export class AuditLog {
     const failure = auditUnavailable(
       (error as { code?: unknown } | undefined)?.code === HEAD_CHANGED
         ? "audit.db was changed outside this service; verify it, then restart the service"
-        : "the event could not be written",
+        : (error as { code?: unknown } | undefined)?.code === "SEALKIT_AUDIT_SCHEMA_CHANGED"
+          ? `${(error as Error).message}; verify the log, then restore its schema`
+          : "the event could not be written",
       error,
     );
     for (const item of batch) item.reject(failure);

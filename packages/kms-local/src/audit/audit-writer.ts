@@ -4,6 +4,7 @@ import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { SCHEMA_QUERY, type SchemaObject } from "./index-check.js";
 
 /** One event row, positionally: sequence, event_time, event_name, principal, key_id, error_code, event_json, hash. */
 export type EventRow = [number, string, string, string, string | null, string | null, string, string];
@@ -207,6 +208,25 @@ function fenceError(message) {
   error.code = "SEALKIT_AUDIT_CHAIN";
   return error;
 }
+// The schema objects of the events and digests tables the log made, and the schema_version last found to match them:
+// a trigger planted in the file runs inside these inserts (a BEFORE INSERT one with RAISE(IGNORE) drops the row
+// without an error), so no batch is written through a schema that is not the log's own.
+const expectedSchema = workerData.schema;
+let checkedSchemaVersion = -1;
+let readSchemaVersion, readSchema;
+function schemaChange() {
+  const version = readSchemaVersion.get();
+  if (version === checkedSchemaVersion) return undefined;
+  const key = (o) => [o.type, o.name, o.tbl_name, o.sql].join("\u0000");
+  const want = new Set(expectedSchema.map(key));
+  const found = readSchema.all();
+  for (const o of found) {
+    if (!want.has(key(o))) return "a " + o.type + " " + o.name + " that the log did not make (" + String(o.sql).slice(0, 200) + ")";
+  }
+  if (found.length !== expectedSchema.length) return "an index or table of the log was dropped";
+  checkedSchemaVersion = version;
+  return undefined;
+}
 function open() {
   db = new Database(workerData.path);
   db.pragma("journal_mode = WAL");
@@ -216,6 +236,10 @@ function open() {
   const insertDigest = db.prepare("INSERT INTO audit_digests (digest_number, first_sequence, last_sequence, last_hash, last_event_id, digest_time, previous_signature, public_key_fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   readHead = db.prepare("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1");
   readDigest = db.prepare("SELECT digest_number, signature FROM audit_digests ORDER BY digest_number DESC LIMIT 1");
+  if (expectedSchema) {
+    readSchemaVersion = db.prepare("PRAGMA schema_version").pluck();
+    readSchema = db.prepare(workerData.schemaQuery);
+  }
   const insertDigestRow = (digest, next) => {
     if (digest[0] !== next.digestNumber + 1 || digest[6] !== next.signature) {
       throw fenceError("audit digest #" + digest[0] + " does not follow digest #" + next.digestNumber);
@@ -225,6 +249,14 @@ function open() {
     next.signature = digest[8];
   };
   writeBatch = db.transaction((batch, digest, next) => {
+    if (expectedSchema) {
+      const change = schemaChange();
+      if (change) {
+        const error = new Error("audit.db's schema was changed outside this service: " + change + "; nothing is written through it");
+        error.code = "SEALKIT_AUDIT_SCHEMA_CHANGED";
+        throw error;
+      }
+    }
     const { first, lengths } = batch;
     if (lengths.length > 0) {
       if (first !== next.sequence + 1 || batch.prevHash !== next.hash) {
@@ -284,7 +316,9 @@ parentPort.on("message", (message) => {
       if (message.type === "write") {
         const next = { ...head };
         try {
-          writeBatch(message.batch, message.digest, next);
+          // IMMEDIATE: the write lock first (waiting busy_timeout for it), as the schema is read before the inserts; a
+          // deferred transaction that has read cannot wait for the lock and fails at once.
+          writeBatch.immediate(message.batch, message.digest, next);
         } catch (error) {
           poisoned = true;
           throw error;
@@ -323,13 +357,19 @@ interface Waiting {
  */
 export class AuditWriter {
   readonly #path: string;
+  readonly #schema: SchemaObject[] | undefined;
   #worker: Worker | undefined;
   #nextId = 1;
   /** Requests sent and not yet answered, oldest first (the thread answers in order). */
   #waiting: Waiting[] = [];
 
-  constructor(path: string) {
+  /**
+   * @param schema the schema objects of the events and digests tables as the log made them: when given, a batch is
+   *   refused (`SEALKIT_AUDIT_SCHEMA_CHANGED`, nothing written) while the file's differ (a trigger planted in it).
+   */
+  constructor(path: string, schema?: SchemaObject[]) {
     this.#path = path;
+    this.#schema = schema;
   }
 
   /** Requests sent to the thread and not answered yet. */
@@ -339,7 +379,10 @@ export class AuditWriter {
 
   #start(): Worker {
     const sqlitePath = createRequire(import.meta.url).resolve("better-sqlite3");
-    const worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { path: this.#path, sqlitePath } });
+    const worker = new Worker(WRITER_SOURCE, {
+      eval: true,
+      workerData: { path: this.#path, sqlitePath, schema: this.#schema, schemaQuery: SCHEMA_QUERY },
+    });
     worker.unref();
     worker.on("message", (reply: Reply) => {
       if (this.#worker !== worker) return;

@@ -10,14 +10,15 @@ import { MIGRATIONS } from "./schema.js";
 const CHECKED_TABLES = ["audit_events", "audit_digests"] as const;
 
 /** One schema object as sqlite_master lists it. */
-interface SchemaObject {
+export interface SchemaObject {
   type: string;
   name: string;
   tbl_name: string;
   sql: string | null;
 }
 
-const SCHEMA_QUERY = `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (${CHECKED_TABLES.map((t) => `'${t}'`).join(", ")}) ORDER BY type, name`;
+/** The schema objects of the events and digests tables (the writer thread runs it too). */
+export const SCHEMA_QUERY = `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (${CHECKED_TABLES.map((t) => `'${t}'`).join(", ")}) ORDER BY type, name`;
 
 /** The schema objects of the checked tables as the migrations up to `version` create them, by version. */
 const expectedByVersion = new Map<number, Map<string, SchemaObject>>();
@@ -35,6 +36,11 @@ function expectedSchema(version: number): Map<string, SchemaObject> {
     expectedByVersion.set(version, expected);
   }
   return expected;
+}
+
+/** The schema objects of the events and digests tables as the log creates them at `version`. */
+export function expectedSchemaObjects(version: number): SchemaObject[] {
+  return [...expectedSchema(version).values()];
 }
 
 /**
