@@ -691,6 +691,40 @@ describe("HTTP/1.1 layer", { timeout: 30_000 }, () => {
     });
   }
 
+  it("ignores an empty line before a request line even when its CR and LF arrive in separate reads", async () => {
+    // RFC 9112 §2.2: some clients send CRLF after a POST body. A lone CR at the end of a read began a request head,
+    // and the LF that followed made that head's request line empty: 400, and the keep-alive connection closed,
+    // depending only on where the client's bytes were split.
+    const req = await rawSigned(server.url, "GenerateRandom", '{"NumberOfBytes":4}');
+    const raw = new Raw(port);
+    await raw.connected();
+    // Each piece is sent once the answers before it are in, so that the server has parsed up to the lone CR.
+    raw.write(`${req.head}Content-Length: ${req.body.length}\r\n\r\n${req.body}\r`);
+    await raw.responses(1);
+    raw.write("\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n\r");
+    await raw.responses(2);
+    await sleep(50);
+    raw.write("\n");
+    await sleep(50);
+    raw.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    const answers = await raw.responses(3);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(raw.closed).toBe(false);
+    // A CR followed by anything but LF is still a malformed request line.
+    raw.write("\r");
+    await sleep(50);
+    raw.write("XGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect((await raw.responses(4))[3]?.status).toBe(400);
+    expect(await raw.closedWithin(2000)).toBe(true);
+    // A client that half-closes after a lone CR is closed at once, not held until its idle timeout.
+    const last = new Raw(port);
+    await last.connected();
+    last.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n\r");
+    await last.responses(1);
+    last.socket.end();
+    expect(await last.closedWithin(1000)).toBe(true);
+  });
+
   it("keeps an HTTP/1.0 connection that asks for keep-alive (and says so), closes one that does not", async () => {
     const raw = new Raw(port);
     raw.write(

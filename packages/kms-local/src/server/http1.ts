@@ -426,10 +426,14 @@ class Connection {
             this.updateReading();
             return;
           }
-          // An empty line before a request line is ignored (RFC 9112 §2.2: some clients send CRLF after a body).
-          if (buf[0] === 0x0d && buf.length >= 2 && buf[1] === 0x0a) {
-            this.buf = buf.length === 2 ? EMPTY : buf.subarray(2);
-            break;
+          // An empty line before a request line is ignored (RFC 9112 §2.2: some clients send CRLF after a body),
+          // also when its CR ends one read and its LF starts the next: a lone CR waits for what follows it.
+          if (buf[0] === 0x0d) {
+            if (buf.length === 1) return;
+            if (buf[1] === 0x0a) {
+              this.buf = buf.length === 2 ? EMPTY : buf.subarray(2);
+              break;
+            }
           }
           this.state = State.Head;
           this.scanned = 0;
@@ -925,7 +929,9 @@ class Connection {
    * does not read its answers are still answered once it does.
    */
   peerGone(): void {
-    if (this.state === State.Idle && this.buf.length > 0) return;
+    // (A lone CR, half of an empty line, is no request.)
+    if (this.state === State.Idle && this.buf.length > 0 && !(this.buf.length === 1 && this.buf[0] === 0x0d))
+      return;
     this.abandon();
     this.state = State.Draining;
     this.buf = EMPTY;
