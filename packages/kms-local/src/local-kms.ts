@@ -1523,22 +1523,23 @@ export class LocalKms {
         if (same) return { GrantToken: encodeGrantToken(same.grant_id), GrantId: same.grant_id };
         const grantId = newGrantId();
         const token = encodeGrantToken(grantId);
+        const created: GrantRow = {
+          grant_id: grantId,
+          key_id: row.id,
+          name: name ?? null,
+          grantee,
+          retiring: retiring ?? null,
+          operations: operationsJson,
+          constraints: constraintsJson,
+          issuing_account: caller.account,
+          created_at: this.#now(),
+          token,
+        };
         this.#sql(
           `INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, constraints, issuing_account, created_at, token)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          grantId,
-          row.id,
-          name ?? null,
-          grantee,
-          retiring ?? null,
-          operationsJson,
-          constraintsJson,
-          caller.account,
-          this.#now(),
-          token,
-        );
-        this.#grantsChanged(row.id);
+             VALUES (@grant_id, @key_id, @name, @grantee, @retiring, @operations, @constraints, @issuing_account, @created_at, @token)`,
+        ).run(created);
+        this.#grantsChanged(row.id, (index) => index.add(created));
         return { GrantToken: token, GrantId: grantId };
       },
     );
@@ -1718,7 +1719,10 @@ export class LocalKms {
           throw accessDenied(caller.principal, "kms:RetireGrant", arn);
         if (dry) throw dryRun();
         this.#sql("DELETE FROM grants WHERE grant_id = ?").run(grant.grant_id);
-        this.#grantsChanged(grant.key_id);
+        const { grant_id: retired, grantee: retiredGrantee } = grant;
+        this.#grantsChanged(grant.key_id, (index) =>
+          index.delete(retiredGrantee, (g) => g.grant_id === retired),
+        );
         return {};
       },
     );
@@ -1749,14 +1753,17 @@ export class LocalKms {
         const dry = isDryRun(req.DryRun);
         this.#authorize(caller, row, "RevokeGrant", {});
         checkGrantId(req.GrantId);
-        const result = this.#sql("DELETE FROM grants WHERE key_id = ? AND grant_id = ?").run(
+        const revoked = this.#sql("SELECT grantee FROM grants WHERE key_id = ? AND grant_id = ?").get(
           row.id,
           req.GrantId,
-        );
-        if (result.changes === 0) throw notFound(`Grant ${req.GrantId}`);
-        this.#grantsChanged(row.id);
-        // The error rolls the change's transaction back: the grant is kept.
+        ) as { grantee: string } | undefined;
+        if (!revoked) throw notFound(`Grant ${req.GrantId}`);
+        // The grant exists and could be revoked: a dry run stops here, the grant kept.
         if (dry) throw dryRun();
+        this.#sql("DELETE FROM grants WHERE key_id = ? AND grant_id = ?").run(row.id, req.GrantId);
+        this.#grantsChanged(row.id, (index) =>
+          index.delete(revoked.grantee, (g) => g.grant_id === req.GrantId),
+        );
         return {};
       },
     );
@@ -2869,9 +2876,14 @@ export class LocalKms {
    * RetireGrant, RevokeGrant and key deletion drop it) or a transaction rolls back. Read inside a transaction it may
    * hold the transaction's own changes, which a rollback drops with it.
    */
-  /** The open transaction changed a key's grants: its index is dropped now, and again if the transaction rolls back. */
-  #grantsChanged(keyId: string): void {
-    this.#grantIndexes.delete(keyId);
+  /**
+   * The open transaction changed a key's grants: `update` applies the change to the key's index, if there is one (a
+   * rebuild reads every grant of the key); without `update` the index is dropped. Either way a rollback drops it.
+   */
+  #grantsChanged(keyId: string, update?: (index: GranteeIndex<GrantRow>) => void): void {
+    const index = this.#grantIndexes.get(keyId);
+    if (index && update) update(index);
+    else this.#grantIndexes.delete(keyId);
     this.#grantsTouched.add(keyId);
   }
 

@@ -117,14 +117,32 @@ export class GranteeIndex<T extends { readonly grantee: string }> {
   readonly #roles = new Map<string, T[]>();
 
   constructor(grants: Iterable<T>) {
-    for (const grant of grants) {
-      const named = grant.grantee;
-      push(this.#exact, named, grant);
-      const account = ROOT_ARN.exec(named)?.[1] ?? (ACCOUNT_ID.test(named) ? named : undefined);
-      if (account !== undefined) push(this.#accounts, account, grant);
-      const role = ROLE_ARN.exec(named);
-      if (role) push(this.#roles, `${role[1]}:${role[2]}:${role[3]}`, grant);
+    for (const grant of grants) this.add(grant);
+  }
+
+  /** Adds a grant (a new one: a grant added twice is given twice). */
+  add(grant: T): void {
+    for (const [map, key] of this.#slots(grant.grantee)) push(map, key, grant);
+  }
+
+  /** Removes the grants of `grantee` that `which` picks. */
+  delete(grantee: string, which: (grant: T) => boolean): void {
+    for (const [map, key] of this.#slots(grantee)) {
+      const kept = map.get(key)?.filter((grant) => !which(grant));
+      if (kept === undefined) continue;
+      if (kept.length > 0) map.set(key, kept);
+      else map.delete(key);
     }
+  }
+
+  /** Where the grants of `grantee` are filed: by itself, by its account, by its role. */
+  #slots(grantee: string): [Map<string, T[]>, string][] {
+    const slots: [Map<string, T[]>, string][] = [[this.#exact, grantee]];
+    const account = ROOT_ARN.exec(grantee)?.[1] ?? (ACCOUNT_ID.test(grantee) ? grantee : undefined);
+    if (account !== undefined) slots.push([this.#accounts, account]);
+    const role = ROLE_ARN.exec(grantee);
+    if (role) slots.push([this.#roles, `${role[1]}:${role[2]}:${role[3]}`]);
+    return slots;
   }
 
   /**
