@@ -402,7 +402,8 @@ export function createKmsServer(options: KmsServerOptions): KmsServer {
             : `${truncate(String(target))} is not an operation this server supports.`,
         );
       }
-      if (throttle !== undefined && !throttle.take(operation)) {
+      // Per caller account, as AWS KMS applies its quotas.
+      if (throttle !== undefined && !throttle.take(operation, caller.account)) {
         // AWS KMS's own words (developer guide, "Throttling AWS KMS requests").
         throw new WireError(
           "ThrottlingException",

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OPERATION_MODELS } from "./model.generated.js";
 import { createKmsServer } from "./server.js";
 import { openTestKms, type TestKms } from "./test-kms.js";
-import { ALICE } from "./test-support.js";
+import { ALICE, BOB, MALLORY } from "./test-support.js";
 import { DEFAULT_QUOTAS, quotaClass, Throttle } from "./throttle.js";
 
 /** A Throttle on a clock the test moves (ms). */
@@ -59,6 +59,17 @@ describe("Throttle", () => {
     for (const op of crypto) expect(throttle.take(op), op).toBe(false);
     expect(takeAll(throttle, "DescribeKey")).toBe(2);
     expect(throttle.take("ListKeys")).toBe(true);
+  });
+
+  it("keeps separate buckets per account", () => {
+    const { throttle, advance } = clocked({ quotas: { CreateKey: 2 } });
+    expect(throttle.take("CreateKey", "111122223333")).toBe(true);
+    expect(throttle.take("CreateKey", "111122223333")).toBe(true);
+    expect(throttle.take("CreateKey", "111122223333")).toBe(false);
+    expect(throttle.take("CreateKey", "444455556666")).toBe(true);
+    advance(500);
+    expect(throttle.take("CreateKey", "111122223333")).toBe(true);
+    expect(throttle.take("CreateKey", "111122223333")).toBe(false);
   });
 
   it("has a default quota for every operation the server serves", () => {
@@ -116,6 +127,49 @@ describe("throttling through the real SDK", { timeout: 30_000 }, () => {
       );
     } finally {
       client.destroy();
+      await server.close();
+    }
+  });
+
+  it("quotas are per caller account: another account's callers do not use up this one's", async () => {
+    // AWS KMS: "Each quota is calculated independently for each Region of each AWS account", and for cross-account
+    // requests it "throttles the account that makes the requests, not the account that owns the AWS KMS key"
+    // (developer guide, Quotas; AWS Architecture Blog, cross-account KMS call usage). One set of buckets for every
+    // caller let MALLORY (account 444455556666) throttle ALICE and BOB (111122223333).
+    const server = createKmsServer({
+      kms: { ...bound(kms), close() {} },
+      credentials: [ALICE, BOB, MALLORY],
+      region: "us-east-1",
+      throttle: { quotas: { cryptographic: 2 } },
+    });
+    await server.listen(0, "127.0.0.1");
+    const client = (who: typeof ALICE) =>
+      new K.KMSClient({
+        endpoint: server.url,
+        region: "us-east-1",
+        credentials: { accessKeyId: who.accessKeyId, secretAccessKey: who.secretAccessKey },
+        maxAttempts: 1,
+      });
+    const [alice, bob, mallory] = [client(ALICE), client(BOB), client(MALLORY)];
+    const outcome = (c: K.KMSClient) =>
+      c.send(new K.GenerateRandomCommand({ NumberOfBytes: 8 })).then(
+        () => "ok",
+        (e: K.KMSServiceException) => e.name,
+      );
+    try {
+      // The local KMS serves one account (MALLORY's GenerateRandom is AccessDeniedException), but each request is
+      // counted against her account's quota first.
+      expect([await outcome(mallory), await outcome(mallory), await outcome(mallory)]).toEqual([
+        "AccessDeniedException",
+        "AccessDeniedException",
+        "ThrottlingException",
+      ]);
+      // Another account: its own two.
+      expect(await outcome(alice)).toBe("ok");
+      // The same account as ALICE: one quota for the account, not per user.
+      expect([await outcome(bob), await outcome(bob)]).toEqual(["ok", "ThrottlingException"]);
+    } finally {
+      for (const c of [alice, bob, mallory]) c.destroy();
       await server.close();
     }
   });

@@ -66,9 +66,14 @@ interface Bucket {
   readonly capacity: number;
 }
 
-/** A set of token buckets, one per quota class. */
+/**
+ * A set of token buckets, one per caller account and quota class: AWS KMS calculates each quota "independently for
+ * each Region of each AWS account" and throttles the account that makes a request (for a cross-account request, the
+ * caller's, not the key owner's).
+ */
 export class Throttle {
-  readonly #buckets = new Map<string, Bucket>();
+  /** Account, then quota class. Accounts are those of verified callers (the credentials file), so few. */
+  readonly #buckets = new Map<string, Map<string, Bucket>>();
   readonly #quotas: Readonly<Record<string, number>>;
   readonly #burst: number;
   readonly #now: () => number;
@@ -101,16 +106,24 @@ export class Throttle {
     this.#now = now;
   }
 
-  /** Takes one token for an operation; false when its class is out of tokens (answer ThrottlingException). */
-  take(operation: string): boolean {
+  /**
+   * Takes one token for an operation from the caller account's bucket of its class; false when that bucket is out of
+   * tokens (answer ThrottlingException).
+   */
+  take(operation: string, account = ""): boolean {
     const cls = quotaClass(operation);
-    let bucket = this.#buckets.get(cls);
+    let buckets = this.#buckets.get(account);
+    if (buckets === undefined) {
+      buckets = new Map();
+      this.#buckets.set(account, buckets);
+    }
+    let bucket = buckets.get(cls);
     const now = this.#now();
     if (bucket === undefined) {
       const rate = this.#quotas[cls] ?? 100;
       const capacity = Math.max(1, rate * this.#burst);
       bucket = { tokens: capacity, last: now, rate, capacity };
-      this.#buckets.set(cls, bucket);
+      buckets.set(cls, bucket);
     } else {
       bucket.tokens = Math.min(bucket.capacity, bucket.tokens + ((now - bucket.last) / 1000) * bucket.rate);
       bucket.last = now;
