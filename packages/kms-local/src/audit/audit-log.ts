@@ -187,23 +187,27 @@ export class AuditLog {
       lock.close();
       throw auditUnavailable(`${path} cannot be opened`, error);
     }
+    let changed: string[];
     try {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 2000");
       migrateAuditSchema(db);
-      db.prepare(
-        "INSERT OR IGNORE INTO audit_public_keys (fingerprint, public_key_pem, first_used) VALUES (?, ?, ?)",
-      ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
+      // A trigger planted in the file would run inside the log's inserts (RAISE(IGNORE) drops a row without an
+      // error; one on audit_public_keys could rewrite the events at every open): nothing is written through a schema
+      // of the events or digests that is not the log's own, nor with any trigger in the file.
+      changed = schemaChanges(db, AUDIT_SCHEMA_VERSION);
+      if (changed.length === 0) {
+        db.prepare(
+          "INSERT OR IGNORE INTO audit_public_keys (fingerprint, public_key_pem, first_used) VALUES (?, ?, ?)",
+        ).run(key.fingerprint, key.publicKeyPem, new Date().toISOString());
+      }
     } catch (error) {
       db.close();
       lock.close();
       const unreadable = auditUnreadable(path, error);
       throw auditUnavailable(unreadable.message, error);
     }
-    // A trigger planted in the file would run inside the log's inserts (RAISE(IGNORE) drops a row without an error):
-    // nothing is written through a schema of the events or digests that is not the log's own.
-    const changed = schemaChanges(db, AUDIT_SCHEMA_VERSION);
     if (changed.length > 0) {
       db.close();
       lock.close();

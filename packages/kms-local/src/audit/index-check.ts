@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./schema.js";
 
-/** The tables whose schema objects (the table itself, its indexes, any trigger) must be exactly the log's own. */
+/** The tables whose schema objects (the table itself, its indexes) must be exactly the log's own; no trigger anywhere. */
 const CHECKED_TABLES = ["audit_events", "audit_digests"] as const;
 
 /** One schema object as sqlite_master lists it. */
@@ -17,8 +17,11 @@ export interface SchemaObject {
   sql: string | null;
 }
 
-/** The schema objects of the events and digests tables (the writer thread runs it too). */
-export const SCHEMA_QUERY = `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (${CHECKED_TABLES.map((t) => `'${t}'`).join(", ")}) ORDER BY type, name`;
+/**
+ * The schema objects of the events and digests tables, and every trigger in the file (the log makes none; one on any
+ * table can change the events), as sqlite_master lists them. The writer thread runs it too.
+ */
+export const SCHEMA_QUERY = `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (${CHECKED_TABLES.map((t) => `'${t}'`).join(", ")}) OR type = 'trigger' ORDER BY type, name`;
 
 /** The schema objects of the checked tables as the migrations up to `version` create them, by version. */
 const expectedByVersion = new Map<number, Map<string, SchemaObject>>();

@@ -73,6 +73,25 @@ describe("a schema the log did not make", { timeout: 30_000 }, () => {
     expect(rows(dir)).toEqual(["Encrypt"]);
   });
 
+  it("is refused at open when the trigger is on another table (audit_public_keys, written at every open)", async () => {
+    const dir = tempDir();
+    const log = await AuditLog.open(dir);
+    await log.append(encrypt);
+    await log.close();
+    plant(
+      dir,
+      "CREATE TRIGGER wipe AFTER INSERT ON audit_public_keys BEGIN DELETE FROM audit_events; DELETE FROM audit_digests; END",
+    );
+    // Another signing key, so that open inserts its public key row and would fire the trigger.
+    rmSync(join(dir, "audit-signing.key"));
+    rmSync(join(dir, "audit-signing.key.pub"));
+    await expect(AuditLog.open(dir)).rejects.toMatchObject({
+      awsName: "KMSInternalException",
+      message: expect.stringMatching(/trigger wipe/),
+    });
+    expect(rows(dir)).toEqual(["Encrypt"]);
+  });
+
   it("is refused while running: a trigger planted under the open log fails the next batch (fail closed)", async () => {
     const dir = tempDir();
     const log = await AuditLog.open(dir);
