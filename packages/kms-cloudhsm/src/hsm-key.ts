@@ -7,7 +7,7 @@ import { isKeyHandleError } from "./pkcs11-error.js";
 import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
 import { type Pkcs11Profile, profileByName } from "./profiles.js";
 import { SessionPool, type SessionPoolStats } from "./session-pool.js";
-import { TokenConnection } from "./token.js";
+import { isWellFormedLabel, TokenConnection } from "./token.js";
 
 /** Options shared by the provider and the key wrapper. */
 export interface HsmKeyConfig extends Pkcs11SessionConfig {
@@ -68,8 +68,12 @@ export class HsmKey {
     if (typeof config !== "object" || config === null) throw new TypeError(`"config" expected an object`);
     this.profile = profileByName(config.profile);
     this.profile.checkPin(config.pin);
-    if (typeof config.keyLabel !== "string" || config.keyLabel.length === 0) {
-      throw new TypeError(`"keyLabel" expected a non-empty string`);
+    if (
+      typeof config.keyLabel !== "string" ||
+      config.keyLabel.length === 0 ||
+      !isWellFormedLabel(config.keyLabel)
+    ) {
+      throw new TypeError(`"keyLabel" expected a non-empty string (without lone surrogates)`);
     }
     this.keyLabel = config.keyLabel;
     const size = config.poolSize ?? DEFAULT_POOL_SIZE;
