@@ -1,7 +1,7 @@
 // sealkit audit query and tail read audit.db read-only: beside a running server (which holds the data dir), and
 // without writing (opening the local KMS to read signed a digest over the events after the last one when it closed).
 
-import { statSync } from "node:fs";
+import { cpSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
@@ -75,5 +75,29 @@ describe("sealkit audit query and tail", () => {
     expect(none.stderr).toMatch(/no audit log/);
     const endpoint = await run(["audit", "query", "--endpoint", "http://127.0.0.1:1"], { cwd });
     expect(endpoint.code).toBe(2);
+  });
+
+  it("audit verify: a log replaced by another file or damaged is a failed verification (exit 3), not an error", async () => {
+    const copy = join(cwd, "kms-replaced");
+    cpSync(dataDir, copy, { recursive: true });
+    for (const name of ["audit.db-wal", "audit.db-shm"]) rmSync(join(copy, name), { force: true });
+    writeFileSync(
+      join(copy, "audit.db"),
+      "not a database at all, but long enough to look like one ".repeat(100),
+    );
+    const replaced = await run(["audit", "verify", "--data-dir", copy], { cwd });
+    expect(replaced.code, replaced.stderr).toBe(3);
+    expect(replaced.out).toMatch(/FAILED/);
+    const json = await run(["audit", "verify", "--json", "--data-dir", copy], { cwd });
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, unreadable: "not-sqlite" });
+    // Another SQLite database in its place.
+    rmSync(join(copy, "audit.db"));
+    const other = new Database(join(copy, "audit.db"));
+    other.exec("CREATE TABLE t (x)");
+    other.close();
+    const notLog = await run(["audit", "verify", "--data-dir", copy], { cwd });
+    expect(notLog.code, notLog.stderr).toBe(3);
+    expect(notLog.out).toMatch(/not a Sealkit audit log/);
   });
 });

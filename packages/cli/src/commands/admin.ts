@@ -487,6 +487,9 @@ async function auditEvents(flags: AuditFlags, what: string, filter: AuditQuery):
   }
 }
 
+/** Why an audit.db cannot be verified that mean it was replaced or damaged, not that it could not be read now. */
+const DAMAGED: ReadonlySet<string> = new Set(["not-sqlite", "not-an-audit-log", "corrupt"]);
+
 /** Handlers of `sealkit audit <verb>`. */
 export const audit = {
   async tail(flags: AuditFlags, _session?: Session) {
@@ -530,6 +533,17 @@ export const audit = {
         throw Object.assign(new Error(`no audit log in ${dataDir} (audit.db is missing)`), {
           code: "ENOENT",
         });
+      }
+      // A file that is not (or no longer) an audit log, or is damaged, is a failed verification (exit 3), as an
+      // edited one is: it exited 1, which scripts read as "could not check, try again" (a lock, an I/O error).
+      if (error instanceof AuditUnreadableError && DAMAGED.has(error.reason)) {
+        show(flags, { ok: false, unreadable: error.reason, message: error.message }, () =>
+          printPairs([
+            ["result", "FAILED"],
+            ["problem", error.message],
+          ]),
+        );
+        return false;
       }
       throw error;
     }
