@@ -7,7 +7,7 @@ import { isKeyHandleError } from "./pkcs11-error.js";
 import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
 import { type Pkcs11Profile, profileByName } from "./profiles.js";
 import { SessionPool, type SessionPoolStats } from "./session-pool.js";
-import { isWellFormedLabel, TokenConnection } from "./token.js";
+import { isWellFormedText, TokenConnection } from "./token.js";
 
 /** Options shared by the provider and the key wrapper. */
 export interface HsmKeyConfig extends Pkcs11SessionConfig {
@@ -71,7 +71,7 @@ export class HsmKey {
     if (
       typeof config.keyLabel !== "string" ||
       config.keyLabel.length === 0 ||
-      !isWellFormedLabel(config.keyLabel)
+      !isWellFormedText(config.keyLabel)
     ) {
       throw new TypeError(`"keyLabel" expected a non-empty string (without lone surrogates)`);
     }

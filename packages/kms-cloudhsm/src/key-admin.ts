@@ -5,7 +5,7 @@ import { ckrName, toSealkitError } from "./pkcs11-error.js";
 import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
 import { type ProfileName, profileByName } from "./profiles.js";
 import { SessionPool } from "./session-pool.js";
-import { isWellFormedLabel, TokenConnection, type TokenLocation } from "./token.js";
+import { isWellFormedText, TokenConnection, type TokenLocation } from "./token.js";
 
 /** How to reach and log in to a token. */
 export interface Pkcs11SessionConfig extends TokenLocation {
@@ -109,7 +109,7 @@ function checkLabel(label: unknown): string {
     typeof label !== "string" ||
     label.length === 0 ||
     Buffer.byteLength(label) > 255 ||
-    !isWellFormedLabel(label)
+    !isWellFormedText(label)
   ) {
     throw new TypeError(`"label" expected a non-empty string of at most 255 bytes (without lone surrogates)`);
   }

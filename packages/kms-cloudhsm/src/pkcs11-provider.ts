@@ -18,9 +18,13 @@ import { isSealedShape, sealInHsm } from "./gcm.js";
 import { checkSignal, HsmKey, type HsmKeyConfig } from "./hsm-key.js";
 import { invalidCiphertext } from "./pkcs11-error.js";
 import type { SessionPoolStats } from "./session-pool.js";
+import { isWellFormedText } from "./token.js";
 
 /** The AAD prefix of every data key this provider encrypts; the canonical context encoding follows it. */
 export const PKCS11_AAD_PREFIX = "SEALKIT-PKCS11-V1";
+
+/** The longest key id an envelope can carry (core's u16-length-prefixed field), in bytes of UTF-8. */
+const MAX_KEY_ID_BYTES = 0xffff;
 
 /** The longest data key this provider generates or encrypts, in bytes. */
 const MAX_DATA_KEY_LENGTH = 1024;
@@ -75,22 +79,41 @@ function dataKeyAad(context: EncryptionContext): Uint8Array {
  * @example
  * const kms = pkcs11Provider({ library: "/usr/lib/softhsm/libsofthsm2.so", tokenLabel: "sealkit",
  *   pin: "1234", keyLabel: "master", profile: "softhsm" });
- * @throws {TypeError} for a bad config (missing library, token, PIN, key label; a CloudHSM PIN without "user:")
- * @throws {RangeError} for a pool size outside 1 to 1,024
+ * @throws {TypeError} for a bad config (missing library, token, PIN, key label; a CloudHSM PIN without "user:"; a
+ * provider id, key label or token label with a lone surrogate; a token label over 32 bytes)
+ * @throws {RangeError} for a pool size outside 1 to 1,024, or a key label whose key id exceeds 65,535 bytes
  * @throws {SealkitError} ERR_PROVIDER_UNAVAILABLE only when `slot` is given without `tokenLabel` and the token
- * cannot be read at construction (its label goes into the key id)
+ * cannot be read at construction (its label goes into the key id); the library is released again then
  */
 export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
-  const key = new HsmKey(config);
-  const providerId = config.providerId ?? "pkcs11";
-  if (typeof providerId !== "string" || providerId.length === 0 || utf8(providerId).length > 255) {
-    throw new TypeError(`"providerId" expected a string of 1 to 255 bytes`);
+  const providerId = config?.providerId ?? "pkcs11";
+  // A lone surrogate would be written as U+FFFD: envelopes would name a provider id this provider never matches.
+  if (
+    typeof providerId !== "string" ||
+    providerId.length === 0 ||
+    !isWellFormedText(providerId) ||
+    utf8(providerId).length > 255
+  ) {
+    throw new TypeError(`"providerId" expected a string of 1 to 255 bytes (without lone surrogates)`);
   }
-  let keyId: string | undefined = config.tokenLabel === undefined ? key.uri : undefined;
-  const getKeyId = (): string => {
-    keyId ??= key.uri;
-    return keyId;
-  };
+  const key = new HsmKey(config);
+  let keyId: string;
+  try {
+    // Without I/O when `tokenLabel` is given; with only `slot`, the token's label is read now.
+    keyId = key.uri;
+    const length = utf8(keyId).length;
+    if (length > MAX_KEY_ID_BYTES) {
+      throw new RangeError(
+        `"keyLabel" is too long: the key id (${length} bytes, percent-encoded) must fit the envelope's ` +
+          `${MAX_KEY_ID_BYTES}-byte key id field`,
+      );
+    }
+  } catch (error) {
+    // The library may have been loaded to read the token label: no one could ever release it after this throw.
+    void key.close();
+    throw error;
+  }
+  const getKeyId = (): string => keyId;
 
   const encryptOne = async (
     plaintext: Uint8Array,

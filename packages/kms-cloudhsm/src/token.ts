@@ -40,8 +40,8 @@ function slotHandle(slot: number): Handle {
 // the key id: two different strings would name one label, and the key id would throw a URIError.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** True when `value` is well-formed Unicode (no lone surrogate), so it has one UTF-8 encoding. */
-export function isWellFormedLabel(value: string): boolean {
+/** True when `value` is well-formed Unicode (no lone surrogate), so it has exactly one UTF-8 encoding. */
+export function isWellFormedText(value: string): boolean {
   return !LONE_SURROGATE.test(value);
 }
 
@@ -67,7 +67,7 @@ export function checkLocation(location: TokenLocation): void {
   }
   if (location.tokenLabel !== undefined) {
     const label = location.tokenLabel;
-    if (typeof label !== "string" || !isWellFormedLabel(label) || tokenLabelOf(label) === "") {
+    if (typeof label !== "string" || !isWellFormedText(label) || tokenLabelOf(label) === "") {
       throw new TypeError(`"tokenLabel" expected a non-empty string (without lone surrogates)`);
     }
     // CK_TOKEN_INFO.label is 32 bytes of UTF-8, blank-padded: a longer label can never match any token.
