@@ -75,12 +75,14 @@ async function main(argv: string[]): Promise<number> {
     if ((values.host as string).trim() === "")
       throw new RangeError('--host expected an address, got "" (which would listen on every interface)');
     port = integer(values.port as string, "--port");
+    // Checked here, before the data dir is opened and the seed applied (listen() found a bad port only after).
+    if (port > 65535) throw new RangeError(`--port expected 0 to 65535, got ${port}`);
     limits = {
       ...(values["max-connections"] !== undefined
-        ? { maxConnections: integer(values["max-connections"] as string, "--max-connections") }
+        ? { maxConnections: positiveInteger(values["max-connections"] as string, "--max-connections") }
         : {}),
       ...(values["max-body-bytes"] !== undefined
-        ? { maxBodyBytes: integer(values["max-body-bytes"] as string, "--max-body-bytes") }
+        ? { maxBodyBytes: positiveInteger(values["max-body-bytes"] as string, "--max-body-bytes") }
         : {}),
     };
   } catch (e) {
@@ -121,6 +123,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sealkit-kms: error while stopping: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+function positiveInteger(text: string, name: string): number {
+  const n = integer(text, name);
+  if (n === 0) throw new RangeError(`${name} expected a positive integer, got "0"`);
+  return n;
 }
 
 function integer(text: string, name: string): number {

@@ -137,6 +137,36 @@ describe("sealkit-kms bin from the sources: arguments and shutdown", { timeout: 
     return { child, url, dataDir, output: () => out, exited };
   }
 
+  it("refuses a port past 65535 and a zero limit as usage errors (exit code 2) before opening the data dir or seeding", () => {
+    // They were found out only by listen() or createKmsServer, after the data dir was opened and the seed applied
+    // (keys created and audited for a server that never ran), and exited 1 with a bare RangeError.
+    for (const [i, args] of [
+      ["--port", "65536"],
+      ["--max-connections", "0"],
+      ["--max-body-bytes", "0"],
+    ].entries()) {
+      const dataDir = join(dir, `bad-number-${i}`);
+      const run = spawnSync(
+        process.execPath,
+        [
+          bin,
+          "serve",
+          "--data-dir",
+          dataDir,
+          "--credentials",
+          creds,
+          "--seed",
+          join(pkg, "examples/seed.yaml"),
+          ...args,
+        ],
+        { encoding: "utf8", timeout: 15_000 },
+      );
+      expect(run.status, `${args.join(" ")}: ${run.stdout}${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`^sealkit-kms: ${args[0]} expected `));
+      expect(existsSync(dataDir), args.join(" ")).toBe(false);
+    }
+  });
+
   /** A signed GenerateRandom whose head and first half of the body are sent: in flight until `finish()`. */
   async function partialRequest(url: string): Promise<{ finish(): void; response(): Promise<string> }> {
     const req = await signRequest(url, "GenerateRandom", '{"NumberOfBytes":16}');
