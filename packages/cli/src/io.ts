@@ -16,6 +16,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { concatBytes, type EnvelopeHeader, SealkitError, tryParseHeader } from "@sealkit/core";
+import { UsageError } from "./exit-codes.js";
 
 /** An input: a file or stdin, as a web stream, with its size when known (for the progress bar). */
 export interface Input {
@@ -129,8 +130,11 @@ export type OutputTarget =
  * Resolves `-o <path>` before any work: not a directory, in a directory that exists (else the run failed only at
  * the end, naming a temporary file).
  * @throws {Error} with code EISDIR, ENOENT or ENOTDIR, and a message naming `path` or its directory
+ * @throws {UsageError} for an empty path
  */
 export function resolveOutput(path: string): OutputTarget {
+  // `-o ""` (an unset shell variable) ran the whole command and then failed renaming the temporary file to "".
+  if (path === "") throw new UsageError(`-o expected a file name, "-" for stdout, got an empty path`);
   const fail = (code: string, message: string) => Object.assign(new Error(message), { code });
   const st = statSync(path, { throwIfNoEntry: false, bigint: true }); // follows links
   if (st?.isDirectory()) throw fail("EISDIR", `${path} is a directory`);

@@ -53,6 +53,21 @@ describe("output paths", () => {
     expect(temps(cwd)).toEqual([]);
     expect(readdirSync(join(cwd, "adir"))).toEqual([]);
   });
+
+  it("-o with an empty path is a usage error before any work (it decrypted, then failed renaming a temp file)", async () => {
+    await ok(["encrypt", "plain.txt", ...raw, "-o", "e.slkt"], { cwd });
+    for (const args of [
+      ["encrypt", "plain.txt"],
+      ["decrypt", "e.slkt"],
+    ]) {
+      const r = await run([...args, ...raw, "-o", ""], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'sealkit: usage: -o expected a file name, "-" for stdout, got an empty path (see sealkit --help)\n',
+      );
+    }
+    expect(temps(cwd)).toEqual([]);
+  });
 });
 
 describe("outputs that are not plain files", () => {
