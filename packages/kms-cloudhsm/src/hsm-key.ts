@@ -3,7 +3,7 @@
 import { SealkitError } from "@sealkit/core";
 import { type GcmCall, openInHsm, sealInHsm } from "./gcm.js";
 import { findOneKey, type Pkcs11SessionConfig } from "./key-admin.js";
-import { isKeyHandleError } from "./pkcs11-error.js";
+import { ckrName, isKeyHandleError } from "./pkcs11-error.js";
 import { ck, type Handle, type Pkcs11Module } from "./pkcs11-module.js";
 import { type Pkcs11Profile, profileByName } from "./profiles.js";
 import { SessionPool, type SessionPoolStats } from "./session-pool.js";
@@ -187,13 +187,29 @@ export class HsmKey {
    * A key that may not encrypt is left to the token (CKR_KEY_FUNCTION_NOT_PERMITTED): it still opens old values.
    */
   #checkKey(module: Pkcs11Module, session: Handle, key: Handle): void {
-    const [keyType, valueLength, decrypt, extractable, sensitive] = module.C_GetAttributeValue(session, key, [
-      { type: ck.CKA_KEY_TYPE! },
-      { type: ck.CKA_VALUE_LEN! },
-      { type: ck.CKA_DECRYPT! },
-      { type: ck.CKA_EXTRACTABLE! },
-      { type: ck.CKA_SENSITIVE! },
-    ]);
+    let attributes: { type: number; value?: Buffer }[];
+    try {
+      attributes = module.C_GetAttributeValue(session, key, [
+        { type: ck.CKA_KEY_TYPE! },
+        { type: ck.CKA_VALUE_LEN! },
+        { type: ck.CKA_DECRYPT! },
+        { type: ck.CKA_EXTRACTABLE! },
+        { type: ck.CKA_SENSITIVE! },
+      ]);
+    } catch (error) {
+      // AWS CloudHSM client SDK 5 returns CKR_DEVICE_ERROR from a throttled C_GetAttributeValue (known issue
+      // ki-pkcs11-15). Taken as a lost device, it would finalize and re-initialize the library (reconnecting to the
+      // cluster, ending every session of the process) for a busy HSM: this call fails instead, to be retried later.
+      if (this.profile.name === "cloudhsm" && ckrName(error) === "CKR_DEVICE_ERROR") {
+        throw new SealkitError(
+          "ERR_PROVIDER_UNAVAILABLE",
+          "PKCS#11 C_GetAttributeValue failed: CKR_DEVICE_ERROR (AWS CloudHSM reports a throttled HSM this way; retry later)",
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    const [keyType, valueLength, decrypt, extractable, sensitive] = attributes;
     const type = ulongOf(keyType?.value);
     const length = ulongOf(valueLength?.value);
     if (type !== ck.CKK_AES || length !== 32) {

@@ -88,13 +88,17 @@ export function invalidCiphertext(cause?: unknown): SealkitError {
   );
 }
 
-/** CKR values a C_Decrypt of AES-GCM returns when the tag, IV, AAD or ciphertext do not match. */
+/**
+ * CKR values a C_Decrypt of AES-GCM returns when the tag, IV, AAD or ciphertext do not match: the standard's
+ * CKR_ENCRYPTED_DATA_INVALID / _LEN_RANGE, and SoftHSM2's CKR_GENERAL_ERROR. Not CKR_FUNCTION_FAILED: AWS CloudHSM
+ * client SDK 5 reports a busy (throttled) HSM with it, also from AES-GCM decryption ("HSM throttling" in AWS's
+ * CloudHSM user guide), and a valid data key must not be reported as a forged one.
+ */
 export function isDecryptFailure(error: unknown): boolean {
   const name = ckrName(error);
   return (
     name === "CKR_GENERAL_ERROR" ||
     name === "CKR_ENCRYPTED_DATA_INVALID" ||
-    name === "CKR_ENCRYPTED_DATA_LEN_RANGE" ||
-    name === "CKR_FUNCTION_FAILED"
+    name === "CKR_ENCRYPTED_DATA_LEN_RANGE"
   );
 }
