@@ -10,8 +10,17 @@ export function ckrName(error: unknown): string | undefined {
   return /\b(CKR_[A-Z0-9_]+)\b/.exec(message)?.[1];
 }
 
-/** The session is gone; a fresh session may succeed. */
-const SESSION_LOST = new Set(["CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_USER_NOT_LOGGED_IN"]);
+/**
+ * The session is gone or unusable; a fresh session may succeed. CKR_OPERATION_ACTIVE: an operation was left open in
+ * the session (a C_FindObjectsFinal or C_Encrypt that failed midway, as a busy HSM may answer); it would fail every
+ * later call the session is lent to, and closing the session is the one way to end an operation of unknown kind.
+ */
+const SESSION_LOST = new Set([
+  "CKR_SESSION_HANDLE_INVALID",
+  "CKR_SESSION_CLOSED",
+  "CKR_USER_NOT_LOGGED_IN",
+  "CKR_OPERATION_ACTIVE",
+]);
 
 /** The token or the library is gone; re-initializing the library may succeed. */
 const DEVICE_LOST = new Set([
