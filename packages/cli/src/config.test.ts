@@ -294,6 +294,8 @@ describe("frame size settings", () => {
       /^SEALKIT_FRAME_SIZE expected/,
     );
     expect(resolveSettings({}, env({ SEALKIT_FRAME_SIZE: "4K" })).frameSize).toBe(4096);
+    // An empty variable is unset, as SEALKIT_KEY="" or SEALKIT_PROVIDER="" are: it was a usage error.
+    expect(resolveSettings({}, env({ SEALKIT_FRAME_SIZE: "" })).frameSize).toBeUndefined();
   });
 });
 

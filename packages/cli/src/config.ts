@@ -294,7 +294,8 @@ export function resolveSettings(
   keys = [...new Set(keys)];
   const frameSizeText =
     flags.frameSize ??
-    env.SEALKIT_FRAME_SIZE ??
+    // Empty is unset, as for every other variable (it was a bad size: exit 2).
+    (env.SEALKIT_FRAME_SIZE || undefined) ??
     (profile.frameSize !== undefined ? String(profile.frameSize) : undefined);
   const discoveryAccounts =
     flags.discoveryAccount && flags.discoveryAccount.length > 0
@@ -340,7 +341,7 @@ export function resolveSettings(
             // Name where the bad value came from (a bad SEALKIT_FRAME_SIZE was reported as --frame-size).
             flags.frameSize !== undefined
               ? "--frame-size"
-              : env.SEALKIT_FRAME_SIZE !== undefined
+              : env.SEALKIT_FRAME_SIZE
                 ? "SEALKIT_FRAME_SIZE"
                 : "profile field frameSize",
           ),
