@@ -76,6 +76,22 @@ describe.skipIf(!hasSoftHsm)("provider construction (SoftHSM2)", () => {
     expect(pkcs11Provider({ ...options, keyLabel: fits }).keyId).toHaveLength(65_535);
   });
 
+  it("refuses a signal that is not an AbortSignal before any HSM call (it was used after the data key existed)", async () => {
+    const provider = pkcs11Provider(options);
+    const signal = { aborted: false } as unknown as AbortSignal;
+    await expect(provider.generateDataKey({ length: 32, context: {}, signal })).rejects.toThrow(TypeError);
+    await expect(
+      provider.encryptDataKey({ plaintext: new Uint8Array(32), context: {}, signal }),
+    ).rejects.toThrow(/"signal" expected an AbortSignal/);
+    // Refused before the pool opened a session: no data key was generated only to be dropped unwiped.
+    expect(provider.stats().open).toBe(0);
+    const { encryptedDataKeys } = await provider.generateDataKey({ length: 32, context: {} });
+    await expect(
+      provider.decryptDataKey({ encryptedDataKey: encryptedDataKeys[0]!, context: {}, signal }),
+    ).rejects.toThrow(/"signal" expected an AbortSignal/);
+    await provider.close();
+  });
+
   it("releases the library when a slot-only provider cannot read its token at construction", async () => {
     expect(libraryInitialized()).toBe(false);
     const { tokenLabel: _unused, ...bySlot } = options;

@@ -64,6 +64,19 @@ function untilAbortedDiscarding<T>(
   return untilAborted(work, signal);
 }
 
+/**
+ * Checks a call's signal at the boundary, then whether it is aborted already. A signal is used after the HSM call
+ * too (to stop waiting, to wipe a data key that arrives after an abort): anything but an AbortSignal would fail only
+ * then, with the data key generated and left unwiped.
+ * @throws {TypeError} for a signal that is not an AbortSignal; the signal's reason when it is aborted
+ */
+function checkCallSignal(signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`"signal" expected an AbortSignal`);
+  }
+  checkSignal(signal);
+}
+
 function dataKeyAad(context: EncryptionContext): Uint8Array {
   return concatBytes(utf8(PKCS11_AAD_PREFIX), encodeContext(context));
 }
@@ -110,7 +123,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
     }
   } catch (error) {
     // The library may have been loaded to read the token label: no one could ever release it after this throw.
-    void key.close();
+    key.close().catch(() => {});
     throw error;
   }
   const getKeyId = (): string => keyId;
@@ -136,7 +149,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
     async generateDataKey(request: GenerateDataKeyRequest): Promise<DataKey> {
       const length = aint(request?.length, "length", 1, MAX_DATA_KEY_LENGTH);
       const aad = dataKeyAad(request.context);
-      checkSignal(request.signal);
+      checkCallSignal(request.signal);
       const work = key.run(
         "generateDataKey",
         async (call, module) => {
@@ -168,7 +181,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
         throw new TypeError(`"plaintext" expected a Uint8Array of 1 to 1,024 bytes`);
       }
       encodeContext(request.context);
-      checkSignal(request.signal);
+      checkCallSignal(request.signal);
       return [await encryptOne(plaintext, request.context, request.signal)];
     },
 
@@ -180,7 +193,7 @@ export function pkcs11Provider(config: Pkcs11ProviderConfig): Pkcs11Provider {
         throw new TypeError(`"encryptedDataKey" expected an EncryptedDataKey`);
       }
       const aad = dataKeyAad(request.context);
-      checkSignal(request.signal);
+      checkCallSignal(request.signal);
       if (edk.providerId !== providerId || edk.keyId !== getKeyId()) throw invalidCiphertext();
       // This provider seals data keys of 1 to 1,024 bytes under version 0x01: any other shape is not ours, whatever
       // the HSM would say, and is refused before a session is taken.
