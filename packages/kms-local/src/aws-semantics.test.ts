@@ -1123,10 +1123,10 @@ describe("GetKeyLastUsage (API reference)", () => {
     await t.kms.encrypt(ROOT, { KeyId, Plaintext: new Uint8Array(4) });
     await t.kms.getKeyLastUsage(ROOT, { KeyId });
     await t.kms.close();
-    // Back to version 1 as an older release left it: no id columns (version 2), no retiring index (version 3).
+    // Back to version 1 as an older release left it: no id columns (version 2), no indexes of versions 3 and 4.
     const raw = new Database(join(t.dir, "kms.db"));
     raw.exec(`ALTER TABLE usage DROP COLUMN last_request_id; ALTER TABLE usage DROP COLUMN last_event_id;
-      DROP INDEX grants_retiring; UPDATE schema_version SET version = 1;`);
+      DROP INDEX grants_retiring; DROP INDEX keys_created; UPDATE schema_version SET version = 1;`);
     raw.close();
     const again = await LocalKms.open({ dataDir: t.dir, clock: c.clock });
     try {

@@ -6,7 +6,7 @@ import { SealkitError } from "@sealkit/core";
 import Database from "better-sqlite3";
 
 /** The schema version this code writes; older databases are migrated on open. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Which kind of master key a row is (AWS's key managers, plus keys the service keeps for itself). */
 export type KeyKind = "customer" | "aws" | "owned";
@@ -161,6 +161,10 @@ const MIGRATIONS: readonly string[] = [
   // 3: ListRetirableGrants finds a retiring principal's grants, in its page order, without reading every grant.
   `
   CREATE INDEX IF NOT EXISTS grants_retiring ON grants (retiring, created_at, grant_id) WHERE retiring IS NOT NULL;
+  `,
+  // 4: ListKeys pages through keys in their order without sorting every key for each page.
+  `
+  CREATE INDEX IF NOT EXISTS keys_created ON keys (created_at, id);
   `,
 ];
 
