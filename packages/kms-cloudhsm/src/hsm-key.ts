@@ -167,7 +167,9 @@ export class HsmKey {
    */
   #findKey(module: Pkcs11Module, session: Handle): Handle {
     try {
-      return findOneKey(module, session, this.keyLabel);
+      // Private keys only: a public key (CKA_PRIVATE false) needs no login to create or to see, so under the master
+      // key's label it would make the label ambiguous, or, in a session logged out underneath, be the one key found.
+      return findOneKey(module, session, this.keyLabel, true);
     } catch (error) {
       // Gone or now ambiguous (a second key took the label): every session's handle is suspect, not just this one's.
       if (SealkitError.isInstance(error, "ERR_KEY_NOT_FOUND")) this.#handles = new WeakMap();

@@ -36,13 +36,19 @@ export interface KeyDescription {
 }
 
 /**
- * The handles of secret keys with the given CKA_LABEL.
+ * The handles of secret keys with the given CKA_LABEL; with `privateOnly`, of private ones only (CKA_PRIVATE true).
  * @throws PKCS#11 errors from pkcs11js
  */
-export function findKeyHandles(module: Pkcs11Module, session: Handle, label: string): Handle[] {
+export function findKeyHandles(
+  module: Pkcs11Module,
+  session: Handle,
+  label: string,
+  privateOnly = false,
+): Handle[] {
   module.C_FindObjectsInit(session, [
     { type: ck.CKA_CLASS!, value: ck.CKO_SECRET_KEY! },
     { type: ck.CKA_LABEL!, value: label },
+    ...(privateOnly ? [{ type: ck.CKA_PRIVATE!, value: true }] : []),
   ]);
   try {
     return module.C_FindObjects(session, 16);
@@ -52,17 +58,24 @@ export function findKeyHandles(module: Pkcs11Module, session: Handle, label: str
 }
 
 /**
- * The one secret key with the given label.
+ * The one secret key with the given label; with `privateOnly`, the one private secret key (see `findKeyHandles`).
  * @throws {SealkitError} ERR_KEY_NOT_FOUND when no key or more than one key has the label
  */
-export function findOneKey(module: Pkcs11Module, session: Handle, label: string): Handle {
-  const handles = findKeyHandles(module, session, label);
+export function findOneKey(
+  module: Pkcs11Module,
+  session: Handle,
+  label: string,
+  privateOnly = false,
+): Handle {
+  const handles = findKeyHandles(module, session, label, privateOnly);
   if (handles.length === 1) return handles[0]!;
   throw new SealkitError(
     "ERR_KEY_NOT_FOUND",
     handles.length === 0
-      ? `PKCS#11 key "${label}" not found: no secret key on the token has that CKA_LABEL`
-      : `PKCS#11 key "${label}" is ambiguous: ${handles.length} secret keys have that CKA_LABEL`,
+      ? `PKCS#11 key "${label}" not found: no secret key on the token has that CKA_LABEL` +
+          (privateOnly ? " and CKA_PRIVATE true (public keys are never used: anyone may create one)" : "")
+      : `PKCS#11 key "${label}" is ambiguous: ${handles.length} secret keys have that CKA_LABEL` +
+          (privateOnly ? " and CKA_PRIVATE true" : ""),
   );
 }
 
