@@ -420,7 +420,7 @@ export function pageOf<T>(
 
 /**
  * A request's Tags. Lengths and missing members fail AWS's model constraints (ValidationException at
- * 'tags.N.member.tagKey', N counted from 1); a reserved "aws:" key is a TagException, as in AWS KMS.
+ * 'tags.N.member.tagKey', N counted from 1); a reserved "aws:" key, or a key given twice, is a TagException.
  * @throws {KmsError} ValidationException, TagException, LimitExceededException (more than 50 tags)
  */
 export function checkTags(value: unknown, required = false): Tag[] {
@@ -429,6 +429,7 @@ export function checkTags(value: unknown, required = false): Tag[] {
     throw validation("Tags must be a list of {TagKey, TagValue}");
   if (value.length > MAX_TAGS)
     throw new KmsError("LimitExceededException", `A key can have at most ${MAX_TAGS} tags.`);
+  const seen = new Set<string>();
   return value.map((t: unknown, i: number) => {
     const tag = t as Partial<Tag>;
     if (typeof tag !== "object" || tag === null)
@@ -448,6 +449,9 @@ export function checkTags(value: unknown, required = false): Tag[] {
     const key = tag.TagKey as string;
     if (key.toLowerCase().startsWith("aws:"))
       throw new KmsError("TagException", "Tag keys beginning with aws: are reserved.");
+    // Tag keys are case-sensitive: "Team" and "team" are two tags.
+    if (seen.has(key)) throw new KmsError("TagException", `The tag key ${key} is given more than once.`);
+    seen.add(key);
     return { TagKey: key, TagValue: tag.TagValue as string };
   });
 }

@@ -470,3 +470,33 @@ describe("ListKeys on many keys", () => {
     expect(fastest).toBeLessThan(80);
   });
 });
+
+describe("duplicate tag keys in one request", () => {
+  it("CreateKey and TagResource refuse them with TagException, not an internal error, and store nothing", async () => {
+    // AWS KMS refuses a request naming one tag key twice (the CloudFormation KMS resource provider dedupes tags before
+    // calling it for that reason: aws-cloudformation-resource-providers-kms#29). Here CreateKey failed with
+    // KMSInternalException (the tags table's primary key) and TagResource kept the last value.
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    const Tags = [
+      { TagKey: "team", TagValue: "a" },
+      { TagKey: "team", TagValue: "b" },
+    ];
+    await rejects(kms.createKey(ROOT, { Tags }), "TagException");
+    expect((await kms.listKeys(ROOT, {})).Keys).toHaveLength(0);
+    const { KeyId } = (await kms.createKey(ROOT, { Tags: [{ TagKey: "team", TagValue: "x" }] })).KeyMetadata;
+    await rejects(kms.tagResource(ROOT, { KeyId, Tags }), "TagException");
+    expect((await kms.listResourceTags(ROOT, { KeyId })).Tags).toEqual([{ TagKey: "team", TagValue: "x" }]);
+    // Keys differing by case are different keys, as tag keys are case-sensitive.
+    await kms.tagResource(ROOT, {
+      KeyId,
+      Tags: [
+        { TagKey: "Team", TagValue: "y" },
+        { TagKey: "team", TagValue: "z" },
+      ],
+    });
+    expect((await kms.listResourceTags(ROOT, { KeyId })).Tags).toHaveLength(2);
+  });
+});
