@@ -210,6 +210,8 @@ const SYMMETRIC_KEY_PROPERTIES: KeyProperties = Object.freeze({
 /** ListKeyRotations' IncludeKeyMaterial values (the model's enum, in its order). */
 const INCLUDE_KEY_MATERIAL = ["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"] as const;
 const CACHE_LIMIT = 1024;
+/** The most grants the grant indexes of all keys hold together (four keys at the grants-per-key quota). */
+const MAX_INDEXED_GRANTS = 200_000;
 /** Rows, aliases and grants read outside transactions, kept until a transaction ends (at most this many). */
 const READ_CACHE_LIMIT = 10_000;
 /** How long after a failed key deletion or automatic rotation the next attempt waits (ms). */
@@ -2891,7 +2893,10 @@ export class LocalKms {
     let index = this.#grantIndexes.get(keyId);
     if (!index) {
       index = new GranteeIndex(this.#sql("SELECT * FROM grants WHERE key_id = ?").all(keyId) as GrantRow[]);
-      if (this.#grantIndexes.size >= CACHE_LIMIT) this.#grantIndexes.clear();
+      // Bounded memory: at most CACHE_LIMIT keys' indexes and MAX_INDEXED_GRANTS grants in all.
+      let held = index.size;
+      for (const other of this.#grantIndexes.values()) held += other.size;
+      if (this.#grantIndexes.size >= CACHE_LIMIT || held > MAX_INDEXED_GRANTS) this.#grantIndexes.clear();
       this.#grantIndexes.set(keyId, index);
     }
     return index;

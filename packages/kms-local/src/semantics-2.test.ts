@@ -352,6 +352,32 @@ describe("GranteeIndex (policy/grants.ts)", () => {
     }
     expect(matched).toBeGreaterThan(12);
   });
+
+  it("adds and deletes grants in place, by grantee and id, and counts them", () => {
+    const root = `arn:aws:iam::${ACCOUNT}:root`;
+    const index = new GranteeIndex([
+      { grantee: root, id: "a" },
+      { grantee: ACCOUNT, id: "b" },
+      { grantee: `arn:aws:iam::${ACCOUNT}:role/team/app`, id: "c" },
+    ]);
+    expect(index.size).toBe(3);
+    index.add({ grantee: root, id: "d" });
+    expect(index.size).toBe(4);
+    const ids = (principal: string) =>
+      index
+        .candidates(principal, ACCOUNT)
+        .map((g) => g.id)
+        .sort();
+    expect(ids(`arn:aws:iam::${ACCOUNT}:user/alice`)).toEqual(["a", "b", "d"]);
+    index.delete(root, (g) => g.id === "a");
+    expect(index.size).toBe(3);
+    expect(ids(`arn:aws:iam::${ACCOUNT}:user/alice`)).toEqual(["b", "d"]);
+    expect(ids(`arn:aws:sts::${ACCOUNT}:assumed-role/app/s`)).toEqual(["b", "c", "d"]);
+    index.delete(`arn:aws:iam::${ACCOUNT}:role/team/app`, (g) => g.id === "c");
+    index.delete(root, (g) => g.id === "nothing");
+    expect(index.size).toBe(2);
+    expect(ids(`arn:aws:sts::${ACCOUNT}:assumed-role/app/s`)).toEqual(["b", "d"]);
+  });
 });
 
 describe("ListRetirableGrants on a large grants table", () => {

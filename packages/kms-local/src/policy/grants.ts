@@ -115,6 +115,7 @@ export class GranteeIndex<T extends { readonly grantee: string }> {
   readonly #exact = new Map<string, T[]>();
   readonly #accounts = new Map<string, T[]>();
   readonly #roles = new Map<string, T[]>();
+  #size = 0;
 
   constructor(grants: Iterable<T>) {
     for (const grant of grants) this.add(grant);
@@ -123,13 +124,22 @@ export class GranteeIndex<T extends { readonly grantee: string }> {
   /** Adds a grant (a new one: a grant added twice is given twice). */
   add(grant: T): void {
     for (const [map, key] of this.#slots(grant.grantee)) push(map, key, grant);
+    this.#size++;
+  }
+
+  /** How many grants it holds. */
+  get size(): number {
+    return this.#size;
   }
 
   /** Removes the grants of `grantee` that `which` picks. */
   delete(grantee: string, which: (grant: T) => boolean): void {
     for (const [map, key] of this.#slots(grantee)) {
-      const kept = map.get(key)?.filter((grant) => !which(grant));
-      if (kept === undefined) continue;
+      const list = map.get(key);
+      if (list === undefined) continue;
+      const kept = list.filter((grant) => !which(grant));
+      // Every grant of `grantee` is in its own slot, the first: count the removed ones there.
+      if (map === this.#exact) this.#size -= list.length - kept.length;
       if (kept.length > 0) map.set(key, kept);
       else map.delete(key);
     }
