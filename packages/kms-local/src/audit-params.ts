@@ -80,8 +80,14 @@ export function aliasParams(request: unknown): Record<string, unknown> {
   return pick(request, ALIAS_FIELDS);
 }
 
+/**
+ * Encrypt and Decrypt: CloudTrail records `encryptionAlgorithm` for them even when the request left it out (AWS KMS
+ * developer guide, "Decrypt" CloudTrail examples), so the default is written then.
+ */
 export function cryptoParams(request: unknown): Record<string, unknown> {
-  return pick(request, CRYPTO_FIELDS);
+  const params = pick(request, CRYPTO_FIELDS);
+  if (params.encryptionAlgorithm === undefined) params.encryptionAlgorithm = "SYMMETRIC_DEFAULT";
+  return params;
 }
 
 export function dataKeyParams(request: unknown): Record<string, unknown> {
