@@ -526,3 +526,47 @@ describe("duplicate tag keys in one request", () => {
     expect((await kms.listResourceTags(ROOT, { KeyId })).Tags).toHaveLength(2);
   });
 });
+
+describe("DisableKey racing cryptography (already right)", () => {
+  it("no call made after DisableKey answered succeeds, on the lock-free path or under the lock", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    const { CiphertextBlob } = await kms.encrypt(ROOT, { KeyId, Plaintext: bytes(3) });
+    let acknowledged = false;
+    let madeAfterCount = 0;
+    let succeeded = 0;
+    const late: string[] = [];
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const madeAfter = acknowledged;
+      if (madeAfter) madeAfterCount++;
+      const call =
+        i % 2 === 0
+          ? kms.decrypt(ROOT, { CiphertextBlob })
+          : kms.encrypt(ROOT, { KeyId, Plaintext: bytes(1) });
+      calls.push(
+        call.then(
+          () => {
+            succeeded++;
+            if (madeAfter) late.push(`call ${i}`);
+          },
+          (e: unknown) => {
+            if (!KmsError.isInstance(e, "DisabledException")) late.push(`call ${i}: ${String(e)}`);
+          },
+        ),
+      );
+      if (i === 100) calls.push(kms.disableKey(ROOT, { KeyId }).then(() => (acknowledged = true)));
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(calls);
+    expect(acknowledged).toBe(true);
+    // Both sides of the race happened: calls before it answered, calls after it were made.
+    expect(succeeded).toBeGreaterThan(0);
+    expect(madeAfterCount).toBeGreaterThan(0);
+    expect(late).toEqual([]);
+    await rejects(kms.decrypt(ROOT, { CiphertextBlob }), "DisabledException");
+  });
+});
