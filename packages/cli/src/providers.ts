@@ -32,6 +32,9 @@ function isBusy(error: unknown): boolean {
 /** The provider id of AWS KMS envelopes (also written by the local KMS). */
 const AWS_KMS_PROVIDER_ID = "aws-kms";
 
+/** The longest KeyId AWS KMS takes (and awsKmsProvider accepts). */
+const MAX_KMS_KEY_ID = 2048;
+
 /**
  * The AWS KMS keys an envelope names that decrypt may ask KMS about: all of them, or with a discovery filter only
  * key and alias ARNs of the listed accounts (a bare key id or alias names no account). An envelope anyone can
@@ -263,7 +266,27 @@ export class Session {
     }
     if (settings.provider === "raw" || settings.provider === "pkcs11") {
       // One provider per key: raw, the same key file under each name the envelope uses; pkcs11, each label.
-      return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
+      if (settings.keys.length > 0)
+        return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
+      // Names from the envelope are data, not configuration: encrypted data keys are not authenticated, so anyone
+      // can add one, and a name the provider refuses (a raw key name over 1,024 bytes, a PKCS#11 label too long for
+      // a key id) made decrypt a usage error (exit 2) for an envelope its other keys open. Such names are skipped.
+      const built = await Promise.allSettled(keys.map((k) => this.#provider(settings, [k], "decrypt")));
+      const failed = built.find(
+        (r): r is PromiseRejectedResult =>
+          r.status === "rejected" && !(r.reason instanceof TypeError || r.reason instanceof RangeError),
+      );
+      if (failed) throw failed.reason;
+      const providers = built.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      if (providers.length === 0) {
+        throw new SealkitError(
+          "ERR_NO_DECRYPTABLE_KEY",
+          `the envelope names no key the ${settings.provider} provider can use (keys: ${keys
+            .map((k) => (k.length > 80 ? `${k.slice(0, 80)}...` : k))
+            .join(", ")})`,
+        );
+      }
+      return providers;
     }
     return [await this.#provider(settings, keys, "decrypt")];
   }
@@ -278,7 +301,12 @@ export class Session {
         return ids(AWS_KMS_PROVIDER_ID).filter((id) => kms.resolveKeyArn(id) !== undefined);
       }
       case "aws":
-        return discoveredAwsKeys(ids(AWS_KMS_PROVIDER_ID), settings.discoveryAccounts);
+        // Only ids KMS could take (KeyId: at most 2,048 characters). Encrypted data keys are not authenticated: one
+        // added with a longer id made the provider refuse its configuration, a usage error for a good envelope.
+        return discoveredAwsKeys(
+          ids(AWS_KMS_PROVIDER_ID).filter((id) => id.length <= MAX_KMS_KEY_ID),
+          settings.discoveryAccounts,
+        );
       case "raw":
         return ids("raw");
       case "pkcs11":

@@ -1,7 +1,7 @@
 // encrypt and decrypt against a KMS endpoint (the Sealkit KMS server over HTTP with SigV4) as a new user meets it:
 // credentials that are wrong or missing, and --endpoint given without --provider aws.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ok, run, type ServeChild, startServe, tempDir } from "./helpers.js";
@@ -251,5 +251,36 @@ describe("rewrap --remove-key with the aws provider", () => {
     );
     expect(missing.code).toBe(5);
     expect(missing.stderr).toContain("rm-name.slkt has no encrypted data key for alias/nothing");
+  });
+});
+
+describe("decrypt without --key, an envelope naming a key id KMS cannot take", () => {
+  it("opens with the envelope's other keys: encrypted data keys are not authenticated, anyone can add one", async () => {
+    const { parseHeader, replaceEncryptedDataKeys } = await import("@sealkit/core");
+    await ok(["encrypt", "--endpoint", url, "--key", "alias/remote", "-o", "long-id.slkt"], {
+      cwd,
+      env: aliceEnv,
+      input: "still mine",
+    });
+    const bytes = new Uint8Array(readFileSync(join(cwd, "long-id.slkt")));
+    const header = parseHeader(bytes);
+    // A key ARN longer than KMS's 2,048 characters, put first.
+    const bogus = {
+      providerId: "aws-kms",
+      keyId: `arn:aws:kms:us-east-1:111122223333:key/${"a".repeat(3000)}`,
+      ciphertext: new Uint8Array(64).fill(1),
+    };
+    const added = replaceEncryptedDataKeys(header, [bogus, ...header.encryptedDataKeys]);
+    const out = new Uint8Array(added.length + bytes.length - header.length);
+    out.set(added);
+    out.set(bytes.subarray(header.length), added.length);
+    writeFileSync(join(cwd, "long-id.slkt"), out);
+    for (const extra of [[], ["--discovery-account", "111122223333"]]) {
+      // It was exit 2, a usage error: the provider refused the envelope's key id as configuration.
+      const r = await run(["decrypt", "long-id.slkt", "--endpoint", url, ...extra], { cwd, env: aliceEnv });
+      expect(r.stderr).toBe("");
+      expect(r.out).toBe("still mine");
+      expect(r.code).toBe(0);
+    }
   });
 });
