@@ -2583,7 +2583,12 @@ export class LocalKms {
       try {
         this.#grantsChanged(row.id);
         this.#sql("DELETE FROM keys WHERE id = ?").run(row.id);
-        this.#sql("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(now, row.id);
+        // Destroyed as of its deletion date, though no call came to sweep it then (or the data dir was closed): the
+        // usage report bills a key until it is destroyed.
+        this.#sql("UPDATE key_history SET destroyed_at = ? WHERE key_id = ?").run(
+          Math.min(row.deletion_date ?? now, now),
+          row.id,
+        );
         const event = this.#serviceEvent("DeleteKey", arn, now);
         await this.#audit.append(event);
         await this.#commitAfterAudit(event);

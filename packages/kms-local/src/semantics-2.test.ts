@@ -570,3 +570,33 @@ describe("DisableKey racing cryptography (already right)", () => {
     await rejects(kms.decrypt(ROOT, { CiphertextBlob }), "DisabledException");
   });
 });
+
+describe("a deletion date that passes while no call is made", () => {
+  it("destroys the key as of its deletion date: the usage report does not bill it for the time after", async () => {
+    // Jan 15: a key, scheduled for deletion in 7 days (Jan 22). The data dir is closed until Mar 10.
+    const clock = testClock(Date.UTC(2026, 0, 15));
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    let kms = await LocalKms.open({ dataDir: dir, clock: clock.clock });
+    const { KeyId } = (await kms.createKey(ROOT, {})).KeyMetadata;
+    const { DeletionDate } = await kms.scheduleKeyDeletion(ROOT, { KeyId, PendingWindowInDays: 7 });
+    await kms.close();
+    clock.advanceDays(54);
+    kms = await LocalKms.open({ dataDir: dir, clock: clock.clock });
+    cleanups.push(() => kms.close());
+    await rejects(kms.describeKey(ROOT, { KeyId }), "NotFoundException");
+    // It existed from Jan 15 to Jan 22 (7 of January's 31 days), and not at all in February or March.
+    const january = await kms.usageReport({ month: "2026-01" });
+    expect(january.Keys.CustomerManaged.KeyMonths).toBeCloseTo(7 / 31, 5);
+    const february = await kms.usageReport({ month: "2026-02" });
+    expect(february.Keys.CustomerManaged).toEqual({ Count: 0, KeyMonths: 0, RotationKeyMonths: 0 });
+    const history = new Database(join(dir, "kms.db"), { readonly: true });
+    try {
+      expect(history.prepare("SELECT destroyed_at FROM key_history WHERE key_id = ?").get(KeyId)).toEqual({
+        destroyed_at: DeletionDate.getTime(),
+      });
+    } finally {
+      history.close();
+    }
+  });
+});
