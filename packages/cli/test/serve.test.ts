@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ok, run, type ServeChild, startServe, tempDir } from "./helpers.js";
+import { ok, REPO_ROOT, run, type ServeChild, startServe, tempDir } from "./helpers.js";
 
 const t = tempDir();
 const cwd = t.dir;
@@ -165,6 +165,24 @@ describe("kms serve --hsm", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/HSM root key in hsm.json cannot be used.*never falls back to a key file/);
     expect(existsSync(join(dataDir, "root.key"))).toBe(false);
+  });
+
+  it("applies a seed and says which seeded keys it left as they are because their key is pending deletion", async () => {
+    const seed = join(REPO_ROOT, "packages/kms-local/examples/seed.yaml");
+    const dataDir = join(cwd, "seed-kms");
+    const serveArgs = ["--data-dir", dataDir, "--credentials", "creds.json", "--seed", seed];
+    const first = await startServe(serveArgs, { cwd });
+    first.child.kill("SIGTERM");
+    await first.closed;
+    expect(first.output()).toMatch(/^seed: 4 created, 0 updated, 0 unchanged$/m);
+
+    await ok(["keys", "schedule-deletion", "alias/app-data", "--days", "7", "--data-dir", dataDir], { cwd });
+    const second = await startServe(serveArgs, { cwd });
+    second.child.kill("SIGTERM");
+    await second.closed;
+    expect(second.output()).toMatch(
+      /^seed: 0 created, 0 updated, 2 unchanged, left as they are \(key pending deletion\): alias\/app-data, alias\/app-data-current$/m,
+    );
   });
 
   it("needs credentials", async () => {

@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { checkCors } from "./server/cors.js";
+import { seedSummary } from "./server/seed.js";
 import { serveUntilSignal, startKmsServer } from "./server/start.js";
 
 const USAGE = `Usage: sealkit-kms serve --data-dir <dir> --credentials <file> [options]
@@ -103,16 +104,7 @@ async function main(argv: string[]): Promise<number> {
     ...(corsOrigins !== undefined ? { cors: { allowedOrigins: corsOrigins } } : {}),
     limits,
   });
-  const { created, updated, unchanged, pendingDeletion } = started.seeded;
-  if (values.seed) {
-    process.stdout.write(
-      `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged${
-        pendingDeletion.length > 0
-          ? `, left as they are (key pending deletion): ${pendingDeletion.join(", ")}`
-          : ""
-      }\n`,
-    );
-  }
+  if (values.seed) process.stdout.write(`${seedSummary(started.seeded)}\n`);
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${values.region}, account ${started.kms.location.account})\n`,
   );

@@ -70,6 +70,7 @@ export {
   type StartedKmsServer,
   type StartKmsServerOptions,
   type StopSignal,
+  seedSummary,
   serveUntilSignal,
   startKmsServer,
   Throttle,

@@ -62,7 +62,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port expected 0 to 65535");
   // As every other command: the flag, then SEALKIT_DATA_DIR, then the config profile's dataDir, then the default.
   const { dataDir } = resolveSettings(flags.dataDir ? { dataDir: flags.dataDir } : {});
-  const { checkCors, serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
+  const { checkCors, seedSummary, serveUntilSignal, startKmsServer } = await import("@sealkit/kms-local");
   const cors = flags.corsOrigin ? { allowedOrigins: flags.corsOrigin } : undefined;
   if (cors) {
     try {
@@ -95,12 +95,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     await rootKey?.close?.().catch(() => {});
     throw error;
   });
-  const { created, updated, unchanged } = started.seeded;
-  if (flags.seed) {
-    process.stdout.write(
-      `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged\n`,
-    );
-  }
+  if (flags.seed) process.stdout.write(`${seedSummary(started.seeded)}\n`);
   process.stdout.write(
     `sealkit kms listening on ${started.url} (region ${started.kms.location.region}, account ${started.kms.location.account}, data dir ${dataDir}${rootKey ? `, root key ${rootKey.description}` : ""})\n`,
   );

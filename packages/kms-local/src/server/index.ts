@@ -11,7 +11,15 @@ export {
 } from "./credentials.js";
 export { ServerMetrics } from "./metrics.js";
 export { ERROR_STATUS, OPERATION_MODELS, type OperationModel, type Shape } from "./model.generated.js";
-export { applySeed, checkSeed, loadSeedFile, type Seed, type SeedKey, type SeedResult } from "./seed.js";
+export {
+  applySeed,
+  checkSeed,
+  loadSeedFile,
+  type Seed,
+  type SeedKey,
+  type SeedResult,
+  seedSummary,
+} from "./seed.js";
 export {
   createKmsServer,
   type KmsBackend,

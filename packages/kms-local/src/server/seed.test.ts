@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKms } from "../local-kms.js";
-import { applySeed, checkSeed, loadSeedFile } from "./seed.js";
+import { applySeed, checkSeed, loadSeedFile, seedSummary } from "./seed.js";
 import { startKmsServer } from "./start.js";
 import { ALICE } from "./test-support.js";
 
@@ -99,6 +99,9 @@ describe("seed files", { timeout: 30_000 }, () => {
         // The key, and the extra alias whose target it is.
         pendingDeletion: ["alias/app-data", "alias/app-data-current"],
       });
+      expect(seedSummary(result)).toBe(
+        "seed: 0 created, 1 updated, 1 unchanged, left as they are (key pending deletion): alias/app-data, alias/app-data-current",
+      );
       expect((await local.describeKey(ROOT, { KeyId: app })).KeyMetadata.KeyState).toBe("PendingDeletion");
       await local.close();
 

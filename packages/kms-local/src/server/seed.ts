@@ -39,6 +39,16 @@ export interface SeedResult {
   readonly pendingDeletion: string[];
 }
 
+/** What a seed did, in one line for a server's start-up output (the same in sealkit-kms and sealkit kms serve). */
+export function seedSummary(result: SeedResult): string {
+  const { created, updated, unchanged, pendingDeletion } = result;
+  const left =
+    pendingDeletion.length > 0
+      ? `, left as they are (key pending deletion): ${pendingDeletion.join(", ")}`
+      : "";
+  return `seed: ${created.length} created, ${updated.length} updated, ${unchanged.length} unchanged${left}`;
+}
+
 /** Key states in which a key cannot be changed until its deletion is cancelled. */
 const PENDING_DELETION = new Set(["PendingDeletion", "PendingReplicaDeletion"]);
 
