@@ -32,8 +32,13 @@ function isBusy(error: unknown): boolean {
 /** The provider id of AWS KMS envelopes (also written by the local KMS). */
 const AWS_KMS_PROVIDER_ID = "aws-kms";
 
-/** The longest KeyId AWS KMS takes (and awsKmsProvider accepts). */
+/**
+ * The longest KeyId AWS KMS takes (and awsKmsProvider accepts), and the longest raw key name (rawKeyProvider). Key
+ * names taken from an envelope are data, not configuration: encrypted data keys are not authenticated, so anyone can
+ * add one, and a name the provider refused made decrypt a usage error (exit 2) for an envelope its other keys open.
+ */
 const MAX_KMS_KEY_ID = 2048;
+const MAX_RAW_KEY_ID_BYTES = 1024;
 
 /**
  * The AWS KMS keys an envelope names that decrypt may ask KMS about: all of them, or with a discovery filter only
@@ -266,27 +271,7 @@ export class Session {
     }
     if (settings.provider === "raw" || settings.provider === "pkcs11") {
       // One provider per key: raw, the same key file under each name the envelope uses; pkcs11, each label.
-      if (settings.keys.length > 0)
-        return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
-      // Names from the envelope are data, not configuration: encrypted data keys are not authenticated, so anyone
-      // can add one, and a name the provider refuses (a raw key name over 1,024 bytes, a PKCS#11 label too long for
-      // a key id) made decrypt a usage error (exit 2) for an envelope its other keys open. Such names are skipped.
-      const built = await Promise.allSettled(keys.map((k) => this.#provider(settings, [k], "decrypt")));
-      const failed = built.find(
-        (r): r is PromiseRejectedResult =>
-          r.status === "rejected" && !(r.reason instanceof TypeError || r.reason instanceof RangeError),
-      );
-      if (failed) throw failed.reason;
-      const providers = built.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-      if (providers.length === 0) {
-        throw new SealkitError(
-          "ERR_NO_DECRYPTABLE_KEY",
-          `the envelope names no key the ${settings.provider} provider can use (keys: ${keys
-            .map((k) => (k.length > 80 ? `${k.slice(0, 80)}...` : k))
-            .join(", ")})`,
-        );
-      }
-      return providers;
+      return Promise.all(keys.map((k) => this.#provider(settings, [k], "decrypt")));
     }
     return [await this.#provider(settings, keys, "decrypt")];
   }
@@ -301,14 +286,14 @@ export class Session {
         return ids(AWS_KMS_PROVIDER_ID).filter((id) => kms.resolveKeyArn(id) !== undefined);
       }
       case "aws":
-        // Only ids KMS could take (KeyId: at most 2,048 characters). Encrypted data keys are not authenticated: one
-        // added with a longer id made the provider refuse its configuration, a usage error for a good envelope.
+        // Only ids KMS could take (see MAX_KMS_KEY_ID).
         return discoveredAwsKeys(
           ids(AWS_KMS_PROVIDER_ID).filter((id) => id.length <= MAX_KMS_KEY_ID),
           settings.discoveryAccounts,
         );
       case "raw":
-        return ids("raw");
+        // As for aws: names the raw provider takes (1 to 1,024 bytes), or one added name stopped decrypt (exit 2).
+        return ids("raw").filter((id) => Buffer.byteLength(id) <= MAX_RAW_KEY_ID_BYTES);
       case "pkcs11":
         if (settings.pkcs11.keyLabel) return [settings.pkcs11.keyLabel];
         return pkcs11KeyLabels(ids("pkcs11"), settings.pkcs11.tokenLabel);
