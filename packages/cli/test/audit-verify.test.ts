@@ -5,7 +5,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { ok, run, startServe, tempDir } from "./helpers.js";
+import { auditDigestCount, ok, run, startServe, tempDir } from "./helpers.js";
 
 const t = tempDir();
 afterAll(() => t.cleanup());
@@ -14,14 +14,7 @@ const dataDir = join(cwd, "kms");
 const dd = ["--data-dir", dataDir];
 const auditDb = join(dataDir, "audit.db");
 
-function digestCount(): number {
-  const db = new Database(auditDb, { readonly: true });
-  try {
-    return (db.prepare("SELECT count(*) AS n FROM audit_digests").get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
+const digestCount = () => auditDigestCount(auditDb);
 
 describe("sealkit audit verify and digests", () => {
   it("verifies beside a running server, and writes nothing: a tail of unsigned events stays unsigned", async () => {

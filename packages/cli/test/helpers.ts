@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 
 export const CLI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(CLI_DIR, "dist", "bin.js");
@@ -136,4 +137,14 @@ export async function startServe(
   });
   const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
   return { child, url, port: Number(new URL(url).port), closed, output: () => out, errors: () => err };
+}
+
+/** How many signed digests an audit.db holds, read directly (read-only), to show a command wrote none. */
+export function auditDigestCount(auditDb: string): number {
+  const db = new Database(auditDb, { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM audit_digests").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }
