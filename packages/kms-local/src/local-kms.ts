@@ -3283,21 +3283,15 @@ async function openRootKey(
   }
   if (initialized && storedKind !== undefined && storedKind !== kind) throw rootMismatch(storedKind, kind);
   if (check !== undefined) {
-    let value: Uint8Array | undefined;
-    try {
-      value = await root.unwrap(
-        Uint8Array.from(atob(check), (c) => c.charCodeAt(0)),
-        ROOT_CHECK_AAD,
-      );
-    } catch {
-      value = undefined;
-    }
+    const value = await unwrapWithRoot(
+      root,
+      ownsRoot,
+      Uint8Array.from(atob(check), (c) => c.charCodeAt(0)),
+      ROOT_CHECK_AAD,
+    );
     if (!value || !equalBytes(value, ROOT_CHECK_VALUE)) {
       if (ownsRoot) await root.close?.();
-      throw new KmsError(
-        "KMSInternalException",
-        `The root key (${root.description}) is not the one this data dir was created with (wrong passphrase, replaced key file or another HSM key): its keys cannot be opened. Use the original root key.`,
-      );
+      throw wrongRootKey(root);
     }
   } else {
     if (hasKeys) {
@@ -3308,20 +3302,17 @@ async function openRootKey(
         version: number;
         wrapped: Uint8Array;
       };
-      let opened = false;
-      try {
-        wipe(await root.unwrap(new Uint8Array(sample.wrapped), backingKeyAad(sample.key_id, sample.version)));
-        opened = true;
-      } catch {
-        opened = false;
-      }
+      const opened = await unwrapWithRoot(
+        root,
+        ownsRoot,
+        new Uint8Array(sample.wrapped),
+        backingKeyAad(sample.key_id, sample.version),
+      );
       if (!opened) {
         if (ownsRoot) await root.close?.();
-        throw new KmsError(
-          "KMSInternalException",
-          `The root key (${root.description}) is not the one this data dir was created with (wrong passphrase, replaced key file or another HSM key): its keys cannot be opened. Use the original root key.`,
-        );
+        throw wrongRootKey(root);
       }
+      wipe(opened);
     }
     const wrapped = await root.wrap(ROOT_CHECK_VALUE, ROOT_CHECK_AAD);
     db.transaction(() => {
@@ -3331,6 +3322,37 @@ async function openRootKey(
     }).immediate();
   }
   return { root, ownsRoot };
+}
+
+function wrongRootKey(root: KeyWrapper): KmsError {
+  return new KmsError(
+    "KMSInternalException",
+    `The root key (${root.description}) is not the one this data dir was created with (wrong passphrase, replaced key file or another HSM key): its keys cannot be opened. Use the original root key.`,
+  );
+}
+
+/**
+ * Unwraps with the root key at open: undefined when the bytes do not authenticate under it (another root key).
+ * Any other failure (an HSM that is down, busy or refuses the PIN) is not a wrong key and says what it is.
+ * @throws {KmsError} KMSInternalException naming the root key and the failure (the wrapper's error as cause)
+ */
+async function unwrapWithRoot(
+  root: KeyWrapper,
+  ownsRoot: boolean,
+  wrapped: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await root.unwrap(wrapped, aad);
+  } catch (cause) {
+    if (SealkitError.isInstance(cause, "ERR_AUTHENTICATION_FAILED")) return undefined;
+    if (ownsRoot) await root.close?.().catch(() => {});
+    throw new KmsError(
+      "KMSInternalException",
+      `The root key (${root.description}) could not be used to open this data dir: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+  }
 }
 
 async function newRootKey(

@@ -13,9 +13,11 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { type KeyWrapper, SealkitError } from "@sealkit/core";
 import { describe, expect, it } from "vitest";
 import { KmsError } from "../../src/errors.js";
 import { LocalKms, type LocalKmsOptions } from "../../src/local-kms.js";
+import { AesKeyWrapper } from "../../src/root-key.js";
 import { ROOT } from "../../src/test-helpers.js";
 import { startServerChild, tempDirs, writeCredentials } from "./support.js";
 
@@ -142,6 +144,38 @@ describe("a wrong root key at open", { timeout: 60_000 }, () => {
         .message,
     ).toMatch(/root key is a file root key, but a passphrase root key was given/);
     await stillOpens({ dataDir: file.dataDir }, file.blob);
+  });
+});
+
+describe("a root key that cannot be reached at open (an HSM down, busy or refusing the PIN)", () => {
+  it("says what failed, not that the root key is another one; the data dir still opens once it answers", async () => {
+    // A root key behind a KeyWrapper, as kms-cloudhsm's pkcs11KeyWrapper is: its unwrap fails with
+    // ERR_PROVIDER_UNAVAILABLE (or ERR_HSM_LOGIN_FAILED) when the HSM cannot be used, ERR_AUTHENTICATION_FAILED
+    // only when the bytes do not open under its key.
+    const key = new AesKeyWrapper(new Uint8Array(randomBytes(32)), "pkcs11:token=test;object=root");
+    let down: SealkitError | undefined;
+    const hsm: KeyWrapper = {
+      description: key.description,
+      wrap: (plaintext, aad) => key.wrap(plaintext, aad),
+      unwrap: (wrapped, aad) => (down ? Promise.reject(down) : key.unwrap(wrapped, aad)),
+    };
+    const { dataDir, blob } = await withKey(hsm);
+    for (const code of ["ERR_PROVIDER_UNAVAILABLE", "ERR_HSM_LOGIN_FAILED"] as const) {
+      down = new SealkitError(code, "CKR_DEVICE_ERROR: the HSM is throttling");
+      const error = await refusal({ dataDir, rootKey: hsm });
+      expect(error.message).toMatch(
+        /root key \(pkcs11:token=test;object=root\) could not be used to open this data dir: CKR_DEVICE_ERROR: the HSM is throttling/,
+      );
+      expect(error.message).not.toMatch(/is not the one this data dir was created with/);
+      expect((error as Error & { cause?: unknown }).cause).toBe(down);
+    }
+    down = undefined;
+    await stillOpens({ dataDir, rootKey: hsm }, blob);
+    // Another key behind the same interface is still called what it is.
+    const other = new AesKeyWrapper(new Uint8Array(randomBytes(32)), key.description);
+    expect((await refusal({ dataDir, rootKey: other })).message).toMatch(
+      /is not the one this data dir was created with/,
+    );
   });
 });
 
