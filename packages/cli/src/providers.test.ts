@@ -4,7 +4,7 @@
 import { rawKeyProvider } from "@sealkit/core";
 import { describe, expect, it } from "vitest";
 import { resolveSettings } from "./config.js";
-import { Session } from "./providers.js";
+import { pkcs11KeyLabels, Session } from "./providers.js";
 
 class PrivateFieldsProvider {
   readonly providerId = "test";
@@ -69,5 +69,16 @@ describe("awsClients", () => {
     const sdk = await session.awsClients(resolveSettings({ provider: "aws" }, fromSdkEnv), fromSdkEnv);
     expect("client" in sdk).toBe(true);
     await session.close();
+  });
+});
+
+describe("pkcs11KeyLabels", () => {
+  it("finds the key labels of the configured token, whose label may carry PKCS#11's blank padding", () => {
+    const ids = ["pkcs11:token=hsm1;object=master", "pkcs11:token=hsm2;object=other", "raw-key"];
+    expect(pkcs11KeyLabels(ids, "hsm1")).toEqual(["master"]);
+    // kms-cloudhsm writes "hsm1" for a configured "hsm1 " (blanks are padding): the key is still this token's.
+    expect(pkcs11KeyLabels(ids, "hsm1   ")).toEqual(["master"]);
+    expect(pkcs11KeyLabels(ids, undefined)).toEqual(["master", "other"]);
+    expect(pkcs11KeyLabels(ids, "hsm3")).toEqual([]);
   });
 });

@@ -382,7 +382,8 @@ export function pkcs11KeyLabels(keyIds: readonly string[], token: string | undef
       }
     }
     const object = attributes.get("object");
-    if (object && (token === undefined || attributes.get("token") === token)) labels.add(object);
+    // kms-cloudhsm writes the token label without PKCS#11's blank padding, configured or reported.
+    if (object && (token === undefined || attributes.get("token") === token.trimEnd())) labels.add(object);
   }
   return [...labels];
 }
