@@ -8,6 +8,7 @@ import { AUTHENTICATION_FAILED_MESSAGE, SealkitError } from "@sealkit/core";
 import pkcs11js from "pkcs11js";
 import { describe, expect, it } from "vitest";
 import { cloudhsmProvider, FakeModule } from "../test/fake-module.js";
+import { errorOf } from "../test/softhsm.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
 
 const context = { tenant: "acme" };
@@ -16,15 +17,6 @@ function ckr(name: string): Error {
   return Object.assign(new Error(`${name}:${(pkcs11js as unknown as Record<string, number>)[name] ?? 0}`), {
     name: "Pkcs11Error",
   });
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<SealkitError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(SealkitError.isInstance(error), `expected a SealkitError, got ${String(error)}`).toBe(true);
-  return error as SealkitError;
 }
 
 /** Makes the fake's next `times` calls of `fn` fail with `name`, as a throttled CloudHSM would. */

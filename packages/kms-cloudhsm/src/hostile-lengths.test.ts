@@ -4,40 +4,22 @@
 
 import { AUTHENTICATION_FAILED_MESSAGE, randomBytes, SealkitError, utf8 } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, rawModule, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
+import {
+  errorOf,
+  hasSoftHsm,
+  recordingSoftHsm,
+  type SoftHsm,
+  setupSoftHsm,
+  softHsmOptions,
+} from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { MAX_WRAP_PLAINTEXT, pkcs11KeyWrapper } from "./key-wrapper.js";
-import type { Pkcs11Module } from "./pkcs11-module.js";
 import { pkcs11Provider } from "./pkcs11-provider.js";
 
 const TOKEN = { label: "hostile", pin: "1234", soPin: "5678" };
 const config = { ...softHsmOptions(TOKEN), keyLabel: "root" };
 const aad = utf8("backing-key:1");
 const context = { tenant: "acme" };
-
-/** SoftHSM2's real module behind a proxy that records the name of every C_* call. */
-function recordingSoftHsm() {
-  const target = rawModule();
-  const calls: string[] = [];
-  const module = new Proxy(target, {
-    get(object, property) {
-      const value = Reflect.get(object, property) as unknown;
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (typeof property === "string" && property.startsWith("C_")) calls.push(property);
-        return (value as (...a: unknown[]) => unknown).apply(object, args);
-      };
-    },
-  }) as unknown as Pkcs11Module;
-  return { module, calls };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-}
 
 describe.skipIf(!hasSoftHsm)("hostile lengths are refused before any PKCS#11 call (SoftHSM2)", () => {
   let hsm: SoftHsm;

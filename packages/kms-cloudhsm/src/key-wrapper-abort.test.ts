@@ -3,37 +3,13 @@
 
 import { type KeyWrapper, randomBytes, utf8 } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasSoftHsm, rawModule, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
+import { hasSoftHsm, recordingSoftHsm, type SoftHsm, setupSoftHsm, softHsmOptions } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
 import { pkcs11KeyWrapper } from "./key-wrapper.js";
-import type { Pkcs11Module } from "./pkcs11-module.js";
 
 const TOKEN = { label: "wrap-abort", pin: "1234", soPin: "5678" };
 const config = { ...softHsmOptions(TOKEN), keyLabel: "root" };
 const aad = utf8("backing-key:1");
-
-type Hook = (original: (...args: unknown[]) => unknown, ...args: unknown[]) => unknown;
-
-/** SoftHSM2's real module behind a proxy that records the name of every C_* call and lets a test wrap one. */
-function recordingSoftHsm() {
-  const target = rawModule();
-  const calls: string[] = [];
-  const hooks: Record<string, Hook> = {};
-  const module = new Proxy(target, {
-    get(object, property) {
-      const value = Reflect.get(object, property) as unknown;
-      if (typeof value !== "function") return value;
-      const original = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(object, args);
-      if (typeof property !== "string" || !property.startsWith("C_")) return original;
-      return (...args: unknown[]) => {
-        calls.push(property);
-        const hook = hooks[property];
-        return hook ? hook(original, ...args) : original(...args);
-      };
-    },
-  }) as unknown as Pkcs11Module;
-  return { module, calls, hooks };
-}
 
 const outcome = (promise: Promise<unknown>) =>
   promise.then(

@@ -7,41 +7,19 @@ import pkcs11js from "pkcs11js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   hasSoftHsm,
-  rawModule,
+  recordingSoftHsm,
   SKIP_MESSAGE,
   type SoftHsm,
   setupSoftHsm,
   softHsmOptions,
 } from "../test/softhsm.js";
 import { createAesKey } from "./key-admin.js";
-import type { Pkcs11Module } from "./pkcs11-module.js";
 import { pkcs11Provider } from "./pkcs11-provider.js";
 
 if (!hasSoftHsm) console.warn(SKIP_MESSAGE);
 
 const TOKEN = { label: "operation-active", pin: "1234", soPin: "5678" };
 const context = { tenant: "acme" };
-
-type Hook = (original: (...args: unknown[]) => unknown, ...args: unknown[]) => unknown;
-
-/** SoftHSM2's real module behind a proxy that lets a test replace one C_* call. */
-function hookedSoftHsm() {
-  const target = rawModule();
-  const hooks: Record<string, Hook> = {};
-  const module = new Proxy(target, {
-    get(object, property) {
-      const value = Reflect.get(object, property) as unknown;
-      if (typeof value !== "function") return value;
-      const original = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(object, args);
-      if (typeof property !== "string" || !property.startsWith("C_")) return original;
-      return (...args: unknown[]) => {
-        const hook = hooks[property];
-        return hook ? hook(original, ...args) : original(...args);
-      };
-    },
-  }) as unknown as Pkcs11Module;
-  return { module, hooks };
-}
 
 const outcome = (promise: Promise<unknown>) =>
   promise.then(
@@ -60,7 +38,7 @@ describe.skipIf(!hasSoftHsm)("a session with an operation left active (SoftHSM2)
   afterAll(() => hsm?.cleanup());
 
   it("is discarded and the call retried on a fresh session, instead of failing every call it is lent to", async () => {
-    const { module, hooks } = hookedSoftHsm();
+    const { module, hooks } = recordingSoftHsm();
     const provider = pkcs11Provider({ ...softHsmOptions(TOKEN), keyLabel: "master", poolSize: 1, module });
     // The first key lookup's C_FindObjectsFinal fails without closing the search (SoftHSM2 keeps it open).
     hooks.C_FindObjectsFinal = () => {

@@ -1,9 +1,9 @@
 // Choosing the token on SoftHSM2: labels two tokens share, blank padding, the 32-byte limit, lone surrogates, and
 // RFC 7512 reserved or non-ASCII characters in the key id.
 
-import { SealkitError } from "@sealkit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  errorOf,
   hasSoftHsm,
   rawModule,
   SKIP_MESSAGE,
@@ -22,15 +22,6 @@ const SECOND = { label: "dup", pin: "2222", soPin: "5678" };
 const LONG = { label: "x".repeat(32), pin: "1234", soPin: "5678" };
 const ODD = { label: "clé ñ;/?%", pin: "1234", soPin: "5678" };
 const context = { tenant: "acme" };
-
-async function errorOf(promise: Promise<unknown>): Promise<SealkitError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(SealkitError.isInstance(error), `expected a SealkitError, got ${String(error)}`).toBe(true);
-  return error as SealkitError;
-}
 
 /** The slot ids (as numbers) of the present tokens with the label, in slot-list order. */
 function slotIds(label: string): number[] {

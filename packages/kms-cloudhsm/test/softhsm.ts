@@ -4,7 +4,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SealkitError } from "@sealkit/core";
 import pkcs11js from "pkcs11js";
+import { expect } from "vitest";
+import type { Pkcs11Module } from "../src/pkcs11-module.js";
 
 /** Debian's SoftHSM2 library. */
 export const SOFTHSM_LIBRARY = process.env.SOFTHSM2_LIBRARY ?? "/usr/lib/softhsm/libsofthsm2.so";
@@ -85,4 +88,45 @@ export function slotOf(module: pkcs11js.PKCS11, label: string): Buffer {
     if (module.C_GetTokenInfo(slot).label.trimEnd() === label) return slot;
   }
   throw new Error(`no token ${label}`);
+}
+
+/** Replaces one C_* call in {@link recordingSoftHsm}: it is given the original call and the call's arguments. */
+export type Pkcs11Hook = (original: (...args: unknown[]) => unknown, ...args: unknown[]) => unknown;
+
+/**
+ * SoftHSM2's real module ({@link rawModule}) behind a proxy that records the name of every C_* call in `calls` and
+ * lets a test replace one by setting `hooks[name]`.
+ */
+export function recordingSoftHsm(): {
+  module: Pkcs11Module;
+  calls: string[];
+  hooks: Record<string, Pkcs11Hook>;
+} {
+  const target = rawModule();
+  const calls: string[] = [];
+  const hooks: Record<string, Pkcs11Hook> = {};
+  const module = new Proxy(target, {
+    get(object, property) {
+      const value = Reflect.get(object, property) as unknown;
+      if (typeof value !== "function") return value;
+      const original = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(object, args);
+      if (typeof property !== "string" || !property.startsWith("C_")) return original;
+      return (...args: unknown[]) => {
+        calls.push(property);
+        const hook = hooks[property];
+        return hook ? hook(original, ...args) : original(...args);
+      };
+    },
+  }) as unknown as Pkcs11Module;
+  return { module, calls, hooks };
+}
+
+/** The SealkitError `promise` rejects with (the test fails if it resolves or rejects with anything else). */
+export async function errorOf(promise: Promise<unknown>): Promise<SealkitError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(SealkitError.isInstance(error), `expected a SealkitError, got ${String(error)}`).toBe(true);
+  return error as SealkitError;
 }
