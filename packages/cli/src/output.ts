@@ -14,13 +14,31 @@ export const cyan = wrap(36);
 /** Writes a value as JSON (2-space indented) with a trailing newline, Uint8Arrays as base64. */
 export function printJson(value: unknown): void {
   process.stdout.write(
-    `${JSON.stringify(
-      value,
-      (_k, v) =>
-        v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v instanceof Date ? v.toISOString() : v,
-      2,
+    `${safeJson(
+      JSON.stringify(
+        value,
+        (_k, v) =>
+          v instanceof Uint8Array
+            ? Buffer.from(v).toString("base64")
+            : v instanceof Date
+              ? v.toISOString()
+              : v,
+        2,
+      ),
     )}\n`,
   );
+}
+
+// What JSON.stringify leaves raw but a terminal may act on: DEL, the C1 controls (U+009B is CSI, as ESC [ is), and the
+// bidirectional overrides and isolates.
+const JSON_RAW_CONTROLS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text with DEL, C1 controls and bidi controls written as `\uXXXX` escapes: the same JSON to a parser, but
+ * strings from callers (principal names, contexts, policies) cannot drive the terminal it is printed on.
+ */
+export function safeJson(json: string): string {
+  return json.replace(JSON_RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Writes lines of `label: value` pairs, aligned. */

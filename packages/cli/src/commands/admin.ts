@@ -12,7 +12,7 @@ import {
   type Settings,
 } from "../config.js";
 import { UsageError } from "../exit-codes.js";
-import { printJson, printPairs, printTable } from "../output.js";
+import { printJson, printPairs, printTable, safeJson } from "../output.js";
 import type { Session } from "../providers.js";
 
 export interface AdminFlags extends ProviderFlags {
@@ -339,7 +339,7 @@ export const policy = {
     });
     const text = String(out.Policy);
     if (flags.json) printJson(JSON.parse(text));
-    else process.stdout.write(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+    else process.stdout.write(`${safeJson(JSON.stringify(JSON.parse(text), null, 2))}\n`);
   },
   async put(
     key: string,
