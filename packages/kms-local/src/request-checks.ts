@@ -1,6 +1,7 @@
 // Validation of the AWS-shaped requests LocalKms receives: each check throws the error AWS KMS answers with.
 
 import type { EncryptionContext } from "@sealkit/core";
+import { hasLoneSurrogate } from "./audit/build-event.js";
 import { checkedContext } from "./ciphertext-blob.js";
 import { KmsError, validation } from "./errors.js";
 import type { ListResponse, Tag } from "./types.js";
@@ -132,7 +133,13 @@ export function checkString(value: unknown, field: string, min: number, max: num
   if (typeof value !== "string") throw validation(`${field} must be a string`);
   if (value.length < min || value.length > max)
     throw lengthError(memberName(field), value, value.length, min, max);
+  if (hasLoneSurrogate(value)) throw validation(unpairedSurrogate(field));
   return value;
+}
+
+/** A string with a lone UTF-16 surrogate cannot be stored as UTF-8: it would come back as U+FFFD. */
+function unpairedSurrogate(field: string): string {
+  return `${field} must be well-formed Unicode: it holds an unpaired surrogate (U+D800 to U+DFFF), which cannot be stored`;
 }
 
 /**
@@ -445,6 +452,7 @@ export function checkTags(value: unknown, required = false): Tag[] {
       if (typeof v !== "string") throw new KmsError("TagException", `${member} must be a string.`);
       const min = member === "TagKey" ? 1 : 0;
       if (v.length < min || v.length > max) throw lengthError(path, v, v.length, min, max);
+      if (hasLoneSurrogate(v)) throw new KmsError("TagException", unpairedSurrogate(member));
     }
     const key = tag.TagKey as string;
     if (key.toLowerCase().startsWith("aws:"))

@@ -600,3 +600,24 @@ describe("a deletion date that passes while no call is made", () => {
     }
   });
 });
+
+describe("text that cannot be stored (a lone UTF-16 surrogate)", () => {
+  it("Description and tags with an unpaired surrogate are refused, not stored as U+FFFD", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const kms = await LocalKms.open({ dataDir: dir });
+    cleanups.push(() => kms.close());
+    // SQLite stores text as UTF-8, where a lone surrogate has no encoding: it came back as U+FFFD.
+    const lone = "team \ud800";
+    expect(
+      (await rejects(kms.createKey(ROOT, { Description: lone }), "ValidationException")).message,
+    ).toMatch(/Description must be well-formed Unicode/);
+    const { KeyId } = (await kms.createKey(ROOT, { Description: "ok \ud83d\udd11" })).KeyMetadata;
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Description).toBe("ok \ud83d\udd11");
+    await rejects(kms.updateKeyDescription(ROOT, { KeyId, Description: "\udc00" }), "ValidationException");
+    await rejects(kms.createKey(ROOT, { Tags: [{ TagKey: lone, TagValue: "v" }] }), "TagException");
+    await rejects(kms.tagResource(ROOT, { KeyId, Tags: [{ TagKey: "k", TagValue: lone }] }), "TagException");
+    expect((await kms.listResourceTags(ROOT, { KeyId })).Tags).toEqual([]);
+    expect((await kms.describeKey(ROOT, { KeyId })).KeyMetadata.Description).toBe("ok \ud83d\udd11");
+  });
+});
