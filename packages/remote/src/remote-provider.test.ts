@@ -205,7 +205,11 @@ describe("remoteProvider against a misbehaving server", () => {
     const seal = async (count: number, options: { maxEncryptedDataKeys?: number } = {}) => {
       issued.count = count;
       const provider = remoteProvider({ endpoint, providerId: "raw", ...options });
-      const envelope = await encrypt(new TextEncoder().encode("hello"), { providers: [provider], context });
+      const envelope = await encrypt(new TextEncoder().encode("hello"), {
+        providers: [provider],
+        context,
+        ...options,
+      });
       return decrypt(envelope, { providers: [provider], ...options });
     };
     await expect(seal(16)).resolves.toMatchObject({ plaintext: new TextEncoder().encode("hello") });
@@ -217,7 +221,7 @@ describe("remoteProvider against a misbehaving server", () => {
       expect(error.code).toBe("ERR_TOO_MANY_ENCRYPTED_DATA_KEYS");
       expect(error.message).toMatch(/issued \d+ encrypted data keys; at most 16/);
     }
-    // Raised on both sides, as for decrypt.
+    // Raised everywhere: the provider, cipher's encrypt (which refuses to write more than its own limit) and decrypt.
     await expect(seal(17, { maxEncryptedDataKeys: 17 })).resolves.toMatchObject({
       plaintext: new TextEncoder().encode("hello"),
     });

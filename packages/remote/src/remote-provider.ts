@@ -52,7 +52,7 @@ export interface RemoteProviderOptions {
   /**
    * Most encrypted data keys an issued key may come with (1 to 65,535; default 16, what decrypt accepts by
    * default): an envelope with more would be refused by every decrypt that keeps its default. Raise it only with
-   * decrypt's `maxEncryptedDataKeys`.
+   * encrypt's and decrypt's `maxEncryptedDataKeys`.
    */
   readonly maxEncryptedDataKeys?: number;
 }
