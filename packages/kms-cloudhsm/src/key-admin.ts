@@ -33,6 +33,9 @@ export interface KeyDescription {
   readonly local: boolean;
   readonly neverExtractable: boolean;
   readonly alwaysSensitive: boolean;
+  /** CKA_WRAP and CKA_UNWRAP: whether the key may wrap or unwrap other keys (createAesKey: only with `wrap: true`). */
+  readonly wrap: boolean;
+  readonly unwrap: boolean;
 }
 
 /**
@@ -114,6 +117,8 @@ export function readKeyDescription(module: Pkcs11Module, session: Handle, key: H
     local: bool(ck.CKA_LOCAL!),
     neverExtractable: bool(ck.CKA_NEVER_EXTRACTABLE!),
     alwaysSensitive: bool(ck.CKA_ALWAYS_SENSITIVE!),
+    wrap: bool(ck.CKA_WRAP!),
+    unwrap: bool(ck.CKA_UNWRAP!),
   };
 }
 
@@ -148,7 +153,10 @@ async function withSession<T>(
 
 /**
  * Generates an AES-256 key inside the token (CKM_AES_KEY_GEN): a token object, sensitive, not extractable,
- * private, allowed to encrypt, decrypt, wrap and unwrap. Refuses to create a second key with the same label.
+ * private, allowed to encrypt and decrypt. It may wrap and unwrap other keys only with `wrap: true`: a key that can
+ * both wrap and decrypt lets anyone logged in read out every extractable key of the token (C_WrapKey it under this
+ * key, then C_Decrypt the result), and the envelope path never wraps. Refuses to create a second key with the same
+ * label.
  * The check and the creation are two PKCS#11 calls: do not create the same label from two processes at once.
  * @throws {TypeError} for a bad config or label
  * @throws {SealkitError} ERR_REQUEST_INVALID when a key with the label exists (it is left as it is),
@@ -156,9 +164,12 @@ async function withSession<T>(
  */
 export async function createAesKey(
   config: Pkcs11SessionConfig,
-  options: { readonly label: string; readonly id?: Uint8Array },
+  options: { readonly label: string; readonly id?: Uint8Array; readonly wrap?: boolean },
 ): Promise<KeyDescription> {
   const label = checkLabel(options?.label);
+  if (options.wrap !== undefined && typeof options.wrap !== "boolean")
+    throw new TypeError(`"wrap" expected a boolean`);
+  const wrap = options.wrap === true;
   const id = options.id === undefined ? undefined : Buffer.from(options.id);
   return withSession(config, "createAesKey", (session, module) => {
     if (findKeyHandles(module, session, label).length > 0) {
@@ -178,8 +189,8 @@ export async function createAesKey(
       { type: ck.CKA_EXTRACTABLE!, value: false },
       { type: ck.CKA_ENCRYPT!, value: true },
       { type: ck.CKA_DECRYPT!, value: true },
-      { type: ck.CKA_WRAP!, value: true },
-      { type: ck.CKA_UNWRAP!, value: true },
+      { type: ck.CKA_WRAP!, value: wrap },
+      { type: ck.CKA_UNWRAP!, value: wrap },
       ...(id ? [{ type: ck.CKA_ID!, value: id }] : []),
     ];
     let key: Handle;

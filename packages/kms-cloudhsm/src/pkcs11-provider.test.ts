@@ -159,6 +159,60 @@ describe.skipIf(!hasSoftHsm)("pkcs11Provider on SoftHSM2", () => {
     await other.close();
   });
 
+  it("makes keys that cannot wrap: wrapping another key under the master key, then decrypting it, is refused", async () => {
+    // With CKA_WRAP and CKA_DECRYPT on one key, anyone logged in reads out every extractable key of the token:
+    // C_WrapKey it under that key, C_Decrypt the result with the same key. createAesKey allows wrapping only on request.
+    expect(await describeKey(session, { label: "master" })).toMatchObject({ wrap: false, unwrap: false });
+    await createAesKey(session, { label: "wrapping", wrap: true });
+    expect(await describeKey(session, { label: "wrapping" })).toMatchObject({ wrap: true, unwrap: true });
+    const raw = rawModule();
+    const s = raw.C_OpenSession(
+      slotOf(raw, TOKEN.label),
+      pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION,
+    );
+    try {
+      try {
+        raw.C_Login(s, pkcs11js.CKU_USER, TOKEN.pin);
+      } catch (error) {
+        if (!/ALREADY_LOGGED_IN/.test((error as Error).message)) throw error;
+      }
+      // A sensitive key that may leave the token only wrapped: its value must not be readable.
+      const secret = raw.C_GenerateKey(s, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+      ]);
+      const handle = (label: string) => {
+        raw.C_FindObjectsInit(s, [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+          { type: pkcs11js.CKA_LABEL, value: label },
+        ]);
+        try {
+          return raw.C_FindObjects(s, 1)[0]!;
+        } finally {
+          raw.C_FindObjectsFinal(s);
+        }
+      };
+      const wrapUnder = (label: string) =>
+        raw.C_WrapKey(
+          s,
+          { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD },
+          handle(label),
+          secret,
+          Buffer.alloc(64),
+        );
+      expect(() => wrapUnder("master")).toThrow(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+      // Asked for, wrapping works: the operator chose a key for key administration.
+      expect(wrapUnder("wrapping").length).toBe(40);
+    } finally {
+      raw.C_CloseSession(s);
+    }
+    await expect(createAesKey(session, { label: "odd", wrap: "yes" as never })).rejects.toThrow(TypeError);
+  });
+
   it("refuses an extractable key as master key unless allowed", async () => {
     const raw = rawModule();
     const s = raw.C_OpenSession(
