@@ -403,17 +403,7 @@ export class LocalKms {
     }
     const lost = lostDatabaseProblem(dataDir);
     if (lost !== undefined) throw new KmsError("KMSInternalException", lost);
-    let db: Database.Database;
-    try {
-      db = openStore(join(dataDir, "kms.db"));
-    } catch (cause) {
-      const explained = explainOpenFailure(dataDir, sqliteCode(cause));
-      throw new KmsError(
-        "KMSInternalException",
-        `cannot open ${join(dataDir, "kms.db")}: ${explained ?? (cause as Error).message}`,
-        { cause },
-      );
-    }
+    const db = openKmsDb(dataDir);
     let root: KeyWrapper | undefined;
     let ownsRoot = true;
     let auditLog: AuditLog | undefined;
@@ -482,17 +472,7 @@ export class LocalKms {
     }
     if (typeof options.to !== "object" || options.to === null)
       throw new TypeError(`"to" expected a root key option`);
-    let db: Database.Database;
-    try {
-      db = openStore(join(dataDir, "kms.db"));
-    } catch (cause) {
-      const explained = explainOpenFailure(dataDir, sqliteCode(cause));
-      throw new KmsError(
-        "KMSInternalException",
-        `The root key could not be changed: cannot open ${join(dataDir, "kms.db")}: ${explained ?? (cause as Error).message}`,
-        { cause },
-      );
-    }
+    const db = openKmsDb(dataDir, "The root key could not be changed: ");
     let old: { root: KeyWrapper; ownsRoot: boolean } | undefined;
     let next: { root: KeyWrapper; ownsRoot: boolean; kind: string; argon2?: string } | undefined;
     try {
@@ -3322,6 +3302,25 @@ async function openRootKey(
     }).immediate();
   }
   return { root, ownsRoot };
+}
+
+/**
+ * Opens a data dir's kms.db. SQLite's failure becomes a KMSInternalException naming the file and, where there is
+ * one, what to do about it (explainOpenFailure), after `prefix`.
+ * @throws {KmsError} KMSInternalException
+ */
+function openKmsDb(dataDir: string, prefix = ""): Database.Database {
+  const path = join(dataDir, "kms.db");
+  try {
+    return openStore(path);
+  } catch (cause) {
+    const explained = explainOpenFailure(dataDir, sqliteCode(cause));
+    throw new KmsError(
+      "KMSInternalException",
+      `${prefix}cannot open ${path}: ${explained ?? (cause as Error).message}`,
+      { cause },
+    );
+  }
 }
 
 function wrongRootKey(root: KeyWrapper): KmsError {
