@@ -161,6 +161,32 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
   });
 
   /** A raw signed request (as Alice), recorded like the SDK's. */
+  /**
+   * Sends each request that breaks one input rule of `baseline`, adding to `wrong` every answer that is not a 400
+   * ValidationException (or SerializationException for a wrong JSON type); returns how many were sent.
+   */
+  async function sendBroken(
+    operation: string,
+    shape: string,
+    baseline: Record<string, unknown>,
+    label: string,
+    wrong: string[],
+  ): Promise<number> {
+    let sent = 0;
+    for (const m of mutationsOf(model, shape, baseline).filter((m) => stillRequired(operation, m.what))) {
+      const a = await raw(operation, m.body, `${m.what}${label}`);
+      sent++;
+      const type = a.status === 200 ? "(success)" : (JSON.parse(a.body) as { __type?: string }).__type;
+      const okTypes =
+        m.expect === "constraint"
+          ? ["ValidationException"]
+          : ["SerializationException", "ValidationException"];
+      if (a.status !== 400 || !okTypes.includes(type as string))
+        wrong.push(`${operation} ${m.what}: ${a.status} ${a.body.slice(0, 160)}`);
+    }
+    return sent;
+  }
+
   async function raw(operation: string, body: unknown, what: string): Promise<Answer> {
     const res = await call(server.url, operation, body);
     const answer = { operation, status: res.status, body: res.text, what };
@@ -920,19 +946,7 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
       const dryRun = baseline.DryRun === true;
       if (dryRun ? !ok.body.includes("DryRunOperationException") : ok.status !== 200)
         wrong.push(`${operation} baseline: ${ok.status} ${ok.body.slice(0, 200)}`);
-      for (const m of mutationsOf(model, op.input.shape, baseline).filter((m) =>
-        stillRequired(operation, m.what),
-      )) {
-        const a = await raw(operation, m.body, m.what);
-        sent++;
-        const type = a.status === 200 ? "(success)" : (JSON.parse(a.body) as { __type?: string }).__type;
-        const okTypes =
-          m.expect === "constraint"
-            ? ["ValidationException"]
-            : ["SerializationException", "ValidationException"];
-        if (a.status !== 400 || !okTypes.includes(type as string))
-          wrong.push(`${operation} ${m.what}: ${a.status} ${a.body.slice(0, 160)}`);
-      }
+      sent += await sendBroken(operation, op.input.shape, baseline, "", wrong);
     }
     expect(sent).toBeGreaterThan(300);
     expect(wrong).toEqual([]);
@@ -953,19 +967,7 @@ describe("the server against AWS's KMS service model", { timeout: 120_000 }, () 
       const missing = Object.fromEntries(
         Object.entries(baseline).map(([k, v]) => [k, keys.includes(v as string) ? MISSING_KEY : v]),
       );
-      for (const m of mutationsOf(model, op.input.shape, missing).filter((m) =>
-        stillRequired(operation, m.what),
-      )) {
-        const a = await raw(operation, m.body, `${m.what} (missing key)`);
-        sent++;
-        const type = a.status === 200 ? "(success)" : (JSON.parse(a.body) as { __type?: string }).__type;
-        const okTypes =
-          m.expect === "constraint"
-            ? ["ValidationException"]
-            : ["SerializationException", "ValidationException"];
-        if (a.status !== 400 || !okTypes.includes(type as string))
-          wrong.push(`${operation} ${m.what}: ${a.status} ${a.body.slice(0, 160)}`);
-      }
+      sent += await sendBroken(operation, op.input.shape, missing, " (missing key)", wrong);
     }
     expect(sent).toBeGreaterThan(200);
     expect(wrong).toEqual([]);
